@@ -1,0 +1,104 @@
+/* types.h — tensor element types in ggml's numbering (as stored in GGUF),
+ * their block layouts, and conversion between them and f32. */
+#ifndef VKA_TYPES_H
+#define VKA_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Values are ggml's `enum ggml_type`; gaps are types ggml removed. */
+typedef enum vka_type {
+    VKA_TYPE_F32 = 0,
+    VKA_TYPE_F16 = 1,
+    VKA_TYPE_Q4_0 = 2,
+    VKA_TYPE_Q4_1 = 3,
+    VKA_TYPE_Q5_0 = 6,
+    VKA_TYPE_Q5_1 = 7,
+    VKA_TYPE_Q8_0 = 8,
+    VKA_TYPE_Q8_1 = 9,
+    VKA_TYPE_Q2_K = 10,
+    VKA_TYPE_Q3_K = 11,
+    VKA_TYPE_Q4_K = 12,
+    VKA_TYPE_Q5_K = 13,
+    VKA_TYPE_Q6_K = 14,
+    VKA_TYPE_Q8_K = 15,
+    VKA_TYPE_IQ2_XXS = 16,
+    VKA_TYPE_IQ2_XS = 17,
+    VKA_TYPE_IQ3_XXS = 18,
+    VKA_TYPE_IQ1_S = 19,
+    VKA_TYPE_IQ4_NL = 20,
+    VKA_TYPE_IQ3_S = 21,
+    VKA_TYPE_IQ2_S = 22,
+    VKA_TYPE_IQ4_XS = 23,
+    VKA_TYPE_I8 = 24,
+    VKA_TYPE_I16 = 25,
+    VKA_TYPE_I32 = 26,
+    VKA_TYPE_I64 = 27,
+    VKA_TYPE_F64 = 28,
+    VKA_TYPE_IQ1_M = 29,
+    VKA_TYPE_BF16 = 30,
+    VKA_TYPE_TQ1_0 = 34,
+    VKA_TYPE_TQ2_0 = 35,
+    VKA_TYPE_MXFP4 = 39,
+    VKA_TYPE_COUNT = 40,
+} vka_type;
+
+/* Block layouts (ggml's, byte for byte; all little-endian). */
+#define VKA_QK4_0 32
+#define VKA_QK8_0 32
+#define VKA_QK_K 256
+#define VKA_K_SCALE_SIZE 12
+
+typedef struct { uint16_t d; uint8_t qs[VKA_QK4_0 / 2]; } vka_block_q4_0;   /* 18 bytes: f16 scale, 32 nibbles (low = first 16 values) */
+typedef struct { uint16_t d; int8_t qs[VKA_QK8_0]; } vka_block_q8_0;        /* 34 bytes: f16 scale, 32 int8 */
+typedef struct {                                                             /* 144 bytes */
+    uint16_t d, dmin;                   /* f16 super-block scales */
+    uint8_t scales[VKA_K_SCALE_SIZE];   /* 8 x (6-bit scale, 6-bit min), packed */
+    uint8_t qs[VKA_QK_K / 2];
+} vka_block_q4_k;
+typedef struct {                                                             /* 176 bytes */
+    uint16_t d, dmin;
+    uint8_t scales[VKA_K_SCALE_SIZE];
+    uint8_t qh[VKA_QK_K / 8];           /* fifth bits */
+    uint8_t qs[VKA_QK_K / 2];
+} vka_block_q5_k;
+typedef struct {                                                             /* 210 bytes */
+    uint8_t ql[VKA_QK_K / 2];           /* low 4 bits */
+    uint8_t qh[VKA_QK_K / 4];           /* high 2 bits */
+    int8_t scales[VKA_QK_K / 16];       /* 16 int8 scales */
+    uint16_t d;                         /* f16 super-block scale */
+} vka_block_q6_k;
+
+typedef struct vka_type_traits {
+    const char *name;        /* ggml's name, e.g. "q4_0"; NULL for a removed number */
+    uint32_t block_size;     /* elements per block */
+    uint32_t type_size;      /* bytes per block */
+    /* Converts n elements (a multiple of block_size) to f32; NULL if unsupported. */
+    void (*to_f32)(const void *src, float *dst, int64_t n);
+    /* Converts n f32 (a multiple of block_size) to this type; NULL if unsupported. */
+    void (*from_f32)(const float *src, void *dst, int64_t n);
+} vka_type_traits;
+
+/* Traits of a type number, or NULL if the number is not a ggml type. */
+const vka_type_traits *vka_type_get_traits(uint32_t type);
+
+/* Name of a type number ("q4_0"), or "unknown" */
+const char *vka_type_name(uint32_t type);
+
+/* True if the engine can run matrices of this type (dequantize + matmul). */
+bool vka_type_is_supported(uint32_t type);
+
+/* Comma-separated list of the supported type names, for error messages. */
+const char *vka_type_supported_list(void);
+
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
+size_t vka_type_row_size(vka_type type, int64_t n);
+
+/* IEEE half and bfloat16 conversion (round to nearest even; NaN kept NaN). */
+float vka_f16_to_f32(uint16_t h);
+uint16_t vka_f32_to_f16(float f);
+float vka_bf16_to_f32(uint16_t h);
+uint16_t vka_f32_to_bf16(float f);
+
+#endif

@@ -1,0 +1,88 @@
+/* vocab.h — the vocabulary and tokenizers: SentencePiece-style ("llama")
+ * and byte-level BPE ("gpt2"), loaded from GGUF tokenizer metadata. */
+#ifndef VKA_VOCAB_H
+#define VKA_VOCAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "vkagent.h"
+
+/* tokenizer.ggml.token_type values */
+typedef enum vka_token_type {
+    VKA_TOKEN_UNDEFINED = 0,
+    VKA_TOKEN_NORMAL = 1,
+    VKA_TOKEN_UNKNOWN = 2,
+    VKA_TOKEN_CONTROL = 3,
+    VKA_TOKEN_USER_DEFINED = 4,
+    VKA_TOKEN_UNUSED = 5,
+    VKA_TOKEN_BYTE = 6,
+} vka_token_type;
+
+typedef enum vka_vocab_kind {
+    VKA_VOCAB_SPM = 0,      /* tokenizer.ggml.model = "llama" */
+    VKA_VOCAB_BPE = 1,      /* tokenizer.ggml.model = "gpt2" */
+} vka_vocab_kind;
+
+typedef struct vka_vocab vka_vocab;
+
+/* Reads tokenizer.* metadata. Unknown tokenizer models are VKA_ERR_UNSUPPORTED. */
+vka_status vka_vocab_load(const vka_gguf *gguf, vka_vocab **out);
+void vka_vocab_free(vka_vocab *vocab);
+
+vka_vocab_kind vka_vocab_get_kind(const vka_vocab *vocab);
+const char *vka_vocab_model_name(const vka_vocab *vocab);   /* "llama", "gpt2" */
+uint32_t vka_vocab_size(const vka_vocab *vocab);
+int32_t vka_vocab_bos(const vka_vocab *vocab);              /* -1 when none */
+int32_t vka_vocab_eos(const vka_vocab *vocab);
+int32_t vka_vocab_unk(const vka_vocab *vocab);
+int32_t vka_vocab_eot(const vka_vocab *vocab);              /* end of turn, -1 when none */
+bool vka_vocab_add_bos(const vka_vocab *vocab);
+bool vka_vocab_add_eos(const vka_vocab *vocab);
+
+/* End-of-generation: EOS, EOT and other tokens that end a reply. */
+bool vka_vocab_is_eog(const vka_vocab *vocab, int32_t id);
+vka_token_type vka_vocab_token_type(const vka_vocab *vocab, int32_t id);
+bool vka_vocab_is_control(const vka_vocab *vocab, int32_t id);
+
+/* The token's text as stored ("▁Once", "<0x0A>", "Ġthe"), NUL-terminated. */
+const char *vka_vocab_text(const vka_vocab *vocab, int32_t id);
+
+/* The id of a stored token text, or -1. */
+int32_t vka_vocab_find(const vka_vocab *vocab, const char *text, size_t len);
+
+/* The bytes a token stands for in output text: byte tokens give their byte,
+ * SentencePiece U+2581 becomes ' ', BPE byte-unicode is mapped back to bytes.
+ * Control tokens give "" unless `special`, then their text. Returns the length;
+ * *bytes points into the vocabulary (not NUL-terminated). */
+size_t vka_vocab_piece(const vka_vocab *vocab, int32_t id, bool special, const char **bytes);
+
+/* Tokenizes text (flags: VKA_TOKENIZE_*). *out_ids is malloc'ed (caller frees). */
+vka_status vka_vocab_tokenize(const vka_vocab *vocab, const char *text, size_t len, int flags,
+                              int32_t **out_ids, size_t *out_n);
+
+/* SentencePiece detail: whether a leading space is dropped from the first
+ * piece after BOS / at the start of a text (add_space_prefix). */
+bool vka_vocab_strips_leading_space(const vka_vocab *vocab);
+
+/* Incremental UTF-8 assembly for streaming: push a token's bytes, get back
+ * only complete characters; invalid bytes are passed through unchanged so
+ * nothing is lost. */
+typedef struct vka_utf8_stream {
+    unsigned char pending[4];
+    size_t n_pending;
+} vka_utf8_stream;
+
+/* Appends the bytes that form complete characters (after any held back
+ * before) to out (capacity at least len + 4); returns how many were written. */
+size_t vka_utf8_stream_push(vka_utf8_stream *stream, const char *bytes, size_t len, char *out);
+/* Emits whatever is still held back (an incomplete character at the end). */
+size_t vka_utf8_stream_flush(vka_utf8_stream *stream, char *out);
+
+/* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid or
+ * truncated within len bytes. */
+size_t vka_utf8_seq_len(const unsigned char *s, size_t len);
+
+#endif

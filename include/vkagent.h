@@ -1,0 +1,359 @@
+/* vkagent.h — the public C API of vkagent: load a GGUF model, open sessions
+ * (each with its own KV cache), tokenize, sample and generate text.
+ *
+ * This header is the documentation. A complete program:
+ *
+ *     #include <stdio.h>
+ *     #include <vkagent.h>
+ *
+ *     static bool print_piece(const char *piece, size_t len, int32_t token, void *user) {
+ *         (void)token; (void)user;
+ *         fwrite(piece, 1, len, stdout);
+ *         return true;                       // false stops generation
+ *     }
+ *
+ *     int main(void) {
+ *         vka_model *model = NULL;
+ *         vka_session *session = NULL;
+ *         vka_model_params mp;
+ *         vka_model_params_default(&mp);
+ *         if (vka_model_load("stories260K.gguf", &mp, &model) != VKA_OK) {
+ *             fprintf(stderr, "%s\n", vka_last_error());
+ *             return 1;
+ *         }
+ *         vka_session_params sp;
+ *         vka_session_params_default(&sp);
+ *         vka_session_create(model, &sp, &session);
+ *
+ *         vka_generate_params gp;
+ *         vka_generate_params_default(&gp);
+ *         gp.max_tokens = 64;
+ *         gp.on_piece = print_piece;
+ *         vka_generate_result result;
+ *         if (vka_generate(session, "Once upon a time", &gp, &result) != VKA_OK)
+ *             fprintf(stderr, "%s\n", vka_last_error());
+ *         vka_generate_result_clear(&result);
+ *
+ *         vka_session_free(session);
+ *         vka_model_free(model);
+ *         return 0;
+ *     }
+ *
+ * Conventions
+ * - Every fallible function returns a vka_status; on failure vka_last_error()
+ *   gives a human-readable message for the calling thread.
+ * - The library never prints and never exits; it frees what it allocated on
+ *   every error path.
+ * - Objects: vka_x_create / vka_x_load pair with vka_x_free; free functions
+ *   accept NULL.
+ * - Parameter structs are initialised with their _default() function first,
+ *   so that fields added later get sensible values.
+ * - Enum values are only ever appended (ABI).
+ * - Threads: a model may be shared by sessions on several threads; one
+ *   session is used by one thread at a time, except vka_session_cancel(),
+ *   which any thread may call.
+ */
+#ifndef VKAGENT_H
+#define VKAGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VKA_VERSION_MAJOR 0
+#define VKA_VERSION_MINOR 1
+#define VKA_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum vka_status {
+    VKA_OK = 0,
+    VKA_ERR_INVALID_ARGUMENT = 1,   /* a NULL or out-of-range argument */
+    VKA_ERR_IO = 2,                 /* a file could not be opened, read or written */
+    VKA_ERR_FORMAT = 3,             /* malformed input: a corrupt GGUF, bad UTF-8, ... */
+    VKA_ERR_UNSUPPORTED = 4,        /* valid input this build cannot handle (a tensor type, an architecture) */
+    VKA_ERR_OUT_OF_MEMORY = 5,      /* host memory */
+    VKA_ERR_DEVICE = 6,             /* the compute device failed (a Vulkan error) */
+    VKA_ERR_OUT_OF_DEVICE_MEMORY = 7,
+    VKA_ERR_CONTEXT_FULL = 8,       /* the tokens do not fit in the session's context */
+    VKA_ERR_GRAMMAR = 9,            /* a grammar or JSON schema that does not parse or is unsupported */
+    VKA_ERR_CANCELLED = 10,
+    VKA_ERR_BUFFER_TOO_SMALL = 11,  /* the output buffer is too small; the needed size was stored */
+    VKA_ERR_NOT_FOUND = 12,         /* a file, key or device that does not exist */
+    VKA_ERR_INTERNAL = 13,          /* a bug in vkagent */
+} vka_status;
+
+/* Message describing the last error on the calling thread ("" if none).
+ * Valid until the next failing vkagent call on this thread. */
+const char *vka_last_error(void);
+
+/* Stable short name of a status, e.g. "VKA_ERR_FORMAT". */
+const char *vka_status_name(vka_status status);
+
+/* Library version as "MAJOR.MINOR.PATCH". */
+const char *vka_version(void);
+
+/* Frees memory that vkagent allocated and handed to the caller. */
+void vka_free(void *ptr);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct vka_model vka_model;
+
+typedef struct vka_model_params {
+    /* Where the model runs: "auto" (default: best Vulkan device, else CPU),
+     * "cpu", "vulkan" (best Vulkan device) or "vulkan:N" (device N as listed
+     * by `vkagent devices`). NULL means the environment variable
+     * VKAGENT_DEVICE, or "auto" when that is unset. */
+    const char *device;
+    /* Load only the tokenizer and metadata, no tensors: for vocab-only GGUF
+     * files, tokenization and chat templates. Generation is refused. */
+    bool vocab_only;
+} vka_model_params;
+
+void vka_model_params_default(vka_model_params *params);
+
+/* Opens a GGUF file (memory-mapped) and prepares it on the chosen device. */
+vka_status vka_model_load(const char *path, const vka_model_params *params, vka_model **out_model);
+
+void vka_model_free(vka_model *model);
+
+typedef struct vka_model_info {
+    const char *architecture;   /* general.architecture, e.g. "llama" */
+    const char *name;           /* general.name, or "" */
+    const char *device;         /* where it runs, in words, e.g. "cpu" or "vulkan:0 (llvmpipe ...)" */
+    const char *tokenizer;      /* tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (byte-level BPE) */
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;       /* context length the model was trained with */
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t n_ff;
+    uint32_t head_dim;          /* key/query head size */
+    uint32_t head_dim_v;        /* value head size */
+    int32_t token_bos;          /* -1 when the model has none */
+    int32_t token_eos;
+    int32_t token_unk;
+    int32_t token_eot;          /* end-of-turn (e.g. <|eot_id|>, <|im_end|>), -1 if none */
+    bool add_bos;               /* the tokenizer prepends BOS */
+    uint64_t n_params;          /* parameters in the weight tensors */
+    uint64_t weight_bytes;      /* bytes of the weight tensors as stored */
+    bool vocab_only;
+} vka_model_info;
+
+/* Fills *info; the strings stay valid while the model lives. */
+vka_status vka_model_get_info(const vka_model *model, vka_model_info *info);
+
+/* Looks up a string-valued metadata key (e.g. "tokenizer.chat_template").
+ * Returns NULL when absent or not a string. Valid while the model lives. */
+const char *vka_model_meta_string(const vka_model *model, const char *key);
+
+/* ---------------------------------------------------------------- tokens */
+
+enum {
+    VKA_TOKENIZE_ADD_BOS = 1 << 0,       /* prepend BOS if the model has one */
+    VKA_TOKENIZE_PARSE_SPECIAL = 1 << 1, /* turn the text of special/control tokens into those tokens */
+    VKA_TOKENIZE_MODEL_BOS = 1 << 2,     /* prepend BOS when the model's metadata asks for it (add_bos) */
+};
+
+/* Tokenizes `len` bytes of UTF-8 text. Writes up to `capacity` ids and
+ * stores the number of tokens in *n_tokens; returns
+ * VKA_ERR_BUFFER_TOO_SMALL (with *n_tokens set to the number needed) when
+ * `capacity` is too small. Invalid UTF-8 bytes are tokenized as bytes. */
+vka_status vka_tokenize(const vka_model *model, const char *text, size_t len, int flags,
+                        int32_t *ids, size_t capacity, size_t *n_tokens);
+
+enum {
+    VKA_DETOKENIZE_SPECIAL = 1 << 0,     /* render control tokens (BOS, <|im_end|>) as their text */
+};
+
+/* The raw bytes of one token (byte tokens give their byte; the SentencePiece
+ * space marker U+2581 becomes ' '). Not NUL-terminated; *len is set to the
+ * number of bytes (VKA_ERR_BUFFER_TOO_SMALL if capacity is too small). */
+vka_status vka_token_to_piece(const vka_model *model, int32_t token, int flags,
+                              char *buf, size_t capacity, size_t *len);
+
+/* Text of a token sequence: bytes joined, the SentencePiece leading space of
+ * the first piece after BOS dropped. *len as for vka_token_to_piece; the
+ * output is NUL-terminated when there is room. */
+vka_status vka_detokenize(const vka_model *model, const int32_t *ids, size_t n_ids, int flags,
+                          char *buf, size_t capacity, size_t *len);
+
+/* Text of a token as stored in the vocabulary (e.g. "▁Once", "<0x0A>", "Ġthe"). */
+const char *vka_token_text(const vka_model *model, int32_t token);
+
+/* ---------------------------------------------------------------- sampling */
+
+/* The sampler's stages run in this fixed order:
+ *   1. penalties (repetition, frequency, presence) over the last
+ *      penalty_last_n accepted tokens;
+ *   2. grammar / JSON-schema mask (tokens that cannot continue are removed);
+ *   3. greedy: if temperature <= 0, the highest logit wins (lowest id on ties);
+ *   4. top-k, 5. temperature, 6. softmax, 7. top-p, 8. min-p;
+ *   9. a draw with the seeded RNG (xoshiro256** seeded by splitmix64(seed),
+ *      one 53-bit uniform per draw), so one seed gives the same text on
+ *      every machine for the same logits. */
+typedef struct vka_sampling_params {
+    float temperature;          /* <= 0: greedy. Default 0.8 */
+    int32_t top_k;              /* <= 0: off. Default 40 */
+    float top_p;                /* >= 1: off. Default 0.95 */
+    float min_p;                /* <= 0: off. Default 0.05 */
+    float repeat_penalty;       /* 1: off. Default 1.0. Divides positive logits, multiplies negative */
+    float frequency_penalty;    /* 0: off; subtracts count * penalty */
+    float presence_penalty;     /* 0: off; subtracts penalty once a token has occurred */
+    int32_t penalty_last_n;     /* window for penalties; default 64; -1: whole context */
+    uint64_t seed;              /* default 0 */
+    /* Structured output (at most one of the three): */
+    const char *grammar;        /* GBNF text */
+    const char *grammar_root;   /* its start rule; NULL means "root" */
+    const char *json_schema;    /* JSON Schema text (the subset documented in docs/structured-output.md) */
+    bool json;                  /* any JSON value */
+} vka_sampling_params;
+
+void vka_sampling_params_default(vka_sampling_params *params);
+
+typedef struct vka_sampler vka_sampler;
+
+/* A sampler for one generation; holds the RNG, penalty history and grammar
+ * state. Fails with VKA_ERR_GRAMMAR when the grammar or schema is invalid. */
+vka_status vka_sampler_create(const vka_model *model, const vka_sampling_params *params,
+                              vka_sampler **out_sampler);
+void vka_sampler_free(vka_sampler *sampler);
+
+/* Picks a token from `logits` (n_vocab floats, not modified). */
+vka_status vka_sampler_sample(vka_sampler *sampler, const float *logits, int32_t *token);
+
+/* Records a token as part of the output (penalty history, grammar state).
+ * vka_generate calls this itself. Fails if the grammar rejects the token. */
+vka_status vka_sampler_accept(vka_sampler *sampler, int32_t token);
+
+/* True when a grammar is complete and nothing more may follow. */
+bool vka_sampler_is_done(const vka_sampler *sampler);
+
+/* ---------------------------------------------------------------- sessions */
+
+typedef struct vka_session vka_session;
+
+typedef enum vka_kv_type {
+    VKA_KV_AUTO = 0,            /* f16 where the device supports it, else f32 */
+    VKA_KV_F32 = 1,
+    VKA_KV_F16 = 2,
+} vka_kv_type;
+
+typedef struct vka_session_params {
+    uint32_t n_ctx;             /* context size in tokens; 0: the model's training context */
+    uint32_t n_batch;           /* tokens per prefill step; default 512 */
+    vka_kv_type kv_type;
+} vka_session_params;
+
+void vka_session_params_default(vka_session_params *params);
+
+/* A session owns its KV cache and position; several sessions may share a model. */
+vka_status vka_session_create(vka_model *model, const vka_session_params *params,
+                              vka_session **out_session);
+void vka_session_free(vka_session *session);
+
+/* Forgets everything fed so far (position 0). */
+vka_status vka_session_reset(vka_session *session);
+
+/* A new session with a copy of `session`'s context (KV cache and tokens),
+ * for trying alternatives from a shared prefix. */
+vka_status vka_session_fork(const vka_session *session, vka_session **out_session);
+
+/* Drops tokens so that `n_past` remain (n_past <= current position). */
+vka_status vka_session_rewind(vka_session *session, uint32_t n_past);
+
+uint32_t vka_session_n_past(const vka_session *session);
+uint32_t vka_session_n_ctx(const vka_session *session);
+const vka_model *vka_session_model(const vka_session *session);
+
+/* The tokens in the session's context, in order (n_past of them). */
+const int32_t *vka_session_tokens(const vka_session *session);
+
+/* Asks a generation in progress on `session` to stop at the next token;
+ * safe from any thread. If none is in progress, the next vka_generate
+ * returns at once with VKA_STOP_CANCELLED. */
+void vka_session_cancel(vka_session *session);
+
+/* Low-level loop: feeds tokens (prefill in batches of n_batch). After it,
+ * vka_session_logits() holds the logits for the next token. */
+vka_status vka_session_feed(vka_session *session, const int32_t *ids, size_t n_ids);
+
+/* Like vka_session_feed, and also writes the logits after every fed token
+ * to `logits` (n_ids * n_vocab floats, row i = prediction after ids[0..i]). */
+vka_status vka_session_feed_all_logits(vka_session *session, const int32_t *ids, size_t n_ids,
+                                       float *logits);
+
+/* Logits predicting the next token (n_vocab floats), or NULL before any
+ * token was fed. Valid until the next call on the session. */
+const float *vka_session_logits(vka_session *session);
+
+/* Greedy argmax of the next-token logits, computed where the model runs
+ * (on Vulkan, only one id is read back). */
+vka_status vka_session_argmax(vka_session *session, int32_t *token);
+
+/* ---------------------------------------------------------------- generation */
+
+/* Called with each complete piece of UTF-8 text as it is generated (never
+ * half a character; text that might begin a stop string is held back until
+ * it is known not to). Return false to stop generation. */
+typedef bool (*vka_piece_fn)(const char *piece, size_t len, int32_t token, void *user);
+
+typedef enum vka_stop_reason {
+    VKA_STOP_NONE = 0,
+    VKA_STOP_MAX_TOKENS = 1,    /* max_tokens generated */
+    VKA_STOP_EOS = 2,           /* the model produced an end-of-generation token */
+    VKA_STOP_STRING = 3,        /* a stop string appeared (it is not emitted) */
+    VKA_STOP_CANCELLED = 4,     /* vka_session_cancel() */
+    VKA_STOP_CONTEXT_FULL = 5,  /* the session's context is full */
+    VKA_STOP_CALLBACK = 6,      /* on_piece returned false */
+    VKA_STOP_GRAMMAR = 7,       /* the grammar is complete and nothing more can follow */
+} vka_stop_reason;
+
+const char *vka_stop_reason_name(vka_stop_reason reason);
+
+typedef struct vka_generate_params {
+    vka_sampling_params sampling;
+    int32_t max_tokens;          /* default 256; <= 0: until the context is full */
+    const char *const *stop;     /* stop strings, matched across token boundaries */
+    size_t n_stop;
+    vka_piece_fn on_piece;       /* may be NULL */
+    void *user;
+    bool parse_special;          /* prompt: turn special-token text into tokens (chat templates) */
+    bool stop_on_eos;            /* default true: EOS/EOT tokens end generation */
+} vka_generate_params;
+
+void vka_generate_params_default(vka_generate_params *params);
+
+typedef struct vka_generate_result {
+    vka_stop_reason stop_reason;
+    uint32_t n_prompt_tokens;    /* tokens of the prompt fed by this call */
+    uint32_t n_generated;        /* tokens sampled */
+    double prompt_seconds;       /* wall time of the prefill */
+    double generate_seconds;     /* wall time of sampling and decoding */
+    char *text;                  /* everything emitted, NUL-terminated (stop string excluded) */
+    size_t text_len;
+} vka_generate_result;
+
+/* Appends `prompt` to the session's context (BOS first when the session is
+ * empty and the model adds one), then samples until a stop condition.
+ * `result` is always initialised; clear it with vka_generate_result_clear. */
+vka_status vka_generate(vka_session *session, const char *prompt, const vka_generate_params *params,
+                        vka_generate_result *result);
+
+/* The same with a prompt given as token ids (fed as they are). */
+vka_status vka_generate_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
+                               const vka_generate_params *params, vka_generate_result *result);
+
+void vka_generate_result_clear(vka_generate_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VKAGENT_H */
