@@ -84,6 +84,7 @@ typedef enum vka_op {
 
 typedef struct vka_rope_params {
     vka_rope_mode mode;
+    uint32_t n_heads;        /* heads per token: row r belongs to token r / n_heads */
     uint32_t n_rot;          /* rotated dimensions per head (<= head_dim) */
     float freq_base;         /* theta_i = pos * freq_scale * base^(-2i/n_rot) / factor_i */
     float freq_scale;

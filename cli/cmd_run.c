@@ -1,0 +1,185 @@
+/* cmd_run.c — `vkagent run`: stream a model's continuation of a prompt to
+ * stdout; timings and diagnostics go to stderr so stdout can be piped. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "common.h"
+
+#define MAX_STOPS 16
+
+static const char *const run_help =
+    "usage: vkagent run [-m MODEL] (-p PROMPT | -f FILE) [options]\n"
+    "\n"
+    "Streams the generated text (not the prompt, unless --echo) to stdout; the\n"
+    "timing summary goes to stderr.\n"
+    "\n"
+    "  -m, --model PATH          GGUF model (default: $VKAGENT_MODEL, models/, ../shared/models/stories260K.gguf)\n"
+    "  -p, --prompt TEXT         prompt text (default: empty, i.e. BOS only)\n"
+    "  -f, --file PATH           read the prompt from a file\n"
+    "  -n, --n-predict N         tokens to generate (default 128; -1: until the context is full)\n"
+    "      --temp T              temperature (default 0.8; 0 = greedy)\n"
+    "      --top-k K             (default 40; 0 = off)\n"
+    "      --top-p P             (default 0.95; 1 = off)\n"
+    "      --min-p P             (default 0.05; 0 = off)\n"
+    "      --repeat-penalty R    (default 1.0 = off)\n"
+    "      --repeat-last-n N     penalty window (default 64; -1 = whole context)\n"
+    "      --frequency-penalty F (default 0)\n"
+    "      --presence-penalty F  (default 0)\n"
+    "      --seed S              RNG seed (default 0)\n"
+    "      --stop STR            stop when STR appears (repeatable, up to 16); STR is not printed\n"
+    "      --echo                print the prompt before the continuation\n"
+    "      --special             parse special-token text in the prompt (e.g. <|im_start|>)\n"
+    "  -c, --ctx-size N          context size (default: the model's)\n"
+    "  -b, --batch-size N        prompt tokens per step (default 512)\n"
+    "      --kv-type auto|f32|f16\n"
+    "      --device DEV          auto, cpu, vulkan, vulkan:N (default: $VKAGENT_DEVICE or auto)\n"
+    "  -h, --help\n";
+
+typedef struct run_opts {
+    const char *model, *prompt, *prompt_file, *device;
+    const char *stops[MAX_STOPS];
+    size_t n_stops;
+    bool echo, special;
+    vka_generate_params gp;
+    vka_session_params sp;
+} run_opts;
+
+static bool parse_kv_type(cli_args *a, const char *arg, vka_kv_type *out) {
+    const char *v = cli_value(a, arg);
+    if (!v) return false;
+    if (strcmp(v, "auto") == 0) *out = VKA_KV_AUTO;
+    else if (strcmp(v, "f32") == 0) *out = VKA_KV_F32;
+    else if (strcmp(v, "f16") == 0) *out = VKA_KV_F16;
+    else {
+        a->failed = true;
+        cli_usage_error(a->cmd, "--kv-type must be auto, f32 or f16, not '%s'", v);
+        return false;
+    }
+    return true;
+}
+
+/* Sampling options, shared in spirit with the other generating commands. */
+static bool parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched) {
+    long l;
+    *matched = true;
+    if (cli_is(arg, "--temp", NULL)) return cli_float(a, arg, 0, 100, &s->temperature);
+    if (cli_is(arg, "--top-k", NULL)) return cli_int(a, arg, 0, 1 << 30, &l) && ((s->top_k = (int32_t)l), true);
+    if (cli_is(arg, "--top-p", NULL)) return cli_float(a, arg, 0, 1, &s->top_p);
+    if (cli_is(arg, "--min-p", NULL)) return cli_float(a, arg, 0, 1, &s->min_p);
+    if (cli_is(arg, "--repeat-penalty", NULL)) return cli_float(a, arg, 0, 100, &s->repeat_penalty);
+    if (cli_is(arg, "--repeat-last-n", NULL))
+        return cli_int(a, arg, -1, 1 << 24, &l) && ((s->penalty_last_n = (int32_t)l), true);
+    if (cli_is(arg, "--frequency-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->frequency_penalty);
+    if (cli_is(arg, "--presence-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->presence_penalty);
+    if (cli_is(arg, "--seed", NULL)) return cli_u64(a, arg, &s->seed);
+    *matched = false;
+    return true;
+}
+
+static int parse_run(int argc, char **argv, run_opts *o) {
+    cli_args a;
+    cli_args_init(&a, "run", argc, argv);
+    vka_generate_params_default(&o->gp);
+    vka_session_params_default(&o->sp);
+    o->gp.max_tokens = 128;
+    const char *arg;
+    long l;
+    while ((arg = cli_args_next(&a))) {
+        bool matched;
+        if (cli_is(arg, "-h", "--help")) {
+            fputs(run_help, stdout);
+            return -1;
+        } else if (cli_is(arg, "-m", "--model")) o->model = cli_value(&a, arg);
+        else if (cli_is(arg, "-p", "--prompt")) o->prompt = cli_value(&a, arg);
+        else if (cli_is(arg, "-f", "--file")) o->prompt_file = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) o->device = cli_value(&a, arg);
+        else if (cli_is(arg, "-n", "--n-predict")) {
+            if (cli_int(&a, arg, -1, 1 << 24, &l)) o->gp.max_tokens = (int32_t)l;
+        } else if (cli_is(arg, "-c", "--ctx-size")) {
+            if (cli_int(&a, arg, 0, 1 << 24, &l)) o->sp.n_ctx = (uint32_t)l;
+        } else if (cli_is(arg, "-b", "--batch-size")) {
+            if (cli_int(&a, arg, 1, 8192, &l)) o->sp.n_batch = (uint32_t)l;
+        } else if (cli_is(arg, "--kv-type", NULL)) parse_kv_type(&a, arg, &o->sp.kv_type);
+        else if (cli_is(arg, "--stop", NULL)) {
+            const char *v = cli_value(&a, arg);
+            if (v && (!*v || o->n_stops == MAX_STOPS)) return cli_usage_error("run", "--stop needs a non-empty string (at most %d)", MAX_STOPS);
+            if (v) o->stops[o->n_stops++] = v;
+        } else if (cli_is(arg, "--echo", NULL)) o->echo = true;
+        else if (cli_is(arg, "--special", NULL)) o->special = true;
+        else if (!parse_sampling(&a, arg, &o->gp.sampling, &matched) || matched) continue;
+        else return cli_usage_error("run", "unknown option '%s'", arg);
+        if (a.failed) return EXIT_USAGE;
+    }
+    if (a.failed) return EXIT_USAGE;
+    if (o->prompt && o->prompt_file) return cli_usage_error("run", "give -p or -f, not both");
+    return 0;
+}
+
+static vka_session *volatile running_session;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    if (running_session) vka_session_cancel(running_session);
+}
+
+static bool print_piece(const char *piece, size_t len, int32_t token, void *user) {
+    (void)token;
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+static void print_summary(const vka_generate_result *r, const vka_model *m) {
+    vka_model_info info;
+    vka_model_get_info(m, &info);
+    double pp = r->prompt_seconds > 0 ? r->n_prompt_tokens / r->prompt_seconds : 0;
+    double tg = r->generate_seconds > 0 ? r->n_generated / r->generate_seconds : 0;
+    fprintf(stderr, "\n[%s] prompt: %u tokens, %.3f s, %.1f tokens/s | generated: %u tokens, %.3f s, %.1f tokens/s | stop: %s\n",
+            info.device, r->n_prompt_tokens, r->prompt_seconds, pp, r->n_generated, r->generate_seconds, tg,
+            vka_stop_reason_name(r->stop_reason));
+}
+
+static int generate_and_print(vka_session *session, const char *prompt, run_opts *o) {
+    if (o->echo) fputs(prompt, stdout);
+    o->gp.stop = o->stops;
+    o->gp.n_stop = o->n_stops;
+    o->gp.on_piece = print_piece;
+    o->gp.parse_special = o->special;
+    vka_generate_result result;
+    running_session = session;
+    signal(SIGINT, on_sigint);
+    vka_status st = vka_generate(session, prompt, &o->gp, &result);
+    signal(SIGINT, SIG_DFL);
+    running_session = NULL;
+    fputc('\n', stdout);
+    fflush(stdout);
+    int code = EXIT_OK;
+    if (st != VKA_OK) code = cli_runtime_error("run", "generation failed");
+    else print_summary(&result, vka_session_model(session));
+    vka_generate_result_clear(&result);
+    return code;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_opts o = {0};
+    int parsed = parse_run(argc, argv, &o);
+    if (parsed) return parsed < 0 ? EXIT_OK : parsed;
+    char *file_prompt = NULL;
+    if (o.prompt_file && !(file_prompt = cli_read_file(o.prompt_file, "run", NULL))) return EXIT_RUNTIME;
+    const char *prompt = file_prompt ? file_prompt : o.prompt ? o.prompt : "";
+    char *path = cli_find_model(o.model, "run");
+    vka_model *model = path ? cli_load_model(path, o.device, false, "run") : NULL;
+    vka_session *session = NULL;
+    int code = EXIT_RUNTIME;
+    if (model && vka_session_create(model, &o.sp, &session) != VKA_OK) cli_runtime_error("run", "creating a session");
+    else if (model) code = generate_and_print(session, prompt, &o);
+    vka_session_free(session);
+    vka_model_free(model);
+    free(path);
+    free(file_prompt);
+    return code;
+}

@@ -1,0 +1,11 @@
+/* commands.h — the subcommands of `vkagent`; each takes the arguments after
+ * its name and returns the process exit code (0 ok, 1 runtime, 2 usage). */
+#ifndef VKA_CLI_COMMANDS_H
+#define VKA_CLI_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

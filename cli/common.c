@@ -1,0 +1,239 @@
+/* common.c — option parsing, default model lookup and error printing shared
+ * by the subcommands. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common.h"
+
+#ifndef VKA_SOURCE_DIR
+#define VKA_SOURCE_DIR "."
+#endif
+
+#define STORIES_URL "https://huggingface.co/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf"
+
+void cli_args_init(cli_args *a, const char *cmd, int argc, char **argv) {
+    a->argc = argc;
+    a->argv = argv;
+    a->i = 0;
+    a->cmd = cmd;
+    a->failed = false;
+}
+
+const char *cli_args_next(cli_args *a) {
+    if (a->failed || a->i >= a->argc) return NULL;
+    return a->argv[a->i++];
+}
+
+/* "--name=value" matches "--name" too. */
+static bool name_matches(const char *arg, const char *name) {
+    if (!name) return false;
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || (arg[n] == '=' && name[1] == '-'));
+}
+
+bool cli_is(const char *arg, const char *name1, const char *name2) {
+    return name_matches(arg, name1) || name_matches(arg, name2);
+}
+
+const char *cli_value(cli_args *a, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    if (arg[0] == '-' && arg[1] == '-' && eq) return eq + 1;
+    if (a->i >= a->argc) {
+        cli_usage_error(a->cmd, "option %s needs a value", arg);
+        a->failed = true;
+        return NULL;
+    }
+    return a->argv[a->i++];
+}
+
+bool cli_int(cli_args *a, const char *arg, long min, long max, long *out) {
+    const char *v = cli_value(a, arg);
+    if (!v) return false;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < min || x > max) {
+        cli_usage_error(a->cmd, "%s: '%s' is not a whole number in %ld..%ld", arg, v, min, max);
+        a->failed = true;
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+bool cli_float(cli_args *a, const char *arg, double min, double max, float *out) {
+    const char *v = cli_value(a, arg);
+    if (!v) return false;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || *end || end == v || !(x >= min && x <= max)) {
+        cli_usage_error(a->cmd, "%s: '%s' is not a number in %g..%g", arg, v, min, max);
+        a->failed = true;
+        return false;
+    }
+    *out = (float)x;
+    return true;
+}
+
+bool cli_u64(cli_args *a, const char *arg, uint64_t *out) {
+    const char *v = cli_value(a, arg);
+    if (!v) return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end || end == v || v[0] == '-') {
+        cli_usage_error(a->cmd, "%s: '%s' is not a non-negative whole number", arg, v);
+        a->failed = true;
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "vkagent %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see: vkagent %s --help)\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_runtime_error(const char *cmd, const char *what) {
+    fprintf(stderr, "vkagent %s: %s: %s\n", cmd, what, vka_last_error());
+    return EXIT_RUNTIME;
+}
+
+static bool is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* models/default.gguf, else the first *.gguf by name. */
+static char *model_in_dir(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/default.gguf", dir);
+    if (is_file(path)) return strdup(path);
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char *names[256];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".gguf") == 0) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    char *found = NULL;
+    if (n) {
+        qsort(names, n, sizeof *names, compare_names);
+        snprintf(path, sizeof path, "%s/%s", dir, names[0]);
+        found = strdup(path);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    return found;
+}
+
+char *cli_find_model(const char *arg, const char *cmd) {
+    if (arg) return strdup(arg);
+    const char *env = getenv("VKAGENT_MODEL");
+    if (env && *env) return strdup(env);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/models", VKA_SOURCE_DIR);
+    char *found = model_in_dir(dir);
+    if (found) return found;
+    char shared[4096];
+    snprintf(shared, sizeof shared, "%s/../shared/models/stories260K.gguf", VKA_SOURCE_DIR);
+    if (is_file(shared)) return strdup(shared);
+    fprintf(stderr,
+            "vkagent %s: no model given and none found. Looked at:\n"
+            "  1. -m/--model (not given)\n"
+            "  2. $VKAGENT_MODEL (not set)\n"
+            "  3. %s/*.gguf (none)\n"
+            "  4. %s (missing)\n"
+            "HINT: get the default model (1.2 MB) with\n"
+            "  mkdir -p %s && curl -L -o %s/stories260K.gguf %s\n"
+            "or pass -m PATH/TO/MODEL.gguf\n",
+            cmd, dir, shared, dir, dir, STORIES_URL);
+    return NULL;
+}
+
+vka_model *cli_load_model(const char *path, const char *device, bool vocab_only, const char *cmd) {
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = device;
+    mp.vocab_only = vocab_only;
+    vka_model *model = NULL;
+    if (vka_model_load(path, &mp, &model) != VKA_OK) {
+        fprintf(stderr, "vkagent %s: %s\n", cmd, vka_last_error());
+        return NULL;
+    }
+    return model;
+}
+
+char *cli_read_file(const char *path, const char *cmd, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "vkagent %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    bool failed = ferror(f) || !buf;
+    fclose(f);
+    if (failed) {
+        free(buf);
+        fprintf(stderr, "vkagent %s: cannot read '%s'\n", cmd, path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flags, size_t *n) {
+    size_t cap = len + 16;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    vka_status st = ids ? vka_tokenize(m, text, len, flags, ids, cap, n) : VKA_ERR_OUT_OF_MEMORY;
+    if (st == VKA_ERR_BUFFER_TOO_SMALL) { /* retry with the size it asked for */
+        free(ids);
+        cap = *n;
+        ids = malloc(cap * sizeof *ids);
+        st = ids ? vka_tokenize(m, text, len, flags, ids, cap, n) : VKA_ERR_OUT_OF_MEMORY;
+    }
+    if (st != VKA_OK) {
+        free(ids);
+        return NULL;
+    }
+    return ids;
+}

@@ -1,0 +1,56 @@
+/* common.h — what the vkagent subcommands share: exit codes, option parsing,
+ * finding the default model, loading it with a message on failure. */
+#ifndef VKA_CLI_COMMON_H
+#define VKA_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vkagent.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* One argv walk: cli_args_next() returns the next option or positional. */
+typedef struct cli_args {
+    int argc;
+    char **argv;
+    int i;
+    const char *cmd;         /* subcommand name for messages */
+    bool failed;             /* a usage error was printed */
+} cli_args;
+
+void cli_args_init(cli_args *a, const char *cmd, int argc, char **argv);
+/* The next argument, or NULL at the end. */
+const char *cli_args_next(cli_args *a);
+/* True if `arg` is one of the names (NULL-terminated list of "-x", "--long"). */
+bool cli_is(const char *arg, const char *name1, const char *name2);
+/* The value after the current option (or from "--opt=value"); prints a usage
+ * error and returns NULL if missing. */
+const char *cli_value(cli_args *a, const char *arg);
+bool cli_int(cli_args *a, const char *arg, long min, long max, long *out);
+bool cli_float(cli_args *a, const char *arg, double min, double max, float *out);
+bool cli_u64(cli_args *a, const char *arg, uint64_t *out);
+
+/* Prints "vkagent CMD: message" + a hint to use --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "vkagent CMD: message: vka_last_error()"; returns EXIT_RUNTIME. */
+int cli_runtime_error(const char *cmd, const char *what);
+
+/* The model to use: `arg` (-m), else VKAGENT_MODEL, else models/ in the
+ * checkout, else ../shared/models/stories260K.gguf next to the checkout.
+ * Returns a malloc'ed path, or NULL after printing where it looked. */
+char *cli_find_model(const char *arg, const char *cmd);
+
+/* Loads a model, printing the error; returns NULL on failure. */
+vka_model *cli_load_model(const char *path, const char *device, bool vocab_only, const char *cmd);
+
+/* Reads a whole file (for prompts, grammars, schemas); NULL + message on failure. */
+char *cli_read_file(const char *path, const char *cmd, size_t *len);
+
+double cli_now(void);
+
+/* Tokenizes text; returns malloc'ed ids (NULL on failure, vka_last_error() says why). */
+int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flags, size_t *n);
+
+#endif
