@@ -46,7 +46,7 @@ static void rope(vka_forward_graph *fg, const vka_model *m, vka_tensor *heads, u
 }
 
 static void attention_block(vka_forward_graph *fg, vka_session *s, uint32_t il, uint32_t n) {
-    const vka_model *m = s->model;
+    vka_model *m = s->model;
     const vka_hparams *hp = &m->hp;
     vka_layer *L = &m->layers[il];
     vka_activations *a = &s->act;
@@ -95,7 +95,7 @@ static void ffn_block(vka_forward_graph *fg, vka_session *s, uint32_t il, uint32
 
 /* Final norm and vocabulary projection: for every token, or only the last. */
 static void output_block(vka_forward_graph *fg, vka_session *s, uint32_t n, bool all_logits) {
-    const vka_model *m = s->model;
+    vka_model *m = s->model;
     vka_activations *a = &s->act;
     uint32_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
     vka_tensor *x = view(fg, &a->x, first, rows, 0), *xb = view(fg, &a->xb, 0, rows, 0);
@@ -107,7 +107,7 @@ static void output_block(vka_forward_graph *fg, vka_session *s, uint32_t n, bool
 }
 
 vka_status vka_forward_build(vka_session *s, uint32_t n, bool all_logits, vka_forward_graph *fg) {
-    const vka_model *m = s->model;
+    vka_model *m = s->model;
     memset(fg, 0, sizeof *fg);
     fg->cap_views = 16 * m->hp.n_layer + 16;
     fg->views = calloc(fg->cap_views, sizeof *fg->views);

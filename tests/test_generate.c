@@ -1,0 +1,226 @@
+/* test_generate.c — the generation loop on stories260K: the llama2.c greedy
+ * goldens, stop strings across token boundaries, callbacks, cancellation,
+ * limits, seeded sampling. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "golden.h"
+#include "test_util.h"
+#include "vkagent.h"
+
+static vka_model *load_stories(void) {
+    const char *path = test_data_path("models/stories260K.gguf");
+    REQUIRE_FIXTURE(path);
+    vka_model *m = NULL;
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "%s", vka_last_error());
+    return m;
+}
+
+static vka_session *new_session(vka_model *m, uint32_t n_ctx) {
+    vka_session_params sp;
+    vka_session_params_default(&sp);
+    sp.n_ctx = n_ctx;
+    vka_session *s = NULL;
+    cr_assert_eq(vka_session_create(m, &sp, &s), VKA_OK, "%s", vka_last_error());
+    return s;
+}
+
+static void greedy_params(vka_generate_params *gp, int max_tokens) {
+    vka_generate_params_default(gp);
+    gp->sampling.temperature = 0;
+    gp->max_tokens = max_tokens;
+}
+
+/* Every 64- and 200-step golden: the same text as llama2.c's run.c. */
+Test(generate, greedy_matches_llama2c_goldens, .timeout = 300) {
+    cJSON *g = golden_load(test_data_path("models/stories260K.golden.json"));
+    if (!g) cr_skip_test("fixture missing: models/stories260K.golden.json");
+    vka_model *m = load_stories();
+    const cJSON *run;
+    int checked = 0;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItem(g, "greedy")) {
+        int steps = cJSON_GetObjectItem(run, "steps")->valueint;
+        if (steps != 64 && steps != 200) continue; /* 512-step runs stop on BOS in run.c (see models/README.md) */
+        const char *prompt = cJSON_GetObjectItem(run, "prompt")->valuestring;
+        const char *want = cJSON_GetObjectItem(run, "text")->valuestring;
+        int n_new = cJSON_GetObjectItem(run, "generated_new_tokens")->valueint;
+        vka_session *s = new_session(m, 512);
+        vka_generate_params gp;
+        greedy_params(&gp, n_new);
+        vka_generate_result r;
+        cr_assert_eq(vka_generate(s, prompt, &gp, &r), VKA_OK, "%s", vka_last_error());
+        cr_expect_eq(r.n_generated, (uint32_t)n_new);
+        size_t plen = strlen(prompt);
+        char *got = malloc(plen + r.text_len + 1);
+        memcpy(got, prompt, plen);
+        memcpy(got + plen, r.text, r.text_len + 1);
+        cr_expect_str_eq(got, want, "prompt '%s', %d steps", prompt, steps);
+        /* and the ids, position by position */
+        int32_t *ids;
+        size_t n_ids = golden_ints(cJSON_GetObjectItem(run, "tokens"), &ids);
+        cr_expect_eq(vka_session_n_past(s), n_ids);
+        cr_expect_arr_eq(vka_session_tokens(s), ids, n_ids * sizeof *ids);
+        free(ids);
+        free(got);
+        vka_generate_result_clear(&r);
+        vka_session_free(s);
+        checked++;
+    }
+    cr_expect_eq(checked, 8);
+    vka_model_free(m);
+    cJSON_Delete(g);
+}
+
+typedef struct collected {
+    char text[4096];
+    size_t len;
+    int calls;
+    int stop_after;          /* return false after this many calls (0: never) */
+    vka_session *cancel_at;  /* cancel this session after stop_after calls */
+} collected;
+
+static bool collect(const char *piece, size_t len, int32_t token, void *user) {
+    (void)token;
+    collected *c = user;
+    cr_assert_lt(c->len + len, sizeof c->text);
+    memcpy(c->text + c->len, piece, len);
+    c->len += len;
+    c->text[c->len] = '\0';
+    c->calls++;
+    if (c->cancel_at && c->calls == c->stop_after) vka_session_cancel(c->cancel_at);
+    return c->cancel_at || !c->stop_after || c->calls < c->stop_after;
+}
+
+/* Greedy from "Once upon a time": ", there was a little girl named Lily."
+ * The stop string "le gi" spans the tokens " little", " g" and "ir". */
+Test(generate, stop_string_across_tokens) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 128);
+    vka_generate_params gp;
+    greedy_params(&gp, 40);
+    const char *stops[] = {"le gi", "never appears"};
+    collected c = {0};
+    gp.stop = stops;
+    gp.n_stop = 2;
+    gp.on_piece = collect;
+    gp.user = &c;
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(r.stop_reason, VKA_STOP_STRING);
+    cr_expect_str_eq(r.text, ", there was a litt");
+    cr_expect_str_eq(c.text, r.text, "streamed pieces must equal the result text");
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+Test(generate, callback_can_stop) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 128);
+    vka_generate_params gp;
+    greedy_params(&gp, 40);
+    collected c = {.stop_after = 3};
+    gp.on_piece = collect;
+    gp.user = &c;
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK);
+    cr_expect_eq(r.stop_reason, VKA_STOP_CALLBACK);
+    cr_expect_eq(c.calls, 3);
+    cr_expect_eq(r.n_generated, 3);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+Test(generate, cancel_stops_at_next_token) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 128);
+    vka_generate_params gp;
+    greedy_params(&gp, 40);
+    vka_generate_result r;
+    vka_session_cancel(s); /* before: the next generation returns at once */
+    cr_assert_eq(vka_generate(s, "Once", &gp, &r), VKA_OK);
+    cr_expect_eq(r.stop_reason, VKA_STOP_CANCELLED);
+    cr_expect_eq(r.n_generated, 0);
+    vka_generate_result_clear(&r);
+    collected c = {.stop_after = 4, .cancel_at = s};
+    gp.on_piece = collect;
+    gp.user = &c;
+    cr_assert_eq(vka_generate(s, " upon", &gp, &r), VKA_OK);
+    cr_expect_eq(r.stop_reason, VKA_STOP_CANCELLED);
+    cr_expect_eq(r.n_generated, 4);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+Test(generate, limits) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 10);
+    vka_generate_params gp;
+    greedy_params(&gp, 100);
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK);
+    cr_expect_eq(r.stop_reason, VKA_STOP_CONTEXT_FULL);
+    cr_expect_eq(r.n_prompt_tokens, 5);
+    cr_expect_eq(r.n_generated, 5);
+    vka_generate_result_clear(&r);
+    vka_session_reset(s);
+    greedy_params(&gp, 2);
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK);
+    cr_expect_eq(r.stop_reason, VKA_STOP_MAX_TOKENS);
+    cr_expect_eq(r.n_generated, 2);
+    vka_generate_result_clear(&r);
+    /* a prompt that does not fit is an error, and the session keeps its tokens */
+    uint32_t before = vka_session_n_past(s);
+    cr_expect_eq(vka_generate(s, "Once upon a time there was a big dog", &gp, &r), VKA_ERR_CONTEXT_FULL);
+    cr_expect_eq(vka_session_n_past(s), before);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+/* Same seed, same text; another seed, another text (temperature 1). */
+Test(generate, seeded_sampling_is_reproducible) {
+    vka_model *m = load_stories();
+    char *texts[3];
+    uint64_t seeds[3] = {42, 42, 7};
+    for (int i = 0; i < 3; i++) {
+        vka_session *s = new_session(m, 256);
+        vka_generate_params gp;
+        vka_generate_params_default(&gp);
+        gp.sampling.temperature = 1.0f;
+        gp.sampling.seed = seeds[i];
+        gp.max_tokens = 60;
+        vka_generate_result r;
+        cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK);
+        texts[i] = strdup(r.text);
+        vka_generate_result_clear(&r);
+        vka_session_free(s);
+    }
+    cr_expect_str_eq(texts[0], texts[1]);
+    cr_expect_str_neq(texts[0], texts[2]);
+    for (int i = 0; i < 3; i++) free(texts[i]);
+    vka_model_free(m);
+}
+
+Test(generate, bad_arguments) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 64);
+    vka_generate_params gp;
+    vka_generate_params_default(&gp);
+    vka_generate_result r;
+    cr_expect_eq(vka_generate(NULL, "x", &gp, &r), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(vka_generate(s, NULL, &gp, &r), VKA_ERR_INVALID_ARGUMENT);
+    const char *empty_stop[] = {""};
+    gp.stop = empty_stop;
+    gp.n_stop = 1;
+    cr_expect_eq(vka_generate(s, "x", &gp, &r), VKA_ERR_INVALID_ARGUMENT);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
