@@ -1,0 +1,43 @@
+#version 450
+// attn_merge.comp — decode attention, pass 2: merges the chunk states of
+// attn_split.comp left to right (one invocation per (head, output
+// component)) with the same functions, in the same order, as the prefill
+// kernel.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint HD = 64;
+layout(constant_id = 2) const uint HDV = 64;
+
+layout(push_constant) uniform PC {
+    uint n_head, n_head_kv, n_tokens;
+    uint q_off, o_off;
+    uint k_off, v_off, k_stride, v_stride;
+    uint ws_off, max_chunks;
+    float scale;
+} pc;
+
+layout(binding = 0) writeonly buffer OUT { float outp[]; };
+layout(binding = 1) readonly buffer WS { float ws[]; };
+layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
+
+#include "attn_online.glsl"
+
+void main() {
+    const uint item = gl_GlobalInvocationID.x;
+    const uint h = item / HDV, d = item % HDV;
+    if (h >= pc.n_head) return;
+    const uint n_keys = params.n_past + 1u;
+    const uint nch = (n_keys + CH - 1u) / CH;
+    uint w = pc.ws_off + h * pc.max_chunks * (HDV + 2u);
+    float M = ws[w];
+    precise float Ls = ws[w + 1u];
+    precise float O = ws[w + 2u + d];
+    for (uint c = 1u; c < nch; c++) {
+        w += HDV + 2u;
+        float Mn, a, b;
+        merge_weights(M, ws[w], Mn, a, b);
+        Ls = merge_value(Ls, ws[w + 1u], a, b);
+        O = merge_value(O, ws[w + 2u + d], a, b);
+        M = Mn;
+    }
+    outp[pc.o_off + h * HDV + d] = O / Ls;
+}

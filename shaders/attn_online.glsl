@@ -1,0 +1,16 @@
+// attn_online.glsl — merging two online-softmax states (running state M, L,
+// O and a chunk's m, l, o), shared by every attention kernel so that the
+// prefill and decode paths perform the very same operations.
+const uint CH = 32u;    // keys per chunk
+
+// Weights of the running state (a) and of the new chunk (b) in a merge.
+void merge_weights(float M, float m, out float Mn, out float a, out float b) {
+    Mn = max(M, m);
+    a = exp(M - Mn);
+    b = exp(m - Mn);
+}
+
+float merge_value(float run, float chunk, float a, float b) {
+    precise float r = run * a + chunk * b;
+    return r;
+}

@@ -1,0 +1,40 @@
+#version 450
+// attn_split.comp — decode attention, pass 1: the state of every key chunk
+// of every head in parallel (one invocation per (head, chunk)); the dispatch
+// covers the whole context and chunks past n_past + 1 keys exit at once, so
+// the recorded command buffer serves every step. Pass 2: attn_merge.comp.
+#ifdef KV_F16S
+#extension GL_EXT_shader_16bit_storage : require
+#endif
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint HD = 64;
+layout(constant_id = 2) const uint HDV = 64;
+
+layout(push_constant) uniform PC {
+    uint n_head, n_head_kv, n_tokens;
+    uint q_off, o_off;
+    uint k_off, v_off, k_stride, v_stride;
+    uint ws_off, max_chunks;
+    float scale;
+} pc;
+
+layout(binding = 0) writeonly buffer WS { float ws[]; };   // [head][chunk] (m, l, o[HDV])
+layout(binding = 1) readonly buffer Q { float qb[]; };
+layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
+#include "attn_common.glsl"
+
+void main() {
+    const uint item = gl_GlobalInvocationID.x;
+    const uint h = item / pc.max_chunks, c = item % pc.max_chunks;
+    const uint n_keys = params.n_past + 1u;
+    if (h >= pc.n_head || c * CH >= n_keys) return;
+    const uint hkv = h / (pc.n_head / pc.n_head_kv);
+    for (uint d = 0u; d < HD; d++) q[d] = qb[pc.q_off + h * HD + d];
+    const uint k0 = c * CH, cnt = min(CH, n_keys - k0);
+    const float m = chunk_scores(k0, cnt, hkv);
+    const float l = chunk_probs(cnt, m);
+    const uint w = pc.ws_off + (h * pc.max_chunks + c) * (HDV + 2u);
+    ws[w] = m;
+    ws[w + 1u] = l;
+    for (uint d = 0u; d < HDV; d++) ws[w + 2u + d] = chunk_out(k0, cnt, hkv, d);
+}
