@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "status.h"
+#include "vulkan/vulkan_backend.h"
 
 void vka_tensor_init(vka_tensor *t, const char *name, vka_type type, int64_t ne0, int64_t ne1,
                      vka_tensor_usage usage) {
@@ -58,12 +59,39 @@ void vka_backend_close(vka_backend *b) {
     if (b) b->ops->destroy(b);
 }
 
+void vka_backend_get_stats(vka_backend *b, vka_backend_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (b && b->ops->get_stats) b->ops->get_stats(b, out);
+}
+
+/* "vulkan:N" -> N; -1 when the suffix is not a number. */
+static int device_number(const char *s) {
+    if (!*s) return -1;
+    long n = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || n > 100000) return -1;
+        n = n * 10 + (*s - '0');
+    }
+    return (int)n;
+}
+
 vka_status vka_backend_open(const char *device, vka_backend **out) {
     *out = NULL;
     if (!device || !*device) device = getenv("VKAGENT_DEVICE");
     if (!device || !*device) device = "auto";
-    if (strcmp(device, "cpu") == 0 || strcmp(device, "auto") == 0) return vka_cpu_backend_create(out);
-    if (strncmp(device, "vulkan", 6) == 0)
-        return vka_fail(VKA_ERR_UNSUPPORTED, "device '%s': this build has no Vulkan backend yet", device);
+    if (strcmp(device, "cpu") == 0) return vka_cpu_backend_create(out);
+    if (strcmp(device, "auto") == 0) {
+        /* the best Vulkan device (discrete, integrated, virtual, then CPU-type), else the CPU backend;
+         * the backend's name says which was taken */
+        if (vka_vulkan_backend_create(-1, out) == VKA_OK) return VKA_OK;
+        return vka_cpu_backend_create(out);
+    }
+    if (strcmp(device, "vulkan") == 0) return vka_vulkan_backend_create(-1, out);
+    if (strncmp(device, "vulkan:", 7) == 0) {
+        int n = device_number(device + 7);
+        if (n < 0) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "device '%s': expected vulkan:N with N a device number "
+                                   "(`vkagent devices` lists them)", device);
+        return vka_vulkan_backend_create(n, out);
+    }
     return vka_fail(VKA_ERR_INVALID_ARGUMENT, "unknown device '%s' (expected auto, cpu, vulkan or vulkan:N)", device);
 }

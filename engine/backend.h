@@ -121,6 +121,22 @@ vka_status vka_graph_add(vka_graph *g, const vka_node *node);
 /* Frees the nodes and any backend state. */
 void vka_graph_free(vka_graph *g);
 
+/* What a backend holds and has done (backends without counters report zeros). */
+typedef struct vka_backend_stats {
+    uint64_t device_memory_bytes;    /* memory allocated from the device driver (all arenas) */
+    uint64_t weight_bytes;           /* held for weights (after repacking) */
+    uint64_t kv_bytes;               /* held for KV caches */
+    uint64_t activation_bytes;       /* held for activations */
+    uint64_t io_bytes;               /* held for host-visible inputs and outputs */
+    uint64_t internal_bytes;         /* staging, step parameters, workspaces, tables */
+    uint64_t steps;                  /* compute() calls */
+    uint64_t submits;                /* queue submissions (steps and transfers) */
+    double host_seconds;             /* time in compute() outside waiting for the device */
+    double device_wait_seconds;      /* time compute() waited for the device */
+    double pipeline_seconds;         /* time spent creating pipelines */
+    uint32_t pipelines;              /* pipelines created */
+} vka_backend_stats;
+
 typedef struct vka_backend_ops {
     void (*destroy)(vka_backend *b);
     /* Gives t storage. WEIGHT tensors are filled from `init` (t->nbytes
@@ -136,6 +152,8 @@ typedef struct vka_backend_ops {
     vka_status (*compute)(vka_backend *b, vka_graph *g, uint32_t n_past);
     /* Releases what the backend keeps for g (called by vka_graph_free). */
     void (*graph_release)(vka_backend *b, vka_graph *g);
+    /* Optional: fills *out (vka_backend_get_stats zeroes it when NULL). */
+    void (*get_stats)(vka_backend *b, vka_backend_stats *out);
 } vka_backend_ops;
 
 struct vka_backend {
@@ -150,6 +168,9 @@ vka_status vka_backend_open(const char *device, vka_backend **out);
 void vka_backend_close(vka_backend *b);
 
 vka_status vka_cpu_backend_create(vka_backend **out);
+
+/* Memory held and time spent by a backend (for `vkagent bench`, `devices --model`). */
+void vka_backend_get_stats(vka_backend *b, vka_backend_stats *out);
 
 static inline vka_status vka_backend_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
     return b->ops->compute(b, g, n_past);
