@@ -1,0 +1,646 @@
+/* test_vulkan_ops.c — every Vulkan shader against the CPU reference
+ * (engine/cpu) on seeded random inputs, every weight type, shapes that are
+ * not multiples of workgroup or tile sizes; bit-identical results across
+ * batch sizes (matmul: vector vs tiled kernel; attention: prefill vs decode
+ * split path); weights split over several bindings. Runs under the
+ * validation layer (VKAGENT_VK_VALIDATION=1 from meson): any validation
+ * message fails the test. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "test_util.h"
+#include "types.h"
+#include "vulkan/vulkan_backend.h"
+
+/* ------------------------------------------------------------ harness */
+
+static vka_backend *vk, *cpu;
+#define MAX_HOST 64
+static void *host_keep[MAX_HOST]; /* weight data the CPU backend reads in place */
+static int n_host_keep;
+
+static void open_backends(void) {
+    vka_status st = vka_vulkan_backend_create(-1, &vk);
+    if (st == VKA_ERR_NOT_FOUND) cr_skip_test("no Vulkan device: %s", vka_last_error());
+    cr_assert_eq(st, VKA_OK, "opening Vulkan: %s", vka_last_error());
+    cr_assert_eq(vka_cpu_backend_create(&cpu), VKA_OK, "%s", vka_last_error());
+}
+
+static void close_backends(void) {
+    vka_backend_close(vk);
+    vka_backend_close(cpu);
+    vk = cpu = NULL;
+    for (int i = 0; i < n_host_keep; i++) free(host_keep[i]);
+    n_host_keep = 0;
+    cr_assert_eq(vka_vk_validation_messages(), 0, "%llu validation messages (printed above)",
+                 (unsigned long long)vka_vk_validation_messages());
+}
+
+static uint64_t rng_state;
+static void seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
+static uint64_t next_u64(void) {
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/* uniform in [-1, 1) */
+static float uniform(void) { return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+
+static float *random_floats(size_t n, float scale) {
+    float *v = malloc(n * sizeof *v);
+    cr_assert(v);
+    for (size_t i = 0; i < n; i++) v[i] = uniform() * scale;
+    return v;
+}
+
+/* Random rows of `type` (quantized blocks: random scales and quants). */
+static void *random_rows(vka_type type, int64_t ne0, int64_t ne1) {
+    size_t row = vka_type_row_size(type, ne0), n = row * (size_t)ne1;
+    uint8_t *data = malloc(n ? n : 1);
+    cr_assert(data);
+    if (type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_0) {
+        size_t bs = type == VKA_TYPE_Q8_0 ? sizeof(vka_block_q8_0) : sizeof(vka_block_q4_0);
+        for (size_t off = 0; off < n; off += bs) {
+            uint16_t d = vka_f32_to_f16(0.002f + 0.02f * fabsf(uniform()));
+            memcpy(data + off, &d, 2);
+            for (size_t j = 2; j < bs; j++) data[off + j] = (uint8_t)(next_u64() & 0xff);
+        }
+        return data;
+    }
+    float *f = random_floats((size_t)(ne0 * ne1), 1.0f);
+    vka_type_get_traits(type)->from_f32(f, data, ne0 * ne1);
+    free(f);
+    return data;
+}
+
+typedef struct pair {
+    vka_tensor c, v;                 /* CPU and Vulkan copies */
+} pair;
+
+/* A tensor on both backends, filled with `data` (NULL: zeros). Weights keep `data` (taken over). */
+static void make(pair *p, const char *name, vka_type type, int64_t ne0, int64_t ne1, vka_tensor_usage usage,
+                 void *data) {
+    vka_tensor_init(&p->c, name, type, ne0, ne1, usage);
+    vka_tensor_init(&p->v, name, type, ne0, ne1, usage);
+    if (usage == VKA_USAGE_WEIGHT) {
+        cr_assert(data && n_host_keep < MAX_HOST);
+        host_keep[n_host_keep++] = data;
+        cr_assert_eq(cpu->ops->tensor_alloc(cpu, &p->c, data), VKA_OK, "%s", vka_last_error());
+        cr_assert_eq(vk->ops->tensor_alloc(vk, &p->v, data), VKA_OK, "%s: %s", name, vka_last_error());
+        return;
+    }
+    cr_assert_eq(cpu->ops->tensor_alloc(cpu, &p->c, NULL), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vk->ops->tensor_alloc(vk, &p->v, NULL), VKA_OK, "%s: %s", name, vka_last_error());
+    if (data) {
+        cr_assert_eq(cpu->ops->tensor_set(cpu, &p->c, data, 0, p->c.nbytes), VKA_OK);
+        cr_assert_eq(vk->ops->tensor_set(vk, &p->v, data, 0, p->v.nbytes), VKA_OK, "%s", vka_last_error());
+        free(data);
+    }
+}
+
+static void drop(pair *p) {
+    cpu->ops->tensor_free(cpu, &p->c);
+    vk->ops->tensor_free(vk, &p->v);
+}
+
+/* Views of rows [row, row+n) of both copies, re-shaped to rows of ne0. */
+static void view(pair *out, pair *parent, int64_t row, int64_t n, int64_t ne0) {
+    vka_tensor_view(&out->c, &parent->c, row, n, ne0);
+    vka_tensor_view(&out->v, &parent->v, row, n, ne0);
+}
+
+/* Runs one node on both backends. Sources may be NULL. */
+static void run(vka_op op, pair *dst, pair *s0, pair *s1, pair *s2, const vka_node *params, uint32_t n_tokens,
+                uint32_t n_past) {
+    vka_node nc = params ? *params : (vka_node){0}, nv = nc;
+    nc.op = nv.op = op;
+    nc.dst = &dst->c;
+    nv.dst = &dst->v;
+    pair *src[3] = {s0, s1, s2};
+    for (int i = 0; i < 3; i++) {
+        nc.src[i] = src[i] ? &src[i]->c : NULL;
+        nv.src[i] = src[i] ? &src[i]->v : NULL;
+    }
+    vka_graph gc, gv;
+    vka_graph_init(&gc, n_tokens);
+    vka_graph_init(&gv, n_tokens);
+    cr_assert_eq(vka_graph_add(&gc, &nc), VKA_OK);
+    cr_assert_eq(vka_graph_add(&gv, &nv), VKA_OK);
+    cr_assert_eq(vka_backend_compute(cpu, &gc, n_past), VKA_OK, "cpu: %s", vka_last_error());
+    cr_assert_eq(vka_backend_compute(vk, &gv, n_past), VKA_OK, "vulkan: %s", vka_last_error());
+    vka_graph_free(&gc);
+    vka_graph_free(&gv);
+}
+
+/* Reads a tensor (or view) back from a backend. */
+static void *read_back(vka_backend *b, const vka_tensor *t) {
+    void *out = malloc(t->nbytes);
+    cr_assert(out);
+    cr_assert_eq(b->ops->tensor_get(b, t, out, 0, t->nbytes), VKA_OK, "%s", vka_last_error());
+    return out;
+}
+
+typedef double (*tol_fn)(size_t i, double ref, void *ctx);
+
+/* Compares the Vulkan result with the CPU one element by element: |vk - cpu| <= tol(i). */
+static void compare(const pair *dst, tol_fn tol, void *ctx, const char *what) {
+    float *c = read_back(cpu, &dst->c), *v = read_back(vk, &dst->v);
+    size_t n = dst->c.nbytes / sizeof(float), bad = 0;
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)v[i] - (double)c[i]), t = tol(i, c[i], ctx);
+        if (!(d <= t)) {
+            if (bad < 5) cr_log_error("%s: element %zu: vulkan %.9g cpu %.9g (diff %.3g > tol %.3g)", what, i, v[i], c[i], d, t);
+            bad++;
+        }
+        if (d > worst) worst = d, worst_i = i;
+    }
+    cr_expect_eq(bad, 0, "%s: %zu of %zu elements outside tolerance (worst diff %.3g at %zu)", what, bad, n, worst,
+                 worst_i);
+    free(c);
+    free(v);
+}
+
+static double exact(size_t i, double ref, void *ctx) {
+    (void)i, (void)ref, (void)ctx;
+    return 0.0; /* tolerance 0: the same f32 operations on both sides */
+}
+
+static const vka_type all_types[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0};
+#define N_TYPES 5
+static bool quantized(vka_type t) { return t == VKA_TYPE_Q8_0 || t == VKA_TYPE_Q4_0; }
+
+/* ------------------------------------------------------------ get_rows */
+
+static void check_get_rows(vka_type type, int64_t ne0, int64_t rows, uint32_t n) {
+    pair table, ids, dst;
+    make(&table, "table", type, ne0, rows, VKA_USAGE_WEIGHT, random_rows(type, ne0, rows));
+    int32_t *id = malloc(n * sizeof *id);
+    for (uint32_t i = 0; i < n; i++) id[i] = (int32_t)(next_u64() % (uint64_t)rows);
+    id[0] = (int32_t)rows - 1;
+    make(&ids, "ids", VKA_TYPE_I32, 1, n, VKA_USAGE_INPUT, id);
+    make(&dst, "dst", VKA_TYPE_F32, ne0, n, VKA_USAGE_ACTIVATION, NULL);
+    run(VKA_OP_GET_ROWS, &dst, &table, &ids, NULL, NULL, n, 0);
+    char what[64];
+    snprintf(what, sizeof what, "get_rows %s [%lld] x %u", vka_type_name(type), (long long)ne0, n);
+    compare(&dst, exact, NULL, what); /* dequantization is d * q in f32 on both sides: exact */
+    drop(&table), drop(&ids), drop(&dst);
+}
+
+Test(vulkan_ops, get_rows_every_type) {
+    open_backends();
+    seed(1);
+    for (int t = 0; t < N_TYPES; t++) {
+        vka_type ty = all_types[t];
+        check_get_rows(ty, quantized(ty) ? 32 : 1, 31, 7);
+        check_get_rows(ty, quantized(ty) ? 96 : 31, 300, 33);
+        check_get_rows(ty, quantized(ty) ? 4096 : 4097, 33, 300);
+        check_get_rows(ty, quantized(ty) ? 64 : 172, 1, 1);
+    }
+    close_backends();
+}
+
+/* ------------------------------------------------------------ rms_norm */
+
+typedef struct norm_tol {
+    int64_t ne0;
+} norm_tol;
+
+static double norm_tolerance(size_t i, double ref, void *ctx) {
+    (void)i;
+    const norm_tol *t = ctx;
+    /* The CPU sums squares in double, the shader in f32 (error ~ sqrt(n) eps relative to the sum,
+     * halved by the square root), then 2 roundings for scale and weight: allow 4 sqrt(n) + 8 eps. */
+    return fabs(ref) * (4.0 * sqrt((double)t->ne0) + 8.0) * FLT_EPSILON + 1e-30;
+}
+
+static void check_rms_norm(int64_t ne0, int64_t rows, bool in_place) {
+    pair x, w, dst;
+    make(&x, "x", VKA_TYPE_F32, ne0, rows, VKA_USAGE_ACTIVATION, random_floats((size_t)(ne0 * rows), 3.0f));
+    make(&w, "w", VKA_TYPE_F32, ne0, 1, VKA_USAGE_WEIGHT, random_floats((size_t)ne0, 1.0f));
+    if (!in_place) make(&dst, "dst", VKA_TYPE_F32, ne0, rows, VKA_USAGE_ACTIVATION, NULL);
+    vka_node p = {.p.eps = 1e-5f};
+    run(VKA_OP_RMS_NORM, in_place ? &x : &dst, &x, &w, NULL, &p, (uint32_t)rows, 0);
+    norm_tol t = {ne0};
+    char what[64];
+    snprintf(what, sizeof what, "rms_norm [%lld] x %lld%s", (long long)ne0, (long long)rows, in_place ? " in place" : "");
+    compare(in_place ? &x : &dst, norm_tolerance, &t, what);
+    drop(&x), drop(&w);
+    if (!in_place) drop(&dst);
+}
+
+Test(vulkan_ops, rms_norm) {
+    open_backends();
+    seed(2);
+    int64_t widths[] = {1, 31, 4097};
+    int64_t rows[] = {1, 7, 33, 300};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) check_rms_norm(widths[i], rows[j], false);
+    check_rms_norm(8, 33 * 8, true); /* per-head norm of qwen3, in place */
+    close_backends();
+}
+
+/* ------------------------------------------------------------ matmul */
+
+typedef struct mm_tol {
+    const float *w, *x;              /* dequantized weights [M][K], inputs [N][K] */
+    int64_t K, M;
+    const float *bias;
+    const float *old;                /* dst before an accumulating matmul */
+} mm_tol;
+
+static double matmul_tolerance(size_t i, double ref, void *ctx) {
+    (void)ref;
+    const mm_tol *t = ctx;
+    size_t row = i % (size_t)t->M, tok = i / (size_t)t->M;
+    double mag = 0;
+    for (int64_t k = 0; k < t->K; k++) mag += fabs((double)t->w[row * t->K + k] * t->x[tok * t->K + k]);
+    /* Two f32 sums of K products in different orders: each off by at most ~sqrt(K) eps sum|w x| for
+     * random-sign terms (K eps in the worst case); allow 4 sqrt(K) eps sum|w x|, plus the bias and the
+     * accumulation (one rounding each of values up to |ref|). */
+    double extra = 0;
+    if (t->bias) extra += fabs(t->bias[row]);
+    if (t->old) extra += fabs(t->old[i]);
+    return 4.0 * sqrt((double)t->K) * FLT_EPSILON * mag + 4.0 * FLT_EPSILON * (fabs(ref) + extra) + 1e-30;
+}
+
+static float *dequantize(vka_type type, const void *rows, int64_t ne0, int64_t ne1) {
+    float *out = malloc((size_t)(ne0 * ne1) * sizeof *out);
+    size_t rb = vka_type_row_size(type, ne0);
+    for (int64_t r = 0; r < ne1; r++)
+        vka_type_get_traits(type)->to_f32((const uint8_t *)rows + (size_t)r * rb, out + r * ne0, ne0);
+    return out;
+}
+
+static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bias, bool accumulate, int64_t x_row0) {
+    pair w, x_all, x, dst, b;
+    void *wdata = random_rows(type, K, M);
+    float *wf = dequantize(type, wdata, K, M);
+    make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, wdata);
+    float *xs = random_floats((size_t)(K * (N + x_row0)), 1.0f);
+    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL};
+    float *xcopy = malloc((size_t)(K * (N + x_row0)) * sizeof *xcopy);
+    memcpy(xcopy, xs, (size_t)(K * (N + x_row0)) * sizeof *xcopy);
+    make(&x_all, "x", VKA_TYPE_F32, K, N + x_row0, VKA_USAGE_ACTIVATION, xcopy);
+    view(&x, &x_all, x_row0, N, K);
+    float *old = accumulate ? random_floats((size_t)(M * N), 2.0f) : NULL;
+    float *old_copy = NULL;
+    if (old) {
+        old_copy = malloc((size_t)(M * N) * sizeof *old_copy);
+        memcpy(old_copy, old, (size_t)(M * N) * sizeof *old_copy);
+        t.old = old_copy;
+    }
+    make(&dst, "dst", VKA_TYPE_F32, M, N, VKA_USAGE_ACTIVATION, old);
+    float *bias_copy = NULL;
+    if (bias) {
+        float *bv = random_floats((size_t)M, 1.0f);
+        bias_copy = malloc((size_t)M * sizeof *bias_copy);
+        memcpy(bias_copy, bv, (size_t)M * sizeof *bias_copy);
+        t.bias = bias_copy;
+        make(&b, "bias", VKA_TYPE_F32, M, 1, VKA_USAGE_WEIGHT, bv);
+    }
+    vka_node p = {.p.accumulate = accumulate};
+    run(VKA_OP_MATMUL, &dst, &w, &x, bias ? &b : NULL, &p, (uint32_t)N, 0);
+    char what[128];
+    snprintf(what, sizeof what, "matmul %s K=%lld M=%lld N=%lld%s%s%s", vka_type_name(type), (long long)K,
+             (long long)M, (long long)N, bias ? " +bias" : "", accumulate ? " +=" : "", x_row0 ? " (view)" : "");
+    compare(&dst, matmul_tolerance, &t, what);
+    drop(&w), drop(&x_all), drop(&dst);
+    if (bias) drop(&b);
+    free(wf), free(xs), free(old_copy), free(bias_copy);
+}
+
+/* Shapes: rows 1, 31, 4097; tokens 1, 7, 33, 300; K not a multiple of 32 (float types) or of 4. */
+static void matmul_shapes(vka_type type) {
+    bool q = quantized(type);
+    check_matmul(type, q ? 64 : 31, 1, 300, false, false, 0);
+    check_matmul(type, q ? 96 : 172, 31, 33, true, false, 0);
+    check_matmul(type, q ? 32 : 7, 4097, 7, false, true, 0);
+    check_matmul(type, q ? 4096 : 4097, 33, 1, true, true, 0);
+    check_matmul(type, q ? 128 : 45, 300, 33, false, false, 3); /* input is a view at row 3 */
+    check_matmul(type, q ? 160 : 64, 65, 1, false, false, 2);
+}
+
+Test(vulkan_ops, matmul_f32) { open_backends(); seed(10); matmul_shapes(VKA_TYPE_F32); close_backends(); }
+Test(vulkan_ops, matmul_f16) { open_backends(); seed(11); matmul_shapes(VKA_TYPE_F16); close_backends(); }
+Test(vulkan_ops, matmul_bf16) { open_backends(); seed(12); matmul_shapes(VKA_TYPE_BF16); close_backends(); }
+Test(vulkan_ops, matmul_q8_0) { open_backends(); seed(13); matmul_shapes(VKA_TYPE_Q8_0); close_backends(); }
+Test(vulkan_ops, matmul_q4_0) { open_backends(); seed(14); matmul_shapes(VKA_TYPE_Q4_0); close_backends(); }
+
+/* The product of a row and a token has the same bits whether the token is
+ * alone (matrix-vector kernel) or in a batch of 33 (matrix-matrix kernel). */
+Test(vulkan_ops, matmul_batch_invariant) {
+    open_backends();
+    seed(15);
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        vka_type type = all_types[ti];
+        int64_t K = quantized(type) ? 160 : 172, M = 77, N = 33;
+        pair w, x, dst, x1, d1;
+        make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, random_rows(type, K, M));
+        make(&x, "x", VKA_TYPE_F32, K, N, VKA_USAGE_ACTIVATION, random_floats((size_t)(K * N), 1.0f));
+        make(&dst, "dst", VKA_TYPE_F32, M, N, VKA_USAGE_ACTIVATION, NULL);
+        make(&d1, "d1", VKA_TYPE_F32, M, 1, VKA_USAGE_ACTIVATION, NULL);
+        run(VKA_OP_MATMUL, &dst, &w, &x, NULL, NULL, (uint32_t)N, 0);
+        float *batch = read_back(vk, &dst.v);
+        for (int64_t t = 0; t < N; t += 8) {
+            view(&x1, &x, t, 1, K);
+            run(VKA_OP_MATMUL, &d1, &w, &x1, NULL, NULL, 1, 0);
+            float *one = read_back(vk, &d1.v);
+            cr_expect_eq(memcmp(one, batch + t * M, (size_t)M * sizeof(float)), 0,
+                         "%s: token %lld alone differs from the same token in a batch of %lld", vka_type_name(type),
+                         (long long)t, (long long)N);
+            free(one);
+        }
+        free(batch);
+        drop(&w), drop(&x), drop(&dst), drop(&d1);
+    }
+    close_backends();
+}
+
+/* ------------------------------------------------------------ rope */
+
+static void check_rope(vka_rope_mode mode, uint32_t head_dim, uint32_t n_rot, uint32_t heads, uint32_t tokens,
+                       uint32_t n_past, bool factors) {
+    pair x, ff;
+    make(&x, "x", VKA_TYPE_F32, head_dim, (int64_t)heads * tokens, VKA_USAGE_ACTIVATION,
+         random_floats((size_t)head_dim * heads * tokens, 2.0f));
+    if (factors) {
+        float *f = malloc(n_rot / 2 * sizeof *f);
+        for (uint32_t i = 0; i < n_rot / 2; i++) f[i] = 1.0f + 3.0f * fabsf(uniform());
+        make(&ff, "ff", VKA_TYPE_F32, n_rot / 2, 1, VKA_USAGE_WEIGHT, f);
+    }
+    vka_node p = {.p.rope = {.mode = mode, .n_heads = heads, .n_rot = n_rot, .freq_base = 10000.0f, .freq_scale = 0.5f}};
+    run(VKA_OP_ROPE, &x, &x, factors ? &ff : NULL, NULL, &p, tokens, n_past);
+    char what[96];
+    snprintf(what, sizeof what, "rope %s dim %u rot %u, %u tokens at %u%s", mode == VKA_ROPE_NEOX ? "neox" : "norm",
+             head_dim, n_rot, tokens, n_past, factors ? " with factors" : "");
+    /* exact: the same cos/sin (from the same double computation) and the same f32 mul, mul, add */
+    compare(&x, exact, NULL, what);
+    drop(&x);
+    if (factors) drop(&ff);
+}
+
+Test(vulkan_ops, rope) {
+    open_backends();
+    seed(20);
+    check_rope(VKA_ROPE_NORM, 8, 8, 8, 1, 0, false);
+    check_rope(VKA_ROPE_NORM, 64, 64, 4, 7, 100, false);
+    check_rope(VKA_ROPE_NEOX, 64, 32, 3, 33, 5000, false); /* beyond any cache: tables grow */
+    check_rope(VKA_ROPE_NEOX, 128, 128, 2, 300, 17, true);
+    check_rope(VKA_ROPE_NORM, 16, 12, 5, 7, 3, true);
+    close_backends();
+}
+
+/* ------------------------------------------------------------ kv_store */
+
+static void check_kv_store(vka_type cache_type, int64_t kv_dim, int64_t n_ctx, uint32_t tokens, uint32_t n_past) {
+    pair cache, src;
+    make(&cache, "cache", cache_type, kv_dim, n_ctx, VKA_USAGE_KV, NULL);
+    /* earlier rows, so that words shared with them must be kept */
+    void *before = random_rows(cache_type, kv_dim, n_ctx);
+    cr_assert_eq(cpu->ops->tensor_set(cpu, &cache.c, before, 0, cache.c.nbytes), VKA_OK);
+    cr_assert_eq(vk->ops->tensor_set(vk, &cache.v, before, 0, cache.v.nbytes), VKA_OK);
+    free(before);
+    make(&src, "src", VKA_TYPE_F32, kv_dim, tokens, VKA_USAGE_ACTIVATION,
+         random_floats((size_t)kv_dim * tokens, 100.0f));
+    run(VKA_OP_KV_STORE, &cache, &src, NULL, NULL, NULL, tokens, n_past);
+    uint8_t *c = read_back(cpu, &cache.c), *v = read_back(vk, &cache.v);
+    /* exact bits: f16 is rounded to nearest even on both sides */
+    cr_expect_eq(memcmp(c, v, cache.c.nbytes), 0, "kv_store %s dim %lld, %u tokens at %u differs",
+                 vka_type_name(cache_type), (long long)kv_dim, tokens, n_past);
+    free(c), free(v);
+    drop(&cache), drop(&src);
+}
+
+Test(vulkan_ops, kv_store) {
+    open_backends();
+    seed(30);
+    vka_type types[] = {VKA_TYPE_F32, VKA_TYPE_F16};
+    for (int i = 0; i < 2; i++) {
+        check_kv_store(types[i], 32, 64, 1, 0);
+        check_kv_store(types[i], 31, 64, 7, 3);    /* odd rows: halves share words across rows */
+        check_kv_store(types[i], 33, 400, 33, 301);
+        check_kv_store(types[i], 64, 512, 300, 1);
+    }
+    close_backends();
+}
+
+/* ------------------------------------------------------------ attention */
+
+typedef struct attn_case {
+    uint32_t n_head, n_head_kv, head_dim, head_dim_v, tokens, n_past, n_ctx;
+    vka_type cache;
+} attn_case;
+
+static double attention_tolerance(size_t i, double ref, void *ctx) {
+    (void)i, (void)ref, (void)ctx;
+    /* Outputs are convex combinations of |v| <= 1. Scores (|s| <= ~6 here) differ by ~sqrt(D) eps;
+     * exp() is within (3 + 2|x|) ulp in Vulkan; sums of up to n_ctx weights in another order: the
+     * weights' relative error stays below ~100 eps, so the output's below 100 eps * max|v| ~ 1.2e-5;
+     * allow 2e-5. */
+    return 2e-5;
+}
+
+/* Fills caches on both backends and runs attention for `tokens` queries at n_past. */
+static void attention_setup(const attn_case *a, pair *q, pair *kc, pair *vc, pair *out) {
+    int64_t kd = (int64_t)a->n_head_kv * a->head_dim, vd = (int64_t)a->n_head_kv * a->head_dim_v;
+    make(kc, "k", a->cache, kd, a->n_ctx, VKA_USAGE_KV, NULL);
+    make(vc, "v", a->cache, vd, a->n_ctx, VKA_USAGE_KV, NULL);
+    void *kdata = random_rows(a->cache, kd, a->n_ctx), *vdata = random_rows(a->cache, vd, a->n_ctx);
+    cr_assert_eq(cpu->ops->tensor_set(cpu, &kc->c, kdata, 0, kc->c.nbytes), VKA_OK);
+    cr_assert_eq(vk->ops->tensor_set(vk, &kc->v, kdata, 0, kc->v.nbytes), VKA_OK);
+    cr_assert_eq(cpu->ops->tensor_set(cpu, &vc->c, vdata, 0, vc->c.nbytes), VKA_OK);
+    cr_assert_eq(vk->ops->tensor_set(vk, &vc->v, vdata, 0, vc->v.nbytes), VKA_OK);
+    free(kdata), free(vdata);
+    make(q, "q", VKA_TYPE_F32, (int64_t)a->n_head * a->head_dim, a->tokens, VKA_USAGE_ACTIVATION,
+         random_floats((size_t)a->n_head * a->head_dim * a->tokens, 2.0f / sqrtf((float)a->head_dim) * 4.0f));
+    make(out, "out", VKA_TYPE_F32, (int64_t)a->n_head * a->head_dim_v, a->tokens, VKA_USAGE_ACTIVATION, NULL);
+}
+
+static vka_node attention_params(const attn_case *a) {
+    return (vka_node){.p.attn = {a->n_head, a->n_head_kv, a->head_dim, a->head_dim_v,
+                                 1.0f / sqrtf((float)a->head_dim)}};
+}
+
+static void check_attention(attn_case a) {
+    pair q, kc, vc, out;
+    attention_setup(&a, &q, &kc, &vc, &out);
+    vka_node p = attention_params(&a);
+    run(VKA_OP_ATTENTION, &out, &q, &kc, &vc, &p, a.tokens, a.n_past);
+    char what[128];
+    snprintf(what, sizeof what, "attention %u/%u heads, dims %u/%u, %u tokens at %u, ctx %u, %s cache", a.n_head,
+             a.n_head_kv, a.head_dim, a.head_dim_v, a.tokens, a.n_past, a.n_ctx, vka_type_name(a.cache));
+    compare(&out, attention_tolerance, NULL, what);
+    drop(&q), drop(&kc), drop(&vc), drop(&out);
+}
+
+Test(vulkan_ops, attention) {
+    open_backends();
+    seed(40);
+    check_attention((attn_case){8, 4, 8, 8, 1, 0, 512, VKA_TYPE_F32});
+    check_attention((attn_case){8, 4, 8, 8, 7, 0, 512, VKA_TYPE_F32});
+    check_attention((attn_case){4, 1, 64, 64, 33, 40, 128, VKA_TYPE_F32});
+    check_attention((attn_case){6, 2, 32, 16, 1, 299, 300, VKA_TYPE_F32}); /* last slot of the context */
+    check_attention((attn_case){2, 2, 16, 16, 300, 0, 300, VKA_TYPE_F32});
+    check_attention((attn_case){8, 4, 8, 8, 33, 70, 128, VKA_TYPE_F16});
+    check_attention((attn_case){4, 2, 64, 64, 1, 1000, 1100, VKA_TYPE_F16});
+    close_backends();
+}
+
+/* One query alone (decode split path) and the same query inside batches of
+ * 7 and 33 (prefill kernel) give the same bits. */
+Test(vulkan_ops, attention_batch_invariant) {
+    open_backends();
+    seed(41);
+    vka_type caches[] = {VKA_TYPE_F32, VKA_TYPE_F16};
+    for (int ci = 0; ci < 2; ci++) {
+        attn_case a = {8, 2, 16, 16, 33, 50, 200, caches[ci]};
+        pair q, kc, vc, out, q7, out7, q1, out1;
+        attention_setup(&a, &q, &kc, &vc, &out);
+        vka_node p = attention_params(&a);
+        run(VKA_OP_ATTENTION, &out, &q, &kc, &vc, &p, 33, a.n_past);
+        float *batch = read_back(vk, &out.v);
+        int64_t width = out.v.ne[0];
+        make(&out7, "out7", VKA_TYPE_F32, width, 7, VKA_USAGE_ACTIVATION, NULL);
+        make(&out1, "out1", VKA_TYPE_F32, width, 1, VKA_USAGE_ACTIVATION, NULL);
+        view(&q7, &q, 20, 7, q.c.ne[0]);
+        run(VKA_OP_ATTENTION, &out7, &q7, &kc, &vc, &p, 7, a.n_past + 20);
+        float *seven = read_back(vk, &out7.v);
+        cr_expect_eq(memcmp(seven, batch + 20 * width, 7 * (size_t)width * sizeof(float)), 0,
+                     "%s cache: queries 20..26 in a batch of 7 differ from the batch of 33", vka_type_name(a.cache));
+        for (uint32_t t = 0; t < 33; t += 4) {
+            view(&q1, &q, t, 1, q.c.ne[0]);
+            run(VKA_OP_ATTENTION, &out1, &q1, &kc, &vc, &p, 1, a.n_past + t);
+            float *one = read_back(vk, &out1.v);
+            cr_expect_eq(memcmp(one, batch + t * width, (size_t)width * sizeof(float)), 0,
+                         "%s cache: query %u alone (split path) differs from the batch", vka_type_name(a.cache), t);
+            free(one);
+        }
+        free(batch), free(seven);
+        drop(&q), drop(&kc), drop(&vc), drop(&out), drop(&out7), drop(&out1);
+    }
+    close_backends();
+}
+
+/* ------------------------------------------------------------ elementwise, argmax */
+
+static double swiglu_tolerance(size_t i, double ref, void *ctx) {
+    const float *g = ctx;
+    /* exp() within (3 + 2|x|) ulp, then a divide and a multiply: (6 + 2|g|) eps relative */
+    return fabs(ref) * (6.0 + 2.0 * fabs(g[i])) * FLT_EPSILON + 1e-30;
+}
+
+Test(vulkan_ops, swiglu_and_add) {
+    open_backends();
+    seed(50);
+    int64_t shapes[][2] = {{1, 1}, {31, 7}, {172, 33}, {4097, 3}};
+    for (int s = 0; s < 4; s++) {
+        int64_t ne0 = shapes[s][0], ne1 = shapes[s][1];
+        size_t n = (size_t)(ne0 * ne1);
+        pair a, b, d;
+        float *av = random_floats(n, 8.0f), *keep = malloc(n * sizeof *keep);
+        memcpy(keep, av, n * sizeof *keep);
+        make(&a, "a", VKA_TYPE_F32, ne0, ne1, VKA_USAGE_ACTIVATION, av);
+        make(&b, "b", VKA_TYPE_F32, ne0, ne1, VKA_USAGE_ACTIVATION, random_floats(n, 3.0f));
+        make(&d, "d", VKA_TYPE_F32, ne0, ne1, VKA_USAGE_ACTIVATION, NULL);
+        run(VKA_OP_SWIGLU, &d, &a, &b, NULL, NULL, (uint32_t)ne1, 0);
+        compare(&d, swiglu_tolerance, keep, "swiglu");
+        run(VKA_OP_ADD, &d, &a, &b, NULL, NULL, (uint32_t)ne1, 0);
+        compare(&d, exact, NULL, "add"); /* one correctly rounded f32 addition on both sides */
+        free(keep);
+        drop(&a), drop(&b), drop(&d);
+    }
+    close_backends();
+}
+
+Test(vulkan_ops, argmax_lowest_index_on_ties) {
+    open_backends();
+    seed(60);
+    int64_t widths[] = {1, 31, 512, 4097};
+    for (int s = 0; s < 4; s++) {
+        int64_t ne0 = widths[s], rows = 7;
+        float *x = random_floats((size_t)(ne0 * rows), 1.0f);
+        /* row 1: the maximum appears three times; row 2: all equal */
+        if (ne0 > 3) x[ne0 + ne0 - 1] = x[ne0 + 2] = x[ne0 + ne0 / 2] = 5.0f;
+        for (int64_t i = 0; i < ne0; i++) x[2 * ne0 + i] = -1.5f;
+        pair xs, d;
+        make(&xs, "x", VKA_TYPE_F32, ne0, rows, VKA_USAGE_ACTIVATION, x);
+        make(&d, "argmax", VKA_TYPE_I32, 1, rows, VKA_USAGE_OUTPUT, NULL);
+        run(VKA_OP_ARGMAX, &d, &xs, NULL, NULL, NULL, (uint32_t)rows, 0);
+        int32_t *c = read_back(cpu, &d.c), *v = read_back(vk, &d.v);
+        for (int64_t r = 0; r < rows; r++) cr_expect_eq(v[r], c[r], "argmax width %lld row %lld: %d vs cpu %d",
+                                                        (long long)ne0, (long long)r, v[r], c[r]);
+        if (ne0 > 3) cr_expect_eq(v[1], 2, "ties must give the lowest index");
+        cr_expect_eq(v[2], 0, "a constant row gives index 0");
+        free(c), free(v);
+        drop(&xs), drop(&d);
+    }
+    close_backends();
+}
+
+/* ------------------------------------------------------------ buffer splitting */
+
+/* Weights split into several bindings (VKAGENT_VK_MAX_BINDING makes parts
+ * small): matmul and get_rows across part boundaries. */
+Test(vulkan_ops, split_weights_small_bindings) {
+    setenv("VKAGENT_VK_MAX_BINDING", "65536", 1);
+    open_backends();
+    seed(70);
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        vka_type type = all_types[ti];
+        check_matmul(type, quantized(type) ? 256 : 250, 700, 1, true, false, 0);
+        check_matmul(type, quantized(type) ? 256 : 250, 700, 9, false, true, 0);
+        check_get_rows(type, quantized(type) ? 256 : 250, 700, 40);
+    }
+    close_backends();
+}
+
+/* A weight tensor larger than the device's largest binding (128 MiB on
+ * lavapipe): 130 MiB of F16 rows in matmul and get_rows. */
+Test(vulkan_ops, split_weights_beyond_max_binding, .timeout = 600) {
+    open_backends();
+    seed(71);
+    vka_vk_device_desc *devs;
+    uint32_t n;
+    cr_assert_eq(vka_vk_list_devices(&devs, &n), VKA_OK);
+    uint64_t range = devs[vka_vk_best_device(devs, n)].max_storage_buffer_range;
+    free(devs);
+    const int64_t K = 4096;
+    int64_t M = (int64_t)(range / (uint64_t)(K * 2)) + 256; /* just past one binding */
+    uint64_t bytes = (uint64_t)(K * M) * 2;
+    if (bytes > (1ull << 31)) cr_skip_test("the device binds %llu bytes: a tensor beyond that is too large for this test",
+                                           (unsigned long long)range);
+    pair w, x, dst, ids, rows;
+    uint16_t *wd = malloc(bytes);
+    cr_assert(wd);
+    for (uint64_t i = 0; i < (uint64_t)(K * M); i++) wd[i] = vka_f32_to_f16(uniform() * 0.5f);
+    make(&w, "big", VKA_TYPE_F16, K, M, VKA_USAGE_WEIGHT, wd);
+    make(&x, "x", VKA_TYPE_F32, K, 2, VKA_USAGE_ACTIVATION, random_floats((size_t)(K * 2), 1.0f));
+    make(&dst, "dst", VKA_TYPE_F32, M, 2, VKA_USAGE_ACTIVATION, NULL);
+    run(VKA_OP_MATMUL, &dst, &w, &x, NULL, NULL, 2, 0);
+    /* the same bound as matmul_tolerance, from the dequantized rows: |w x| <= 0.5 per term */
+    float *c = read_back(cpu, &dst.c), *v = read_back(vk, &dst.v);
+    size_t bad = 0;
+    for (int64_t i = 0; i < 2 * M; i++) {
+        double tol = 4.0 * sqrt((double)K) * FLT_EPSILON * 0.5 * (double)K + 1e-30;
+        if (!(fabs((double)c[i] - v[i]) <= tol)) bad++;
+    }
+    cr_expect_eq(bad, 0, "%zu of %lld outputs of the 130 MiB matmul differ", bad, (long long)(2 * M));
+    free(c), free(v);
+    int32_t *id = malloc(4 * sizeof *id);
+    int64_t first_split = (int64_t)(range / (uint64_t)(K * 2));
+    id[0] = (int32_t)first_split - 1, id[1] = (int32_t)first_split, id[2] = (int32_t)M - 1, id[3] = 0;
+    make(&ids, "ids", VKA_TYPE_I32, 1, 4, VKA_USAGE_INPUT, id);
+    make(&rows, "rows", VKA_TYPE_F32, K, 4, VKA_USAGE_ACTIVATION, NULL);
+    run(VKA_OP_GET_ROWS, &rows, &w, &ids, NULL, NULL, 4, 0);
+    compare(&rows, exact, NULL, "get_rows across the split");
+    drop(&w), drop(&x), drop(&dst), drop(&ids), drop(&rows);
+    close_backends();
+}
