@@ -185,8 +185,9 @@ static void q8_0_from_f32(const float *src, void *dst, int64_t n) {
 }
 
 /* Q4_0: the scale comes from the value of largest magnitude with its sign
- * (the first one on ties): d = max / -8, so that value maps to code 0 and
- * the opposite extreme to 16, clamped to 15. q = min(15, trunc(x / d + 8.5)). */
+ * (the first one on ties; +0 for an all-zero block, whose d is then -0):
+ * d = max / -8, so that value maps to code 0 and the opposite extreme to 16,
+ * clamped to 15. q = min(15, trunc(x / d + 8.5)). */
 static void q4_0_from_f32(const float *src, void *dst, int64_t n) {
     vka_block_q4_0 *b = dst;
     for (int64_t i = 0; i < n / VKA_QK4_0; i++, src += VKA_QK4_0) {
