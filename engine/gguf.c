@@ -76,8 +76,10 @@ static void arena_free(arena *a) {
 
 /* ---- name index: open addressing over key and tensor names ---- */
 
+/* The name's bytes live in the arena, which never moves (the kv and tensor arrays do). */
 typedef struct name_slot {
-    const vka_gguf_str *name;
+    const char *name;
+    uint64_t len;
     uint64_t index;
 } name_slot;
 
@@ -98,7 +100,7 @@ static const name_slot *index_lookup(const name_index *ix, const char *s, uint64
     for (uint64_t i = hash_name(s, len) & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
         const name_slot *slot = &ix->slots[i];
         if (!slot->name) return NULL;
-        if (slot->name->len == len && memcmp(slot->name->data, s, len) == 0) return slot;
+        if (slot->len == len && memcmp(slot->name, s, len) == 0) return slot;
     }
 }
 
@@ -109,7 +111,7 @@ static bool index_grow(name_index *ix) {
     for (uint64_t i = 0; i < ix->cap; i++) {
         const name_slot *old = &ix->slots[i];
         if (!old->name) continue;
-        uint64_t j = hash_name(old->name->data, old->name->len) & (cap - 1);
+        uint64_t j = hash_name(old->name, old->len) & (cap - 1);
         while (slots[j].name) j = (j + 1) & (cap - 1);
         slots[j] = *old;
     }
@@ -131,7 +133,7 @@ static vka_status index_add(name_index *ix, const vka_gguf_str *name, uint64_t i
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "GGUF: out of memory indexing names");
     uint64_t i = hash_name(name->data, name->len) & (ix->cap - 1);
     while (ix->slots[i].name) i = (i + 1) & (ix->cap - 1);
-    ix->slots[i] = (name_slot){name, index};
+    ix->slots[i] = (name_slot){name->data, name->len, index};
     ix->count++;
     return VKA_OK;
 }
