@@ -216,18 +216,26 @@ static void name_for_message(const char *s, uint64_t len, char *buf, size_t cap)
     snprintf(buf, cap, "'%.*s%s'", shown, s, len > NAME_SHOWN ? "..." : "");
 }
 
-/* `what` names the string; `index` (or NO_INDEX) its array element. */
-static vka_status read_string(parser *p, const char *what, uint64_t index, vka_gguf_str *out) {
-    char item[80], label[96];
+/* Formatted only on failure: string reads are the hot path (vocabularies hold ~10^5 strings). */
+static vka_status string_error(const parser *p, size_t at, const char *what, uint64_t index, uint64_t len) {
+    char item[80];
     if (index == NO_INDEX) snprintf(item, sizeof item, "%s", what);
     else snprintf(item, sizeof item, "%s element %" PRIu64, what, index);
-    snprintf(label, sizeof label, "the length of %s", item);
+    size_t left = p->size - at;
+    if (left < 8)
+        return fail_at(p, at, "truncated file: the length of %s needs 8 bytes, only %zu remain (file is %zu bytes)",
+                       item, left, p->size);
+    return fail_at(p, at, "%s is %" PRIu64 " bytes long, past the end of the file (%zu bytes remain)", item, len,
+                   left - 8);
+}
+
+/* `what` names the string; `index` (or NO_INDEX) its array element. */
+static vka_status read_string(parser *p, const char *what, uint64_t index, vka_gguf_str *out) {
     size_t at = p->pos;
-    uint64_t len;
-    VKA_TRY(read_u64(p, label, &len));
-    if (len > remaining(p))
-        return fail_at(p, at, "%s is %" PRIu64 " bytes long, past the end of the file (%zu bytes remain)",
-                       item, len, remaining(p));
+    if (remaining(p) < 8) return string_error(p, at, what, index, 0);
+    uint64_t len = le64(p->base + at);
+    if (len > remaining(p) - 8) return string_error(p, at, what, index, len);
+    p->pos += 8;
     char *s = arena_alloc(&p->g->mem, (size_t)len + 1, 1);
     if (!s) return out_of_memory();
     memcpy(s, p->base + p->pos, (size_t)len);

@@ -707,3 +707,58 @@ Test(gguf, nul_in_tensor_name) {
     EXPECT_FORMAT(f.data, f.size, "tensor name contains a NUL byte");
     free(f.data);
 }
+
+/* ---- the vocab-only fixtures (values from ../shared/fixtures/README.md) ---- */
+
+static void count_token_types(const vka_gguf *g, int64_t counts[8]) {
+    const vka_gguf_array *types = vka_gguf_get_array(g, "tokenizer.ggml.token_type", VKA_GGUF_INT32);
+    cr_assert_not_null(types);
+    memset(counts, 0, 8 * sizeof counts[0]);
+    for (uint64_t i = 0; i < types->n; i++) {
+        int32_t t = ((const int32_t *)types->data)[i];
+        cr_assert(t >= 0 && t < 8);
+        counts[t]++;
+    }
+}
+
+Test(gguf, vocab_fixtures) {
+    const char *qwen = test_data_path("fixtures/vocab/qwen3.gguf");
+    const char *llama = test_data_path("fixtures/vocab/llama3.gguf");
+    REQUIRE_FIXTURE(qwen);
+    REQUIRE_FIXTURE(llama);
+    vka_gguf *g;
+    int64_t counts[8];
+    uint32_t u;
+    bool b;
+
+    cr_assert_eq(vka_gguf_open(qwen, &g), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(g->n_tensors, 0);
+    cr_assert_str_eq(vka_gguf_get_str(g, "general.architecture"), "qwen3");
+    cr_assert_str_eq(vka_gguf_get_str(g, "tokenizer.ggml.model"), "gpt2");
+    cr_assert_str_eq(vka_gguf_get_str(g, "tokenizer.ggml.pre"), "qwen2");
+    cr_assert_eq(vka_gguf_get_array(g, "tokenizer.ggml.tokens", VKA_GGUF_STRING)->n, 151936);
+    cr_assert_eq(vka_gguf_get_array(g, "tokenizer.ggml.merges", VKA_GGUF_STRING)->n, 151387);
+    count_token_types(g, counts);
+    cr_assert(counts[1] == 151643 && counts[3] == 20 && counts[4] == 6 && counts[5] == 267);  /* NORMAL CONTROL USER_DEFINED UNUSED */
+    cr_assert(vka_gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &u) && u == 151645);
+    cr_assert(vka_gguf_get_u32(g, "qwen3.block_count", &u) && u == 28);
+    cr_assert(vka_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) && !b);
+    const vka_gguf_str *tok = vka_gguf_get_array(g, "tokenizer.ggml.tokens", VKA_GGUF_STRING)->data;
+    cr_assert_str_eq(tok[151645].data, "<|im_end|>");
+    cr_assert_str_eq(tok[151935].data, "[PAD151935]");
+    cr_assert_not_null(vka_gguf_get_str(g, "tokenizer.chat_template"));
+    vka_gguf_free(g);
+
+    cr_assert_eq(vka_gguf_open(llama, &g), VKA_OK, "%s", vka_last_error());
+    cr_assert_str_eq(vka_gguf_get_str(g, "general.architecture"), "llama");
+    cr_assert_str_eq(vka_gguf_get_str(g, "tokenizer.ggml.pre"), "llama-bpe");
+    cr_assert_eq(vka_gguf_get_array(g, "tokenizer.ggml.tokens", VKA_GGUF_STRING)->n, 128256);
+    cr_assert_eq(vka_gguf_get_array(g, "tokenizer.ggml.merges", VKA_GGUF_STRING)->n, 280147);
+    count_token_types(g, counts);
+    cr_assert(counts[1] == 128000 && counts[3] == 256);
+    cr_assert(vka_gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &u) && u == 128000);
+    cr_assert(vka_gguf_get_u32(g, "llama.feed_forward_length", &u) && u == 14336);
+    float f;
+    cr_assert(vka_gguf_get_f32(g, "llama.rope.freq_base", &f) && f == 500000.0f);  /* exact in f32 */
+    vka_gguf_free(g);
+}

@@ -469,3 +469,34 @@ Test(gguf_write, copy_of_stories260k_is_byte_identical) {
     vka_gguf_writer_free(w);
     vka_gguf_free(src);
 }
+
+/* The same for the other fixtures (vocab-only files, every quantized type of the arch fixtures). */
+Test(gguf_write, copies_of_fixtures_are_byte_identical) {
+    const char *names[] = {
+        "fixtures/vocab/qwen3.gguf", "fixtures/vocab/llama3.gguf", "fixtures/arch/llama-q4_k_m.gguf",
+        "fixtures/arch/qwen2-q5_k_m.gguf", "fixtures/arch/qwen3-q6_k.gguf", "fixtures/arch/llama-bf16.gguf",
+        "models/stories260K-q4_0.gguf",
+    };
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        const char *path = test_data_path(names[n]);
+        REQUIRE_FIXTURE(path);
+        vka_gguf *src;
+        cr_assert_eq(vka_gguf_open(path, &src), VKA_OK, "%s", vka_last_error());
+        vka_gguf_writer *w = new_writer();
+        for (uint64_t i = 0; i < src->n_kv; i++)
+            cr_assert_eq(vka_gguf_writer_add_value(w, src->kv[i].key.data, &src->kv[i].value), VKA_OK);
+        for (uint64_t i = 0; i < src->n_tensors; i++) {
+            const vka_gguf_tensor *t = &src->tensors[i];
+            cr_assert_eq(vka_gguf_writer_add_tensor(w, t->name.data, t->type, t->n_dims, t->ne, t->data, t->nbytes),
+                         VKA_OK, "%s", vka_last_error());
+        }
+        void *mem;
+        size_t size;
+        cr_assert_eq(vka_gguf_writer_write_memory(w, &mem, &size), VKA_OK);
+        cr_assert_eq(size, src->size, "%s: %zu vs %zu", names[n], size, src->size);
+        cr_assert_eq(memcmp(mem, src->map, size), 0, "%s", names[n]);
+        free(mem);
+        vka_gguf_writer_free(w);
+        vka_gguf_free(src);
+    }
+}
