@@ -337,8 +337,10 @@ vka_status vka_gguf_writer_set_alignment(vka_gguf_writer *w, uint32_t alignment)
 
 /* ---- tensors ---- */
 
+/* Validates and appends t; `given` is the caller's byte count (NO_SIZE for a fill callback). */
+#define NO_SIZE UINT64_MAX
 static vka_status add_tensor(vka_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims, const int64_t *ne,
-                             tensor_entry *t) {
+                             uint64_t given, tensor_entry *t) {
     if (!w || !name || !ne) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: NULL tensor argument");
     if (!name[0]) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: empty tensor name");
     for (size_t i = 0; i < w->n_tensors; i++)
@@ -365,6 +367,9 @@ static vka_status add_tensor(vka_gguf_writer *w, const char *name, uint32_t type
     if (blocks > SIZE_MAX / tr->type_size)
         return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: tensor '%s' is too large", name);
     t->nbytes = blocks * tr->type_size;
+    if (given != NO_SIZE && given != t->nbytes)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: tensor '%s': %" PRIu64 " bytes given, its shape and type need %" PRIu64,
+                        name, given, t->nbytes);
     t->type = type;
     t->n_dims = n_dims;
     if (!reserve((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors)) return oom();
@@ -379,21 +384,14 @@ vka_status vka_gguf_writer_add_tensor(vka_gguf_writer *w, const char *name, uint
                                       const int64_t *ne, const void *data, uint64_t nbytes) {
     if (!data) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: tensor '%s': data is NULL", name ? name : "(null)");
     tensor_entry t = {.data = data};
-    VKA_TRY(add_tensor(w, name, type, n_dims, ne, &t));
-    if (t.nbytes != nbytes) {
-        w->n_tensors--;
-        free(t.name);
-        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: tensor '%s': %" PRIu64 " bytes given, its shape and type need %" PRIu64,
-                        name, nbytes, t.nbytes);
-    }
-    return VKA_OK;
+    return add_tensor(w, name, type, n_dims, ne, nbytes, &t);
 }
 
 vka_status vka_gguf_writer_add_tensor_fill(vka_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                            const int64_t *ne, vka_gguf_fill_fn fill, void *user) {
     if (!fill) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "GGUF writer: tensor '%s': fill is NULL", name ? name : "(null)");
     tensor_entry t = {.fill = fill, .user = user};
-    return add_tensor(w, name, type, n_dims, ne, &t);
+    return add_tensor(w, name, type, n_dims, ne, NO_SIZE, &t);
 }
 
 /* ---- layout ---- */
