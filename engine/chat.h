@@ -105,9 +105,10 @@ void vka_chat_buf_puts(vka_chat_buf *buf, const char *text);
  * @huggingface/jinja both do): separators ", " and ": " (or "," and ": "
  * with indent > 0, one item per line), keys in their original order,
  * non-ASCII UTF-8 kept as it is, control characters escaped. Numbers are
- * written as integers when integral (|x| < 2^53), else as the shortest
- * decimal that reads back to the same double. `item` is a const cJSON *;
- * void to keep cJSON out of this header. */
+ * written as JavaScript writes them (the shortest decimal that reads back
+ * to the same double; integral values without a fraction), since the JSON
+ * was parsed into doubles. `item` is a const cJSON *; void to keep cJSON
+ * out of this header. */
 void vka_chat_tojson(vka_chat_buf *buf, const void *item, int indent);
 
 /* Appends `text` as a JSON string literal (quoted and escaped as above). */

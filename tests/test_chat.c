@@ -454,6 +454,11 @@ static const char *const conversation = "[{\"role\":\"system\",\"content\":\"You
 Test(chat, llama2_by_hand) {
     expect_render(conversation, (render_opts){.family = "llama2"},
                   "<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi [/INST] Hello. </s><s>[INST] Bye [/INST]");
+    /* the folded text is stripped as a whole: inner edges stay */
+    expect_render("[{\"role\":\"system\",\"content\":\"  S  \"},{\"role\":\"user\",\"content\":\"  Hi  \"}]",
+                  (render_opts){.family = "llama2"}, "<s>[INST] <<SYS>>\n  S  \n<</SYS>>\n\n  Hi [/INST]");
+    expect_render("[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":\" \\n \"}]",
+                  (render_opts){.family = "llama2"}, "<s>[INST] <<SYS>>\nS\n<</SYS>> [/INST]");
     expect_render("[{\"role\":\"user\",\"content\":\"Hi\"}]", (render_opts){.family = "llama2", .bos = "", .eos = ""},
                   "[INST] Hi [/INST]");
     expect_render("[{\"role\":\"user\",\"content\":\"Hi\"}]",
