@@ -563,3 +563,12 @@ Test(chat, render_argument_checks) {
     cr_expect_str_eq(out, "<|im_start|>assistant\n");
     free(out);
 }
+
+Test(chat, chatml_other_roles_and_thinking_switch) {
+    /* roles outside the Qwen set are ordinary turns; enable_thinking only matters to qwen3 */
+    expect_render("[{\"role\":\"developer\",\"content\":\"D\"},{\"role\":\"user\",\"content\":\"U\"}]",
+                  (render_opts){.family = "chatml", .no_thinking = true},
+                  "<|im_start|>developer\nD<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
+    expect_render("[{\"role\":\"user\",\"content\":\"U\"}]", (render_opts){.family = "qwen3", .no_thinking = true},
+                  "<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+}
