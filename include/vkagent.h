@@ -352,6 +352,64 @@ vka_status vka_generate_tokens(vka_session *session, const int32_t *ids, size_t 
 
 void vka_generate_result_clear(vka_generate_result *result);
 
+/* ---------------------------------------------------------------- chat templates */
+
+/* Chat templates turn an OpenAI-style conversation into the prompt text the
+ * model was trained on. The layout is chosen from the model's
+ * tokenizer.chat_template by recognising its family (ChatML/Qwen, Qwen3,
+ * Llama-3, Llama-3.1, Llama-2, Mistral, Zephyr, Gemma, Phi-3); the template
+ * is not interpreted as Jinja. A model without a template, or with one of
+ * no known family, gets ChatML. docs/chat-templates.md lists the families,
+ * how each is recognised and which tool features each supports.
+ *
+ *     const char *msgs = "[{\"role\": \"user\", \"content\": \"Hi!\"}]";
+ *     char *prompt = NULL;
+ *     if (vka_chat_apply_template(model, msgs, NULL, &prompt) == VKA_OK) {
+ *         ... generate from `prompt` with gp.parse_special = true ...
+ *         vka_free(prompt);
+ *     }
+ *
+ * The text contains the BOS text where the family's template writes it
+ * (Llama, Gemma, Mistral); tokenize it with VKA_TOKENIZE_PARSE_SPECIAL and
+ * without adding another BOS. */
+typedef struct vka_chat_params {
+    /* OpenAI "tools" array as JSON text ([{"type": "function", "function":
+     * {"name", "description", "parameters"}}, ...]), or NULL. */
+    const char *tools_json;
+    /* Family name to use instead of the model's template: "chatml", "qwen3",
+     * "llama3", "llama3.1", "llama2", "mistral", "mistral-v3", "zephyr",
+     * "gemma", "phi3" (case-insensitive). NULL: detect from the model. */
+    const char *template_override;
+    /* End with the opening of an assistant turn. Default true. */
+    bool add_generation_prompt;
+    /* Qwen3: false appends an empty <think></think> block after the
+     * generation prompt, as the template's enable_thinking=false does, so
+     * the model answers without thinking. Other families ignore it. Default true. */
+    bool enable_thinking;
+} vka_chat_params;
+
+void vka_chat_params_default(vka_chat_params *params);
+
+/* Renders `messages_json`, an OpenAI "messages" array: objects with "role"
+ * ("system", "user", "assistant", "tool"), "content" (a string, an array of
+ * {"type": "text", "text": ...} parts, or null for an assistant message
+ * that only calls tools), and optionally "tool_calls" (assistant),
+ * "tool_call_id" (tool), "name", "reasoning_content" (assistant thinking,
+ * for Qwen3). `params` NULL means the defaults. *out_text is NUL-terminated;
+ * free it with vka_free. Errors: VKA_ERR_FORMAT for malformed JSON (naming
+ * the message and key), VKA_ERR_NOT_FOUND for an unknown override,
+ * VKA_ERR_UNSUPPORTED for tool calls or tool results in a family without a
+ * tool convention, VKA_ERR_INVALID_ARGUMENT for roles out of the order a
+ * family requires. */
+vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
+                                   const vka_chat_params *params, char **out_text);
+
+/* Name of the family vka_chat_apply_template uses for this model without an
+ * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when
+ * the model has no template or one of no known family, which renders as
+ * "chatml". Returns NULL only for a NULL model. */
+const char *vka_chat_template_family(const vka_model *model, bool *recognised);
+
 #ifdef __cplusplus
 }
 #endif
