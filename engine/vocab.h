@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "utf8.h"   /* vka_utf8_stream, vka_utf8_seq_len */
 #include "vkagent.h"
 
 /* tokenizer.ggml.token_type values */
@@ -66,23 +67,5 @@ vka_status vka_vocab_tokenize(const vka_vocab *vocab, const char *text, size_t l
 /* SentencePiece detail: whether a leading space is dropped from the first
  * piece after BOS / at the start of a text (add_space_prefix). */
 bool vka_vocab_strips_leading_space(const vka_vocab *vocab);
-
-/* Incremental UTF-8 assembly for streaming: push a token's bytes, get back
- * only complete characters; invalid bytes are passed through unchanged so
- * nothing is lost. */
-typedef struct vka_utf8_stream {
-    unsigned char pending[4];
-    size_t n_pending;
-} vka_utf8_stream;
-
-/* Appends the bytes that form complete characters (after any held back
- * before) to out (capacity at least len + 4); returns how many were written. */
-size_t vka_utf8_stream_push(vka_utf8_stream *stream, const char *bytes, size_t len, char *out);
-/* Emits whatever is still held back (an incomplete character at the end). */
-size_t vka_utf8_stream_flush(vka_utf8_stream *stream, char *out);
-
-/* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid or
- * truncated within len bytes. */
-size_t vka_utf8_seq_len(const unsigned char *s, size_t len);
 
 #endif
