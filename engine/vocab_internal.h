@@ -98,6 +98,10 @@ int32_t vka_vocab_match_special(const vka_vocab *v, const char *text, size_t len
  * merged id when tokenizer.ggml.merges has it. */
 bool vka_vocab_merge(const vka_vocab *v, int32_t left, int32_t right, uint32_t *rank, int32_t *merged);
 
+/* The same for the merge written "left right" in tokenizer.ggml.merges. */
+bool vka_vocab_merge_text(const vka_vocab *v, const char *left, size_t left_len, const char *right,
+                          size_t right_len, uint32_t *rank, int32_t *merged);
+
 /* GPT-2's byte <-> code point mapping: bytes that are printable Latin-1
  * stand for themselves, the other 68 for U+0100.. in byte order. */
 uint32_t vka_gpt2_byte_to_cp(unsigned char byte);

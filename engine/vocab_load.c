@@ -471,6 +471,12 @@ bool vka_vocab_merge(const vka_vocab *v, int32_t left, int32_t right, uint32_t *
     }
 }
 
+bool vka_vocab_merge_text(const vka_vocab *v, const char *left, size_t left_len, const char *right,
+                          size_t right_len, uint32_t *rank, int32_t *merged) {
+    return vka_vocab_merge(v, find_joined(v, left, left_len, "", 0), find_joined(v, right, right_len, "", 0), rank,
+                           merged);
+}
+
 /* Entries whose parts are not tokens can never apply and are skipped (as
  * llama.cpp's lenient loader does); a repeated pair keeps its first rank. */
 static vka_status load_merges(vka_vocab *v, const vka_gguf_array *merges) {

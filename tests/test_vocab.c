@@ -302,6 +302,10 @@ Test(vocab, qwen3_merges) {
     cr_assert(vka_vocab_merge(v, find(v, "i"), find(v, "n"), &rank, &merged));
     cr_assert_eq(rank, 2);
     cr_assert_eq(merged, find(v, "in"));
+    cr_assert(vka_vocab_merge_text(v, "\xc4\xa0", 2, "t", 1, &rank, &merged));   /* merges[3] = "Ġ t" */
+    cr_assert_eq(rank, 3);
+    cr_assert_eq(merged, find(v, "\xc4\xa0t"));
+    cr_assert_not(vka_vocab_merge_text(v, "zzzz-not-a-token", 16, "t", 1, &rank, &merged));
     /* "Ġthe Ġthe" is not among the merges (checked with an independent GGUF parse) */
     cr_assert_not(vka_vocab_merge(v, 279, 279, NULL, NULL));
     cr_assert_not(vka_vocab_merge(v, 151645, 151645, NULL, NULL));
