@@ -191,22 +191,31 @@ const char *vka_token_text(const vka_model *model, int32_t token);
 
 /* The sampler's stages run in this fixed order:
  *   1. penalties (repetition, frequency, presence) over the last
- *      penalty_last_n accepted tokens;
+ *      penalty_last_n tokens of the history: the accepted tokens, and in
+ *      vka_generate the prompt before them;
  *   2. grammar / JSON-schema mask (tokens that cannot continue are removed);
  *   3. greedy: if temperature <= 0, the highest logit wins (lowest id on ties);
- *   4. top-k, 5. temperature, 6. softmax, 7. top-p, 8. min-p;
+ *   4. top-k (the k highest logits survive, the lower id winning ties);
+ *   5. temperature, 6. softmax (in double), 7. top-p (the smallest prefix
+ *      whose probability sums to >= top_p), 8. min-p (drops tokens whose
+ *      probability is below min_p times the best one's);
  *   9. a draw with the seeded RNG (xoshiro256** seeded by splitmix64(seed),
- *      one 53-bit uniform per draw), so one seed gives the same text on
- *      every machine for the same logits. */
+ *      one 53-bit uniform u per draw): walking the candidates best first
+ *      (ties by id), the first whose cumulative weight exceeds u times the
+ *      total is chosen. So one seed gives the same text on every machine
+ *      for the same logits. Greedy sampling draws nothing from the RNG.
+ * NaN logits count as -inf (never chosen), +inf as the largest float.
+ * Tokens whose weight is below e^-40 of the best one's are dropped before
+ * the softmax: too small to change a double-precision sum. */
 typedef struct vka_sampling_params {
     float temperature;          /* <= 0: greedy. Default 0.8 */
     int32_t top_k;              /* <= 0: off. Default 40 */
-    float top_p;                /* >= 1: off. Default 0.95 */
-    float min_p;                /* <= 0: off. Default 0.05 */
-    float repeat_penalty;       /* 1: off. Default 1.0. Divides positive logits, multiplies negative */
+    float top_p;                /* in (0, 1]; 1: off. Default 0.95 */
+    float min_p;                /* in [0, 1]; 0: off. Default 0.05 */
+    float repeat_penalty;       /* > 0; 1: off. Default 1.0. Divides positive logits, multiplies negative */
     float frequency_penalty;    /* 0: off; subtracts count * penalty */
     float presence_penalty;     /* 0: off; subtracts penalty once a token has occurred */
-    int32_t penalty_last_n;     /* window for penalties; default 64; -1: whole context */
+    int32_t penalty_last_n;     /* window for penalties (prompt and output tokens); default 64; 0: off; -1: all of them */
     uint64_t seed;              /* default 0 */
     /* Structured output (at most one of the three): */
     const char *grammar;        /* GBNF text */
@@ -220,12 +229,15 @@ void vka_sampling_params_default(vka_sampling_params *params);
 typedef struct vka_sampler vka_sampler;
 
 /* A sampler for one generation; holds the RNG, penalty history and grammar
- * state. Fails with VKA_ERR_GRAMMAR when the grammar or schema is invalid. */
+ * state. Fails with VKA_ERR_INVALID_ARGUMENT when a parameter is out of its
+ * range (NaN temperature, top_p outside (0, 1], ...) and with
+ * VKA_ERR_GRAMMAR when the grammar or schema is invalid. */
 vka_status vka_sampler_create(const vka_model *model, const vka_sampling_params *params,
                               vka_sampler **out_sampler);
 void vka_sampler_free(vka_sampler *sampler);
 
-/* Picks a token from `logits` (n_vocab floats, not modified). */
+/* Picks a token from `logits` (n_vocab floats, not modified). Fails with
+ * VKA_ERR_INVALID_ARGUMENT when every logit is NaN or -inf. */
 vka_status vka_sampler_sample(vka_sampler *sampler, const float *logits, int32_t *token);
 
 /* Records a token as part of the output (penalty history, grammar state).
