@@ -160,6 +160,11 @@ static vka_status tokenize_into(const vka_vocab *v, const char *text, size_t len
     bool want_eos = (flags & VKA_TOKENIZE_MODEL_BOS) && v->add_eos;
     if (want_bos && v->bos >= 0) VKA_TRY(vka_ids_push(out, v->bos));
     VKA_TRY(partition(v, text, len, (flags & VKA_TOKENIZE_PARSE_SPECIAL) != 0, out));
+    /* A rendered chat template already starts with the BOS text: keep one BOS. */
+    if (want_bos && v->bos >= 0 && out->n >= 2 && out->data[1] == v->bos) {
+        memmove(out->data + 1, out->data + 2, (out->n - 2) * sizeof *out->data);
+        out->n--;
+    }
     if (want_eos && v->eos >= 0) VKA_TRY(vka_ids_push(out, v->eos));
     return VKA_OK;
 }

@@ -156,7 +156,8 @@ const char *vka_model_meta_string(const vka_model *model, const char *key);
 /* ---------------------------------------------------------------- tokens */
 
 enum {
-    VKA_TOKENIZE_ADD_BOS = 1 << 0,       /* prepend BOS if the model has one */
+    VKA_TOKENIZE_ADD_BOS = 1 << 0,       /* prepend BOS if the model has one (not twice: a text that
+                                          * starts with BOS, parsed as special, keeps its own) */
     VKA_TOKENIZE_PARSE_SPECIAL = 1 << 1, /* turn the text of special/control tokens into those tokens */
     VKA_TOKENIZE_MODEL_BOS = 1 << 2,     /* prepend BOS when the model's metadata asks for it (add_bos) */
 };

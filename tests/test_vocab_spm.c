@@ -453,3 +453,17 @@ Test(vocab_spm, merging_never_produces_control_tokens) {
     EXPECT(sv.vocab, "<s>", VKA_TOKENIZE_PARSE_SPECIAL, 1);
     free_small(&sv);
 }
+
+/* A text that already starts with BOS (parsed as special) gets no second one. */
+Test(vocab_spm, no_double_bos) {
+    fixture f = open_stories();
+    const vka_vocab *v = f.vocab;
+    int32_t *ids;
+    size_t n;
+    cr_assert_eq(vka_vocab_tokenize(v, "<s>Once", 7, VKA_TOKENIZE_ADD_BOS | VKA_TOKENIZE_PARSE_SPECIAL, &ids, &n), VKA_OK);
+    cr_expect_eq(n, 2);
+    cr_expect_eq(ids[0], 1);
+    cr_expect_eq(ids[1], 403, "' Once' after BOS (space prefix after a special token)");
+    free(ids);
+    close_fixture(&f);
+}
