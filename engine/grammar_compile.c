@@ -15,7 +15,7 @@
  * character). Rules with loops stay shared: each copy of a loop state would
  * cost its own pass over the vocabulary in the mask cache. */
 #define INLINE_LIMIT 48u
-#define MAX_CLOSURE_ENTRIES (1u << 25)
+#define MAX_CLOSURE_ENTRIES (1u << 23)
 
 enum { E_TERM, E_CALL, E_EPS };
 
