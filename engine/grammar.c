@@ -424,7 +424,7 @@ static void link_live(vka_grammar_state *st) {
 
 static vka_status set_tops(vka_grammar_state *st, const uint32_t *tops, uint32_t n) {
     if (!g_grow((void **)&st->tops, &st->cap_tops, n ? n : 1, sizeof *st->tops)) return oom();
-    memcpy(st->tops, tops, n * sizeof *tops);
+    if (n) memcpy(st->tops, tops, n * sizeof *tops);
     st->n_tops = n;
     return VKA_OK;
 }

@@ -547,8 +547,8 @@ vka_status g_compile(const g_syntax *syn, uint32_t root_rule, vka_grammar *g) {
     g->classes = malloc((syn->n_classes ? syn->n_classes : 1) * sizeof *g->classes);
     g->ranges = malloc((syn->n_ranges ? syn->n_ranges : 1) * sizeof *g->ranges);
     if (!g->classes || !g->ranges) { s = oom(); goto done; }
-    memcpy(g->classes, syn->classes, syn->n_classes * sizeof *g->classes);
-    memcpy(g->ranges, syn->ranges, syn->n_ranges * sizeof *g->ranges);
+    if (syn->n_classes) memcpy(g->classes, syn->classes, syn->n_classes * sizeof *g->classes);
+    if (syn->n_ranges) memcpy(g->ranges, syn->ranges, syn->n_ranges * sizeof *g->ranges);
 done:
     nfa_free(&an.base);
     nfa_free(&in.out);
