@@ -170,7 +170,7 @@ static vka_status choose_types(const vka_gguf *g, const vka_quantize_params *p, 
         out[i].to = vka_quant_choose(&plan, t->name.data, t->n_dims, t->ne, (vka_type)t->type);
         for (size_t k = 0; k < p->n_overrides; k++) {
             char pattern[256];
-            vka_type type;
+            vka_type type = VKA_TYPE_F32;
             VKA_TRY(parse_override(p->overrides[k], pattern, sizeof pattern, &type));
             if (strstr(t->name.data, pattern) && t->n_dims >= 2) out[i].to = fall_back(type, t->ne[0]);
         }
