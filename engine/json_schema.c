@@ -134,6 +134,7 @@ typedef struct conv {
     uint32_t n_refs, cap_refs;
     unsigned need;              /* primitives used (NEED_*) */
     int depth;
+    cJSON *merged;              /* schemas made by folding siblings into alternatives; freed at the end */
 } conv;
 
 enum { NEED_STRING = 1, NEED_NUMBER = 2, NEED_INTEGER = 4, NEED_VALUE = 8, NEED_SP = 16, NEED_CHAR = 32 };
@@ -590,6 +591,58 @@ static vka_status gen_alternatives(conv *c, const cJSON *list, const char *path,
     return VKA_OK;
 }
 
+static bool is_annotation(const char *key) { return IN(annotations, key); }
+
+/* Keeps a merged schema alive until the conversion ends (rules refer to it). */
+static vka_status keep_merged(conv *c, const char *path, const char *combiner, js_merge_result r, cJSON *m,
+                              const char *conflict) {
+    if (r == JS_MERGE_OOM) return oom();
+    if (r == JS_MERGE_NOT_OBJECT) return fail_at(path, combiner, "alternatives must be schema objects");
+    if (r == JS_MERGE_CONFLICT)
+        return fail_at(path, conflict, "'%s' here conflicts with the '%s' alternatives (HINT: move it into them)",
+                       conflict, combiner);
+    if (!c->merged && !(c->merged = cJSON_CreateArray())) {
+        cJSON_Delete(m);
+        return oom();
+    }
+    cJSON_AddItemToArray(c->merged, m);
+    return VKA_OK;
+}
+
+static vka_status resolve_ref(conv *c, const cJSON *schema, const char *path, char **rule);
+static const cJSON *follow_pointer(const cJSON *doc, const char *ref);
+
+/* {"type": "object", "oneOf": [...]} and {"$ref": ..., "maxItems": 3}: the
+ * sibling keywords join each alternative / the referenced schema. */
+static vka_status gen_with_siblings(conv *c, const cJSON *schema, const char *combiner, const char *path,
+                                    const char *name, js_buf *body) {
+    char conflict[64] = "";
+    cJSON *m = NULL;
+    if (strcmp(combiner, "$ref") == 0) {
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
+        const cJSON *target = cJSON_IsString(ref) && ref->valuestring[0] == '#' ? follow_pointer(c->doc, ref->valuestring) : NULL;
+        if (!target) return fail_at(path, "$ref", "must be a local reference (\"#...\") to a schema in this document");
+        VKA_TRY(keep_merged(c, path, combiner, js_merge_siblings(schema, combiner, target, is_annotation, &m, conflict, sizeof conflict), m, conflict));
+        char *rule = NULL;
+        VKA_TRY(gen(c, m, path, name, &rule));
+        return js_puts(body, rule) ? VKA_OK : oom();
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(schema, combiner);
+    if (!cJSON_IsArray(list) || !list->child) return fail_at(path, combiner, "must be a non-empty array of schemas");
+    cJSON *alts = cJSON_CreateArray();
+    VKA_TRY(keep_merged(c, path, combiner, alts ? JS_MERGE_OK : JS_MERGE_OOM, alts, conflict));
+    for (const cJSON *alt = list->child; alt; alt = alt->next) {
+        js_merge_result r = js_merge_siblings(schema, combiner, alt, is_annotation, &m, conflict, sizeof conflict);
+        if (r == JS_MERGE_OOM) return oom();
+        if (r == JS_MERGE_NOT_OBJECT) return fail_at(path, combiner, "alternatives must be schema objects");
+        if (r == JS_MERGE_CONFLICT)
+            return fail_at(path, conflict, "'%s' here conflicts with the '%s' alternatives (HINT: move it into them)",
+                           conflict, combiner);
+        cJSON_AddItemToArray(alts, m);
+    }
+    return gen_alternatives(c, alts, path, combiner, name, body);
+}
+
 static vka_status gen_body(conv *c, const cJSON *schema, const char *path, const char *name, js_buf *body) {
     if (cJSON_IsTrue(schema)) {
         c->need |= NEED_VALUE;
@@ -603,12 +656,9 @@ static vka_status gen_body(conv *c, const cJSON *schema, const char *path, const
     for (int i = 0; i < 3; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(schema, combiners[i]);
         if (!v) continue;
-        const char *other = first_sibling(schema, combiners[i]);
-        if (other)
-            return fail_at(path, other, "combining '%s' with '%s' in one schema is not supported (HINT: move it into the alternatives)",
-                           other, combiners[i]);
+        if (first_sibling(schema, combiners[i])) return gen_with_siblings(c, schema, combiners[i], path, name, body);
         if (i == 0) {
-            char *rule;
+            char *rule = NULL;
             VKA_TRY(resolve_ref(c, schema, path, &rule));
             return js_puts(body, rule) ? VKA_OK : oom();
         }
@@ -788,6 +838,7 @@ done:
     free(c.names);
     for (uint32_t i = 0; i < c.n_refs; i++) free(c.refs[i].ref);
     free(c.refs);
+    cJSON_Delete(c.merged);
     cJSON_Delete(doc);
     return s;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 /* Text that grows; `failed` sticks after an allocation failure. */
 typedef struct js_buf {
     char *data;
@@ -22,5 +24,19 @@ bool js_printf(js_buf *b, const char *fmt, ...) __attribute__((format(printf, 2,
  * [lo, hi] (either side may be open), in canonical form (no leading zeros,
  * no "-0"). |bounds| must be below 2^63. */
 bool js_integer_range(js_buf *b, bool has_lo, int64_t lo, bool has_hi, int64_t hi);
+
+typedef enum js_merge_result {
+    JS_MERGE_OK = 0,
+    JS_MERGE_OOM,
+    JS_MERGE_CONFLICT,     /* a keyword with different values on both sides */
+    JS_MERGE_NOT_OBJECT,   /* the alternative is not a schema object */
+} js_merge_result;
+
+/* A new schema: `alt` with every keyword of `schema` except `combiner` and
+ * annotations folded in (properties and required by union; other keywords
+ * must be absent from alt or equal). On conflict the keyword is named in
+ * `conflict`. The caller frees *out with cJSON_Delete. */
+js_merge_result js_merge_siblings(const cJSON *schema, const char *combiner, const cJSON *alt,
+                                  bool (*is_annotation)(const char *key), cJSON **out, char *conflict, size_t cap);
 
 #endif

@@ -148,6 +148,14 @@ Test(json_schema, integer_ranges) {
 
 Test(json_schema, any_of_one_of_and_refs) {
     CHECK("{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"string\",\"maxLength\":1}]}", LIST("1", "\"a\""), LIST("\"ab\"", "true"));
+    /* siblings of a combiner are folded into each alternative */
+    CHECK("{\"type\":\"string\",\"maxLength\":2,\"anyOf\":[{},{\"minLength\":2}]}", LIST("\"\"", "\"ab\""),
+          LIST("\"abc\"", "1"));
+    CHECK("{\"type\":\"object\",\"required\":[\"k\"],\"oneOf\":[{\"properties\":{\"k\":{\"const\":1}}},"
+          "{\"properties\":{\"k\":{\"const\":2},\"v\":{\"type\":\"boolean\"}},\"required\":[\"v\"]}]}",
+          LIST("{\"k\":1}", "{\"k\":2,\"v\":true}"), LIST("{}", "{\"k\":2}", "{\"k\":1,\"v\":true}"));
+    CHECK("{\"$defs\":{\"s\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},\"$ref\":\"#/$defs/s\",\"maxItems\":1}",
+          LIST("[]", "[3]"), LIST("[1,2]"));
     CHECK("{\"oneOf\":[{\"const\":\"a\"},{\"type\":\"array\",\"items\":{\"type\":\"null\"}}]}", LIST("\"a\"", "[null]"),
           LIST("\"b\"", "[1]"));
     const char *tree = "{\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{"
@@ -197,7 +205,8 @@ Test(json_schema, unsupported_keywords_fail_by_name) {
     expect_schema_error("{\"type\":\"uuid\"}", "unknown type 'uuid'");
     expect_schema_error("false", "matches nothing");
     expect_schema_error("{\"type\":\"integer\",\"minimum\":5,\"maximum\":4}", "leave no value");
-    expect_schema_error("{\"type\":\"string\",\"anyOf\":[{}]}", "combining 'type' with 'anyOf'");
+    /* keywords beside anyOf/oneOf/$ref join every alternative; contradicting ones are an error */
+    expect_schema_error("{\"type\":\"string\",\"anyOf\":[{\"type\":\"integer\"}]}", "'type' here conflicts");
     expect_schema_error("{\"type\": \"string\",", "not valid JSON");
     char *out = NULL;
     cr_expect_eq(vka_json_schema_to_gbnf(NULL, &out), VKA_ERR_INVALID_ARGUMENT);
