@@ -22,7 +22,7 @@
     "value ::= object | array | string | number | \"true\" | \"false\" | \"null\"\n" \
     "string ::= \"\\\"\" char* \"\\\"\"\n"                                            \
     "char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n" \
-    "number ::= \"-\"? (\"0\" | [1-9] [0-9]*) (\".\" [0-9]+)? ([eE] [-+]? [0-9]+)?\n"
+    "number ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?\n"
 
 static const char any_compact[] =
     "root ::= value\n" ANY_COMMON
@@ -788,15 +788,15 @@ static void put_primitives(conv *c) {
     js_buf *b = &c->rules;
     if (c->need & NEED_VALUE) {
         js_puts(b, c->ws == VKA_JSON_WS_SPACED ? any_spaced + strlen("root ::= value\n") : any_compact + strlen("root ::= value\n"));
-        if (c->need & NEED_INTEGER) js_puts(b, "integer ::= \"-\"? (\"0\" | [1-9] [0-9]*)\n");
+        if (c->need & NEED_INTEGER) js_puts(b, "integer ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15})\n");
         return;
     }
     if (c->need & NEED_STRING) js_puts(b, "string ::= \"\\\"\" char* \"\\\"\"\n");
     if (c->need & (NEED_STRING | NEED_CHAR))
         js_puts(b, "char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n");
     if (c->need & NEED_NUMBER)
-        js_puts(b, "number ::= \"-\"? (\"0\" | [1-9] [0-9]*) (\".\" [0-9]+)? ([eE] [-+]? [0-9]+)?\n");
-    if (c->need & NEED_INTEGER) js_puts(b, "integer ::= \"-\"? (\"0\" | [1-9] [0-9]*)\n");
+        js_puts(b, "number ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?\n");
+    if (c->need & NEED_INTEGER) js_puts(b, "integer ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15})\n");
     if (c->ws == VKA_JSON_WS_SPACED) js_puts(b, "sp ::= \" \"?\n");
 }
 

@@ -20,6 +20,12 @@ bool js_put(js_buf *b, const char *s, size_t n);
 bool js_puts(js_buf *b, const char *s);
 bool js_printf(js_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Unbounded integers and the integral part of numbers have at most this many
+ * digits (values beyond 2^53 lose precision in most JSON parsers anyway; it
+ * keeps a model from emitting digits forever). Fractions: as many, exponents
+ * at most 3 digits. */
+#define JS_MAX_INT_DIGITS 16
+
 /* A parenthesized GBNF expression matching exactly the JSON integers in
  * [lo, hi] (either side may be open), in canonical form (no leading zeros,
  * no "-0"). |bounds| must be below 2^63. */

@@ -68,9 +68,9 @@ static void put_naturals(js_buf *b, uint64_t lo, bool has_hi, uint64_t hi) {
         put_same_len(b, a, z, d);
         first = false;
     }
-    if (!has_hi) {
-        /* everything with more digits than lo */
-        js_printf(b, "%s[1-9] [0-9]{%zu,}", first ? "" : " | ", dl);
+    if (!has_hi && dl < JS_MAX_INT_DIGITS) {
+        /* everything with more digits than lo, up to the digit cap */
+        js_printf(b, "%s[1-9] [0-9]{%zu,%d}", first ? "" : " | ", dl, JS_MAX_INT_DIGITS - 1);
     }
 }
 

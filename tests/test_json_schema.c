@@ -148,6 +148,10 @@ Test(json_schema, integer_ranges) {
 
 Test(json_schema, any_of_one_of_and_refs) {
     CHECK("{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"string\",\"maxLength\":1}]}", LIST("1", "\"a\""), LIST("\"ab\"", "true"));
+    /* unbounded integers stop at 16 digits (JS_MAX_INT_DIGITS), so a model cannot emit digits forever */
+    CHECK("{\"type\":\"integer\",\"minimum\":1}", LIST("1", "9999999999999999"), LIST("10000000000000000", "0"));
+    CHECK("{\"type\":\"integer\"}", LIST("-1234567890123456", "0"), LIST("12345678901234567"));
+    CHECK("{\"type\":\"number\"}", LIST("1.5e10", "-0.25"), LIST("1e1234", "12345678901234567"));
     /* siblings of a combiner are folded into each alternative */
     CHECK("{\"type\":\"string\",\"maxLength\":2,\"anyOf\":[{},{\"minLength\":2}]}", LIST("\"\"", "\"ab\""),
           LIST("\"abc\"", "1"));
