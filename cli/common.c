@@ -117,55 +117,59 @@ static bool is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* "dir/name" in a new allocation (NULL when out of memory). */
+static char *join(const char *dir, const char *name) {
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
 
 /* models/default.gguf, else the first *.gguf by name. */
 static char *model_in_dir(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/default.gguf", dir);
-    if (is_file(path)) return strdup(path);
+    char *path = join(dir, "default.gguf");
+    if (path && is_file(path)) return path;
+    free(path);
     DIR *d = opendir(dir);
     if (!d) return NULL;
-    char *names[256];
-    size_t n = 0;
+    char *first = NULL;
     struct dirent *e;
-    while ((e = readdir(d)) && n < 256) {
+    while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".gguf") == 0) names[n++] = strdup(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".gguf") == 0 && (!first || strcmp(e->d_name, first) < 0)) {
+            free(first);
+            first = strdup(e->d_name);
+        }
     }
     closedir(d);
-    char *found = NULL;
-    if (n) {
-        qsort(names, n, sizeof *names, compare_names);
-        snprintf(path, sizeof path, "%s/%s", dir, names[0]);
-        found = strdup(path);
-    }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    return found;
+    path = first ? join(dir, first) : NULL;
+    free(first);
+    return path;
 }
 
 char *cli_find_model(const char *arg, const char *cmd) {
     if (arg) return strdup(arg);
     const char *env = getenv("VKAGENT_MODEL");
     if (env && *env) return strdup(env);
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/models", VKA_SOURCE_DIR);
-    char *found = model_in_dir(dir);
-    if (found) return found;
-    char shared[4096];
-    snprintf(shared, sizeof shared, "%s/../shared/models/stories260K.gguf", VKA_SOURCE_DIR);
-    if (is_file(shared)) return strdup(shared);
-    fprintf(stderr,
-            "vkagent %s: no model given and none found. Looked at:\n"
-            "  1. -m/--model (not given)\n"
-            "  2. $VKAGENT_MODEL (not set)\n"
-            "  3. %s/*.gguf (none)\n"
-            "  4. %s (missing)\n"
-            "HINT: get the default model (1.2 MB) with\n"
-            "  mkdir -p %s && curl -L -o %s/stories260K.gguf %s\n"
-            "or pass -m PATH/TO/MODEL.gguf\n",
-            cmd, dir, shared, dir, dir, STORIES_URL);
-    return NULL;
+    char *dir = join(VKA_SOURCE_DIR, "models");
+    char *found = dir ? model_in_dir(dir) : NULL;
+    char *shared = found ? NULL : join(VKA_SOURCE_DIR, "../shared/models/stories260K.gguf");
+    if (!found && shared && is_file(shared)) {
+        found = shared;
+        shared = NULL;
+    }
+    if (!found)
+        fprintf(stderr,
+                "vkagent %s: no model given and none found. Looked at:\n"
+                "  1. -m/--model (not given)\n"
+                "  2. $VKAGENT_MODEL (not set)\n"
+                "  3. %s/*.gguf (none)\n"
+                "  4. %s (missing)\n"
+                "HINT: get the default model (1.2 MB) with\n"
+                "  mkdir -p %s && curl -L -o %s/stories260K.gguf %s\n"
+                "or pass -m PATH/TO/MODEL.gguf\n",
+                cmd, dir, shared, dir, dir, STORIES_URL);
+    free(dir);
+    free(shared);
+    return found;
 }
 
 vka_model *cli_load_model(const char *path, const char *device, bool vocab_only, const char *cmd) {
@@ -236,4 +240,23 @@ int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flag
         return NULL;
     }
     return ids;
+}
+
+int cli_load_structured(const char *grammar_file, const char *json_schema, const char *cmd, vka_sampling_params *sp,
+                        char **grammar_text, char **schema_text) {
+    *grammar_text = *schema_text = NULL;
+    if (grammar_file) {
+        if (!(*grammar_text = cli_read_file(grammar_file, cmd, NULL))) return EXIT_RUNTIME;
+        sp->grammar = *grammar_text;
+    }
+    if (json_schema) {
+        /* Inline JSON starts with '{' (or is true/false); anything else is a path. */
+        const char *p = json_schema;
+        while (*p == ' ' || *p == '\n' || *p == '\t') p++;
+        bool inline_json = *p == '{' || strcmp(p, "true") == 0 || strcmp(p, "false") == 0;
+        if (inline_json) *schema_text = strdup(json_schema);
+        else if (!(*schema_text = cli_read_file(json_schema, cmd, NULL))) return EXIT_RUNTIME;
+        sp->json_schema = *schema_text;
+    }
+    return EXIT_OK;
 }

@@ -195,8 +195,8 @@ static vka_status generate(vka_session *s, const int32_t *ids, size_t n_ids, con
     r->prompt_seconds = t1 - t0;
     emitter e = {.params = p};
     if (st == VKA_OK) {
-        vka_sampler_add_history(sampler, s->tokens, s->n_past);
-        st = run_loop(s, p, sampler, &e, r);
+        st = vka_sampler_add_history(sampler, s->tokens, s->n_past);
+        if (st == VKA_OK) st = run_loop(s, p, sampler, &e, r);
         if (st == VKA_OK && r->stop_reason != VKA_STOP_STRING && r->stop_reason != VKA_STOP_CALLBACK) flush(&e);
     }
     r->generate_seconds = now_seconds() - t1;

@@ -76,8 +76,10 @@ static void arena_free(arena *a) {
 
 /* ---- name index: open addressing over key and tensor names ---- */
 
+/* The name's bytes live in the arena, which never moves (the kv and tensor arrays do). */
 typedef struct name_slot {
-    const vka_gguf_str *name;
+    const char *name;
+    uint64_t len;
     uint64_t index;
 } name_slot;
 
@@ -98,7 +100,7 @@ static const name_slot *index_lookup(const name_index *ix, const char *s, uint64
     for (uint64_t i = hash_name(s, len) & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
         const name_slot *slot = &ix->slots[i];
         if (!slot->name) return NULL;
-        if (slot->name->len == len && memcmp(slot->name->data, s, len) == 0) return slot;
+        if (slot->len == len && memcmp(slot->name, s, len) == 0) return slot;
     }
 }
 
@@ -109,7 +111,7 @@ static bool index_grow(name_index *ix) {
     for (uint64_t i = 0; i < ix->cap; i++) {
         const name_slot *old = &ix->slots[i];
         if (!old->name) continue;
-        uint64_t j = hash_name(old->name->data, old->name->len) & (cap - 1);
+        uint64_t j = hash_name(old->name, old->len) & (cap - 1);
         while (slots[j].name) j = (j + 1) & (cap - 1);
         slots[j] = *old;
     }
@@ -131,7 +133,7 @@ static vka_status index_add(name_index *ix, const vka_gguf_str *name, uint64_t i
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "GGUF: out of memory indexing names");
     uint64_t i = hash_name(name->data, name->len) & (ix->cap - 1);
     while (ix->slots[i].name) i = (i + 1) & (ix->cap - 1);
-    ix->slots[i] = (name_slot){name, index};
+    ix->slots[i] = (name_slot){name->data, name->len, index};
     ix->count++;
     return VKA_OK;
 }
@@ -214,18 +216,26 @@ static void name_for_message(const char *s, uint64_t len, char *buf, size_t cap)
     snprintf(buf, cap, "'%.*s%s'", shown, s, len > NAME_SHOWN ? "..." : "");
 }
 
-/* `what` names the string; `index` (or NO_INDEX) its array element. */
-static vka_status read_string(parser *p, const char *what, uint64_t index, vka_gguf_str *out) {
-    char item[80], label[96];
+/* Formatted only on failure: string reads are the hot path (vocabularies hold ~10^5 strings). */
+static vka_status string_error(const parser *p, size_t at, const char *what, uint64_t index, uint64_t len) {
+    char item[80];
     if (index == NO_INDEX) snprintf(item, sizeof item, "%s", what);
     else snprintf(item, sizeof item, "%s element %" PRIu64, what, index);
-    snprintf(label, sizeof label, "the length of %s", item);
+    size_t left = p->size - at;
+    if (left < 8)
+        return fail_at(p, at, "truncated file: the length of %s needs 8 bytes, only %zu remain (file is %zu bytes)",
+                       item, left, p->size);
+    return fail_at(p, at, "%s is %" PRIu64 " bytes long, past the end of the file (%zu bytes remain)", item, len,
+                   left - 8);
+}
+
+/* `what` names the string; `index` (or NO_INDEX) its array element. */
+static vka_status read_string(parser *p, const char *what, uint64_t index, vka_gguf_str *out) {
     size_t at = p->pos;
-    uint64_t len;
-    VKA_TRY(read_u64(p, label, &len));
-    if (len > remaining(p))
-        return fail_at(p, at, "%s is %" PRIu64 " bytes long, past the end of the file (%zu bytes remain)",
-                       item, len, remaining(p));
+    if (remaining(p) < 8) return string_error(p, at, what, index, 0);
+    uint64_t len = le64(p->base + at);
+    if (len > remaining(p) - 8) return string_error(p, at, what, index, len);
+    p->pos += 8;
     char *s = arena_alloc(&p->g->mem, (size_t)len + 1, 1);
     if (!s) return out_of_memory();
     memcpy(s, p->base + p->pos, (size_t)len);

@@ -37,7 +37,8 @@ typedef struct vka_gguf_value vka_gguf_value;
 
 /* An array. Elements are stored unpacked in native C types:
  * UINT8..INT64/FLOAT32/FLOAT64 as uint8_t..int64_t/float/double, BOOL as
- * bool, STRING as vka_gguf_str, ARRAY as vka_gguf_value (each of type ARRAY). */
+ * bool, STRING as vka_gguf_str, ARRAY as vka_gguf_value (each of type ARRAY).
+ * An empty array has data NULL; arrays nest at most 8 levels deep. */
 typedef struct vka_gguf_array {
     vka_gguf_vtype type;
     uint64_t n;
@@ -93,6 +94,7 @@ vka_status vka_gguf_open(const char *path, vka_gguf **out);
 /* The same over a buffer the caller keeps alive (tests, embedded models). */
 vka_status vka_gguf_open_memory(const void *data, size_t size, vka_gguf **out);
 
+/* Frees a vka_gguf made by vka_gguf_open* (it carries hidden lookup tables). */
 void vka_gguf_free(vka_gguf *gguf);
 
 /* Lookups; NULL / false when absent or of an incompatible type. */

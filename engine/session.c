@@ -166,6 +166,9 @@ vka_status vka_session_fork(const vka_session *src, vka_session **out) {
     s->n_past = src->n_past;
     s->n_evaluated = src->n_evaluated;
     s->logits_fresh = src->logits_fresh;
+    /* Without a host copy of the parent's logits, the fork evaluates its last
+     * token again (same values, deterministically) to get its own. */
+    if (!s->logits_fresh && s->n_evaluated > 0) s->n_evaluated--;
     *out = s;
     return VKA_OK;
 }

@@ -1,10 +1,19 @@
 /* types.c — ggml's tensor element types: names, block sizes, and conversion
  * of their block layouts to and from f32. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "types.h"
+#include "types_kquants.h"
+
+/* Byte identity with llama.cpp needs every multiply and add rounded on its
+ * own, never fused: GCC does not fuse in ISO C mode (-std=c11), clang needs
+ * telling. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 float vka_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31;
@@ -86,25 +95,119 @@ static void bf16_from_f32_row(const float *src, void *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) d[i] = vka_f32_to_bf16(src[i]);
 }
 
-/* Q8_0: x = d * q */
-static void q8_0_to_f32(const void *src, float *dst, int64_t n) {
-    const vka_block_q8_0 *b = src;
-    for (int64_t i = 0; i < n / VKA_QK8_0; i++) {
+/* --- 32-value blocks ------------------------------------------------------
+ * Dequantization multiplies the integer by the f32 scale in one rounding
+ * (and adds the f32 offset in a second one), like ggml, so results are
+ * bit-identical to ggml's to_float. */
+
+static void q4_0_to_f32(const void *src, float *dst, int64_t n) {
+    const vka_block_q4_0 *b = src;
+    for (int64_t i = 0; i < n / VKA_QK4_0; i++, dst += VKA_QK4_0) {
         float d = vka_f16_to_f32(b[i].d);
-        for (int j = 0; j < VKA_QK8_0; j++) dst[i * VKA_QK8_0 + j] = d * (float)b[i].qs[j];
+        for (int j = 0; j < VKA_QK4_0 / 2; j++) {
+            dst[j] = (float)((b[i].qs[j] & 0x0f) - 8) * d;
+            dst[j + VKA_QK4_0 / 2] = (float)((b[i].qs[j] >> 4) - 8) * d;
+        }
     }
 }
 
-/* Q4_0: x = d * (nibble - 8); byte j holds value j (low nibble) and j + 16 (high) */
-static void q4_0_to_f32(const void *src, float *dst, int64_t n) {
-    const vka_block_q4_0 *b = src;
-    for (int64_t i = 0; i < n / VKA_QK4_0; i++) {
-        float d = vka_f16_to_f32(b[i].d);
-        float *out = dst + i * VKA_QK4_0;
-        for (int j = 0; j < VKA_QK4_0 / 2; j++) {
-            out[j] = d * (float)((b[i].qs[j] & 0x0f) - 8);
-            out[j + VKA_QK4_0 / 2] = d * (float)((b[i].qs[j] >> 4) - 8);
+static void q4_1_to_f32(const void *src, float *dst, int64_t n) {
+    const vka_block_q4_1 *b = src;
+    for (int64_t i = 0; i < n / VKA_QK4_1; i++, dst += VKA_QK4_1) {
+        float d = vka_f16_to_f32(b[i].d), m = vka_f16_to_f32(b[i].m);
+        for (int j = 0; j < VKA_QK4_1 / 2; j++) {
+            dst[j] = (float)(b[i].qs[j] & 0x0f) * d + m;
+            dst[j + VKA_QK4_1 / 2] = (float)(b[i].qs[j] >> 4) * d + m;
         }
+    }
+}
+
+static uint32_t load_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The 5-bit quant j of a Q5 block: nibble as Q4_0 plus bit j of qh as bit 4. */
+static int q5_quant(const uint8_t *qs, uint32_t qh, int j) {
+    int nibble = j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
+    return nibble | (int)((qh >> j) & 1) << 4;
+}
+
+static void q5_0_to_f32(const void *src, float *dst, int64_t n) {
+    const vka_block_q5_0 *b = src;
+    for (int64_t i = 0; i < n / VKA_QK5_0; i++, dst += VKA_QK5_0) {
+        float d = vka_f16_to_f32(b[i].d);
+        uint32_t qh = load_le32(b[i].qh);
+        for (int j = 0; j < VKA_QK5_0; j++) dst[j] = (float)(q5_quant(b[i].qs, qh, j) - 16) * d;
+    }
+}
+
+static void q5_1_to_f32(const void *src, float *dst, int64_t n) {
+    const vka_block_q5_1 *b = src;
+    for (int64_t i = 0; i < n / VKA_QK5_1; i++, dst += VKA_QK5_1) {
+        float d = vka_f16_to_f32(b[i].d), m = vka_f16_to_f32(b[i].m);
+        uint32_t qh = load_le32(b[i].qh);
+        for (int j = 0; j < VKA_QK5_1; j++) dst[j] = (float)q5_quant(b[i].qs, qh, j) * d + m;
+    }
+}
+
+static void q8_0_to_f32(const void *src, float *dst, int64_t n) {
+    const vka_block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / VKA_QK8_0; i++, dst += VKA_QK8_0) {
+        float d = vka_f16_to_f32(b[i].d);
+        for (int j = 0; j < VKA_QK8_0; j++) dst[j] = (float)b[i].qs[j] * d;
+    }
+}
+
+/* Quantizers: byte-identical to ggml's quantize_row_q8_0_ref /
+ * quantize_row_q4_0_ref (what llama-quantize uses without an importance
+ * matrix): the same float operations in the same order, none fused.
+ * Non-finite inputs give unspecified codes but never undefined behaviour. */
+
+/* Q8_0: d = amax / 127 (stored as f16), q = round-half-away(x / d) using the
+ * unrounded f32 inverse. */
+static void q8_0_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK8_0; i++, src += VKA_QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < VKA_QK8_0; j++) {
+            float a = fabsf(src[j]);
+            if (a > amax) amax = a;
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b[i].d = vka_f32_to_f16(d);
+        for (int j = 0; j < VKA_QK8_0; j++) {
+            const float v = src[j] * id;
+            const float r = roundf(v);
+            b[i].qs[j] = (int8_t)(r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? (int)r : 0);
+        }
+    }
+}
+
+/* Q4_0: the scale comes from the value of largest magnitude with its sign
+ * (the first one on ties; +0 for an all-zero block, whose d is then -0):
+ * d = max / -8, so that value maps to code 0 and the opposite extreme to 16,
+ * clamped to 15. q = min(15, trunc(x / d + 8.5)). */
+static void q4_0_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q4_0 *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK4_0; i++, src += VKA_QK4_0) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < VKA_QK4_0; j++) {
+            if (fabsf(src[j]) > amax) {
+                amax = fabsf(src[j]);
+                max = src[j];
+            }
+        }
+        const float d = max / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b[i].d = vka_f32_to_f16(d);
+        uint8_t q[VKA_QK4_0];
+        for (int j = 0; j < VKA_QK4_0; j++) {
+            const float v = src[j] * id;
+            const float shifted = v + 8.5f;
+            q[j] = (uint8_t)(shifted >= 15.0f ? 15 : shifted > 0.0f ? (int)shifted : 0);
+        }
+        for (int j = 0; j < VKA_QK4_0 / 2; j++) b[i].qs[j] = (uint8_t)(q[j] | q[j + VKA_QK4_0 / 2] << 4);
     }
 }
 
@@ -112,17 +215,17 @@ static void q4_0_to_f32(const void *src, float *dst, int64_t n) {
 static const vka_type_traits traits[VKA_TYPE_COUNT] = {
     T(VKA_TYPE_F32, "f32", 1, 4, f32_to_f32, f32_from_f32),
     T(VKA_TYPE_F16, "f16", 1, 2, f16_to_f32_row, f16_from_f32_row),
-    T(VKA_TYPE_Q4_0, "q4_0", 32, 18, q4_0_to_f32, NULL),
-    T(VKA_TYPE_Q4_1, "q4_1", 32, 20, NULL, NULL),
-    T(VKA_TYPE_Q5_0, "q5_0", 32, 22, NULL, NULL),
-    T(VKA_TYPE_Q5_1, "q5_1", 32, 24, NULL, NULL),
-    T(VKA_TYPE_Q8_0, "q8_0", 32, 34, q8_0_to_f32, NULL),
+    T(VKA_TYPE_Q4_0, "q4_0", 32, 18, q4_0_to_f32, q4_0_from_f32),
+    T(VKA_TYPE_Q4_1, "q4_1", 32, 20, q4_1_to_f32, NULL),
+    T(VKA_TYPE_Q5_0, "q5_0", 32, 22, q5_0_to_f32, NULL),
+    T(VKA_TYPE_Q5_1, "q5_1", 32, 24, q5_1_to_f32, NULL),
+    T(VKA_TYPE_Q8_0, "q8_0", 32, 34, q8_0_to_f32, q8_0_from_f32),
     T(VKA_TYPE_Q8_1, "q8_1", 32, 36, NULL, NULL),
-    T(VKA_TYPE_Q2_K, "q2_K", 256, 84, NULL, NULL),
-    T(VKA_TYPE_Q3_K, "q3_K", 256, 110, NULL, NULL),
-    T(VKA_TYPE_Q4_K, "q4_K", 256, 144, NULL, NULL),
-    T(VKA_TYPE_Q5_K, "q5_K", 256, 176, NULL, NULL),
-    T(VKA_TYPE_Q6_K, "q6_K", 256, 210, NULL, NULL),
+    T(VKA_TYPE_Q2_K, "q2_K", 256, 84, vka_q2_k_to_f32, NULL),
+    T(VKA_TYPE_Q3_K, "q3_K", 256, 110, vka_q3_k_to_f32, NULL),
+    T(VKA_TYPE_Q4_K, "q4_K", 256, 144, vka_q4_k_to_f32, vka_q4_k_from_f32),
+    T(VKA_TYPE_Q5_K, "q5_K", 256, 176, vka_q5_k_to_f32, vka_q5_k_from_f32),
+    T(VKA_TYPE_Q6_K, "q6_K", 256, 210, vka_q6_k_to_f32, vka_q6_k_from_f32),
     T(VKA_TYPE_Q8_K, "q8_K", 256, 292, NULL, NULL),
     T(VKA_TYPE_IQ2_XXS, "iq2_xxs", 256, 66, NULL, NULL),
     T(VKA_TYPE_IQ2_XS, "iq2_xs", 256, 74, NULL, NULL),
@@ -145,6 +248,17 @@ static const vka_type_traits traits[VKA_TYPE_COUNT] = {
 };
 #undef T
 
+_Static_assert(sizeof(vka_block_q4_0) == 18, "q4_0 block layout");
+_Static_assert(sizeof(vka_block_q4_1) == 20, "q4_1 block layout");
+_Static_assert(sizeof(vka_block_q5_0) == 22, "q5_0 block layout");
+_Static_assert(sizeof(vka_block_q5_1) == 24, "q5_1 block layout");
+_Static_assert(sizeof(vka_block_q8_0) == 34, "q8_0 block layout");
+_Static_assert(sizeof(vka_block_q2_k) == 84, "q2_K block layout");
+_Static_assert(sizeof(vka_block_q3_k) == 110, "q3_K block layout");
+_Static_assert(sizeof(vka_block_q4_k) == 144, "q4_K block layout");
+_Static_assert(sizeof(vka_block_q5_k) == 176, "q5_K block layout");
+_Static_assert(sizeof(vka_block_q6_k) == 210, "q6_K block layout");
+
 const vka_type_traits *vka_type_get_traits(uint32_t type) {
     if (type >= VKA_TYPE_COUNT || !traits[type].name) return NULL;
     return &traits[type];
@@ -155,9 +269,12 @@ const char *vka_type_name(uint32_t type) {
     return t ? t->name : "unknown";
 }
 
-/* The weight types the forward pass runs (F32 also for norms and biases). */
+/* The weight types the forward pass runs (F32 also for norms and biases).
+ * Q4_1, Q5_0, Q5_1, Q2_K and Q3_K dequantize (for tools) but are left out:
+ * the GPU path has no shaders for them. */
 static const vka_type supported[] = {
     VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0,
+    VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K,
 };
 
 bool vka_type_is_supported(uint32_t type) {
@@ -181,5 +298,12 @@ const char *vka_type_supported_list(void) {
 size_t vka_type_row_size(vka_type type, int64_t n) {
     const vka_type_traits *t = vka_type_get_traits((uint32_t)type);
     if (!t || n < 0 || n % t->block_size) return 0;
-    return (size_t)(n / t->block_size) * t->type_size;
+    uint64_t blocks = (uint64_t)(n / t->block_size);
+    if (blocks > SIZE_MAX / t->type_size) return 0;
+    return (size_t)blocks * t->type_size;
+}
+
+bool vka_type_can_quantize(uint32_t type) {
+    const vka_type_traits *t = vka_type_get_traits(type);
+    return t && t->from_f32;
 }

@@ -44,26 +44,54 @@ typedef enum vka_type {
     VKA_TYPE_COUNT = 40,
 } vka_type;
 
-/* Block layouts (ggml's, byte for byte; all little-endian). */
+/* Block layouts (ggml's, byte for byte; all little-endian; f16 fields are
+ * IEEE half bits). Blocks are read through these structs, so a row must
+ * start 2-byte aligned (GGUF data is 32-aligned and every row size below is
+ * even). */
 #define VKA_QK4_0 32
+#define VKA_QK4_1 32
+#define VKA_QK5_0 32
+#define VKA_QK5_1 32
 #define VKA_QK8_0 32
 #define VKA_QK_K 256
 #define VKA_K_SCALE_SIZE 12
 
-typedef struct { uint16_t d; uint8_t qs[VKA_QK4_0 / 2]; } vka_block_q4_0;   /* 18 bytes: f16 scale, 32 nibbles (low = first 16 values) */
-typedef struct { uint16_t d; int8_t qs[VKA_QK8_0]; } vka_block_q8_0;        /* 34 bytes: f16 scale, 32 int8 */
-typedef struct {                                                             /* 144 bytes */
+/* x = d * (nibble - 8); byte j holds value j (low nibble) and j + 16 (high) */
+typedef struct { uint16_t d; uint8_t qs[VKA_QK4_0 / 2]; } vka_block_q4_0;                  /* 18 bytes */
+/* x = d * nibble + m; nibble order as Q4_0 */
+typedef struct { uint16_t d, m; uint8_t qs[VKA_QK4_1 / 2]; } vka_block_q4_1;               /* 20 bytes */
+/* x = d * (q - 16), q = nibble | fifth bit << 4; bit i of the little-endian
+ * u32 qh is the fifth bit of value i; nibbles as Q4_0 */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[VKA_QK5_0 / 2]; } vka_block_q5_0;   /* 22 bytes */
+/* x = d * q + m, q as Q5_0 */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[VKA_QK5_1 / 2]; } vka_block_q5_1; /* 24 bytes */
+/* x = d * q */
+typedef struct { uint16_t d; int8_t qs[VKA_QK8_0]; } vka_block_q8_0;                      /* 34 bytes */
+
+/* K-quants: super-blocks of 256 values. */
+typedef struct {                        /* 84 bytes: 16 sub-blocks of 16, x = d*sc*q - dmin*m */
+    uint8_t scales[VKA_QK_K / 16];      /* low nibble 4-bit scale sc, high nibble 4-bit min m */
+    uint8_t qs[VKA_QK_K / 4];           /* 2-bit quants, see vka_q2_k_to_f32 for the order */
+    uint16_t d, dmin;                   /* f16 super-block scales */
+} vka_block_q2_k;
+typedef struct {                        /* 110 bytes: 16 sub-blocks of 16, x = d*(sc-32)*(q-4) */
+    uint8_t hmask[VKA_QK_K / 8];        /* third bit of each quant */
+    uint8_t qs[VKA_QK_K / 4];           /* low 2 bits */
+    uint8_t scales[12];                 /* 16 x 6-bit scales, packed */
+    uint16_t d;                         /* f16 super-block scale */
+} vka_block_q3_k;
+typedef struct {                        /* 144 bytes: 8 sub-blocks of 32, x = d*sc*q - dmin*m */
     uint16_t d, dmin;                   /* f16 super-block scales */
     uint8_t scales[VKA_K_SCALE_SIZE];   /* 8 x (6-bit scale, 6-bit min), packed */
-    uint8_t qs[VKA_QK_K / 2];
+    uint8_t qs[VKA_QK_K / 2];           /* 4-bit quants */
 } vka_block_q4_k;
-typedef struct {                                                             /* 176 bytes */
+typedef struct {                        /* 176 bytes: as Q4_K with 5-bit quants */
     uint16_t d, dmin;
     uint8_t scales[VKA_K_SCALE_SIZE];
     uint8_t qh[VKA_QK_K / 8];           /* fifth bits */
-    uint8_t qs[VKA_QK_K / 2];
+    uint8_t qs[VKA_QK_K / 2];           /* low 4 bits */
 } vka_block_q5_k;
-typedef struct {                                                             /* 210 bytes */
+typedef struct {                        /* 210 bytes: 16 sub-blocks of 16, x = d*sc*(q-32) */
     uint8_t ql[VKA_QK_K / 2];           /* low 4 bits */
     uint8_t qh[VKA_QK_K / 4];           /* high 2 bits */
     int8_t scales[VKA_QK_K / 16];       /* 16 int8 scales */
@@ -92,10 +120,17 @@ bool vka_type_is_supported(uint32_t type);
 /* Comma-separated list of the supported type names, for error messages. */
 const char *vka_type_supported_list(void);
 
-/* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
+/* Bytes of a row of n elements; 0 if the type is unknown, n is negative or
+ * not a multiple of the block size, or the size does not fit a size_t. */
 size_t vka_type_row_size(vka_type type, int64_t n);
 
-/* IEEE half and bfloat16 conversion (round to nearest even; NaN kept NaN). */
+/* True if rows of f32 can be converted to this type (traits from_f32). Q8_0
+ * and Q4_0 give the bytes of ggml's reference quantizers; Q4_K, Q5_K, Q6_K
+ * follow llama.cpp's quantization without an importance matrix. */
+bool vka_type_can_quantize(uint32_t type);
+
+/* IEEE half and bfloat16 conversion: round to nearest even, overflow to
+ * infinity, subnormals kept (not flushed), NaN kept NaN (quieted). */
 float vka_f16_to_f32(uint16_t h);
 uint16_t vka_f32_to_f16(float f);
 float vka_bf16_to_f32(uint16_t h);

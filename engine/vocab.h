@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "utf8.h"   /* vka_utf8_stream, vka_utf8_seq_len */
 #include "vkagent.h"
 
 /* tokenizer.ggml.token_type values */
@@ -39,50 +40,56 @@ int32_t vka_vocab_bos(const vka_vocab *vocab);              /* -1 when none */
 int32_t vka_vocab_eos(const vka_vocab *vocab);
 int32_t vka_vocab_unk(const vka_vocab *vocab);
 int32_t vka_vocab_eot(const vka_vocab *vocab);              /* end of turn, -1 when none */
+int32_t vka_vocab_eom(const vka_vocab *vocab);              /* end of message (tool call), -1 when none */
+int32_t vka_vocab_pad(const vka_vocab *vocab);              /* padding, -1 when none */
+/* tokenizer.ggml.pre (the BPE pre-tokenizer, e.g. "qwen2", "llama-bpe"), "" when absent. */
+const char *vka_vocab_pre(const vka_vocab *vocab);
 bool vka_vocab_add_bos(const vka_vocab *vocab);
 bool vka_vocab_add_eos(const vka_vocab *vocab);
 
-/* End-of-generation: EOS, EOT and other tokens that end a reply. */
+/* End-of-generation: EOS, EOT, EOM and CONTROL tokens whose text is a known
+ * end marker (<|im_end|>, <|endoftext|>, <|eot_id|>, <end_of_turn>, ...);
+ * an ordinary (NORMAL) token never is, whatever its text. BOS is not. */
 bool vka_vocab_is_eog(const vka_vocab *vocab, int32_t id);
 vka_token_type vka_vocab_token_type(const vka_vocab *vocab, int32_t id);
 bool vka_vocab_is_control(const vka_vocab *vocab, int32_t id);
 
+/* The token's SentencePiece score (0 for BPE vocabularies and bad ids). */
+float vka_vocab_score(const vka_vocab *vocab, int32_t id);
+
 /* The token's text as stored ("▁Once", "<0x0A>", "Ġthe"), NUL-terminated. */
 const char *vka_vocab_text(const vka_vocab *vocab, int32_t id);
 
-/* The id of a stored token text, or -1. */
+/* The id of a stored token text, or -1 (the first id when texts repeat). */
 int32_t vka_vocab_find(const vka_vocab *vocab, const char *text, size_t len);
 
 /* The bytes a token stands for in output text: byte tokens give their byte,
  * SentencePiece U+2581 becomes ' ', BPE byte-unicode is mapped back to bytes.
- * Control tokens give "" unless `special`, then their text. Returns the length;
- * *bytes points into the vocabulary (not NUL-terminated). */
+ * Control and unknown tokens give "" unless `special`, then their text;
+ * user-defined tokens give their text, unused ones "". Returns the length;
+ * *bytes points into the vocabulary (not NUL-terminated); "" for a bad id. */
 size_t vka_vocab_piece(const vka_vocab *vocab, int32_t id, bool special, const char **bytes);
 
-/* Tokenizes text (flags: VKA_TOKENIZE_*). *out_ids is malloc'ed (caller frees). */
+/* Tokenizes text (flags: VKA_TOKENIZE_*). *out_ids is malloc'ed (caller
+ * frees; NULL when *out_n is 0). Special tokens are cut out first: the
+ * leftmost, longest match of a USER_DEFINED token text, or with
+ * VKA_TOKENIZE_PARSE_SPECIAL also of a CONTROL/UNKNOWN one; the text between
+ * goes to the kind's tokenizer. Invalid UTF-8 is tokenized byte by byte. */
 vka_status vka_vocab_tokenize(const vka_vocab *vocab, const char *text, size_t len, int flags,
                               int32_t **out_ids, size_t *out_n);
+
+/* Text of a token sequence: the pieces joined (`special`: control tokens as
+ * their text). With a SentencePiece space prefix, the leading space of the
+ * first piece of the text, and of the first after each special token, is
+ * dropped: those are the spaces the tokenizer inserts. Writes at most `cap`
+ * bytes and a NUL when there is room; *out_len is the full length
+ * (VKA_ERR_BUFFER_TOO_SMALL when cap < *out_len). An id out of range is
+ * VKA_ERR_INVALID_ARGUMENT. */
+vka_status vka_vocab_detokenize(const vka_vocab *vocab, const int32_t *ids, size_t n_ids, bool special,
+                                char *buf, size_t cap, size_t *out_len);
 
 /* SentencePiece detail: whether a leading space is dropped from the first
  * piece after BOS / at the start of a text (add_space_prefix). */
 bool vka_vocab_strips_leading_space(const vka_vocab *vocab);
-
-/* Incremental UTF-8 assembly for streaming: push a token's bytes, get back
- * only complete characters; invalid bytes are passed through unchanged so
- * nothing is lost. */
-typedef struct vka_utf8_stream {
-    unsigned char pending[4];
-    size_t n_pending;
-} vka_utf8_stream;
-
-/* Appends the bytes that form complete characters (after any held back
- * before) to out (capacity at least len + 4); returns how many were written. */
-size_t vka_utf8_stream_push(vka_utf8_stream *stream, const char *bytes, size_t len, char *out);
-/* Emits whatever is still held back (an incomplete character at the end). */
-size_t vka_utf8_stream_flush(vka_utf8_stream *stream, char *out);
-
-/* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid or
- * truncated within len bytes. */
-size_t vka_utf8_seq_len(const unsigned char *s, size_t len);
 
 #endif

@@ -156,7 +156,8 @@ const char *vka_model_meta_string(const vka_model *model, const char *key);
 /* ---------------------------------------------------------------- tokens */
 
 enum {
-    VKA_TOKENIZE_ADD_BOS = 1 << 0,       /* prepend BOS if the model has one */
+    VKA_TOKENIZE_ADD_BOS = 1 << 0,       /* prepend BOS if the model has one (not twice: a text that
+                                          * starts with BOS, parsed as special, keeps its own) */
     VKA_TOKENIZE_PARSE_SPECIAL = 1 << 1, /* turn the text of special/control tokens into those tokens */
     VKA_TOKENIZE_MODEL_BOS = 1 << 2,     /* prepend BOS when the model's metadata asks for it (add_bos) */
 };
@@ -191,22 +192,31 @@ const char *vka_token_text(const vka_model *model, int32_t token);
 
 /* The sampler's stages run in this fixed order:
  *   1. penalties (repetition, frequency, presence) over the last
- *      penalty_last_n accepted tokens;
+ *      penalty_last_n tokens of the history: the accepted tokens, and in
+ *      vka_generate the prompt before them;
  *   2. grammar / JSON-schema mask (tokens that cannot continue are removed);
  *   3. greedy: if temperature <= 0, the highest logit wins (lowest id on ties);
- *   4. top-k, 5. temperature, 6. softmax, 7. top-p, 8. min-p;
+ *   4. top-k (the k highest logits survive, the lower id winning ties);
+ *   5. temperature, 6. softmax (in double), 7. top-p (the smallest prefix
+ *      whose probability sums to >= top_p), 8. min-p (drops tokens whose
+ *      probability is below min_p times the best one's);
  *   9. a draw with the seeded RNG (xoshiro256** seeded by splitmix64(seed),
- *      one 53-bit uniform per draw), so one seed gives the same text on
- *      every machine for the same logits. */
+ *      one 53-bit uniform u per draw): walking the candidates best first
+ *      (ties by id), the first whose cumulative weight exceeds u times the
+ *      total is chosen. So one seed gives the same text on every machine
+ *      for the same logits. Greedy sampling draws nothing from the RNG.
+ * NaN logits count as -inf (never chosen), +inf as the largest float.
+ * Tokens whose weight is below e^-40 of the best one's are dropped before
+ * the softmax: too small to change a double-precision sum. */
 typedef struct vka_sampling_params {
     float temperature;          /* <= 0: greedy. Default 0.8 */
     int32_t top_k;              /* <= 0: off. Default 40 */
-    float top_p;                /* >= 1: off. Default 0.95 */
-    float min_p;                /* <= 0: off. Default 0.05 */
-    float repeat_penalty;       /* 1: off. Default 1.0. Divides positive logits, multiplies negative */
+    float top_p;                /* in (0, 1]; 1: off. Default 0.95 */
+    float min_p;                /* in [0, 1]; 0: off. Default 0.05 */
+    float repeat_penalty;       /* > 0; 1: off. Default 1.0. Divides positive logits, multiplies negative */
     float frequency_penalty;    /* 0: off; subtracts count * penalty */
     float presence_penalty;     /* 0: off; subtracts penalty once a token has occurred */
-    int32_t penalty_last_n;     /* window for penalties; default 64; -1: whole context */
+    int32_t penalty_last_n;     /* window for penalties (prompt and output tokens); default 64; 0: off; -1: all of them */
     uint64_t seed;              /* default 0 */
     /* Structured output (at most one of the three): */
     const char *grammar;        /* GBNF text */
@@ -220,12 +230,15 @@ void vka_sampling_params_default(vka_sampling_params *params);
 typedef struct vka_sampler vka_sampler;
 
 /* A sampler for one generation; holds the RNG, penalty history and grammar
- * state. Fails with VKA_ERR_GRAMMAR when the grammar or schema is invalid. */
+ * state. Fails with VKA_ERR_INVALID_ARGUMENT when a parameter is out of its
+ * range (NaN temperature, top_p outside (0, 1], ...) and with
+ * VKA_ERR_GRAMMAR when the grammar or schema is invalid. */
 vka_status vka_sampler_create(const vka_model *model, const vka_sampling_params *params,
                               vka_sampler **out_sampler);
 void vka_sampler_free(vka_sampler *sampler);
 
-/* Picks a token from `logits` (n_vocab floats, not modified). */
+/* Picks a token from `logits` (n_vocab floats, not modified). Fails with
+ * VKA_ERR_INVALID_ARGUMENT when every logit is NaN or -inf. */
 vka_status vka_sampler_sample(vka_sampler *sampler, const float *logits, int32_t *token);
 
 /* Records a token as part of the output (penalty history, grammar state).
@@ -351,6 +364,64 @@ vka_status vka_generate_tokens(vka_session *session, const int32_t *ids, size_t 
                                const vka_generate_params *params, vka_generate_result *result);
 
 void vka_generate_result_clear(vka_generate_result *result);
+
+/* ---------------------------------------------------------------- chat templates */
+
+/* Chat templates turn an OpenAI-style conversation into the prompt text the
+ * model was trained on. The layout is chosen from the model's
+ * tokenizer.chat_template by recognising its family (ChatML/Qwen, Qwen3,
+ * Llama-3, Llama-3.1, Llama-2, Mistral, Zephyr, Gemma, Phi-3); the template
+ * is not interpreted as Jinja. A model without a template, or with one of
+ * no known family, gets ChatML. docs/chat-templates.md lists the families,
+ * how each is recognised and which tool features each supports.
+ *
+ *     const char *msgs = "[{\"role\": \"user\", \"content\": \"Hi!\"}]";
+ *     char *prompt = NULL;
+ *     if (vka_chat_apply_template(model, msgs, NULL, &prompt) == VKA_OK) {
+ *         ... generate from `prompt` with gp.parse_special = true ...
+ *         vka_free(prompt);
+ *     }
+ *
+ * The text contains the BOS text where the family's template writes it
+ * (Llama, Gemma, Mistral); tokenize it with VKA_TOKENIZE_PARSE_SPECIAL and
+ * without adding another BOS. */
+typedef struct vka_chat_params {
+    /* OpenAI "tools" array as JSON text ([{"type": "function", "function":
+     * {"name", "description", "parameters"}}, ...]), or NULL. */
+    const char *tools_json;
+    /* Family name to use instead of the model's template: "chatml", "qwen3",
+     * "llama3", "llama3.1", "llama2", "mistral", "mistral-v3", "zephyr",
+     * "gemma", "phi3" (case-insensitive). NULL: detect from the model. */
+    const char *template_override;
+    /* End with the opening of an assistant turn. Default true. */
+    bool add_generation_prompt;
+    /* Qwen3: false appends an empty <think></think> block after the
+     * generation prompt, as the template's enable_thinking=false does, so
+     * the model answers without thinking. Other families ignore it. Default true. */
+    bool enable_thinking;
+} vka_chat_params;
+
+void vka_chat_params_default(vka_chat_params *params);
+
+/* Renders `messages_json`, an OpenAI "messages" array: objects with "role"
+ * ("system", "user", "assistant", "tool"), "content" (a string, an array of
+ * {"type": "text", "text": ...} parts, or null for an assistant message
+ * that only calls tools), and optionally "tool_calls" (assistant),
+ * "tool_call_id" (tool), "name", "reasoning_content" (assistant thinking,
+ * for Qwen3). `params` NULL means the defaults. *out_text is NUL-terminated;
+ * free it with vka_free. Errors: VKA_ERR_FORMAT for malformed JSON (naming
+ * the message and key), VKA_ERR_NOT_FOUND for an unknown override,
+ * VKA_ERR_UNSUPPORTED for tool calls or tool results in a family without a
+ * tool convention, VKA_ERR_INVALID_ARGUMENT for roles out of the order a
+ * family requires. */
+vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
+                                   const vka_chat_params *params, char **out_text);
+
+/* Name of the family vka_chat_apply_template uses for this model without an
+ * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when
+ * the model has no template or one of no known family, which renders as
+ * "chatml". Returns NULL only for a NULL model. */
+const char *vka_chat_template_family(const vka_model *model, bool *recognised);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,211 @@
+/* test_model.c — model loading: hyperparameters of stories260K, and the
+ * clear errors for models that are malformed or outside what vkagent runs
+ * (each made by copying stories260K through the GGUF writer with one change). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "gguf_write.h"
+#include "test_util.h"
+#include "vkagent.h"
+
+static const char *stories(void) {
+    const char *path = test_data_path("models/stories260K.gguf");
+    REQUIRE_FIXTURE(path);
+    return path;
+}
+
+/* One change to make while copying: a key to drop or to replace with a u32 or
+ * a string, a tensor to drop or to re-type/re-shape. */
+typedef struct change {
+    const char *drop_key;
+    const char *set_u32_key;
+    uint32_t u32;
+    const char *set_str_key;
+    const char *str;
+    const char *drop_tensor;
+    const char *retype_tensor;   /* becomes iq2_xxs-sized bytes of a different type */
+    uint32_t new_type;
+    const char *reshape_tensor;  /* ne[1] halved */
+} change;
+
+static char *copy_with(const change *c) {
+    vka_gguf *g;
+    cr_assert_eq(vka_gguf_open(stories(), &g), VKA_OK);
+    vka_gguf_writer *w;
+    cr_assert_eq(vka_gguf_writer_create(&w), VKA_OK);
+    void *scratch[8] = {0};
+    int n_scratch = 0;
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const char *key = g->kv[i].key.data;
+        if (c->drop_key && strcmp(key, c->drop_key) == 0) continue;
+        if (c->set_u32_key && strcmp(key, c->set_u32_key) == 0) continue;
+        if (c->set_str_key && strcmp(key, c->set_str_key) == 0) continue;
+        if (strcmp(key, "general.alignment") == 0) continue;
+        cr_assert_eq(vka_gguf_writer_add_value(w, key, &g->kv[i].value), VKA_OK, "%s", vka_last_error());
+    }
+    if (c->set_u32_key) cr_assert_eq(vka_gguf_writer_add_u32(w, c->set_u32_key, c->u32), VKA_OK);
+    if (c->set_str_key) cr_assert_eq(vka_gguf_writer_add_str(w, c->set_str_key, c->str), VKA_OK);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const vka_gguf_tensor *t = &g->tensors[i];
+        const char *name = t->name.data;
+        if (c->drop_tensor && strcmp(name, c->drop_tensor) == 0) continue;
+        int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
+        uint32_t type = t->type;
+        const void *data = t->data;
+        uint64_t nbytes = t->nbytes;
+        if (c->retype_tensor && strcmp(name, c->retype_tensor) == 0) {
+            type = c->new_type;
+            const vka_type_traits *tr = vka_type_get_traits(type);
+            nbytes = (uint64_t)(ne[0] / tr->block_size) * tr->type_size * (uint64_t)ne[1];
+            data = scratch[n_scratch++] = calloc(1, nbytes);
+        }
+        if (c->reshape_tensor && strcmp(name, c->reshape_tensor) == 0) {
+            ne[1] /= 2;
+            nbytes /= 2;
+        }
+        cr_assert_eq(vka_gguf_writer_add_tensor(w, name, type, t->n_dims, ne, data, nbytes), VKA_OK, "%s",
+                     vka_last_error());
+    }
+    char tmpl[] = "/tmp/vkagent-model-XXXXXX";
+    int fd = mkstemp(tmpl);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(vka_gguf_writer_write_file(w, tmpl), VKA_OK, "%s", vka_last_error());
+    vka_gguf_writer_free(w);
+    vka_gguf_free(g);
+    for (int i = 0; i < n_scratch; i++) free(scratch[i]);
+    return strdup(tmpl);
+}
+
+/* Loads a modified copy and expects `status` with `needle` in the message. */
+static void expect_load_error(const change *c, vka_status status, const char *needle) {
+    char *path = copy_with(c);
+    vka_model *m = NULL;
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    vka_status st = vka_model_load(path, &mp, &m);
+    cr_expect_eq(st, status, "got %s: %s", vka_status_name(st), vka_last_error());
+    cr_expect_null(m);
+    cr_expect(strstr(vka_last_error(), needle) != NULL, "message '%s' lacks '%s'", vka_last_error(), needle);
+    unlink(path);
+    free(path);
+}
+
+Test(model, stories_info) {
+    vka_model *m = NULL;
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
+    vka_model_info info;
+    cr_assert_eq(vka_model_get_info(m, &info), VKA_OK);
+    cr_expect_str_eq(info.architecture, "llama");
+    cr_expect_str_eq(info.name, "stories260K");
+    cr_expect_str_eq(info.tokenizer, "llama");
+    cr_expect_eq(info.n_vocab, 512);
+    cr_expect_eq(info.n_ctx_train, 512);
+    cr_expect_eq(info.n_embd, 64);
+    cr_expect_eq(info.n_layer, 5);
+    cr_expect_eq(info.n_head, 8);
+    cr_expect_eq(info.n_head_kv, 4);
+    cr_expect_eq(info.n_ff, 172);
+    cr_expect_eq(info.head_dim, 8);
+    cr_expect_eq(info.token_bos, 1);
+    cr_expect_eq(info.token_eos, 2);
+    cr_expect_eq(info.token_unk, 0);
+    cr_expect(info.add_bos);
+    cr_expect_eq(info.n_params, 292800); /* models/README.md: counting output.weight separately */
+    cr_expect_eq(info.weight_bytes, 292800 * 4);
+    cr_expect_str_eq(vka_model_meta_string(m, "general.architecture"), "llama");
+    cr_expect_null(vka_model_meta_string(m, "llama.block_count"), "not a string");
+    vka_model_free(m);
+}
+
+Test(model, missing_file) {
+    vka_model *m = NULL;
+    cr_expect_neq(vka_model_load("/nonexistent/model.gguf", NULL, &m), VKA_OK);
+    cr_expect(strstr(vka_last_error(), "/nonexistent/model.gguf") != NULL, "%s", vka_last_error());
+    cr_expect_eq(vka_model_load(NULL, NULL, &m), VKA_ERR_INVALID_ARGUMENT);
+}
+
+Test(model, unsupported_architecture) {
+    change c = {.set_str_key = "general.architecture", .str = "gptneox"};
+    expect_load_error(&c, VKA_ERR_UNSUPPORTED, "gptneox");
+    expect_load_error(&c, VKA_ERR_UNSUPPORTED, "qwen3"); /* lists what is supported */
+}
+
+Test(model, missing_tensor) {
+    change c = {.drop_tensor = "blk.3.ffn_up.weight"};
+    expect_load_error(&c, VKA_ERR_FORMAT, "blk.3.ffn_up.weight");
+}
+
+Test(model, wrong_shape) {
+    change c = {.reshape_tensor = "blk.1.attn_q.weight"};
+    expect_load_error(&c, VKA_ERR_FORMAT, "blk.1.attn_q.weight");
+}
+
+Test(model, unsupported_tensor_type) {
+    change c = {.retype_tensor = "blk.0.attn_q.weight", .new_type = 20 /* iq4_nl */};
+    expect_load_error(&c, VKA_ERR_UNSUPPORTED, "iq4_nl");
+    expect_load_error(&c, VKA_ERR_UNSUPPORTED, "q8_0"); /* lists what is supported */
+}
+
+Test(model, bad_hyperparameters) {
+    change zero_heads = {.set_u32_key = "llama.attention.head_count", .u32 = 0};
+    expect_load_error(&zero_heads, VKA_ERR_FORMAT, "head_count");
+    change gqa = {.set_u32_key = "llama.attention.head_count_kv", .u32 = 3};
+    expect_load_error(&gqa, VKA_ERR_FORMAT, "KV heads");
+    change vocab = {.set_u32_key = "llama.vocab_size", .u32 = 1000};
+    expect_load_error(&vocab, VKA_ERR_FORMAT, "vocab_size");
+    change rope = {.set_str_key = "llama.rope.scaling.type", .str = "yarn-ish"};
+    expect_load_error(&rope, VKA_ERR_UNSUPPORTED, "yarn-ish");
+    change no_embd = {.drop_key = "llama.embedding_length"};
+    expect_load_error(&no_embd, VKA_ERR_FORMAT, "embedding_length");
+}
+
+/* Without output.weight the output projection is tied to the embeddings; in
+ * stories260K output.weight is a copy of token_embd, so logits are unchanged. */
+Test(model, tied_output_weight) {
+    change c = {.drop_tensor = "output.weight"};
+    char *path = copy_with(&c);
+    vka_model *tied = NULL, *own = NULL;
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    cr_assert_eq(vka_model_load(path, &mp, &tied), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_model_load(stories(), &mp, &own), VKA_OK);
+    const int32_t ids[] = {1, 403, 407};
+    float a[3 * 512], b[3 * 512];
+    vka_session *s1, *s2;
+    cr_assert_eq(vka_session_create(tied, NULL, &s1), VKA_OK);
+    cr_assert_eq(vka_session_create(own, NULL, &s2), VKA_OK);
+    cr_assert_eq(vka_session_feed_all_logits(s1, ids, 3, a), VKA_OK);
+    cr_assert_eq(vka_session_feed_all_logits(s2, ids, 3, b), VKA_OK);
+    cr_expect_arr_eq(a, b, sizeof a);
+    vka_session_free(s1);
+    vka_session_free(s2);
+    vka_model_free(tied);
+    vka_model_free(own);
+    unlink(path);
+    free(path);
+}
+
+Test(model, vocab_only) {
+    vka_model *m = NULL;
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.vocab_only = true;
+    cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
+    vka_session *s = NULL;
+    cr_expect_eq(vka_session_create(m, NULL, &s), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(vka_last_error(), "vocab-only") != NULL, "%s", vka_last_error());
+    int32_t ids[8];
+    size_t n;
+    cr_expect_eq(vka_tokenize(m, "Once", 4, VKA_TOKENIZE_MODEL_BOS, ids, 8, &n), VKA_OK);
+    cr_expect_eq(n, 2);
+    vka_model_free(m);
+}
