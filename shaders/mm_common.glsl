@@ -43,6 +43,19 @@ layout(binding = 2) readonly buffer XF { float xf[]; };
 layout(binding = 2) readonly buffer XF4 { vec4 xf4[]; };
 layout(binding = 3) readonly buffer BIAS { float bias[]; };
 
+#ifdef X_TEXEL
+// Inputs through a uniform texel buffer (R32G32B32A32_UINT view of the
+// activations): on CPU drivers (llvmpipe) texel fetches are vector gathers
+// while storage-buffer loads go lane by lane. Needs x_off and K multiples of 4.
+layout(binding = 5) uniform usamplerBuffer xtex;
+vec4 x_group(uint t, uint k) { return uintBitsToFloat(texelFetch(xtex, int((pc.x_off + t * pc.K + k) >> 2))); }
+float x_at(uint t, uint k) {
+    const uint i = pc.x_off + t * pc.K + k;
+    const vec4 v = uintBitsToFloat(texelFetch(xtex, int(i >> 2)));
+    const uint c = i & 3u;
+    return c == 0u ? v.x : c == 1u ? v.y : c == 2u ? v.z : v.w;
+}
+#else
 // Input elements k..k+3 of token t (k + 4 <= K).
 vec4 x_group(uint t, uint k) {
     uint i = pc.x_off + t * pc.K + k;
@@ -51,6 +64,7 @@ vec4 x_group(uint t, uint k) {
 }
 
 float x_at(uint t, uint k) { return xf[pc.x_off + t * pc.K + k]; }
+#endif
 
 // Part-local row r, token t: adds the bias and the old value as asked.
 void store_out(uint r, uint t, float sum) {

@@ -42,27 +42,41 @@ void main() {
         const uint kend = min(k0 + 32u, pc.K);
         float ds[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) ds[i] = w_scale(rr[i], b);
-        const uint ng = (kend - k0 + 3u) / 4u;
-        for (uint g = 0; g < ng; g++) {
-            const uint k = k0 + 4u * g;
-            vec4 wv[TR];
-            [[unroll]] for (uint i = 0; i < TR; i++) wv[i] = w_group(rr[i], b, g, ds[i]);
-            if (k + 4u <= kend) {
+        for (uint h = 0u; h < 2u && k0 + 16u * h < kend; h++) {
+            const uint kh = k0 + 16u * h;
+            vec4 wv[TR * 4];   // 16 weights of each row, loaded 16 bytes at a time
+            [[unroll]] for (uint i = 0; i < TR; i++) {
+                vec4 part[4];
+                w_half(rr[i], b, h, ds[i], part);
+                [[unroll]] for (uint g = 0; g < 4; g++) wv[i * 4 + g] = part[g];
+            }
+            if (kh + 16u <= kend) {
                 [[unroll]] for (uint j = 0; j < TN; j++) {
-                    const vec4 xv = x_group(tt[j], k);
-                    [[unroll]] for (uint i = 0; i < TR; i++) {
-                        acc[i * TN + j] = fma(wv[i].x, xv.x, acc[i * TN + j]);
-                        acc[i * TN + j] = fma(wv[i].y, xv.y, acc[i * TN + j]);
-                        acc[i * TN + j] = fma(wv[i].z, xv.z, acc[i * TN + j]);
-                        acc[i * TN + j] = fma(wv[i].w, xv.w, acc[i * TN + j]);
+                    [[unroll]] for (uint g = 0; g < 4; g++) {
+                        const vec4 xv = x_group(tt[j], kh + 4u * g);
+                        [[unroll]] for (uint i = 0; i < TR; i++) {
+                            acc[i * TN + j] = fma(wv[i * 4 + g].x, xv.x, acc[i * TN + j]);
+                            acc[i * TN + j] = fma(wv[i * 4 + g].y, xv.y, acc[i * TN + j]);
+                            acc[i * TN + j] = fma(wv[i * 4 + g].z, xv.z, acc[i * TN + j]);
+                            acc[i * TN + j] = fma(wv[i * 4 + g].w, xv.w, acc[i * TN + j]);
+                        }
                     }
                 }
             } else {
-                for (uint c = 0; c < kend - k; c++) {
-                    [[unroll]] for (uint j = 0; j < TN; j++) {
-                        const float xs = x_at(tt[j], k + c);
-                        [[unroll]] for (uint i = 0; i < TR; i++)
-                            acc[i * TN + j] = fma(wv[i][c], xs, acc[i * TN + j]);
+                // the row's last, partial block (float types): element by element up to K
+                // (constant indices only: a dynamically indexed array would live in memory)
+                for (uint g = 0u; kh + 4u * g < kend; g++) {
+                    const uint k = kh + 4u * g;
+                    vec4 wg[TR];
+                    [[unroll]] for (uint i = 0; i < TR; i++) wg[i] = w_group(rr[i], b, (k - k0) / 4u, ds[i]);
+                    [[unroll]] for (uint c = 0; c < 4; c++) {
+                        if (k + c < kend) {
+                            [[unroll]] for (uint j = 0; j < TN; j++) {
+                                const float xs = x_at(tt[j], k + c);
+                                [[unroll]] for (uint i = 0; i < TR; i++)
+                                    acc[i * TN + j] = fma(wg[i][c], xs, acc[i * TN + j]);
+                            }
+                        }
                     }
                 }
             }

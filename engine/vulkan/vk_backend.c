@@ -18,6 +18,7 @@ static void vk_destroy(vka_backend *b) {
         pthread_mutex_lock(&vb->mutex);
         vk_stage_flush(vb);
         vk_ropes_release_all(vb);
+        if (vb->dummy_view) vkDestroyBufferView(vb->device, vb->dummy_view, NULL);
         vk_pipelines_release(vb);
         if (vb->xfer_pool) vkDestroyCommandPool(vb->device, vb->xfer_pool, NULL);
         if (vb->xfer_fence) vkDestroyFence(vb->device, vb->xfer_fence, NULL);
@@ -120,12 +121,18 @@ static vka_status setup(vk_backend *vb, int index) {
         unsigned long long v = strtoull(cap, NULL, 0);
         if (v >= 4096 && v < vb->max_binding) vb->max_binding = v;
     }
+    if (vb->max_binding > vb->max_alloc - 4096) vb->max_binding = vb->max_alloc - 4096;
     vb->max_binding &= ~(VkDeviceSize)15;
     vb->align = 256;
     if (props.limits.minStorageBufferOffsetAlignment > vb->align) vb->align = props.limits.minStorageBufferOffsetAlignment;
     if (props.limits.nonCoherentAtomSize > vb->align) vb->align = props.limits.nonCoherentAtomSize;
     VKA_TRY(vk_device_create(vb));
     vk_choose_tuning(vb);
+    VkFormatProperties fp;
+    vkGetPhysicalDeviceFormatProperties(vb->phys, VK_FORMAT_R32G32B32A32_UINT, &fp);
+    if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) ||
+        props.limits.maxTexelBufferElements < (vb->max_binding + 15) / 16 || props.limits.minTexelBufferOffsetAlignment > 256)
+        vb->tune.texel = false;
     VKA_TRY(vk_arenas_init(vb));
     VKA_TRY(vk_pipelines_init(vb));
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -140,6 +147,7 @@ static vka_status setup(vk_backend *vb, int index) {
     VK_TRY(vkCreateFence(vb->device, &fci, NULL, &vb->xfer_fence), "creating a fence");
     VKA_TRY(vk_alloc_mem(vb, &vb->device_arena, 256, "an unused binding", &vb->dummy));
     VKA_TRY(vk_stage_zero(vb, &vb->dummy, 0, 256));
+    VKA_TRY(vk_texel_view(vb, &vb->dummy, 16, &vb->dummy_view));
     vb->class_bytes[VK_MEM_INTERNAL] += vb->dummy.size;
     snprintf(vb->base.name, sizeof vb->base.name, "vulkan:%u %.200s [%s]", vb->desc.index, vb->desc.name,
              type_label(vb->desc.type));

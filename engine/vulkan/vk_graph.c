@@ -16,6 +16,7 @@
 typedef struct vk_binding {
     VkBuffer buffer;
     VkDeviceSize offset, range;
+    VkBufferView view;         /* the texel binding */
 } vk_binding;
 
 typedef struct vk_dispatch {
@@ -70,16 +71,16 @@ static vka_status bind_plain(rec *r, const vka_tensor *t, uint32_t elem_size, vk
     if (s->usage == VKA_USAGE_WEIGHT && (s->n_parts != 1 || t->parent))
         return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: weight '%s' used as a plain vector must be one whole row",
                         t->name ? t->name : "?");
-    *b = (vk_binding){p->alloc.chunk->buffer, p->alloc.offset, p->bytes};
+    *b = (vk_binding){p->alloc.chunk->buffer, p->alloc.offset, p->bytes, NULL};
     *elem_off = (uint32_t)(t->offset / elem_size);
     (void)r;
     return VKA_OK;
 }
 
-static vk_binding bind_part(const vk_part *p) { return (vk_binding){p->alloc.chunk->buffer, p->alloc.offset, p->bytes}; }
+static vk_binding bind_part(const vk_part *p) { return (vk_binding){p->alloc.chunk->buffer, p->alloc.offset, p->bytes, NULL}; }
 
 static vk_binding bind_alloc(const vk_alloc *a, VkDeviceSize range) {
-    return (vk_binding){a->chunk->buffer, a->offset, range};
+    return (vk_binding){a->chunk->buffer, a->offset, range, NULL};
 }
 
 /* ------------------------------------------------------------ hazards */
@@ -110,8 +111,10 @@ static vka_status push_dispatch(rec *r, const vk_dispatch *d, const void *const 
     }
     r->d[r->n] = *d;
     r->d[r->n].barrier_before = barrier;
-    for (uint32_t i = 0; i < VK_BINDINGS; i++)
+    for (uint32_t i = 0; i < VK_XTEX_BINDING; i++)
         if (!r->d[r->n].bind[i].buffer) r->d[r->n].bind[i] = bind_alloc(&r->vb->dummy, 16);
+    for (uint32_t i = VK_XTEX_BINDING; i < VK_BINDINGS; i++)
+        if (!r->d[r->n].bind[i].view) r->d[r->n].bind[i].view = r->vb->dummy_view;
     r->n++;
     return VKA_OK;
 }
@@ -219,11 +222,19 @@ static vka_status emit_rope(rec *r, const vka_node *n) {
                         (long long)x->ne[0]);
     vk_graph_state *gs = r->gs;
     vk_rope_table *tab = NULL;
-    if (gs->n_ropes == sizeof gs->ropes / sizeof gs->ropes[0])
-        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: too many RoPE configurations in one graph");
     VKA_TRY(vk_rope_acquire(r->vb, rp->n_rot, rp->freq_base, rp->freq_scale, n->src[1] ? vk_storage_of(n->src[1]) : NULL,
                             (uint32_t)gs->pos_limit, &tab));
-    gs->ropes[gs->n_ropes++] = tab;
+    bool held = false; /* the graph keeps one reference per distinct table */
+    for (uint32_t i = 0; i < gs->n_ropes && !held; i++) held = gs->ropes[i] == tab;
+    if (held) {
+        vk_rope_release(r->vb, tab);
+    } else if (gs->n_ropes == sizeof gs->ropes / sizeof gs->ropes[0]) {
+        vk_rope_release(r->vb, tab);
+        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: more than %u RoPE configurations in one graph",
+                        (unsigned)(sizeof gs->ropes / sizeof gs->ropes[0]));
+    } else {
+        gs->ropes[gs->n_ropes++] = tab;
+    }
     vk_dispatch d = {0};
     uint32_t x_off;
     VKA_TRY(bind_plain(r, x, 4, &d.bind[0], &x_off));
@@ -402,19 +413,28 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
         rows_per_group = t->tm;
         toks_per_group = t->tn;
     }
+    /* CPU-type devices read weights and inputs through texel views (vector gathers on llvmpipe) */
+    vk_storage *xs = vk_storage_of(x);
+    bool texel = !coopmat && t->texel && (N == 1 || !t->tiled) && K % 4 == 0 && x_off % 4 == 0 && xs->parts[0].view;
+    if (texel) {
+        snprintf(module, sizeof module, "mm_reg_cpu_%s", ty);
+        full_sg = false;
+        d.bind[VK_XTEX_BINDING].view = xs->parts[0].view;
+    }
     VKA_TRY(pipeline(r, module, spec, n_spec, full_sg, &d));
+    const void *reads[4] = {vk_storage_of(x)}, *writes[] = {vk_storage_of(dst), NULL};
+    uint32_t nr = 1;
+    if (bias) reads[nr++] = vk_storage_of(bias);
+    if (n->p.accumulate) reads[nr++] = vk_storage_of(dst);
+    reads[nr] = NULL;
     for (uint32_t i = 0; i < w->n_parts; i++) {
         const vk_part *p = &w->parts[i];
         uint32_t pc[12] = {p->rows, p->row0, K, N, x_off, d_off, M, b_off,
                            w->layout.stride, (uint32_t)(p->scale_offset / 4), w->layout.s_row, flags};
         set_push(&d, pc, sizeof pc);
         d.bind[1] = bind_part(p);
+        d.bind[VK_TEXEL_BINDING].view = texel ? p->view : VK_NULL_HANDLE;
         VKA_TRY(set_groups(&d, div_up(p->rows, rows_per_group), div_up(N, toks_per_group)));
-        const void *reads[4] = {vk_storage_of(x)}, *writes[] = {vk_storage_of(dst), NULL};
-        uint32_t nr = 1;
-        if (bias) reads[nr++] = vk_storage_of(bias);
-        if (n->p.accumulate) reads[nr++] = vk_storage_of(dst);
-        reads[nr] = NULL;
         VKA_TRY(push_dispatch(r, &d, reads, writes));
     }
     return VKA_OK;
@@ -481,15 +501,16 @@ static void state_free(vk_backend *vb, vk_graph_state *gs) {
 }
 
 static vka_status write_commands(vk_backend *vb, vk_graph_state *gs, const rec *r) {
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, r->n * VK_BINDINGS};
+    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, r->n * VK_XTEX_BINDING},
+                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, r->n * 2}};
     VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = r->n,
-                                      .poolSizeCount = 1, .pPoolSizes = &ps};
+                                      .poolSizeCount = 2, .pPoolSizes = ps};
     VK_TRY(vkCreateDescriptorPool(vb->device, &pci, NULL, &gs->dpool), "creating a descriptor pool for %u dispatches",
            r->n);
     VkDescriptorSet *sets = malloc(r->n * sizeof *sets);
     VkDescriptorSetLayout *layouts = malloc(r->n * sizeof *layouts);
     VkDescriptorBufferInfo *infos = malloc((size_t)r->n * VK_BINDINGS * sizeof *infos);
-    VkWriteDescriptorSet *writes = malloc(r->n * sizeof *writes);
+    VkWriteDescriptorSet *writes = malloc(3 * (size_t)r->n * sizeof *writes);
     vka_status st = sets && layouts && infos && writes ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     for (uint32_t i = 0; st == VKA_OK && i < r->n; i++) layouts[i] = vb->set_layout;
     if (st == VKA_OK) {
@@ -503,12 +524,18 @@ static vka_status write_commands(vk_backend *vb, vk_graph_state *gs, const rec *
             for (uint32_t b = 0; b < VK_BINDINGS; b++)
                 infos[i * VK_BINDINGS + b] = (VkDescriptorBufferInfo){r->d[i].bind[b].buffer, r->d[i].bind[b].offset,
                                                                       r->d[i].bind[b].range};
-            writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = sets[i],
-                                               .dstBinding = 0, .descriptorCount = VK_BINDINGS,
-                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                               .pBufferInfo = &infos[i * VK_BINDINGS]};
+            /* bindings 0..4 are storage buffers, 5 and 6 texel views */
+            writes[3 * i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = sets[i],
+                                                   .dstBinding = 0, .descriptorCount = VK_XTEX_BINDING,
+                                                   .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                   .pBufferInfo = &infos[i * VK_BINDINGS]};
+            for (uint32_t b = VK_XTEX_BINDING; b <= VK_TEXEL_BINDING; b++)
+                writes[3 * i + 1 + b - VK_XTEX_BINDING] = (VkWriteDescriptorSet){
+                    .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = sets[i], .dstBinding = b,
+                    .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                    .pTexelBufferView = &r->d[i].bind[b].view};
         }
-        vkUpdateDescriptorSets(vb->device, r->n, writes, 0, NULL);
+        vkUpdateDescriptorSets(vb->device, 3 * r->n, writes, 0, NULL);
     }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     if (st == VKA_OK) st = vk_check(vkBeginCommandBuffer(gs->cmd, &bi), "beginning a command buffer");

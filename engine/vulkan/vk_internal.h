@@ -66,6 +66,7 @@ typedef struct vk_wlayout {
 
 typedef struct vk_part {
     vk_alloc alloc;
+    VkBufferView view;               /* R32G32B32A32_UINT view of the part (when tune.texel) */
     uint32_t row0, rows;
     VkDeviceSize bytes;              /* bound range */
     VkDeviceSize scale_offset;       /* byte offset of the scale region in the part */
@@ -91,7 +92,9 @@ typedef struct vk_storage {
 
 #define VK_MAX_SPEC 8
 #define VK_PUSH_BYTES 128
-#define VK_BINDINGS 5                /* 0 dst, 1..3 sources, 4 per-step parameters */
+#define VK_BINDINGS 7                /* 0 dst, 1..3 sources, 4 per-step parameters: storage buffers */
+#define VK_XTEX_BINDING 5            /* matmul inputs as a uniform texel buffer (CPU-type devices) */
+#define VK_TEXEL_BINDING 6           /* matmul weights as a uniform texel buffer (CPU-type devices) */
 
 typedef struct vk_pipeline {
     char module[40];
@@ -110,6 +113,7 @@ typedef struct vk_tuning {
     uint32_t mm_wg, mm_tr, mm_tn;    /* mm_reg as matrix-matrix */
     uint32_t tm, tn, rm, rn;         /* mm_tiled */
     bool sg_reduce;                  /* lane sums by subgroup shuffles */
+    bool texel;                      /* matmul weights and inputs through texel buffer views */
     bool coopmat;                    /* NV cooperative matrices for F16/Q8_0/Q4_0 */
     uint32_t norm_wg, norm_rt;
     uint32_t elt_wg, attn_wg, argmax_wg;
@@ -166,6 +170,7 @@ typedef struct vk_backend {
     uint32_t n_pipelines, cap_pipelines;
     VkShaderModule *modules;         /* per vka_vk_spirv_modules entry, created on demand */
     vk_alloc dummy;                  /* bound to unused bindings */
+    VkBufferView dummy_view;
 
     vk_rope_table **ropes;
     uint32_t n_ropes, cap_ropes;
@@ -197,6 +202,8 @@ vka_status vk_stage_zero(vk_backend *vb, const vk_alloc *dst, VkDeviceSize offse
 vka_status vk_stage_copy(vk_backend *vb, const vk_alloc *dst, VkDeviceSize dst_off, const vk_alloc *src,
                          VkDeviceSize src_off, VkDeviceSize size);
 vka_status vk_stage_flush(vk_backend *vb);
+/* An R32G32B32A32_UINT view of `size` bytes (rounded up to 16) from the allocation's start. */
+vka_status vk_texel_view(vk_backend *vb, const vk_alloc *a, VkDeviceSize size, VkBufferView *out);
 vka_status vk_read(vk_backend *vb, const vk_alloc *src, VkDeviceSize offset, VkDeviceSize size, void *out);
 vka_status vk_submit_wait(vk_backend *vb, VkCommandBuffer cmd, VkFence fence, double *wait_s);
 VkDeviceSize vk_staging_capacity(const vk_backend *vb);

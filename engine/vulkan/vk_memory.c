@@ -33,8 +33,12 @@ static int find_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits, 
     return found;
 }
 
-static const VkBufferUsageFlags buffer_usage =
-    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+static const VkBufferUsageFlags buffer_usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                                               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+
+/* Every chunk ends with bytes never handed out, so that views rounded up to
+ * whole 16-byte texels stay inside the buffer. */
+#define CHUNK_SLACK ((VkDeviceSize)256)
 
 vka_status vk_arenas_init(vk_backend *vb) {
     VkBuffer probe;
@@ -141,7 +145,7 @@ static vka_status chunk_create(vk_backend *vb, vk_arena *a, VkDeviceSize size, c
         chunk_destroy(vb, a, c);
         return st;
     }
-    c->free[0] = (vk_range){0, size};
+    c->free[0] = (vk_range){0, size - CHUNK_SLACK};
     c->n_free = 1;
     a->chunks[a->n_chunks++] = c;
     *out = c;
@@ -170,7 +174,7 @@ static bool chunk_take(vk_chunk *c, VkDeviceSize size, VkDeviceSize *offset) {
 vka_status vk_alloc_mem(vk_backend *vb, vk_arena *a, VkDeviceSize size, const char *what, vk_alloc *out) {
     memset(out, 0, sizeof *out);
     size = align_up(size ? size : 1, vb->align);
-    if (size > vb->max_alloc)
+    if (size + CHUNK_SLACK > vb->max_alloc)
         return vka_fail(VKA_ERR_OUT_OF_DEVICE_MEMORY,
                         "vulkan: %s needs one allocation of %.2f MiB; %s allows at most %.2f MiB "
                         "(maxMemoryAllocationSize)",
@@ -183,7 +187,7 @@ vka_status vk_alloc_mem(vk_backend *vb, vk_arena *a, VkDeviceSize size, const ch
         }
     }
     vk_chunk *c = NULL;
-    VKA_TRY(chunk_create(vb, a, size > a->chunk_size ? size : a->chunk_size, what, &c));
+    VKA_TRY(chunk_create(vb, a, size + CHUNK_SLACK > a->chunk_size ? size + CHUNK_SLACK : a->chunk_size, what, &c));
     chunk_take(c, size, &offset);
     *out = (vk_alloc){c, offset, size};
     return VKA_OK;
@@ -337,6 +341,15 @@ vka_status vk_stage_copy(vk_backend *vb, const vk_alloc *dst, VkDeviceSize dst_o
     VkBufferCopy region = {.srcOffset = src->offset + src_off, .dstOffset = dst->offset + dst_off, .size = size};
     vkCmdCopyBuffer(vb->xfer_cmd, src->chunk->buffer, dst->chunk->buffer, 1, &region);
     return vk_stage_flush(vb);
+}
+
+vka_status vk_texel_view(vk_backend *vb, const vk_alloc *a, VkDeviceSize size, VkBufferView *out) {
+    VkBufferViewCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = a->chunk->buffer,
+                                 .format = VK_FORMAT_R32G32B32A32_UINT, .offset = a->offset,
+                                 .range = (size + 15) & ~(VkDeviceSize)15};
+    VK_TRY(vkCreateBufferView(vb->device, &ci, NULL, out), "creating a texel view of %llu bytes",
+           (unsigned long long)ci.range);
+    return VKA_OK;
 }
 
 vka_status vk_read(vk_backend *vb, const vk_alloc *src, VkDeviceSize offset, VkDeviceSize size, void *out) {

@@ -97,7 +97,9 @@ vka_status vk_pipelines_init(vk_backend *vb) {
     VkDescriptorSetLayoutBinding bindings[VK_BINDINGS];
     for (uint32_t i = 0; i < VK_BINDINGS; i++)
         bindings[i] = (VkDescriptorSetLayoutBinding){.binding = i,
-                                                     .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                     .descriptorType = i >= VK_XTEX_BINDING
+                                                                           ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                                           : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                                      .descriptorCount = 1,
                                                      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo dl = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,

@@ -2,8 +2,7 @@
  * GGUF's blocks are 18 or 34 bytes, so quantized values and scales would
  * sit at 2-byte alignment; on the device each part of a matrix holds all
  * its rows' values first (16-byte aligned rows) and then their f16 scales:
- *   F32:       round_up(K, 4) floats per row, zero-padded
- *   F16, BF16: round_up(K, 8) halves per row, zero-padded
+ *   F32, F16, BF16: round_up(K, 32) elements per row, zero-padded (whole blocks)
  *   Q8_0:      32 int8 per block; Q4_0: 16 bytes of nibbles per block (as in GGUF)
  *   scales:    one f16 per block, round_up(blocks, 2) per row
  * Values are moved, never converted, so dequantization stays exact. */
@@ -19,12 +18,12 @@ vka_status vk_wlayout_init(vka_type type, int64_t k, vk_wlayout *out) {
     uint32_t n = (uint32_t)k;
     switch (type) {
     case VKA_TYPE_F32:
-        out->stride = round_up(n, 4);
+        out->stride = round_up(n, 32);
         out->row_bytes = (VkDeviceSize)out->stride * 4;
         return VKA_OK;
     case VKA_TYPE_F16:
     case VKA_TYPE_BF16:
-        out->stride = round_up(n, 8);
+        out->stride = round_up(n, 32);
         out->row_bytes = (VkDeviceSize)out->stride * 2;
         return VKA_OK;
     case VKA_TYPE_Q8_0:

@@ -23,7 +23,10 @@ static const char *tname(const vka_tensor *t) { return t->name ? t->name : "tens
 
 static void storage_free(vk_backend *vb, vk_storage *s) {
     if (!s) return;
-    for (uint32_t i = 0; i < s->n_parts; i++) vk_free_mem(vb, s->arena, &s->parts[i].alloc);
+    for (uint32_t i = 0; i < s->n_parts; i++) {
+        if (s->parts[i].view) vkDestroyBufferView(vb->device, s->parts[i].view, NULL);
+        vk_free_mem(vb, s->arena, &s->parts[i].alloc);
+    }
     vb->class_bytes[usage_class(s->usage)] -= s->bytes;
     free(s->parts);
     free(s);
@@ -75,6 +78,7 @@ static vka_status alloc_weight(vk_backend *vb, vka_tensor *t, vk_storage *s, con
         p->bytes = p->scale_offset + (VkDeviceSize)p->rows * l->scale_row_bytes;
         VKA_TRY(vk_alloc_mem(vb, s->arena, p->bytes, tname(t), &p->alloc));
         s->bytes += p->alloc.size;
+        if (vb->tune.texel) VKA_TRY(vk_texel_view(vb, &p->alloc, p->bytes, &p->view));
         if (init)
             VKA_TRY(upload_rows(vb, s, p, 0, p->rows, (const uint8_t *)init + (size_t)p->row0 * t->row_bytes,
                                 t->row_bytes));
@@ -97,6 +101,8 @@ static vka_status alloc_plain(vk_backend *vb, vka_tensor *t, vk_storage *s) {
     s->parts[0].bytes = bytes;
     VKA_TRY(vk_alloc_mem(vb, s->arena, bytes, tname(t), &s->parts[0].alloc));
     s->bytes = s->parts[0].alloc.size;
+    if (vb->tune.texel && t->usage == VKA_USAGE_ACTIVATION)
+        VKA_TRY(vk_texel_view(vb, &s->parts[0].alloc, bytes, &s->parts[0].view));
     return vk_stage_zero(vb, &s->parts[0].alloc, 0, s->parts[0].alloc.size);
 }
 

@@ -17,6 +17,7 @@ typedef struct vka_vk_features {
     bool int_dot;            /* shaderIntegerDotProduct */
     bool subgroup_arith;     /* subgroup arithmetic in compute shaders */
     bool subgroup_shuffle;   /* subgroup shuffle in compute shaders */
+    bool subgroup_ballot;    /* subgroup ballot/broadcast in compute shaders */
     bool size_control;       /* subgroupSizeControl */
     bool full_subgroups;     /* computeFullSubgroups */
     bool coopmat_nv;         /* VK_NV_cooperative_matrix with 16x16x16 f16 -> f32 */
