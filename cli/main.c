@@ -16,6 +16,7 @@ static const command commands[] = {
     {"logits", cmd_logits, "print or save the logits at every prompt position"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"info", cmd_info, "show a GGUF file's metadata, tensors and derived hyperparameters"},
+    {"devices", cmd_devices, "list the Vulkan devices, their limits and features (and a model's device memory)"},
     {"grammar", cmd_grammar, "print the GBNF grammar of a JSON Schema, or check a GBNF file"},
     {"quantize", cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, ..."},
 };
