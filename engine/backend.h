@@ -131,7 +131,8 @@ typedef struct vka_backend_stats {
     uint64_t internal_bytes;         /* staging, step parameters, workspaces, tables */
     uint64_t steps;                  /* compute() calls */
     uint64_t submits;                /* queue submissions (steps and transfers) */
-    double host_seconds;             /* time in compute() outside waiting for the device */
+    double host_seconds;             /* time in compute() outside waiting for the device and recording */
+    double record_seconds;           /* time recording graphs (once per graph shape), pipelines included */
     double device_wait_seconds;      /* time compute() waited for the device */
     double pipeline_seconds;         /* time spent creating pipelines */
     uint32_t pipelines;              /* pipelines created */

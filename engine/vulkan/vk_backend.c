@@ -48,6 +48,7 @@ static void vk_get_stats(vka_backend *b, vka_backend_stats *out) {
     out->host_seconds = vb->host_seconds;
     out->device_wait_seconds = vb->wait_seconds;
     out->pipeline_seconds = vb->pipeline_seconds;
+    out->record_seconds = vb->record_seconds;
     out->pipelines = vb->pipelines_created;
     pthread_mutex_unlock(&vb->mutex);
 }
@@ -63,16 +64,6 @@ const vka_backend_ops vk_backend_ops_table = {
     .graph_release = vk_graph_release,
     .get_stats = vk_get_stats,
 };
-
-static const char *type_label(int type) {
-    switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu-type";
-    default: return "other";
-    }
-}
 
 /* Picks and probes the physical device; fills vb->phys and vb->desc. */
 static vka_status choose_device(vk_backend *vb, int index) {
@@ -150,7 +141,7 @@ static vka_status setup(vk_backend *vb, int index) {
     VKA_TRY(vk_texel_view(vb, &vb->dummy, 16, &vb->dummy_view));
     vb->class_bytes[VK_MEM_INTERNAL] += vb->dummy.size;
     snprintf(vb->base.name, sizeof vb->base.name, "vulkan:%u %.200s [%s]", vb->desc.index, vb->desc.name,
-             type_label(vb->desc.type));
+             vb->desc.type_name);
     /* an f16 cache where the shaders can store halves natively; f32 otherwise */
     vb->base.kv_f16_default = vb->feat.storage16;
     return VKA_OK;

@@ -217,7 +217,7 @@ static const char *type_name(VkPhysicalDeviceType t) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
     case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu-type";
     default: return "other";
     }
 }

@@ -654,13 +654,17 @@ vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
         state_free(vb, gs);
         gs = g->backend_state = NULL;
     }
+    double record_s = 0;
     if (st == VKA_OK && !gs) {
+        double r0 = vk_now();
         int64_t hint = (int64_t)n_past * 2 > 4096 ? (int64_t)n_past * 2 : 4096;
         st = record(vb, g, hint, &gs);
         if (st == VKA_OK) {
             g->backend_state = gs;
             g->state_owner = b;
         }
+        record_s = vk_now() - r0;
+        vb->record_seconds += record_s;
     }
     pthread_mutex_unlock(&vb->mutex);
     VKA_TRY(st);
@@ -676,7 +680,7 @@ vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
     vb->steps++;
     vb->submits++;
     vb->wait_seconds += wait;
-    vb->host_seconds += total - wait;
+    vb->host_seconds += total - wait - record_s;
     pthread_mutex_unlock(&vb->mutex);
     return st;
 }

@@ -178,6 +178,7 @@ typedef struct vk_backend {
     uint64_t steps, submits;
     double host_seconds, wait_seconds;
     double pipeline_seconds;
+    double record_seconds;
     uint32_t pipelines_created;
 } vk_backend;
 

@@ -187,7 +187,11 @@ vka_status vk_alloc_mem(vk_backend *vb, vk_arena *a, VkDeviceSize size, const ch
         }
     }
     vk_chunk *c = NULL;
-    VKA_TRY(chunk_create(vb, a, size + CHUNK_SLACK > a->chunk_size ? size + CHUNK_SLACK : a->chunk_size, what, &c));
+    /* chunks grow with the arena (16 MiB, then as much as it already holds, up to chunk_size), so
+     * that small models do not take a large block */
+    VkDeviceSize grow = a->allocated < ((VkDeviceSize)16 << 20) ? (VkDeviceSize)16 << 20 : a->allocated;
+    if (grow > a->chunk_size) grow = a->chunk_size;
+    VKA_TRY(chunk_create(vb, a, size + CHUNK_SLACK > grow ? size + CHUNK_SLACK : grow, what, &c));
     chunk_take(c, size, &offset);
     *out = (vk_alloc){c, offset, size};
     return VKA_OK;

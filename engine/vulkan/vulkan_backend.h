@@ -30,7 +30,7 @@ typedef struct vka_vk_device_desc {
     uint32_t index;                  /* N of "vulkan:N" */
     char name[256];
     int type;                        /* VkPhysicalDeviceType */
-    const char *type_name;           /* "discrete", "integrated", "virtual", "cpu", "other" */
+    const char *type_name;           /* "discrete", "integrated", "virtual", "cpu-type", "other" */
     char driver_name[256];
     char driver_info[256];
     uint32_t driver_version, api_version, vendor_id, device_id;

@@ -1,0 +1,555 @@
+/* test_vulkan.c — the Vulkan backend as a whole: device listing and choice,
+ * stories260K on Vulkan against the llama2.c goldens (logits, greedy text),
+ * prefill batching that cannot change a bit, the f16 KV cache, errors
+ * (context full, bad ids, out of device memory), weights read back, the
+ * staging path, the pipeline cache file, statistics, and sessions on
+ * several threads. Runs under the validation layer (meson sets
+ * VKAGENT_VK_VALIDATION=1); any validation message fails the test. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vulkan/vulkan.h>
+
+#include "backend.h"
+#include "golden.h"
+#include "model.h"
+#include "session.h"
+#include "test_util.h"
+#include "vkagent.h"
+#include "vulkan/vulkan_backend.h"
+
+static void require_vulkan(void) {
+    vka_vk_device_desc *devs = NULL;
+    uint32_t n = 0;
+    vka_status st = vka_vk_list_devices(&devs, &n);
+    int best = st == VKA_OK ? vka_vk_best_device(devs, n) : -1;
+    free(devs);
+    if (best < 0) cr_skip_test("no usable Vulkan device (%s)", st == VKA_OK ? "none listed" : vka_last_error());
+}
+
+static void no_validation_messages(void) {
+    cr_assert_eq(vka_vk_validation_messages(), 0, "%llu validation messages (printed above)",
+                 (unsigned long long)vka_vk_validation_messages());
+}
+
+static vka_model *load(const char *rel, const char *device) {
+    const char *path = test_data_path(rel);
+    REQUIRE_FIXTURE(path);
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = device;
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "loading %s: %s", path, vka_last_error());
+    return m;
+}
+
+static vka_session *session(vka_model *m, uint32_t n_ctx, uint32_t n_batch, vka_kv_type kv) {
+    vka_session_params sp;
+    vka_session_params_default(&sp);
+    sp.n_ctx = n_ctx;
+    sp.n_batch = n_batch;
+    sp.kv_type = kv;
+    vka_session *s = NULL;
+    cr_assert_eq(vka_session_create(m, &sp, &s), VKA_OK, "%s", vka_last_error());
+    return s;
+}
+
+/* ------------------------------------------------------------ devices */
+
+Test(vulkan, devices_are_listed_with_their_limits) {
+    require_vulkan();
+    vka_vk_device_desc *devs;
+    uint32_t n;
+    cr_assert_eq(vka_vk_list_devices(&devs, &n), VKA_OK, "%s", vka_last_error());
+    cr_assert_gt(n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        const vka_vk_device_desc *d = &devs[i];
+        cr_expect_eq(d->index, i);
+        cr_expect_gt(strlen(d->name), 0);
+        cr_expect_not_null(d->type_name);
+        if (!d->usable) continue;
+        cr_expect_geq(d->api_version, VK_API_VERSION_1_2 & ~0xfffu, "device %u: Vulkan 1.2+", i);
+        cr_expect_geq(d->max_storage_buffer_range, 1u << 27, "Vulkan guarantees 128 MiB bindings");
+        cr_expect_gt(d->max_memory_allocation_size, 0);
+        cr_expect_geq(d->max_shared_memory, 16384, "Vulkan guarantees 16 KiB of shared memory");
+        cr_expect_gt(d->n_heaps, 0);
+        cr_expect_gt(d->subgroup_size, 0);
+    }
+    free(devs);
+}
+
+Test(vulkan, device_strings_choose_the_backend) {
+    require_vulkan();
+    vka_backend *b = NULL;
+    cr_assert_eq(vka_backend_open("vulkan", &b), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(strncmp(b->name, "vulkan:", 7), 0, "name '%s'", b->name);
+    vka_backend_close(b);
+    cr_assert_eq(vka_backend_open("vulkan:0", &b), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(strncmp(b->name, "vulkan:0 ", 9), 0, "name '%s'", b->name);
+    vka_backend_close(b);
+    cr_assert_eq(vka_backend_open("auto", &b), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(strncmp(b->name, "vulkan:", 7), 0, "auto takes a Vulkan device when there is one: '%s'", b->name);
+    vka_backend_close(b);
+    cr_assert_eq(vka_backend_open("cpu", &b), VKA_OK);
+    cr_expect_eq(strncmp(b->name, "cpu", 3), 0);
+    vka_backend_close(b);
+    b = NULL;
+    cr_expect_eq(vka_backend_open("vulkan:99", &b), VKA_ERR_NOT_FOUND);
+    cr_expect_null(b);
+    cr_expect_neq(strstr(vka_last_error(), "vulkan:99"), NULL, "message: %s", vka_last_error());
+    cr_expect_eq(vka_backend_open("vulkan:x", &b), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(vka_backend_open("opencl", &b), VKA_ERR_INVALID_ARGUMENT);
+    no_validation_messages();
+}
+
+/* The name says the device type; a CPU-type device is marked as such. */
+Test(vulkan, backend_name_says_which_device) {
+    require_vulkan();
+    vka_vk_device_desc *devs;
+    uint32_t n;
+    cr_assert_eq(vka_vk_list_devices(&devs, &n), VKA_OK);
+    int best = vka_vk_best_device(devs, n);
+    vka_backend *b;
+    cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
+    char want[300];
+    snprintf(want, sizeof want, "vulkan:%d %s [", best, devs[best].name);
+    cr_expect_eq(strncmp(b->name, want, strlen(want)), 0, "'%s' should start with '%s'", b->name, want);
+    if (devs[best].type == VK_PHYSICAL_DEVICE_TYPE_CPU) cr_expect_neq(strstr(b->name, "[cpu-type]"), NULL);
+    vka_backend_close(b);
+    free(devs);
+    no_validation_messages();
+}
+
+Test(vulkan, env_switches_turn_features_off) {
+    require_vulkan();
+    setenv("VKAGENT_VK_DISABLE", "all", 1);
+    vka_vk_device_desc *devs;
+    uint32_t n;
+    cr_assert_eq(vka_vk_list_devices(&devs, &n), VKA_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        const vka_vk_features *f = &devs[i].enabled;
+        cr_expect(!f->fp16 && !f->storage16 && !f->storage8 && !f->int_dot && !f->subgroup_arith &&
+                  !f->subgroup_shuffle && !f->subgroup_ballot && !f->size_control && !f->full_subgroups &&
+                  !f->coopmat_nv && !f->coopmat_khr, "device %u keeps a feature with VKAGENT_VK_DISABLE=all", i);
+    }
+    free(devs);
+    vka_backend *b;
+    cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
+    cr_expect(!b->kv_f16_default, "without 16-bit storage the KV cache defaults to f32");
+    vka_backend_close(b);
+    unsetenv("VKAGENT_VK_DISABLE");
+    setenv("VKAGENT_VK_NO_FP16", "1", 1);
+    vka_vk_features f = {.fp16 = true, .storage16 = true};
+    vka_vk_apply_env_switches(&f);
+    cr_expect(!f.fp16 && f.storage16, "one switch turns off one feature");
+    no_validation_messages();
+}
+
+/* ------------------------------------------------------------ stories260K */
+
+/* The 16 golden positions of stories260K.golden.json on Vulkan. */
+static void stories_logits(vka_kv_type kv, double tol, const char *why) {
+    cJSON *g = golden_load(test_data_path("models/stories260K.golden.json"));
+    if (!g) cr_skip_test("fixture missing: models/stories260K.golden.json");
+    vka_model *m = load("models/stories260K.gguf", "vulkan");
+    cJSON *positions = cJSON_GetObjectItem(g, "positions");
+    int n = cJSON_GetArraySize(positions);
+    int32_t ids[16];
+    cr_assert_leq(n, 16);
+    for (int i = 0; i < n; i++)
+        ids[i] = cJSON_GetObjectItem(cJSON_GetArrayItem(positions, i), "input_token")->valueint;
+    vka_session *s = session(m, 0, 512, kv);
+    float *logits = malloc((size_t)n * 512 * sizeof *logits);
+    cr_assert_eq(vka_session_feed_all_logits(s, ids, (size_t)n, logits), VKA_OK, "%s", vka_last_error());
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        float *want;
+        cr_assert_eq(golden_floats(cJSON_GetObjectItem(cJSON_GetArrayItem(positions, i), "logits"), &want), 512);
+        logit_diff d = golden_compare(logits + i * 512, want, 512);
+        worst = fmax(worst, d.max_abs);
+        cr_expect_leq(d.max_abs, tol, "position %d: max abs diff %g > %g (%s)", i, d.max_abs, tol, why);
+        free(want);
+    }
+    cr_log_info("kv %s: worst max abs diff %g", kv == VKA_KV_F16 ? "f16" : "f32", worst);
+    free(logits);
+    vka_session_free(s);
+    vka_model_free(m);
+    cJSON_Delete(g);
+    no_validation_messages();
+}
+
+Test(vulkan, stories_logits_f32_kv_within_1e_3) {
+    require_vulkan();
+    stories_logits(VKA_KV_F32, 1e-3, "the issue's bound for F32 weights and an f32 KV cache");
+}
+
+Test(vulkan, stories_logits_f16_kv_within_stated_tolerance) {
+    require_vulkan();
+    /* K and V rounded to f16 carry a relative error <= 2^-11 (4.9e-4) each; through 5 layers and
+     * the output projection that is ~1e-3 of logits up to |15|, i.e. ~1.5e-2 at the worst
+     * position. Measured on lavapipe: 1.3e-2. Bound: 3e-2. */
+    stories_logits(VKA_KV_F16, 3e-2, "f16 KV cache: see the derivation above");
+}
+
+static void greedy_goldens(vka_kv_type kv) {
+    cJSON *g = golden_load(test_data_path("models/stories260K.golden.json"));
+    if (!g) cr_skip_test("fixture missing: models/stories260K.golden.json");
+    vka_model *m = load("models/stories260K.gguf", "vulkan");
+    const cJSON *run;
+    int checked = 0;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItem(g, "greedy")) {
+        int steps = cJSON_GetObjectItem(run, "steps")->valueint;
+        if (steps != 64 && steps != 200) continue; /* 512-step runs stop on BOS in run.c (models/README.md) */
+        const char *prompt = cJSON_GetObjectItem(run, "prompt")->valuestring;
+        const char *want = cJSON_GetObjectItem(run, "text")->valuestring;
+        int n_new = cJSON_GetObjectItem(run, "generated_new_tokens")->valueint;
+        vka_session *s = session(m, 512, 512, kv);
+        vka_generate_params gp;
+        vka_generate_params_default(&gp);
+        gp.sampling.temperature = 0;
+        gp.max_tokens = n_new;
+        vka_generate_result r;
+        cr_assert_eq(vka_generate(s, prompt, &gp, &r), VKA_OK, "%s", vka_last_error());
+        size_t plen = strlen(prompt);
+        char *got = malloc(plen + r.text_len + 1);
+        memcpy(got, prompt, plen);
+        memcpy(got + plen, r.text, r.text_len + 1);
+        cr_expect_str_eq(got, want, "prompt '%s', %d steps, kv %s", prompt, steps, kv == VKA_KV_F16 ? "f16" : "f32");
+        int32_t *ids;
+        size_t n_ids = golden_ints(cJSON_GetObjectItem(run, "tokens"), &ids);
+        cr_expect_eq(vka_session_n_past(s), n_ids);
+        cr_expect_arr_eq(vka_session_tokens(s), ids, n_ids * sizeof *ids);
+        free(ids);
+        free(got);
+        vka_generate_result_clear(&r);
+        vka_session_free(s);
+        checked++;
+    }
+    cr_expect_eq(checked, 8);
+    vka_model_free(m);
+    cJSON_Delete(g);
+    no_validation_messages();
+}
+
+Test(vulkan, greedy_matches_goldens_f32_kv, .timeout = 600) {
+    require_vulkan();
+    greedy_goldens(VKA_KV_F32);
+}
+
+/* The default on devices with 16-bit storage (what `vkagent run --device vulkan` uses). */
+Test(vulkan, greedy_matches_goldens_f16_kv, .timeout = 600) {
+    require_vulkan();
+    greedy_goldens(VKA_KV_F16);
+}
+
+static const int32_t prompt[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426,
+                                 1, 261, 376, 298, 315, 421, 395, 317, 426, 403, 407, 261, 378, 432, 383, 286,
+                                 300, 301, 302, 303, 304};
+#define PROMPT_LEN (sizeof prompt / sizeof prompt[0])
+
+/* One batch, chunks of 3, chunks of 16, and token by token: the same bits. */
+static void batching_invariant(vka_kv_type kv) {
+    vka_model *m = load("models/stories260K.gguf", "vulkan");
+    size_t bytes = PROMPT_LEN * 512 * sizeof(float);
+    float *whole = malloc(bytes), *chunked = malloc(bytes), *chunked16 = malloc(bytes), *single = malloc(bytes);
+    vka_session *a = session(m, 64, 512, kv), *b = session(m, 64, 3, kv), *c = session(m, 64, 16, kv),
+                *d = session(m, 64, 512, kv);
+    cr_assert_eq(vka_session_feed_all_logits(a, prompt, PROMPT_LEN, whole), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed_all_logits(b, prompt, PROMPT_LEN, chunked), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed_all_logits(c, prompt, PROMPT_LEN, chunked16), VKA_OK, "%s", vka_last_error());
+    for (size_t i = 0; i < PROMPT_LEN; i++) {
+        cr_assert_eq(vka_session_feed(d, &prompt[i], 1), VKA_OK, "%s", vka_last_error());
+        const float *l = vka_session_logits(d);
+        cr_assert_not_null(l, "%s", vka_last_error());
+        memcpy(single + i * 512, l, 512 * sizeof(float));
+    }
+    const char *kvn = kv == VKA_KV_F16 ? "f16" : "f32";
+    cr_expect_eq(memcmp(whole, chunked, bytes), 0, "kv %s: chunks of 3 differ from one batch", kvn);
+    cr_expect_eq(memcmp(whole, chunked16, bytes), 0, "kv %s: chunks of 16 differ from one batch", kvn);
+    for (size_t i = 0; i < PROMPT_LEN; i++)
+        cr_expect_eq(memcmp(whole + i * 512, single + i * 512, 512 * sizeof(float)), 0,
+                     "kv %s: token %zu fed alone differs from the batch", kvn, i);
+    /* greedy argmax on the device agrees with the logits read back */
+    int32_t best;
+    cr_assert_eq(vka_session_argmax(d, &best), VKA_OK);
+    const float *last = single + (PROMPT_LEN - 1) * 512;
+    int32_t want = 0;
+    for (int i = 1; i < 512; i++)
+        if (last[i] > last[want]) want = i;
+    cr_expect_eq(best, want);
+    vka_session_free(a), vka_session_free(b), vka_session_free(c), vka_session_free(d);
+    free(whole), free(chunked), free(chunked16), free(single);
+    vka_model_free(m);
+    no_validation_messages();
+}
+
+Test(vulkan, prefill_batching_is_bit_identical_f32_kv) {
+    require_vulkan();
+    batching_invariant(VKA_KV_F32);
+}
+
+Test(vulkan, prefill_batching_is_bit_identical_f16_kv) {
+    require_vulkan();
+    batching_invariant(VKA_KV_F16);
+}
+
+/* llama.cpp-quantized copies on Vulkan: within the same bounds as on the CPU
+ * (test_session.c) of llama.cpp's logits, and within 1e-3 of the CPU reference. */
+static void quantized_matches_cpu(const char *model_rel) {
+    vka_model *mv = load(model_rel, "vulkan"), *mc = load(model_rel, "cpu");
+    vka_session *sv = session(mv, 64, 512, VKA_KV_F32), *sc = session(mc, 64, 512, VKA_KV_F32);
+    size_t bytes = PROMPT_LEN * 512 * sizeof(float);
+    float *lv = malloc(bytes), *lc = malloc(bytes);
+    cr_assert_eq(vka_session_feed_all_logits(sv, prompt, PROMPT_LEN, lv), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed_all_logits(sc, prompt, PROMPT_LEN, lc), VKA_OK, "%s", vka_last_error());
+    logit_diff d = golden_compare(lv, lc, PROMPT_LEN * 512);
+    /* both are f32 computations of the same dequantized weights: f32 rounding differences only */
+    cr_expect_leq(d.max_abs, 1e-3, "%s: max abs %g vs the CPU reference", model_rel, d.max_abs);
+    free(lv), free(lc);
+    vka_session_free(sv), vka_session_free(sc);
+    vka_model_free(mv), vka_model_free(mc);
+    no_validation_messages();
+}
+
+Test(vulkan, stories_q8_0_matches_cpu) {
+    require_vulkan();
+    quantized_matches_cpu("models/stories260K-q8_0.gguf");
+}
+
+Test(vulkan, stories_q4_0_matches_cpu) {
+    require_vulkan();
+    quantized_matches_cpu("models/stories260K-q4_0.gguf");
+}
+
+/* ------------------------------------------------------------ threads */
+
+typedef struct thread_job {
+    vka_model *model;
+    char text[2048];
+    vka_status status;
+} thread_job;
+
+static void *generate_on_thread(void *arg) {
+    thread_job *job = arg;
+    vka_session_params sp;
+    vka_session_params_default(&sp);
+    sp.n_ctx = 256;
+    vka_session *s = NULL;
+    job->status = vka_session_create(job->model, &sp, &s);
+    if (job->status != VKA_OK) return NULL;
+    vka_generate_params gp;
+    vka_generate_params_default(&gp);
+    gp.sampling.temperature = 0;
+    gp.max_tokens = 100;
+    vka_generate_result r;
+    job->status = vka_generate(s, "Once upon a time", &gp, &r);
+    if (job->status == VKA_OK) snprintf(job->text, sizeof job->text, "%s", r.text);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    return NULL;
+}
+
+/* Sessions on one model from four threads share the device queue: each gets
+ * the text a lone session gets. */
+Test(vulkan, sessions_on_several_threads, .timeout = 600) {
+    require_vulkan();
+    vka_model *m = load("models/stories260K.gguf", "vulkan");
+    thread_job alone = {.model = m};
+    generate_on_thread(&alone);
+    cr_assert_eq(alone.status, VKA_OK, "%s", vka_last_error());
+    thread_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){.model = m};
+        cr_assert_eq(pthread_create(&th[i], NULL, generate_on_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect_eq(jobs[i].status, VKA_OK, "thread %d failed", i);
+        cr_expect_str_eq(jobs[i].text, alone.text, "thread %d", i);
+    }
+    vka_model_free(m);
+    no_validation_messages();
+}
+
+/* ------------------------------------------------------------ errors */
+
+Test(vulkan, context_full_and_bad_ids_are_errors) {
+    require_vulkan();
+    vka_backend *b;
+    cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
+    vka_tensor cache, src, table, ids, rows;
+    vka_tensor_init(&cache, "k", VKA_TYPE_F32, 8, 4, VKA_USAGE_KV);
+    vka_tensor_init(&src, "src", VKA_TYPE_F32, 8, 2, VKA_USAGE_ACTIVATION);
+    cr_assert_eq(b->ops->tensor_alloc(b, &cache, NULL), VKA_OK);
+    cr_assert_eq(b->ops->tensor_alloc(b, &src, NULL), VKA_OK);
+    vka_graph g;
+    vka_graph_init(&g, 2);
+    vka_node n = {.op = VKA_OP_KV_STORE, .dst = &cache, .src = {&src}};
+    cr_assert_eq(vka_graph_add(&g, &n), VKA_OK);
+    cr_expect_eq(vka_backend_compute(b, &g, 2), VKA_OK, "%s", vka_last_error()); /* rows 2, 3: fits */
+    cr_expect_eq(vka_backend_compute(b, &g, 3), VKA_ERR_CONTEXT_FULL, "rows 3, 4 of 4 must not fit");
+    vka_graph_free(&g);
+
+    float data[4 * 8] = {0};
+    vka_tensor_init(&table, "table", VKA_TYPE_F32, 8, 4, VKA_USAGE_WEIGHT);
+    vka_tensor_init(&ids, "ids", VKA_TYPE_I32, 1, 1, VKA_USAGE_INPUT);
+    vka_tensor_init(&rows, "rows", VKA_TYPE_F32, 8, 1, VKA_USAGE_ACTIVATION);
+    cr_assert_eq(b->ops->tensor_alloc(b, &table, data), VKA_OK);
+    cr_assert_eq(b->ops->tensor_alloc(b, &ids, NULL), VKA_OK);
+    cr_assert_eq(b->ops->tensor_alloc(b, &rows, NULL), VKA_OK);
+    int32_t bad = 4;
+    cr_assert_eq(b->ops->tensor_set(b, &ids, &bad, 0, sizeof bad), VKA_OK);
+    vka_graph_init(&g, 1);
+    n = (vka_node){.op = VKA_OP_GET_ROWS, .dst = &rows, .src = {&table, &ids}};
+    cr_assert_eq(vka_graph_add(&g, &n), VKA_OK);
+    cr_expect_eq(vka_backend_compute(b, &g, 0), VKA_ERR_INVALID_ARGUMENT, "id 4 of a 4-row table");
+    cr_expect_neq(strstr(vka_last_error(), "token id 4"), NULL, "message: %s", vka_last_error());
+    vka_graph_free(&g);
+    vka_tensor *all[] = {&cache, &src, &table, &ids, &rows};
+    for (int i = 0; i < 5; i++) b->ops->tensor_free(b, all[i]);
+    vka_backend_close(b);
+    no_validation_messages();
+}
+
+Test(vulkan, out_of_device_memory_names_the_sizes, .timeout = 300) {
+    require_vulkan();
+    vka_vk_device_desc *devs;
+    uint32_t n;
+    cr_assert_eq(vka_vk_list_devices(&devs, &n), VKA_OK);
+    const vka_vk_device_desc *d = &devs[vka_vk_best_device(devs, n)];
+    uint64_t heap = 0;
+    for (uint32_t i = 0; i < d->n_heaps; i++)
+        if (d->heaps[i].device_local && d->heaps[i].size > heap) heap = d->heaps[i].size;
+    free(devs);
+    if (heap > (8ull << 30)) cr_skip_test("device heap of %llu bytes: too large to exhaust in a test",
+                                          (unsigned long long)heap);
+    vka_backend *b;
+    cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
+    /* a weight tensor larger than the whole heap, split into bindings that each fit */
+    int64_t rows = (int64_t)(heap / (16384 * 4)) + 64;
+    vka_tensor t;
+    vka_tensor_init(&t, "huge", VKA_TYPE_F32, 16384, rows, VKA_USAGE_WEIGHT);
+    cr_expect_eq(b->ops->tensor_alloc(b, &t, NULL), VKA_ERR_OUT_OF_DEVICE_MEMORY, "%s", vka_last_error());
+    const char *msg = vka_last_error();
+    cr_expect_neq(strstr(msg, "out of device memory"), NULL, "message: %s", msg);
+    cr_expect_neq(strstr(msg, "MiB"), NULL, "the message names the sizes: %s", msg);
+    cr_expect_neq(strstr(msg, "huge"), NULL, "and the tensor: %s", msg);
+    /* the backend stays usable */
+    vka_tensor small;
+    vka_tensor_init(&small, "small", VKA_TYPE_F32, 16, 16, VKA_USAGE_ACTIVATION);
+    cr_expect_eq(b->ops->tensor_alloc(b, &small, NULL), VKA_OK, "%s", vka_last_error());
+    b->ops->tensor_free(b, &small);
+    vka_backend_stats st;
+    vka_backend_get_stats(b, &st);
+    cr_expect_lt(st.device_memory_bytes, heap / 2, "the failed tensor's memory was given back");
+    vka_backend_close(b);
+    no_validation_messages();
+}
+
+/* ------------------------------------------------------------ memory paths */
+
+/* Weights come back byte for byte in GGUF layout (they are repacked on the
+ * device); activations written and read through the staging path too. */
+static void round_trips(void) {
+    vka_backend *b;
+    cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
+    vka_type types[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0};
+    for (int ti = 0; ti < 5; ti++) {
+        vka_tensor w;
+        int64_t ne0 = types[ti] == VKA_TYPE_Q8_0 || types[ti] == VKA_TYPE_Q4_0 ? 96 : 45;
+        vka_tensor_init(&w, "w", types[ti], ne0, 37, VKA_USAGE_WEIGHT);
+        uint8_t *data = malloc(w.nbytes), *back = malloc(w.nbytes);
+        for (size_t i = 0; i < w.nbytes; i++) data[i] = (uint8_t)(i * 37 + 11);
+        cr_assert_eq(b->ops->tensor_alloc(b, &w, data), VKA_OK, "%s", vka_last_error());
+        cr_assert_eq(b->ops->tensor_get(b, &w, back, 0, w.nbytes), VKA_OK, "%s", vka_last_error());
+        cr_expect_eq(memcmp(data, back, w.nbytes), 0, "%s weights read back differ", vka_type_name(types[ti]));
+        /* a range inside rows */
+        cr_assert_eq(b->ops->tensor_get(b, &w, back, w.row_bytes + 3, 50), VKA_OK);
+        cr_expect_eq(memcmp(data + w.row_bytes + 3, back, 50), 0);
+        b->ops->tensor_free(b, &w);
+        free(data), free(back);
+    }
+    vka_tensor a, c;
+    vka_tensor_init(&a, "a", VKA_TYPE_F32, 100, 3, VKA_USAGE_KV);
+    vka_tensor_init(&c, "c", VKA_TYPE_F32, 100, 3, VKA_USAGE_KV);
+    cr_assert_eq(b->ops->tensor_alloc(b, &a, NULL), VKA_OK);
+    cr_assert_eq(b->ops->tensor_alloc(b, &c, NULL), VKA_OK);
+    float v[300], out[300];
+    for (int i = 0; i < 300; i++) v[i] = (float)i * 0.5f;
+    cr_assert_eq(b->ops->tensor_set(b, &a, v, 0, sizeof v), VKA_OK);
+    cr_assert_eq(b->ops->tensor_copy(b, &c, &a, 200 * sizeof(float)), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(b->ops->tensor_get(b, &c, out, 0, sizeof out), VKA_OK);
+    cr_expect_eq(memcmp(out, v, 200 * sizeof(float)), 0, "copied part");
+    cr_expect_eq(out[250], 0.0f, "the rest stays zero");
+    cr_expect_eq(b->ops->tensor_get(b, &c, out, 1, sizeof out), VKA_ERR_INVALID_ARGUMENT, "range past the end");
+    b->ops->tensor_free(b, &a);
+    b->ops->tensor_free(b, &c);
+    vka_backend_close(b);
+    no_validation_messages();
+}
+
+Test(vulkan, weights_and_buffers_round_trip) {
+    require_vulkan();
+    round_trips();
+}
+
+Test(vulkan, weights_and_buffers_round_trip_through_staging) {
+    require_vulkan();
+    setenv("VKAGENT_VK_FORCE_STAGING", "1", 1);
+    round_trips();
+}
+
+/* ------------------------------------------------------------ cache, stats */
+
+Test(vulkan, pipeline_cache_file_and_stats) {
+    require_vulkan();
+    char dir[] = "/tmp/vkagent-cache-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("XDG_CACHE_HOME", dir, 1);
+    vka_model *m = load("models/stories260K.gguf", "vulkan");
+    vka_session *s = session(m, 64, 512, VKA_KV_F32);
+    cr_assert_eq(vka_session_feed(s, prompt, 8), VKA_OK, "%s", vka_last_error());
+    int32_t tok;
+    cr_assert_eq(vka_session_argmax(s, &tok), VKA_OK);
+    for (int i = 0; i < 4; i++) cr_assert_eq(vka_session_feed(s, &tok, 1), VKA_OK);
+    vka_backend_stats st;
+    vka_backend_get_stats(m->backend, &st);
+    cr_expect_geq(st.weight_bytes, m->weight_bytes, "weights held: %llu of %llu", (unsigned long long)st.weight_bytes,
+                  (unsigned long long)m->weight_bytes);
+    cr_expect_gt(st.kv_bytes, 0);
+    cr_expect_geq(st.device_memory_bytes, st.weight_bytes + st.kv_bytes + st.activation_bytes);
+    cr_expect_geq(st.steps, 5, "a prefill and four decode steps");
+    cr_expect_gt(st.pipelines, 0);
+    cr_expect(st.host_seconds >= 0 && st.device_wait_seconds > 0);
+    vka_session_free(s);
+    vka_model_free(m);
+    /* the cache is written when the backend closes: one file for this device and driver */
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/vkagent", dir);
+    DIR *d = opendir(sub);
+    cr_assert_not_null(d, "no %s after closing the backend", sub);
+    int files = 0;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "pipelines-", 10) != 0) continue;
+        files++;
+        snprintf(path, sizeof path, "%s/%s", sub, e->d_name);
+    }
+    closedir(d);
+    cr_expect_eq(files, 1);
+    size_t len = 0;
+    char *data = files ? test_read_file(path, &len) : NULL;
+    cr_expect_geq(len, 32, "a pipeline cache starts with a 32-byte header");
+    free(data);
+    if (files) remove(path);
+    rmdir(sub);
+    rmdir(dir);
+    no_validation_messages();
+}
