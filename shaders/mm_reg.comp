@@ -40,7 +40,7 @@ void main() {
     for (uint b = lane; b < nb; b += L) {
         const uint k0 = b * 32u;
         const uint kend = min(k0 + 32u, pc.K);
-        float ds[TR];
+        vec2 ds[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) ds[i] = w_scale(rr[i], b);
         for (uint h = 0u; h < 2u && k0 + 16u * h < kend; h++) {
             const uint kh = k0 + 16u * h;

@@ -1,14 +1,20 @@
 // wtypes.glsl — reading repacked weight rows (layouts written by
 // engine/vulkan/vk_repack.c), one variant per -DWTYPE_* define.
 //
-// The including shader defines W_BINDING and the macros W_STRIDE (row stride:
-// floats for F32, halves for F16/BF16, blocks for quantized types), W_SOFF
-// (uint index of the scale region) and W_SROW (scale row stride in halves,
-// even). Rows of float types are zero-padded to whole blocks of 32, so that
-// a block can always be loaded whole, in 16-byte loads.
+// The including shader defines W_BINDING and the macros W_STRIDE (row
+// stride: elements for F32/F16/BF16, blocks of 32 for Q8_0/Q4_0, super-blocks
+// of 256 for K-quants), W_SOFF (uint index of the scale region) and W_SROW
+// (scale row stride: halves for Q8_0/Q4_0, uints for K-quants). Rows of
+// float types are zero-padded to whole blocks of 32, so that a block can
+// always be loaded whole, in 16-byte loads.
 //
-// Dequantization is exactly the CPU reference's (engine/types.c): one
-// multiply d * q per element, so dequantized values match it bit for bit.
+// The unit of work is a block of 32 elements (K-quant super-blocks hold 8).
+// w_scale(r, b) gives what its elements need besides their quants:
+//   Q8_0, Q4_0: (d, -);  Q4_K, Q5_K: (d * scale, dmin * min) of the sub-block;
+//   Q6_K: (d * scale) of its two halves of 16;  float types: unused.
+// Dequantization is exactly the CPU reference's (engine/types.c,
+// types_kquants.c): the same f32 operations in the same order, so every
+// dequantized value matches it bit for bit.
 
 #extension GL_EXT_control_flow_attributes : enable
 
@@ -17,8 +23,8 @@ layout(binding = W_BINDING) readonly buffer WU2 { uvec2 wu2[]; };
 layout(binding = W_BINDING) readonly buffer WF4 { vec4 wf4[]; };
 layout(binding = W_BINDING) readonly buffer WU4 { uvec4 wu4[]; };
 
-#if defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0) || defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q6_K)
-#define W_QUANTIZED 1
+#if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q6_K)
+#define W_KQUANT 1
 #endif
 
 vec4 unpack_bf16x2(uvec2 u) {
@@ -36,24 +42,84 @@ layout(binding = 6) uniform usamplerBuffer wtex;
 #define W_LOAD16(i) wu4[i]
 #endif
 
-// Scale of block b of row r (1 for float types).
-float w_scale(uint r, uint b) {
-#if defined(W_QUANTIZED) && defined(W_TEXEL)
+// The four bytes of a word as floats (unsigned).
+vec4 bytes_u(uint w) { return vec4(w & 0xffu, (w >> 8) & 0xffu, (w >> 16) & 0xffu, w >> 24); }
+
+// Byte k (0..15) of a 16-byte value.
+uint byte_of(uvec4 t, uint k) { return (t[k >> 2] >> (8u * (k & 3u))) & 0xffu; }
+
+// K-quant value: scale * q - min, two roundings as in the CPU reference.
+vec4 kq_value(vec4 q, vec2 sm) {
+    precise vec4 p = sm.x * q;
+    precise vec4 v = p - sm.y;
+    return v;
+}
+
+vec2 w_scale(uint r, uint b) {
+#if defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0)
     const uint s = r * W_SROW + b;
-    const uvec4 t = W_LOAD16((W_SOFF >> 2) + (s >> 3));
-    const vec2 h = unpackHalf2x16(t[(s >> 1) & 3u]);
-    return (s & 1u) != 0u ? h.y : h.x;
-#elif defined(W_QUANTIZED)
-    uint s = r * W_SROW + b;
-    vec2 h = unpackHalf2x16(wu[W_SOFF + (s >> 1)]);
-    return (s & 1u) != 0u ? h.y : h.x;
+#ifdef W_TEXEL
+    const vec2 h = unpackHalf2x16(W_LOAD16((W_SOFF >> 2) + (s >> 3))[(s >> 1) & 3u]);
 #else
-    return 1.0;
+    const vec2 h = unpackHalf2x16(wu[W_SOFF + (s >> 1)]);
+#endif
+    return vec2((s & 1u) != 0u ? h.y : h.x, 0.0);
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+    // per super-block: d, dmin (f16), then 12 bytes of 6-bit scales and mins
+    const uvec4 t = W_LOAD16(((W_SOFF + r * W_SROW) >> 2) + (b >> 3));
+    const vec2 dd = unpackHalf2x16(t.x);
+    const uint j = b & 7u;
+    uint sc, m;
+    if (j < 4u) {
+        sc = byte_of(t, 4u + j) & 63u;
+        m = byte_of(t, 8u + j) & 63u;
+    } else {
+        sc = (byte_of(t, 8u + j) & 0x0fu) | ((byte_of(t, j) >> 6) << 4);
+        m = (byte_of(t, 8u + j) >> 4) | ((byte_of(t, 4u + j) >> 6) << 4);
+    }
+    precise float ds = dd.x * float(sc);
+    precise float dm = dd.y * float(m);
+    return vec2(ds, dm);
+#elif defined(WTYPE_Q6_K)
+    // per super-block: 16 int8 scales, then d (f16)
+    const uint base = ((W_SOFF + r * W_SROW) >> 2) + (b >> 3) * 2u;
+    const uvec4 t = W_LOAD16(base);
+    const float d = unpackHalf2x16(W_LOAD16(base + 1u).x).x;
+    const uint j = b & 7u;
+    const int s0 = bitfieldExtract(int(t[j >> 1]), int(16u * (j & 1u)), 8);
+    const int s1 = bitfieldExtract(int(t[j >> 1]), int(16u * (j & 1u) + 8u), 8);
+    precise float d0 = d * float(s0);
+    precise float d1 = d * float(s1);
+    return vec2(d0, d1);
+#else
+    return vec2(1.0, 0.0);
 #endif
 }
 
-// Elements 32*b + 4*g .. +3 of row r, dequantized with the block's scale d.
-vec4 w_group(uint r, uint b, uint g, float d) {
+// The 16 quants of half h of block b of row r, as 4 words of 4 bytes.
+#if defined(WTYPE_Q4_K)
+uvec4 kq_half(uint r, uint b, uint h) {
+    const uint j = b & 7u;   // sub-block: low nibbles of 32 bytes for even j, high for odd
+    return (W_LOAD16((r * W_STRIDE + (b >> 3)) * 8u + (j >> 1) * 2u + h) >> (4u * (j & 1u))) & 0x0f0f0f0fu;
+}
+#elif defined(WTYPE_Q5_K)
+uvec4 kq_half(uint r, uint b, uint h) {
+    const uint j = b & 7u, base = (r * W_STRIDE + (b >> 3)) * 10u;   // 128 bytes of nibbles, 32 of fifth bits
+    const uvec4 lo = (W_LOAD16(base + (j >> 1) * 2u + h) >> (4u * (j & 1u))) & 0x0f0f0f0fu;
+    const uvec4 hi = (W_LOAD16(base + 8u + h) >> j) & 0x01010101u;
+    return lo | (hi << 4);
+}
+#elif defined(WTYPE_Q6_K)
+uvec4 kq_half(uint r, uint b, uint h) {
+    const uint j = b & 7u, half_ = j >> 2, g = j & 3u, base = (r * W_STRIDE + (b >> 3)) * 12u;
+    const uvec4 lo = (W_LOAD16(base + 4u * half_ + 2u * (g & 1u) + h) >> (4u * (g >> 1))) & 0x0f0f0f0fu;
+    const uvec4 hi = (W_LOAD16(base + 8u + 2u * half_ + h) >> (2u * g)) & 0x03030303u;
+    return lo | (hi << 4);
+}
+#endif
+
+// Elements 32*b + 4*g .. +3 of row r, dequantized with the block's scales.
+vec4 w_group(uint r, uint b, uint g, vec2 sm) {
 #if defined(WTYPE_F32)
     return wf4[(r * W_STRIDE + b * 32u + g * 4u) >> 2];
 #elif defined(WTYPE_F16)
@@ -67,20 +133,24 @@ vec4 w_group(uint r, uint b, uint g, float d) {
     int w = int(wu[(r * W_STRIDE + b) * 8u + g]);
     vec4 q = vec4(bitfieldExtract(w, 0, 8), bitfieldExtract(w, 8, 8), bitfieldExtract(w, 16, 8),
                   bitfieldExtract(w, 24, 8));
-    return d * q;
+    return sm.x * q;
 #elif defined(WTYPE_Q4_0)
     // 16 bytes per block: byte j holds element j (low nibble) and j + 16 (high)
     uint w = wu[(r * W_STRIDE + b) * 4u + (g & 3u)];
     uvec4 n = (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + (g >> 2) * 4u)) & 0xFu;
-    return d * (vec4(n) - 8.0);
+    return sm.x * (vec4(n) - 8.0);
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+    return kq_value(bytes_u(kq_half(r, b, g >> 2)[g & 3u]), sm);
+#elif defined(WTYPE_Q6_K)
+    return ((g >> 2) != 0u ? sm.y : sm.x) * (bytes_u(kq_half(r, b, g >> 2)[g & 3u]) - 32.0);
 #else
 #error "wtypes.glsl: no WTYPE_* defined"
 #endif
 }
 
-// Elements 32*b + 16*h .. +15 of row r (h = 0, 1), dequantized with the
-// block's scale d, read with 16-byte loads: the same values as w_group().
-void w_half(uint r, uint b, uint h, float d, out vec4 v[4]) {
+// Elements 32*b + 16*h .. +15 of row r (h = 0, 1), dequantized, read with
+// 16-byte loads: the same values as w_group().
+void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
 #if defined(WTYPE_F32)
     const uint i = (r * W_STRIDE + b * 32u + h * 16u) >> 2;
     v[0] = uintBitsToFloat(W_LOAD16(i)); v[1] = uintBitsToFloat(W_LOAD16(i + 1u));
@@ -100,11 +170,17 @@ void w_half(uint r, uint b, uint h, float d, out vec4 v[4]) {
 #elif defined(WTYPE_Q8_0)
     const ivec4 q = ivec4(W_LOAD16((r * W_STRIDE + b) * 2u + h));
     [[unroll]] for (uint c = 0u; c < 4u; c++)
-        v[c] = d * vec4(bitfieldExtract(q[c], 0, 8), bitfieldExtract(q[c], 8, 8), bitfieldExtract(q[c], 16, 8),
-                        bitfieldExtract(q[c], 24, 8));
+        v[c] = sm.x * vec4(bitfieldExtract(q[c], 0, 8), bitfieldExtract(q[c], 8, 8), bitfieldExtract(q[c], 16, 8),
+                           bitfieldExtract(q[c], 24, 8));
 #elif defined(WTYPE_Q4_0)
     const uvec4 q = (W_LOAD16(r * W_STRIDE + b) >> (h * 4u)) & 0x0f0f0f0fu;
-    [[unroll]] for (uint c = 0u; c < 4u; c++)
-        v[c] = d * (vec4(q[c] & 0xffu, (q[c] >> 8) & 0xffu, (q[c] >> 16) & 0xffu, q[c] >> 24) - 8.0);
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = sm.x * (bytes_u(q[c]) - 8.0);
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+    const uvec4 q = kq_half(r, b, h);
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = kq_value(bytes_u(q[c]), sm);
+#elif defined(WTYPE_Q6_K)
+    const uvec4 q = kq_half(r, b, h);
+    const float d = h != 0u ? sm.y : sm.x;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = d * (bytes_u(q[c]) - 32.0);
 #endif
 }

@@ -59,11 +59,30 @@ static float *random_floats(size_t n, float scale) {
     return v;
 }
 
-/* Random rows of `type` (quantized blocks: random scales and quants). */
+static void put_f16(uint8_t *p, float v) {
+    uint16_t h = vka_f32_to_f16(v);
+    memcpy(p, &h, 2);
+}
+
+/* Random rows of `type` (quantized blocks: random quants, sub-block scales
+ * and mins; super-block scales in a sane range). */
 static void *random_rows(vka_type type, int64_t ne0, int64_t ne1) {
     size_t row = vka_type_row_size(type, ne0), n = row * (size_t)ne1;
     uint8_t *data = malloc(n ? n : 1);
     cr_assert(data);
+    if (type == VKA_TYPE_Q4_K || type == VKA_TYPE_Q5_K || type == VKA_TYPE_Q6_K) {
+        size_t bs = vka_type_get_traits(type)->type_size;
+        for (size_t i = 0; i < n; i++) data[i] = (uint8_t)(next_u64() & 0xff);
+        for (size_t off = 0; off < n; off += bs) {
+            if (type == VKA_TYPE_Q6_K) {
+                put_f16(data + off + 208, 0.0005f + 0.002f * fabsf(uniform())); /* d after ql, qh, scales */
+            } else {
+                put_f16(data + off, 0.0005f + 0.002f * fabsf(uniform()));     /* d */
+                put_f16(data + off + 2, 0.001f * fabsf(uniform()));           /* dmin */
+            }
+        }
+        return data;
+    }
     if (type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_0) {
         size_t bs = type == VKA_TYPE_Q8_0 ? sizeof(vka_block_q8_0) : sizeof(vka_block_q4_0);
         for (size_t off = 0; off < n; off += bs) {
@@ -173,9 +192,15 @@ static double exact(size_t i, double ref, void *ctx) {
     return 0.0; /* tolerance 0: the same f32 operations on both sides */
 }
 
-static const vka_type all_types[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0};
-#define N_TYPES 5
-static bool quantized(vka_type t) { return t == VKA_TYPE_Q8_0 || t == VKA_TYPE_Q4_0; }
+static const vka_type all_types[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0,
+                                     VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
+#define N_TYPES 8
+static bool kquant(vka_type t) { return t == VKA_TYPE_Q4_K || t == VKA_TYPE_Q5_K || t == VKA_TYPE_Q6_K; }
+static bool quantized(vka_type t) { return t == VKA_TYPE_Q8_0 || t == VKA_TYPE_Q4_0 || kquant(t); }
+/* A row length for `type`: `blocks` quant blocks' worth (x 8 for K-quants), or `floats` for float types. */
+static int64_t row_len(vka_type t, int64_t floats, int64_t blocks) {
+    return kquant(t) ? blocks * 256 : quantized(t) ? blocks * 32 : floats;
+}
 
 /* ------------------------------------------------------------ get_rows */
 
@@ -199,10 +224,10 @@ Test(vulkan_ops, get_rows_every_type) {
     seed(1);
     for (int t = 0; t < N_TYPES; t++) {
         vka_type ty = all_types[t];
-        check_get_rows(ty, quantized(ty) ? 32 : 1, 31, 7);
-        check_get_rows(ty, quantized(ty) ? 96 : 31, 300, 33);
-        check_get_rows(ty, quantized(ty) ? 4096 : 4097, 33, 300);
-        check_get_rows(ty, quantized(ty) ? 64 : 172, 1, 1);
+        check_get_rows(ty, row_len(ty, 1, 1), 31, 7);
+        check_get_rows(ty, row_len(ty, 31, 3), 300, 33);
+        check_get_rows(ty, row_len(ty, 4097, kquant(ty) ? 16 : 128), 33, 300);
+        check_get_rows(ty, row_len(ty, 172, 2), 1, 1);
     }
     close_backends();
 }
@@ -319,13 +344,13 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
 
 /* Shapes: rows 1, 31, 4097; tokens 1, 7, 33, 300; K not a multiple of 32 (float types) or of 4. */
 static void matmul_shapes(vka_type type) {
-    bool q = quantized(type);
-    check_matmul(type, q ? 64 : 31, 1, 300, false, false, 0);
-    check_matmul(type, q ? 96 : 172, 31, 33, true, false, 0);
-    check_matmul(type, q ? 32 : 7, 4097, 7, false, true, 0);
-    check_matmul(type, q ? 4096 : 4097, 33, 1, true, true, 0);
-    check_matmul(type, q ? 128 : 45, 300, 33, false, false, 3); /* input is a view at row 3 */
-    check_matmul(type, q ? 160 : 64, 65, 1, false, false, 2);
+    bool k = kquant(type);
+    check_matmul(type, row_len(type, 31, 2), 1, 300, false, false, 0);
+    check_matmul(type, row_len(type, 172, 3), 31, 33, true, false, 0);
+    check_matmul(type, row_len(type, 7, 1), k ? 1025 : 4097, 7, false, true, 0);
+    check_matmul(type, row_len(type, 4097, k ? 16 : 128), 33, 1, true, true, 0);
+    check_matmul(type, row_len(type, 45, 4), 300, 33, false, false, 3); /* input is a view at row 3 */
+    check_matmul(type, row_len(type, 64, 5), 65, 1, false, false, 2);
 }
 
 Test(vulkan_ops, matmul_f32) { open_backends(); seed(10); matmul_shapes(VKA_TYPE_F32); close_backends(); }
@@ -333,6 +358,9 @@ Test(vulkan_ops, matmul_f16) { open_backends(); seed(11); matmul_shapes(VKA_TYPE
 Test(vulkan_ops, matmul_bf16) { open_backends(); seed(12); matmul_shapes(VKA_TYPE_BF16); close_backends(); }
 Test(vulkan_ops, matmul_q8_0) { open_backends(); seed(13); matmul_shapes(VKA_TYPE_Q8_0); close_backends(); }
 Test(vulkan_ops, matmul_q4_0) { open_backends(); seed(14); matmul_shapes(VKA_TYPE_Q4_0); close_backends(); }
+Test(vulkan_ops, matmul_q4_k) { open_backends(); seed(16); matmul_shapes(VKA_TYPE_Q4_K); close_backends(); }
+Test(vulkan_ops, matmul_q5_k) { open_backends(); seed(17); matmul_shapes(VKA_TYPE_Q5_K); close_backends(); }
+Test(vulkan_ops, matmul_q6_k) { open_backends(); seed(18); matmul_shapes(VKA_TYPE_Q6_K); close_backends(); }
 
 /* The product of a row and a token has the same bits whether the token is
  * alone (matrix-vector kernel) or in a batch of 33 (matrix-matrix kernel). */
@@ -341,7 +369,7 @@ Test(vulkan_ops, matmul_batch_invariant) {
     seed(15);
     for (int ti = 0; ti < N_TYPES; ti++) {
         vka_type type = all_types[ti];
-        int64_t K = quantized(type) ? 160 : 172, M = 77, N = 33;
+        int64_t K = row_len(type, 172, kquant(type) ? 1 : 5), M = 77, N = 33;
         pair w, x, dst, x1, d1;
         make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, random_rows(type, K, M));
         make(&x, "x", VKA_TYPE_F32, K, N, VKA_USAGE_ACTIVATION, random_floats((size_t)(K * N), 1.0f));
@@ -590,14 +618,14 @@ Test(vulkan_ops, argmax_lowest_index_on_ties) {
 /* Weights split into several bindings (VKAGENT_VK_MAX_BINDING makes parts
  * small): matmul and get_rows across part boundaries. */
 Test(vulkan_ops, split_weights_small_bindings) {
-    setenv("VKAGENT_VK_MAX_BINDING", "65536", 1);
+    setenv("VKAGENT_VK_MAX_BINDING", "131072", 1);
     open_backends();
     seed(70);
     for (int ti = 0; ti < N_TYPES; ti++) {
         vka_type type = all_types[ti];
-        check_matmul(type, quantized(type) ? 256 : 250, 700, 1, true, false, 0);
-        check_matmul(type, quantized(type) ? 256 : 250, 700, 9, false, true, 0);
-        check_get_rows(type, quantized(type) ? 256 : 250, 700, 40);
+        check_matmul(type, row_len(type, 250, 8), 700, 1, true, false, 0);
+        check_matmul(type, row_len(type, 250, 8), 700, 9, false, true, 0);
+        check_get_rows(type, row_len(type, 250, 8), 700, 12);
     }
     close_backends();
 }
