@@ -4,6 +4,7 @@
 #define VKA_CLI_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"agent", cmd_agent, "run a Lua agent script (vkagent agent SCRIPT.lua [args...])"},
     {"logits", cmd_logits, "print or save the logits at every prompt position"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"info", cmd_info, "show a GGUF file's metadata, tensors and derived hyperparameters"},
