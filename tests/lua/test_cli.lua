@@ -86,6 +86,35 @@ T.test("the storyteller demo runs and writes its story", function()
   T.contains(out, "story.txt")
 end)
 
+T.test("the other examples run: calculator, files, npc, and the C host", function()
+  local model = T.fixture("models/stories260K.gguf")
+  if not model then
+    print("# skipped: no stories260K")
+    return
+  end
+  local ex = T.source_dir .. "/examples"
+  local out, rc = run(("agent %s/agents/calculator.lua --device cpu --model %s --steps 2"):format(ex, model))
+  T.eq(rc, 0, out)
+  T.contains(out, 'calculate{expression = "2 * (3 + 4) ^ 2"} -> 98')
+  T.contains(out, "status: ")
+  out, rc = run(("agent %s/agents/files.lua --device cpu --model %s --steps 2 --workspace %s/files-ws")
+    :format(ex, model, dir))
+  T.eq(rc, 0, out)
+  T.contains(out, "goes up with '..'")
+  T.contains(out, "leads outside the workspace")
+  T.contains(out, "[step 2]")
+  out, rc = run(("agent %s/game/npc.lua --device cpu --model %s --tokens-per-frame 2"):format(ex, model))
+  T.eq(rc, 0, out)
+  T.contains(out, "at most 2 tokens per NPC per frame")
+  T.contains(out, 'Baker: "')
+  local p = io.popen(("VKAGENT_DEVICE=cpu %s/examples/embed %s 2>&1; echo rc=$?"):format(T.build_dir, model))
+  out = p:read("a")
+  p:close()
+  T.contains(out, "rc=0")
+  T.contains(out, "call:      count_letters")
+  T.contains(out, "host: the agent ended with status 'max_steps' after 4 steps; count_letters ran 4 times")
+end)
+
 T.test("cleanup", function() T.rmtree(dir) end)
 
 T.done()
