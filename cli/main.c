@@ -17,6 +17,8 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"info", cmd_info, "show a GGUF file's metadata, tensors and derived hyperparameters"},
     {"grammar", cmd_grammar, "print the GBNF grammar of a JSON Schema, or check a GBNF file"},
+    {"bench", cmd_bench, "measure prompt and generation speed (and grammar masking, tokenizer, bandwidth)"},
+    {"synth", cmd_synth, "write a random-weight model of a given shape and type, for benchmarks"},
     {"quantize", cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, ..."},
 };
 

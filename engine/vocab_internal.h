@@ -79,6 +79,8 @@ struct vka_vocab {
      * constrained sampling and shared by every sampler on this vocabulary. */
     pthread_mutex_t grammar_lock;
     struct vka_grammar_vocab *grammar_vocab;
+    /* Recently used grammars with their mask caches (vocab_grammar.c). */
+    struct vka_grammar_cache_entry *grammar_cache;
 };
 
 /* Length of token id's stored text (ids must be valid). */

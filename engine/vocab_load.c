@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
+#include "vocab_grammar.h"
 #include "status.h"
 #include "vocab_internal.h"
 
@@ -511,7 +511,7 @@ static vka_status load_merges(vka_vocab *v, const vka_gguf_array *merges) {
 
 void vka_vocab_free(vka_vocab *v) {
     if (!v) return;
-    vka_grammar_vocab_free(v->grammar_vocab);
+    vka_vocab_grammar_release(v);
     pthread_mutex_destroy(&v->grammar_lock);
     free(v->pre);
     free(v->text_arena);
