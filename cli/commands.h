@@ -7,5 +7,10 @@ int cmd_run(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+
+/* Tokenizer throughput (bench_tokenizer.c); `vkagent bench-tokenizer` for
+ * now, to be folded into `vkagent bench`. */
+int bench_tokenizer(int argc, char **argv);
 
 #endif
