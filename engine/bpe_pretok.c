@@ -148,7 +148,7 @@ vka_status vka_pretokenize(vka_pretok *ws, vka_bpe_pre pre, const char *text, si
     size_t n = 0;
     VKA_TRY(decode(ws, text, len, &n));
     scan s = {ws->cp, ws->cls};
-    size_t next_number = 0;   /* SmolLM: the first number after i (n if none), once i is past the last one */
+    size_t next_number = 0;   /* SmolLM: where the stretch between digits that holds i ends (a number, or n) */
     for (size_t i = 0; i < n;) {
         size_t m;
         switch (pre) {
