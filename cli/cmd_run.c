@@ -32,6 +32,10 @@ static const char *const run_help =
     "      --stop STR            stop when STR appears (repeatable, up to 16); STR is not printed\n"
     "      --echo                print the prompt before the continuation\n"
     "      --special             parse special-token text in the prompt (e.g. <|im_start|>)\n"
+    "      --grammar-file FILE   constrain the output to a GBNF grammar (root rule \"root\")\n"
+    "      --grammar-root NAME   start rule of the grammar\n"
+    "      --json-schema S       constrain the output to a JSON Schema (a file, or the JSON text itself)\n"
+    "      --json                constrain the output to any JSON value\n"
     "  -c, --ctx-size N          context size (default: the model's)\n"
     "  -b, --batch-size N        prompt tokens per step (default 512)\n"
     "      --kv-type auto|f32|f16\n"
@@ -40,6 +44,8 @@ static const char *const run_help =
 
 typedef struct run_opts {
     const char *model, *prompt, *prompt_file, *device;
+    const char *grammar_file, *json_schema;
+    char *grammar_text, *schema_text;   /* loaded, owned */
     const char *stops[MAX_STOPS];
     size_t n_stops;
     bool echo, special;
@@ -108,6 +114,10 @@ static int parse_run(int argc, char **argv, run_opts *o) {
             if (v && (!*v || o->n_stops == MAX_STOPS)) return cli_usage_error("run", "--stop needs a non-empty string (at most %d)", MAX_STOPS);
             if (v) o->stops[o->n_stops++] = v;
         } else if (cli_is(arg, "--echo", NULL)) o->echo = true;
+        else if (cli_is(arg, "--grammar-file", NULL)) o->grammar_file = cli_value(&a, arg);
+        else if (cli_is(arg, "--grammar-root", NULL)) o->gp.sampling.grammar_root = cli_value(&a, arg);
+        else if (cli_is(arg, "--json-schema", NULL)) o->json_schema = cli_value(&a, arg);
+        else if (cli_is(arg, "--json", NULL)) o->gp.sampling.json = true;
         else if (cli_is(arg, "--special", NULL)) o->special = true;
         else if (!parse_sampling(&a, arg, &o->gp.sampling, &matched) || matched) continue;
         else return cli_usage_error("run", "unknown option '%s'", arg);
@@ -115,6 +125,8 @@ static int parse_run(int argc, char **argv, run_opts *o) {
     }
     if (a.failed) return EXIT_USAGE;
     if (o->prompt && o->prompt_file) return cli_usage_error("run", "give -p or -f, not both");
+    if ((o->grammar_file != NULL) + (o->json_schema != NULL) + o->gp.sampling.json > 1)
+        return cli_usage_error("run", "give at most one of --grammar-file, --json-schema and --json");
     return 0;
 }
 
@@ -171,6 +183,10 @@ int cmd_run(int argc, char **argv) {
     char *file_prompt = NULL;
     if (o.prompt_file && !(file_prompt = cli_read_file(o.prompt_file, "run", NULL))) return EXIT_RUNTIME;
     const char *prompt = file_prompt ? file_prompt : o.prompt ? o.prompt : "";
+    if (cli_load_structured(o.grammar_file, o.json_schema, "run", &o.gp.sampling, &o.grammar_text, &o.schema_text)) {
+        free(file_prompt);
+        return EXIT_RUNTIME;
+    }
     char *path = cli_find_model(o.model, "run");
     vka_model *model = path ? cli_load_model(path, o.device, false, "run") : NULL;
     vka_session *session = NULL;
@@ -181,5 +197,7 @@ int cmd_run(int argc, char **argv) {
     vka_model_free(model);
     free(path);
     free(file_prompt);
+    free(o.grammar_text);
+    free(o.schema_text);
     return code;
 }

@@ -7,6 +7,8 @@ int cmd_run(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_grammar(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 
 /* Tokenizer throughput (bench_tokenizer.c); `vkagent bench-tokenizer` for

@@ -241,3 +241,22 @@ int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flag
     }
     return ids;
 }
+
+int cli_load_structured(const char *grammar_file, const char *json_schema, const char *cmd, vka_sampling_params *sp,
+                        char **grammar_text, char **schema_text) {
+    *grammar_text = *schema_text = NULL;
+    if (grammar_file) {
+        if (!(*grammar_text = cli_read_file(grammar_file, cmd, NULL))) return EXIT_RUNTIME;
+        sp->grammar = *grammar_text;
+    }
+    if (json_schema) {
+        /* Inline JSON starts with '{' (or is true/false); anything else is a path. */
+        const char *p = json_schema;
+        while (*p == ' ' || *p == '\n' || *p == '\t') p++;
+        bool inline_json = *p == '{' || strcmp(p, "true") == 0 || strcmp(p, "false") == 0;
+        if (inline_json) *schema_text = strdup(json_schema);
+        else if (!(*schema_text = cli_read_file(json_schema, cmd, NULL))) return EXIT_RUNTIME;
+        sp->json_schema = *schema_text;
+    }
+    return EXIT_OK;
+}

@@ -50,6 +50,11 @@ char *cli_read_file(const char *path, const char *cmd, size_t *len);
 
 double cli_now(void);
 
+/* Loads --grammar-file / --json-schema (file or inline JSON) into the sampling
+ * params; the texts are returned for the caller to free. EXIT_OK or EXIT_RUNTIME. */
+int cli_load_structured(const char *grammar_file, const char *json_schema, const char *cmd, vka_sampling_params *sp,
+                        char **grammar_text, char **schema_text);
+
 /* Tokenizes text; returns malloc'ed ids (NULL on failure, vka_last_error() says why). */
 int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flags, size_t *n);
 

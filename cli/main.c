@@ -17,6 +17,8 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"template", cmd_template, "print the prompt a model's chat template makes of messages (and tools)"},
     {"info", cmd_info, "show a GGUF file's metadata, tensors and derived hyperparameters"},
+    {"grammar", cmd_grammar, "print the GBNF grammar of a JSON Schema, or check a GBNF file"},
+    {"quantize", cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, ..."},
     {"bench-tokenizer", bench_tokenizer, "measure tokenizer speed (MB/s) on a 1 MB mixed-language text"},
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sampler.h"
+#include "sampler_grammar.h"
 #include "status.h"
 
 /* A candidate whose scaled logit (logit - best) / temperature is below this
@@ -136,9 +137,6 @@ static vka_status check_params(const vka_sampling_params *p) {
     if (n_structured > 1)
         return vka_fail(VKA_ERR_INVALID_ARGUMENT,
                         "sampling: at most one of grammar, json_schema and json may be set");
-    /* Until the grammar engine is built in; it then replaces this refusal. */
-    if (n_structured == 1)
-        return vka_fail(VKA_ERR_GRAMMAR, "grammar-constrained sampling is not available in this build");
     return VKA_OK;
 }
 
@@ -188,6 +186,15 @@ vka_status vka_sampler_new(const struct vka_vocab *vocab, uint32_t n_vocab,
         vka_sampler_free(s);
         return vka_fail(VKA_ERR_OUT_OF_MEMORY,
                         "vka_sampler_new: out of memory for the scratch of %u tokens", n_vocab);
+    }
+    if (params->grammar || params->json_schema || params->json) {
+        vka_sampler_constraint c;
+        vka_status st = vka_grammar_constraint_create(vocab, params, &c);
+        if (st != VKA_OK) {
+            vka_sampler_free(s);
+            return st;
+        }
+        vka_sampler_set_constraint(s, &c);
     }
     *out = s;
     return VKA_OK;

@@ -3,6 +3,8 @@
 #ifndef VKA_VOCAB_INTERNAL_H
 #define VKA_VOCAB_INTERNAL_H
 
+#include <pthread.h>
+
 #include "vocab.h"
 
 /* A growing list of token ids (the tokenizer's output). */
@@ -72,6 +74,11 @@ struct vka_vocab {
     vka_merge_slot *merges;     /* NULL for SentencePiece vocabularies */
     uint32_t merge_mask;
     uint32_t n_merges;          /* merges stored (entries of tokenizer.ggml.merges whose parts are tokens) */
+
+    /* The grammar engine's prefix trie of all pieces, built on first use by
+     * constrained sampling and shared by every sampler on this vocabulary. */
+    pthread_mutex_t grammar_lock;
+    struct vka_grammar_vocab *grammar_vocab;
 
     /* Byte-level BPE settings (vocab_bpe.c, from tokenizer.ggml.pre and tokenizer.ggml.normalizer). */
     uint8_t bpe_pre;            /* vka_bpe_pre */

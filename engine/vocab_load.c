@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grammar.h"
 #include "status.h"
 #include "vocab_internal.h"
 
@@ -511,6 +512,8 @@ static vka_status load_merges(vka_vocab *v, const vka_gguf_array *merges) {
 
 void vka_vocab_free(vka_vocab *v) {
     if (!v) return;
+    vka_grammar_vocab_free(v->grammar_vocab);
+    pthread_mutex_destroy(&v->grammar_lock);
     free(v->pre);
     free(v->text_arena);
     free(v->text_off);
@@ -584,6 +587,7 @@ vka_status vka_vocab_load(const vka_gguf *gguf, vka_vocab **out) {
     *out = NULL;
     vka_vocab *v = calloc(1, sizeof *v);
     if (!v) return out_of_memory("vocabulary");
+    pthread_mutex_init(&v->grammar_lock, NULL);
     vka_status s = load_tables(v, gguf);
     if (s != VKA_OK) {
         vka_vocab_free(v);

@@ -66,3 +66,18 @@ char *test_write_temp(const void *data, size_t len) {
     close(fd);
     return strdup(tmpl);
 }
+
+int test_devices(const char *const **names) {
+    static char buf[256];
+    static const char *list[8];
+    static int n = -1;
+    if (n < 0) {
+        const char *env = getenv("VKAGENT_TEST_DEVICES");
+        snprintf(buf, sizeof buf, "%s", env && *env ? env : "cpu");
+        n = 0;
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && n < 8; tok = strtok_r(NULL, ",", &save))
+            list[n++] = tok;
+    }
+    *names = list;
+    return n;
+}

@@ -25,3 +25,7 @@ char *test_read_file(const char *path, size_t *len);
 char *test_write_temp(const void *data, size_t len);
 
 #endif
+
+/* The devices end-to-end tests run on: VKAGENT_TEST_DEVICES (comma-separated,
+ * e.g. "cpu,vulkan"), default "cpu". Returns the count; names in a static table. */
+int test_devices(const char *const **names);

@@ -87,7 +87,7 @@ vka_status vka_cpu_matmul(vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor 
     if (w->ne[0] != x->ne[0] || dst->ne[0] != w->ne[1] || dst->ne[1] != x->ne[1])
         return vka_fail(VKA_ERR_INTERNAL, "matmul shapes do not agree");
     matmul_job job = {w, x, bias, dst, accumulate, false};
-    vka_cpu_parallel_for(pool, w->ne[1], matmul_rows, &job);
+    vka_cpu_parallel_for(pool, w->ne[1], w->ne[0] * x->ne[1], matmul_rows, &job);
     if (atomic_load(&job.out_of_memory)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in matmul");
     return VKA_OK;
 }
@@ -189,7 +189,8 @@ vka_status vka_cpu_attention(vka_cpu_pool *pool, vka_tensor *dst, const vka_tens
     if (n_past + q->ne[1] > k_cache->ne[1])
         return vka_fail(VKA_ERR_CONTEXT_FULL, "attention past the end of the KV cache");
     attention_job job = {dst, q, k_cache, v_cache, p, n_past, false};
-    vka_cpu_parallel_for(pool, q->ne[1] * p->n_head, attention_items, &job);
+    int64_t keys = (int64_t)n_past + q->ne[1];
+    vka_cpu_parallel_for(pool, q->ne[1] * p->n_head, keys * (p->head_dim + p->head_dim_v), attention_items, &job);
     if (atomic_load(&job.out_of_memory)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in attention");
     return VKA_OK;
 }

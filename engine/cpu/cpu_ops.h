@@ -14,9 +14,11 @@ unsigned vka_cpu_pool_threads(const vka_cpu_pool *pool);
 
 /* Calls fn(ctx, begin, end) over [0, n) split into contiguous ranges, one per
  * thread, and returns when all are done. Each item is computed by exactly one
- * thread, so results do not depend on the number of threads. */
+ * thread, so results do not depend on the number of threads. Work below a few
+ * hundred thousand operations (n * cost_per_item) runs on the calling thread:
+ * waking workers costs more than it saves there. */
 typedef void (*vka_cpu_range_fn)(void *ctx, int64_t begin, int64_t end);
-void vka_cpu_parallel_for(vka_cpu_pool *pool, int64_t n, vka_cpu_range_fn fn, void *ctx);
+void vka_cpu_parallel_for(vka_cpu_pool *pool, int64_t n, int64_t cost_per_item, vka_cpu_range_fn fn, void *ctx);
 
 vka_status vka_cpu_get_rows(vka_tensor *dst, const vka_tensor *table, const vka_tensor *ids);
 void vka_cpu_rms_norm(vka_tensor *dst, const vka_tensor *x, const vka_tensor *weight, float eps);

@@ -101,8 +101,10 @@ void vka_cpu_pool_free(vka_cpu_pool *p) {
 
 unsigned vka_cpu_pool_threads(const vka_cpu_pool *p) { return p->n_threads; }
 
-void vka_cpu_parallel_for(vka_cpu_pool *p, int64_t n, vka_cpu_range_fn fn, void *ctx) {
-    if (p->n_threads == 1 || n < 2) {
+#define MIN_PARALLEL_WORK (1 << 19)
+
+void vka_cpu_parallel_for(vka_cpu_pool *p, int64_t n, int64_t cost_per_item, vka_cpu_range_fn fn, void *ctx) {
+    if (p->n_threads == 1 || n < 2 || n * cost_per_item < MIN_PARALLEL_WORK) {
         fn(ctx, 0, n);
         return;
     }

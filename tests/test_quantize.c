@@ -1,0 +1,127 @@
+/* test_quantize.c — `vkagent quantize`: the files it writes from the F32
+ * fixtures equal llama-quantize's, tensor by tensor (types and bytes); the
+ * mixes' layer choice; refusals. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "quantize.h"
+#include "test_util.h"
+
+static char *temp_path(void) {
+    char tmpl[] = "/tmp/vkagent-quant-XXXXXX";
+    int fd = mkstemp(tmpl);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    return strdup(tmpl);
+}
+
+/* Every tensor of `ref` exists in `mine` with the same type, shape and bytes. */
+static void expect_same_tensors(const char *mine_path, const char *ref_path) {
+    vka_gguf *mine, *ref;
+    cr_assert_eq(vka_gguf_open(mine_path, &mine), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_gguf_open(ref_path, &ref), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(mine->n_tensors, ref->n_tensors);
+    for (uint64_t i = 0; i < ref->n_tensors; i++) {
+        const vka_gguf_tensor *r = &ref->tensors[i];
+        const vka_gguf_tensor *m = vka_gguf_find_tensor(mine, r->name.data);
+        cr_assert_not_null(m, "%s: tensor %s missing", mine_path, r->name.data);
+        cr_expect_eq(m->type, r->type, "%s: %s is %s, llama-quantize made %s", ref_path, r->name.data,
+                     vka_type_name(m->type), vka_type_name(r->type));
+        cr_expect_eq(m->nbytes, r->nbytes);
+        if (m->nbytes == r->nbytes)
+            cr_expect_eq(memcmp(m->data, r->data, r->nbytes), 0, "%s: bytes of %s differ", ref_path, r->name.data);
+    }
+    uint32_t ftype = 0;
+    cr_expect(vka_gguf_get_u32(mine, "general.file_type", &ftype));
+    vka_gguf_free(mine);
+    vka_gguf_free(ref);
+}
+
+static void quantize_and_compare(const char *in_rel, const char *ref_rel, const char *type, const char *override) {
+    const char *in = test_data_path(in_rel), *ref = test_data_path(ref_rel);
+    REQUIRE_FIXTURE(in);
+    REQUIRE_FIXTURE(ref);
+    vka_quantize_params qp = {0};
+    cr_assert(vka_ftype_from_name(type, &qp.ftype), "%s", type);
+    const char *ov[1] = {override};
+    qp.overrides = ov;
+    qp.n_overrides = override ? 1 : 0;
+    char *out = temp_path();
+    cr_assert_eq(vka_quantize_file(in, out, &qp), VKA_OK, "%s", vka_last_error());
+    expect_same_tensors(out, ref);
+    unlink(out);
+    free(out);
+}
+
+Test(quantize, fixtures_match_llama_quantize, .timeout = 300) {
+    const char *archs[] = {"llama", "qwen2", "qwen3"};
+    const char *types[] = {"q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+    for (int a = 0; a < 3; a++)
+        for (int t = 0; t < 5; t++) {
+            char in[96], ref[96];
+            snprintf(in, sizeof in, "fixtures/arch/%s-f32.gguf", archs[a]);
+            snprintf(ref, sizeof ref, "fixtures/arch/%s-%s.gguf", archs[a], types[t]);
+            quantize_and_compare(in, ref, types[t], NULL);
+        }
+}
+
+/* models/README.md: made with --tensor-type ffn_down=f32 (172-wide rows). */
+Test(quantize, stories_match_llama_quantize) {
+    quantize_and_compare("models/stories260K.gguf", "models/stories260K-q8_0.gguf", "Q8_0", "ffn_down=f32");
+    quantize_and_compare("models/stories260K.gguf", "models/stories260K-q4_0.gguf", "Q4_0", "ffn_down=f32");
+}
+
+/* Q4_K_M over 32 layers: attn_v and ffn_down get Q6_K where layer < 4,
+ * layer >= 28, or (layer - 4) % 3 == 2, i.e. 6, 9, ..., 27 (llama.cpp's rule). */
+Test(quantize, q4_k_m_layer_choice) {
+    char names[64][32];
+    const char *ptrs[65];
+    for (int i = 0; i < 32; i++) {
+        snprintf(names[2 * i], 32, "blk.%d.attn_v.weight", i);
+        snprintf(names[2 * i + 1], 32, "blk.%d.ffn_down.weight", i);
+    }
+    for (int i = 0; i < 64; i++) ptrs[i] = names[i];
+    ptrs[64] = "output.weight";
+    vka_quant_plan plan;
+    vka_quant_plan_init(&plan, VKA_FTYPE_Q4_K_M, ptrs, 65);
+    int64_t ne[2] = {4096, 1024};
+    for (int i = 0; i < 32; i++) {
+        bool more = i < 4 || i >= 28 || (i >= 4 && (i - 4) % 3 == 2);
+        vka_type want = more ? VKA_TYPE_Q6_K : VKA_TYPE_Q4_K;
+        cr_expect_eq(vka_quant_choose(&plan, names[2 * i], 2, ne, VKA_TYPE_F32), want, "attn_v layer %d", i);
+        cr_expect_eq(vka_quant_choose(&plan, names[2 * i + 1], 2, ne, VKA_TYPE_F32), want, "ffn_down layer %d", i);
+    }
+    cr_expect_eq(vka_quant_choose(&plan, "output.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_Q6_K);
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_norm.weight", 1, ne, VKA_TYPE_F32), VKA_TYPE_F32);
+    int64_t odd[2] = {172, 64};
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, odd, VKA_TYPE_F32), VKA_TYPE_F16,
+                 "172 is divisible by neither 256 nor 32");
+    int64_t by32[2] = {96, 64};
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, by32, VKA_TYPE_F32), VKA_TYPE_Q8_0);
+}
+
+Test(quantize, refusals) {
+    const char *in = test_data_path("models/stories260K.gguf");
+    REQUIRE_FIXTURE(in);
+    vka_quantize_params qp = {.ftype = VKA_FTYPE_Q8_0};
+    cr_expect_eq(vka_quantize_file(in, in, &qp), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(vka_last_error(), "overwrite") != NULL, "%s", vka_last_error());
+    const char *q8 = test_data_path("models/stories260K-q8_0.gguf");
+    char *out = temp_path();
+    qp.ftype = VKA_FTYPE_Q4_0;
+    cr_expect_eq(vka_quantize_file(q8, out, &qp), VKA_ERR_INVALID_ARGUMENT, "requantizing needs allow_requantize");
+    const char *bad[] = {"ffn_down=q9_9"};
+    qp.overrides = bad;
+    qp.n_overrides = 1;
+    cr_expect_eq(vka_quantize_file(in, out, &qp), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(vka_last_error(), "q9_9") != NULL, "%s", vka_last_error());
+    vka_ftype f;
+    cr_expect(!vka_ftype_from_name("Q3_K_XL", &f));
+    cr_expect(vka_ftype_from_name("q4_k", &f) && f == VKA_FTYPE_Q4_K_M);
+    unlink(out);
+    free(out);
+}
