@@ -15,13 +15,15 @@
 static const char *const bench_help =
     "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-r 3] [--device DEV] [--bandwidth] [--json]\n"
     "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S | --json] [-n 500] [--json-out]\n"
+    "       vkagent bench --tokenizer [-m VOCAB.gguf] [--file F] [--reps N] [--json]\n"
     "\n"
     "Model: prefill of -p random tokens (pp) and -n greedy decode steps (tg), -r times; prints\n"
     "tokens/s (median, min-max), load time and memory. --bandwidth measures the device's read\n"
     "bandwidth and reports generation as a fraction of the bandwidth limit (bytes of weights and\n"
     "KV cache read per token / bandwidth).\n"
     "Grammar: the time per token of constrained sampling over random logits (default vocabulary:\n"
-    "../shared/fixtures/vocab/qwen3.gguf, 151,936 tokens), median and worst.\n";
+    "../shared/fixtures/vocab/qwen3.gguf, 151,936 tokens), median and worst.\n"
+    "Tokenizer: MB/s tokenizing a built-in 1 MB mixed-language text (or --file).\n";
 
 typedef struct bench_opts {
     const char *model, *device, *schema;
@@ -239,6 +241,17 @@ static int bench_grammar(const bench_opts *o) {
 }
 
 int cmd_bench(int argc, char **argv) {
+    /* --tokenizer: the tokenizer benchmark takes the other arguments itself */
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--tokenizer") == 0) {
+            char **rest = malloc((size_t)argc * sizeof *rest);
+            int n = 0;
+            for (int k = 0; k < argc; k++)
+                if (k != i) rest[n++] = argv[k];
+            int code = rest ? bench_tokenizer(n, rest) : EXIT_RUNTIME;
+            free(rest);
+            return code;
+        }
     cli_args a;
     cli_args_init(&a, "bench", argc, argv);
     bench_opts o = {.p = 512, .n = 128, .reps = 3};

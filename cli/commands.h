@@ -11,5 +11,9 @@ int cmd_grammar(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+
+/* Tokenizer throughput (bench_tokenizer.c), run by `vkagent bench --tokenizer`. */
+int bench_tokenizer(int argc, char **argv);
 
 #endif

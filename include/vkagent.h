@@ -165,7 +165,9 @@ enum {
 /* Tokenizes `len` bytes of UTF-8 text. Writes up to `capacity` ids and
  * stores the number of tokens in *n_tokens; returns
  * VKA_ERR_BUFFER_TOO_SMALL (with *n_tokens set to the number needed) when
- * `capacity` is too small. Invalid UTF-8 bytes are tokenized as bytes. */
+ * `capacity` is too small. Invalid UTF-8 bytes are tokenized as bytes.
+ * Byte-level BPE vocabularies of the Qwen2 family (Qwen2/2.5/3) NFC-normalize
+ * the text first, as their reference tokenizer does (docs/tokenizers.md). */
 vka_status vka_tokenize(const vka_model *model, const char *text, size_t len, int flags,
                         int32_t *ids, size_t capacity, size_t *n_tokens);
 
