@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "chat with an instruct model in its own chat template"},
     {"logits", cmd_logits, "print or save the logits at every prompt position"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
     {"template", cmd_template, "print the prompt a model's chat template makes of messages (and tools)"},

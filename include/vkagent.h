@@ -419,6 +419,16 @@ void vka_chat_params_default(vka_chat_params *params);
 vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
                                    const vka_chat_params *params, char **out_text);
 
+/* One chat turn: renders the whole conversation (with the generation
+ * prompt), keeps the part of the session's context that already matches it
+ * (so a multi-turn chat re-uses its KV cache instead of re-reading the
+ * history), feeds the rest and generates the assistant's reply until an
+ * end-of-turn token, a stop string or another stop condition. `gen` is used
+ * with parse_special forced on. The session should hold nothing but this
+ * conversation. `vkagent chat` and Lua's session:chat are built on it. */
+vka_status vka_session_chat(vka_session *session, const char *messages_json, const vka_chat_params *chat,
+                            const vka_generate_params *gen, vka_generate_result *result);
+
 /* Name of the family vka_chat_apply_template uses for this model without an
  * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when
  * the model has no template or one of no known family, which renders as
