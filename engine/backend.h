@@ -17,6 +17,7 @@
 #include "vkagent.h"
 
 typedef struct vka_backend vka_backend;
+struct vka_backend_stats;
 
 typedef enum vka_tensor_usage {
     VKA_USAGE_WEIGHT = 0,     /* uploaded once from host data, then read-only */
@@ -136,7 +137,18 @@ typedef struct vka_backend_ops {
     vka_status (*compute)(vka_backend *b, vka_graph *g, uint32_t n_past);
     /* Releases what the backend keeps for g (called by vka_graph_free). */
     void (*graph_release)(vka_backend *b, vka_graph *g);
+    /* Optional (may be NULL): counters for `vkagent bench`. */
+    void (*get_stats)(vka_backend *b, struct vka_backend_stats *stats);
+    /* Optional: measures the device's memory read bandwidth in bytes/s. */
+    vka_status (*measure_bandwidth)(vka_backend *b, double *bytes_per_second);
 } vka_backend_ops;
+
+typedef struct vka_backend_stats {
+    uint64_t computes;               /* graph runs */
+    double host_seconds;             /* host time inside compute, minus waiting for the device */
+    double wait_seconds;             /* time waiting for the device */
+    uint64_t device_bytes;           /* device memory allocated (weights, caches, buffers) */
+} vka_backend_stats;
 
 struct vka_backend {
     const vka_backend_ops *ops;

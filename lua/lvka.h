@@ -104,10 +104,11 @@ int32_t *lvka_tokenize_to_stack(lua_State *L, const vka_model *m, const char *te
 int32_t *lvka_ids_from_table(lua_State *L, int idx, const vka_model *m, const char *fn, size_t *n);
 
 /* Chat: the option names of a chat template (NULL-terminated), and the
- * rendering of the messages at `msgs` (a table or JSON text) with the
- * options table at `opts`; pushes the prompt text and returns it. */
+ * arguments of one: the messages at `msgs` (a table or JSON text) and the
+ * options table at `opts` fill *cp. Pushes two values (the messages' and
+ * the tools' JSON text) that keep the strings alive; returns the messages. */
 extern const char *const lvka_chat_opt_names[];
-const char *lvka_render_chat(lua_State *L, const vka_model *model, int msgs, int opts, const char *fn);
+const char *lvka_chat_args(lua_State *L, int msgs, int opts, const char *fn, vka_chat_params *cp);
 
 /* ---------------------------------------------------------------- parts */
 

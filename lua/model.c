@@ -204,28 +204,19 @@ static const char *json_arg(lua_State *L, int idx, const char *fn, const char *w
 
 const char *const lvka_chat_opt_names[] = {"tools", "template", "add_generation_prompt", "enable_thinking", NULL};
 
-const char *lvka_render_chat(lua_State *L, const vka_model *model, int msgs, int opts, const char *fn) {
+const char *lvka_chat_args(lua_State *L, int msgs, int opts, const char *fn, vka_chat_params *cp) {
     msgs = lua_absindex(L, msgs);
     opts = lua_absindex(L, opts);
-    vka_chat_params cp;
-    vka_chat_params_default(&cp);
+    vka_chat_params_default(cp);
     const char *messages = json_arg(L, msgs, fn, "messages");
     if (lvka_opt_push(L, opts, "tools") != LUA_TNIL) {
-        cp.tools_json = json_arg(L, -1, fn, "opts.tools");
+        cp->tools_json = json_arg(L, -1, fn, "opts.tools");
         lua_replace(L, -2);       /* keep the text, drop the field */
-    } else {
-        lua_pop(L, 1);
-        lua_pushnil(L);           /* same stack shape either way */
-    }
-    lvka_opt_string(L, opts, fn, "template", &cp.template_override);
-    lvka_opt_boolean(L, opts, fn, "add_generation_prompt", &cp.add_generation_prompt);
-    lvka_opt_boolean(L, opts, fn, "enable_thinking", &cp.enable_thinking);
-    char *text = NULL;
-    if (vka_chat_apply_template(model, messages, &cp, &text) != VKA_OK) lvka_fail(L, fn);
-    lua_pop(L, 2);
-    lua_pushstring(L, text);
-    vka_free(text);
-    return lua_tostring(L, -1);
+    }                             /* else the nil stays: two slots either way */
+    lvka_opt_string(L, opts, fn, "template", &cp->template_override);
+    lvka_opt_boolean(L, opts, fn, "add_generation_prompt", &cp->add_generation_prompt);
+    lvka_opt_boolean(L, opts, fn, "enable_thinking", &cp->enable_thinking);
+    return messages;
 }
 
 /* model:apply_chat_template(messages, opts) -> prompt text. */
@@ -234,7 +225,12 @@ static int l_apply_chat_template(lua_State *L) {
     lvka_model *m = lvka_check_model(L, 1, fn);
     lvka_check_opts(L, 3, fn, lvka_chat_opt_names);
     lua_settop(L, 3);
-    lvka_render_chat(L, m->ref->model, 2, 3, fn);
+    vka_chat_params cp;
+    const char *messages = lvka_chat_args(L, 2, 3, fn, &cp);
+    char *text = NULL;
+    if (vka_chat_apply_template(m->ref->model, messages, &cp, &text) != VKA_OK) return lvka_fail(L, fn);
+    lua_pushstring(L, text);
+    vka_free(text);
     return 1;
 }
 

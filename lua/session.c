@@ -170,10 +170,17 @@ static bool on_piece(const char *piece, size_t len, int32_t token, void *user) {
     return go_on;
 }
 
-/* Runs the generation of prompt ids/text with parsed options and pushes
- * (text, info). `ids` non-NULL: feed them as they are. */
-static int run_generate(lua_State *L, lvka_session *s, const char *prompt, const int32_t *ids, size_t n_ids,
-                        lvka_gen_opts *o, const char *fn) {
+/* What to generate from: text, token ids, or a conversation. */
+typedef struct gen_input {
+    const char *prompt;
+    const int32_t *ids;
+    size_t n_ids;
+    const char *messages;        /* chat: JSON messages */
+    const vka_chat_params *chat;
+} gen_input;
+
+/* Runs the generation with parsed options and pushes (text, info). */
+static int run_generate(lua_State *L, lvka_session *s, const gen_input *in, lvka_gen_opts *o, const char *fn) {
     lua_pushnil(L);
     callback_ctx ctx = {.L = L, .fn = o->on_token, .err_slot = lua_gettop(L)};
     if (o->on_token) {
@@ -182,8 +189,9 @@ static int run_generate(lua_State *L, lvka_session *s, const char *prompt, const
     }
     vka_generate_result r;
     s->generating = true;
-    vka_status st = ids ? vka_generate_tokens(s->session, ids, n_ids, &o->gp, &r)
-                        : vka_generate(s->session, prompt, &o->gp, &r);
+    vka_status st = in->messages ? vka_session_chat(s->session, in->messages, in->chat, &o->gp, &r)
+                    : in->ids ? vka_generate_tokens(s->session, in->ids, in->n_ids, &o->gp, &r)
+                              : vka_generate(s->session, in->prompt, &o->gp, &r);
     s->generating = false;
     if (ctx.failed) {
         vka_generate_result_clear(&r);
@@ -212,12 +220,15 @@ static int l_generate(lua_State *L) {
     lvka_check_opts(L, 3, fn, lvka_generate_opt_names);
     lua_settop(L, 3);
     lvka_check_idle(L, s, fn);
-    const int32_t *ids = NULL;
-    size_t n_ids = 0;
-    if (pt == LUA_TTABLE) ids = lvka_ids_from_table(L, 2, s->mref->model, fn, &n_ids);
+    gen_input in = {0};
+    if (pt == LUA_TTABLE) {
+        in.ids = lvka_ids_from_table(L, 2, s->mref->model, fn, &in.n_ids);   /* never NULL */
+    } else {
+        in.prompt = lua_tostring(L, 2);
+    }
     lvka_gen_opts o;
     lvka_parse_gen_opts(L, 3, fn, &o);
-    return run_generate(L, s, pt == LUA_TSTRING ? lua_tostring(L, 2) : NULL, ids, n_ids, &o, fn);
+    return run_generate(L, s, &in, &o, fn);
 }
 
 static const char *const *chat_opt_names(lua_State *L) {
@@ -232,10 +243,10 @@ static const char *const *chat_opt_names(lua_State *L) {
     return names;
 }
 
-/* session:chat(messages, opts): renders the conversation with the model's
- * chat template and generates the assistant's reply. The tokens the
- * session already holds that match the rendered prompt are kept (a
- * conversation grows at its end), the rest is fed. */
+/* session:chat(messages, opts): one chat turn through vka_session_chat:
+ * the conversation is rendered with the model's chat template, the tokens
+ * the session already holds that match it are kept (a conversation grows
+ * at its end), the rest is fed and the assistant's reply generated. */
 static int l_chat(lua_State *L) {
     const char *fn = "session:chat";
     lvka_session *s = lvka_check_session(L, 1, fn);
@@ -245,21 +256,19 @@ static int l_chat(lua_State *L) {
     lvka_check_opts(L, 3, fn, chat_opt_names(L));
     lua_settop(L, 3);
     lvka_check_idle(L, s, fn);
-    const char *prompt = lvka_render_chat(L, s->mref->model, 2, 3, fn);
-    size_t n;
-    int32_t *ids = lvka_tokenize_to_stack(L, s->mref->model, prompt, strlen(prompt),
-                                          VKA_TOKENIZE_PARSE_SPECIAL | VKA_TOKENIZE_MODEL_BOS, &n, fn);
-    if (n == 0) return luaL_error(L, "%s: the rendered conversation is empty", fn);
-    const int32_t *have = vka_session_tokens(s->session);
-    uint32_t n_past = vka_session_n_past(s->session);
-    size_t keep = 0;
-    while (keep < n && keep < n_past && have[keep] == ids[keep]) keep++;
-    if (keep == n) keep--;  /* feed at least one token, for fresh logits */
-    if (keep < n_past && vka_session_rewind(s->session, (uint32_t)keep) != VKA_OK) return lvka_fail(L, fn);
+    vka_chat_params cp;
+    gen_input in = {.chat = &cp};
+    in.messages = lvka_chat_args(L, 2, 3, fn, &cp);
     lvka_gen_opts o;
     lvka_parse_gen_opts(L, 3, fn, &o);
-    int nret = run_generate(L, s, NULL, ids + keep, n - keep, &o, fn);
-    lua_pushinteger(L, (lua_Integer)keep);
+    int nret = run_generate(L, s, &in, &o, fn);
+    /* what was kept = the context now, less what this turn fed and generated */
+    lua_getfield(L, -1, "n_past");
+    lua_getfield(L, -2, "n_prompt_tokens");
+    lua_getfield(L, -3, "n_generated");
+    lua_Integer kept = lua_tointeger(L, -3) - lua_tointeger(L, -2) - lua_tointeger(L, -1);
+    lua_pop(L, 3);
+    lua_pushinteger(L, kept);
     lua_setfield(L, -2, "n_reused");
     return nret;
 }
