@@ -19,6 +19,13 @@ def main():
         body = ','.join(str(b) for b in data)
         lines.append(f'static const unsigned char src_{i}[] = {{{body},0}};')
         entries.append(f'    {{"vkagent.{stem}", "@vkagent/{stem}.lua", (const char *)src_{i}, {len(data)}}},')
+    # luaopen_vkagent_<name>: lua5.4's all-in-one C loader finds these in
+    # vkagent.so, so require "vkagent.agent" works even before require "vkagent".
+    lines.append('')
+    for i, path in enumerate(sorted(files)):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        lines.append(f'int luaopen_vkagent_{stem}(lua_State *L);')
+        lines.append(f'int luaopen_vkagent_{stem}(lua_State *L) {{ return lvka_open_embedded(L, {i}); }}')
     lines.append('')
     lines.append('const lvka_embedded_file lvka_embedded_files[] = {')
     lines.extend(entries)

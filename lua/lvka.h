@@ -140,4 +140,9 @@ typedef struct lvka_embedded_file {
 extern const lvka_embedded_file lvka_embedded_files[];
 extern const size_t lvka_embedded_count;
 
+/* Runs embedded file i as require would (module name as its argument) and
+ * returns its value; the loaders in package.preload and the
+ * luaopen_vkagent_<name> symbols use it. */
+int lvka_open_embedded(lua_State *L, size_t i);
+
 #endif

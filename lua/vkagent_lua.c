@@ -175,15 +175,18 @@ static int l_version(lua_State *L) {
     return 1;
 }
 
-/* package.preload loader for one embedded file: the upvalue is its index. */
-static int load_embedded(lua_State *L) {
-    size_t i = (size_t)lua_tointeger(L, lua_upvalueindex(1));
+int lvka_open_embedded(lua_State *L, size_t i) {
     const lvka_embedded_file *f = &lvka_embedded_files[i];
     if (luaL_loadbufferx(L, f->source, f->len, f->chunkname, "t") != LUA_OK) return lua_error(L);
     lua_pushstring(L, f->module);
     lua_call(L, 1, 1);
     if (lua_isnil(L, -1)) lua_pushboolean(L, 1);
     return 1;
+}
+
+/* package.preload loader for one embedded file: the upvalue is its index. */
+static int load_embedded(lua_State *L) {
+    return lvka_open_embedded(L, (size_t)lua_tointeger(L, lua_upvalueindex(1)));
 }
 
 /* Registers the embedded files in package.preload, keeping any loader the
@@ -228,4 +231,5 @@ void vka_lua_preload(lua_State *L) {
     lua_pushcfunction(L, luaopen_vkagent);
     lua_setfield(L, -2, "vkagent");
     lua_pop(L, 1);
+    preload_embedded(L);
 }

@@ -20,8 +20,9 @@ extern "C" {
  * table and registers the agent library in package.preload. */
 int luaopen_vkagent(lua_State *L);
 
-/* Registers luaopen_vkagent as package.preload["vkagent"] (the package
- * library must be open). */
+/* Registers luaopen_vkagent as package.preload["vkagent"], and the agent
+ * library's modules ("vkagent.agent", ...) beside it (the package library
+ * must be open). */
 void vka_lua_preload(lua_State *L);
 
 #ifdef __cplusplus

@@ -26,6 +26,7 @@ end
 T.test("arg and ... are set as by the lua interpreter", function()
   local s = script("args.lua", [[
     print(arg[0], arg[1], arg[2], #arg, select('#', ...), (...), arg[-1])
+    assert(require("vkagent.tools").calculator)   -- the library is preloaded before "vkagent" itself
     local v = require "vkagent"
     print(type(v.load), type(require("vkagent.agent").new))
   ]])

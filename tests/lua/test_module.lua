@@ -4,6 +4,12 @@
 package.path = (arg[0]:match("(.*/)") or "./") .. "?.lua;" .. package.path
 local T = require "testlib"
 
+T.test("require 'vkagent.tools' works before require 'vkagent' (luaopen_vkagent_tools in the .so)", function()
+  T.eq(package.loaded.vkagent, nil)
+  local tools = require "vkagent.tools"
+  T.eq(tools.calculator().run({ expression = "6*7" }), "42")
+end)
+
 T.test("require 'vkagent' finds build/lua/vkagent.so through package.cpath", function()
   local where = package.searchpath("vkagent", package.cpath)
   T.ok(where and where:match("/lua/vkagent%.so$"), tostring(where))
