@@ -22,6 +22,7 @@ local options = {
   top_p = "number", min_p = "number", seed = "number", token_budget = "number", repeat_limit = "number|boolean",
   observation_tokens = "number", history = "number", history_call_chars = "number", thought_chars = "number",
   string_chars = "number|boolean", reply_tokens = "number", finish = "boolean", workspace = "string",
+  chat_template = "boolean",
   on_step = "function", approve = "function", on_token = "function",
 }
 
@@ -70,6 +71,8 @@ function Agent.new(o)
     error("Agent.new: prompt_style must be \"compact\" or \"full\", not \"" .. self.prompt_style .. "\"", 2)
   end
   local compact = self.prompt_style == "compact"
+  if o.chat_template == nil then self.chat_template = o.model:info().chat_template_recognised
+  else self.chat_template = o.chat_template end
   self.sampling = {
     temperature = o.temperature or 0.7, top_k = o.top_k and math.tointeger(o.top_k), top_p = o.top_p,
     min_p = o.min_p,
@@ -178,7 +181,7 @@ end
 
 -- Generates the reply to `text`, reusing the session's tokens that match.
 local function generate(self, text, n_prompt, n)
-  local ids = self.model:tokenize(text)
+  local ids = prompt.tokenize(self, text)
   local have = self.session:tokens()
   local keep = 0
   while keep < #ids and keep < #have and ids[keep + 1] == have[keep + 1] do keep = keep + 1 end

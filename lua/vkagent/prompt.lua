@@ -91,14 +91,31 @@ function M.summary_line(steps, last)
 end
 
 local function footer(a, n)
-  if a.prompt_style == "full" then return ("Step %d (now): reply with JSON.\n"):format(n) end
+  if a.prompt_style == "full" or a.chat_template then return ("Step %d (now): reply with JSON.\n"):format(n) end
   return ("%d.\n"):format(n)
 end
 
---- The number of tokens `text` takes as a prompt (BOS included when the
--- model adds one), counted by the model's tokenizer.
-function M.count(model, text)
-  return #model:tokenize(text)
+--- The token ids of a prompt as the agent feeds it: a plain prompt gets
+-- BOS as the model asks; a chat-template prompt is tokenized with its
+-- special tokens, BOS only where the template writes it (as vka_session_chat).
+function M.tokenize(a, text)
+  if a.chat_template then return a.model:tokenize(text, { special = true, bos = false }) end
+  return a.model:tokenize(text)
+end
+
+--- The number of tokens `text` takes as a prompt, counted by the model's
+-- tokenizer.
+function M.count(a, text)
+  return #M.tokenize(a, text)
+end
+
+--- The prompt text: header and body as they are, or, for a model with a
+-- chat template, a system message (the header) and a user message (the
+-- history and the request), with the assistant's turn opened (thinking off).
+function M.render(a, header, body)
+  if not a.chat_template then return header .. body end
+  return a.model:apply_chat_template({ { role = "system", content = header }, { role = "user", content = body } },
+    { enable_thinking = false })
 end
 
 --- The prompt for step n: the header, a summary of the steps that no
@@ -109,16 +126,16 @@ function M.fit(a, steps, n, budget)
   local header = M.header(a)
   local first = math.max(1, #steps - a.history + 1)   -- oldest step shown in full
   while true do
-    local parts = { header, M.summary_line(steps, first - 1) }
+    local parts = { M.summary_line(steps, first - 1) }
     for i = first, #steps do parts[#parts + 1] = M.step_line(a, steps[i]) end
     parts[#parts + 1] = footer(a, n)
-    local text = table.concat(parts)
-    local tokens = M.count(a.model, text)
+    local text = M.render(a, header, table.concat(parts))
+    local tokens = M.count(a, text)
     if tokens <= budget then return text, tokens, first - 1 end
     if first > #steps then
       -- Even without any step shown in full; try without the summary too.
-      local bare = header .. footer(a, n)
-      local bare_tokens = M.count(a.model, bare)
+      local bare = M.render(a, header, footer(a, n))
+      local bare_tokens = M.count(a, bare)
       if bare_tokens <= budget then return bare, bare_tokens, #steps end
       return nil, ("the prompt does not fit: its fixed part takes %d tokens, and %d are left after reserving "
         .. "%d for the reply in a context of %d. HINT: shorten the role, goals, constraints or tool "
@@ -186,7 +203,7 @@ function M.reply_estimate(a, chars_per_token)
     return "null", 16
   end
   local text, chars = skeleton(a.reply_schema)
-  return M.count(a.model, text) + math.ceil(chars / chars_per_token)
+  return #a.model:tokenize(text, { bos = false }) + math.ceil(chars / chars_per_token)
 end
 
 return M

@@ -246,6 +246,27 @@ T.test("the prompt describes the tools and their arguments", function()
   T.contains(prompt.header(agent), "count(what, n?: integer 1..9): Count things.")
 end)
 
+T.test("with a chat template the prompt is a system and a user message, counted with special tokens", function()
+  local path = T.fixture("fixtures/vocab/qwen3.gguf")
+  if not path then
+    print("# skipped: " .. select(2, T.fixture("fixtures/vocab/qwen3.gguf")))
+    return
+  end
+  local qwen = vkagent.load(path, { vocab_only = true })
+  T.eq(qwen:info().chat_template_recognised, true)
+  -- Agent.new needs a session, which a vocab-only model cannot have: fit the prompt of an agent-shaped table.
+  local a = { model = qwen, chat_template = true, name = "Helper", role = "a helper", goals = { "Help." },
+              constraints = {}, tool_list = {}, prompt_style = "compact", history = 4, history_call_chars = 40,
+              n_ctx = 4096, reply_tokens = 300 }
+  local steps = { { n = 1, command = { name = "note", args = { text = "hi" } }, observation = "ok" } }
+  local text, n_tokens = prompt.fit(a, steps, 2, 1000)
+  T.eq(text:sub(1, 30), "<|im_start|>system\nYou are Hel")
+  T.contains(text, "<|im_end|>\n<|im_start|>user\n1. note {\"text\":\"hi\"} -> ok\nStep 2 (now): reply with JSON.\n")
+  T.contains(text, "<|im_start|>assistant\n<think>\n\n</think>\n\n")   -- Qwen3 with thinking off
+  T.eq(n_tokens, #qwen:tokenize(text, { special = true, bos = false }))
+  T.eq(qwen:tokenize(text, { special = true, bos = false })[1], qwen:tokenize("<|im_start|>", { special = true, bos = false })[1])
+end)
+
 T.test("Agent.new and agent:tool check their arguments", function()
   T.raises("Agent.new: expected a table of options, got nil", Agent.new)
   T.raises("Agent.new: option 'model' must be a model from vkagent.load", Agent.new, { goals = { "x" } })
