@@ -219,6 +219,7 @@ static int l_generate(lua_State *L) {
                           lua_isnone(L, 2) ? "nothing" : luaL_typename(L, 2));
     lvka_check_opts(L, 3, fn, lvka_generate_opt_names);
     lua_settop(L, 3);
+    luaL_checkstack(L, 24, fn);   /* the option strings, buffers and results stay on the stack */
     lvka_check_idle(L, s, fn);
     gen_input in = {0};
     if (pt == LUA_TTABLE) {
@@ -231,7 +232,8 @@ static int l_generate(lua_State *L) {
     return run_generate(L, s, &in, &o, fn);
 }
 
-static const char *const *chat_opt_names(lua_State *L) {
+/* generate's option names followed by the chat template's. */
+static const char *const *chat_opt_names(void) {
     static const char *names[64];
     if (!names[0]) {
         size_t n = 0;
@@ -239,7 +241,6 @@ static const char *const *chat_opt_names(lua_State *L) {
         for (const char *const *a = lvka_chat_opt_names; *a; a++) names[n++] = *a;
         names[n] = NULL;
     }
-    (void)L;
     return names;
 }
 
@@ -253,8 +254,9 @@ static int l_chat(lua_State *L) {
     if (!lua_istable(L, 2) && lua_type(L, 2) != LUA_TSTRING)
         return luaL_error(L, "%s: argument #1 (messages) must be a list of messages or JSON text, got %s", fn,
                           luaL_typename(L, 2));
-    lvka_check_opts(L, 3, fn, chat_opt_names(L));
+    lvka_check_opts(L, 3, fn, chat_opt_names());
     lua_settop(L, 3);
+    luaL_checkstack(L, 24, fn);
     lvka_check_idle(L, s, fn);
     vka_chat_params cp;
     gen_input in = {.chat = &cp};

@@ -337,6 +337,7 @@ int lvka_session_stream(lua_State *L) {
                           lua_isnone(L, 2) ? "nothing" : luaL_typename(L, 2));
     lvka_check_opts(L, 3, fn, stream_opt_names);
     lua_settop(L, 3);
+    luaL_checkstack(L, 24, fn);
     lvka_check_idle(L, s, fn);
     lua_Integer per_call = 1, chunk = 0;
     lvka_opt_integer(L, 3, fn, "tokens_per_call", &per_call);

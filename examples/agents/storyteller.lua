@@ -1,6 +1,6 @@
 -- storyteller.lua — the default demo: an agent on stories260K writes a short
--- story into its workspace through tool calls (write_file, append_file,
--- read_file, finish), printing each step — thought, tool call, observation —
+-- story into its workspace through tool calls (append_file, read_file,
+-- finish), printing each step — thought, tool call, observation —
 -- as it happens. Run: vkagent agent examples/agents/storyteller.lua [--device cpu]
 local vkagent = require "vkagent"
 local Agent = require "vkagent.agent"
@@ -22,14 +22,23 @@ local model = vkagent.load(cli.find_model(opts.model), { device = opts.device })
 local info = model:info()
 print(("model: %s (%s), %d-token context, on %s"):format(info.name, info.architecture, info.n_ctx, info.device))
 
--- The file tools, narrowed for a 512-token model: one file to write, and
--- pieces short enough that prompt, history and reply fit the context.
+-- The file tools, narrowed for a 512-token model: one file, which grows by
+-- appending, and pieces short enough that prompt, history and reply fit the
+-- context. A spec is plain Lua, so a tool can be wrapped: this one tidies
+-- each piece (a tiny model often starts a string with ". ").
 local files = tools.files{ root = opts.workspace }
 local story_tools = {}
 for _, t in ipairs(files) do
-  if t.name ~= "list_files" then
+  if t.name == "append_file" or t.name == "read_file" then
     t.params.properties.path = { enum = { "story.txt" } }
-    if t.params.properties.content then t.params.properties.content.maxLength = 60 end
+    if t.name == "append_file" then
+      t.params.properties.content.maxLength = 60
+      local append = t.run
+      t.run = function(args, ctx)
+        local piece = args.content:gsub("^[%s%.,;:!?]+", ""):gsub("%s+$", "")
+        return append({ path = args.path, content = piece .. " " }, ctx)
+      end
+    end
     story_tools[#story_tools + 1] = t
   end
 end
