@@ -17,7 +17,8 @@ static const char *const bench_help =
     "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S | --json] [-n 500] [--json-out]\n"
     "       vkagent bench --tokenizer [-m VOCAB.gguf] [--file F] [--reps N] [--json]\n"
     "\n"
-    "Model: prefill of -p random tokens (pp) and -n greedy decode steps (tg), -r times; prints\n"
+    "Model: prefill of -p random tokens (pp) and -n greedy decode steps from an empty context (tg),\n"
+    "-r times (as llama-bench measures pp512 and tg128); prints\n"
     "tokens/s (median, min-max), load time and memory. --bandwidth measures the device's read\n"
     "bandwidth and reports generation as a fraction of the bandwidth limit (bytes of weights and\n"
     "KV cache read per token / bandwidth).\n"
@@ -44,11 +45,13 @@ static double median(double *v, int n) {
 
 /* ------------------------------------------------------------ model speed */
 
-/* One repetition: prefill p random tokens, then n greedy steps. */
+/* One repetition, measured like llama-bench: pp = a prefill of p random
+ * tokens into an empty context; tg = n greedy steps from an empty context
+ * (after one first token), so that the two tests do not mix. */
 static int run_once(vka_model *m, const bench_opts *o, uint64_t seed, double *pp_tps, double *tg_tps) {
     vka_session_params sp;
     vka_session_params_default(&sp);
-    sp.n_ctx = (uint32_t)(o->p + o->n + 1);
+    sp.n_ctx = (uint32_t)((o->p > o->n ? o->p : o->n) + 2);
     if (o->batch) sp.n_batch = o->batch;
     vka_session *s = NULL;
     if (vka_session_create(m, &sp, &s) != VKA_OK) return cli_runtime_error("bench", "creating a session");
@@ -56,13 +59,14 @@ static int run_once(vka_model *m, const bench_opts *o, uint64_t seed, double *pp
     vka_rng rng;
     vka_rng_seed(&rng, seed);
     uint32_t n_vocab = m->hp.n_vocab;
-    for (long i = 0; i < o->p; i++) ids[i] = 3 + (int32_t)(vka_rng_next(&rng) % (n_vocab - 3));
+    for (long i = 0; i <= o->p; i++) ids[i] = 3 + (int32_t)(vka_rng_next(&rng) % (n_vocab - 3));
     int code = EXIT_OK;
     double t0 = cli_now();
     if (o->p && vka_session_feed(s, ids, (size_t)o->p) != VKA_OK) code = cli_runtime_error("bench", "prefill");
     double t1 = cli_now();
-    int32_t tok = o->p ? ids[0] : (vka_vocab_bos(m->vocab) >= 0 ? vka_vocab_bos(m->vocab) : 0);
-    if (!o->p && vka_session_feed(s, &tok, 1) != VKA_OK) code = cli_runtime_error("bench", "first token");
+    vka_session_reset(s);
+    int32_t tok = ids[o->p];
+    if (code == EXIT_OK && vka_session_feed(s, &tok, 1) != VKA_OK) code = cli_runtime_error("bench", "first token");
     double t2 = cli_now();
     for (long i = 0; i < o->n && code == EXIT_OK; i++)
         if (vka_session_argmax(s, &tok) != VKA_OK || vka_session_feed(s, &tok, 1) != VKA_OK)
@@ -79,7 +83,7 @@ static int run_once(vka_model *m, const bench_opts *o, uint64_t seed, double *pp
  * (on average half-way through the generated tokens). */
 static double bytes_per_token(const vka_model *m, const bench_opts *o) {
     double kv_row = (double)vka_model_kv_bytes(m, 1, false);
-    return (double)m->weight_bytes + kv_row * ((double)o->p + (double)o->n / 2);
+    return (double)m->weight_bytes + kv_row * ((double)o->n / 2 + 1);
 }
 
 static void print_model_report(const vka_model *m, const bench_opts *o, double load_s, double *pp, double *tg,
