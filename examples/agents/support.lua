@@ -278,12 +278,21 @@ local function next_ticket_id(dir)
   return ("T-%04d"):format(last + 1)
 end
 
+-- mkdir -p
+local function make_dirs(path)
+  local so_far = path:sub(1, 1) == "/" and "" or "."
+  for part in path:gmatch("[^/]+") do
+    so_far = so_far .. "/" .. part
+    local ok, err = vkagent.fs.mkdir(so_far)
+    if not ok then error(("support: cannot make the directory %s: %s"):format(so_far, tostring(err)), 0) end
+  end
+end
+
 --- Writes a ticket for a human agent into WORKSPACE/tickets/ID.json and
 -- returns its id and path.
 function M.write_ticket(conv, reason, priority)
   local dir = conv.workspace .. "/tickets"
-  assert(vkagent.fs.mkdir(conv.workspace))
-  assert(vkagent.fs.mkdir(dir))
+  make_dirs(dir)
   local id = next_ticket_id(dir)
   local ticket = json.object({
     id = id,
