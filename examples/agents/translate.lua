@@ -16,9 +16,9 @@
 -- fit in a chunk is cut into sentences (after . ! ? and the Chinese/Japanese
 -- 。！？, keeping the white space that follows); a sentence that still does
 -- not fit is cut at token boundaries (the longest run of its tokens that
--- fits, ending before a space when one is near). The pieces are then packed,
--- in order, into chunks of at most --chunk-tokens tokens, counted by
--- tokenizing the chunk's text itself. Each chunk remembers the exact white
+-- fits, ending before a space when one is within 32 tokens). The pieces are
+-- then packed, in order, into chunks of at most --chunk-tokens tokens,
+-- counted by tokenizing the chunk's text itself. Each chunk remembers the exact white
 -- space that followed it, and the output is
 --     lead .. T(chunk 1) .. sep 1 .. T(chunk 2) .. sep 2 .. ... .. T(chunk n) .. trail
 -- where T is the translation, trimmed; so with T the identity the output is
@@ -100,9 +100,11 @@ function M.split_tokens(model, text, budget, count)
     local ids = model:tokenize(text, { bos = false })
     local cut
     -- The longest prefix of whole tokens that is whole UTF-8, is the text's
-    -- own prefix and fits; preferring one that ends before white space.
+    -- own prefix and fits; one that ends before white space is preferred
+    -- when it is at most 32 tokens shorter.
     local fallback
-    for k = math.min(budget, #ids - 1), 1, -1 do
+    local top = math.min(budget, #ids - 1)
+    for k = top, 1, -1 do
       local prefix = model:detokenize(table.move(ids, 1, k, 1, {}))
       if #prefix > 0 and utf8.len(prefix) and text:sub(1, #prefix) == prefix and count(prefix) <= budget then
         fallback = fallback or #prefix
@@ -110,8 +112,8 @@ function M.split_tokens(model, text, budget, count)
           cut = #prefix
           break
         end
-        if k < budget // 2 then break end
       end
+      if fallback and k <= top - 32 then break end
     end
     cut = cut or fallback
     if not cut then

@@ -236,44 +236,45 @@ end
 T.test("runs on the tiny qwen3 model, English and Chinese: valid calls, Qwen3 prompts, tickets, a clean end", function()
   -- Random weights: a high temperature makes the runs try several tools.
   local auto, called = 0, {}
-  for _, message in ipairs({ EN, ZH }) do
-    for seed = 1, 4 do
-      local ws = T.tmpdir("support-run")
-      local sent = {}
-      local r = support.run{ model = model, message = message, workspace = ws, seed = seed, max_steps = 5,
-                             temperature = 2.0, send = function(text) sent[#sent + 1] = text end }
-      local where = ("%s (seed %d)"):format(message, seed)
-      T.ok(r.status == "done" or r.status == "max_steps" or r.status == "looping", where .. ": " .. r.status .. " "
-        .. tostring(r.reason))
-      T.ok(#r.steps <= 5, where)
-      check_run(r.agent, r, message, ws)
-      T.ok(#r.replies >= 1, where .. ": the customer got an answer")
-      T.same(sent, r.replies)
-      local replied = 0
-      for _, step in ipairs(r.steps) do
-        called[step.command.name] = true
-        if step.command.name == "reply" and not step.tool_error then
-          replied = replied + 1
-          T.eq(sent[replied], (step.command.args.message:gsub("^%s+", ""):gsub("%s+$", "")), where)
-        end
+  -- Two seeds each (chosen so that, together, the runs call every tool)
+  -- keep the test quick under the sanitizers too.
+  for _, case in ipairs({ { EN, 1 }, { EN, 7 }, { ZH, 2 }, { ZH, 3 } }) do
+    local message, seed = case[1], case[2]
+    local ws = T.tmpdir("support-run")
+    local sent = {}
+    local r = support.run{ model = model, message = message, workspace = ws, seed = seed, max_steps = 5,
+                           temperature = 2.0, send = function(text) sent[#sent + 1] = text end }
+    local where = ("%s (seed %d)"):format(message, seed)
+    T.ok(r.status == "done" or r.status == "max_steps" or r.status == "looping", where .. ": " .. r.status .. " "
+      .. tostring(r.reason))
+    T.ok(#r.steps <= 5, where)
+    check_run(r.agent, r, message, ws)
+    T.ok(#r.replies >= 1, where .. ": the customer got an answer")
+    T.same(sent, r.replies)
+    local replied = 0
+    for _, step in ipairs(r.steps) do
+      called[step.command.name] = true
+      if step.command.name == "reply" and not step.tool_error then
+        replied = replied + 1
+        T.eq(sent[replied], (step.command.args.message:gsub("^%s+", ""):gsub("%s+$", "")), where)
       end
-      if r.escalated_automatically then
-        auto = auto + 1
-        T.eq(replied, 0, where .. ": escalated automatically only without a reply")
-        local ticket = json.decode(assert(read(ws .. "/tickets/" .. r.tickets[1] .. ".json")))
-        T.eq(ticket.customer_message, message)
-        T.contains(sent[#sent], r.tickets[1], where .. ": the holding message names the ticket")
-        if message == ZH then T.contains(sent[#sent], "工单号", where .. ": in Chinese") end
-      end
-      for _, id in ipairs(r.tickets) do T.ok(read(ws .. "/tickets/" .. id .. ".json"), where .. ": " .. id) end
-      T.rmtree(ws)
     end
+    if r.escalated_automatically then
+      auto = auto + 1
+      T.eq(replied, 0, where .. ": escalated automatically only without a reply")
+      local ticket = json.decode(assert(read(ws .. "/tickets/" .. r.tickets[1] .. ".json")))
+      T.eq(ticket.customer_message, message)
+      T.contains(sent[#sent], r.tickets[1], where .. ": the holding message names the ticket")
+      if message == ZH then T.contains(sent[#sent], "工单号", where .. ": in Chinese") end
+    end
+    for _, id in ipairs(r.tickets) do T.ok(read(ws .. "/tickets/" .. id .. ".json"), where .. ": " .. id) end
+    T.rmtree(ws)
   end
   local names = {}
   for name in pairs(called) do names[#names + 1] = name end
   table.sort(names)
   T.ok(#names >= 3, "the runs called several of the tools: " .. table.concat(names, ", "))
-  io.stderr:write(("# tools called: %s; %d of 8 runs escalated automatically\n"):format(table.concat(names, ", "),
+  io.stderr:write(("# tools called: %s; %d of 4 runs escalated automatically\n"):format(table.concat(names, ", "),
     auto))
 end)
 
@@ -281,7 +282,7 @@ T.test("the script: the message on stdin, replies on stdout, steps on stderr", f
   local ws = T.tmpdir("support-cli")
   local out_file = ws .. "/out.txt"
   local cmd = ("cd '%s' && printf '%%s\\n' '%s' | '%s/cli/vkagent' agent examples/agents/support.lua --model '%s' "
-    .. "--device cpu --workspace '%s' --seed 1 --steps 3 > '%s' 2> '%s/err.txt'; echo $?"):format(T.source_dir, ZH,
+    .. "--device cpu --workspace '%s' --seed 1 --steps 2 > '%s' 2> '%s/err.txt'; echo $?"):format(T.source_dir, ZH,
     T.build_dir, model_path, ws, out_file, ws)
   local p = io.popen(cmd)
   local rc = p:read("a")
