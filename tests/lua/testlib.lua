@@ -81,6 +81,26 @@ function T.stories(opts)
   return require("vkagent").load(path, opts), path
 end
 
+--- A tiny qwen3-shaped model with random weights and the real Qwen3
+-- vocabulary and chat template (copied from the vocab-only fixture), made
+-- by `vkagent synth` into BUILD/tests/tiny-qwen3-TAG.gguf on each call (one
+-- file per test, so tests running at once do not share one); skips the
+-- file when the vocabulary is missing. Returns the model on the CPU, path.
+function T.tiny_qwen3(tag, opts)
+  local vocab, why = T.fixture("fixtures/vocab/qwen3.gguf")
+  if not vocab then T.skip_all(why) end
+  local path = ("%s/tests/tiny-qwen3-%s.gguf"):format(T.build_dir, tag)
+  local cmd = ("'%s/cli/vkagent' synth -o '%s' --preset qwen3-0.6b --dim 64 --layers 2 --heads 4 --kv-heads 2 "
+    .. "--head-dim 16 --ffn 128 --ctx 1024 --vocab-from '%s' --type f32 --tied --seed 1 2>&1"):format(
+    T.build_dir, path, vocab)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  if not p:close() then error("vkagent synth failed: " .. cmd .. "\n" .. out) end
+  opts = opts or {}
+  opts.device = opts.device or "cpu"
+  return require("vkagent").load(path, opts), path
+end
+
 --- A fresh empty directory under /tmp.
 function T.tmpdir(tag)
   local dir = os.tmpname()
