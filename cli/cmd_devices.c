@@ -102,7 +102,7 @@ static int model_memory(const char *model_arg, const char *device, long n_ctx) {
         vka_backend_get_stats(m->backend, &st);
         printf("\nmodel on %s (loaded in %.2f s, session of %ld tokens, %s KV cache):\n", m->backend->name, load_s,
                n_ctx, s->kv_f16 ? "f16" : "f32");
-        printf("    %-24s %.2f MiB allocated from the device\n", "device memory", (double)st.device_memory_bytes / MiB);
+        printf("    %-24s %.2f MiB allocated from the device\n", "device memory", (double)st.device_bytes / MiB);
         printf("    %-24s %.2f MiB (%.2f MiB in the file)\n", "weights", (double)st.weight_bytes / MiB,
                (double)m->weight_bytes / MiB);
         printf("    %-24s %.2f MiB\n", "KV cache", (double)st.kv_bytes / MiB);
@@ -111,9 +111,9 @@ static int model_memory(const char *model_arg, const char *device, long n_ctx) {
         printf("    %-24s %.2f MiB\n", "internal", (double)st.internal_bytes / MiB);
         printf("    %-24s %u in %.2f s (recording graphs: %.2f s)\n", "pipelines created", st.pipelines,
                st.pipeline_seconds, st.record_seconds);
-        if (st.steps)
+        if (st.computes)
             printf("    %-24s %.3f ms per step outside device work (%llu steps)\n", "host time",
-                   st.host_seconds * 1e3 / (double)st.steps, (unsigned long long)st.steps);
+                   st.host_seconds * 1e3 / (double)st.computes, (unsigned long long)st.computes);
     }
     vka_session_free(s);
     vka_model_free(m);

@@ -67,24 +67,6 @@ static bool parse_kv_type(cli_args *a, const char *arg, vka_kv_type *out) {
     return true;
 }
 
-/* Sampling options, shared in spirit with the other generating commands. */
-static bool parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched) {
-    long l;
-    *matched = true;
-    if (cli_is(arg, "--temp", NULL)) return cli_float(a, arg, 0, 100, &s->temperature);
-    if (cli_is(arg, "--top-k", NULL)) return cli_int(a, arg, 0, 1 << 30, &l) && ((s->top_k = (int32_t)l), true);
-    if (cli_is(arg, "--top-p", NULL)) return cli_float(a, arg, 0, 1, &s->top_p);
-    if (cli_is(arg, "--min-p", NULL)) return cli_float(a, arg, 0, 1, &s->min_p);
-    if (cli_is(arg, "--repeat-penalty", NULL)) return cli_float(a, arg, 0, 100, &s->repeat_penalty);
-    if (cli_is(arg, "--repeat-last-n", NULL))
-        return cli_int(a, arg, -1, 1 << 24, &l) && ((s->penalty_last_n = (int32_t)l), true);
-    if (cli_is(arg, "--frequency-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->frequency_penalty);
-    if (cli_is(arg, "--presence-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->presence_penalty);
-    if (cli_is(arg, "--seed", NULL)) return cli_u64(a, arg, &s->seed);
-    *matched = false;
-    return true;
-}
-
 static int parse_run(int argc, char **argv, run_opts *o) {
     cli_args a;
     cli_args_init(&a, "run", argc, argv);
@@ -119,7 +101,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         else if (cli_is(arg, "--json-schema", NULL)) o->json_schema = cli_value(&a, arg);
         else if (cli_is(arg, "--json", NULL)) o->gp.sampling.json = true;
         else if (cli_is(arg, "--special", NULL)) o->special = true;
-        else if (!parse_sampling(&a, arg, &o->gp.sampling, &matched) || matched) continue;
+        else if (!cli_parse_sampling(&a, arg, &o->gp.sampling, &matched) || matched) continue;
         else return cli_usage_error("run", "unknown option '%s'", arg);
         if (a.failed) return EXIT_USAGE;
     }

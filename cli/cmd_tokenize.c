@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model.h"
 
 static const char *const tokenize_help =
     "usage: vkagent tokenize [-m MODEL] [--json] [--no-bos] [--special] (TEXT | -f FILE)\n"
@@ -83,6 +84,13 @@ int cmd_tokenize(int argc, char **argv) {
     char *path = cli_find_model(model_arg, "tokenize");
     vka_model *m = path ? cli_load_model(path, NULL, true, "tokenize") : NULL;
     int code = EXIT_RUNTIME;
+    bool fallback = false;
+    if (m && (vka_vocab_pretokenizer(m->vocab, &fallback), fallback)) {
+        const char *pre = vka_vocab_pre(m->vocab);
+        fprintf(stderr, "vkagent tokenize: note: %s%s%s; splitting with GPT-2's pattern instead "
+                "(docs/tokenizers.md lists the known names)\n", pre[0] ? "tokenizer.ggml.pre \"" : "",
+                pre, pre[0] ? "\" is not a pre-tokenizer vkagent knows" : "the file has no tokenizer.ggml.pre");
+    }
     if (m) {
         int flags = (no_bos ? 0 : VKA_TOKENIZE_MODEL_BOS) | (special ? VKA_TOKENIZE_PARSE_SPECIAL : 0);
         size_t n = 0;

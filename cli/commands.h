@@ -4,11 +4,19 @@
 #define VKA_CLI_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_grammar(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+
+/* Tokenizer throughput (bench_tokenizer.c), run by `vkagent bench --tokenizer`. */
+int bench_tokenizer(int argc, char **argv);
 
 #endif

@@ -260,3 +260,20 @@ int cli_load_structured(const char *grammar_file, const char *json_schema, const
     }
     return EXIT_OK;
 }
+
+bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched) {
+    long l;
+    *matched = true;
+    if (cli_is(arg, "--temp", NULL)) return cli_float(a, arg, 0, 100, &s->temperature);
+    if (cli_is(arg, "--top-k", NULL)) return cli_int(a, arg, 0, 1 << 30, &l) && ((s->top_k = (int32_t)l), true);
+    if (cli_is(arg, "--top-p", NULL)) return cli_float(a, arg, 0, 1, &s->top_p);
+    if (cli_is(arg, "--min-p", NULL)) return cli_float(a, arg, 0, 1, &s->min_p);
+    if (cli_is(arg, "--repeat-penalty", NULL)) return cli_float(a, arg, 0, 100, &s->repeat_penalty);
+    if (cli_is(arg, "--repeat-last-n", NULL))
+        return cli_int(a, arg, -1, 1 << 24, &l) && ((s->penalty_last_n = (int32_t)l), true);
+    if (cli_is(arg, "--frequency-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->frequency_penalty);
+    if (cli_is(arg, "--presence-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->presence_penalty);
+    if (cli_is(arg, "--seed", NULL)) return cli_u64(a, arg, &s->seed);
+    *matched = false;
+    return true;
+}

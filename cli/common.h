@@ -55,6 +55,12 @@ double cli_now(void);
 int cli_load_structured(const char *grammar_file, const char *json_schema, const char *cmd, vka_sampling_params *sp,
                         char **grammar_text, char **schema_text);
 
+/* The sampling options shared by run, chat and agent (--temp, --top-k,
+ * --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
+ * --presence-penalty, --seed). *matched says whether `arg` was one of them;
+ * returns false after a usage error. */
+bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched);
+
 /* Tokenizes text; returns malloc'ed ids (NULL on failure, vka_last_error() says why). */
 int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flags, size_t *n);
 

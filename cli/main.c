@@ -13,18 +13,23 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "chat with an instruct model in its own chat template"},
+    {"agent", cmd_agent, "run a Lua agent script (vkagent agent SCRIPT.lua [args...])"},
     {"logits", cmd_logits, "print or save the logits at every prompt position"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},
+    {"template", cmd_template, "print the prompt a model's chat template makes of messages (and tools)"},
     {"info", cmd_info, "show a GGUF file's metadata, tensors and derived hyperparameters"},
     {"devices", cmd_devices, "list the Vulkan devices, their limits and features (and a model's device memory)"},
     {"grammar", cmd_grammar, "print the GBNF grammar of a JSON Schema, or check a GBNF file"},
+    {"bench", cmd_bench, "measure prompt and generation speed (and grammar masking, tokenizer, bandwidth)"},
+    {"synth", cmd_synth, "write a random-weight model of a given shape and type, for benchmarks"},
     {"quantize", cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, ..."},
 };
 
 static void usage(FILE *to) {
     fprintf(to, "usage: vkagent COMMAND [options]   (vkagent COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(to, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(to, "\nvkagent %s. Exit codes: 0 ok, 1 runtime error, 2 usage error.\n", vka_version());
 }
 

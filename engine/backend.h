@@ -17,6 +17,7 @@
 #include "vkagent.h"
 
 typedef struct vka_backend vka_backend;
+struct vka_backend_stats;
 
 typedef enum vka_tensor_usage {
     VKA_USAGE_WEIGHT = 0,     /* uploaded once from host data, then read-only */
@@ -121,23 +122,6 @@ vka_status vka_graph_add(vka_graph *g, const vka_node *node);
 /* Frees the nodes and any backend state. */
 void vka_graph_free(vka_graph *g);
 
-/* What a backend holds and has done (backends without counters report zeros). */
-typedef struct vka_backend_stats {
-    uint64_t device_memory_bytes;    /* memory allocated from the device driver (all arenas) */
-    uint64_t weight_bytes;           /* held for weights (after repacking) */
-    uint64_t kv_bytes;               /* held for KV caches */
-    uint64_t activation_bytes;       /* held for activations */
-    uint64_t io_bytes;               /* held for host-visible inputs and outputs */
-    uint64_t internal_bytes;         /* staging, step parameters, workspaces, tables */
-    uint64_t steps;                  /* compute() calls */
-    uint64_t submits;                /* queue submissions (steps and transfers) */
-    double host_seconds;             /* time in compute() outside waiting for the device and recording */
-    double record_seconds;           /* time recording graphs (once per graph shape), pipelines included */
-    double device_wait_seconds;      /* time compute() waited for the device */
-    double pipeline_seconds;         /* time spent creating pipelines */
-    uint32_t pipelines;              /* pipelines created */
-} vka_backend_stats;
-
 typedef struct vka_backend_ops {
     void (*destroy)(vka_backend *b);
     /* Gives t storage. WEIGHT tensors are filled from `init` (t->nbytes
@@ -153,9 +137,25 @@ typedef struct vka_backend_ops {
     vka_status (*compute)(vka_backend *b, vka_graph *g, uint32_t n_past);
     /* Releases what the backend keeps for g (called by vka_graph_free). */
     void (*graph_release)(vka_backend *b, vka_graph *g);
-    /* Optional: fills *out (vka_backend_get_stats zeroes it when NULL). */
-    void (*get_stats)(vka_backend *b, vka_backend_stats *out);
+    /* Optional (may be NULL): counters for `vkagent bench`. */
+    void (*get_stats)(vka_backend *b, struct vka_backend_stats *stats);
+    /* Optional: measures the device's memory read bandwidth in bytes/s. */
+    vka_status (*measure_bandwidth)(vka_backend *b, double *bytes_per_second);
 } vka_backend_ops;
+
+/* What a backend has done and holds (backends without a counter leave it 0). */
+typedef struct vka_backend_stats {
+    uint64_t computes;               /* graph runs */
+    double host_seconds;             /* host time inside compute, minus waiting for the device and recording */
+    double wait_seconds;             /* time waiting for the device */
+    uint64_t device_bytes;           /* device memory allocated (weights, caches, buffers) */
+    /* Vulkan: device_bytes by use (after repacking), and one-time costs */
+    uint64_t weight_bytes, kv_bytes, activation_bytes, io_bytes, internal_bytes;
+    uint64_t submits;                /* queue submissions (steps and transfers) */
+    double record_seconds;           /* recording graphs (once per graph shape), pipelines included */
+    double pipeline_seconds;         /* creating pipelines */
+    uint32_t pipelines;              /* pipelines created */
+} vka_backend_stats;
 
 struct vka_backend {
     const vka_backend_ops *ops;

@@ -622,7 +622,8 @@ static vka_status gen_with_siblings(conv *c, const cJSON *schema, const char *co
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
         const cJSON *target = cJSON_IsString(ref) && ref->valuestring[0] == '#' ? follow_pointer(c->doc, ref->valuestring) : NULL;
         if (!target) return fail_at(path, "$ref", "must be a local reference (\"#...\") to a schema in this document");
-        VKA_TRY(keep_merged(c, path, combiner, js_merge_siblings(schema, combiner, target, is_annotation, &m, conflict, sizeof conflict), m, conflict));
+        js_merge_result r = js_merge_siblings(schema, combiner, target, is_annotation, &m, conflict, sizeof conflict);
+        VKA_TRY(keep_merged(c, path, combiner, r, m, conflict));
         char *rule = NULL;
         VKA_TRY(gen(c, m, path, name, &rule));
         return js_puts(body, rule) ? VKA_OK : oom();

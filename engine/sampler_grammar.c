@@ -1,6 +1,6 @@
 /* sampler_grammar.c — the sampler constraint backed by the grammar engine.
- * The vocabulary's prefix trie is built once and shared; each sampler owns
- * its parsed grammar and matcher state. */
+ * The vocabulary keeps the prefix trie and recently used grammars with their
+ * mask caches (vocab_grammar.c); a sampler leases one for its lifetime. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,46 +8,17 @@
 #include "json_schema.h"
 #include "sampler_grammar.h"
 #include "status.h"
-#include "vocab_internal.h"
+#include "vocab_grammar.h"
 
 typedef struct grammar_constraint {
-    vka_grammar *grammar;
-    vka_grammar_state *state;
-    const vka_grammar_vocab *gvocab;   /* owned by the vocabulary */
+    const vka_vocab *vocab;
+    vka_grammar_lease lease;            /* grammar and state, from the vocabulary's cache */
+    const vka_grammar_vocab *gvocab;    /* owned by the vocabulary */
 } grammar_constraint;
-
-/* Every token's bytes (control tokens empty, so never allowed) and the
- * end-of-generation ids, which the grammar allows only where it may end. */
-static vka_status build_grammar_vocab(vka_vocab *v) {
-    uint32_t n = v->n_vocab;
-    const char **pieces = malloc(n * sizeof *pieces);
-    uint32_t *lens = malloc(n * sizeof *lens);
-    int32_t *eog = malloc(n * sizeof *eog);
-    size_t n_eog = 0;
-    vka_status st = pieces && lens && eog ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    for (uint32_t i = 0; st == VKA_OK && i < n; i++) {
-        lens[i] = (uint32_t)vka_vocab_piece(v, (int32_t)i, false, &pieces[i]);
-        if (vka_vocab_is_eog(v, (int32_t)i)) eog[n_eog++] = (int32_t)i;
-    }
-    if (st == VKA_OK) st = vka_grammar_vocab_build(pieces, lens, n, eog, n_eog, &v->grammar_vocab);
-    free(pieces);
-    free(lens);
-    free(eog);
-    return st;
-}
-
-static vka_status shared_grammar_vocab(const vka_vocab *cv, const vka_grammar_vocab **out) {
-    vka_vocab *v = (vka_vocab *)cv; /* the cache is the only mutable part, guarded by its lock */
-    pthread_mutex_lock(&v->grammar_lock);
-    vka_status st = v->grammar_vocab ? VKA_OK : build_grammar_vocab(v);
-    pthread_mutex_unlock(&v->grammar_lock);
-    *out = v->grammar_vocab;
-    return st;
-}
 
 static bool gc_accepts(void *state, int32_t id) {
     grammar_constraint *g = state;
-    return vka_grammar_allows_token(g->state, g->gvocab, id);
+    return vka_grammar_allows_token(g->lease.state, g->gvocab, id);
 }
 
 static vka_status gc_mask(void *state, float *logits, uint32_t n_vocab) {
@@ -55,30 +26,30 @@ static vka_status gc_mask(void *state, float *logits, uint32_t n_vocab) {
     if (n_vocab != vka_grammar_vocab_n_tokens(g->gvocab))
         return vka_fail(VKA_ERR_INTERNAL, "grammar vocabulary has %u tokens, logits %u",
                         vka_grammar_vocab_n_tokens(g->gvocab), n_vocab);
-    return vka_grammar_mask(g->state, g->gvocab, logits);
+    return vka_grammar_mask(g->lease.state, g->gvocab, logits);
 }
 
 static vka_status gc_accept(void *state, int32_t id) {
     grammar_constraint *g = state;
-    return vka_grammar_accept_token(g->state, g->gvocab, id);
+    return vka_grammar_accept_token(g->lease.state, g->gvocab, id);
 }
 
-static bool gc_is_done(void *state) { return vka_grammar_is_done(((grammar_constraint *)state)->state); }
+static bool gc_is_done(void *state) { return vka_grammar_is_done(((grammar_constraint *)state)->lease.state); }
 
 static void gc_reset(void *state) {
     grammar_constraint *g = state;
+    /* A clone of the entry's start state keeps the shared mask cache. */
     vka_grammar_state *fresh = NULL;
-    if (vka_grammar_state_create(g->grammar, &fresh) == VKA_OK) {
-        vka_grammar_state_free(g->state);
-        g->state = fresh;
+    if (g->lease.entry && vka_vocab_grammar_restart(&g->lease, &fresh) == VKA_OK) {
+        vka_grammar_state_free(g->lease.state);
+        g->lease.state = fresh;
     }
 }
 
 static void gc_free(void *state) {
     grammar_constraint *g = state;
     if (!g) return;
-    vka_grammar_state_free(g->state);
-    vka_grammar_free(g->grammar);
+    vka_vocab_grammar_put(g->vocab, &g->lease);
     free(g);
 }
 
@@ -106,9 +77,11 @@ vka_status vka_grammar_constraint_create(const vka_vocab *vocab, const vka_sampl
     VKA_TRY(vka_structured_gbnf(p, &gbnf, &root));
     grammar_constraint *g = calloc(1, sizeof *g);
     vka_status st = g ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    if (st == VKA_OK) st = vka_grammar_parse(gbnf, root, &g->grammar);
-    if (st == VKA_OK) st = vka_grammar_state_create(g->grammar, &g->state);
-    if (st == VKA_OK) st = shared_grammar_vocab(vocab, &g->gvocab);
+    if (st == VKA_OK) {
+        g->vocab = vocab;
+        st = vka_vocab_grammar_get(vocab, gbnf, root, &g->lease);
+    }
+    if (st == VKA_OK) st = vka_vocab_grammar_vocab(vocab, &g->gvocab);
     free(gbnf);
     if (st != VKA_OK) {
         gc_free(g);

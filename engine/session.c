@@ -238,7 +238,7 @@ static vka_status append_tokens(vka_session *s, const int32_t *ids, size_t n) {
         if (ids[i] < 0 || (uint32_t)ids[i] >= n_vocab)
             return vka_fail(VKA_ERR_INVALID_ARGUMENT, "token id %d at index %zu is outside the vocabulary (0..%u)",
                             ids[i], i, n_vocab - 1);
-    memcpy(s->tokens + s->n_past, ids, n * sizeof *ids);
+    if (n) memcpy(s->tokens + s->n_past, ids, n * sizeof *ids);   /* ids may be NULL when n is 0 */
     s->n_past += (uint32_t)n;
     return VKA_OK;
 }

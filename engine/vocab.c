@@ -38,6 +38,13 @@ int32_t vka_vocab_pad(const vka_vocab *v) { return v->pad; }
 bool vka_vocab_add_bos(const vka_vocab *v) { return v->add_bos; }
 bool vka_vocab_add_eos(const vka_vocab *v) { return v->add_eos; }
 
+const char *vka_vocab_pretokenizer(const vka_vocab *v, bool *fallback) {
+    if (fallback) *fallback = v->kind == VKA_VOCAB_BPE && v->bpe_pre_fallback;
+    return v->kind == VKA_VOCAB_BPE ? vka_bpe_pre_name((vka_bpe_pre)v->bpe_pre) : "";
+}
+
+bool vka_vocab_nfc(const vka_vocab *v) { return v->kind == VKA_VOCAB_BPE && v->bpe_nfc; }
+
 bool vka_vocab_strips_leading_space(const vka_vocab *v) {
     return v->kind == VKA_VOCAB_SPM && v->add_space_prefix;
 }
@@ -126,9 +133,7 @@ static vka_status tokenize_fragment(const vka_vocab *v, const char *text, size_t
     case VKA_VOCAB_SPM:
         return vka_spm_tokenize(v, text, len, after_special && v->add_space_prefix, out);
     case VKA_VOCAB_BPE:
-        /* vocab_bpe.c (byte-level BPE with the tokenizer.ggml.pre pre-tokenizer) plugs in here. */
-        return vka_fail(VKA_ERR_UNSUPPORTED, "byte-level BPE tokenization is not available yet "
-                        "(tokenizer \"gpt2\", pre-tokenizer \"%s\")", v->pre);
+        return vka_bpe_tokenize(v, text, len, out);
     }
     return vka_fail(VKA_ERR_UNSUPPORTED, "unknown vocabulary kind %d", (int)v->kind);
 }

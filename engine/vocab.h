@@ -47,6 +47,16 @@ const char *vka_vocab_pre(const vka_vocab *vocab);
 bool vka_vocab_add_bos(const vka_vocab *vocab);
 bool vka_vocab_add_eos(const vka_vocab *vocab);
 
+/* Byte-level BPE: the pre-tokenizer in use ("gpt2", "llama3", "qwen2",
+ * "smollm"; "" for SentencePiece). *fallback (may be NULL) is true when
+ * tokenizer.ggml.pre is absent or unknown and GPT-2's pattern stands in
+ * (docs/tokenizers.md lists the names). */
+const char *vka_vocab_pretokenizer(const vka_vocab *vocab, bool *fallback);
+
+/* Whether raw text is NFC-normalized before tokenizing (Qwen2-family BPE
+ * vocabularies, or tokenizer.ggml.normalizer = "nfc"). */
+bool vka_vocab_nfc(const vka_vocab *vocab);
+
 /* End-of-generation: EOS, EOT, EOM and CONTROL tokens whose text is a known
  * end marker (<|im_end|>, <|endoftext|>, <|eot_id|>, <end_of_turn>, ...);
  * an ordinary (NORMAL) token never is, whatever its text. BOS is not. */

@@ -79,6 +79,15 @@ struct vka_vocab {
      * constrained sampling and shared by every sampler on this vocabulary. */
     pthread_mutex_t grammar_lock;
     struct vka_grammar_vocab *grammar_vocab;
+    /* Recently used grammars with their mask caches (vocab_grammar.c). */
+    struct vka_grammar_cache_entry *grammar_cache;
+
+    /* Byte-level BPE settings (vocab_bpe.c, from tokenizer.ggml.pre and tokenizer.ggml.normalizer). */
+    uint8_t bpe_pre;            /* vka_bpe_pre */
+    bool bpe_pre_fallback;      /* tokenizer.ggml.pre was absent or unknown: GPT-2's pattern stands in */
+    bool bpe_nfc;               /* NFC-normalize raw text before pre-tokenizing */
+    bool bpe_ignore_merges;     /* a pre-token that is itself a token is emitted whole (Llama-3) */
+    int32_t bpe_byte_id[256];   /* token of each byte's GPT-2 character, -1 when the vocabulary lacks it */
 };
 
 /* Length of token id's stored text (ids must be valid). */
@@ -120,5 +129,54 @@ int vka_gpt2_cp_to_byte(uint32_t cp);   /* -1 when cp stands for no byte */
  * each when the vocabulary lacks byte tokens). */
 vka_status vka_spm_tokenize(const vka_vocab *v, const char *text, size_t len, bool space_prefix,
                             vka_ids *out);
+
+/* ---- byte-level BPE (vocab_bpe.c, bpe_pretok.c) ---- */
+
+/* The pre-tokenizers: the regular expression each one implements is written
+ * in bpe_pretok.c; docs/tokenizers.md lists the tokenizer.ggml.pre names
+ * that select them. */
+typedef enum vka_bpe_pre {
+    VKA_BPE_PRE_GPT2 = 0,       /* GPT-2's pattern (also the fallback) */
+    VKA_BPE_PRE_LLAMA3,         /* Llama-3 (tiktoken cl100k-style, numbers in groups of 1-3 digits) */
+    VKA_BPE_PRE_QWEN2,          /* Qwen2/2.5/3: Llama-3's pattern with single digits */
+    VKA_BPE_PRE_SMOLLM,         /* SmolLM: every digit alone, GPT-2's pattern between digits */
+} vka_bpe_pre;
+
+/* Name of a pre-tokenizer ("gpt2", "llama3", "qwen2", "smollm"). */
+const char *vka_bpe_pre_name(vka_bpe_pre pre);
+
+/* Scratch space of the pre-tokenizer (the text as code points), reused
+ * across calls; zero-initialize, release with vka_pretok_free. */
+typedef struct vka_pretok {
+    uint32_t *cp;               /* code point, or 0x80000000 | byte for a byte that is not valid UTF-8 */
+    uint32_t *off;              /* byte offset of each code point, n + 1 entries */
+    uint8_t *cls;               /* VKA_UC_LETTER / NUMBER / SPACE flags */
+    size_t cap;
+} vka_pretok;
+
+void vka_pretok_free(vka_pretok *ws);
+
+/* Receives one pre-token: `len` bytes at `piece` (a slice of the text). */
+typedef vka_status (*vka_pretoken_fn)(void *user, const char *piece, size_t len);
+
+/* Splits text into pre-tokens as `pre`'s pattern does, calling emit for
+ * each in order; together they cover the text exactly. Bytes that are not
+ * valid UTF-8 count as punctuation (neither letter, number nor space). */
+vka_status vka_pretokenize(vka_pretok *ws, vka_bpe_pre pre, const char *text, size_t len, vka_pretoken_fn emit,
+                           void *user);
+
+/* Reads the BPE settings of a "gpt2" vocabulary whose tokens, types and
+ * lookup hash are loaded: the pre-tokenizer, NFC, ignore_merges, the byte
+ * tokens. */
+vka_status vka_bpe_prepare(vka_vocab *v, const vka_gguf *g);
+
+/* Whether llama.cpp's default for add_bos is true for this
+ * tokenizer.ggml.pre (the Llama-3 family); the file's add_bos_token wins. */
+bool vka_bpe_pre_adds_bos(const char *pre);
+
+/* Byte-level BPE over one fragment of raw text (no special tokens in it):
+ * NFC when the vocabulary asks for it, pre-tokenization, then each
+ * pre-token's bytes as GPT-2 characters merged by rank. */
+vka_status vka_bpe_tokenize(const vka_vocab *v, const char *text, size_t len, vka_ids *out);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
+#include "vocab_grammar.h"
 #include "status.h"
 #include "vocab_internal.h"
 
@@ -344,7 +344,8 @@ static vka_status load_special_ids(vka_vocab *v, const vka_gguf *g) {
     VKA_TRY(read_special_id(g, "tokenizer.ggml.eot_token_id", v->n_vocab, -1, &v->eot));
     VKA_TRY(read_special_id(g, "tokenizer.ggml.eom_token_id", v->n_vocab, -1, &v->eom));
     VKA_TRY(read_special_id(g, "tokenizer.ggml.padding_token_id", v->n_vocab, -1, &v->pad));
-    VKA_TRY(read_bool(g, "tokenizer.ggml.add_bos_token", spm, &v->add_bos));
+    /* llama.cpp's defaults: SentencePiece and the Llama-3 BPE family add BOS */
+    VKA_TRY(read_bool(g, "tokenizer.ggml.add_bos_token", spm || vka_bpe_pre_adds_bos(v->pre), &v->add_bos));
     VKA_TRY(read_bool(g, "tokenizer.ggml.add_eos_token", false, &v->add_eos));
     VKA_TRY(read_bool(g, "tokenizer.ggml.add_space_prefix", spm, &v->add_space_prefix));
     if (!spm) v->add_space_prefix = false;
@@ -511,7 +512,7 @@ static vka_status load_merges(vka_vocab *v, const vka_gguf_array *merges) {
 
 void vka_vocab_free(vka_vocab *v) {
     if (!v) return;
-    vka_grammar_vocab_free(v->grammar_vocab);
+    vka_vocab_grammar_release(v);
     pthread_mutex_destroy(&v->grammar_lock);
     free(v->pre);
     free(v->text_arena);
@@ -574,7 +575,10 @@ static vka_status load_tables(vka_vocab *v, const vka_gguf *g) {
     VKA_TRY(build_pieces(v));
     VKA_TRY(load_special_ids(v, g));
     VKA_TRY(build_special_trie(v));
-    if (v->kind == VKA_VOCAB_BPE) VKA_TRY(load_merges(v, merges));
+    if (v->kind == VKA_VOCAB_BPE) {
+        VKA_TRY(load_merges(v, merges));
+        VKA_TRY(vka_bpe_prepare(v, g));
+    }
     return VKA_OK;
 }
 

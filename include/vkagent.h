@@ -165,7 +165,9 @@ enum {
 /* Tokenizes `len` bytes of UTF-8 text. Writes up to `capacity` ids and
  * stores the number of tokens in *n_tokens; returns
  * VKA_ERR_BUFFER_TOO_SMALL (with *n_tokens set to the number needed) when
- * `capacity` is too small. Invalid UTF-8 bytes are tokenized as bytes. */
+ * `capacity` is too small. Invalid UTF-8 bytes are tokenized as bytes.
+ * Byte-level BPE vocabularies of the Qwen2 family (Qwen2/2.5/3) NFC-normalize
+ * the text first, as their reference tokenizer does (docs/tokenizers.md). */
 vka_status vka_tokenize(const vka_model *model, const char *text, size_t len, int flags,
                         int32_t *ids, size_t capacity, size_t *n_tokens);
 
@@ -416,6 +418,16 @@ void vka_chat_params_default(vka_chat_params *params);
  * family requires. */
 vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
                                    const vka_chat_params *params, char **out_text);
+
+/* One chat turn: renders the whole conversation (with the generation
+ * prompt), keeps the part of the session's context that already matches it
+ * (so a multi-turn chat re-uses its KV cache instead of re-reading the
+ * history), feeds the rest and generates the assistant's reply until an
+ * end-of-turn token, a stop string or another stop condition. `gen` is used
+ * with parse_special forced on. The session should hold nothing but this
+ * conversation. `vkagent chat` and Lua's session:chat are built on it. */
+vka_status vka_session_chat(vka_session *session, const char *messages_json, const vka_chat_params *chat,
+                            const vka_generate_params *gen, vka_generate_result *result);
 
 /* Name of the family vka_chat_apply_template uses for this model without an
  * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when

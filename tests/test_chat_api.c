@@ -1,8 +1,6 @@
 /* test_chat_api.c — vka_chat_apply_template on the vocab-only GGUFs: the
  * template and BOS text come from the model, the renders must equal the
- * tokenizers' chat.json goldens.
- * Needs vka_model_load (vocab_only): add 'chat_api' to unit_tests in
- * tests/meson.build once the model loader is in the library. */
+ * tokenizers' chat.json goldens. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -201,3 +201,24 @@ Test(session, context_full_and_bad_ids_are_errors) {
     vka_session_free(s);
     vka_model_free(m);
 }
+
+/* Feeding nothing (an empty prompt continuing a session) is fine, including
+ * the NULL ids an empty tokenization gives (UBSan checks the copy). */
+Test(session, feeding_no_tokens_keeps_the_context) {
+    vka_model *m = load("models/stories260K.gguf", "cpu");
+    vka_session *s = session(m, 64, 512);
+    int32_t ids[3] = {1, 403, 407};
+    cr_assert_eq(vka_session_feed(s, ids, 3), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed(s, NULL, 0), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_n_past(s), 3);
+    vka_generate_params gp;
+    vka_generate_params_default(&gp);
+    gp.max_tokens = 2;
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, "", &gp, &r), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(r.n_prompt_tokens, 0);
+    cr_assert_eq(r.n_generated, 2);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "cpu_ops.h"
@@ -14,6 +15,8 @@
 typedef struct cpu_backend {
     vka_backend base;
     vka_cpu_pool *pool;
+    _Atomic uint64_t bytes;      /* weights (mapped) and buffers */
+    _Atomic uint64_t computes;
 } cpu_backend;
 
 static void cpu_destroy(vka_backend *b) {
@@ -23,7 +26,8 @@ static void cpu_destroy(vka_backend *b) {
 }
 
 static vka_status cpu_tensor_alloc(vka_backend *b, vka_tensor *t, const void *init) {
-    (void)b;
+    cpu_backend *cb = (cpu_backend *)b;
+    cb->bytes += t->nbytes;
     if (t->usage == VKA_USAGE_WEIGHT) {
         /* Weights are read in place from the model's mapping: no copy. */
         t->data = (void *)init;
@@ -38,7 +42,7 @@ static vka_status cpu_tensor_alloc(vka_backend *b, vka_tensor *t, const void *in
 }
 
 static void cpu_tensor_free(vka_backend *b, vka_tensor *t) {
-    (void)b;
+    ((cpu_backend *)b)->bytes -= t->nbytes;
     if (t->usage != VKA_USAGE_WEIGHT) free(t->data);
     t->data = NULL;
 }
@@ -92,6 +96,7 @@ static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) 
 
 static vka_status cpu_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
     cpu_backend *cb = (cpu_backend *)b;
+    cb->computes++;
     for (uint32_t i = 0; i < g->n_nodes; i++) VKA_TRY(run_node(cb, &g->nodes[i], n_past));
     return VKA_OK;
 }
@@ -99,6 +104,48 @@ static vka_status cpu_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
 static void cpu_graph_release(vka_backend *b, vka_graph *g) {
     (void)b;
     (void)g;
+}
+
+static void cpu_get_stats(vka_backend *b, vka_backend_stats *st) {
+    cpu_backend *cb = (cpu_backend *)b;
+    memset(st, 0, sizeof *st);
+    st->computes = cb->computes;
+    st->device_bytes = cb->bytes;
+}
+
+typedef struct read_job {
+    const uint64_t *data;
+    _Atomic uint64_t sink;       /* keeps the reads from being optimised away */
+} read_job;
+
+static void read_range(void *ctx, int64_t begin, int64_t end) {
+    read_job *job = ctx;
+    uint64_t acc[8] = {0};
+    for (int64_t i = begin * 8; i < end * 8; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += job->data[i + l];
+    job->sink += acc[0] ^ acc[1] ^ acc[2] ^ acc[3] ^ acc[4] ^ acc[5] ^ acc[6] ^ acc[7];
+}
+
+/* Reads a 512 MiB buffer with every thread, best of 5. */
+static vka_status cpu_measure_bandwidth(vka_backend *b, double *bytes_per_second) {
+    cpu_backend *cb = (cpu_backend *)b;
+    size_t bytes = (size_t)512 << 20;
+    uint64_t *data = aligned_alloc(64, bytes);
+    if (!data) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory for the bandwidth buffer");
+    memset(data, 1, bytes);
+    read_job job = {.data = data};
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        vka_cpu_parallel_for(cb->pool, (int64_t)(bytes / 64), 1 << 20, read_range, &job);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (s > 0 && (double)bytes / s > best) best = (double)bytes / s;
+    }
+    free(data);
+    *bytes_per_second = best;
+    return VKA_OK;
 }
 
 static const vka_backend_ops cpu_ops = {
@@ -110,6 +157,8 @@ static const vka_backend_ops cpu_ops = {
     .tensor_copy = cpu_tensor_copy,
     .compute = cpu_compute,
     .graph_release = cpu_graph_release,
+    .get_stats = cpu_get_stats,
+    .measure_bandwidth = cpu_measure_bandwidth,
 };
 
 vka_status vka_cpu_backend_create(vka_backend **out) {

@@ -37,16 +37,16 @@ static void vk_get_stats(vka_backend *b, vka_backend_stats *out) {
     vk_backend *vb = (vk_backend *)b;
     pthread_mutex_lock(&vb->mutex);
     memset(out, 0, sizeof *out);
-    out->device_memory_bytes = vb->device_arena.allocated + vb->host_arena.allocated;
+    out->device_bytes = vb->device_arena.allocated + vb->host_arena.allocated;
     out->weight_bytes = vb->class_bytes[VK_MEM_WEIGHTS];
     out->kv_bytes = vb->class_bytes[VK_MEM_KV];
     out->activation_bytes = vb->class_bytes[VK_MEM_ACTIVATIONS];
     out->io_bytes = vb->class_bytes[VK_MEM_IO];
     out->internal_bytes = vb->class_bytes[VK_MEM_INTERNAL];
-    out->steps = vb->steps;
+    out->computes = vb->steps;
     out->submits = vb->submits;
     out->host_seconds = vb->host_seconds;
-    out->device_wait_seconds = vb->wait_seconds;
+    out->wait_seconds = vb->wait_seconds;
     out->pipeline_seconds = vb->pipeline_seconds;
     out->record_seconds = vb->record_seconds;
     out->pipelines = vb->pipelines_created;
@@ -63,6 +63,7 @@ const vka_backend_ops vk_backend_ops_table = {
     .compute = vk_compute,
     .graph_release = vk_graph_release,
     .get_stats = vk_get_stats,
+    .measure_bandwidth = vk_measure_bandwidth,
 };
 
 /* Picks and probes the physical device; fills vb->phys and vb->desc. */

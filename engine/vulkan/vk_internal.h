@@ -242,6 +242,9 @@ vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past);
 void vk_graph_release(vka_backend *b, vka_graph *g);
 void vk_ropes_release_all(vk_backend *vb);
 
+/* vk_bandwidth.c */
+vka_status vk_measure_bandwidth(vka_backend *b, double *bytes_per_second);
+
 double vk_now(void);
 
 #endif

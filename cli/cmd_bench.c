@@ -1,0 +1,294 @@
+/* cmd_bench.c — `vkagent bench`: prompt-processing and generation speed of a
+ * model (median and spread over repetitions, as llama-bench reports them),
+ * generation as a fraction of the memory-bandwidth limit, and the cost of
+ * grammar-constrained sampling. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "common.h"
+#include "model.h"
+#include "sampler.h"
+
+static const char *const bench_help =
+    "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-r 3] [--device DEV] [--bandwidth] [--json]\n"
+    "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S | --json] [-n 500] [--json-out]\n"
+    "       vkagent bench --tokenizer [-m VOCAB.gguf] [--file F] [--reps N] [--json]\n"
+    "\n"
+    "Model: prefill of -p random tokens (pp) and -n greedy decode steps from an empty context (tg),\n"
+    "-r times (as llama-bench measures pp512 and tg128); prints\n"
+    "tokens/s (median, min-max), load time and memory. --bandwidth measures the device's read\n"
+    "bandwidth and reports generation as a fraction of the bandwidth limit (bytes of weights and\n"
+    "KV cache read per token / bandwidth).\n"
+    "Grammar: the time per token of constrained sampling over random logits (default vocabulary:\n"
+    "../shared/fixtures/vocab/qwen3.gguf, 151,936 tokens), median and worst.\n"
+    "Tokenizer: MB/s tokenizing a built-in 1 MB mixed-language text (or --file).\n";
+
+typedef struct bench_opts {
+    const char *model, *device, *schema;
+    long p, n, reps;
+    bool json, bandwidth, grammar, any_json;
+    uint32_t batch;
+} bench_opts;
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ------------------------------------------------------------ model speed */
+
+/* One repetition, measured like llama-bench: pp = a prefill of p random
+ * tokens into an empty context; tg = n greedy steps from an empty context
+ * (after one first token), so that the two tests do not mix. */
+static int run_once(vka_model *m, const bench_opts *o, uint64_t seed, double *pp_tps, double *tg_tps) {
+    vka_session_params sp;
+    vka_session_params_default(&sp);
+    sp.n_ctx = (uint32_t)((o->p > o->n ? o->p : o->n) + 2);
+    if (o->batch) sp.n_batch = o->batch;
+    vka_session *s = NULL;
+    if (vka_session_create(m, &sp, &s) != VKA_OK) return cli_runtime_error("bench", "creating a session");
+    int32_t *ids = malloc((size_t)(o->p + 1) * sizeof *ids);
+    vka_rng rng;
+    vka_rng_seed(&rng, seed);
+    uint32_t n_vocab = m->hp.n_vocab;
+    for (long i = 0; i <= o->p; i++) ids[i] = 3 + (int32_t)(vka_rng_next(&rng) % (n_vocab - 3));
+    int code = EXIT_OK;
+    double t0 = cli_now();
+    if (o->p && vka_session_feed(s, ids, (size_t)o->p) != VKA_OK) code = cli_runtime_error("bench", "prefill");
+    double t1 = cli_now();
+    vka_session_reset(s);
+    int32_t tok = ids[o->p];
+    if (code == EXIT_OK && vka_session_feed(s, &tok, 1) != VKA_OK) code = cli_runtime_error("bench", "first token");
+    double t2 = cli_now();
+    for (long i = 0; i < o->n && code == EXIT_OK; i++)
+        if (vka_session_argmax(s, &tok) != VKA_OK || vka_session_feed(s, &tok, 1) != VKA_OK)
+            code = cli_runtime_error("bench", "decode");
+    double t3 = cli_now();
+    *pp_tps = o->p ? (double)o->p / (t1 - t0) : 0;
+    *tg_tps = o->n ? (double)o->n / (t3 - t2) : 0;
+    free(ids);
+    vka_session_free(s);
+    return code;
+}
+
+/* Bytes one decode step reads: every weight once, plus the KV cache so far
+ * (on average half-way through the generated tokens). */
+static double bytes_per_token(const vka_model *m, const bench_opts *o) {
+    double kv_row = (double)vka_model_kv_bytes(m, 1, false);
+    return (double)m->weight_bytes + kv_row * ((double)o->n / 2 + 1);
+}
+
+static void print_model_report(const vka_model *m, const bench_opts *o, double load_s, double *pp, double *tg,
+                               double bandwidth, const vka_backend_stats *st) {
+    double pp_min = pp[0], pp_max = pp[0], tg_min = tg[0], tg_max = tg[0];
+    for (int i = 1; i < o->reps; i++) {
+        pp_min = fmin(pp_min, pp[i]), pp_max = fmax(pp_max, pp[i]);
+        tg_min = fmin(tg_min, tg[i]), tg_max = fmax(tg_max, tg[i]);
+    }
+    double pp_med = median(pp, (int)o->reps), tg_med = median(tg, (int)o->reps);
+    double limit = bandwidth > 0 ? bandwidth / bytes_per_token(m, o) : 0;
+    double host_ms = st->computes ? 1e3 * st->host_seconds / (double)st->computes : 0;
+    if (o->json) {
+        printf("{\"model\": \"%s\", \"device\": \"%s\", \"arch\": \"%s\", \"weight_bytes\": %llu, \"device_bytes\": %llu, "
+               "\"load_s\": %.4f, \"pp_tokens\": %ld, \"tg_tokens\": %ld, \"reps\": %ld, "
+               "\"pp_tokens_per_s\": %.3f, \"pp_min\": %.3f, \"pp_max\": %.3f, "
+               "\"tg_tokens_per_s\": %.3f, \"tg_min\": %.3f, \"tg_max\": %.3f, "
+               "\"bandwidth_bytes_per_s\": %.0f, \"tg_limit_tokens_per_s\": %.3f, \"tg_fraction_of_limit\": %.4f, "
+               "\"host_ms_per_compute\": %.4f}\n",
+               m->path, m->backend->name, m->arch_name, (unsigned long long)m->weight_bytes,
+               (unsigned long long)st->device_bytes, load_s, o->p, o->n, o->reps, pp_med, pp_min, pp_max, tg_med,
+               tg_min, tg_max, bandwidth, limit, limit > 0 ? tg_med / limit : 0, host_ms);
+        return;
+    }
+    printf("model   %s (%s, %.1f MiB of weights)\ndevice  %s, %.1f MiB in use\nload    %.3f s\n", m->path,
+           m->arch_name, (double)m->weight_bytes / (1 << 20), m->backend->name, (double)st->device_bytes / (1 << 20),
+           load_s);
+    printf("| test    | tokens/s (median) | min - max         | reps |\n");
+    printf("| pp%-5ld | %17.2f | %7.2f - %-7.2f | %4ld |\n", o->p, pp_med, pp_min, pp_max, o->reps);
+    printf("| tg%-5ld | %17.2f | %7.2f - %-7.2f | %4ld |\n", o->n, tg_med, tg_min, tg_max, o->reps);
+    if (st->computes) printf("host time per compute (outside device waits): %.3f ms\n", host_ms);
+    if (limit > 0)
+        printf("bandwidth %.2f GB/s -> generation limit %.2f tokens/s (%.1f MB read per token); tg is %.1f%% of it\n",
+               bandwidth / 1e9, limit, bytes_per_token(m, o) / 1e6, 100 * tg_med / limit);
+}
+
+static int bench_model(const bench_opts *o) {
+    char *path = cli_find_model(o->model, "bench");
+    if (!path) return EXIT_RUNTIME;
+    double t0 = cli_now();
+    vka_model *m = cli_load_model(path, o->device, false, "bench");
+    double load_s = cli_now() - t0;
+    free(path);
+    if (!m) return EXIT_RUNTIME;
+    double bandwidth = 0;
+    int code = EXIT_OK;
+    if (o->bandwidth) {
+        if (!m->backend->ops->measure_bandwidth)
+            fprintf(stderr, "vkagent bench: %s cannot measure its bandwidth\n", m->backend->name);
+        else if (m->backend->ops->measure_bandwidth(m->backend, &bandwidth) != VKA_OK)
+            code = cli_runtime_error("bench", "measuring bandwidth");
+    }
+    double *pp = calloc((size_t)o->reps, sizeof *pp), *tg = calloc((size_t)o->reps, sizeof *tg);
+    double warm_pp, warm_tg;
+    bench_opts warm = *o;
+    warm.p = o->p < 16 ? o->p : 16;
+    warm.n = 2;
+    if (code == EXIT_OK) code = run_once(m, &warm, 99, &warm_pp, &warm_tg); /* first-use costs out of the figures */
+    vka_backend_stats before = {0}, after = {0};
+    if (m->backend->ops->get_stats) m->backend->ops->get_stats(m->backend, &before);
+    for (long r = 0; r < o->reps && code == EXIT_OK; r++) code = run_once(m, o, (uint64_t)r + 1, &pp[r], &tg[r]);
+    if (m->backend->ops->get_stats) m->backend->ops->get_stats(m->backend, &after);
+    after.computes -= before.computes;
+    after.host_seconds -= before.host_seconds;
+    if (code == EXIT_OK) print_model_report(m, o, load_s, pp, tg, bandwidth, &after);
+    free(pp);
+    free(tg);
+    vka_model_free(m);
+    return code;
+}
+
+/* ------------------------------------------------------------ grammar masking */
+
+static int bench_grammar(const bench_opts *o) {
+    char *path = o->model ? strdup(o->model) : NULL;
+    if (!path) {
+        const char *data = getenv("VKAGENT_TEST_DATA");
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s/fixtures/vocab/qwen3.gguf", data && *data ? data : VKA_SOURCE_DIR "/../shared");
+        path = strdup(buf);
+    }
+    vka_model *m = cli_load_model(path, NULL, true, "bench");
+    free(path);
+    if (!m) return EXIT_RUNTIME;
+    char *schema_text = NULL, *grammar_text = NULL;
+    vka_sampling_params sp; /* the defaults users sample with */
+    vka_sampling_params_default(&sp);
+    sp.json = o->any_json || !o->schema;
+    if (cli_load_structured(NULL, o->schema, "bench", &sp, &grammar_text, &schema_text)) {
+        vka_model_free(m);
+        return EXIT_RUNTIME;
+    }
+    if (o->schema) sp.json = false;
+    uint32_t n_vocab = vka_vocab_size(m->vocab);
+    float *logits = malloc(n_vocab * sizeof *logits);
+    double *times = malloc((size_t)o->n * sizeof *times);
+    vka_rng rng;
+    vka_rng_seed(&rng, 1234);
+    vka_sampler *s = NULL;
+    int code = EXIT_OK, documents = 0;
+    for (long i = 0; i < o->n && code == EXIT_OK; i++) {
+        if (!s) {
+            sp.seed = (uint64_t)documents++;
+            if (vka_sampler_new(m->vocab, n_vocab, &sp, &s) != VKA_OK) code = cli_runtime_error("bench", "grammar");
+            if (code) break;
+        }
+        for (uint32_t k = 0; k < n_vocab; k++) logits[k] = (float)(6.0 * vka_rng_uniform(&rng));
+        int32_t tok;
+        double t0 = cli_now();
+        vka_status st = vka_sampler_sample(s, logits, &tok);
+        if (st == VKA_OK) st = vka_sampler_accept(s, tok);
+        times[i] = cli_now() - t0;
+        if (st != VKA_OK) code = cli_runtime_error("bench", "constrained sampling");
+        if (vka_sampler_is_done(s) || vka_vocab_is_eog(m->vocab, tok)) {
+            vka_sampler_free(s); /* a document is complete: start the next one */
+            s = NULL;
+        }
+    }
+    vka_sampler_free(s);
+    /* the same sampling without a grammar, for the overhead */
+    vka_sampling_params plain;
+    vka_sampling_params_default(&plain);
+    double *base = malloc((size_t)o->n * sizeof *base);
+    if (code == EXIT_OK && vka_sampler_new(m->vocab, n_vocab, &plain, &s) == VKA_OK) {
+        for (long i = 0; i < o->n; i++) {
+            for (uint32_t k = 0; k < n_vocab; k++) logits[k] = (float)(6.0 * vka_rng_uniform(&rng));
+            int32_t tok;
+            double t0 = cli_now();
+            vka_sampler_sample(s, logits, &tok);
+            vka_sampler_accept(s, tok);
+            base[i] = cli_now() - t0;
+        }
+        vka_sampler_free(s);
+    }
+    double base_med = code == EXIT_OK ? median(base, (int)o->n) : 0;
+    free(base);
+    if (code == EXIT_OK) {
+        double worst = 0;
+        for (long i = 0; i < o->n; i++) worst = fmax(worst, times[i]);
+        double med = median(times, (int)o->n);
+        double p90 = times[(long)(0.9 * (double)(o->n - 1))];
+        if (o->json)
+            printf("{\"vocab\": %u, \"grammar\": \"%s\", \"tokens\": %ld, \"documents\": %d, \"median_ms\": %.4f, "
+                   "\"p90_ms\": %.4f, \"worst_ms\": %.4f, \"unconstrained_median_ms\": %.4f}\n",
+                   n_vocab, o->schema ? "json_schema" : "json", o->n, documents, 1e3 * med, 1e3 * p90, 1e3 * worst,
+                   1e3 * base_med);
+        else
+            printf("constrained sampling over %u tokens (%s), %ld tokens in %d documents: median %.3f ms, p90 %.3f ms, "
+                   "worst %.3f ms per token (unconstrained: median %.3f ms)\n",
+                   n_vocab, o->schema ? o->schema : "any JSON", o->n, documents, 1e3 * med, 1e3 * p90, 1e3 * worst,
+                   1e3 * base_med);
+    }
+    free(times);
+    free(logits);
+    free(schema_text);
+    free(grammar_text);
+    vka_model_free(m);
+    return code;
+}
+
+int cmd_bench(int argc, char **argv) {
+    /* --tokenizer: the tokenizer benchmark takes the other arguments itself */
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--tokenizer") == 0) {
+            char **rest = malloc((size_t)argc * sizeof *rest);
+            int n = 0;
+            for (int k = 0; k < argc; k++)
+                if (k != i) rest[n++] = argv[k];
+            int code = rest ? bench_tokenizer(n, rest) : EXIT_RUNTIME;
+            free(rest);
+            return code;
+        }
+    cli_args a;
+    cli_args_init(&a, "bench", argc, argv);
+    bench_opts o = {.p = 512, .n = 128, .reps = 3};
+    bool n_given = false;
+    const char *arg;
+    long l;
+    while ((arg = cli_args_next(&a))) {
+        if (cli_is(arg, "-h", "--help")) {
+            fputs(bench_help, stdout);
+            return EXIT_OK;
+        } else if (cli_is(arg, "-m", "--model")) o.model = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) o.device = cli_value(&a, arg);
+        else if (cli_is(arg, "-p", NULL)) cli_int(&a, arg, 0, 1 << 20, &o.p);
+        else if (cli_is(arg, "-n", NULL)) n_given = cli_int(&a, arg, 1, 1 << 20, &o.n);
+        else if (cli_is(arg, "-r", "--reps")) cli_int(&a, arg, 1, 1000, &o.reps);
+        else if (cli_is(arg, "-b", "--batch-size")) {
+            if (cli_int(&a, arg, 1, 8192, &l)) o.batch = (uint32_t)l;
+        } else if (cli_is(arg, "--json-schema", NULL)) o.schema = cli_value(&a, arg);
+        else if (cli_is(arg, "--json-out", NULL)) o.json = true;
+        else if (cli_is(arg, "--json", NULL)) {
+            /* --json means JSON output for model benches, the any-JSON grammar for --grammar */
+            o.json = true;
+            o.any_json = true;
+        } else if (cli_is(arg, "--bandwidth", NULL)) o.bandwidth = true;
+        else if (cli_is(arg, "--grammar", NULL)) o.grammar = true;
+        else return cli_usage_error("bench", "unknown argument '%s'", arg);
+    }
+    if (a.failed) return EXIT_USAGE;
+    if (o.grammar) {
+        if (!n_given) o.n = 500;
+        o.json = false;
+        for (int i = 0; i < argc; i++) o.json |= strcmp(argv[i], "--json-out") == 0;
+        return bench_grammar(&o);
+    }
+    return bench_model(&o);
+}
