@@ -42,12 +42,20 @@ void main() {
         const uint kend = min(k0 + 32u, pc.K);
         vec2 ds[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) ds[i] = w_scale(rr[i], b);
+#ifdef W_BLOCK_RAW
+        uvec4 raw[TR];
+        [[unroll]] for (uint i = 0; i < TR; i++) raw[i] = w_block_raw(rr[i], b);
+#endif
         for (uint h = 0u; h < 2u && k0 + 16u * h < kend; h++) {
             const uint kh = k0 + 16u * h;
             vec4 wv[TR * 4];   // 16 weights of each row, loaded 16 bytes at a time
             [[unroll]] for (uint i = 0; i < TR; i++) {
                 vec4 part[4];
+#ifdef W_BLOCK_RAW
+                w_half_raw(raw[i], h, ds[i], part);
+#else
                 w_half(rr[i], b, h, ds[i], part);
+#endif
                 [[unroll]] for (uint g = 0; g < 4; g++) wv[i * 4 + g] = part[g];
             }
             if (kh + 16u <= kend) {

@@ -148,6 +148,17 @@ vec4 w_group(uint r, uint b, uint g, vec2 sm) {
 #endif
 }
 
+#if defined(WTYPE_Q4_0)
+// Q4_0 keeps both halves of a block in one 16-byte load: callers load it
+// once per block (w_block_raw) and take the halves from it.
+#define W_BLOCK_RAW 1
+uvec4 w_block_raw(uint r, uint b) { return W_LOAD16(r * W_STRIDE + b); }
+void w_half_raw(uvec4 raw, uint h, vec2 sm, out vec4 v[4]) {
+    const uvec4 q = (raw >> (h * 4u)) & 0x0f0f0f0fu;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = sm.x * (bytes_u(q[c]) - 8.0);
+}
+#endif
+
 // Elements 32*b + 16*h .. +15 of row r (h = 0, 1), dequantized, read with
 // 16-byte loads: the same values as w_group().
 void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {

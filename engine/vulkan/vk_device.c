@@ -495,8 +495,8 @@ void vk_choose_tuning(vk_backend *vb) {
          * whole rows per invocation, no shared memory, and large register tiles
          * (measured on lavapipe: every gather they save pays for the spills) */
         t->lanes = 1;
-        t->mv_wg = 32;
-        t->mv_tr = 8;
+        t->mv_wg = 16;
+        t->mv_tr = 16;
         t->tiled = false;
         t->mm_wg = 32;
         t->mm_tr = 16;
