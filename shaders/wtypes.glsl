@@ -155,7 +155,10 @@ vec4 w_group(uint r, uint b, uint g, vec2 sm) {
 uvec4 w_block_raw(uint r, uint b) { return W_LOAD16(r * W_STRIDE + b); }
 void w_half_raw(uvec4 raw, uint h, vec2 sm, out vec4 v[4]) {
     const uvec4 q = (raw >> (h * 4u)) & 0x0f0f0f0fu;
-    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = sm.x * (bytes_u(q[c]) - 8.0);
+    // d * (n - 8) rounded once equals fma(d, n, -8 d) rounded once (-8 d is exact): one
+    // operation fewer per weight, the same bits as w_group()
+    const float m8 = -8.0 * sm.x;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = fma(vec4(sm.x), bytes_u(q[c]), vec4(m8));
 }
 #endif
 
