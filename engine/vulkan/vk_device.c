@@ -480,6 +480,15 @@ static uint32_t env_u32(const char *name, uint32_t dflt) {
     return *end ? dflt : (uint32_t)x;
 }
 
+static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* A workgroup size: a power of two from max(8, lanes) to 256. */
+static uint32_t pow2_wg(uint32_t v, uint32_t lanes) {
+    uint32_t lo = lanes > 8 ? lanes : 8, w = lo;
+    while (w < v && w < 256) w *= 2;
+    return w;
+}
+
 void vk_choose_tuning(vk_backend *vb) {
     vk_tuning *t = &vb->tune;
     memset(t, 0, sizeof *t);
@@ -508,23 +517,31 @@ void vk_choose_tuning(vk_backend *vb) {
     } else {
         uint32_t sg = vb->desc.max_subgroup_size ? vb->desc.max_subgroup_size : 32;
         t->lanes = 4;
-        t->sg_reduce = vb->feat.subgroup_shuffle && vb->feat.full_subgroups && vb->desc.min_subgroup_size >= t->lanes;
         t->mv_wg = sg > 64 ? sg : 64;
         t->mv_tr = 1;
         t->tiled = true;
-        bool big = vb->desc.max_shared_memory >= 32768;
-        t->tm = t->tn = big ? 32 : 16;
         t->rm = t->rn = 4;
         t->norm_wg = 64;
         t->norm_rt = 64;
         t->attn_wg = 64;
         t->coopmat = vb->feat.coopmat_nv && vb->desc.min_subgroup_size == 32 && vb->desc.max_subgroup_size == 32;
     }
-    t->lanes = env_u32("VKAGENT_VK_LANES", t->lanes);
-    t->mv_tr = env_u32("VKAGENT_VK_MV_TR", t->mv_tr);
-    t->mm_tr = env_u32("VKAGENT_VK_MM_TR", t->mm_tr);
-    t->mm_tn = env_u32("VKAGENT_VK_MM_TN", t->mm_tn);
-    t->mv_wg = env_u32("VKAGENT_VK_MV_WG", t->mv_wg);
-    t->mm_wg = env_u32("VKAGENT_VK_MM_WG", t->mm_wg);
+    /* measurement knobs, kept to shapes the kernels accept */
+    uint32_t lanes = env_u32("VKAGENT_VK_LANES", t->lanes);
+    if (lanes && lanes <= 32 && !(lanes & (lanes - 1))) t->lanes = lanes;
+    t->mv_tr = clamp_u32(env_u32("VKAGENT_VK_MV_TR", t->mv_tr), 1, 32);
+    t->mm_tr = clamp_u32(env_u32("VKAGENT_VK_MM_TR", t->mm_tr), 1, 32);
+    t->mm_tn = clamp_u32(env_u32("VKAGENT_VK_MM_TN", t->mm_tn), 1, 32);
+    t->mv_wg = pow2_wg(env_u32("VKAGENT_VK_MV_WG", t->mv_wg), t->lanes);
+    t->mm_wg = pow2_wg(env_u32("VKAGENT_VK_MM_WG", t->mm_wg), t->lanes);
+    /* lane sums by shuffles need lanes within one full subgroup */
+    uint32_t max_sg = vb->desc.max_subgroup_size ? vb->desc.max_subgroup_size : 1;
+    t->sg_reduce = !cpu && t->lanes > 1 && vb->feat.subgroup_shuffle && vb->feat.full_subgroups &&
+                   vb->desc.min_subgroup_size >= t->lanes && t->mv_wg % max_sg == 0;
+    /* shared-memory tiles: weights and inputs of one K step (lanes blocks of 32) must fit */
+    t->tm = t->tn = 32;
+    while (t->tm > 4 && (VkDeviceSize)(t->tm + t->tn) * t->lanes * 32 * 4 > vb->desc.max_shared_memory)
+        t->tm = t->tn = t->tm / 2;
+    if (t->rm > t->tm) t->rm = t->rn = t->tm;
     t->texel = env_u32("VKAGENT_VK_TEXEL", t->texel) != 0;
 }
