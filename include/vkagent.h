@@ -367,6 +367,52 @@ vka_status vka_generate_tokens(vka_session *session, const int32_t *ids, size_t 
 
 void vka_generate_result_clear(vka_generate_result *result);
 
+/* ---------------------------------------------------------------- step-wise generation */
+
+/* The generation of vka_generate, advanced by the caller a bounded amount at
+ * a time: a game loop or a coroutine runs a few tokens per frame and keeps
+ * its frame rate. vka_generate is exactly this loop run to the end, so the
+ * same prompt, parameters and seed give the same text either way.
+ *
+ *     vka_generator *g;
+ *     vka_generator_create(session, "Once upon a time", &gp, &g);
+ *     bool done = false;
+ *     while (!done) {
+ *         vka_generator_step(g, 4, 64, &done);   // <= 4 tokens or 64 prompt tokens per frame
+ *         draw_frame();
+ *     }
+ *     printf("%s\n", vka_generator_result(g)->text);
+ *     vka_generator_free(g);
+ *
+ * Pieces go to params->on_piece as they are produced. One generator at a
+ * time per session; the session must outlive it. */
+typedef struct vka_generator vka_generator;
+
+/* Starts a generation: tokenizes the prompt (BOS first when the session is
+ * empty and the model adds one); nothing is evaluated yet. The params (stop
+ * strings included) are copied. */
+vka_status vka_generator_create(vka_session *session, const char *prompt, const vka_generate_params *params,
+                                vka_generator **out);
+vka_status vka_generator_create_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
+                                       const vka_generate_params *params, vka_generator **out);
+
+/* The next piece of work: while the prompt is not all in, feeds up to
+ * `prefill_chunk` of its tokens (0: all that remain); then samples up to
+ * `max_tokens` tokens (at least 1). *done (may be NULL) says whether the
+ * generation has ended. Errors end it too. */
+vka_status vka_generator_step(vka_generator *gen, uint32_t max_tokens, uint32_t prefill_chunk, bool *done);
+
+bool vka_generator_done(const vka_generator *gen);
+
+/* What has been generated so far: text emitted (NUL-terminated), counts,
+ * timings, and the stop reason once done (VKA_STOP_NONE before). Owned by
+ * the generator; valid until its next call. */
+const vka_generate_result *vka_generator_result(const vka_generator *gen);
+
+/* Ends the generation where it is (the session keeps the tokens generated
+ * so far) and frees the generator. */
+void vka_generator_free(vka_generator *gen);
+
 /* ---------------------------------------------------------------- chat templates */
 
 /* Chat templates turn an OpenAI-style conversation into the prompt text the

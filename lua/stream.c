@@ -1,19 +1,14 @@
 /* stream.c — session:stream: generation as an iterator that a game loop or
- * a coroutine advances a bounded number of tokens per call. It runs the same
- * steps as vka_generate (the same sampler, UTF-8 assembly and stop-string
- * hold-back, stop reasons in the same order), so for the same prompt,
- * parameters and seed it produces the same text. */
-#include <stdatomic.h>
+ * a coroutine advances a bounded number of tokens per call. It is the
+ * engine's step-wise generator (vka_generator), the same machine that
+ * vka_generate runs to the end, so for the same prompt, parameters and seed
+ * it produces the same text. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lvka.h"
-#include "sampler.h"
 #include "session.h"
 #include "status.h"
-#include "utf8.h"
-#include "vocab.h"
 
 typedef struct text_buf {
     char *data;
@@ -23,30 +18,17 @@ typedef struct text_buf {
 typedef struct lvka_stream {
     lvka_session *owner;       /* the session userdata (the stream's uservalue 1) */
     lvka_model_ref *mref;      /* keeps the vocabulary alive for the sampler */
-    vka_sampler *sampler;
-    int32_t *prompt;
-    size_t n_prompt, n_fed, prefill_chunk;
-    char **stop;
-    size_t n_stop;
-    int32_t max_tokens;
+    vka_generator *gen;
+    size_t prefill_chunk;
     int32_t tokens_per_call;
-    bool stop_on_eos;
     bool finished;             /* no more tokens will be sampled */
     bool drained;              /* nil has been returned */
-    bool history_added;
-    vka_stop_reason stop_reason;
-    uint32_t n_generated;
-    double prompt_seconds, generate_seconds;
-    vka_utf8_stream utf8;
-    text_buf held;             /* complete characters that may start a stop string */
-    text_buf out;              /* everything emitted */
+    bool failed;               /* piece collection ran out of memory */
+    text_buf piece;            /* the text of the current call */
+    char *text;                /* everything emitted, kept once the generator is gone */
+    size_t text_len;
+    vka_generate_result result;   /* counts and stop reason, kept likewise (text unused) */
 } lvka_stream;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static bool buf_append(text_buf *b, const char *bytes, size_t n) {
     if (b->len + n + 1 > b->cap) {
@@ -63,141 +45,32 @@ static bool buf_append(text_buf *b, const char *bytes, size_t n) {
     return true;
 }
 
-/* Frees what the stream holds and lets its session be used again. */
+/* The generator's on_piece: collects the text of the current call. */
+static bool collect_piece(const char *piece, size_t len, int32_t token, void *user) {
+    (void)token;
+    lvka_stream *st = user;
+    if (!buf_append(&st->piece, piece, len)) st->failed = true;
+    return !st->failed;
+}
+
+/* Keeps the generator's result, frees it, and lets the session be used again. */
 static void stream_release(lvka_stream *st) {
-    vka_sampler_free(st->sampler);
-    st->sampler = NULL;
+    if (st->gen) {
+        const vka_generate_result *r = vka_generator_result(st->gen);
+        st->result = *r;
+        st->result.text = NULL;
+        free(st->text);
+        st->text = r->text_len ? malloc(r->text_len) : NULL;
+        st->text_len = st->text ? r->text_len : 0;
+        if (st->text) memcpy(st->text, r->text, r->text_len);
+        vka_generator_free(st->gen);
+        st->gen = NULL;
+    }
     lvka_model_ref_release(st->mref);
     st->mref = NULL;
-    free(st->prompt);
-    st->prompt = NULL;
-    for (size_t i = 0; i < st->n_stop; i++) free(st->stop[i]);
-    free(st->stop);
-    st->stop = NULL;
-    st->n_stop = 0;
-    free(st->held.data);
-    memset(&st->held, 0, sizeof st->held);
     if (st->owner) st->owner->streaming = false;
     st->owner = NULL;
     st->finished = true;
-}
-
-/* ---------------------------------------------------------------- the steps of vka_generate */
-
-static size_t stop_prefix_len(const lvka_stream *st, const char *text, size_t len) {
-    size_t best = 0;
-    for (size_t i = 0; i < st->n_stop; i++) {
-        size_t sl = strlen(st->stop[i]);
-        for (size_t k = sl - 1 < len ? sl - 1 : len; k > best; k--)
-            if (memcmp(text + len - k, st->stop[i], k) == 0) {
-                best = k;
-                break;
-            }
-    }
-    return best;
-}
-
-static const char *find_stop(const lvka_stream *st, const char *text, size_t len) {
-    const char *first = NULL;
-    for (size_t i = 0; i < st->n_stop; i++) {
-        const char *hit = memmem(text, len, st->stop[i], strlen(st->stop[i]));
-        if (hit && (!first || hit < first)) first = hit;
-    }
-    return first;
-}
-
-/* Emits into both the stream's whole text and this call's piece. */
-static bool emit(lvka_stream *st, text_buf *piece, const char *bytes, size_t n) {
-    return n == 0 || (buf_append(&st->out, bytes, n) && buf_append(piece, bytes, n));
-}
-
-/* A token's bytes: returns false on a stop string (*hit_stop) or no memory. */
-static bool push_piece(lvka_stream *st, text_buf *piece, const char *bytes, size_t n, bool *hit_stop) {
-    char chars[256 + 8];
-    while (n > 0) {
-        size_t take = n < 256 ? n : 256;
-        size_t got = vka_utf8_stream_push(&st->utf8, bytes, take, chars);
-        if (!buf_append(&st->held, chars, got)) return false;
-        bytes += take;
-        n -= take;
-    }
-    const char *held = st->held.data ? st->held.data : "";
-    const char *stop = find_stop(st, held, st->held.len);
-    if (stop) {
-        *hit_stop = true;
-        emit(st, piece, held, (size_t)(stop - held));
-        st->held.len = 0;
-        return false;
-    }
-    size_t keep = stop_prefix_len(st, held, st->held.len);
-    size_t ready = st->held.len - keep;
-    if (!emit(st, piece, held, ready)) return false;
-    memmove(st->held.data, st->held.data + ready, keep);
-    st->held.len = keep;
-    return true;
-}
-
-static void flush(lvka_stream *st, text_buf *piece) {
-    char tail[8];
-    size_t n = vka_utf8_stream_flush(&st->utf8, tail);
-    if (n) buf_append(&st->held, tail, n);
-    if (st->held.len) emit(st, piece, st->held.data, st->held.len);
-    st->held.len = 0;
-}
-
-static void finish(lvka_stream *st, vka_stop_reason why, text_buf *piece) {
-    st->stop_reason = why;
-    if (why != VKA_STOP_STRING) flush(st, piece);
-    st->finished = true;
-}
-
-/* One token, as one turn of vka_generate's loop. */
-static vka_status sample_one(lvka_stream *st, text_buf *piece) {
-    vka_session *s = st->owner->session;
-    const vka_vocab *vocab = s->model->vocab;
-    if (atomic_exchange(&s->cancel, false)) { finish(st, VKA_STOP_CANCELLED, piece); return VKA_OK; }
-    if (st->max_tokens > 0 && st->n_generated >= (uint32_t)st->max_tokens) { finish(st, VKA_STOP_MAX_TOKENS, piece); return VKA_OK; }
-    if (s->n_past >= s->n_ctx) { finish(st, VKA_STOP_CONTEXT_FULL, piece); return VKA_OK; }
-    const float *logits;
-    VKA_TRY(vka_session_get_logits(s, &logits));
-    int32_t id;
-    VKA_TRY(vka_sampler_sample(st->sampler, logits, &id));
-    VKA_TRY(vka_sampler_accept(st->sampler, id));
-    int32_t prev = s->n_past ? s->tokens[s->n_past - 1] : -1;
-    VKA_TRY(vka_session_push_pending(s, id));
-    st->n_generated++;
-    if (st->stop_on_eos && vka_vocab_is_eog(vocab, id)) { finish(st, VKA_STOP_EOS, piece); return VKA_OK; }
-    const char *bytes;
-    size_t n = vka_vocab_piece(vocab, id, false, &bytes);
-    if (vka_vocab_strips_leading_space(vocab) && prev == vka_vocab_bos(vocab) && n && bytes[0] == ' ') {
-        bytes++;
-        n--;
-    }
-    bool hit_stop = false;
-    if (!push_piece(st, piece, bytes, n, &hit_stop)) {
-        if (!hit_stop) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory collecting streamed text");
-        finish(st, VKA_STOP_STRING, piece);
-        return VKA_OK;
-    }
-    if (vka_sampler_is_done(st->sampler)) finish(st, VKA_STOP_GRAMMAR, piece);
-    return VKA_OK;
-}
-
-/* Prefill: one chunk of the prompt per call (all of it by default). */
-static vka_status prefill_step(lvka_stream *st) {
-    vka_session *s = st->owner->session;
-    double t0 = now_seconds();
-    size_t left = st->n_prompt - st->n_fed;
-    size_t take = st->prefill_chunk && st->prefill_chunk < left ? st->prefill_chunk : left;
-    vka_status status = vka_session_feed(s, st->prompt + st->n_fed, take);
-    st->prompt_seconds += now_seconds() - t0;
-    if (status != VKA_OK) return status;
-    st->n_fed += take;
-    if (st->n_fed == st->n_prompt) {
-        status = vka_sampler_add_history(st->sampler, s->tokens, s->n_past);
-        st->history_added = status == VKA_OK;
-    }
-    return status;
 }
 
 /* ---------------------------------------------------------------- Lua side */
@@ -208,13 +81,13 @@ static lvka_stream *check_stream(lua_State *L, int arg, const char *fn) {
     return st;
 }
 
-/* Advances up to `budget` tokens; the piece collects this call's text. */
-static vka_status advance(lvka_stream *st, lua_Integer budget, text_buf *piece) {
-    if (st->n_fed < st->n_prompt || !st->history_added) return prefill_step(st);
-    double t0 = now_seconds();
-    vka_status status = VKA_OK;
-    for (lua_Integer i = 0; i < budget && !st->finished && status == VKA_OK; i++) status = sample_one(st, piece);
-    st->generate_seconds += now_seconds() - t0;
+/* Advances up to `budget` tokens (or one prefill chunk); the piece collects
+ * this call's text. */
+static vka_status advance(lvka_stream *st, lua_Integer budget) {
+    bool done = false;
+    vka_status status = vka_generator_step(st->gen, (uint32_t)budget, (uint32_t)st->prefill_chunk, &done);
+    if (status == VKA_OK && st->failed) status = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory collecting streamed text");
+    if (done) st->finished = true;
     return status;
 }
 
@@ -235,22 +108,20 @@ static int l_next(lua_State *L) {
         stream_release(st);
         return luaL_error(L, "%s: the session was closed", fn);
     }
-    text_buf piece = {0};
-    vka_status status = advance(st, budget, &piece);
+    st->piece.len = 0;
+    vka_status status = advance(st, budget);
     if (status != VKA_OK) {
-        free(piece.data);
         stream_release(st);
         st->drained = true;
         return lvka_fail(L, fn);
     }
     if (st->finished) stream_release(st);
-    if (piece.len == 0 && st->finished) {
+    if (st->piece.len == 0 && st->finished) {
         st->drained = true;
         lua_pushnil(L);
     } else {
-        lua_pushlstring(L, piece.data ? piece.data : "", piece.len);
+        lua_pushlstring(L, st->piece.data ? st->piece.data : "", st->piece.len);
     }
-    free(piece.data);
     return 1;
 }
 
@@ -268,19 +139,18 @@ static int l_done(lua_State *L) {
 
 static int l_text(lua_State *L) {
     lvka_stream *st = check_stream(L, 1, "stream:text");
-    lua_pushlstring(L, st->out.data ? st->out.data : "", st->out.len);
+    if (st->gen) {
+        const vka_generate_result *r = vka_generator_result(st->gen);
+        lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+    } else {
+        lua_pushlstring(L, st->text ? st->text : "", st->text_len);
+    }
     return 1;
 }
 
 static int l_result(lua_State *L) {
     lvka_stream *st = check_stream(L, 1, "stream:result");
-    vka_generate_result r = {
-        .stop_reason = st->stop_reason,
-        .n_prompt_tokens = (uint32_t)st->n_fed,
-        .n_generated = st->n_generated,
-        .prompt_seconds = st->prompt_seconds,
-        .generate_seconds = st->generate_seconds,
-    };
+    vka_generate_result r = st->gen ? *vka_generator_result(st->gen) : st->result;
     lua_getiuservalue(L, 1, 1);
     lvka_session *s = luaL_testudata(L, -1, LVKA_SESSION_MT);
     lvka_push_result_info(L, &r, s && s->session ? vka_session_n_past(s->session) : 0);
@@ -293,8 +163,9 @@ static int l_result(lua_State *L) {
  * keeps the tokens generated so far. */
 static int l_close(lua_State *L) {
     lvka_stream *st = check_stream(L, 1, "stream:close");
-    if (!st->finished) st->stop_reason = VKA_STOP_CANCELLED;
+    bool ended_early = !st->finished;
     stream_release(st);
+    if (ended_early) st->result.stop_reason = VKA_STOP_CANCELLED;
     st->drained = true;
     return 0;
 }
@@ -302,9 +173,11 @@ static int l_close(lua_State *L) {
 static int l_gc(lua_State *L) {
     lvka_stream *st = check_stream(L, 1, "stream:__gc");
     stream_release(st);
-    free(st->out.data);
-    st->out.data = NULL;
-    st->out.len = 0;
+    free(st->text);
+    st->text = NULL;
+    st->text_len = 0;
+    free(st->piece.data);
+    st->piece.data = NULL;
     return 0;
 }
 
@@ -313,17 +186,6 @@ static const char *const stream_opt_names[] = {
     "penalty_last_n", "seed", "grammar", "grammar_root", "json_schema", "json", "max_tokens", "stop",
     "parse_special", "stop_on_eos", "tokens_per_call", "prefill_chunk", NULL,
 };
-
-static void copy_stops(lua_State *L, lvka_stream *st, const vka_generate_params *gp) {
-    if (!gp->n_stop) return;
-    st->stop = calloc(gp->n_stop, sizeof *st->stop);
-    if (!st->stop) luaL_error(L, "session:stream: out of memory");
-    for (size_t i = 0; i < gp->n_stop; i++) {
-        st->stop[i] = strdup(gp->stop[i]);
-        if (!st->stop[i]) luaL_error(L, "session:stream: out of memory");
-        st->n_stop = i + 1;
-    }
-}
 
 /* session:stream(prompt, opts) -> stream, nil, nil, stream: the stream is
  * callable, so `for piece in session:stream(...)` iterates it and closes it
@@ -369,18 +231,13 @@ int lvka_session_stream(lua_State *L) {
     luaL_setmetatable(L, LVKA_STREAM_MT);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
-    if (vka_sampler_create(s->mref->model, &o.gp.sampling, &st->sampler) != VKA_OK) return lvka_fail(L, fn);
+    o.gp.on_piece = collect_piece;
+    o.gp.user = st;
+    if (vka_generator_create_tokens(vs, ids, n_ids, &o.gp, &st->gen) != VKA_OK) return lvka_fail(L, fn);
     st->mref = s->mref;
     st->mref->refs++;
-    st->prompt = malloc((n_ids ? n_ids : 1) * sizeof *st->prompt);
-    if (!st->prompt) return luaL_error(L, "%s: out of memory", fn);
-    memcpy(st->prompt, ids, n_ids * sizeof *ids);
-    st->n_prompt = n_ids;
-    copy_stops(L, st, &o.gp);
     st->prefill_chunk = (size_t)chunk;
     st->tokens_per_call = (int32_t)per_call;
-    st->max_tokens = o.gp.max_tokens;
-    st->stop_on_eos = o.gp.stop_on_eos;
     st->owner = s;
     st->finished = false;
     s->streaming = true;

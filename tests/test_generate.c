@@ -224,3 +224,59 @@ Test(generate, bad_arguments) {
     vka_session_free(s);
     vka_model_free(m);
 }
+
+/* The step-wise generator gives vka_generate's text, a few tokens per call,
+ * with the prompt fed in chunks; freeing it early keeps what was generated. */
+Test(generate, stepwise_equals_generate) {
+    vka_model *m = load_stories();
+    vka_generate_params gp;
+    vka_generate_params_default(&gp);
+    gp.sampling.temperature = 0.9f;
+    gp.sampling.seed = 11;
+    gp.max_tokens = 50;
+    const char *stops[] = {"park"};
+    gp.stop = stops;
+    gp.n_stop = 1;
+    vka_session *a = new_session(m, 256), *b = new_session(m, 256);
+    vka_generate_result whole;
+    cr_assert_eq(vka_generate(a, "Once upon a time there was a girl", &gp, &whole), VKA_OK);
+
+    collected c = {0};
+    gp.on_piece = collect;
+    gp.user = &c;
+    vka_generator *g = NULL;
+    cr_assert_eq(vka_generator_create(b, "Once upon a time there was a girl", &gp, &g), VKA_OK, "%s", vka_last_error());
+    gp.stop = NULL; /* the generator keeps its own copy of the stop strings */
+    gp.n_stop = 0;
+    int steps = 0;
+    bool done = false;
+    while (!done) {
+        cr_assert_eq(vka_generator_step(g, 3, 4, &done), VKA_OK, "%s", vka_last_error());
+        cr_assert_lt(++steps, 100);
+        cr_assert_leq(vka_generator_result(g)->n_generated, (uint32_t)(3 * steps));
+    }
+    cr_expect_geq(steps, 3, "the 10-token prompt in chunks of 4 takes 3 steps before sampling");
+    const vka_generate_result *r = vka_generator_result(g);
+    cr_expect_str_eq(r->text, whole.text);
+    cr_expect_str_eq(c.text, whole.text, "streamed pieces equal the text");
+    cr_expect_eq(r->stop_reason, whole.stop_reason);
+    cr_expect_eq(r->n_generated, whole.n_generated);
+    cr_expect_eq(r->n_prompt_tokens, whole.n_prompt_tokens);
+    cr_expect(vka_generator_done(g));
+    vka_generator_free(g);
+    cr_expect_arr_eq(vka_session_tokens(a), vka_session_tokens(b), vka_session_n_past(a) * sizeof(int32_t));
+
+    /* ended early: the session keeps the generated tokens */
+    vka_session_reset(b);
+    gp.on_piece = NULL;
+    cr_assert_eq(vka_generator_create(b, "Once", &gp, &g), VKA_OK);
+    cr_assert_eq(vka_generator_step(g, 1, 0, &done), VKA_OK); /* prefill */
+    cr_assert_eq(vka_generator_step(g, 5, 0, &done), VKA_OK);
+    cr_expect_eq(vka_generator_result(g)->n_generated, 5);
+    vka_generator_free(g);
+    cr_expect_eq(vka_session_n_past(b), 2 + 5);
+    vka_generate_result_clear(&whole);
+    vka_session_free(a);
+    vka_session_free(b);
+    vka_model_free(m);
+}
