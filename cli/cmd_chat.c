@@ -44,14 +44,6 @@ static void on_sigint(int sig) {
     else _exit(EXIT_OK); /* at the prompt, Ctrl-C quits */
 }
 
-static bool print_piece(const char *piece, size_t len, int32_t token, void *user) {
-    (void)token;
-    (void)user;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return true;
-}
-
 static void add_message(cJSON *messages, const char *role, const char *content) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", role);
@@ -151,7 +143,7 @@ int cmd_chat(int argc, char **argv) {
     vka_chat_params_default(&c.chat);
     vka_generate_params_default(&c.gen);
     c.gen.max_tokens = -1;
-    c.gen.on_piece = print_piece;
+    c.gen.on_piece = cli_print_piece;
     vka_session_params sp;
     vka_session_params_default(&sp);
     const char *model_arg = NULL, *device = NULL, *arg;

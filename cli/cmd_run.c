@@ -119,14 +119,6 @@ static void on_sigint(int sig) {
     if (running_session) vka_session_cancel(running_session);
 }
 
-static bool print_piece(const char *piece, size_t len, int32_t token, void *user) {
-    (void)token;
-    (void)user;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return true;
-}
-
 static void print_summary(const vka_generate_result *r, const vka_model *m) {
     vka_model_info info;
     vka_model_get_info(m, &info);
@@ -141,7 +133,7 @@ static int generate_and_print(vka_session *session, const char *prompt, run_opts
     if (o->echo) fputs(prompt, stdout);
     o->gp.stop = o->stops;
     o->gp.n_stop = o->n_stops;
-    o->gp.on_piece = print_piece;
+    o->gp.on_piece = cli_print_piece;
     o->gp.parse_special = o->special;
     vka_generate_result result;
     running_session = session;

@@ -277,3 +277,11 @@ bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bo
     *matched = false;
     return true;
 }
+
+bool cli_print_piece(const char *piece, size_t len, int32_t token, void *user) {
+    (void)token;
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}

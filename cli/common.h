@@ -50,6 +50,9 @@ char *cli_read_file(const char *path, const char *cmd, size_t *len);
 
 double cli_now(void);
 
+/* A vka_piece_fn that writes each piece to stdout as it comes. */
+bool cli_print_piece(const char *piece, size_t len, int32_t token, void *user);
+
 /* Loads --grammar-file / --json-schema (file or inline JSON) into the sampling
  * params; the texts are returned for the caller to free. EXIT_OK or EXIT_RUNTIME. */
 int cli_load_structured(const char *grammar_file, const char *json_schema, const char *cmd, vka_sampling_params *sp,
