@@ -2,6 +2,7 @@
  * model (median and spread over repetitions, as llama-bench reports them),
  * generation as a fraction of the memory-bandwidth limit, and the cost of
  * grammar-constrained sampling. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,15 +98,30 @@ static void print_model_report(const vka_model *m, const bench_opts *o, double l
     double limit = bandwidth > 0 ? bandwidth / bytes_per_token(m, o) : 0;
     double host_ms = st->computes ? 1e3 * st->host_seconds / (double)st->computes : 0;
     if (o->json) {
-        printf("{\"model\": \"%s\", \"device\": \"%s\", \"arch\": \"%s\", \"weight_bytes\": %llu, \"device_bytes\": %llu, "
-               "\"load_s\": %.4f, \"pp_tokens\": %ld, \"tg_tokens\": %ld, \"reps\": %ld, "
-               "\"pp_tokens_per_s\": %.3f, \"pp_min\": %.3f, \"pp_max\": %.3f, "
-               "\"tg_tokens_per_s\": %.3f, \"tg_min\": %.3f, \"tg_max\": %.3f, "
-               "\"bandwidth_bytes_per_s\": %.0f, \"tg_limit_tokens_per_s\": %.3f, \"tg_fraction_of_limit\": %.4f, "
-               "\"host_ms_per_compute\": %.4f}\n",
-               m->path, m->backend->name, m->arch_name, (unsigned long long)m->weight_bytes,
-               (unsigned long long)st->device_bytes, load_s, o->p, o->n, o->reps, pp_med, pp_min, pp_max, tg_med,
-               tg_min, tg_max, bandwidth, limit, limit > 0 ? tg_med / limit : 0, host_ms);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", m->path);
+        cJSON_AddStringToObject(j, "device", m->backend->name);
+        cJSON_AddStringToObject(j, "arch", m->arch_name);
+        cJSON_AddNumberToObject(j, "weight_bytes", (double)m->weight_bytes);
+        cJSON_AddNumberToObject(j, "device_bytes", (double)st->device_bytes);
+        cJSON_AddNumberToObject(j, "load_s", load_s);
+        cJSON_AddNumberToObject(j, "pp_tokens", (double)o->p);
+        cJSON_AddNumberToObject(j, "tg_tokens", (double)o->n);
+        cJSON_AddNumberToObject(j, "reps", (double)o->reps);
+        cJSON_AddNumberToObject(j, "pp_tokens_per_s", pp_med);
+        cJSON_AddNumberToObject(j, "pp_min", pp_min);
+        cJSON_AddNumberToObject(j, "pp_max", pp_max);
+        cJSON_AddNumberToObject(j, "tg_tokens_per_s", tg_med);
+        cJSON_AddNumberToObject(j, "tg_min", tg_min);
+        cJSON_AddNumberToObject(j, "tg_max", tg_max);
+        cJSON_AddNumberToObject(j, "bandwidth_bytes_per_s", bandwidth);
+        cJSON_AddNumberToObject(j, "tg_limit_tokens_per_s", limit);
+        cJSON_AddNumberToObject(j, "tg_fraction_of_limit", limit > 0 ? tg_med / limit : 0);
+        cJSON_AddNumberToObject(j, "host_ms_per_compute", host_ms);
+        char *text = cJSON_PrintUnformatted(j);
+        if (text) puts(text);
+        free(text);
+        cJSON_Delete(j);
         return;
     }
     printf("model   %s (%s, %.1f MiB of weights)\ndevice  %s, %.1f MiB in use\nload    %.3f s\n", m->path,
