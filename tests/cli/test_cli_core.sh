@@ -76,6 +76,11 @@ printf 'Hello\n/reset\n/system Be kind.\nHi again\n/quit\nnever read\n' \
 grep -q "conversation reset" "$tmp/err" || fail "chat /reset not acknowledged"
 grep -q "system message set" "$tmp/err" || fail "chat /system not acknowledged"
 
+# ---- bench --json: the fields people script against (never the speed) ----
+"$vkagent" bench -m "$stories" -p 8 -n 4 -r 1 --device "$device" --json >"$tmp/bench" 2>"$tmp/err" || fail "bench: $(cat "$tmp/err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); missing=[k for k in ("pp_tokens_per_s","tg_tokens_per_s","load_s","device") if k not in d]; assert not missing, missing' "$tmp/bench" \
+  || fail "bench --json: $(cat "$tmp/bench")"
+
 # ---- grammar, synth, quantize ----
 "$vkagent" grammar --json-schema '{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}' >"$tmp/g" \
   || fail "grammar --json-schema"
