@@ -131,7 +131,11 @@ vka_status vka_model_load(const char *path, const vka_model_params *params, vka_
     }
     m->vocab_only = params->vocab_only;
     vka_status s = vka_gguf_open(path, &m->gguf);
-    if (s == VKA_OK) s = load_metadata(m);
+    if (s != VKA_OK) { /* the reader's message already names the file */
+        vka_model_free(m);
+        return s;
+    }
+    s = load_metadata(m);
     if (s == VKA_OK && !m->vocab_only) {
         s = vka_backend_open(params->device, &m->backend);
         if (s == VKA_OK) s = load_weights(m);
