@@ -3,16 +3,63 @@
 // attn_merge.comp), so that a query gets the same bits on either path.
 //
 // Keys are taken in chunks of CH = 32 positions. A chunk's state is computed
-// in a fixed order: scores s_j = (q . k_j) * scale (fma over d in order),
-// m = max s_j, p_j = exp(s_j - m), l = sum p_j (j in order),
-// o_d = sum p_j v_jd (fma, j in order). Chunks are merged left to right:
-// M' = max(M, m), a = exp(M - M'), b = exp(m - M'), L' = L a + l b,
-// O'_d = O_d a + o_d b, starting from chunk 0's state; out_d = O_d / L.
+// in a fixed order: score s_j = dot(q, k_j) * scale, the dot product as four
+// running sums over d = 4i + c (fma, i in order) added as (c0 + c1) + (c2 + c3),
+// then the scalar tail for d >= 4 * (HD / 4); m = max s_j; p_j = exp(s_j - m);
+// l = sum p_j and o = sum p_j v_j (fma, j in order). Every chunk runs over
+// all CH slots: slots past the query's last key get s = -inf, so p = 0 and
+// they add exact zeros (an empty chunk is an exact no-op when merged).
+// Chunks are merged left to right: M' = max(M, m), a = exp(M - M'),
+// b = exp(m - M'), L' = L a + l b, O' = O a + o b, starting from chunk 0's
+// state; out = O / L.
 //
-// The including shader declares HD/HDV (specialization constants) and the
-// KV_* variant, and its push constants `pc` with k_off, v_off, k_stride,
-// v_stride and scale.
+// Loops have constant trip counts and arrays constant indices once the
+// specialization constants are known, so that CPU drivers (llvmpipe) keep
+// them in registers instead of memory. With KV_TEXEL the caches are read
+// through uniform texel buffers in 16-byte fetches (vector gathers on
+// llvmpipe; storage-buffer loads go lane by lane there).
+//
+// The including shader declares HD/HDV (specialization constants), the KV_*
+// variant, and push constants `pc` with k_off, v_off, k_stride, v_stride and
+// scale (element units).
+#extension GL_EXT_control_flow_attributes : enable
 
+// Full unrolling is what makes llvmpipe keep the arrays in registers. The
+// storage-buffer variants (GPUs, and CPU devices without texel views) keep
+// the loops rolled: unrolled, their bounds-checked scalar loads take LLVM
+// minutes to compile, and the trip counts being constant would otherwise
+// invite the driver to unroll them anyway.
+#if defined(KV_TEXEL)
+#define UNROLL [[unroll]]
+#else
+#define UNROLL [[dont_unroll]]
+#endif
+
+#include "attn_online.glsl"
+
+const uint HD4 = HD / 4u, HDV4 = HDV / 4u;
+
+#if defined(KV_TEXEL)
+layout(binding = 5) uniform usamplerBuffer ktex;
+layout(binding = 6) uniform usamplerBuffer vtex;
+#if defined(KV_F32)
+// a texel is 4 floats; e is a multiple of 4 for the vector loads
+vec4 k4(uint e) { return uintBitsToFloat(texelFetch(ktex, int(e >> 2))); }
+vec4 v4(uint e) { return uintBitsToFloat(texelFetch(vtex, int(e >> 2))); }
+float k_at(uint e) { return uintBitsToFloat(texelFetch(ktex, int(e >> 2))[e & 3u]); }
+float v_at(uint e) { return uintBitsToFloat(texelFetch(vtex, int(e >> 2))[e & 3u]); }
+#else
+// a texel is 8 halves
+vec4 half4(uvec4 t, uint e) {
+    const uvec2 u = (e & 4u) != 0u ? t.zw : t.xy;
+    return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
+}
+vec4 k4(uint e) { return half4(texelFetch(ktex, int(e >> 3)), e); }
+vec4 v4(uint e) { return half4(texelFetch(vtex, int(e >> 3)), e); }
+float k_at(uint e) { return half4(texelFetch(ktex, int(e >> 3)), e & ~3u)[e & 3u]; }
+float v_at(uint e) { return half4(texelFetch(vtex, int(e >> 3)), e & ~3u)[e & 3u]; }
+#endif
+#else
 #if defined(KV_F32)
 layout(binding = 2) readonly buffer KC { float kc[]; };
 layout(binding = 3) readonly buffer VC { float vc[]; };
@@ -31,30 +78,41 @@ float v_at(uint e) { const vec2 h = unpackHalf2x16(vc[e >> 1]); return (e & 1u) 
 #else
 #error "attn_common.glsl: no KV_* defined"
 #endif
+vec4 k4(uint e) { return vec4(k_at(e), k_at(e + 1u), k_at(e + 2u), k_at(e + 3u)); }
+vec4 v4(uint e) { return vec4(v_at(e), v_at(e + 1u), v_at(e + 2u), v_at(e + 3u)); }
+#endif
 
-#include "attn_online.glsl"
-
-float q[HD];            // the query
+vec4 q4[HD4 + 1u];      // the query, 4 components per entry (+1: never an empty array)
+float qt[4];            // its last HD % 4 components
 float p[CH];            // a chunk's scores, then its exp(s - m)
 
-// Scores of keys k0 .. k0+cnt-1 of kv head hkv into p[]; returns their max.
+void load_query(uint base) {
+    UNROLL for (uint i = 0u; i < HD4; i++)
+        q4[i] = vec4(qb[base + 4u * i], qb[base + 4u * i + 1u], qb[base + 4u * i + 2u], qb[base + 4u * i + 3u]);
+    UNROLL for (uint d = 4u * HD4; d < HD; d++) qt[d - 4u * HD4] = qb[base + d];
+}
+
+// Scores of the CH keys from k0 of kv head hkv into p[] (slots from `cnt` on
+// are -inf); returns their max.
 float chunk_scores(uint k0, uint cnt, uint hkv) {
-    for (uint j = 0u; j < cnt; j++) {
-        const uint base = pc.k_off + (k0 + j) * pc.k_stride + hkv * HD;
-        precise float a = 0.0;
-        for (uint d = 0u; d < HD; d++) a = fma(q[d], k_at(base + d), a);
-        precise float sc = a * pc.scale;
-        p[j] = sc;
+    UNROLL for (uint j = 0u; j < CH; j++) {
+        const uint base = pc.k_off + (k0 + min(j, cnt - 1u)) * pc.k_stride + hkv * HD;
+        precise vec4 a = vec4(0.0);
+        UNROLL for (uint i = 0u; i < HD4; i++) a = fma(q4[i], k4(base + 4u * i), a);
+        precise float s = (a.x + a.y) + (a.z + a.w);
+        UNROLL for (uint d = 4u * HD4; d < HD; d++) s = fma(qt[d - 4u * HD4], k_at(base + d), s);
+        precise float sc = s * pc.scale;
+        p[j] = j < cnt ? sc : -1.0 / 0.0;
     }
     float m = p[0];
-    for (uint j = 1u; j < cnt; j++) m = max(m, p[j]);
+    UNROLL for (uint j = 1u; j < CH; j++) m = max(m, p[j]);
     return m;
 }
 
 // p[j] = exp(p[j] - m); returns their sum.
-float chunk_probs(uint cnt, float m) {
+float chunk_probs(float m) {
     precise float l = 0.0;
-    for (uint j = 0u; j < cnt; j++) {
+    UNROLL for (uint j = 0u; j < CH; j++) {
         const float e = exp(p[j] - m);
         p[j] = e;
         l = l + e;
@@ -62,9 +120,18 @@ float chunk_probs(uint cnt, float m) {
     return l;
 }
 
-// Output component d of the chunk: sum over j of p[j] * v_jd.
-float chunk_out(uint k0, uint cnt, uint hkv, uint d) {
+// Components 4i .. 4i+3 of the chunk's output: sum over j of p[j] * v_j.
+vec4 chunk_out4(uint k0, uint cnt, uint hkv, uint i) {
+    precise vec4 o = vec4(0.0);
+    UNROLL for (uint j = 0u; j < CH; j++)
+        o = fma(vec4(p[j]), v4(pc.v_off + (k0 + min(j, cnt - 1u)) * pc.v_stride + hkv * HDV + 4u * i), o);
+    return o;
+}
+
+// Component d (d >= 4 * HDV4) of the chunk's output.
+float chunk_out1(uint k0, uint cnt, uint hkv, uint d) {
     precise float o = 0.0;
-    for (uint j = 0u; j < cnt; j++) o = fma(p[j], v_at(pc.v_off + (k0 + j) * pc.v_stride + hkv * HDV + d), o);
+    UNROLL for (uint j = 0u; j < CH; j++)
+        o = fma(p[j], v_at(pc.v_off + (k0 + min(j, cnt - 1u)) * pc.v_stride + hkv * HDV + d), o);
     return o;
 }

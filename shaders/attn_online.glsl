@@ -14,3 +14,9 @@ float merge_value(float run, float chunk, float a, float b) {
     precise float r = run * a + chunk * b;
     return r;
 }
+
+// The same for four components at once: each one the scalar operation's bits.
+vec4 merge_value4(vec4 run, vec4 chunk, float a, float b) {
+    precise vec4 r = run * a + chunk * b;
+    return r;
+}

@@ -22,30 +22,41 @@ layout(binding = 1) readonly buffer Q { float qb[]; };
 layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
 #include "attn_common.glsl"
 
-precise float O[HDV];
+precise vec4 O4[HDV4 + 1u];
+precise float Ot[4];
 
 void main() {
     const uint item = gl_GlobalInvocationID.x;
     if (item >= pc.n_tokens * pc.n_head) return;
     const uint t = item / pc.n_head, h = item % pc.n_head;
     const uint hkv = h / (pc.n_head / pc.n_head_kv);
-    for (uint d = 0u; d < HD; d++) q[d] = qb[pc.q_off + (t * pc.n_head + h) * HD + d];
+    load_query(pc.q_off + (t * pc.n_head + h) * HD);
     const uint n_keys = params.n_past + t + 1u;
     const uint nch = (n_keys + CH - 1u) / CH;
 
     float M = chunk_scores(0u, min(CH, n_keys), hkv);
-    precise float Ls = chunk_probs(min(CH, n_keys), M);
-    for (uint d = 0u; d < HDV; d++) O[d] = chunk_out(0u, min(CH, n_keys), hkv, d);
+    precise float Ls = chunk_probs(M);
+    UNROLL for (uint i = 0u; i < HDV4; i++) O4[i] = chunk_out4(0u, min(CH, n_keys), hkv, i);
+    UNROLL for (uint d = 4u * HDV4; d < HDV; d++) Ot[d - 4u * HDV4] = chunk_out1(0u, min(CH, n_keys), hkv, d);
     for (uint c = 1u; c < nch; c++) {
         const uint k0 = c * CH, cnt = min(CH, n_keys - k0);
         const float m = chunk_scores(k0, cnt, hkv);
-        const float l = chunk_probs(cnt, m);
+        const float l = chunk_probs(m);
         float Mn, a, b;
         merge_weights(M, m, Mn, a, b);
         Ls = merge_value(Ls, l, a, b);
-        for (uint d = 0u; d < HDV; d++) O[d] = merge_value(O[d], chunk_out(k0, cnt, hkv, d), a, b);
+        UNROLL for (uint i = 0u; i < HDV4; i++) O4[i] = merge_value4(O4[i], chunk_out4(k0, cnt, hkv, i), a, b);
+        UNROLL for (uint d = 4u * HDV4; d < HDV; d++)
+            Ot[d - 4u * HDV4] = merge_value(Ot[d - 4u * HDV4], chunk_out1(k0, cnt, hkv, d), a, b);
         M = Mn;
     }
     const uint o = pc.o_off + (t * pc.n_head + h) * HDV;
-    for (uint d = 0u; d < HDV; d++) outp[o + d] = O[d] / Ls;
+    UNROLL for (uint i = 0u; i < HDV4; i++) {
+        const vec4 r = O4[i] / Ls;
+        outp[o + 4u * i] = r.x;
+        outp[o + 4u * i + 1u] = r.y;
+        outp[o + 4u * i + 2u] = r.z;
+        outp[o + 4u * i + 3u] = r.w;
+    }
+    UNROLL for (uint d = 4u * HDV4; d < HDV; d++) outp[o + d] = Ot[d - 4u * HDV4] / Ls;
 }

@@ -29,12 +29,19 @@ void main() {
     const uint n_keys = params.n_past + 1u;
     if (h >= pc.n_head || c * CH >= n_keys) return;
     const uint hkv = h / (pc.n_head / pc.n_head_kv);
-    for (uint d = 0u; d < HD; d++) q[d] = qb[pc.q_off + h * HD + d];
+    load_query(pc.q_off + h * HD);
     const uint k0 = c * CH, cnt = min(CH, n_keys - k0);
     const float m = chunk_scores(k0, cnt, hkv);
-    const float l = chunk_probs(cnt, m);
+    const float l = chunk_probs(m);
     const uint w = pc.ws_off + (h * pc.max_chunks + c) * (HDV + 2u);
     ws[w] = m;
     ws[w + 1u] = l;
-    for (uint d = 0u; d < HDV; d++) ws[w + 2u + d] = chunk_out(k0, cnt, hkv, d);
+    UNROLL for (uint i = 0u; i < HDV4; i++) {
+        const vec4 o = chunk_out4(k0, cnt, hkv, i);
+        ws[w + 2u + 4u * i] = o.x;
+        ws[w + 3u + 4u * i] = o.y;
+        ws[w + 4u + 4u * i] = o.z;
+        ws[w + 5u + 4u * i] = o.w;
+    }
+    UNROLL for (uint d = 4u * HDV4; d < HDV; d++) ws[w + 2u + d] = chunk_out1(k0, cnt, hkv, d);
 }

@@ -309,8 +309,20 @@ static vka_status emit_attention(rec *r, const vka_node *n) {
     set_push(&d, pc, sizeof pc);
     uint32_t spec[3] = {r->vb->tune.attn_wg, ap->head_dim, ap->head_dim_v};
     const void *caches[] = {vk_storage_of(q), vk_storage_of(kc), vk_storage_of(vc), NULL};
+    /* CPU-type devices read the caches through texel views, 4 aligned elements at a time */
+    const vk_storage *ks = vk_storage_of(kc), *vs = vk_storage_of(vc);
+    bool texel = r->vb->tune.texel && ks->parts[0].view && vs->parts[0].view &&
+                 (k_off | v_off | pc[7] | pc[8] | ap->head_dim | ap->head_dim_v) % 4 == 0;
+    if (texel) {
+        kv = kc->type == VKA_TYPE_F32 ? "tf32" : "tf16";
+        d.bind[VK_XTEX_BINDING].view = ks->parts[0].view;
+        d.bind[VK_TEXEL_BINDING].view = vs->parts[0].view;
+    }
     char module[40];
-    if (tokens > 1) {
+    /* one invocation per (query, head), looping over the chunks; decode
+     * splits the chunks over invocations where the device wants the
+     * parallelism (the two paths give the same bits) */
+    if (tokens > 1 || !r->vb->tune.attn_split) {
         snprintf(module, sizeof module, "attn_prefill_%s", kv);
         VKA_TRY(pipeline(r, module, spec, 3, false, &d));
         VKA_TRY(set_groups(&d, div_up((uint64_t)tokens * ap->n_head, spec[0]), 1));
@@ -327,6 +339,7 @@ static vka_status emit_attention(rec *r, const vka_node *n) {
     VKA_TRY(push_dispatch(r, &d, caches, ws_w));
     m.bind[1] = bind_alloc(&r->gs->ws, r->gs->ws.size);
     m.bind[2] = m.bind[3] = (vk_binding){0};
+    m.bind[VK_XTEX_BINDING].view = m.bind[VK_TEXEL_BINDING].view = VK_NULL_HANDLE;
     VKA_TRY(pipeline(r, "attn_merge", spec, 3, false, &m));
     VKA_TRY(set_groups(&m, div_up((uint64_t)ap->n_head * ap->head_dim_v, spec[0]), 1));
     const void *ws_r[] = {&r->gs->ws, NULL}, *writes[] = {vk_storage_of(n->dst), NULL};

@@ -116,6 +116,7 @@ typedef struct vk_tuning {
     bool texel;                      /* matmul weights and inputs through texel buffer views */
     bool coopmat;                    /* NV cooperative matrices for F16/Q8_0/Q4_0 */
     uint32_t norm_wg, norm_rt;
+    bool attn_split;                 /* decode attention split by key chunks (GPUs) */
     uint32_t elt_wg, attn_wg, argmax_wg;
 } vk_tuning;
 

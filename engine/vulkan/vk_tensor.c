@@ -101,7 +101,7 @@ static vka_status alloc_plain(vk_backend *vb, vka_tensor *t, vk_storage *s) {
     s->parts[0].bytes = bytes;
     VKA_TRY(vk_alloc_mem(vb, s->arena, bytes, tname(t), &s->parts[0].alloc));
     s->bytes = s->parts[0].alloc.size;
-    if (vb->tune.texel && t->usage == VKA_USAGE_ACTIVATION)
+    if (vb->tune.texel && (t->usage == VKA_USAGE_ACTIVATION || t->usage == VKA_USAGE_KV))
         VKA_TRY(vk_texel_view(vb, &s->parts[0].alloc, bytes, &s->parts[0].view));
     return vk_stage_zero(vb, &s->parts[0].alloc, 0, s->parts[0].alloc.size);
 }
