@@ -14,12 +14,13 @@
 #include "sampler.h"
 
 static const char *const bench_help =
-    "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-r 3] [--device DEV] [--bandwidth] [--json]\n"
+    "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--device DEV] [--bandwidth] [--json]\n"
     "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S | --json] [-n 500] [--json-out]\n"
     "       vkagent bench --tokenizer [-m VOCAB.gguf] [--file F] [--reps N] [--json]\n"
     "\n"
     "Model: prefill of -p random tokens (pp) and -n greedy decode steps from an empty context (tg),\n"
-    "-r times (as llama-bench measures pp512 and tg128); prints\n"
+    "-r times (as llama-bench measures pp512 and tg128); with -d, both after a context of that many\n"
+    "tokens (untimed), as llama-bench's -d measures speed deep in a conversation; prints\n"
     "tokens/s (median, min-max), load time and memory. --bandwidth measures the device's read\n"
     "bandwidth and reports generation as a fraction of the bandwidth limit (bytes of weights and\n"
     "KV cache read per token / bandwidth).\n"
@@ -29,7 +30,7 @@ static const char *const bench_help =
 
 typedef struct bench_opts {
     const char *model, *device, *schema;
-    long p, n, reps;
+    long p, n, depth, reps;
     bool json, bandwidth, grammar, any_json;
     uint32_t batch;
 } bench_opts;
@@ -47,26 +48,31 @@ static double median(double *v, int n) {
 /* ------------------------------------------------------------ model speed */
 
 /* One repetition, measured like llama-bench: pp = a prefill of p random
- * tokens into an empty context; tg = n greedy steps from an empty context
- * (after one first token), so that the two tests do not mix. */
+ * tokens after `depth` tokens of context; tg = n greedy steps after the same
+ * context (and one first token), so that the two tests do not mix. The
+ * context is prefilled untimed and kept; each test rewinds to it. */
 static int run_once(vka_model *m, const bench_opts *o, uint64_t seed, double *pp_tps, double *tg_tps) {
     vka_session_params sp;
     vka_session_params_default(&sp);
-    sp.n_ctx = (uint32_t)((o->p > o->n ? o->p : o->n) + 2);
+    sp.n_ctx = (uint32_t)(o->depth + (o->p > o->n ? o->p : o->n) + 2);
     if (o->batch) sp.n_batch = o->batch;
     vka_session *s = NULL;
     if (vka_session_create(m, &sp, &s) != VKA_OK) return cli_runtime_error("bench", "creating a session");
-    int32_t *ids = malloc((size_t)(o->p + 1) * sizeof *ids);
+    size_t n_ids = (size_t)(o->depth + o->p + 1);
+    int32_t *ids = malloc(n_ids * sizeof *ids);
     vka_rng rng;
     vka_rng_seed(&rng, seed);
     uint32_t n_vocab = m->hp.n_vocab;
-    for (long i = 0; i <= o->p; i++) ids[i] = 3 + (int32_t)(vka_rng_next(&rng) % (n_vocab - 3));
+    for (size_t i = 0; i < n_ids; i++) ids[i] = 3 + (int32_t)(vka_rng_next(&rng) % (n_vocab - 3));
     int code = EXIT_OK;
+    const uint32_t depth = (uint32_t)o->depth;
+    if (depth && vka_session_feed(s, ids, depth) != VKA_OK) code = cli_runtime_error("bench", "context prefill");
     double t0 = cli_now();
-    if (o->p && vka_session_feed(s, ids, (size_t)o->p) != VKA_OK) code = cli_runtime_error("bench", "prefill");
+    if (code == EXIT_OK && o->p && vka_session_feed(s, ids + depth, (size_t)o->p) != VKA_OK)
+        code = cli_runtime_error("bench", "prefill");
     double t1 = cli_now();
-    vka_session_reset(s);
-    int32_t tok = ids[o->p];
+    if (code == EXIT_OK && vka_session_rewind(s, depth) != VKA_OK) code = cli_runtime_error("bench", "rewind");
+    int32_t tok = ids[depth + (uint32_t)o->p];
     if (code == EXIT_OK && vka_session_feed(s, &tok, 1) != VKA_OK) code = cli_runtime_error("bench", "first token");
     double t2 = cli_now();
     for (long i = 0; i < o->n && code == EXIT_OK; i++)
@@ -81,10 +87,10 @@ static int run_once(vka_model *m, const bench_opts *o, uint64_t seed, double *pp
 }
 
 /* Bytes one decode step reads: every weight once, plus the KV cache so far
- * (on average half-way through the generated tokens). */
+ * (the context, and on average half of the generated tokens). */
 static double bytes_per_token(const vka_model *m, const bench_opts *o) {
     double kv_row = (double)vka_model_kv_bytes(m, 1, false);
-    return (double)m->weight_bytes + kv_row * ((double)o->n / 2 + 1);
+    return (double)m->weight_bytes + kv_row * ((double)o->depth + (double)o->n / 2 + 1);
 }
 
 static void print_model_report(const vka_model *m, const bench_opts *o, double load_s, double *pp, double *tg,
@@ -107,6 +113,7 @@ static void print_model_report(const vka_model *m, const bench_opts *o, double l
         cJSON_AddNumberToObject(j, "load_s", load_s);
         cJSON_AddNumberToObject(j, "pp_tokens", (double)o->p);
         cJSON_AddNumberToObject(j, "tg_tokens", (double)o->n);
+        cJSON_AddNumberToObject(j, "depth", (double)o->depth);
         cJSON_AddNumberToObject(j, "reps", (double)o->reps);
         cJSON_AddNumberToObject(j, "pp_tokens_per_s", pp_med);
         cJSON_AddNumberToObject(j, "pp_min", pp_min);
@@ -127,9 +134,13 @@ static void print_model_report(const vka_model *m, const bench_opts *o, double l
     printf("model   %s (%s, %.1f MiB of weights)\ndevice  %s, %.1f MiB in use\nload    %.3f s\n", m->path,
            m->arch_name, (double)m->weight_bytes / (1 << 20), m->backend->name, (double)st->device_bytes / (1 << 20),
            load_s);
-    printf("| test    | tokens/s (median) | min - max         | reps |\n");
-    printf("| pp%-5ld | %17.2f | %7.2f - %-7.2f | %4ld |\n", o->p, pp_med, pp_min, pp_max, o->reps);
-    printf("| tg%-5ld | %17.2f | %7.2f - %-7.2f | %4ld |\n", o->n, tg_med, tg_min, tg_max, o->reps);
+    char pp_name[48], tg_name[48], at[24] = "";
+    if (o->depth) snprintf(at, sizeof at, " @ d%ld", o->depth); /* llama-bench's label */
+    snprintf(pp_name, sizeof pp_name, "pp%ld%s", o->p, at);
+    snprintf(tg_name, sizeof tg_name, "tg%ld%s", o->n, at);
+    printf("| test          | tokens/s (median) | min - max         | reps |\n");
+    printf("| %-13s | %17.2f | %7.2f - %-7.2f | %4ld |\n", pp_name, pp_med, pp_min, pp_max, o->reps);
+    printf("| %-13s | %17.2f | %7.2f - %-7.2f | %4ld |\n", tg_name, tg_med, tg_min, tg_max, o->reps);
     if (st->computes) printf("host time per compute (outside device waits): %.3f ms\n", host_ms);
     if (limit > 0)
         printf("bandwidth %.2f GB/s -> generation limit %.2f tokens/s (%.1f MB read per token); tg is %.1f%% of it\n",
@@ -157,6 +168,7 @@ static int bench_model(const bench_opts *o) {
     bench_opts warm = *o;
     warm.p = o->p < 16 ? o->p : 16;
     warm.n = 2;
+    warm.depth = 0;
     if (code == EXIT_OK) code = run_once(m, &warm, 99, &warm_pp, &warm_tg); /* first-use costs out of the figures */
     vka_backend_stats before = {0}, after = {0};
     if (m->backend->ops->get_stats) m->backend->ops->get_stats(m->backend, &before);
@@ -286,6 +298,7 @@ int cmd_bench(int argc, char **argv) {
         else if (cli_is(arg, "--device", NULL)) o.device = cli_value(&a, arg);
         else if (cli_is(arg, "-p", NULL)) cli_int(&a, arg, 0, 1 << 20, &o.p);
         else if (cli_is(arg, "-n", NULL)) n_given = cli_int(&a, arg, 1, 1 << 20, &o.n);
+        else if (cli_is(arg, "-d", "--depth")) cli_int(&a, arg, 0, 1 << 20, &o.depth);
         else if (cli_is(arg, "-r", "--reps")) cli_int(&a, arg, 1, 1000, &o.reps);
         else if (cli_is(arg, "-b", "--batch-size")) {
             if (cli_int(&a, arg, 1, 8192, &l)) o.batch = (uint32_t)l;

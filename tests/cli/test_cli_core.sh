@@ -80,6 +80,13 @@ grep -q "system message set" "$tmp/err" || fail "chat /system not acknowledged"
 "$vkagent" bench -m "$stories" -p 8 -n 4 -r 1 --device "$device" --json >"$tmp/bench" 2>"$tmp/err" || fail "bench: $(cat "$tmp/err")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); missing=[k for k in ("pp_tokens_per_s","tg_tokens_per_s","load_s","device") if k not in d]; assert not missing, missing' "$tmp/bench" \
   || fail "bench --json: $(cat "$tmp/bench")"
+# -d: the tests run after a context of that many tokens, and say so
+"$vkagent" bench -m "$stories" -p 8 -n 4 -d 40 -r 1 --device "$device" --json >"$tmp/bench" 2>"$tmp/err" || fail "bench -d: $(cat "$tmp/err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["depth"] == 40 and d["pp_tokens"] == 8, d' "$tmp/bench" \
+  || fail "bench -d --json: $(cat "$tmp/bench")"
+"$vkagent" bench -m "$stories" -p 8 -n 4 -d 40 -r 1 --device "$device" >"$tmp/bench" 2>"$tmp/err" || fail "bench -d: $(cat "$tmp/err")"
+grep -q "pp8 @ d40" "$tmp/bench" || fail "bench -d label: $(cat "$tmp/bench")"
+expect_exit "bench -d -1" 2 "-d" "$vkagent" bench -m "$stories" -d -1
 
 # ---- grammar, synth, quantize ----
 "$vkagent" grammar --json-schema '{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}' >"$tmp/g" \
