@@ -10,11 +10,13 @@
 static const char *const quantize_help =
     "usage: vkagent quantize IN.gguf OUT.gguf TYPE [--tensor-type SUBSTRING=TYPE ...] [--allow-requantize]\n"
     "\n"
-    "TYPE: F32, F16, BF16, Q8_0, Q4_0, Q4_K_S, Q4_K_M (= Q4_K), Q5_K_S, Q5_K_M (= Q5_K), Q6_K.\n"
+    "TYPE: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M (= Q4_K), Q5_K_S,\n"
+    "Q5_K_M (= Q5_K), Q6_K.\n"
     "The mixes follow llama.cpp: the output tensor gets Q6_K (Q8_0 for Q8_0); Q4_K_M and\n"
     "Q5_K_M give Q6_K to attn_v and ffn_down in the first and last eighth of the layers\n"
-    "and every third layer between. Rows that a block size does not divide fall back\n"
-    "to Q8_0, then F16. --tensor-type ffn_down=f32 keeps tensors whose name contains\n"
+    "and every third layer between. Rows that are not whole K-quant super-blocks take\n"
+    "llama-quantize's substitutes (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0); rows that\n"
+    "32 does not divide, F16. --tensor-type ffn_down=f32 keeps tensors whose name contains\n"
     "ffn_down in F32. The input is never overwritten.\n";
 
 static void show_progress(const vka_quantize_progress *p, void *user) {

@@ -19,7 +19,9 @@ static const struct {
 } ftypes[] = {
     {"F32", VKA_FTYPE_F32, VKA_TYPE_F32},       {"F16", VKA_FTYPE_F16, VKA_TYPE_F16},
     {"BF16", VKA_FTYPE_BF16, VKA_TYPE_BF16},    {"Q8_0", VKA_FTYPE_Q8_0, VKA_TYPE_Q8_0},
-    {"Q4_0", VKA_FTYPE_Q4_0, VKA_TYPE_Q4_0},    {"Q4_K_S", VKA_FTYPE_Q4_K_S, VKA_TYPE_Q4_K},
+    {"Q4_0", VKA_FTYPE_Q4_0, VKA_TYPE_Q4_0},    {"Q4_1", VKA_FTYPE_Q4_1, VKA_TYPE_Q4_1},
+    {"Q5_0", VKA_FTYPE_Q5_0, VKA_TYPE_Q5_0},    {"Q5_1", VKA_FTYPE_Q5_1, VKA_TYPE_Q5_1},
+    {"Q4_K_S", VKA_FTYPE_Q4_K_S, VKA_TYPE_Q4_K},
     {"Q4_K_M", VKA_FTYPE_Q4_K_M, VKA_TYPE_Q4_K}, {"Q5_K_S", VKA_FTYPE_Q5_K_S, VKA_TYPE_Q5_K},
     {"Q5_K_M", VKA_FTYPE_Q5_K_M, VKA_TYPE_Q5_K}, {"Q6_K", VKA_FTYPE_Q6_K, VKA_TYPE_Q6_K},
 };
@@ -43,7 +45,9 @@ const char *vka_ftype_name(vka_ftype ftype) {
     return "unknown";
 }
 
-const char *vka_ftype_list(void) { return "F32, F16, BF16, Q8_0, Q4_0, Q4_K_S, Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K"; }
+const char *vka_ftype_list(void) {
+    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K";
+}
 
 static vka_type base_type(vka_ftype ftype) {
     for (size_t i = 0; i < N_FTYPES; i++)
@@ -75,11 +79,15 @@ static bool use_more_bits(int i_layer, int n_layers) {
 
 static bool divides(vka_type type, int64_t ne0) { return ne0 % vka_type_get_traits(type)->block_size == 0; }
 
-/* Row lengths a block size does not divide fall back to a runnable type. */
+/* Row lengths a block size does not divide fall back to a runnable type:
+ * the K-quants to the 32-element type of about their size, as llama-quantize
+ * does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0: Qwen2.5-0.5B's rows of 896
+ * and SmolLM's of 576 are not whole super-blocks); anything else to Q8_0,
+ * or F16 when even 32 does not divide the row. */
 static vka_type fall_back(vka_type type, int64_t ne0) {
     if (divides(type, ne0)) return type;
-    if (divides(VKA_TYPE_Q8_0, ne0) && type != VKA_TYPE_F16 && type != VKA_TYPE_BF16 && type != VKA_TYPE_F32)
-        return VKA_TYPE_Q8_0;
+    vka_type small = type == VKA_TYPE_Q4_K ? VKA_TYPE_Q5_0 : type == VKA_TYPE_Q5_K ? VKA_TYPE_Q5_1 : VKA_TYPE_Q8_0;
+    if (divides(small, ne0) && type != VKA_TYPE_F16 && type != VKA_TYPE_BF16 && type != VKA_TYPE_F32) return small;
     return VKA_TYPE_F16;
 }
 

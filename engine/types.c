@@ -1,5 +1,6 @@
 /* types.c — ggml's tensor element types: names, block sizes, and conversion
  * of their block layouts to and from f32. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,8 +160,8 @@ static void q8_0_to_f32(const void *src, float *dst, int64_t n) {
 }
 
 /* Quantizers: byte-identical to ggml's quantize_row_q8_0_ref /
- * quantize_row_q4_0_ref (what llama-quantize uses without an importance
- * matrix): the same float operations in the same order, none fused.
+ * quantize_row_q4_0_ref (and the Q4_1, Q5_0, Q5_1 ones below to theirs:
+ * what llama-quantize uses without an importance matrix): the same float operations in the same order, none fused.
  * Non-finite inputs give unspecified codes but never undefined behaviour. */
 
 /* Q8_0: d = amax / 127 (stored as f16), q = round-half-away(x / d) using the
@@ -211,14 +212,93 @@ static void q4_0_from_f32(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* A code from a shifted, scaled value: truncated toward zero as ggml's
+ * integer casts do, clamped to [0, top] (also for NaN) without the undefined
+ * behaviour of casting an out-of-range float. */
+static uint8_t trunc_code(float shifted, int top) {
+    return (uint8_t)(shifted >= (float)top ? top : shifted > 0.0f ? (int)shifted : 0);
+}
+
+/* Min and max of a block, as ggml's Q4_1/Q5_1 reference quantizers scan it. */
+static void block_min_max(const float *x, float *min, float *max) {
+    *min = FLT_MAX;
+    *max = -FLT_MAX;
+    for (int j = 0; j < 32; j++) {
+        if (x[j] < *min) *min = x[j];
+        if (x[j] > *max) *max = x[j];
+    }
+}
+
+/* Packs 32 codes of up to 5 bits: low nibbles as Q4_0 (value j and j + 16
+ * share byte j), the fifth bit of value j as bit j of the little-endian qh. */
+static void pack_codes(const uint8_t *q, uint8_t *qs, uint8_t *qh) {
+    uint32_t h = 0;
+    for (int j = 0; j < 16; j++) {
+        qs[j] = (uint8_t)((q[j] & 0x0f) | (q[j + 16] & 0x0f) << 4);
+        h |= (uint32_t)(q[j] >> 4 & 1) << j | (uint32_t)(q[j + 16] >> 4 & 1) << (j + 16);
+    }
+    if (qh)
+        for (int k = 0; k < 4; k++) qh[k] = (uint8_t)(h >> (8 * k));
+}
+
+/* Q4_1 and Q5_1, one block: d = (max - min) / (2^bits - 1), m = min;
+ * q = min(2^bits - 1, trunc((x - min) / d + 0.5)). */
+static void min_block_from_f32(const float *x, int bits, uint16_t *d16, uint16_t *m16, uint8_t *qs, uint8_t *qh) {
+    float min, max;
+    block_min_max(x, &min, &max);
+    const int top = (1 << bits) - 1;
+    const float d = (max - min) / (float)top;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *d16 = vka_f32_to_f16(d);
+    *m16 = vka_f32_to_f16(min);
+    uint8_t q[32];
+    for (int j = 0; j < 32; j++) {
+        const float v = (x[j] - min) * id;
+        q[j] = trunc_code(v + 0.5f, top);
+    }
+    pack_codes(q, qs, qh);
+}
+
+static void q4_1_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q4_1 *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK4_1; i++, src += VKA_QK4_1) min_block_from_f32(src, 4, &b[i].d, &b[i].m, b[i].qs, NULL);
+}
+
+static void q5_1_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q5_1 *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK5_1; i++, src += VKA_QK5_1) min_block_from_f32(src, 5, &b[i].d, &b[i].m, b[i].qs, b[i].qh);
+}
+
+/* Q5_0: as Q4_0 with 5 bits: d = max / -16, q = min(31, trunc(x / d + 16.5)). */
+static void q5_0_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q5_0 *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK5_0; i++, src += VKA_QK5_0) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < 32; j++)
+            if (fabsf(src[j]) > amax) {
+                amax = fabsf(src[j]);
+                max = src[j];
+            }
+        const float d = max / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b[i].d = vka_f32_to_f16(d);
+        uint8_t q[32];
+        for (int j = 0; j < 32; j++) {
+            const float v = src[j] * id;
+            q[j] = trunc_code(v + 16.5f, 31);
+        }
+        pack_codes(q, b[i].qs, b[i].qh);
+    }
+}
+
 #define T(id, nm, bs, ts, to, from) [id] = {nm, bs, ts, to, from}
 static const vka_type_traits traits[VKA_TYPE_COUNT] = {
     T(VKA_TYPE_F32, "f32", 1, 4, f32_to_f32, f32_from_f32),
     T(VKA_TYPE_F16, "f16", 1, 2, f16_to_f32_row, f16_from_f32_row),
     T(VKA_TYPE_Q4_0, "q4_0", 32, 18, q4_0_to_f32, q4_0_from_f32),
-    T(VKA_TYPE_Q4_1, "q4_1", 32, 20, q4_1_to_f32, NULL),
-    T(VKA_TYPE_Q5_0, "q5_0", 32, 22, q5_0_to_f32, NULL),
-    T(VKA_TYPE_Q5_1, "q5_1", 32, 24, q5_1_to_f32, NULL),
+    T(VKA_TYPE_Q4_1, "q4_1", 32, 20, q4_1_to_f32, q4_1_from_f32),
+    T(VKA_TYPE_Q5_0, "q5_0", 32, 22, q5_0_to_f32, q5_0_from_f32),
+    T(VKA_TYPE_Q5_1, "q5_1", 32, 24, q5_1_to_f32, q5_1_from_f32),
     T(VKA_TYPE_Q8_0, "q8_0", 32, 34, q8_0_to_f32, q8_0_from_f32),
     T(VKA_TYPE_Q8_1, "q8_1", 32, 36, NULL, NULL),
     T(VKA_TYPE_Q2_K, "q2_K", 256, 84, vka_q2_k_to_f32, NULL),
@@ -270,11 +350,13 @@ const char *vka_type_name(uint32_t type) {
 }
 
 /* The weight types the forward pass runs (F32 also for norms and biases).
- * Q4_1, Q5_0, Q5_1, Q2_K and Q3_K dequantize (for tools) but are left out:
- * the GPU path has no shaders for them. */
+ * Q4_1, Q5_0 and Q5_1 are in: llama-quantize writes Q5_0/Q5_1 for the rows
+ * of a Q4_K/Q5_K mix that are not whole super-blocks (Qwen2.5-0.5B's 896,
+ * SmolLM's 576). Q2_K and Q3_K dequantize (for tools) but are left out: the
+ * GPU path has no shaders for them. */
 static const vka_type supported[] = {
-    VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0,
-    VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K,
+    VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0, VKA_TYPE_Q4_1,
+    VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K,
 };
 
 bool vka_type_is_supported(uint32_t type) {

@@ -2,15 +2,17 @@
 // engine/vulkan/vk_repack.c), one variant per -DWTYPE_* define.
 //
 // The including shader defines W_BINDING and the macros W_STRIDE (row
-// stride: elements for F32/F16/BF16, blocks of 32 for Q8_0/Q4_0, super-blocks
-// of 256 for K-quants), W_SOFF (uint index of the scale region) and W_SROW
-// (scale row stride: halves for Q8_0/Q4_0, uints for K-quants). Rows of
+// stride: elements for F32/F16/BF16, blocks of 32 for Q8_0/Q4_0/Q4_1/Q5_0/
+// Q5_1, super-blocks of 256 for K-quants), W_SOFF (uint index of the scale
+// region) and W_SROW (scale row stride: halves for Q8_0/Q4_0, uints for the
+// others). Rows of
 // float types are zero-padded to whole blocks of 32, so that a block can
 // always be loaded whole, in 16-byte loads.
 //
 // The unit of work is a block of 32 elements (K-quant super-blocks hold 8).
 // w_scale(r, b) gives what its elements need besides their quants:
-//   Q8_0, Q4_0: (d, -);  Q4_K, Q5_K: (d * scale, dmin * min) of the sub-block;
+//   Q8_0, Q4_0, Q5_0: (d, -);  Q4_1, Q5_1: (d, -m);
+//   Q4_K, Q5_K: (d * scale, dmin * min) of the sub-block;
 //   Q6_K: (d * scale) of its two halves of 16;  float types: unused.
 // Dequantization is exactly the CPU reference's (engine/types.c,
 // types_kquants.c): the same f32 operations in the same order, so every
@@ -25,6 +27,9 @@ layout(binding = W_BINDING) readonly buffer WU4 { uvec4 wu4[]; };
 
 #if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q6_K)
 #define W_KQUANT 1
+#endif
+#if defined(WTYPE_Q4_1) || defined(WTYPE_Q5_0) || defined(WTYPE_Q5_1)
+#define W_NIBBLE_EXT 1   // Q4_0's nibbles, with a min and/or a fifth bit
 #endif
 
 vec4 unpack_bf16x2(uvec2 u) {
@@ -55,8 +60,50 @@ vec4 kq_value(vec4 q, vec2 sm) {
     return v;
 }
 
+#ifdef W_NIBBLE_EXT
+// Block b of row r's 8 scale bytes: (d | m << 16, qh).
+uvec2 w_ext(uint r, uint b) {
+    const uint s = W_SOFF + r * W_SROW + 2u * b;   // even: W_SOFF and W_SROW are
+#ifdef W_TEXEL
+    const uvec4 t = W_LOAD16(s >> 2);
+    return (s & 2u) != 0u ? t.zw : t.xy;
+#else
+    return wu2[s >> 1];
+#endif
+}
+
+// The fifth bits of 4 consecutive values (bits 0..3 of `bits`) moved to
+// bit 4 of their bytes.
+uint fifth_bits(uint bits) {
+    return ((bits & 1u) | ((bits & 2u) << 7) | ((bits & 4u) << 14) | ((bits & 8u) << 21)) << 4;
+}
+
+// Values 32b + 16h + 4c .. +3 (c = 0..3) as 4 codes in the bytes of a word:
+// nibbles as Q4_0, plus the fifth bit (Q5_0, Q5_1).
+uint ext_codes(uint nibbles, uint qh, uint h, uint c) {
+#if defined(WTYPE_Q4_1)
+    return nibbles;
+#else
+    return nibbles | fifth_bits((qh >> (16u * h + 4u * c)) & 0xfu);
+#endif
+}
+
+// A code's value: d * (q - 16) for Q5_0 (one rounding, as the CPU
+// reference), d * q + m for Q4_1 and Q5_1 (two, as kq_value with -m).
+vec4 ext_value(vec4 q, vec2 sm) {
+#if defined(WTYPE_Q5_0)
+    return sm.x * (q - 16.0);
+#else
+    return kq_value(q, sm);
+#endif
+}
+#endif
+
 vec2 w_scale(uint r, uint b) {
-#if defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0)
+#ifdef W_NIBBLE_EXT
+    const vec2 dm = unpackHalf2x16(w_ext(r, b).x);
+    return vec2(dm.x, -dm.y);
+#elif defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0)
     const uint s = r * W_SROW + b;
 #ifdef W_TEXEL
     const vec2 h = unpackHalf2x16(W_LOAD16((W_SOFF >> 2) + (s >> 3))[(s >> 1) & 3u]);
@@ -139,6 +186,9 @@ vec4 w_group(uint r, uint b, uint g, vec2 sm) {
     uint w = wu[(r * W_STRIDE + b) * 4u + (g & 3u)];
     uvec4 n = (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + (g >> 2) * 4u)) & 0xFu;
     return sm.x * (vec4(n) - 8.0);
+#elif defined(W_NIBBLE_EXT)
+    const uint w = (W_LOAD16(r * W_STRIDE + b)[g & 3u] >> (4u * (g >> 2))) & 0x0f0f0f0fu;
+    return ext_value(bytes_u(ext_codes(w, w_ext(r, b).y, g >> 2, g & 3u)), sm);
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
     return kq_value(bytes_u(kq_half(r, b, g >> 2)[g & 3u]), sm);
 #elif defined(WTYPE_Q6_K)
@@ -189,6 +239,10 @@ void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
 #elif defined(WTYPE_Q4_0)
     const uvec4 q = (W_LOAD16(r * W_STRIDE + b) >> (h * 4u)) & 0x0f0f0f0fu;
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = sm.x * (bytes_u(q[c]) - 8.0);
+#elif defined(W_NIBBLE_EXT)
+    const uvec4 q = (W_LOAD16(r * W_STRIDE + b) >> (h * 4u)) & 0x0f0f0f0fu;
+    const uint qh = w_ext(r, b).y;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = ext_value(bytes_u(ext_codes(q[c], qh, h, c)), sm);
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
     const uvec4 q = kq_half(r, b, h);
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = kq_value(bytes_u(q[c]), sm);

@@ -100,8 +100,16 @@ Test(quantize, q4_k_m_layer_choice) {
     int64_t odd[2] = {172, 64};
     cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, odd, VKA_TYPE_F32), VKA_TYPE_F16,
                  "172 is divisible by neither 256 nor 32");
+    /* rows of whole blocks but not super-blocks: llama-quantize's substitutes */
     int64_t by32[2] = {96, 64};
-    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, by32, VKA_TYPE_F32), VKA_TYPE_Q8_0);
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, by32, VKA_TYPE_F32), VKA_TYPE_Q5_0, "Q4_K -> Q5_0");
+    cr_expect_eq(vka_quant_choose(&plan, "output.weight", 2, by32, VKA_TYPE_F32), VKA_TYPE_Q8_0, "Q6_K -> Q8_0");
+    vka_quant_plan_init(&plan, VKA_FTYPE_Q5_K_M, ptrs, 65);
+    int64_t qwen05[2] = {896, 128};
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, qwen05, VKA_TYPE_F32), VKA_TYPE_Q5_1, "Q5_K -> Q5_1");
+    cr_expect_eq(vka_quant_choose(&plan, names[0], 2, qwen05, VKA_TYPE_F32), VKA_TYPE_Q8_0,
+                 "layer 0's attn_v: Q6_K -> Q8_0");
+    cr_expect_eq(vka_quant_choose(&plan, names[1], 2, ne, VKA_TYPE_F32), VKA_TYPE_Q6_K, "whole super-blocks keep Q6_K");
 }
 
 Test(quantize, refusals) {
@@ -122,6 +130,9 @@ Test(quantize, refusals) {
     vka_ftype f;
     cr_expect(!vka_ftype_from_name("Q3_K_XL", &f));
     cr_expect(vka_ftype_from_name("q4_k", &f) && f == VKA_FTYPE_Q4_K_M);
+    cr_expect(vka_ftype_from_name("Q5_0", &f) && f == VKA_FTYPE_Q5_0);
+    cr_expect(vka_ftype_from_name("q4_1", &f) && f == VKA_FTYPE_Q4_1);
+    cr_expect(vka_ftype_from_name("Q5_1", &f) && f == VKA_FTYPE_Q5_1);
     unlink(out);
     free(out);
 }

@@ -76,10 +76,10 @@ Test(types, traits_and_row_size) {
 }
 
 Test(types, supported_and_quantizable) {
-    const vka_type yes[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0,
-                            VKA_TYPE_Q4_0, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
-    const vka_type no[] = {VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K,
-                           VKA_TYPE_Q8_K, VKA_TYPE_IQ4_NL, VKA_TYPE_MXFP4, VKA_TYPE_I32};
+    const vka_type yes[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0,
+                            VKA_TYPE_Q4_0, VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1,
+                            VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
+    const vka_type no[] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_Q8_K, VKA_TYPE_IQ4_NL, VKA_TYPE_MXFP4, VKA_TYPE_I32};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         cr_assert(vka_type_is_supported(yes[i]), "%s", vka_type_name(yes[i]));
         cr_assert_not_null(strstr(vka_type_supported_list(), vka_type_name(yes[i])));
@@ -89,15 +89,12 @@ Test(types, supported_and_quantizable) {
     cr_assert_not(vka_type_is_supported(4));
     cr_assert_not(vka_type_is_supported(1000));
     /* dequantizable for tools even though the forward pass does not run them */
-    const vka_type dequant_only[] = {VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K};
+    const vka_type dequant_only[] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K};
     for (size_t i = 0; i < sizeof dequant_only / sizeof dequant_only[0]; i++)
         cr_assert_not_null(vka_type_get_traits(dequant_only[i])->to_f32);
 
-    const vka_type quant[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0,
-                              VKA_TYPE_Q4_0, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
-    for (size_t i = 0; i < sizeof quant / sizeof quant[0]; i++)
-        cr_assert(vka_type_can_quantize(quant[i]), "%s", vka_type_name(quant[i]));
-    cr_assert_not(vka_type_can_quantize(VKA_TYPE_Q4_1));
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        cr_assert(vka_type_can_quantize(yes[i]), "%s", vka_type_name(yes[i]));
     cr_assert_not(vka_type_can_quantize(VKA_TYPE_Q2_K));
     cr_assert_not(vka_type_can_quantize(VKA_TYPE_Q8_K));
     cr_assert_not(vka_type_can_quantize(5));
@@ -421,22 +418,30 @@ static void ref_q8_0_block(const float *x, uint8_t *out) {
     }
 }
 
-static void ref_q4_0_block(const float *x, uint8_t *out) {
+/* Q4_0 (bits 4) and Q5_0 (bits 5, described below): d = max / -2^(bits-1),
+ * codes floor(x * (1/d) + 2^(bits-1) + 0.5) clamped to 2^bits - 1. */
+static void ref_q_signed_block(const float *x, int bits, uint8_t *out) {
     int k = 0;
     for (int j = 1; j < 32; j++)
         if (fabsf(x[j]) > fabsf(x[k])) k = j;
     float max = fabsf(x[k]) > 0 ? x[k] : 0.0f;   /* +0 when all are zero */
-    float d = max / -8.0f;
+    const float half = (float)(1 << (bits - 1));
+    const int top = (1 << bits) - 1, qs_off = bits == 4 ? 2 : 6;
+    float d = max / -half;
     float id = d == 0.0f ? 0.0f : 1.0f / d;
+    memset(out, 0, (size_t)qs_off + 16);
     put_u16(out, ref_f16_bits(d));
-    memset(out + 2, 0, 16);
     for (int j = 0; j < 32; j++) {
         volatile float v = x[j] * id;
-        volatile float s = v + 8.5f;
+        volatile float s = v + (half + 0.5f);
         int code = (int)floorf(s);
-        put_nibble32(out, 2, j, (unsigned)(code > 15 ? 15 : code));
+        code = code > top ? top : code;
+        put_nibble32(out, qs_off, j, (unsigned)code & 15);
+        if (bits == 5) put_bits(out, 8 * 2 + j, 1, (unsigned)code >> 4);
     }
 }
+
+static void ref_q4_0_block(const float *x, uint8_t *out) { ref_q_signed_block(x, 4, out); }
 
 /* Random rows with a spread of block magnitudes; some blocks hold exact
  * ties (integers and half-integers times a power of two), some are zero. */
@@ -471,6 +476,83 @@ Test(types, quantize_q8_0_q4_0_match_restated_reference) {
     free(x);
     free(got);
     free(want);
+}
+
+/* Q4_1, Q5_0, Q5_1 restated from their description: Q4_1/Q5_1 take the
+ * block's min and max, d = (max - min) / (2^bits - 1) and m = min (both
+ * f16), codes floor((x - min) * (1/d) + 0.5) clamped to 2^bits - 1; Q5_0 is
+ * Q4_0 with 5 bits: d = (first value of largest magnitude) / -16, codes
+ * floor(x * (1/d) + 16.5) clamped to 31. The fifth bit of value j is bit j
+ * of the 4 little-endian qh bytes; nibbles as Q4_0. */
+static void ref_q_min_block(const float *x, int bits, uint8_t *out) {
+    float lo = x[0], hi = x[0];   /* strict comparisons: the first of equal values (-0 vs +0) stays */
+    for (int j = 1; j < 32; j++) {
+        if (x[j] < lo) lo = x[j];
+        if (x[j] > hi) hi = x[j];
+    }
+    const int top = (1 << bits) - 1;
+    float d = (hi - lo) / (float)top;
+    float id = d == 0.0f ? 0.0f : 1.0f / d;
+    int qs_off = bits == 4 ? 4 : 8;
+    memset(out, 0, (size_t)qs_off + 16);
+    put_u16(out, ref_f16_bits(d));
+    put_u16(out + 2, ref_f16_bits(lo));
+    for (int j = 0; j < 32; j++) {
+        volatile float v = (x[j] - lo) * id;
+        volatile float s = v + 0.5f;
+        int code = (int)floorf(s);
+        code = code > top ? top : code;
+        put_nibble32(out, qs_off, j, (unsigned)code & 15);
+        if (bits == 5) put_bits(out, 8 * 4 + j, 1, (unsigned)code >> 4);
+    }
+}
+
+static void ref_q5_0_block(const float *x, uint8_t *out) { ref_q_signed_block(x, 5, out); }
+
+Test(types, quantize_q4_1_q5_0_q5_1_match_restated_reference) {
+    enum { N = 32 * 2000 };
+    float *x = malloc(N * sizeof *x);
+    uint8_t *got = malloc(N / 32 * 24), *want = malloc(N / 32 * 24);
+    cr_assert(x && got && want);
+    uint64_t seed = 23;
+    fill_test_row(x, N, &seed);
+    const struct { vka_type type; size_t size; } cases[] = {{VKA_TYPE_Q4_1, 20}, {VKA_TYPE_Q5_0, 22}, {VKA_TYPE_Q5_1, 24}};
+    for (int c = 0; c < 3; c++) {
+        quantize(cases[c].type, x, got, N);
+        for (int b = 0; b < N / 32; b++) {
+            uint8_t *w = want + cases[c].size * (size_t)b;
+            if (cases[c].type == VKA_TYPE_Q5_0) ref_q5_0_block(x + 32 * b, w);
+            else ref_q_min_block(x + 32 * b, cases[c].type == VKA_TYPE_Q4_1 ? 4 : 5, w);
+        }
+        for (int b = 0; b < N / 32; b++)
+            cr_assert_arr_eq(got + cases[c].size * (size_t)b, want + cases[c].size * (size_t)b, cases[c].size,
+                             "%s block %d", vka_type_name(cases[c].type), b);
+    }
+    free(x);
+    free(got);
+    free(want);
+}
+
+Test(types, quantize_q5_0_q5_1_known_answers) {
+    float x[32];
+    uint8_t blk[24];
+    /* x_j = j - 16: largest magnitude -16, d = -16 / -16 = 1 (f16 0x3c00), code
+     * = min(31, trunc(j - 16 + 16.5)) = j; the fifth bit is set for j >= 16 */
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16);
+    quantize(VKA_TYPE_Q5_0, x, blk, 32);
+    cr_assert_eq(blk[0] | blk[1] << 8, 0x3c00);
+    cr_assert_eq(blk[2] | blk[3] << 8 | blk[4] << 16 | (uint32_t)blk[5] << 24, 0xffff0000u);
+    for (int j = 0; j < 16; j++) cr_assert_eq(blk[6 + j], j | j << 4, "byte %d", j);
+    /* x_j = 2j - 10: min -10, max 52, d = 62 / 31 = 2, m = -10, code = j */
+    for (int j = 0; j < 32; j++) x[j] = (float)(2 * j - 10);
+    quantize(VKA_TYPE_Q5_1, x, blk, 32);
+    cr_assert_eq(blk[0] | blk[1] << 8, 0x4000, "d = 2");
+    cr_assert_eq(blk[2] | blk[3] << 8, 0xc900, "m = -10");
+    cr_assert_eq(blk[4] | blk[5] << 8 | blk[6] << 16 | (uint32_t)blk[7] << 24, 0xffff0000u);
+    for (int j = 0; j < 16; j++) cr_assert_eq(blk[8 + j], j | j << 4, "byte %d", j);
+    float y[32];
+    dequantize(VKA_TYPE_Q5_1, blk, y, 32);
+    for (int j = 0; j < 32; j++) cr_assert_float_eq(y[j], x[j], 0, "value %d", j);
 }
 
 /* Round-trip bounds, per element of each block (d = the unrounded scale,

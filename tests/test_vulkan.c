@@ -327,9 +327,91 @@ Test(vulkan, stories_q4_0_matches_cpu) {
     quantized_matches_cpu("models/stories260K-q4_0.gguf");
 }
 
+/* Writes the model `sp` describes to a temporary file, loads it on Vulkan
+ * and on the CPU reference, and compares all logits of `ids` (f32 KV on both
+ * sides, so only f32 rounding differs: max abs <= 1e-3) and the next greedy
+ * token. `check` (optional) looks at the CPU model first. */
+static void synth_matches_cpu(const vka_synth_params *sp, const int32_t *ids, size_t n,
+                              void (*check)(const vka_model *cpu, const vka_model *vk)) {
+    char path[] = "/tmp/vkagent-synth-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(vka_synth_model(sp, path), VKA_OK, "%s", vka_last_error());
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "vulkan";
+    vka_model *mv = NULL, *mc = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &mv), VKA_OK, "%s", vka_last_error());
+    mp.device = "cpu";
+    cr_assert_eq(vka_model_load(path, &mp, &mc), VKA_OK, "%s", vka_last_error());
+    if (check) check(mc, mv);
+    size_t vocab = sp->n_vocab, bytes = n * vocab * sizeof(float);
+    float *lv = malloc(bytes), *lc = malloc(bytes);
+    vka_session *sv = session(mv, 16, 8, VKA_KV_F32), *sc = session(mc, 16, 8, VKA_KV_F32);
+    cr_assert_eq(vka_session_feed_all_logits(sv, ids, n, lv), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed_all_logits(sc, ids, n, lc), VKA_OK, "%s", vka_last_error());
+    logit_diff d = golden_compare(lv, lc, n * vocab);
+    cr_expect_leq(d.max_abs, 1e-3, "max abs %g vs the CPU reference", d.max_abs);
+    int32_t vk_next, cpu_next;
+    cr_assert_eq(vka_session_argmax(sv, &vk_next), VKA_OK);
+    cr_assert_eq(vka_session_argmax(sc, &cpu_next), VKA_OK);
+    cr_expect_eq(vk_next, cpu_next);
+    free(lv), free(lc);
+    vka_session_free(sv), vka_session_free(sc);
+    vka_model_free(mv), vka_model_free(mc);
+    unlink(path);
+    no_validation_messages();
+}
+
+/* What llama-quantize makes of a model whose rows are whole blocks of 32 but
+ * not super-blocks of 256 (Qwen2.5-0.5B: 896; SmolLM: 576): Q4_K_M and
+ * Q5_K_M files full of Q5_0, Q5_1 and Q8_0 substitutes. Quantized here the
+ * same way, they load and run on Vulkan and agree with the CPU reference. */
+static vka_type expected_substitute;
+
+static void has_substitute(const vka_model *cpu, const vka_model *vk) {
+    (void)vk;
+    bool found = false;
+    for (uint64_t i = 0; i < cpu->gguf->n_tensors; i++) found |= cpu->gguf->tensors[i].type == expected_substitute;
+    cr_assert(found, "no %s tensor in the file", vka_type_name(expected_substitute));
+}
+
+static void k_mix_with_substitutes(vka_ftype ftype, vka_type substitute) {
+    vka_synth_params sp = {0};
+    cr_assert(vka_synth_preset("qwen2.5-0.5b", &sp));
+    sp.n_embd = 96;
+    sp.n_ff = 256;
+    sp.n_layer = 2;
+    sp.n_head = 6;
+    sp.n_head_kv = 2;
+    sp.n_vocab = 300;
+    sp.vocab_from = NULL;
+    sp.ftype = ftype;
+    sp.seed = 9;
+    expected_substitute = substitute;
+    const int32_t ids[] = {1, 17, 299, 42, 100, 7, 250};
+    synth_matches_cpu(&sp, ids, sizeof ids / sizeof ids[0], has_substitute);
+}
+
+Test(vulkan, q4_k_m_with_q5_0_substitutes) {
+    require_vulkan();
+    k_mix_with_substitutes(VKA_FTYPE_Q4_K_M, VKA_TYPE_Q5_0);
+}
+
+Test(vulkan, q5_k_m_with_q5_1_substitutes) {
+    require_vulkan();
+    k_mix_with_substitutes(VKA_FTYPE_Q5_K_M, VKA_TYPE_Q5_1);
+}
+
 /* A generated model with more than maxStorageBufferRange of weights (lavapipe:
  * 128 MiB), its token embedding alone 137 MiB, loads and runs on Vulkan with
  * the big tensors split across bindings, and agrees with the CPU reference. */
+static void exceeds_a_binding(const vka_model *cpu, const vka_model *vk) {
+    (void)cpu;
+    cr_assert_gt(vk->weight_bytes, (uint64_t)128 << 20, "the model must exceed one binding");
+}
+
 Test(vulkan, model_larger_than_a_binding, .timeout = 600) {
     require_vulkan();
     vka_synth_params sp = {0};
@@ -342,37 +424,8 @@ Test(vulkan, model_larger_than_a_binding, .timeout = 600) {
     sp.n_vocab = 140000;       /* 256 x 140000 f32 = 137 MiB per vocabulary matrix */
     sp.ftype = VKA_FTYPE_F32;
     sp.seed = 5;
-    char path[] = "/tmp/vkagent-large-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    cr_assert_eq(vka_synth_model(&sp, path), VKA_OK, "%s", vka_last_error());
-    vka_model_params mp;
-    vka_model_params_default(&mp);
-    mp.device = "vulkan";
-    vka_model *mv = NULL, *mc = NULL;
-    cr_assert_eq(vka_model_load(path, &mp, &mv), VKA_OK, "%s", vka_last_error());
-    cr_assert_gt(mv->weight_bytes, (uint64_t)128 << 20, "the model must exceed one binding");
-    mp.device = "cpu";
-    cr_assert_eq(vka_model_load(path, &mp, &mc), VKA_OK, "%s", vka_last_error());
     const int32_t ids[] = {1, 300, 139999, 77, 1024};
-    size_t n = sizeof ids / sizeof ids[0], bytes = n * 140000 * sizeof(float);
-    float *lv = malloc(bytes), *lc = malloc(bytes);
-    vka_session *sv = session(mv, 16, 8, VKA_KV_F32), *sc = session(mc, 16, 8, VKA_KV_F32);
-    cr_assert_eq(vka_session_feed_all_logits(sv, ids, n, lv), VKA_OK, "%s", vka_last_error());
-    cr_assert_eq(vka_session_feed_all_logits(sc, ids, n, lc), VKA_OK, "%s", vka_last_error());
-    logit_diff d = golden_compare(lv, lc, n * 140000);
-    /* f32 on both sides; reductions over 256..512 terms in another order */
-    cr_expect_leq(d.max_abs, 1e-3, "max abs %g vs the CPU reference", d.max_abs);
-    int32_t vk_next, cpu_next;
-    cr_assert_eq(vka_session_argmax(sv, &vk_next), VKA_OK);
-    cr_assert_eq(vka_session_argmax(sc, &cpu_next), VKA_OK);
-    cr_expect_eq(vk_next, cpu_next);
-    free(lv), free(lc);
-    vka_session_free(sv), vka_session_free(sc);
-    vka_model_free(mv), vka_model_free(mc);
-    unlink(path);
-    no_validation_messages();
+    synth_matches_cpu(&sp, ids, sizeof ids / sizeof ids[0], exceeds_a_binding);
 }
 
 /* ------------------------------------------------------------ threads */

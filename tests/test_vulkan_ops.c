@@ -83,8 +83,18 @@ static void *random_rows(vka_type type, int64_t ne0, int64_t ne1) {
         }
         return data;
     }
-    if (type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_0) {
-        size_t bs = type == VKA_TYPE_Q8_0 ? sizeof(vka_block_q8_0) : sizeof(vka_block_q4_0);
+    if (type == VKA_TYPE_Q4_1 || type == VKA_TYPE_Q5_1) {
+        /* random quants and qh; d and a negative m of a realistic size */
+        size_t bs = vka_type_get_traits(type)->type_size;
+        for (size_t i = 0; i < n; i++) data[i] = (uint8_t)(next_u64() & 0xff);
+        for (size_t off = 0; off < n; off += bs) {
+            put_f16(data + off, 0.002f + 0.02f * fabsf(uniform()));
+            put_f16(data + off + 2, -0.1f * fabsf(uniform()));
+        }
+        return data;
+    }
+    if (type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q5_0) {
+        size_t bs = vka_type_get_traits(type)->type_size;
         for (size_t off = 0; off < n; off += bs) {
             uint16_t d = vka_f32_to_f16(0.002f + 0.02f * fabsf(uniform()));
             memcpy(data + off, &d, 2);
@@ -192,11 +202,12 @@ static double exact(size_t i, double ref, void *ctx) {
     return 0.0; /* tolerance 0: the same f32 operations on both sides */
 }
 
-static const vka_type all_types[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0,
+static const vka_type all_types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0,
+                                     VKA_TYPE_Q4_0, VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1,
                                      VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
-#define N_TYPES 8
+#define N_TYPES ((int)(sizeof all_types / sizeof all_types[0]))
 static bool kquant(vka_type t) { return t == VKA_TYPE_Q4_K || t == VKA_TYPE_Q5_K || t == VKA_TYPE_Q6_K; }
-static bool quantized(vka_type t) { return t == VKA_TYPE_Q8_0 || t == VKA_TYPE_Q4_0 || kquant(t); }
+static bool quantized(vka_type t) { return vka_type_get_traits(t)->block_size > 1; }
 /* A row length for `type`: `blocks` quant blocks' worth (x 8 for K-quants), or `floats` for float types. */
 static int64_t row_len(vka_type t, int64_t floats, int64_t blocks) {
     return kquant(t) ? blocks * 256 : quantized(t) ? blocks * 32 : floats;
@@ -358,6 +369,9 @@ Test(vulkan_ops, matmul_f16) { open_backends(); seed(11); matmul_shapes(VKA_TYPE
 Test(vulkan_ops, matmul_bf16) { open_backends(); seed(12); matmul_shapes(VKA_TYPE_BF16); close_backends(); }
 Test(vulkan_ops, matmul_q8_0) { open_backends(); seed(13); matmul_shapes(VKA_TYPE_Q8_0); close_backends(); }
 Test(vulkan_ops, matmul_q4_0) { open_backends(); seed(14); matmul_shapes(VKA_TYPE_Q4_0); close_backends(); }
+Test(vulkan_ops, matmul_q4_1) { open_backends(); seed(19); matmul_shapes(VKA_TYPE_Q4_1); close_backends(); }
+Test(vulkan_ops, matmul_q5_0) { open_backends(); seed(20); matmul_shapes(VKA_TYPE_Q5_0); close_backends(); }
+Test(vulkan_ops, matmul_q5_1) { open_backends(); seed(21); matmul_shapes(VKA_TYPE_Q5_1); close_backends(); }
 Test(vulkan_ops, matmul_q4_k) { open_backends(); seed(16); matmul_shapes(VKA_TYPE_Q4_K); close_backends(); }
 Test(vulkan_ops, matmul_q5_k) { open_backends(); seed(17); matmul_shapes(VKA_TYPE_Q5_K); close_backends(); }
 Test(vulkan_ops, matmul_q6_k) { open_backends(); seed(18); matmul_shapes(VKA_TYPE_Q6_K); close_backends(); }

@@ -148,6 +148,9 @@ static const char *wtype_suffix(vka_type t) {
     case VKA_TYPE_BF16: return "bf16";
     case VKA_TYPE_Q8_0: return "q8_0";
     case VKA_TYPE_Q4_0: return "q4_0";
+    case VKA_TYPE_Q4_1: return "q4_1";
+    case VKA_TYPE_Q5_0: return "q5_0";
+    case VKA_TYPE_Q5_1: return "q5_1";
     case VKA_TYPE_Q4_K: return "q4_k";
     case VKA_TYPE_Q5_K: return "q5_k";
     case VKA_TYPE_Q6_K: return "q6_k";

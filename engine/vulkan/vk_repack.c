@@ -5,6 +5,9 @@
  *   F32, F16, BF16: round_up(K, 32) elements per row, zero-padded (whole blocks)
  *   Q8_0:      32 int8 per block; Q4_0: 16 bytes of nibbles per block (as in GGUF)
  *   scales:    one f16 per block, round_up(blocks, 2) per row
+ *   Q4_1, Q5_0, Q5_1: 16 bytes of nibbles per block (as in GGUF); scales
+ *              8 bytes per block: d, m (f16; 0 for Q5_0), the 4 qh bytes
+ *              (0 for Q4_1), so one 8-byte load gives all a block needs
  *   K-quants, per super-block of 256:
  *     Q4_K  values qs (128 bytes)             scales d, dmin, 12 bytes of scales/mins (16 bytes)
  *     Q5_K  values qs (128), qh (32)          scales as Q4_K (16 bytes)
@@ -38,6 +41,15 @@ vka_status vk_wlayout_init(vka_type type, int64_t k, vk_wlayout *out) {
         out->row_bytes = (VkDeviceSize)out->nb * (type == VKA_TYPE_Q8_0 ? 32 : 16);
         out->scale_row_bytes = (VkDeviceSize)out->s_row * 2;
         return VKA_OK;
+    case VKA_TYPE_Q4_1:
+    case VKA_TYPE_Q5_0:
+    case VKA_TYPE_Q5_1:
+        if (n % 32) return vka_fail(VKA_ERR_FORMAT, "vulkan: %s rows of %u elements (not whole blocks)", vka_type_name(type), n);
+        out->nb = out->stride = n / 32;
+        out->row_bytes = (VkDeviceSize)out->nb * 16;
+        out->scale_row_bytes = (VkDeviceSize)out->nb * 8;
+        out->s_row = 2 * out->nb; /* uints */
+        return VKA_OK;
     case VKA_TYPE_Q4_K:
     case VKA_TYPE_Q5_K:
     case VKA_TYPE_Q6_K: {
@@ -53,7 +65,7 @@ vka_status vk_wlayout_init(vka_type type, int64_t k, vk_wlayout *out) {
     }
     default:
         return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: weights of type %s are not supported on Vulkan (supported: "
-                        "f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)", vka_type_name(type));
+                        "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)", vka_type_name(type));
     }
 }
 
@@ -77,6 +89,13 @@ void vk_repack_values(vka_type type, const vk_wlayout *l, const uint8_t *src, si
         case VKA_TYPE_Q4_0: {
             const vka_block_q4_0 *b = (const vka_block_q4_0 *)src;
             for (uint32_t i = 0; i < l->nb; i++) memcpy(dst + 16 * i, b[i].qs, 16);
+            break;
+        }
+        case VKA_TYPE_Q4_1:
+        case VKA_TYPE_Q5_0:
+        case VKA_TYPE_Q5_1: {
+            const size_t block = vka_type_get_traits(type)->type_size;
+            for (uint32_t i = 0; i < l->nb; i++) memcpy(dst + 16 * i, src + (i + 1) * block - 16, 16); /* qs ends the block */
             break;
         }
         case VKA_TYPE_Q4_K: {
@@ -121,8 +140,27 @@ static void repack_kscales(vka_type type, const vk_wlayout *l, const uint8_t *sr
     }
 }
 
+/* Q4_1, Q5_0, Q5_1: each block's (d, m, qh) in 8 bytes. */
+static void repack_ext_scales(vka_type type, const vk_wlayout *l, const uint8_t *src, uint8_t *dst) {
+    for (uint32_t i = 0; i < l->nb; i++, dst += 8) {
+        memset(dst, 0, 8);
+        if (type == VKA_TYPE_Q4_1) {
+            memcpy(dst, src + 20 * i, 4);             /* d, m */
+        } else if (type == VKA_TYPE_Q5_0) {
+            memcpy(dst, src + 22 * i, 2);             /* d */
+            memcpy(dst + 4, src + 22 * i + 2, 4);     /* qh */
+        } else {
+            memcpy(dst, src + 24 * i, 8);             /* d, m, qh */
+        }
+    }
+}
+
 void vk_repack_scales(vka_type type, const vk_wlayout *l, const uint8_t *src, size_t src_row_bytes, uint32_t n,
                       uint8_t *dst) {
+    if (type == VKA_TYPE_Q4_1 || type == VKA_TYPE_Q5_0 || type == VKA_TYPE_Q5_1) {
+        for (uint32_t r = 0; r < n; r++) repack_ext_scales(type, l, src + r * src_row_bytes, dst + r * l->scale_row_bytes);
+        return;
+    }
     if (type == VKA_TYPE_Q4_K || type == VKA_TYPE_Q5_K || type == VKA_TYPE_Q6_K) {
         for (uint32_t r = 0; r < n; r++) repack_kscales(type, l, src + r * src_row_bytes, dst + r * l->scale_row_bytes);
         return;
@@ -154,6 +192,20 @@ void vk_unpack_row(vka_type type, const vk_wlayout *l, const uint8_t *values, co
         for (uint32_t i = 0; i < l->nb; i++) {
             memcpy(&b[i].d, scales + 2 * i, 2);
             memcpy(b[i].qs, values + 16 * i, 16);
+        }
+        break;
+    }
+    case VKA_TYPE_Q4_1:
+    case VKA_TYPE_Q5_0:
+    case VKA_TYPE_Q5_1: {
+        const size_t block = vka_type_get_traits(type)->type_size;
+        for (uint32_t i = 0; i < l->nb; i++) {
+            uint8_t *b = dst + i * block;
+            const uint8_t *sc = scales + 8 * i;
+            if (type == VKA_TYPE_Q4_1) memcpy(b, sc, 4);
+            else if (type == VKA_TYPE_Q5_0) memcpy(b, sc, 2), memcpy(b + 2, sc + 4, 4);
+            else memcpy(b, sc, 8);
+            memcpy(b + block - 16, values + 16 * i, 16);
         }
         break;
     }
