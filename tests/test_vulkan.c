@@ -561,11 +561,12 @@ Test(vulkan, out_of_device_memory_names_the_sizes, .timeout = 300) {
 static void round_trips(void) {
     vka_backend *b;
     cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
-    vka_type types[] = {VKA_TYPE_F32, VKA_TYPE_F16, VKA_TYPE_BF16, VKA_TYPE_Q8_0,
-                        VKA_TYPE_Q4_0, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
-    for (int ti = 0; ti < 8; ti++) {
+    vka_type types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0, VKA_TYPE_Q4_1,
+                        VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         vka_tensor w;
-        int64_t ne0 = types[ti] == VKA_TYPE_Q8_0 || types[ti] == VKA_TYPE_Q4_0 ? 96 : ti >= 5 ? 512 : 45;
+        uint32_t block = vka_type_get_traits(types[ti])->block_size;
+        int64_t ne0 = block == 1 ? 45 : 3 * (int64_t)block;   /* floats: not whole blocks of 32 */
         vka_tensor_init(&w, "w", types[ti], ne0, 37, VKA_USAGE_WEIGHT);
         uint8_t *data = malloc(w.nbytes), *back = malloc(w.nbytes);
         for (size_t i = 0; i < w.nbytes; i++) data[i] = (uint8_t)(i * 37 + 11);
