@@ -26,13 +26,18 @@
 
 // Full unrolling is what makes llvmpipe keep the arrays in registers. The
 // storage-buffer variants (GPUs, and CPU devices without texel views) keep
-// the loops rolled: unrolled, their bounds-checked scalar loads take LLVM
-// minutes to compile, and the trip counts being constant would otherwise
-// invite the driver to unroll them anyway.
+// the loops over a chunk's keys rolled: unrolled together with the loops
+// over the head dimension, their bounds-checked scalar loads took llvmpipe
+// minutes to compile (the GPU-shaped tests run them there), and since the
+// trip counts are constant a driver would unroll them unasked. Loops over the
+// head dimension are left to the driver, so that a GPU can keep the query in
+// registers.
 #if defined(KV_TEXEL)
-#define UNROLL [[unroll]]
+#define UNROLL_KEYS [[unroll]]
+#define UNROLL_DIMS [[unroll]]
 #else
-#define UNROLL [[dont_unroll]]
+#define UNROLL_KEYS [[dont_unroll]]
+#define UNROLL_DIMS
 #endif
 
 #include "attn_online.glsl"
@@ -87,32 +92,32 @@ float qt[4];            // its last HD % 4 components
 float p[CH];            // a chunk's scores, then its exp(s - m)
 
 void load_query(uint base) {
-    UNROLL for (uint i = 0u; i < HD4; i++)
+    UNROLL_DIMS for (uint i = 0u; i < HD4; i++)
         q4[i] = vec4(qb[base + 4u * i], qb[base + 4u * i + 1u], qb[base + 4u * i + 2u], qb[base + 4u * i + 3u]);
-    UNROLL for (uint d = 4u * HD4; d < HD; d++) qt[d - 4u * HD4] = qb[base + d];
+    UNROLL_DIMS for (uint d = 4u * HD4; d < HD; d++) qt[d - 4u * HD4] = qb[base + d];
 }
 
 // Scores of the CH keys from k0 of kv head hkv into p[] (slots from `cnt` on
 // are -inf); returns their max.
 float chunk_scores(uint k0, uint cnt, uint hkv) {
-    UNROLL for (uint j = 0u; j < CH; j++) {
+    UNROLL_KEYS for (uint j = 0u; j < CH; j++) {
         const uint base = pc.k_off + (k0 + min(j, cnt - 1u)) * pc.k_stride + hkv * HD;
         precise vec4 a = vec4(0.0);
-        UNROLL for (uint i = 0u; i < HD4; i++) a = fma(q4[i], k4(base + 4u * i), a);
+        UNROLL_DIMS for (uint i = 0u; i < HD4; i++) a = fma(q4[i], k4(base + 4u * i), a);
         precise float s = (a.x + a.y) + (a.z + a.w);
-        UNROLL for (uint d = 4u * HD4; d < HD; d++) s = fma(qt[d - 4u * HD4], k_at(base + d), s);
+        UNROLL_DIMS for (uint d = 4u * HD4; d < HD; d++) s = fma(qt[d - 4u * HD4], k_at(base + d), s);
         precise float sc = s * pc.scale;
         p[j] = j < cnt ? sc : -1.0 / 0.0;
     }
     float m = p[0];
-    UNROLL for (uint j = 1u; j < CH; j++) m = max(m, p[j]);
+    UNROLL_KEYS for (uint j = 1u; j < CH; j++) m = max(m, p[j]);
     return m;
 }
 
 // p[j] = exp(p[j] - m); returns their sum.
 float chunk_probs(float m) {
     precise float l = 0.0;
-    UNROLL for (uint j = 0u; j < CH; j++) {
+    UNROLL_KEYS for (uint j = 0u; j < CH; j++) {
         const float e = exp(p[j] - m);
         p[j] = e;
         l = l + e;
@@ -123,7 +128,7 @@ float chunk_probs(float m) {
 // Components 4i .. 4i+3 of the chunk's output: sum over j of p[j] * v_j.
 vec4 chunk_out4(uint k0, uint cnt, uint hkv, uint i) {
     precise vec4 o = vec4(0.0);
-    UNROLL for (uint j = 0u; j < CH; j++)
+    UNROLL_KEYS for (uint j = 0u; j < CH; j++)
         o = fma(vec4(p[j]), v4(pc.v_off + (k0 + min(j, cnt - 1u)) * pc.v_stride + hkv * HDV + 4u * i), o);
     return o;
 }
@@ -131,7 +136,7 @@ vec4 chunk_out4(uint k0, uint cnt, uint hkv, uint i) {
 // Component d (d >= 4 * HDV4) of the chunk's output.
 float chunk_out1(uint k0, uint cnt, uint hkv, uint d) {
     precise float o = 0.0;
-    UNROLL for (uint j = 0u; j < CH; j++)
+    UNROLL_KEYS for (uint j = 0u; j < CH; j++)
         o = fma(p[j], v_at(pc.v_off + (k0 + min(j, cnt - 1u)) * pc.v_stride + hkv * HDV + d), o);
     return o;
 }

@@ -36,8 +36,8 @@ void main() {
 
     float M = chunk_scores(0u, min(CH, n_keys), hkv);
     precise float Ls = chunk_probs(M);
-    UNROLL for (uint i = 0u; i < HDV4; i++) O4[i] = chunk_out4(0u, min(CH, n_keys), hkv, i);
-    UNROLL for (uint d = 4u * HDV4; d < HDV; d++) Ot[d - 4u * HDV4] = chunk_out1(0u, min(CH, n_keys), hkv, d);
+    UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) O4[i] = chunk_out4(0u, min(CH, n_keys), hkv, i);
+    UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++) Ot[d - 4u * HDV4] = chunk_out1(0u, min(CH, n_keys), hkv, d);
     for (uint c = 1u; c < nch; c++) {
         const uint k0 = c * CH, cnt = min(CH, n_keys - k0);
         const float m = chunk_scores(k0, cnt, hkv);
@@ -45,18 +45,18 @@ void main() {
         float Mn, a, b;
         merge_weights(M, m, Mn, a, b);
         Ls = merge_value(Ls, l, a, b);
-        UNROLL for (uint i = 0u; i < HDV4; i++) O4[i] = merge_value4(O4[i], chunk_out4(k0, cnt, hkv, i), a, b);
-        UNROLL for (uint d = 4u * HDV4; d < HDV; d++)
+        UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) O4[i] = merge_value4(O4[i], chunk_out4(k0, cnt, hkv, i), a, b);
+        UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++)
             Ot[d - 4u * HDV4] = merge_value(Ot[d - 4u * HDV4], chunk_out1(k0, cnt, hkv, d), a, b);
         M = Mn;
     }
     const uint o = pc.o_off + (t * pc.n_head + h) * HDV;
-    UNROLL for (uint i = 0u; i < HDV4; i++) {
+    UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) {
         const vec4 r = O4[i] / Ls;
         outp[o + 4u * i] = r.x;
         outp[o + 4u * i + 1u] = r.y;
         outp[o + 4u * i + 2u] = r.z;
         outp[o + 4u * i + 3u] = r.w;
     }
-    UNROLL for (uint d = 4u * HDV4; d < HDV; d++) outp[o + d] = Ot[d - 4u * HDV4] / Ls;
+    UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++) outp[o + d] = Ot[d - 4u * HDV4] / Ls;
 }

@@ -36,12 +36,12 @@ void main() {
     const uint w = pc.ws_off + (h * pc.max_chunks + c) * (HDV + 2u);
     ws[w] = m;
     ws[w + 1u] = l;
-    UNROLL for (uint i = 0u; i < HDV4; i++) {
+    UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) {
         const vec4 o = chunk_out4(k0, cnt, hkv, i);
         ws[w + 2u + 4u * i] = o.x;
         ws[w + 3u + 4u * i] = o.y;
         ws[w + 4u + 4u * i] = o.z;
         ws[w + 5u + 4u * i] = o.w;
     }
-    UNROLL for (uint d = 4u * HDV4; d < HDV; d++) ws[w + 2u + d] = chunk_out1(k0, cnt, hkv, d);
+    UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++) ws[w + 2u + d] = chunk_out1(k0, cnt, hkv, d);
 }
