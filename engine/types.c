@@ -159,9 +159,9 @@ static void q8_0_to_f32(const void *src, float *dst, int64_t n) {
     }
 }
 
-/* Quantizers: byte-identical to ggml's quantize_row_q8_0_ref /
- * quantize_row_q4_0_ref (and the Q4_1, Q5_0, Q5_1 ones below to theirs:
- * what llama-quantize uses without an importance matrix): the same float operations in the same order, none fused.
+/* Quantizers: byte-identical to ggml's quantize_row_*_ref for Q8_0, Q4_0,
+ * Q4_1, Q5_0 and Q5_1 (what llama-quantize uses without an importance
+ * matrix): the same float operations in the same order, none fused.
  * Non-finite inputs give unspecified codes but never undefined behaviour. */
 
 /* Q8_0: d = amax / 127 (stored as f16), q = round-half-away(x / d) using the
@@ -182,33 +182,6 @@ static void q8_0_from_f32(const float *src, void *dst, int64_t n) {
             const float r = roundf(v);
             b[i].qs[j] = (int8_t)(r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? (int)r : 0);
         }
-    }
-}
-
-/* Q4_0: the scale comes from the value of largest magnitude with its sign
- * (the first one on ties; +0 for an all-zero block, whose d is then -0):
- * d = max / -8, so that value maps to code 0 and the opposite extreme to 16,
- * clamped to 15. q = min(15, trunc(x / d + 8.5)). */
-static void q4_0_from_f32(const float *src, void *dst, int64_t n) {
-    vka_block_q4_0 *b = dst;
-    for (int64_t i = 0; i < n / VKA_QK4_0; i++, src += VKA_QK4_0) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < VKA_QK4_0; j++) {
-            if (fabsf(src[j]) > amax) {
-                amax = fabsf(src[j]);
-                max = src[j];
-            }
-        }
-        const float d = max / -8.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = vka_f32_to_f16(d);
-        uint8_t q[VKA_QK4_0];
-        for (int j = 0; j < VKA_QK4_0; j++) {
-            const float v = src[j] * id;
-            const float shifted = v + 8.5f;
-            q[j] = (uint8_t)(shifted >= 15.0f ? 15 : shifted > 0.0f ? (int)shifted : 0);
-        }
-        for (int j = 0; j < VKA_QK4_0 / 2; j++) b[i].qs[j] = (uint8_t)(q[j] | q[j + VKA_QK4_0 / 2] << 4);
     }
 }
 
@@ -269,26 +242,38 @@ static void q5_1_from_f32(const float *src, void *dst, int64_t n) {
     for (int64_t i = 0; i < n / VKA_QK5_1; i++, src += VKA_QK5_1) min_block_from_f32(src, 5, &b[i].d, &b[i].m, b[i].qs, b[i].qh);
 }
 
-/* Q5_0: as Q4_0 with 5 bits: d = max / -16, q = min(31, trunc(x / d + 16.5)). */
+/* Q4_0 and Q5_0, one block: the scale comes from the value of largest
+ * magnitude with its sign (the first one on ties; +0 for an all-zero block,
+ * whose d is then -0): d = max / -2^(bits-1), so that value maps to code 0
+ * and the opposite extreme to 2^bits, clamped to 2^bits - 1.
+ * q = min(2^bits - 1, trunc(x / d + 2^(bits-1) + 0.5)). */
+static void signed_block_from_f32(const float *x, int bits, uint16_t *d16, uint8_t *qs, uint8_t *qh) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; j++)
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    const float half = (float)(1 << (bits - 1));
+    const float d = max / -half;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *d16 = vka_f32_to_f16(d);
+    uint8_t q[32];
+    for (int j = 0; j < 32; j++) {
+        const float v = x[j] * id;
+        q[j] = trunc_code(v + (half + 0.5f), (1 << bits) - 1);
+    }
+    pack_codes(q, qs, qh);
+}
+
+static void q4_0_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q4_0 *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK4_0; i++, src += VKA_QK4_0) signed_block_from_f32(src, 4, &b[i].d, b[i].qs, NULL);
+}
+
 static void q5_0_from_f32(const float *src, void *dst, int64_t n) {
     vka_block_q5_0 *b = dst;
-    for (int64_t i = 0; i < n / VKA_QK5_0; i++, src += VKA_QK5_0) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < 32; j++)
-            if (fabsf(src[j]) > amax) {
-                amax = fabsf(src[j]);
-                max = src[j];
-            }
-        const float d = max / -16.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = vka_f32_to_f16(d);
-        uint8_t q[32];
-        for (int j = 0; j < 32; j++) {
-            const float v = src[j] * id;
-            q[j] = trunc_code(v + 16.5f, 31);
-        }
-        pack_codes(q, b[i].qs, b[i].qh);
-    }
+    for (int64_t i = 0; i < n / VKA_QK5_0; i++, src += VKA_QK5_0) signed_block_from_f32(src, 5, &b[i].d, b[i].qs, b[i].qh);
 }
 
 #define T(id, nm, bs, ts, to, from) [id] = {nm, bs, ts, to, from}
