@@ -69,15 +69,13 @@ static char *copy_with(const change *c) {
         cr_assert_eq(vka_gguf_writer_add_tensor(w, name, type, t->n_dims, ne, data, nbytes), VKA_OK, "%s",
                      vka_last_error());
     }
-    char tmpl[] = "/tmp/vkagent-model-XXXXXX";
-    int fd = mkstemp(tmpl);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    cr_assert_eq(vka_gguf_writer_write_file(w, tmpl), VKA_OK, "%s", vka_last_error());
+    char *path = test_temp_file("model");
+    cr_assert_not_null(path);
+    cr_assert_eq(vka_gguf_writer_write_file(w, path), VKA_OK, "%s", vka_last_error());
     vka_gguf_writer_free(w);
     vka_gguf_free(g);
     for (int i = 0; i < n_scratch; i++) free(scratch[i]);
-    return strdup(tmpl);
+    return path;
 }
 
 /* Loads a modified copy and expects `status` with `needle` in the message. */

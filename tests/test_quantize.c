@@ -12,11 +12,9 @@
 #include "test_util.h"
 
 static char *temp_path(void) {
-    char tmpl[] = "/tmp/vkagent-quant-XXXXXX";
-    int fd = mkstemp(tmpl);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    return strdup(tmpl);
+    char *path = test_temp_file("quant");
+    cr_assert_not_null(path);
+    return path;
 }
 
 /* Every tensor of `ref` exists in `mine` with the same type, shape and bytes. */

@@ -1,5 +1,6 @@
 /* test_util.c — fixture lookup and temporary files for the tests. */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +57,43 @@ char *test_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-char *test_write_temp(const void *data, size_t len) {
-    char tmpl[] = "/tmp/vkagent-test-XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0) return NULL;
-    if (write(fd, data, len) != (ssize_t)len) {
-        close(fd);
+static char *temp_template(const char *tag) {
+    const char *dir = getenv("TMPDIR");
+    char *t = NULL;
+    if (asprintf(&t, "%s/vkagent-%s-XXXXXX", dir && *dir ? dir : "/tmp", tag) < 0) return NULL;
+    return t;
+}
+
+char *test_temp_file(const char *tag) {
+    char *path = temp_template(tag);
+    int fd = path ? mkstemp(path) : -1;
+    if (fd < 0) {
+        free(path);
         return NULL;
     }
     close(fd);
-    return strdup(tmpl);
+    return path;
+}
+
+char *test_temp_dir(const char *tag) {
+    char *path = temp_template(tag);
+    if (path && !mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+char *test_write_temp(const void *data, size_t len) {
+    char *path = test_temp_file("test");
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    bool written = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) written = false;
+    if (!written) {
+        free(path);
+        return NULL;
+    }
+    return path;
 }
 
 int test_devices(const char *const **names) {

@@ -21,11 +21,16 @@ int test_file_exists(const char *path);
 /* Reads a whole file; returns malloc'ed bytes (NUL-terminated) or NULL. */
 char *test_read_file(const char *path, size_t *len);
 
+/* A fresh empty file, or directory, named vkagent-TAG-XXXXXX under $TMPDIR
+ * (default /tmp); returns its malloc'ed path, or NULL. */
+char *test_temp_file(const char *tag);
+char *test_temp_dir(const char *tag);
+
 /* Writes bytes to a fresh temporary file; returns its malloc'ed path. */
 char *test_write_temp(const void *data, size_t len);
-
-#endif
 
 /* The devices end-to-end tests run on: VKAGENT_TEST_DEVICES (comma-separated,
  * e.g. "cpu,vulkan"), default "cpu". Returns the count; names in a static table. */
 int test_devices(const char *const **names);
+
+#endif

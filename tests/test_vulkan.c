@@ -333,10 +333,8 @@ Test(vulkan, stories_q4_0_matches_cpu) {
  * token. `check` (optional) looks at the CPU model first. */
 static void synth_matches_cpu(const vka_synth_params *sp, const int32_t *ids, size_t n,
                               void (*check)(const vka_model *cpu, const vka_model *vk)) {
-    char path[] = "/tmp/vkagent-synth-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    char *path = test_temp_file("synth");
+    cr_assert_not_null(path);
     cr_assert_eq(vka_synth_model(sp, path), VKA_OK, "%s", vka_last_error());
     vka_model_params mp;
     vka_model_params_default(&mp);
@@ -361,6 +359,7 @@ static void synth_matches_cpu(const vka_synth_params *sp, const int32_t *ids, si
     vka_session_free(sv), vka_session_free(sc);
     vka_model_free(mv), vka_model_free(mc);
     unlink(path);
+    free(path);
     no_validation_messages();
 }
 
@@ -613,8 +612,8 @@ Test(vulkan, weights_and_buffers_round_trip_through_staging) {
 
 Test(vulkan, pipeline_cache_file_and_stats) {
     require_vulkan();
-    char dir[] = "/tmp/vkagent-cache-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char *dir = test_temp_dir("cache");
+    cr_assert_not_null(dir);
     setenv("XDG_CACHE_HOME", dir, 1);
     vka_model *m = load("models/stories260K.gguf", "vulkan");
     vka_session *s = session(m, 64, 512, VKA_KV_F32);
@@ -655,5 +654,6 @@ Test(vulkan, pipeline_cache_file_and_stats) {
     if (files) remove(path);
     rmdir(sub);
     rmdir(dir);
+    free(dir);
     no_validation_messages();
 }
