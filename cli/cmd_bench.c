@@ -171,9 +171,9 @@ static int bench_model(const bench_opts *o) {
     warm.depth = 0;
     if (code == EXIT_OK) code = run_once(m, &warm, 99, &warm_pp, &warm_tg); /* first-use costs out of the figures */
     vka_backend_stats before = {0}, after = {0};
-    if (m->backend->ops->get_stats) m->backend->ops->get_stats(m->backend, &before);
+    vka_backend_get_stats(m->backend, &before);
     for (long r = 0; r < o->reps && code == EXIT_OK; r++) code = run_once(m, o, (uint64_t)r + 1, &pp[r], &tg[r]);
-    if (m->backend->ops->get_stats) m->backend->ops->get_stats(m->backend, &after);
+    vka_backend_get_stats(m->backend, &after);
     after.computes -= before.computes;
     after.host_seconds -= before.host_seconds;
     if (code == EXIT_OK) print_model_report(m, o, load_s, pp, tg, bandwidth, &after);

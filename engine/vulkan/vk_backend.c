@@ -6,11 +6,6 @@
 
 #include "vk_internal.h"
 
-static bool env_on(const char *name) {
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
-
 static void vk_destroy(vka_backend *b) {
     vk_backend *vb = (vk_backend *)b;
     if (vb->device) {
@@ -99,7 +94,7 @@ static vka_status choose_device(vk_backend *vb, int index) {
 }
 
 static vka_status setup(vk_backend *vb, int index) {
-    VKA_TRY(vk_instance_create(env_on("VKAGENT_VK_VALIDATION"), &vb->instance, &vb->messenger));
+    VKA_TRY(vk_instance_create(vk_env_on("VKAGENT_VK_VALIDATION"), &vb->instance, &vb->messenger));
     VKA_TRY(choose_device(vb, index));
     vb->feat = vb->desc.enabled;
     vkGetPhysicalDeviceMemoryProperties(vb->phys, &vb->mem_props);
@@ -107,7 +102,6 @@ static vka_status setup(vk_backend *vb, int index) {
     vkGetPhysicalDeviceProperties(vb->phys, &props);
     vb->max_alloc = vb->desc.max_memory_allocation_size ? vb->desc.max_memory_allocation_size : ((VkDeviceSize)1 << 30);
     vb->max_binding = props.limits.maxStorageBufferRange;
-    if (vb->max_binding > vb->max_alloc) vb->max_binding = vb->max_alloc;
     const char *cap = getenv("VKAGENT_VK_MAX_BINDING"); /* smaller bindings, to test splitting */
     if (cap && *cap) {
         unsigned long long v = strtoull(cap, NULL, 0);

@@ -46,14 +46,14 @@ vka_status vk_check(VkResult r, const char *fmt, ...) {
 
 /* ------------------------------------------------------------ switches */
 
-static bool env_on(const char *name) {
+bool vk_env_on(const char *name) {
     const char *v = getenv(name);
     return v && *v && strcmp(v, "0") != 0;
 }
 
 /* VKAGENT_VK_DISABLE: "all" or a comma-separated list of the names below. */
 static bool disabled(const char *name, const char *single_switch) {
-    if (env_on(single_switch)) return true;
+    if (vk_env_on(single_switch)) return true;
     const char *list = getenv("VKAGENT_VK_DISABLE");
     if (!list || !*list) return false;
     if (strcmp(list, "all") == 0) return true;
@@ -258,7 +258,6 @@ void vk_probe_device(VkInstance instance, VkPhysicalDevice phys, uint32_t index,
     d->device_id = props.deviceID;
     d->max_storage_buffer_range = props.limits.maxStorageBufferRange;
     d->max_shared_memory = props.limits.maxComputeSharedMemorySize;
-    d->min_storage_buffer_offset_alignment = (uint32_t)props.limits.minStorageBufferOffsetAlignment;
 
     VkPhysicalDeviceMemoryProperties mp;
     vkGetPhysicalDeviceMemoryProperties(phys, &mp);
@@ -358,7 +357,7 @@ vka_status vka_vk_list_devices(vka_vk_device_desc **out, uint32_t *n) {
     *n = 0;
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
-    VKA_TRY(vk_instance_create(env_on("VKAGENT_VK_VALIDATION"), &instance, &messenger));
+    VKA_TRY(vk_instance_create(vk_env_on("VKAGENT_VK_VALIDATION"), &instance, &messenger));
     uint32_t count = 0;
     vka_status st = vk_check(vkEnumeratePhysicalDevices(instance, &count, NULL), "enumerating devices");
     VkPhysicalDevice *phys = NULL;

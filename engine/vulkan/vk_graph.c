@@ -47,7 +47,6 @@ typedef struct vk_graph_state {
     uint32_t rope_tokens;      /* tokens of the largest RoPE node */
     id_check *checks;
     uint32_t n_checks;
-    uint32_t n_dispatches;
 } vk_graph_state;
 
 typedef struct rec {
@@ -508,10 +507,7 @@ static void state_free(vk_backend *vb, vk_graph_state *gs) {
     if (gs->pool) vkDestroyCommandPool(vb->device, gs->pool, NULL);
     if (gs->fence) vkDestroyFence(vb->device, gs->fence, NULL);
     if (gs->dpool) vkDestroyDescriptorPool(vb->device, gs->dpool, NULL);
-    if (gs->params.chunk || gs->ws.chunk) {
-        if (vb->xfer_recording) vk_stage_flush(vb);
-        vb->class_bytes[VK_MEM_INTERNAL] -= gs->params.size + gs->ws.size;
-    }
+    vb->class_bytes[VK_MEM_INTERNAL] -= gs->params.size + gs->ws.size;
     vk_free_mem(vb, &vb->host_arena, &gs->params);
     vk_free_mem(vb, &vb->device_arena, &gs->ws);
     for (uint32_t i = 0; i < gs->n_ropes; i++) vk_rope_release(vb, gs->ropes[i]);
@@ -592,7 +588,6 @@ static vka_status write_commands(vk_backend *vb, vk_graph_state *gs, const rec *
                              VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &out, 0, NULL, 0, NULL);
         st = vk_check(vkEndCommandBuffer(gs->cmd), "ending a command buffer");
     }
-    gs->n_dispatches = r->n;
     free(sets);
     free(layouts);
     free(infos);
@@ -622,8 +617,9 @@ static vka_status record(vk_backend *vb, const vka_graph *g, int64_t pos_hint, v
     if (st == VKA_OK) st = vk_check(vkCreateFence(vb->device, &fci, NULL, &gs->fence), "creating a fence");
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->host_arena, 256, "step parameters", &gs->params);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the attention workspace", &gs->ws);
+    /* what was allocated (a failed allocation is zeroed); state_free takes it back */
+    vb->class_bytes[VK_MEM_INTERNAL] += gs->params.size + gs->ws.size;
     if (st == VKA_OK) {
-        vb->class_bytes[VK_MEM_INTERNAL] += gs->params.size + gs->ws.size;
         gs->params_map = (uint32_t *)(gs->params.chunk->map + gs->params.offset);
         memset(gs->params_map, 0, 256);
     }

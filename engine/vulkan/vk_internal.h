@@ -185,6 +185,8 @@ typedef struct vk_backend {
 
 /* vk_device.c */
 vka_status vk_instance_create(bool validation, VkInstance *instance, VkDebugUtilsMessengerEXT *messenger);
+/* An environment switch is on: set, non-empty and not "0". */
+bool vk_env_on(const char *name);
 void vk_instance_destroy(VkInstance instance, VkDebugUtilsMessengerEXT messenger);
 void vk_probe_device(VkInstance instance, VkPhysicalDevice phys, uint32_t index, vka_vk_device_desc *d);
 vka_status vk_device_create(vk_backend *vb);
@@ -208,7 +210,6 @@ vka_status vk_stage_flush(vk_backend *vb);
 vka_status vk_texel_view(vk_backend *vb, const vk_alloc *a, VkDeviceSize size, VkBufferView *out);
 vka_status vk_read(vk_backend *vb, const vk_alloc *src, VkDeviceSize offset, VkDeviceSize size, void *out);
 vka_status vk_submit_wait(vk_backend *vb, VkCommandBuffer cmd, VkFence fence, double *wait_s);
-VkDeviceSize vk_staging_capacity(const vk_backend *vb);
 
 /* vk_repack.c */
 vka_status vk_wlayout_init(vka_type type, int64_t k, vk_wlayout *out);

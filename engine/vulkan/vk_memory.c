@@ -54,8 +54,7 @@ vka_status vk_arenas_init(vk_backend *vb) {
      * devices), device-local memory that is also mappable takes uploads and
      * read-backs without staging copies. Discrete GPUs keep plain VRAM. */
     bool uma = vb->desc.type == VK_PHYSICAL_DEVICE_TYPE_CPU || vb->desc.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
-    const char *force = getenv("VKAGENT_VK_FORCE_STAGING"); /* tests the staging path on shared-memory devices */
-    bool staged = force && *force && strcmp(force, "0") != 0;
+    bool staged = vk_env_on("VKAGENT_VK_FORCE_STAGING"); /* tests the staging path on shared-memory devices */
     int dev = uma ? find_type(mp, req.memoryTypeBits, local | host, 0) : -1;
     if (dev < 0) dev = find_type(mp, req.memoryTypeBits, local, 0);
     if (dev < 0) dev = find_type(mp, req.memoryTypeBits, 0, local);
@@ -77,8 +76,8 @@ vka_status vk_arenas_init(vk_backend *vb) {
 static void chunk_destroy(vk_backend *vb, vk_arena *a, vk_chunk *c) {
     if (c->map) vkUnmapMemory(vb->device, c->memory);
     if (c->buffer) vkDestroyBuffer(vb->device, c->buffer, NULL);
-    if (c->memory) vkFreeMemory(vb->device, c->memory, NULL);
     if (c->memory) {
+        vkFreeMemory(vb->device, c->memory, NULL);
         a->allocated -= c->size;
         vb->heap_used[a->heap_index] -= c->size;
     }
@@ -200,6 +199,7 @@ vka_status vk_alloc_mem(vk_backend *vb, vk_arena *a, VkDeviceSize size, const ch
 void vk_free_mem(vk_backend *vb, vk_arena *a, vk_alloc *al) {
     vk_chunk *c = al->chunk;
     if (!c) return;
+    vk_stage_flush(vb); /* a queued copy may still target the range; the next allocation may reuse it */
     /* insert [offset, offset+size) into the sorted free list, merging neighbours */
     uint32_t i = 0;
     while (i < c->n_free && c->free[i].offset < al->offset) i++;
@@ -243,7 +243,6 @@ void vk_free_mem(vk_backend *vb, vk_arena *a, vk_alloc *al) {
 
 /* ------------------------------------------------------------ transfers */
 
-VkDeviceSize vk_staging_capacity(const vk_backend *vb) { return vb->staging.size; }
 
 vka_status vk_submit_wait(vk_backend *vb, VkCommandBuffer cmd, VkFence fence, double *wait_s) {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
@@ -357,17 +356,15 @@ vka_status vk_texel_view(vk_backend *vb, const vk_alloc *a, VkDeviceSize size, V
 }
 
 vka_status vk_read(vk_backend *vb, const vk_alloc *src, VkDeviceSize offset, VkDeviceSize size, void *out) {
+    VKA_TRY(vk_stage_flush(vb)); /* pending uploads may target it */
     if (src->chunk->map) {
-        VKA_TRY(vk_stage_flush(vb)); /* pending uploads may target it */
         memcpy(out, src->chunk->map + src->offset + offset, size);
         return VKA_OK;
     }
-    VKA_TRY(vk_stage_flush(vb));
     uint8_t *dst = out;
     while (size) {
-        VkDeviceSize n = size < vb->staging.size || !vb->staging.size ? size : vb->staging.size;
         VKA_TRY(xfer_begin(vb));
-        if (n > vb->staging.size) n = vb->staging.size;
+        VkDeviceSize n = size < vb->staging.size ? size : vb->staging.size;
         VkBufferCopy region = {.srcOffset = src->offset + offset, .dstOffset = vb->staging.offset, .size = n};
         vkCmdCopyBuffer(vb->xfer_cmd, src->chunk->buffer, vb->staging.chunk->buffer, 1, &region);
         VKA_TRY(vk_stage_flush(vb));

@@ -79,7 +79,6 @@ vka_status vk_rope_acquire(vk_backend *vb, uint32_t n_rot, float base, float sca
     vka_status st = vk_alloc_mem(vb, &vb->device_arena, bytes, "a RoPE table", &t->alloc);
     if (st == VKA_OK) st = fill_table(vb, t);
     if (st != VKA_OK) {
-        vk_stage_flush(vb);
         vk_free_mem(vb, &vb->device_arena, &t->alloc);
         free(t);
         return st;
@@ -97,7 +96,6 @@ void vk_rope_release(vk_backend *vb, vk_rope_table *t) {
         vb->ropes[i] = vb->ropes[--vb->n_ropes];
         break;
     }
-    if (vb->xfer_recording) vk_stage_flush(vb);
     vb->class_bytes[VK_MEM_INTERNAL] -= t->alloc.size;
     vk_free_mem(vb, &vb->device_arena, &t->alloc);
     free(t);

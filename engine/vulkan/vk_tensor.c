@@ -122,17 +122,9 @@ vka_status vk_tensor_alloc(vka_backend *b, vka_tensor *t, const void *init) {
     s->arena = io ? &vb->host_arena : &vb->device_arena;
     pthread_mutex_lock(&vb->mutex);
     vka_status st = t->usage == VKA_USAGE_WEIGHT ? alloc_weight(vb, t, s, init) : alloc_plain(vb, t, s);
-    if (st == VKA_OK) {
-        vb->class_bytes[usage_class(s->usage)] += s->bytes;
-        t->impl = s;
-    } else {
-        /* nothing of a failed tensor may stay queued for upload */
-        vk_stage_flush(vb);
-        s->bytes = 0;
-        for (uint32_t i = 0; i < s->n_parts; i++) s->bytes += s->parts[i].alloc.size;
-        vb->class_bytes[usage_class(s->usage)] += s->bytes;
-        storage_free(vb, s);
-    }
+    vb->class_bytes[usage_class(s->usage)] += s->bytes; /* what was allocated; storage_free takes it back */
+    if (st == VKA_OK) t->impl = s;
+    else storage_free(vb, s);
     pthread_mutex_unlock(&vb->mutex);
     return st;
 }
@@ -142,7 +134,6 @@ void vk_tensor_free(vka_backend *b, vka_tensor *t) {
     vk_storage *s = t->impl;
     if (!s) return;
     pthread_mutex_lock(&vb->mutex);
-    if (vb->xfer_recording) vk_stage_flush(vb); /* a queued copy may still target it */
     storage_free(vb, s);
     pthread_mutex_unlock(&vb->mutex);
     t->impl = NULL;

@@ -44,7 +44,6 @@ typedef struct vka_vk_device_desc {
     uint64_t max_storage_buffer_range;
     uint64_t max_memory_allocation_size;
     uint32_t max_shared_memory;
-    uint32_t min_storage_buffer_offset_alignment;
     vka_vk_features found;           /* what the device offers */
     vka_vk_features enabled;         /* what vkagent uses after the VKAGENT_VK_* switches */
     bool usable;                     /* Vulkan 1.2+ with a compute queue */
