@@ -3,21 +3,8 @@
 // attn_split.comp left to right (one invocation per (head, output
 // component)) with the same functions, in the same order, as the prefill
 // kernel.
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint HD = 64;
-layout(constant_id = 2) const uint HDV = 64;
-
-layout(push_constant) uniform PC {
-    uint n_head, n_head_kv, n_tokens;
-    uint q_off, o_off;
-    uint k_off, v_off, k_stride, v_stride;
-    uint ws_off, max_chunks;
-    float scale;
-} pc;
-
 layout(binding = 0) writeonly buffer OUT { float outp[]; };
 layout(binding = 1) readonly buffer WS { float ws[]; };
-layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
 
 #include "attn_online.glsl"
 

@@ -1,6 +1,22 @@
 // attn_online.glsl — merging two online-softmax states (running state M, L,
 // O and a chunk's m, l, o), shared by every attention kernel so that the
-// prefill and decode paths perform the very same operations.
+// prefill and decode paths perform the very same operations; and the
+// interface all of them share with engine/vulkan/vk_graph.c (emit_attention):
+// workgroup size, head dimensions, push constants, the step's n_past.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint HD = 64;
+layout(constant_id = 2) const uint HDV = 64;
+
+layout(push_constant) uniform PC {
+    uint n_head, n_head_kv, n_tokens;
+    uint q_off, o_off;
+    uint k_off, v_off, k_stride, v_stride;
+    uint ws_off, max_chunks;
+    float scale;
+} pc;
+
+layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
+
 const uint CH = 32u;    // keys per chunk
 
 // Weights of the running state (a) and of the new chunk (b) in a merge.

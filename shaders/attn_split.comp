@@ -6,21 +6,8 @@
 #ifdef KV_F16S
 #extension GL_EXT_shader_16bit_storage : require
 #endif
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint HD = 64;
-layout(constant_id = 2) const uint HDV = 64;
-
-layout(push_constant) uniform PC {
-    uint n_head, n_head_kv, n_tokens;
-    uint q_off, o_off;
-    uint k_off, v_off, k_stride, v_stride;
-    uint ws_off, max_chunks;
-    float scale;
-} pc;
-
 layout(binding = 0) writeonly buffer WS { float ws[]; };   // [head][chunk] (m, l, o[HDV])
 layout(binding = 1) readonly buffer Q { float qb[]; };
-layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
 #include "attn_common.glsl"
 
 void main() {

@@ -43,7 +43,7 @@ void main() {
         vec2 ds[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) ds[i] = w_scale(rr[i], b);
 #ifdef W_BLOCK_RAW
-        uvec4 raw[TR];
+        w_raw raw[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) raw[i] = w_block_raw(rr[i], b);
 #endif
         for (uint h = 0u; h < 2u && k0 + 16u * h < kend; h++) {

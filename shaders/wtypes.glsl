@@ -198,22 +198,38 @@ vec4 w_group(uint r, uint b, uint g, vec2 sm) {
 #endif
 }
 
-#if defined(WTYPE_Q4_0)
-// Q4_0 keeps both halves of a block in one 16-byte load: callers load it
-// once per block (w_block_raw) and take the halves from it.
+#if defined(WTYPE_Q4_0) || defined(W_NIBBLE_EXT)
+// Nibble types keep both halves of a block in one 16-byte load (and the
+// fifth bits in one word): callers load a block once (w_block_raw) and take
+// the halves from it.
 #define W_BLOCK_RAW 1
-uvec4 w_block_raw(uint r, uint b) { return W_LOAD16(r * W_STRIDE + b); }
-void w_half_raw(uvec4 raw, uint h, vec2 sm, out vec4 v[4]) {
-    const uvec4 q = (raw >> (h * 4u)) & 0x0f0f0f0fu;
+struct w_raw {
+    uvec4 q;    // the 16 nibble bytes
+    uint qh;    // the fifth bits (Q5_0, Q5_1)
+};
+w_raw w_block_raw(uint r, uint b) {
+#ifdef W_NIBBLE_EXT
+    return w_raw(W_LOAD16(r * W_STRIDE + b), w_ext(r, b).y);
+#else
+    return w_raw(W_LOAD16(r * W_STRIDE + b), 0u);
+#endif
+}
+void w_half_raw(w_raw raw, uint h, vec2 sm, out vec4 v[4]) {
+    const uvec4 q = (raw.q >> (h * 4u)) & 0x0f0f0f0fu;
+#ifdef W_NIBBLE_EXT
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = ext_value(bytes_u(ext_codes(q[c], raw.qh, h, c)), sm);
+#else
     // d * (n - 8) rounded once equals fma(d, n, -8 d) rounded once (-8 d is exact): one
     // operation fewer per weight, the same bits as w_group()
     const float m8 = -8.0 * sm.x;
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = fma(vec4(sm.x), bytes_u(q[c]), vec4(m8));
+#endif
 }
 #endif
 
+#ifndef W_BLOCK_RAW
 // Elements 32*b + 16*h .. +15 of row r (h = 0, 1), dequantized, read with
-// 16-byte loads: the same values as w_group().
+// 16-byte loads: the same values as w_group(). (Nibble types: w_half_raw.)
 void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
 #if defined(WTYPE_F32)
     const uint i = (r * W_STRIDE + b * 32u + h * 16u) >> 2;
@@ -236,13 +252,6 @@ void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
     [[unroll]] for (uint c = 0u; c < 4u; c++)
         v[c] = sm.x * vec4(bitfieldExtract(q[c], 0, 8), bitfieldExtract(q[c], 8, 8), bitfieldExtract(q[c], 16, 8),
                            bitfieldExtract(q[c], 24, 8));
-#elif defined(WTYPE_Q4_0)
-    const uvec4 q = (W_LOAD16(r * W_STRIDE + b) >> (h * 4u)) & 0x0f0f0f0fu;
-    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = sm.x * (bytes_u(q[c]) - 8.0);
-#elif defined(W_NIBBLE_EXT)
-    const uvec4 q = (W_LOAD16(r * W_STRIDE + b) >> (h * 4u)) & 0x0f0f0f0fu;
-    const uint qh = w_ext(r, b).y;
-    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = ext_value(bytes_u(ext_codes(q[c], qh, h, c)), sm);
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
     const uvec4 q = kq_half(r, b, h);
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = kq_value(bytes_u(q[c]), sm);
@@ -252,3 +261,4 @@ void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = d * (bytes_u(q[c]) - 32.0);
 #endif
 }
+#endif

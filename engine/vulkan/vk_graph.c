@@ -10,6 +10,7 @@
 
 #include "vk_internal.h"
 #include "vk_rope.h"
+#include "vk_spirv.h"
 
 #define MAX_HAZARDS 32
 
@@ -398,9 +399,10 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
     char module[40];
     uint32_t spec[6], n_spec, rows_per_group, toks_per_group;
     bool full_sg = false;
-    bool coopmat = t->coopmat && (w->type == VKA_TYPE_F16 || w->type == VKA_TYPE_Q8_0 || w->type == VKA_TYPE_Q4_0);
+    /* the tensor-core path, for the types shaders/meson.build compiles it for */
+    snprintf(module, sizeof module, "mm_cm_nv_%s", ty);
+    bool coopmat = t->coopmat && vka_vk_spirv_find(module);
     if (coopmat) {
-        snprintf(module, sizeof module, "mm_cm_nv_%s", ty);
         spec[0] = 128;
         n_spec = 1;
         rows_per_group = 64;
