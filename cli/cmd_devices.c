@@ -33,9 +33,10 @@ static void print_version(const char *label, uint32_t v) {
     printf("    %-24s %u.%u.%u\n", label, VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v));
 }
 
-static void print_feature(const char *name, bool found, bool enabled, const char *note) {
-    if (!found) return;
-    printf(" %s%s%s", name, enabled ? "" : " (off)", note ? note : "");
+/* Prints a found feature; returns whether it was found. */
+static int print_feature(const char *name, bool found, bool enabled, const char *note) {
+    if (found) printf(" %s%s%s", name, enabled ? "" : " (off)", note ? note : "");
+    return found;
 }
 
 static void print_device(const vka_vk_device_desc *d, bool best) {
@@ -59,20 +60,19 @@ static void print_device(const vka_vk_device_desc *d, bool best) {
     printf("    %-24s %u KiB\n", "max shared memory", d->max_shared_memory / 1024);
     const vka_vk_features *f = &d->found, *e = &d->enabled;
     printf("    %-24s", "optional features");
-    print_feature("fp16", f->fp16, e->fp16, NULL);
-    print_feature("16bit-storage", f->storage16, e->storage16, NULL);
-    print_feature("8bit-storage", f->storage8, e->storage8, NULL);
-    print_feature("subgroup-arithmetic", f->subgroup_arith, e->subgroup_arith, NULL);
-    print_feature("subgroup-shuffle", f->subgroup_shuffle, e->subgroup_shuffle, NULL);
-    print_feature("subgroup-ballot", f->subgroup_ballot, e->subgroup_ballot, NULL);
-    print_feature("subgroup-size-control", f->size_control, e->size_control, NULL);
-    print_feature("full-subgroups", f->full_subgroups, e->full_subgroups, NULL);
-    print_feature("integer-dot-product", f->int_dot, e->int_dot, NULL);
-    print_feature("NV-cooperative-matrix", f->coopmat_nv, e->coopmat_nv, NULL);
-    print_feature("KHR-cooperative-matrix", f->coopmat_khr, e->coopmat_khr, " (no shader in this build)");
-    if (!f->fp16 && !f->storage16 && !f->storage8 && !f->subgroup_arith && !f->subgroup_shuffle &&
-        !f->size_control && !f->int_dot && !f->coopmat_nv && !f->coopmat_khr)
-        printf(" none");
+    int shown = 0;
+    shown += print_feature("fp16", f->fp16, e->fp16, NULL);
+    shown += print_feature("16bit-storage", f->storage16, e->storage16, NULL);
+    shown += print_feature("8bit-storage", f->storage8, e->storage8, NULL);
+    shown += print_feature("subgroup-arithmetic", f->subgroup_arith, e->subgroup_arith, NULL);
+    shown += print_feature("subgroup-shuffle", f->subgroup_shuffle, e->subgroup_shuffle, NULL);
+    shown += print_feature("subgroup-ballot", f->subgroup_ballot, e->subgroup_ballot, NULL);
+    shown += print_feature("subgroup-size-control", f->size_control, e->size_control, NULL);
+    shown += print_feature("full-subgroups", f->full_subgroups, e->full_subgroups, NULL);
+    shown += print_feature("integer-dot-product", f->int_dot, e->int_dot, NULL);
+    shown += print_feature("NV-cooperative-matrix", f->coopmat_nv, e->coopmat_nv, NULL);
+    shown += print_feature("KHR-cooperative-matrix", f->coopmat_khr, e->coopmat_khr, " (no shader in this build)");
+    if (!shown) printf(" none");
     printf("\n");
 }
 

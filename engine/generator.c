@@ -175,6 +175,7 @@ static vka_status sample_one(vka_generator *g) {
     VKA_TRY(vka_session_get_logits(s, &logits));
     int32_t id;
     VKA_TRY(vka_sampler_sample(g->sampler, logits, &id));
+    if (id < 0 || (uint32_t)id >= s->model->hp.n_vocab) return vka_fail(VKA_ERR_INTERNAL, "sampler returned id %d", id);
     VKA_TRY(vka_sampler_accept(g->sampler, id));
     int32_t prev = s->n_past ? s->tokens[s->n_past - 1] : -1;
     VKA_TRY(vka_session_push_pending(s, id));

@@ -633,17 +633,18 @@ Test(vulkan, pipeline_cache_file_and_stats) {
     vka_session_free(s);
     vka_model_free(m);
     /* the cache is written when the backend closes: one file for this device and driver */
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s/vkagent", dir);
+    char *sub = NULL;
+    cr_assert_geq(asprintf(&sub, "%s/vkagent", dir), 0);
     DIR *d = opendir(sub);
     cr_assert_not_null(d, "no %s after closing the backend", sub);
     int files = 0;
     struct dirent *e;
-    char path[512];
+    char *path = NULL;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "pipelines-", 10) != 0) continue;
         files++;
-        snprintf(path, sizeof path, "%s/%s", sub, e->d_name);
+        free(path);
+        cr_assert_geq(asprintf(&path, "%s/%s", sub, e->d_name), 0);
     }
     closedir(d);
     cr_expect_eq(files, 1);
@@ -654,6 +655,6 @@ Test(vulkan, pipeline_cache_file_and_stats) {
     if (files) remove(path);
     rmdir(sub);
     rmdir(dir);
-    free(dir);
+    free(path), free(sub), free(dir);
     no_validation_messages();
 }

@@ -444,12 +444,8 @@ Test(vulkan_ops, rope) {
 
 static void check_kv_store(vka_type cache_type, int64_t kv_dim, int64_t n_ctx, uint32_t tokens, uint32_t n_past) {
     pair cache, src;
-    make(&cache, "cache", cache_type, kv_dim, n_ctx, VKA_USAGE_KV, NULL);
     /* earlier rows, so that words shared with them must be kept */
-    void *before = random_rows(cache_type, kv_dim, n_ctx);
-    cr_assert_eq(cpu->ops->tensor_set(cpu, &cache.c, before, 0, cache.c.nbytes), VKA_OK);
-    cr_assert_eq(vk->ops->tensor_set(vk, &cache.v, before, 0, cache.v.nbytes), VKA_OK);
-    free(before);
+    make(&cache, "cache", cache_type, kv_dim, n_ctx, VKA_USAGE_KV, random_rows(cache_type, kv_dim, n_ctx));
     make(&src, "src", VKA_TYPE_F32, kv_dim, tokens, VKA_USAGE_ACTIVATION,
          random_floats((size_t)kv_dim * tokens, 100.0f));
     run(VKA_OP_KV_STORE, &cache, &src, NULL, NULL, NULL, tokens, n_past);
@@ -493,14 +489,8 @@ static double attention_tolerance(size_t i, double ref, void *ctx) {
 /* Fills caches on both backends and runs attention for `tokens` queries at n_past. */
 static void attention_setup(const attn_case *a, pair *q, pair *kc, pair *vc, pair *out) {
     int64_t kd = (int64_t)a->n_head_kv * a->head_dim, vd = (int64_t)a->n_head_kv * a->head_dim_v;
-    make(kc, "k", a->cache, kd, a->n_ctx, VKA_USAGE_KV, NULL);
-    make(vc, "v", a->cache, vd, a->n_ctx, VKA_USAGE_KV, NULL);
-    void *kdata = random_rows(a->cache, kd, a->n_ctx), *vdata = random_rows(a->cache, vd, a->n_ctx);
-    cr_assert_eq(cpu->ops->tensor_set(cpu, &kc->c, kdata, 0, kc->c.nbytes), VKA_OK);
-    cr_assert_eq(vk->ops->tensor_set(vk, &kc->v, kdata, 0, kc->v.nbytes), VKA_OK);
-    cr_assert_eq(cpu->ops->tensor_set(cpu, &vc->c, vdata, 0, vc->c.nbytes), VKA_OK);
-    cr_assert_eq(vk->ops->tensor_set(vk, &vc->v, vdata, 0, vc->v.nbytes), VKA_OK);
-    free(kdata), free(vdata);
+    make(kc, "k", a->cache, kd, a->n_ctx, VKA_USAGE_KV, random_rows(a->cache, kd, a->n_ctx));
+    make(vc, "v", a->cache, vd, a->n_ctx, VKA_USAGE_KV, random_rows(a->cache, vd, a->n_ctx));
     make(q, "q", VKA_TYPE_F32, (int64_t)a->n_head * a->head_dim, a->tokens, VKA_USAGE_ACTIVATION,
          random_floats((size_t)a->n_head * a->head_dim * a->tokens, 2.0f / sqrtf((float)a->head_dim) * 4.0f));
     make(out, "out", VKA_TYPE_F32, (int64_t)a->n_head * a->head_dim_v, a->tokens, VKA_USAGE_ACTIVATION, NULL);
