@@ -6,14 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generator.h"
 #include "lvka.h"
 #include "session.h"
 #include "status.h"
-
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-} text_buf;
 
 typedef struct lvka_stream {
     lvka_session *owner;       /* the session userdata (the stream's uservalue 1) */
@@ -23,46 +19,18 @@ typedef struct lvka_stream {
     int32_t tokens_per_call;
     bool finished;             /* no more tokens will be sampled */
     bool drained;              /* nil has been returned */
-    bool failed;               /* piece collection ran out of memory */
-    text_buf piece;            /* the text of the current call */
     char *text;                /* everything emitted, kept once the generator is gone */
     size_t text_len;
     vka_generate_result result;   /* counts and stop reason, kept likewise (text unused) */
 } lvka_stream;
 
-static bool buf_append(text_buf *b, const char *bytes, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (!data) return false;
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, bytes, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
-}
-
-/* The generator's on_piece: collects the text of the current call. */
-static bool collect_piece(const char *piece, size_t len, int32_t token, void *user) {
-    (void)token;
-    lvka_stream *st = user;
-    if (!buf_append(&st->piece, piece, len)) st->failed = true;
-    return !st->failed;
-}
-
 /* Keeps the generator's result, frees it, and lets the session be used again. */
 static void stream_release(lvka_stream *st) {
     if (st->gen) {
-        const vka_generate_result *r = vka_generator_result(st->gen);
-        st->result = *r;
+        st->result = *vka_generator_result(st->gen);
         st->result.text = NULL;
         free(st->text);
-        st->text = r->text_len ? malloc(r->text_len) : NULL;
-        st->text_len = st->text ? r->text_len : 0;
-        if (st->text) memcpy(st->text, r->text, r->text_len);
+        st->text = vka_generator_take_text(st->gen, &st->text_len);
         vka_generator_free(st->gen);
         st->gen = NULL;
     }
@@ -81,14 +49,15 @@ static lvka_stream *check_stream(lua_State *L, int arg, const char *fn) {
     return st;
 }
 
-/* Advances up to `budget` tokens (or one prefill chunk); the piece collects
- * this call's text. */
-static vka_status advance(lvka_stream *st, lua_Integer budget) {
-    bool done = false;
-    vka_status status = vka_generator_step(st->gen, (uint32_t)budget, (uint32_t)st->prefill_chunk, &done);
-    if (status == VKA_OK && st->failed) status = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory collecting streamed text");
-    if (done) st->finished = true;
-    return status;
+/* Everything emitted so far, from the generator or, once it is gone, the copy. */
+static const char *emitted(const lvka_stream *st, size_t *len) {
+    if (st->gen) {
+        const vka_generate_result *r = vka_generator_result(st->gen);
+        *len = r->text_len;
+        return r->text ? r->text : "";
+    }
+    *len = st->text_len;
+    return st->text ? st->text : "";
 }
 
 /* stream:next(n) -> text from up to n more tokens ("" while prefilling or
@@ -108,19 +77,23 @@ static int l_next(lua_State *L) {
         stream_release(st);
         return luaL_error(L, "%s: the session was closed", fn);
     }
-    st->piece.len = 0;
-    vka_status status = advance(st, budget);
+    /* this call's text is what the generator's output grows by */
+    size_t from, len;
+    emitted(st, &from);
+    bool done = false;
+    vka_status status = vka_generator_step(st->gen, (uint32_t)budget, (uint32_t)st->prefill_chunk, &done);
     if (status != VKA_OK) {
         stream_release(st);
         st->drained = true;
         return lvka_fail(L, fn);
     }
-    if (st->finished) stream_release(st);
-    if (st->piece.len == 0 && st->finished) {
+    if (done) stream_release(st);
+    const char *text = emitted(st, &len);
+    if (len == from && st->finished) {
         st->drained = true;
         lua_pushnil(L);
     } else {
-        lua_pushlstring(L, st->piece.data ? st->piece.data : "", st->piece.len);
+        lua_pushlstring(L, text + from, len - from);
     }
     return 1;
 }
@@ -139,12 +112,9 @@ static int l_done(lua_State *L) {
 
 static int l_text(lua_State *L) {
     lvka_stream *st = check_stream(L, 1, "stream:text");
-    if (st->gen) {
-        const vka_generate_result *r = vka_generator_result(st->gen);
-        lua_pushlstring(L, r->text ? r->text : "", r->text_len);
-    } else {
-        lua_pushlstring(L, st->text ? st->text : "", st->text_len);
-    }
+    size_t len;
+    const char *text = emitted(st, &len);
+    lua_pushlstring(L, text, len);
     return 1;
 }
 
@@ -176,8 +146,6 @@ static int l_gc(lua_State *L) {
     free(st->text);
     st->text = NULL;
     st->text_len = 0;
-    free(st->piece.data);
-    st->piece.data = NULL;
     return 0;
 }
 
@@ -209,7 +177,6 @@ int lvka_session_stream(lua_State *L) {
     lvka_gen_opts o;
     lvka_parse_gen_opts(L, 3, fn, &o);
     vka_session *vs = s->session;
-    if (vs->model->vocab_only) return luaL_error(L, "%s: the model was loaded vocab-only", fn);
 
     size_t n_ids = 0;
     const int32_t *ids;
@@ -222,8 +189,6 @@ int lvka_session_stream(lua_State *L) {
                     (vka_session_n_past(vs) == 0 ? VKA_TOKENIZE_MODEL_BOS : 0);
         ids = lvka_tokenize_to_stack(L, s->mref->model, text, len, flags, &n_ids, fn);
     }
-    if (n_ids == 0 && vka_session_n_past(vs) == 0)
-        return luaL_error(L, "%s: nothing to continue: the prompt and the session are empty", fn);
 
     lvka_stream *st = lua_newuserdatauv(L, sizeof *st, 1);
     memset(st, 0, sizeof *st);
@@ -231,8 +196,6 @@ int lvka_session_stream(lua_State *L) {
     luaL_setmetatable(L, LVKA_STREAM_MT);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
-    o.gp.on_piece = collect_piece;
-    o.gp.user = st;
     if (vka_generator_create_tokens(vs, ids, n_ids, &o.gp, &st->gen) != VKA_OK) return lvka_fail(L, fn);
     st->mref = s->mref;
     st->mref->refs++;
