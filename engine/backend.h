@@ -9,6 +9,7 @@
 #ifndef VKA_BACKEND_H
 #define VKA_BACKEND_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +91,14 @@ typedef struct vka_rope_params {
     float freq_base;         /* theta_i = pos * freq_scale * base^(-2i/n_rot) / factor_i */
     float freq_scale;
 } vka_rope_params;
+
+/* The rotation angle of pair i at position pos, in double, as every backend
+ * computes it (the CPU reference directly, Vulkan into its cos/sin tables),
+ * so that both round the same value to f32. ff: frequency factors or NULL. */
+static inline double vka_rope_theta(double pos, uint32_t i, uint32_t n_rot, float base, float scale, const float *ff) {
+    double theta = pos * (double)scale * pow((double)base, -2.0 * i / (double)n_rot);
+    return ff ? theta / (double)ff[i] : theta;
+}
 
 typedef struct vka_attention_params {
     uint32_t n_head, n_head_kv, head_dim, head_dim_v;

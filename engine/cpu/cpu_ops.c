@@ -99,8 +99,7 @@ void vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_
         double pos = (double)(n_past + (uint32_t)(r / p->n_heads));
         float *v = f32_row(x, r);
         for (uint32_t i = 0; i < half; i++) {
-            double theta = pos * (double)p->freq_scale * pow((double)p->freq_base, -2.0 * i / (double)p->n_rot);
-            if (ff) theta /= (double)ff[i];
+            double theta = vka_rope_theta(pos, i, p->n_rot, p->freq_base, p->freq_scale, ff);
             float c = (float)cos(theta), s = (float)sin(theta);
             /* NORM rotates adjacent pairs; NEOX pairs element i with i + n_rot/2. */
             uint32_t a = p->mode == VKA_ROPE_NORM ? 2 * i : i;

@@ -41,8 +41,7 @@ static vka_status fill_table(vk_backend *vb, vk_rope_table *t) {
         for (uint32_t k = 0; st == VKA_OK && k < n; k++) {
             double pos = (double)(p0 + k);
             for (uint32_t i = 0; i < half; i++) {
-                double theta = pos * (double)t->scale * pow((double)t->base, -2.0 * i / (double)t->n_rot);
-                if (ff) theta /= (double)ff[i];
+                double theta = vka_rope_theta(pos, i, t->n_rot, t->base, t->scale, ff);
                 out[2 * ((size_t)k * half + i)] = (float)cos(theta);
                 out[2 * ((size_t)k * half + i) + 1] = (float)sin(theta);
             }
