@@ -63,26 +63,24 @@ const vka_backend_ops vk_backend_ops_table = {
 
 /* Picks and probes the physical device; fills vb->phys and vb->desc. */
 static vka_status choose_device(vk_backend *vb, int index) {
-    uint32_t n = 0;
-    VK_TRY(vkEnumeratePhysicalDevices(vb->instance, &n, NULL), "enumerating devices");
-    if (n == 0) return vka_fail(VKA_ERR_NOT_FOUND, "vulkan: no Vulkan device found");
-    VkPhysicalDevice *phys = calloc(n, sizeof *phys);
-    vka_vk_device_desc *descs = calloc(n, sizeof *descs);
-    vka_status st = phys && descs ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    if (st == VKA_OK) st = vk_check(vkEnumeratePhysicalDevices(vb->instance, &n, phys), "enumerating devices");
-    for (uint32_t i = 0; st == VKA_OK && i < n; i++) vk_probe_device(vb->instance, phys[i], i, &descs[i]);
-    if (st == VKA_OK) {
-        if (index < 0) {
-            index = vka_vk_best_device(descs, n);
-            if (index < 0) st = vka_fail(VKA_ERR_NOT_FOUND, "vulkan: none of the %u Vulkan devices is usable (%s: %s)",
-                                         n, descs[0].name, descs[0].unusable_reason);
-        } else if ((uint32_t)index >= n) {
-            st = vka_fail(VKA_ERR_NOT_FOUND, "vulkan: there is no device vulkan:%d (%u devices; `vkagent devices` lists "
-                          "them)", index, n);
-        } else if (!descs[index].usable) {
-            st = vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: device vulkan:%d (%s) cannot be used: %s", index,
-                          descs[index].name, descs[index].unusable_reason);
-        }
+    uint32_t n;
+    VkPhysicalDevice *phys;
+    vka_vk_device_desc *descs;
+    VKA_TRY(vk_enumerate(vb->instance, &phys, &descs, &n));
+    vka_status st = VKA_OK;
+    if (n == 0) {
+        st = vka_fail(VKA_ERR_NOT_FOUND, "vulkan: no Vulkan device found");
+    } else if (index < 0) {
+        index = vka_vk_best_device(descs, n);
+        if (index < 0)
+            st = vka_fail(VKA_ERR_NOT_FOUND, "vulkan: none of the %u Vulkan devices is usable (%s: %s)", n,
+                          descs[0].name, descs[0].unusable_reason);
+    } else if ((uint32_t)index >= n) {
+        st = vka_fail(VKA_ERR_NOT_FOUND, "vulkan: there is no device vulkan:%d (%u devices; `vkagent devices` lists "
+                      "them)", index, n);
+    } else if (!descs[index].usable) {
+        st = vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: device vulkan:%d (%s) cannot be used: %s", index,
+                      descs[index].name, descs[index].unusable_reason);
     }
     if (st == VKA_OK) {
         vb->phys = phys[index];

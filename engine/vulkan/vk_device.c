@@ -352,32 +352,40 @@ void vk_probe_device(VkInstance instance, VkPhysicalDevice phys, uint32_t index,
     d->usable = true;
 }
 
-vka_status vka_vk_list_devices(vka_vk_device_desc **out, uint32_t *n) {
-    *out = NULL;
+vka_status vk_enumerate(VkInstance instance, VkPhysicalDevice **phys, vka_vk_device_desc **descs, uint32_t *n) {
+    *phys = NULL;
+    *descs = NULL;
     *n = 0;
-    VkInstance instance;
-    VkDebugUtilsMessengerEXT messenger;
-    VKA_TRY(vk_instance_create(vk_env_on("VKAGENT_VK_VALIDATION"), &instance, &messenger));
     uint32_t count = 0;
-    vka_status st = vk_check(vkEnumeratePhysicalDevices(instance, &count, NULL), "enumerating devices");
-    VkPhysicalDevice *phys = NULL;
-    vka_vk_device_desc *descs = NULL;
-    if (st == VKA_OK && count) {
-        phys = calloc(count, sizeof *phys);
-        descs = calloc(count, sizeof *descs);
-        if (!phys || !descs) st = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory listing devices");
-        if (st == VKA_OK) st = vk_check(vkEnumeratePhysicalDevices(instance, &count, phys), "enumerating devices");
-        for (uint32_t i = 0; st == VKA_OK && i < count; i++) vk_probe_device(instance, phys[i], i, &descs[i]);
-    }
-    free(phys);
-    vk_instance_destroy(instance, messenger);
+    VK_TRY(vkEnumeratePhysicalDevices(instance, &count, NULL), "enumerating devices");
+    if (!count) return VKA_OK;
+    VkPhysicalDevice *p = calloc(count, sizeof *p);
+    vka_vk_device_desc *d = calloc(count, sizeof *d);
+    vka_status st = p && d ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory listing devices");
+    if (st == VKA_OK) st = vk_check(vkEnumeratePhysicalDevices(instance, &count, p), "enumerating devices");
+    for (uint32_t i = 0; st == VKA_OK && i < count; i++) vk_probe_device(instance, p[i], i, &d[i]);
     if (st != VKA_OK) {
-        free(descs);
+        free(p);
+        free(d);
         return st;
     }
-    *out = descs;
+    *phys = p;
+    *descs = d;
     *n = count;
     return VKA_OK;
+}
+
+vka_status vka_vk_list_devices(vka_vk_device_desc **out, uint32_t *n) {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    *out = NULL;
+    *n = 0;
+    VKA_TRY(vk_instance_create(vk_env_on("VKAGENT_VK_VALIDATION"), &instance, &messenger));
+    VkPhysicalDevice *phys;
+    vka_status st = vk_enumerate(instance, &phys, out, n);
+    free(phys);
+    vk_instance_destroy(instance, messenger);
+    return st;
 }
 
 static int type_rank(int type) {

@@ -189,6 +189,8 @@ vka_status vk_instance_create(bool validation, VkInstance *instance, VkDebugUtil
 bool vk_env_on(const char *name);
 void vk_instance_destroy(VkInstance instance, VkDebugUtilsMessengerEXT messenger);
 void vk_probe_device(VkInstance instance, VkPhysicalDevice phys, uint32_t index, vka_vk_device_desc *d);
+/* Every physical device, probed; the caller frees *phys and *descs. */
+vka_status vk_enumerate(VkInstance instance, VkPhysicalDevice **phys, vka_vk_device_desc **descs, uint32_t *n);
 vka_status vk_device_create(vk_backend *vb);
 void vk_choose_tuning(vk_backend *vb);
 
