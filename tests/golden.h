@@ -20,4 +20,11 @@ typedef struct logit_diff {
 } logit_diff;
 logit_diff golden_compare(const float *a, const float *b, size_t n);
 
+/* Every 64- and 200-step greedy run of a stories260K golden file `g`
+ * (8 of them), each in a fresh session from make_session(ctx): the same
+ * text as llama2.c's run.c and the same token ids, position by position.
+ * `label` names the configuration in failure messages. */
+struct vka_session;
+void golden_expect_greedy(const cJSON *g, struct vka_session *(*make_session)(void *ctx), void *ctx, const char *label);
+
 #endif

@@ -36,41 +36,13 @@ static void greedy_params(vka_generate_params *gp, int max_tokens) {
 }
 
 /* Every 64- and 200-step golden: the same text as llama2.c's run.c. */
+static vka_session *stories_session(void *model) { return new_session(model, 512); }
+
 Test(generate, greedy_matches_llama2c_goldens, .timeout = 300) {
     cJSON *g = golden_load(test_data_path("models/stories260K.golden.json"));
     if (!g) cr_skip_test("fixture missing: models/stories260K.golden.json");
     vka_model *m = load_stories();
-    const cJSON *run;
-    int checked = 0;
-    cJSON_ArrayForEach(run, cJSON_GetObjectItem(g, "greedy")) {
-        int steps = cJSON_GetObjectItem(run, "steps")->valueint;
-        if (steps != 64 && steps != 200) continue; /* 512-step runs stop on BOS in run.c (see models/README.md) */
-        const char *prompt = cJSON_GetObjectItem(run, "prompt")->valuestring;
-        const char *want = cJSON_GetObjectItem(run, "text")->valuestring;
-        int n_new = cJSON_GetObjectItem(run, "generated_new_tokens")->valueint;
-        vka_session *s = new_session(m, 512);
-        vka_generate_params gp;
-        greedy_params(&gp, n_new);
-        vka_generate_result r;
-        cr_assert_eq(vka_generate(s, prompt, &gp, &r), VKA_OK, "%s", vka_last_error());
-        cr_expect_eq(r.n_generated, (uint32_t)n_new);
-        size_t plen = strlen(prompt);
-        char *got = malloc(plen + r.text_len + 1);
-        memcpy(got, prompt, plen);
-        memcpy(got + plen, r.text, r.text_len + 1);
-        cr_expect_str_eq(got, want, "prompt '%s', %d steps", prompt, steps);
-        /* and the ids, position by position */
-        int32_t *ids;
-        size_t n_ids = golden_ints(cJSON_GetObjectItem(run, "tokens"), &ids);
-        cr_expect_eq(vka_session_n_past(s), n_ids);
-        cr_expect_arr_eq(vka_session_tokens(s), ids, n_ids * sizeof *ids);
-        free(ids);
-        free(got);
-        vka_generate_result_clear(&r);
-        vka_session_free(s);
-        checked++;
-    }
-    cr_expect_eq(checked, 8);
+    golden_expect_greedy(g, stories_session, m, "CPU");
     vka_model_free(m);
     cJSON_Delete(g);
 }

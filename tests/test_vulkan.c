@@ -197,42 +197,22 @@ Test(vulkan, stories_logits_f16_kv_within_stated_tolerance) {
     stories_logits(VKA_KV_F16, 3e-2, "f16 KV cache: see the derivation above");
 }
 
+typedef struct greedy_ctx {
+    vka_model *model;
+    vka_kv_type kv;
+} greedy_ctx;
+
+static vka_session *greedy_session(void *ctx) {
+    greedy_ctx *c = ctx;
+    return session(c->model, 512, 512, c->kv);
+}
+
 static void greedy_goldens(vka_kv_type kv) {
     cJSON *g = golden_load(test_data_path("models/stories260K.golden.json"));
     if (!g) cr_skip_test("fixture missing: models/stories260K.golden.json");
-    vka_model *m = load("models/stories260K.gguf", "vulkan");
-    const cJSON *run;
-    int checked = 0;
-    cJSON_ArrayForEach(run, cJSON_GetObjectItem(g, "greedy")) {
-        int steps = cJSON_GetObjectItem(run, "steps")->valueint;
-        if (steps != 64 && steps != 200) continue; /* 512-step runs stop on BOS in run.c (models/README.md) */
-        const char *prompt = cJSON_GetObjectItem(run, "prompt")->valuestring;
-        const char *want = cJSON_GetObjectItem(run, "text")->valuestring;
-        int n_new = cJSON_GetObjectItem(run, "generated_new_tokens")->valueint;
-        vka_session *s = session(m, 512, 512, kv);
-        vka_generate_params gp;
-        vka_generate_params_default(&gp);
-        gp.sampling.temperature = 0;
-        gp.max_tokens = n_new;
-        vka_generate_result r;
-        cr_assert_eq(vka_generate(s, prompt, &gp, &r), VKA_OK, "%s", vka_last_error());
-        size_t plen = strlen(prompt);
-        char *got = malloc(plen + r.text_len + 1);
-        memcpy(got, prompt, plen);
-        memcpy(got + plen, r.text, r.text_len + 1);
-        cr_expect_str_eq(got, want, "prompt '%s', %d steps, kv %s", prompt, steps, kv == VKA_KV_F16 ? "f16" : "f32");
-        int32_t *ids;
-        size_t n_ids = golden_ints(cJSON_GetObjectItem(run, "tokens"), &ids);
-        cr_expect_eq(vka_session_n_past(s), n_ids);
-        cr_expect_arr_eq(vka_session_tokens(s), ids, n_ids * sizeof *ids);
-        free(ids);
-        free(got);
-        vka_generate_result_clear(&r);
-        vka_session_free(s);
-        checked++;
-    }
-    cr_expect_eq(checked, 8);
-    vka_model_free(m);
+    greedy_ctx c = {load("models/stories260K.gguf", "vulkan"), kv};
+    golden_expect_greedy(g, greedy_session, &c, kv == VKA_KV_F16 ? "kv f16" : "kv f32");
+    vka_model_free(c.model);
     cJSON_Delete(g);
     no_validation_messages();
 }
