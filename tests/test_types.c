@@ -460,22 +460,29 @@ static void fill_test_row(float *x, int n, uint64_t *seed) {
     }
 }
 
-Test(types, quantize_q8_0_q4_0_match_restated_reference) {
+typedef void (*ref_block_fn)(const float *x, uint8_t *out);
+
+/* Quantizes 2000 blocks of fill_test_row data (from `seed`) to `type` and
+ * compares each block with the restated reference. */
+static void expect_restated(vka_type type, ref_block_fn ref, uint64_t seed) {
     enum { N = 32 * 2000 };
+    const size_t size = vka_type_get_traits(type)->type_size;
     float *x = malloc(N * sizeof *x);
-    uint8_t *got = malloc(N / 32 * 34), *want = malloc(N / 32 * 34);
+    uint8_t *got = malloc(N / 32 * size), *want = malloc(N / 32 * size);
     cr_assert(x && got && want);
-    uint64_t seed = 21;
     fill_test_row(x, N, &seed);
-    quantize(VKA_TYPE_Q8_0, x, got, N);
-    for (int b = 0; b < N / 32; b++) ref_q8_0_block(x + 32 * b, want + 34 * b);
-    for (int b = 0; b < N / 32; b++) cr_assert_arr_eq(got + 34 * b, want + 34 * b, 34, "q8_0 block %d", b);
-    quantize(VKA_TYPE_Q4_0, x, got, N);
-    for (int b = 0; b < N / 32; b++) ref_q4_0_block(x + 32 * b, want + 18 * b);
-    for (int b = 0; b < N / 32; b++) cr_assert_arr_eq(got + 18 * b, want + 18 * b, 18, "q4_0 block %d", b);
+    quantize(type, x, got, N);
+    for (int b = 0; b < N / 32; b++) ref(x + 32 * b, want + size * (size_t)b);
+    for (int b = 0; b < N / 32; b++)
+        cr_assert_arr_eq(got + size * (size_t)b, want + size * (size_t)b, size, "%s block %d", vka_type_name(type), b);
     free(x);
     free(got);
     free(want);
+}
+
+Test(types, quantize_q8_0_q4_0_match_restated_reference) {
+    expect_restated(VKA_TYPE_Q8_0, ref_q8_0_block, 21);
+    expect_restated(VKA_TYPE_Q4_0, ref_q4_0_block, 21);
 }
 
 /* Q4_1, Q5_0, Q5_1 restated from their description: Q4_1/Q5_1 take the
@@ -509,28 +516,13 @@ static void ref_q_min_block(const float *x, int bits, uint8_t *out) {
 
 static void ref_q5_0_block(const float *x, uint8_t *out) { ref_q_signed_block(x, 5, out); }
 
+static void ref_q4_1_block(const float *x, uint8_t *out) { ref_q_min_block(x, 4, out); }
+static void ref_q5_1_block(const float *x, uint8_t *out) { ref_q_min_block(x, 5, out); }
+
 Test(types, quantize_q4_1_q5_0_q5_1_match_restated_reference) {
-    enum { N = 32 * 2000 };
-    float *x = malloc(N * sizeof *x);
-    uint8_t *got = malloc(N / 32 * 24), *want = malloc(N / 32 * 24);
-    cr_assert(x && got && want);
-    uint64_t seed = 23;
-    fill_test_row(x, N, &seed);
-    const struct { vka_type type; size_t size; } cases[] = {{VKA_TYPE_Q4_1, 20}, {VKA_TYPE_Q5_0, 22}, {VKA_TYPE_Q5_1, 24}};
-    for (int c = 0; c < 3; c++) {
-        quantize(cases[c].type, x, got, N);
-        for (int b = 0; b < N / 32; b++) {
-            uint8_t *w = want + cases[c].size * (size_t)b;
-            if (cases[c].type == VKA_TYPE_Q5_0) ref_q5_0_block(x + 32 * b, w);
-            else ref_q_min_block(x + 32 * b, cases[c].type == VKA_TYPE_Q4_1 ? 4 : 5, w);
-        }
-        for (int b = 0; b < N / 32; b++)
-            cr_assert_arr_eq(got + cases[c].size * (size_t)b, want + cases[c].size * (size_t)b, cases[c].size,
-                             "%s block %d", vka_type_name(cases[c].type), b);
-    }
-    free(x);
-    free(got);
-    free(want);
+    expect_restated(VKA_TYPE_Q4_1, ref_q4_1_block, 23);
+    expect_restated(VKA_TYPE_Q5_0, ref_q5_0_block, 23);
+    expect_restated(VKA_TYPE_Q5_1, ref_q5_1_block, 23);
 }
 
 Test(types, quantize_q5_0_q5_1_known_answers) {
