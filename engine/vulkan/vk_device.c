@@ -44,6 +44,25 @@ vka_status vk_check(VkResult r, const char *fmt, ...) {
     return vka_fail(s, "vulkan: %s failed: %s (%d)", what, vk_result_name(r), (int)r);
 }
 
+/* The queue family to compute on: one with compute, preferring one without
+ * graphics (dedicated compute); -1 if none (or out of memory). */
+static int compute_family(VkPhysicalDevice phys) {
+    uint32_t nq = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(phys, &nq, NULL);
+    VkQueueFamilyProperties *q = calloc(nq ? nq : 1, sizeof *q);
+    if (!q) return -1;
+    vkGetPhysicalDeviceQueueFamilyProperties(phys, &nq, q);
+    int family = -1;
+    for (uint32_t i = 0; i < nq; i++) {
+        if (!(q[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
+        bool dedicated = !(q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT);
+        if (family < 0 || dedicated) family = (int)i;
+        if (dedicated) break;
+    }
+    free(q);
+    return family;
+}
+
 /* ------------------------------------------------------------ switches */
 
 bool vk_env_on(const char *name) {
@@ -336,16 +355,7 @@ void vk_probe_device(VkInstance instance, VkPhysicalDevice phys, uint32_t index,
     d->enabled = d->found;
     vka_vk_apply_env_switches(&d->enabled);
 
-    uint32_t nq = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(phys, &nq, NULL);
-    VkQueueFamilyProperties *q = calloc(nq ? nq : 1, sizeof *q);
-    bool compute = false;
-    if (q) {
-        vkGetPhysicalDeviceQueueFamilyProperties(phys, &nq, q);
-        for (uint32_t i = 0; i < nq && !compute; i++) compute = (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) != 0;
-        free(q);
-    }
-    if (!compute) {
+    if (compute_family(phys) < 0) {
         snprintf(d->unusable_reason, sizeof d->unusable_reason, "no compute queue");
         return;
     }
@@ -412,19 +422,7 @@ int vka_vk_best_device(const vka_vk_device_desc *devs, uint32_t n) {
 vka_status vk_device_create(vk_backend *vb) {
     const vka_vk_device_desc *d = &vb->desc;
     bool v13 = d->api_version >= VK_API_VERSION_1_3;
-    uint32_t nq = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(vb->phys, &nq, NULL);
-    VkQueueFamilyProperties *q = calloc(nq ? nq : 1, sizeof *q);
-    if (!q) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    vkGetPhysicalDeviceQueueFamilyProperties(vb->phys, &nq, q);
-    /* a compute queue, preferring one without graphics (dedicated compute) */
-    int family = -1;
-    for (uint32_t i = 0; i < nq; i++) {
-        if (!(q[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
-        if (family < 0 || !(q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) family = (int)i;
-        if (!(q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) break;
-    }
-    free(q);
+    int family = compute_family(vb->phys);
     if (family < 0) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: device %u (%s) has no compute queue", d->index, d->name);
     vb->queue_family = (uint32_t)family;
 
