@@ -119,16 +119,7 @@ static vka_status setup(vk_backend *vb, int index) {
         vb->tune.texel = false;
     VKA_TRY(vk_arenas_init(vb));
     VKA_TRY(vk_pipelines_init(vb));
-    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                                   .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
-                                   .queueFamilyIndex = vb->queue_family};
-    VK_TRY(vkCreateCommandPool(vb->device, &cpi, NULL, &vb->xfer_pool), "creating the transfer command pool");
-    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                       .commandPool = vb->xfer_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                       .commandBufferCount = 1};
-    VK_TRY(vkAllocateCommandBuffers(vb->device, &cai, &vb->xfer_cmd), "allocating the transfer command buffer");
-    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VK_TRY(vkCreateFence(vb->device, &fci, NULL, &vb->xfer_fence), "creating a fence");
+    VKA_TRY(vk_cmd_create(vb, VK_COMMAND_POOL_CREATE_TRANSIENT_BIT, &vb->xfer_pool, &vb->xfer_cmd, &vb->xfer_fence));
     VKA_TRY(vk_alloc_mem(vb, &vb->device_arena, 256, "an unused binding", &vb->dummy));
     VKA_TRY(vk_stage_zero(vb, &vb->dummy, 0, 256));
     VKA_TRY(vk_texel_view(vb, &vb->dummy, 16, &vb->dummy_view));

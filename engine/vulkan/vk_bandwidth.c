@@ -51,14 +51,7 @@ vka_status vk_measure_bandwidth(vka_backend *b, double *bytes_per_second) {
     if (st == VKA_OK && vb->tune.texel) st = vk_texel_view(vb, &src, bytes, &view);
     uint32_t spec = WG;
     if (st == VKA_OK) st = vk_pipeline_get(vb, view ? "bandwidth_texel" : "bandwidth", &spec, 1, false, &p);
-    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                                   .queueFamilyIndex = vb->queue_family};
-    if (st == VKA_OK) st = vk_check(vkCreateCommandPool(vb->device, &cpi, NULL, &pool), "creating a command pool");
-    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = pool,
-                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-    if (st == VKA_OK) st = vk_check(vkAllocateCommandBuffers(vb->device, &cai, &cmd), "allocating a command buffer");
-    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if (st == VKA_OK) st = vk_check(vkCreateFence(vb->device, &fci, NULL, &fence), "creating a fence");
+    if (st == VKA_OK) st = vk_cmd_create(vb, 0, &pool, &cmd, &fence);
     VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_XTEX_BINDING},
                                   {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 2}};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1,

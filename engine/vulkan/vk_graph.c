@@ -606,17 +606,7 @@ static vka_status record(vk_backend *vb, const vka_graph *g, int64_t pos_hint, v
     int64_t positions = gs->max_n_past != INT64_MAX ? gs->max_n_past : pos_hint;
     gs->pos_limit = (positions > 0 ? positions : 0) + gs->rope_tokens;
     if (gs->pos_limit < 1) gs->pos_limit = 1;
-    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                                   .queueFamilyIndex = vb->queue_family};
-    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    vka_status st = vk_check(vkCreateCommandPool(vb->device, &cpi, NULL, &gs->pool), "creating a command pool");
-    if (st == VKA_OK) {
-        cai.commandPool = gs->pool;
-        st = vk_check(vkAllocateCommandBuffers(vb->device, &cai, &gs->cmd), "allocating a command buffer");
-    }
-    if (st == VKA_OK) st = vk_check(vkCreateFence(vb->device, &fci, NULL, &gs->fence), "creating a fence");
+    vka_status st = vk_cmd_create(vb, 0, &gs->pool, &gs->cmd, &gs->fence);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->host_arena, 256, "step parameters", &gs->params);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the attention workspace", &gs->ws);
     /* what was allocated (a failed allocation is zeroed); state_free takes it back */

@@ -185,6 +185,10 @@ typedef struct vk_backend {
 
 /* vk_device.c */
 vka_status vk_instance_create(bool validation, VkInstance *instance, VkDebugUtilsMessengerEXT *messenger);
+/* A command pool with one primary command buffer, and a fence; on failure
+ * what was made stays in the outputs for the caller's usual cleanup. */
+vka_status vk_cmd_create(vk_backend *vb, VkCommandPoolCreateFlags flags, VkCommandPool *pool, VkCommandBuffer *cmd,
+                         VkFence *fence);
 /* An environment switch is on: set, non-empty and not "0". */
 bool vk_env_on(const char *name);
 void vk_instance_destroy(VkInstance instance, VkDebugUtilsMessengerEXT messenger);

@@ -375,3 +375,16 @@ vka_status vk_read(vk_backend *vb, const vk_alloc *src, VkDeviceSize offset, VkD
     }
     return VKA_OK;
 }
+
+vka_status vk_cmd_create(vk_backend *vb, VkCommandPoolCreateFlags flags, VkCommandPool *pool, VkCommandBuffer *cmd,
+                         VkFence *fence) {
+    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, .flags = flags,
+                                   .queueFamilyIndex = vb->queue_family};
+    VK_TRY(vkCreateCommandPool(vb->device, &cpi, NULL, pool), "creating a command pool");
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = *pool,
+                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+    VK_TRY(vkAllocateCommandBuffers(vb->device, &cai, cmd), "allocating a command buffer");
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VK_TRY(vkCreateFence(vb->device, &fci, NULL, fence), "creating a fence");
+    return VKA_OK;
+}
