@@ -61,26 +61,24 @@ typedef struct rec {
 
 /* ------------------------------------------------------------ bindings */
 
-static vka_status bind_plain(rec *r, const vka_tensor *t, uint32_t elem_size, vk_binding *b, uint32_t *elem_off) {
+static vk_binding bind_alloc(const vk_alloc *a, VkDeviceSize range) {
+    return (vk_binding){a->chunk->buffer, a->offset, range, NULL};
+}
+
+static vk_binding bind_part(const vk_part *p) { return bind_alloc(&p->alloc, p->bytes); }
+
+static vka_status bind_plain(const vka_tensor *t, uint32_t elem_size, vk_binding *b, uint32_t *elem_off) {
     vk_storage *s = vk_storage_of(t);
     if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: tensor '%s' has no storage on this device",
                             t->name ? t->name : "?");
     if (t->offset % elem_size)
         return vka_fail(VKA_ERR_INTERNAL, "vulkan: view of '%s' at byte %zu is not element-aligned", t->name, t->offset);
-    const vk_part *p = &s->parts[0];
     if (s->usage == VKA_USAGE_WEIGHT && (s->n_parts != 1 || t->parent))
         return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: weight '%s' used as a plain vector must be one whole row",
                         t->name ? t->name : "?");
-    *b = (vk_binding){p->alloc.chunk->buffer, p->alloc.offset, p->bytes, NULL};
+    *b = bind_part(&s->parts[0]);
     *elem_off = (uint32_t)(t->offset / elem_size);
-    (void)r;
     return VKA_OK;
-}
-
-static vk_binding bind_part(const vk_part *p) { return (vk_binding){p->alloc.chunk->buffer, p->alloc.offset, p->bytes, NULL}; }
-
-static vk_binding bind_alloc(const vk_alloc *a, VkDeviceSize range) {
-    return (vk_binding){a->chunk->buffer, a->offset, range, NULL};
 }
 
 /* ------------------------------------------------------------ hazards */
@@ -174,8 +172,8 @@ static vka_status emit_get_rows(rec *r, const vka_node *n) {
     VKA_TRY(weight_of(n->src[0], "get_rows", &w));
     vk_dispatch d = {0};
     uint32_t d_off, ids_off;
-    VKA_TRY(bind_plain(r, n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(r, n->src[1], 4, &d.bind[2], &ids_off));
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &ids_off));
     uint32_t ne0 = (uint32_t)n->src[0]->ne[0], tokens = (uint32_t)n->src[1]->ne[1] * (uint32_t)n->src[1]->ne[0];
     if (n->dst->ne[0] != n->src[0]->ne[0] || n->dst->ne[1] < (int64_t)tokens)
         return vka_fail(VKA_ERR_INTERNAL, "vulkan: get_rows shapes do not agree");
@@ -203,9 +201,9 @@ static vka_status emit_get_rows(rec *r, const vka_node *n) {
 static vka_status emit_rms_norm(rec *r, const vka_node *n) {
     vk_dispatch d = {0};
     uint32_t d_off, x_off, w_off;
-    VKA_TRY(bind_plain(r, n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(r, n->src[0], 4, &d.bind[1], &x_off));
-    VKA_TRY(bind_plain(r, n->src[1], 4, &d.bind[2], &w_off));
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &x_off));
+    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &w_off));
     const vk_tuning *t = &r->vb->tune;
     uint32_t ne0 = (uint32_t)n->src[0]->ne[0], rows = (uint32_t)n->src[0]->ne[1];
     float eps = n->p.eps;
@@ -243,7 +241,7 @@ static vka_status emit_rope(rec *r, const vka_node *n) {
     }
     vk_dispatch d = {0};
     uint32_t x_off;
-    VKA_TRY(bind_plain(r, x, 4, &d.bind[0], &x_off));
+    VKA_TRY(bind_plain(x, 4, &d.bind[0], &x_off));
     d.bind[1] = bind_alloc(&tab->alloc, (VkDeviceSize)tab->n_pos * rp->n_rot * sizeof(float));
     d.bind[4] = bind_alloc(&gs->params, 16);
     uint32_t rows = (uint32_t)x->ne[1];
@@ -270,8 +268,8 @@ static vka_status emit_kv_store(rec *r, const vka_node *n) {
     uint32_t esize = cache->type == VKA_TYPE_F32 ? 4 : 2;
     vk_dispatch d = {0};
     uint32_t dst_off, src_off;
-    VKA_TRY(bind_plain(r, cache, esize, &d.bind[0], &dst_off));
-    VKA_TRY(bind_plain(r, src, 4, &d.bind[1], &src_off));
+    VKA_TRY(bind_plain(cache, esize, &d.bind[0], &dst_off));
+    VKA_TRY(bind_plain(src, 4, &d.bind[1], &src_off));
     d.bind[4] = bind_alloc(&r->gs->params, 16);
     uint64_t count = (uint64_t)src->ne[0] * (uint64_t)src->ne[1];
     uint32_t pc[4] = {(uint32_t)count, (uint32_t)cache->ne[0], src_off, dst_off};
@@ -300,10 +298,10 @@ static vka_status emit_attention(rec *r, const vka_node *n) {
     uint32_t max_chunks = div_up((uint64_t)kc->ne[1], 32);
     vk_dispatch d = {0};
     uint32_t o_off, q_off, k_off, v_off;
-    VKA_TRY(bind_plain(r, n->dst, 4, &d.bind[0], &o_off));
-    VKA_TRY(bind_plain(r, q, 4, &d.bind[1], &q_off));
-    VKA_TRY(bind_plain(r, kc, esize, &d.bind[2], &k_off));
-    VKA_TRY(bind_plain(r, vc, esize, &d.bind[3], &v_off));
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &o_off));
+    VKA_TRY(bind_plain(q, 4, &d.bind[1], &q_off));
+    VKA_TRY(bind_plain(kc, esize, &d.bind[2], &k_off));
+    VKA_TRY(bind_plain(vc, esize, &d.bind[3], &v_off));
     d.bind[4] = bind_alloc(&r->gs->params, 16);
     float scale = ap->scale;
     uint32_t pc[12] = {ap->n_head, ap->n_head_kv, tokens, q_off, o_off, k_off, v_off,
@@ -352,9 +350,9 @@ static vka_status emit_attention(rec *r, const vka_node *n) {
 static vka_status emit_eltwise(rec *r, const vka_node *n, const char *module) {
     vk_dispatch d = {0};
     uint32_t d_off, a_off, b_off;
-    VKA_TRY(bind_plain(r, n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(r, n->src[0], 4, &d.bind[1], &a_off));
-    VKA_TRY(bind_plain(r, n->src[1], 4, &d.bind[2], &b_off));
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &a_off));
+    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &b_off));
     uint64_t count = (uint64_t)n->src[0]->ne[0] * (uint64_t)n->src[0]->ne[1];
     uint32_t pc[4] = {(uint32_t)count, d_off, a_off, b_off};
     set_push(&d, pc, sizeof pc);
@@ -369,8 +367,8 @@ static vka_status emit_eltwise(rec *r, const vka_node *n, const char *module) {
 static vka_status emit_argmax(rec *r, const vka_node *n) {
     vk_dispatch d = {0};
     uint32_t d_off, x_off;
-    VKA_TRY(bind_plain(r, n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(r, n->src[0], 4, &d.bind[1], &x_off));
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &x_off));
     uint32_t rows = (uint32_t)n->src[0]->ne[1];
     uint32_t pc[4] = {(uint32_t)n->src[0]->ne[0], rows, x_off, d_off};
     set_push(&d, pc, sizeof pc);
@@ -391,9 +389,9 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
     const vk_tuning *t = &r->vb->tune;
     vk_dispatch d = {0};
     uint32_t d_off, x_off, b_off = 0;
-    VKA_TRY(bind_plain(r, dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(r, x, 4, &d.bind[2], &x_off));
-    if (bias) VKA_TRY(bind_plain(r, bias, 4, &d.bind[3], &b_off));
+    VKA_TRY(bind_plain(dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(x, 4, &d.bind[2], &x_off));
+    if (bias) VKA_TRY(bind_plain(bias, 4, &d.bind[3], &b_off));
     uint32_t flags = (bias ? 1u : 0u) | (n->p.accumulate ? 2u : 0u) | ((x_off % 4 == 0 && K % 4 == 0) ? 4u : 0u);
     const char *ty = wtype_suffix(w->type);
     char module[40];
