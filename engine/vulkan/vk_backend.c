@@ -94,7 +94,6 @@ static vka_status choose_device(vk_backend *vb, int index) {
 static vka_status setup(vk_backend *vb, int index) {
     VKA_TRY(vk_instance_create(vk_env_on("VKAGENT_VK_VALIDATION"), &vb->instance, &vb->messenger));
     VKA_TRY(choose_device(vb, index));
-    vb->feat = vb->desc.enabled;
     vkGetPhysicalDeviceMemoryProperties(vb->phys, &vb->mem_props);
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(vb->phys, &props);
@@ -127,7 +126,7 @@ static vka_status setup(vk_backend *vb, int index) {
     snprintf(vb->base.name, sizeof vb->base.name, "vulkan:%u %.200s [%s]", vb->desc.index, vb->desc.name,
              vb->desc.type_name);
     /* an f16 cache where the shaders can store halves natively; f32 otherwise */
-    vb->base.kv_f16_default = vb->feat.storage16;
+    vb->base.kv_f16_default = vb->desc.enabled.storage16;
     return VKA_OK;
 }
 

@@ -426,7 +426,7 @@ vka_status vk_device_create(vk_backend *vb) {
     if (family < 0) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: device %u (%s) has no compute queue", d->index, d->name);
     vb->queue_family = (uint32_t)family;
 
-    const vka_vk_features *f = &vb->feat;
+    const vka_vk_features *f = &vb->desc.enabled;
     const char *exts[4];
     uint32_t n_exts = 0;
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
@@ -536,7 +536,7 @@ void vk_choose_tuning(vk_backend *vb) {
         t->norm_rt = 64;
         t->attn_wg = 64;
         t->attn_split = true;
-        t->coopmat = vb->feat.coopmat_nv && vb->desc.min_subgroup_size == 32 && vb->desc.max_subgroup_size == 32;
+        t->coopmat = vb->desc.enabled.coopmat_nv && vb->desc.min_subgroup_size == 32 && vb->desc.max_subgroup_size == 32;
     }
     /* measurement knobs, kept to shapes the kernels accept */
     uint32_t lanes = env_u32("VKAGENT_VK_LANES", t->lanes);
@@ -548,7 +548,7 @@ void vk_choose_tuning(vk_backend *vb) {
     t->mm_wg = pow2_wg(env_u32("VKAGENT_VK_MM_WG", t->mm_wg), t->lanes);
     /* lane sums by shuffles need lanes within one full subgroup */
     uint32_t max_sg = vb->desc.max_subgroup_size ? vb->desc.max_subgroup_size : 1;
-    t->sg_reduce = !cpu && t->lanes > 1 && vb->feat.subgroup_shuffle && vb->feat.full_subgroups &&
+    t->sg_reduce = !cpu && t->lanes > 1 && vb->desc.enabled.subgroup_shuffle && vb->desc.enabled.full_subgroups &&
                    vb->desc.min_subgroup_size >= t->lanes && t->mv_wg % max_sg == 0;
     /* shared-memory tiles: weights and inputs of one K step (lanes blocks of 32) must fit */
     t->tm = t->tn = 32;

@@ -256,7 +256,7 @@ static vka_status emit_rope(rec *r, const vka_node *n) {
 
 static const char *kv_variant(const vk_backend *vb, vka_type t) {
     if (t == VKA_TYPE_F32) return "f32";
-    if (t == VKA_TYPE_F16) return vb->feat.storage16 ? "f16s" : "f16p";
+    if (t == VKA_TYPE_F16) return vb->desc.enabled.storage16 ? "f16s" : "f16p";
     return NULL;
 }
 

@@ -139,7 +139,6 @@ typedef struct vk_backend {
     VkQueue queue;
     uint32_t queue_family;
     vka_vk_device_desc desc;
-    vka_vk_features feat;            /* enabled features */
     VkPhysicalDeviceMemoryProperties mem_props;
     VkDeviceSize max_binding;        /* largest range one descriptor may bind */
     VkDeviceSize max_alloc;
