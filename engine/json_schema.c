@@ -41,64 +41,7 @@ const char *vka_json_any_gbnf(void) { return any_compact; }
 
 const char *vka_json_any_gbnf_ws(vka_json_ws ws) { return ws == VKA_JSON_WS_SPACED ? any_spaced : any_compact; }
 
-/* ---------------------------------------------------------------- text buffers */
-
-bool js_put(js_buf *b, const char *s, size_t n) {
-    if (b->failed) return false;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = true;
-            return false;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = 0;
-    return true;
-}
-
-bool js_puts(js_buf *b, const char *s) { return js_put(b, s, strlen(s)); }
-
-bool js_printf(js_buf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->failed = true;
-        return false;
-    }
-    return js_put(b, tmp, (size_t)n);
-}
-
-/* A GBNF string literal whose characters are the bytes given. */
-static bool put_literal(js_buf *b, const char *s, size_t n) {
-    js_puts(b, "\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            js_put(b, e, 2);
-        } else if (c == '\n') {
-            js_puts(b, "\\n");
-        } else if (c == '\t') {
-            js_puts(b, "\\t");
-        } else if (c == '\r') {
-            js_puts(b, "\\r");
-        } else if (c < 0x20 || c == 0x7F) {
-            js_printf(b, "\\x%02X", c);
-        } else {
-            js_put(b, (const char *)&s[i], 1);
-        }
-    }
-    return js_puts(b, "\"");
-}
+static bool put_literal(js_buf *b, const char *s, size_t n) { return js_put_literal(b, s, n); }
 
 /* The JSON text of a string value (quoted, escaped as JSON requires). */
 static bool put_json_string(js_buf *b, const char *s) {
@@ -845,5 +788,12 @@ done:
 }
 
 vka_status vka_json_schema_to_gbnf(const char *schema_json, char **gbnf_out) {
+    return vka_json_schema_to_gbnf_ws(schema_json, VKA_JSON_WS_COMPACT, gbnf_out);
+}
+
+/* Scaffolding while the draft 2020-12 converter is built: flags not yet applied. */
+vka_status vka_json_schema_to_grammar(const char *schema_json, uint32_t flags, char **gbnf_out, char **warnings_out) {
+    (void)flags;
+    if (warnings_out) *warnings_out = NULL;
     return vka_json_schema_to_gbnf_ws(schema_json, VKA_JSON_WS_COMPACT, gbnf_out);
 }

@@ -9,16 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-/* Text that grows; `failed` sticks after an allocation failure. */
-typedef struct js_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} js_buf;
-
-bool js_put(js_buf *b, const char *s, size_t n);
-bool js_puts(js_buf *b, const char *s);
-bool js_printf(js_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "json_rules.h"
 
 /* Unbounded integers and the integral part of numbers have at most this many
  * digits (values beyond 2^53 lose precision in most JSON parsers anyway; it

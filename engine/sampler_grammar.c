@@ -60,7 +60,7 @@ vka_status vka_structured_gbnf(const vka_sampling_params *p, char **gbnf, const 
         *gbnf = strdup(p->grammar);
         if (p->grammar_root) *root = p->grammar_root;
     } else if (p->json_schema) {
-        VKA_TRY(vka_json_schema_to_gbnf(p->json_schema, gbnf));
+        VKA_TRY(vka_json_schema_to_grammar(p->json_schema, p->json_schema_flags, gbnf, NULL));
     } else if (p->json) {
         *gbnf = strdup(vka_json_any_gbnf());
     } else {

@@ -223,9 +223,45 @@ typedef struct vka_sampling_params {
     /* Structured output (at most one of the three): */
     const char *grammar;        /* GBNF text */
     const char *grammar_root;   /* its start rule; NULL means "root" */
-    const char *json_schema;    /* JSON Schema text (the subset documented in docs/structured-output.md) */
+    const char *json_schema;    /* JSON Schema text (draft 2020-12; docs/structured-output.md) */
     bool json;                  /* any JSON value */
+    uint32_t json_schema_flags; /* VKA_JSON_SCHEMA_* options of the conversion; default 0 */
 } vka_sampling_params;
+
+/* Options of the JSON Schema conversion (bits of json_schema_flags). */
+typedef enum vka_json_schema_flag {
+    /* Undeclared members are disallowed unless the schema allows them
+     * (additionalProperties defaults to false), as OpenAI's strict mode. */
+    VKA_JSON_SCHEMA_STRICT = 1u << 0,
+    /* Validation keywords the converter cannot enforce exactly are ignored
+     * (listed in the warnings) instead of refusing the schema. */
+    VKA_JSON_SCHEMA_LENIENT = 1u << 1,
+    /* Any JSON whitespace between tokens instead of none. */
+    VKA_JSON_SCHEMA_FLEXIBLE_WS = 1u << 2,
+    /* oneOf whose alternatives may overlap is treated as anyOf instead of
+     * being refused. */
+    VKA_JSON_SCHEMA_ONEOF_AS_ANYOF = 1u << 3,
+} vka_json_schema_flag;
+
+/* Converts a JSON Schema (text) to the GBNF grammar that constrained
+ * sampling uses (start rule "root"). *gbnf_out is freed with vka_free.
+ * warnings_out (may be NULL) receives a malloc'ed text of the keywords
+ * ignored under VKA_JSON_SCHEMA_LENIENT, one per line, or NULL when there
+ * are none. Errors are VKA_ERR_GRAMMAR naming the keyword and its JSON
+ * pointer ("JSON schema at #/properties/when/format: ..."). */
+vka_status vka_json_schema_to_grammar(const char *schema_json, uint32_t flags, char **gbnf_out,
+                                      char **warnings_out);
+
+/* Checks whole documents against the constraint of `params` (its grammar,
+ * json_schema or json), without a model: the same grammar the sampler
+ * enforces, so a document is accepted exactly when a generation could
+ * produce it. */
+typedef struct vka_structured_checker vka_structured_checker;
+
+vka_status vka_structured_checker_create(const vka_sampling_params *params, vka_structured_checker **out);
+/* *accepted: `doc` (len bytes) is a complete document under the grammar. */
+vka_status vka_structured_check(vka_structured_checker *checker, const char *doc, size_t len, bool *accepted);
+void vka_structured_checker_free(vka_structured_checker *checker);
 
 void vka_sampling_params_default(vka_sampling_params *params);
 

@@ -1,0 +1,55 @@
+/* json_rules.h — building GBNF text for the JSON Schema converter and its
+ * parts (regular languages, numbers): a growing buffer, fresh rule names,
+ * and counted repetition that stays small for counts of any size. */
+#ifndef VKA_JSON_RULES_H
+#define VKA_JSON_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Text that grows; `failed` sticks after an allocation failure, and every
+ * later append is a no-op, so callers check once at the end. */
+typedef struct js_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} js_buf;
+
+bool js_put(js_buf *b, const char *s, size_t n);
+bool js_puts(js_buf *b, const char *s);
+/* printf into the buffer; no length limit. */
+bool js_printf(js_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void js_buf_free(js_buf *b);
+
+/* A GBNF string literal ("...") matching exactly the bytes given. */
+bool js_put_literal(js_buf *b, const char *s, size_t n);
+
+/* The grammar being built: rule lines and a counter for fresh names.
+ * Names made here are "<prefix>_<n>"; the converter's own names use only
+ * letters, digits and '-', so the two never collide. */
+typedef struct js_rules {
+    js_buf text;                /* "name ::= body\n" lines */
+    uint32_t counter;
+} js_rules;
+
+#define JS_NAME_CAP 48
+
+/* A fresh rule name into `name` (JS_NAME_CAP bytes). `prefix`: [a-z0-9]+. */
+void js_rule_name(js_rules *r, const char *prefix, char name[JS_NAME_CAP]);
+/* Appends the rule "name ::= body". */
+bool js_rule_add(js_rules *r, const char *name, const char *body);
+/* A fresh rule with this body; its name into `name`. */
+bool js_rule_new(js_rules *r, const char *prefix, const char *body, char name[JS_NAME_CAP]);
+
+#define JS_UNBOUNDED UINT64_MAX
+
+/* Appends to `expr` a GBNF expression matching `item` repeated n times,
+ * min <= n <= max (max JS_UNBOUNDED: no upper bound), with `sep` between
+ * consecutive items when sep is not NULL (e.g. `","`). `item` and `sep` are
+ * GBNF atoms (a rule name, a literal or a parenthesized group). Counts of
+ * any size: large ones are built from O(log n) helper rules (whose
+ * automaton stays small) instead of n copies. */
+bool js_put_repeat(js_rules *r, js_buf *expr, const char *item, const char *sep, uint64_t min, uint64_t max);
+
+#endif
