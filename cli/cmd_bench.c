@@ -26,13 +26,16 @@ static const char *const bench_help =
     "KV cache read per token / bandwidth).\n"
     "Grammar: the time per token of constrained sampling over random logits (default vocabulary:\n"
     "../shared/fixtures/vocab/qwen3.gguf, 151,936 tokens), median and worst.\n"
-    "Tokenizer: MB/s tokenizing a built-in 1 MB mixed-language text (or --file).\n";
+    "Tokenizer: MB/s tokenizing a built-in 1 MB mixed-language text (or --file).\n"
+    "\n"
+    "Schema options (with --grammar --json-schema):\n" CLI_JSON_SCHEMA_OPTIONS_HELP;
 
 typedef struct bench_opts {
     const char *model, *device, *schema;
     long p, n, depth, reps;
     bool json, bandwidth, grammar, any_json;
     uint32_t batch;
+    uint32_t schema_flags;      /* VKA_JSON_SCHEMA_* */
 } bench_opts;
 
 static int compare_double(const void *a, const void *b) {
@@ -186,13 +189,7 @@ static int bench_model(const bench_opts *o) {
 /* ------------------------------------------------------------ grammar masking */
 
 static int bench_grammar(const bench_opts *o) {
-    char *path = o->model ? strdup(o->model) : NULL;
-    if (!path) {
-        const char *data = getenv("VKAGENT_TEST_DATA");
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%s/fixtures/vocab/qwen3.gguf", data && *data ? data : VKA_SOURCE_DIR "/../shared");
-        path = strdup(buf);
-    }
+    char *path = o->model ? strdup(o->model) : cli_default_vocab();
     vka_model *m = cli_load_model(path, NULL, true, "bench");
     free(path);
     if (!m) return EXIT_RUNTIME;
@@ -200,6 +197,7 @@ static int bench_grammar(const bench_opts *o) {
     vka_sampling_params sp; /* the defaults users sample with */
     vka_sampling_params_default(&sp);
     sp.json = o->any_json || !o->schema;
+    sp.json_schema_flags = o->schema_flags;
     if (cli_load_structured(NULL, o->schema, "bench", &sp, &grammar_text, &schema_text)) {
         vka_model_free(m);
         return EXIT_RUNTIME;
@@ -290,6 +288,7 @@ int cmd_bench(int argc, char **argv) {
     bool n_given = false;
     const char *arg;
     long l;
+    bool matched;
     while ((arg = cli_args_next(&a))) {
         if (cli_is(arg, "-h", "--help")) {
             fputs(bench_help, stdout);
@@ -310,6 +309,7 @@ int cmd_bench(int argc, char **argv) {
             o.any_json = true;
         } else if (cli_is(arg, "--bandwidth", NULL)) o.bandwidth = true;
         else if (cli_is(arg, "--grammar", NULL)) o.grammar = true;
+        else if (!cli_parse_structured(&a, arg, &o.schema_flags, &matched) || matched) continue;
         else return cli_usage_error("bench", "unknown argument '%s'", arg);
     }
     if (a.failed) return EXIT_USAGE;

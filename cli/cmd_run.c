@@ -35,6 +35,7 @@ static const char *const run_help =
     "      --grammar-file FILE   constrain the output to a GBNF grammar (root rule \"root\")\n"
     "      --grammar-root NAME   start rule of the grammar\n"
     "      --json-schema S       constrain the output to a JSON Schema (a file, or the JSON text itself)\n"
+    CLI_JSON_SCHEMA_OPTIONS_HELP
     "      --json                constrain the output to any JSON value\n"
     "  -c, --ctx-size N          context size (default: the model's)\n"
     "  -b, --batch-size N        prompt tokens per step (default 512)\n"
@@ -102,6 +103,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         else if (cli_is(arg, "--json", NULL)) o->gp.sampling.json = true;
         else if (cli_is(arg, "--special", NULL)) o->special = true;
         else if (!cli_parse_sampling(&a, arg, &o->gp.sampling, &matched) || matched) continue;
+        else if (!cli_parse_structured(&a, arg, &o->gp.sampling.json_schema_flags, &matched) || matched) continue;
         else return cli_usage_error("run", "unknown option '%s'", arg);
         if (a.failed) return EXIT_USAGE;
     }

@@ -250,15 +250,70 @@ int cli_load_structured(const char *grammar_file, const char *json_schema, const
         sp->grammar = *grammar_text;
     }
     if (json_schema) {
-        /* Inline JSON starts with '{' (or is true/false); anything else is a path. */
-        const char *p = json_schema;
-        while (*p == ' ' || *p == '\n' || *p == '\t') p++;
-        bool inline_json = *p == '{' || strcmp(p, "true") == 0 || strcmp(p, "false") == 0;
-        if (inline_json) *schema_text = strdup(json_schema);
-        else if (!(*schema_text = cli_read_file(json_schema, cmd, NULL))) return EXIT_RUNTIME;
+        if (!(*schema_text = cli_read_schema(json_schema, cmd))) return EXIT_RUNTIME;
         sp->json_schema = *schema_text;
+        return cli_convert_schema(sp, cmd, NULL);
     }
     return EXIT_OK;
+}
+
+char *cli_default_vocab(void) {
+    const char *data = getenv("VKAGENT_TEST_DATA");
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s/fixtures/vocab/qwen3.gguf", data && *data ? data : VKA_SOURCE_DIR "/../shared");
+    return strdup(buf);
+}
+
+char *cli_read_schema(const char *json_schema, const char *cmd) {
+    /* Inline JSON starts with '{' (or is true/false); anything else is a path. */
+    const char *p = json_schema;
+    while (*p == ' ' || *p == '\n' || *p == '\t') p++;
+    bool inline_json = *p == '{' || strcmp(p, "true") == 0 || strcmp(p, "false") == 0;
+    if (!inline_json) return cli_read_file(json_schema, cmd, NULL);
+    char *text = strdup(json_schema);
+    if (!text) fprintf(stderr, "vkagent %s: out of memory\n", cmd);
+    return text;
+}
+
+int cli_convert_schema(const vka_sampling_params *sp, const char *cmd, char **gbnf) {
+    char *text = NULL, *warnings = NULL;
+    vka_status st = vka_json_schema_to_grammar(sp->json_schema, sp->json_schema_flags, &text, &warnings);
+    /* one line each: the converter lists the ignored keywords one per line */
+    for (char *line = warnings; line && *line;) {
+        char *end = strchr(line, '\n');
+        int n = end ? (int)(end - line) : (int)strlen(line);
+        if (n) fprintf(stderr, "vkagent %s: warning: %.*s\n", cmd, n, line);
+        line = end ? end + 1 : line + n;
+    }
+    free(warnings);
+    if (st != VKA_OK) {
+        free(text);
+        return cli_runtime_error(cmd, "converting the JSON schema");
+    }
+    if (gbnf) *gbnf = text;
+    else free(text);
+    return EXIT_OK;
+}
+
+bool cli_parse_structured(cli_args *a, const char *arg, uint32_t *json_schema_flags, bool *matched) {
+    static const struct {
+        const char *name;
+        uint32_t flag;
+    } options[] = {
+        {"--json-schema-strict", VKA_JSON_SCHEMA_STRICT},
+        {"--json-schema-lenient", VKA_JSON_SCHEMA_LENIENT},
+        {"--json-schema-flexible-ws", VKA_JSON_SCHEMA_FLEXIBLE_WS},
+        {"--json-schema-oneof-as-anyof", VKA_JSON_SCHEMA_ONEOF_AS_ANYOF},
+    };
+    (void)a; /* flags take no value: nothing can go wrong yet */
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (strcmp(arg, options[i].name) == 0) {
+            *json_schema_flags |= options[i].flag;
+            *matched = true;
+            return true;
+        }
+    *matched = false;
+    return true;
 }
 
 bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched) {

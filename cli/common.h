@@ -42,6 +42,11 @@ int cli_runtime_error(const char *cmd, const char *what);
  * Returns a malloc'ed path, or NULL after printing where it looked. */
 char *cli_find_model(const char *arg, const char *cmd);
 
+/* The vocabulary used without a model (bench --grammar, grammar --sample):
+ * $VKAGENT_TEST_DATA/fixtures/vocab/qwen3.gguf, by default in ../shared next
+ * to the checkout. Malloc'ed. */
+char *cli_default_vocab(void);
+
 /* Loads a model, printing the error; returns NULL on failure. */
 vka_model *cli_load_model(const char *path, const char *device, bool vocab_only, const char *cmd);
 
@@ -54,9 +59,39 @@ double cli_now(void);
 bool cli_print_piece(const char *piece, size_t len, int32_t token, void *user);
 
 /* Loads --grammar-file / --json-schema (file or inline JSON) into the sampling
- * params; the texts are returned for the caller to free. EXIT_OK or EXIT_RUNTIME. */
+ * params; the texts are returned for the caller to free. A schema is
+ * converted once here (cli_convert_schema), so that its warnings are printed
+ * and its errors reported before a model is loaded. EXIT_OK or EXIT_RUNTIME. */
 int cli_load_structured(const char *grammar_file, const char *json_schema, const char *cmd, vka_sampling_params *sp,
                         char **grammar_text, char **schema_text);
+
+/* The text of a --json-schema argument: the JSON itself when it starts with
+ * '{' (or is true/false), else the file it names. NULL + message on failure. */
+char *cli_read_schema(const char *json_schema, const char *cmd);
+
+/* The options of the JSON Schema conversion (json_schema_flags), for every
+ * command that takes --json-schema: --json-schema-strict, --json-schema-lenient,
+ * --json-schema-flexible-ws, --json-schema-oneof-as-anyof (VKA_JSON_SCHEMA_*
+ * bits set in *json_schema_flags). *matched says
+ * whether `arg` was one of them; returns false after a usage error. */
+bool cli_parse_structured(cli_args *a, const char *arg, uint32_t *json_schema_flags, bool *matched);
+
+/* Their lines for --help texts, after the --json-schema line. */
+#define CLI_JSON_SCHEMA_OPTIONS_HELP                                                                           \
+    "      --json-schema-strict  undeclared members only where the schema allows them\n"                       \
+    "                            (additionalProperties defaults to false, as OpenAI's strict mode)\n"          \
+    "      --json-schema-lenient ignore validation keywords that cannot be enforced exactly\n"                 \
+    "                            (each named in a warning) instead of refusing the schema\n"                   \
+    "      --json-schema-flexible-ws\n"                                                                        \
+    "                            any JSON whitespace between tokens (default: none, compact JSON)\n"           \
+    "      --json-schema-oneof-as-anyof\n"                                                                     \
+    "                            take a oneOf whose alternatives may overlap as anyOf instead of refusing it\n"
+
+/* Converts the schema of `sp` (json_schema, json_schema_flags) to GBNF,
+ * printing the converter's warnings on stderr ("vkagent CMD: warning: ...")
+ * and its error if it fails. *gbnf (may be NULL: only check) is malloc'ed.
+ * EXIT_OK or EXIT_RUNTIME. */
+int cli_convert_schema(const vka_sampling_params *sp, const char *cmd, char **gbnf);
 
 /* The sampling options shared by run, chat and agent (--temp, --top-k,
  * --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,

@@ -20,7 +20,7 @@ static const command commands[] = {
     {"template", cmd_template, "print the prompt a model's chat template makes of messages (and tools)"},
     {"info", cmd_info, "show a GGUF file's metadata, tensors and derived hyperparameters"},
     {"devices", cmd_devices, "list the Vulkan devices, their limits and features (and a model's device memory)"},
-    {"grammar", cmd_grammar, "print the GBNF grammar of a JSON Schema, or check a GBNF file"},
+    {"grammar", cmd_grammar, "print the GBNF of a JSON Schema, check documents against it, sample random ones"},
     {"bench", cmd_bench, "measure prompt and generation speed (and grammar masking, tokenizer, bandwidth)"},
     {"synth", cmd_synth, "write a random-weight model of a given shape and type, for benchmarks"},
     {"quantize", cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, ..."},
