@@ -25,6 +25,7 @@ struct vka_generator {
     int32_t *prompt;
     size_t n_prompt, n_fed;
     bool history_added;              /* the prompt is in the sampler's penalty window */
+    bool stripped_space;             /* the first piece lost a space that the grammar saw */
     bool done;
     vka_utf8_stream utf8;
     text_buf held;                   /* complete characters that may start a stop string */
@@ -135,9 +136,28 @@ static void flush(vka_generator *g) {
     g->held.len = 0;
 }
 
+/* Whether the emitted text is a complete document of the grammar, when it
+ * may be shorter than what the grammar accepted (a stop string cut a token,
+ * or text was still held back): the text is matched again from the start. */
+static bool emitted_text_complete(vka_generator *g) {
+    if (!vka_sampler_constrained(g->sampler)) return true;
+    size_t len = g->out.len + (g->stripped_space ? 1 : 0);
+    char *text = malloc(len + 1);
+    if (!text) return false;
+    if (g->stripped_space) text[0] = ' ';
+    if (g->out.len) memcpy(text + (g->stripped_space ? 1 : 0), g->out.data, g->out.len);
+    bool complete = false;
+    if (vka_sampler_text_complete(g->sampler, text, len, &complete) != VKA_OK) complete = false;
+    free(text);
+    return complete;
+}
+
 static void finish(vka_generator *g, vka_stop_reason why) {
     g->result.stop_reason = why;
-    if (why != VKA_STOP_STRING && why != VKA_STOP_CALLBACK) flush(g);
+    bool cut = why == VKA_STOP_STRING || why == VKA_STOP_CALLBACK;
+    if (!cut) flush(g);
+    /* Otherwise everything the grammar accepted was emitted. */
+    g->result.grammar_complete = cut ? emitted_text_complete(g) : vka_sampler_can_end(g->sampler);
     g->done = true;
 }
 
@@ -187,6 +207,9 @@ static vka_status sample_one(vka_generator *g) {
     if (vka_vocab_strips_leading_space(vocab) && prev == vka_vocab_bos(vocab) && n && bytes[0] == ' ') {
         bytes++;
         n--;
+        /* Later in the output (BOS generated mid-way) the replay is only
+         * conservative: it may call a complete document incomplete. */
+        if (g->result.n_generated == 1) g->stripped_space = true;
     }
     piece_outcome outcome;
     VKA_TRY(push_piece(g, bytes, n, id, &outcome));
@@ -262,7 +285,9 @@ static vka_status setup(vka_generator *g, vka_session *s, const int32_t *ids, si
     if (!(g->prompt = malloc((n_ids ? n_ids : 1) * sizeof *ids))) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     if (n_ids) memcpy(g->prompt, ids, n_ids * sizeof *ids);
     g->n_prompt = n_ids;
-    return vka_sampler_new(s->model->vocab, s->model->hp.n_vocab, &p->sampling, &g->sampler);
+    VKA_TRY(vka_sampler_new(s->model->vocab, s->model->hp.n_vocab, &p->sampling, &g->sampler));
+    g->result.grammar_complete = !vka_sampler_constrained(g->sampler);
+    return VKA_OK;
 }
 
 vka_status vka_generator_create_tokens(vka_session *s, const int32_t *ids, size_t n_ids,

@@ -221,6 +221,21 @@ bool vka_sampler_is_done(const vka_sampler *s) {
     return s && s->has_constraint && s->constraint.is_done(s->constraint.state);
 }
 
+bool vka_sampler_constrained(const vka_sampler *s) { return s && s->has_constraint; }
+
+bool vka_sampler_can_end(const vka_sampler *s) {
+    if (!vka_sampler_constrained(s)) return true;
+    const vka_sampler_constraint *c = &s->constraint;
+    return c->can_end ? c->can_end(c->state) : c->is_done(c->state);
+}
+
+vka_status vka_sampler_text_complete(const vka_sampler *s, const char *text, size_t len, bool *complete) {
+    if (!vka_sampler_constrained(s)) return *complete = true, VKA_OK;
+    const vka_sampler_constraint *c = &s->constraint;
+    if (!c->text_complete) return *complete = vka_sampler_can_end(s), VKA_OK;
+    return c->text_complete(c->state, text, len, complete);
+}
+
 /* ------------------------------------------------------------------ history */
 
 /* Makes room for `n` more tokens. A bounded window only ever needs its last

@@ -47,6 +47,13 @@ typedef struct vka_sampler_constraint {
     void (*reset)(void *state);
     /* Releases `state`; called once, by vka_sampler_free. May be NULL. */
     void (*free)(void *state);
+    /* The grammar may end here (the tokens accepted so far form a complete
+     * document). May be NULL: is_done stands in. */
+    bool (*can_end)(void *state);
+    /* Whether `text`, matched from the start by a separate matcher (the
+     * state is untouched), is a complete document: for output that was cut
+     * inside a token (a stop string). May be NULL: can_end stands in. */
+    vka_status (*text_complete)(void *state, const char *text, size_t len, bool *complete);
 } vka_sampler_constraint;
 
 /* ------------------------------------------------------------------ sampler */
@@ -74,5 +81,17 @@ void vka_sampler_reset(vka_sampler *s);
 void vka_sampler_set_constraint(vka_sampler *s, const vka_sampler_constraint *c);
 
 uint32_t vka_sampler_n_vocab(const vka_sampler *s);
+
+/* Whether a grammar (or JSON schema) constrains the sampler. */
+bool vka_sampler_constrained(const vka_sampler *s);
+
+/* Whether the accepted tokens form a complete document of the grammar
+ * (true without a grammar). */
+bool vka_sampler_can_end(const vka_sampler *s);
+
+/* Whether `text` (len bytes, from the start of the output) is a complete
+ * document of the grammar, matched apart from the sampler's own state
+ * (true without a grammar). */
+vka_status vka_sampler_text_complete(const vka_sampler *s, const char *text, size_t len, bool *complete);
 
 #endif

@@ -36,6 +36,22 @@ static vka_status gc_accept(void *state, int32_t id) {
 
 static bool gc_is_done(void *state) { return vka_grammar_is_done(((grammar_constraint *)state)->lease.state); }
 
+static bool gc_can_end(void *state) { return vka_grammar_can_end(((grammar_constraint *)state)->lease.state); }
+
+/* Replays `text` from the start state: a clone in the lease's family, so the
+ * sampler's own position is not disturbed. */
+static vka_status gc_text_complete(void *state, const char *text, size_t len, bool *complete) {
+    grammar_constraint *g = state;
+    vka_grammar_state *replay = NULL;
+    *complete = false;
+    VKA_TRY(vka_vocab_grammar_restart(&g->lease, &replay));
+    bool accepted = false;
+    vka_status st = vka_grammar_accept_bytes(replay, text, len, &accepted);
+    *complete = st == VKA_OK && accepted && vka_grammar_can_end(replay);
+    vka_grammar_state_free(replay);
+    return st;
+}
+
 static void gc_reset(void *state) {
     grammar_constraint *g = state;
     /* A clone of the entry's start state keeps the shared mask cache. */
@@ -62,7 +78,8 @@ vka_status vka_structured_gbnf(const vka_sampling_params *p, char **gbnf, const 
     } else if (p->json_schema) {
         VKA_TRY(vka_json_schema_to_grammar(p->json_schema, p->json_schema_flags, gbnf, NULL));
     } else if (p->json) {
-        *gbnf = strdup(vka_json_any_gbnf());
+        /* any JSON value is the schema `true`, with the same options */
+        VKA_TRY(vka_json_schema_to_grammar("true", p->json_schema_flags, gbnf, NULL));
     } else {
         return vka_fail(VKA_ERR_INVALID_ARGUMENT, "no grammar, json_schema or json in the sampling params");
     }
@@ -95,6 +112,8 @@ vka_status vka_grammar_constraint_create(const vka_vocab *vocab, const vka_sampl
         .is_done = gc_is_done,
         .reset = gc_reset,
         .free = gc_free,
+        .can_end = gc_can_end,
+        .text_complete = gc_text_complete,
     };
     return VKA_OK;
 }

@@ -389,6 +389,13 @@ typedef struct vka_generate_result {
     double generate_seconds;     /* wall time of sampling and decoding */
     char *text;                  /* everything emitted, NUL-terminated (stop string excluded) */
     size_t text_len;
+    /* Whether `text` is a complete document of the grammar: true when no
+     * grammar (or json_schema, json) constrains the generation, or when the
+     * grammar may end where `text` ends; false when generation under a
+     * grammar stopped before that (max_tokens, a full context, a cancel, a
+     * stop string or on_piece returning false), so that `text` is not a
+     * valid document. Set when the generation ends (stop_reason not NONE). */
+    bool grammar_complete;
 } vka_generate_result;
 
 /* Appends `prompt` to the session's context (BOS first when the session is

@@ -1,6 +1,6 @@
 /* test_generate.c — the generation loop on stories260K: the llama2.c greedy
  * goldens, stop strings across token boundaries, callbacks, cancellation,
- * limits, seeded sampling. */
+ * limits, seeded sampling, and whether output under a grammar is complete. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,5 +250,147 @@ Test(generate, stepwise_equals_generate) {
     vka_generate_result_clear(&whole);
     vka_session_free(a);
     vka_session_free(b);
+    vka_model_free(m);
+}
+
+/* ------------------------------------------------------------ grammar_complete */
+
+/* Generates from `prompt` in a fresh session of n_ctx tokens. */
+static vka_generate_result in_fresh_session(vka_model *m, uint32_t n_ctx, const char *prompt,
+                                            const vka_generate_params *gp) {
+    vka_session *s = new_session(m, n_ctx);
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, prompt, gp, &r), VKA_OK, "%s", vka_last_error());
+    vka_session_free(s);
+    return r;
+}
+
+/* Greedy under `grammar` (NULL: none) from `prompt` in a 128-token session. */
+static vka_generate_result constrained(vka_model *m, const char *prompt, const char *grammar, int max_tokens,
+                                       const char *stop) {
+    vka_generate_params gp;
+    greedy_params(&gp, max_tokens);
+    gp.sampling.grammar = grammar;
+    const char *stops[] = {stop};
+    gp.stop = stop ? stops : NULL;
+    gp.n_stop = stop ? 1 : 0;
+    return in_fresh_session(m, 128, prompt, &gp);
+}
+
+#define EXPECT_OUTCOME(r, reason, complete, want_text)                                                  \
+    do {                                                                                                \
+        cr_expect_eq((r).stop_reason, reason, "stop %s", vka_stop_reason_name((r).stop_reason));         \
+        cr_expect_eq((r).grammar_complete, complete, "'%s' complete: %d", (r).text, (r).grammar_complete); \
+        if (want_text) cr_expect_str_eq((r).text, (const char *)(want_text));                           \
+        vka_generate_result_clear(&r);                                                                  \
+    } while (0)
+
+/* The greedy continuation forced by a grammar: cut off by max_tokens it is
+ * incomplete; let run, the grammar ends it and it is complete. */
+Test(generate, grammar_complete_after_max_tokens_or_the_grammar) {
+    vka_model *m = load_stories();
+    const char *story = "root ::= \", there was a little girl\"";
+    vka_generate_result r = constrained(m, "Once upon a time", story, 3, NULL);
+    EXPECT_OUTCOME(r, VKA_STOP_MAX_TOKENS, false, NULL);
+    r = constrained(m, "Once upon a time", story, 40, NULL);
+    EXPECT_OUTCOME(r, VKA_STOP_GRAMMAR, true, ", there was a little girl");
+    /* max_tokens where the grammar may end (though more could follow): complete */
+    r = constrained(m, "Once upon a time", "root ::= [a-z ,]+", 4, NULL);
+    EXPECT_OUTCOME(r, VKA_STOP_MAX_TOKENS, true, ", there was a");
+    /* without a grammar every output is complete */
+    r = constrained(m, "Once upon a time", NULL, 3, NULL);
+    EXPECT_OUTCOME(r, VKA_STOP_MAX_TOKENS, true, NULL);
+    vka_model_free(m);
+}
+
+/* A JSON schema (and any-JSON) document cut off after a few tokens. */
+Test(generate, grammar_complete_json_cut_off) {
+    vka_model *m = load_stories();
+    vka_generate_params gp;
+    greedy_params(&gp, 4);
+    gp.sampling.json_schema = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},"
+                              "\"required\":[\"name\"],\"additionalProperties\":false}";
+    vka_generate_result r = in_fresh_session(m, 128, "Once upon a time", &gp);
+    EXPECT_OUTCOME(r, VKA_STOP_MAX_TOKENS, false, NULL);
+    gp.sampling.json_schema = NULL;
+    gp.sampling.json = true;
+    gp.max_tokens = 1; /* complete exactly when the one token is a whole value (a digit, say) */
+    r = in_fresh_session(m, 128, "Once upon a time", &gp);
+    cJSON *parsed = cJSON_Parse(r.text);
+    cr_expect_eq(r.grammar_complete, parsed != NULL, "'%s'", r.text);
+    cJSON_Delete(parsed);
+    vka_generate_result_clear(&r);
+    vka_model_free(m);
+}
+
+/* A stop string cuts inside what the grammar accepted: completeness is
+ * decided on the text returned, not on the grammar's own position. */
+Test(generate, grammar_complete_with_stop_strings) {
+    vka_model *m = load_stories();
+    /* the stop string comes before the grammar's end */
+    vka_generate_result r =
+        constrained(m, "Once upon a time", "root ::= \", there was a little girl\"", 40, "little");
+    EXPECT_OUTCOME(r, VKA_STOP_STRING, false, ", there was a ");
+    /* the grammar may end where the text was cut */
+    r = constrained(m, "Once upon a time", "root ::= \", there was a\" [a-z ]*", 40, " little");
+    EXPECT_OUTCOME(r, VKA_STOP_STRING, true, ", there was a");
+    /* the grammar accepted a complete ", there was a little", but the text
+     * returned ends inside it */
+    r = constrained(m, "Once upon a time", "root ::= \", there was a little\" [a-z ]*", 40, "ttle");
+    EXPECT_OUTCOME(r, VKA_STOP_STRING, false, ", there was a li");
+    /* right after BOS the first piece loses its space, which the grammar saw */
+    r = constrained(m, "", "root ::= \" Once upon a\" [a-z ]*", 40, " time");
+    EXPECT_OUTCOME(r, VKA_STOP_STRING, true, "Once upon a");
+    r = constrained(m, "", "root ::= \" Once upon a time\" [a-z ]*", 40, " time");
+    EXPECT_OUTCOME(r, VKA_STOP_STRING, false, "Once upon a");
+    vka_model_free(m);
+}
+
+/* Cancelled, stopped by the callback, or out of context: incomplete. */
+Test(generate, grammar_complete_after_cancel_callback_or_full_context) {
+    vka_model *m = load_stories();
+    const char *story = "root ::= \", there was a little girl named Lily.\"";
+    vka_session *s = new_session(m, 128);
+    vka_generate_params gp;
+    greedy_params(&gp, 40);
+    gp.sampling.grammar = story;
+    collected c = {.stop_after = 3, .cancel_at = s};
+    gp.on_piece = collect;
+    gp.user = &c;
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK, "%s", vka_last_error());
+    EXPECT_OUTCOME(r, VKA_STOP_CANCELLED, false, NULL);
+    vka_session_reset(s);
+    c = (collected){.stop_after = 3};
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK, "%s", vka_last_error());
+    EXPECT_OUTCOME(r, VKA_STOP_CALLBACK, false, NULL);
+    vka_session_free(s);
+
+    greedy_params(&gp, 100);
+    gp.sampling.grammar = story;
+    r = in_fresh_session(m, 10, "Once upon a time", &gp);
+    EXPECT_OUTCOME(r, VKA_STOP_CONTEXT_FULL, false, NULL);
+    vka_model_free(m);
+}
+
+/* Step-wise: incomplete until the grammar has ended the generation. */
+Test(generate, grammar_complete_stepwise) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 128);
+    vka_generate_params gp;
+    greedy_params(&gp, 40);
+    gp.sampling.grammar = "root ::= \", there was\"";
+    vka_generator *g = NULL;
+    cr_assert_eq(vka_generator_create(s, "Once upon a time", &gp, &g), VKA_OK, "%s", vka_last_error());
+    bool done = false;
+    cr_assert_eq(vka_generator_step(g, 1, 0, &done), VKA_OK); /* prefill */
+    cr_assert_eq(vka_generator_step(g, 1, 0, &done), VKA_OK);
+    cr_expect_not(done);
+    cr_expect_not(vka_generator_result(g)->grammar_complete);
+    while (!done) cr_assert_eq(vka_generator_step(g, 4, 0, &done), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(vka_generator_result(g)->stop_reason, VKA_STOP_GRAMMAR);
+    cr_expect(vka_generator_result(g)->grammar_complete);
+    vka_generator_free(g);
+    vka_session_free(s);
     vka_model_free(m);
 }

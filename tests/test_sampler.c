@@ -947,7 +947,7 @@ static void fake_free(void *state) { ((fake_grammar *)state)->free_calls++; }
 
 static vka_sampler *make_constrained(const vka_sampling_params *p, fake_grammar *g) {
     vka_sampler *s = make_sampler(8, p);
-    vka_sampler_constraint c = {g, fake_accepts, fake_mask, fake_accept, fake_is_done, fake_reset, fake_free};
+    vka_sampler_constraint c = {g, fake_accepts, fake_mask, fake_accept, fake_is_done, fake_reset, fake_free, NULL, NULL};
     vka_sampler_set_constraint(s, &c);
     return s;
 }
@@ -1028,7 +1028,7 @@ Test(grammar_hook, replacing_frees_the_old_one) {
     fake_grammar a = {.final_token = -1}, b = {.final_token = -1};
     vka_sampling_params p = plain_params();
     vka_sampler *s = make_constrained(&p, &a);
-    vka_sampler_constraint c = {&b, fake_accepts, fake_mask, fake_accept, fake_is_done, fake_reset, fake_free};
+    vka_sampler_constraint c = {&b, fake_accepts, fake_mask, fake_accept, fake_is_done, fake_reset, fake_free, NULL, NULL};
     vka_sampler_set_constraint(s, &c);
     cr_assert_eq(a.free_calls, 1);
     vka_sampler_set_constraint(s, NULL);
