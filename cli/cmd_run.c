@@ -16,6 +16,10 @@ static const char *const run_help =
     "Streams the generated text (not the prompt, unless --echo) to stdout; the\n"
     "timing summary goes to stderr.\n"
     "\n"
+    "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 the output under --grammar-file,\n"
+    "--json-schema or --json stopped before the document was complete (max tokens, a\n"
+    "full context, Ctrl-C or a stop string): what was printed is not a valid document.\n"
+    "\n"
     "  -m, --model PATH          GGUF model (default: $VKAGENT_MODEL, models/, ../shared/models/stories260K.gguf)\n"
     "  -p, --prompt TEXT         prompt text (default: empty, i.e. BOS only)\n"
     "  -f, --file PATH           read the prompt from a file\n"
@@ -131,6 +135,21 @@ static void print_summary(const vka_generate_result *r, const vka_model *m) {
             vka_stop_reason_name(r->stop_reason));
 }
 
+/* Constrained output that stopped early: says why on stderr; EXIT_INCOMPLETE. */
+static int report_incomplete(const vka_generate_result *r) {
+    const char *why = "generation stopped", *hint = "";
+    switch (r->stop_reason) {
+    case VKA_STOP_MAX_TOKENS: why = "max tokens reached", hint = " HINT: raise -n"; break;
+    case VKA_STOP_CONTEXT_FULL: why = "the context is full", hint = " HINT: raise -c or shorten the prompt"; break;
+    case VKA_STOP_CANCELLED: why = "interrupted"; break;
+    case VKA_STOP_STRING: why = "a stop string appeared"; break;
+    default: break;
+    }
+    fprintf(stderr, "vkagent run: the output stopped before the grammar was complete (%s); it is not a valid document.%s\n",
+            why, hint);
+    return EXIT_INCOMPLETE;
+}
+
 static int generate_and_print(vka_session *session, const char *prompt, run_opts *o) {
     if (o->echo) fputs(prompt, stdout);
     o->gp.stop = o->stops;
@@ -148,6 +167,7 @@ static int generate_and_print(vka_session *session, const char *prompt, run_opts
     int code = EXIT_OK;
     if (st != VKA_OK) code = cli_runtime_error("run", "generation failed");
     else print_summary(&result, vka_session_model(session));
+    if (st == VKA_OK && !result.grammar_complete) code = report_incomplete(&result);
     vka_generate_result_clear(&result);
     return code;
 }

@@ -9,7 +9,9 @@
 
 #include "vkagent.h"
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+/* EXIT_INCOMPLETE: constrained output (grammar, JSON schema) stopped before
+ * the document was complete, so what was printed is not a valid document. */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INCOMPLETE = 3 };
 
 /* One argv walk: cli_args_next() returns the next option or positional. */
 typedef struct cli_args {

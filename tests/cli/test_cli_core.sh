@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_cli_core.sh VKAGENT — the built `vkagent` on stories260K: --help and
-# exit codes of every subcommand (0 ok, 1 runtime, 2 usage), `run` against a
+# exit codes of every subcommand (0 ok, 1 runtime, 2 usage; 3 for `run`'s
+# constrained output cut off), `run` against a
 # llama2.c golden continuation, `logits --out` JSON against the golden logits,
 # `tokenize`, `info`, `chat` with piped stdin, `grammar`, `synth`,
 # `quantize`. Exit 77 (skip) when the fixtures are missing.
@@ -45,6 +46,21 @@ got=$("$vkagent" run -m "$stories" -p "Lily and Tom" -n 60 --temp 0 --echo --dev
 grep -q "tokens/s" "$tmp/err" || fail "run prints no timing summary on stderr"
 got=$("$vkagent" run -m "$stories" -p "Once upon a time" -n 40 --temp 0 --stop "little" --device "$device" 2>/dev/null)
 [[ "$got" == ", there was a " ]] || fail "run --stop: '$got'"
+
+# ---- run under a grammar: output cut off before the document is complete is exit 3 ----
+printf 'root ::= ", there was a little girl"\n' >"$tmp/story.gbnf"
+expect_exit "run grammar cut by -n" 3 "stopped before the grammar was complete (max tokens reached)" \
+  "$vkagent" run -m "$stories" -p "Once upon a time" -n 3 --temp 0 --grammar-file "$tmp/story.gbnf" --device "$device"
+grep -qF "not a valid document" "$tmp/err" || fail "run grammar cut by -n: stderr lacks 'not a valid document'"
+expect_exit "run grammar complete" 0 "" \
+  "$vkagent" run -m "$stories" -p "Once upon a time" -n 40 --temp 0 --grammar-file "$tmp/story.gbnf" --device "$device"
+[[ $(cat "$tmp/out") == ", there was a little girl" ]] || fail "run grammar complete printed '$(cat "$tmp/out")'"
+expect_exit "run grammar cut by --stop" 3 "(a stop string appeared)" \
+  "$vkagent" run -m "$stories" -p "Once upon a time" -n 40 --temp 0 --stop little --grammar-file "$tmp/story.gbnf" --device "$device"
+expect_exit "run json-schema cut by -n" 3 "max tokens reached" \
+  "$vkagent" run -m "$stories" -p "Once upon a time" -n 3 --temp 0 --device "$device" \
+  --json-schema '{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}'
+expect_exit "run without a grammar cut by -n" 0 "" "$vkagent" run -m "$stories" -p "Once" -n 2 --temp 0 --device "$device"
 
 # ---- logits --out: rows equal the golden logits within 1e-4 ----
 ids=$(python3 -c 'import json,sys; print(",".join(str(p["input_token"]) for p in json.load(open(sys.argv[1]))["positions"]))' "$golden")
