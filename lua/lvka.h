@@ -91,7 +91,7 @@ extern const char *const lvka_generate_opt_names[];
 
 void lvka_parse_gen_opts(lua_State *L, int idx, const char *fn, lvka_gen_opts *o);
 
-/* Pushes the result table {stop_reason, n_prompt_tokens, n_generated, ...}. */
+/* Pushes the result table {stop_reason, complete, n_prompt_tokens, n_generated, ...}. */
 void lvka_push_result_info(lua_State *L, const vka_generate_result *r, uint32_t n_past);
 
 /* Tokenizes `text` with `flags` into a userdata buffer left on the stack;

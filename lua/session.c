@@ -37,7 +37,7 @@ void lvka_push_session(lua_State *L, vka_session *session, lvka_model_ref *mref,
 const char *const lvka_generate_opt_names[] = {
     "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "frequency_penalty", "presence_penalty",
     "penalty_last_n", "seed", "grammar", "grammar_root", "json_schema", "json", "max_tokens", "stop",
-    "on_token", "parse_special", "stop_on_eos", NULL,
+    "on_token", "parse_special", "stop_on_eos", "strict", "lenient", "flexible_ws", "oneof_as_anyof", NULL,
 };
 
 static float opt_float(lua_State *L, int idx, const char *fn, const char *key, float dflt) {
@@ -81,6 +81,29 @@ static void parse_stop(lua_State *L, int idx, const char *fn, vka_generate_param
         if (!gp->stop[i][0]) luaL_error(L, "%s: opts.stop[%d] is empty", fn, (int)i + 1);
 }
 
+/* opts.strict, lenient, flexible_ws, oneof_as_anyof: booleans for the
+ * conversion of json_schema, or of json (the schema `true`), as
+ * VKA_JSON_SCHEMA_* bits; true without either is an error rather than a
+ * setting that does nothing. */
+static void parse_schema_flags(lua_State *L, int idx, const char *fn, vka_sampling_params *sp) {
+    static const struct {
+        const char *key;
+        uint32_t flag;
+    } flags[] = {
+        {"strict", VKA_JSON_SCHEMA_STRICT},
+        {"lenient", VKA_JSON_SCHEMA_LENIENT},
+        {"flexible_ws", VKA_JSON_SCHEMA_FLEXIBLE_WS},
+        {"oneof_as_anyof", VKA_JSON_SCHEMA_ONEOF_AS_ANYOF},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        bool on = false;
+        if (!lvka_opt_boolean(L, idx, fn, flags[i].key, &on) || !on) continue;
+        if (!sp->json_schema && !sp->json)
+            luaL_error(L, "%s: opts.%s applies to json_schema or json, and neither is given", fn, flags[i].key);
+        sp->json_schema_flags |= flags[i].flag;
+    }
+}
+
 void lvka_parse_gen_opts(lua_State *L, int idx, const char *fn, lvka_gen_opts *o) {
     idx = lua_absindex(L, idx);
     memset(o, 0, sizeof *o);
@@ -112,6 +135,7 @@ void lvka_parse_gen_opts(lua_State *L, int idx, const char *fn, lvka_gen_opts *o
     } else if (t != LUA_TNIL) {
         luaL_error(L, "%s: opts.json_schema must be a table or a JSON string, got %s", fn, lua_typename(L, t));
     }
+    parse_schema_flags(L, idx, fn, sp);
     gp->max_tokens = opt_i32(L, idx, fn, "max_tokens", gp->max_tokens);
     parse_stop(L, idx, fn, gp);
     lvka_opt_boolean(L, idx, fn, "parse_special", &gp->parse_special);
@@ -122,9 +146,11 @@ void lvka_parse_gen_opts(lua_State *L, int idx, const char *fn, lvka_gen_opts *o
 }
 
 void lvka_push_result_info(lua_State *L, const vka_generate_result *r, uint32_t n_past) {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushstring(L, vka_stop_reason_name(r->stop_reason));
     lua_setfield(L, -2, "stop_reason");
+    lua_pushboolean(L, r->grammar_complete);
+    lua_setfield(L, -2, "complete");
     lua_pushinteger(L, r->n_prompt_tokens);
     lua_setfield(L, -2, "n_prompt_tokens");
     lua_pushinteger(L, r->n_generated);

@@ -152,7 +152,8 @@ static int l_gc(lua_State *L) {
 static const char *const stream_opt_names[] = {
     "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "frequency_penalty", "presence_penalty",
     "penalty_last_n", "seed", "grammar", "grammar_root", "json_schema", "json", "max_tokens", "stop",
-    "parse_special", "stop_on_eos", "tokens_per_call", "prefill_chunk", NULL,
+    "parse_special", "stop_on_eos", "strict", "lenient", "flexible_ws", "oneof_as_anyof", "tokens_per_call",
+    "prefill_chunk", NULL,
 };
 
 /* session:stream(prompt, opts) -> stream, nil, nil, stream: the stream is

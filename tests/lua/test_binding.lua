@@ -221,6 +221,7 @@ T.test("json_schema and grammar constrain the output", function()
     { "name", "age" }), required = { "name", "age" } }
   local text, info = s:generate("Once upon a time", { json_schema = schema, seed = 3, max_tokens = 100 })
   T.eq(info.stop_reason, "grammar")
+  T.eq(info.complete, true)
   local v = json.decode(text)
   T.eq(type(v.name), "string")
   T.ok(utf8.len(v.name) <= 12)
@@ -233,6 +234,52 @@ T.test("json_schema and grammar constrain the output", function()
   s:reset()
   local t3 = s:generate("The cat", { json = true, max_tokens = 60, seed = 1 })
   T.ok(t3:match("^[%[{\"%-%dtfn]"), t3)
+  s:close()
+end)
+
+T.test("info.complete: false when output under a grammar was cut off", function()
+  local s = model:session()
+  local schema = { type = "object", properties = { name = { type = "string" } }, required = { "name" } }
+  local text, info = s:generate("Once upon a time", { json_schema = schema, seed = 3, max_tokens = 3 })
+  T.eq(info.stop_reason, "max_tokens")
+  T.eq(info.complete, false)
+  T.eq(pcall(json.decode, text), false, "half a document: " .. text)
+  s:reset()
+  local grammar = 'root ::= ", there was a little girl"'
+  local _, i2 = s:generate("Once upon a time", { grammar = grammar, temperature = 0, stop = "little" })
+  T.eq(i2.stop_reason, "stop_string")
+  T.eq(i2.complete, false)
+  s:reset()
+  local t3, i3 = s:generate("Once upon a time", { grammar = grammar, temperature = 0 })
+  T.eq(t3, ", there was a little girl")
+  T.eq(i3.complete, true)
+  s:reset()
+  local _, i4 = s:generate("Once upon a time", { temperature = 0, max_tokens = 2 })   -- no grammar
+  T.eq(i4.stop_reason, "max_tokens")
+  T.eq(i4.complete, true)
+  s:close()
+end)
+
+T.test("JSON schema options: strict, lenient, flexible_ws, oneof_as_anyof", function()
+  local s = model:session()
+  -- strict: no member beyond the declared ones (here none)
+  local empty = { type = "object", properties = json.object({}) }
+  local text, info = s:generate("The cat", { json_schema = empty, strict = true, max_tokens = 20, seed = 1 })
+  T.eq(text, "{}")
+  T.eq(info.complete, true)
+  s:reset()
+  local schema = { type = "object", properties = { yes = { type = "boolean" } }, required = { "yes" } }
+  local t2 = s:generate("The cat", { json_schema = schema, strict = true, lenient = true, flexible_ws = false,
+    oneof_as_anyof = true, max_tokens = 40, seed = 2 })
+  T.eq(type(json.decode(t2).yes), "boolean")
+  for _, key in ipairs({ "strict", "lenient", "flexible_ws", "oneof_as_anyof" }) do
+    T.raises("session:generate: opts." .. key .. " must be a boolean, got number", s.generate, s, "x",
+      { json_schema = schema, [key] = 1 })
+    T.raises("session:generate: opts." .. key .. " applies to json_schema or json, and neither is given", s.generate,
+      s, "x", { grammar = 'root ::= "x"', [key] = true })
+  end
+  T.raises("session:stream: opts.strict must be a boolean, got string", s.stream, s, "x",
+    { json_schema = schema, strict = "yes" })
   s:close()
 end)
 

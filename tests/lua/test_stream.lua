@@ -55,11 +55,37 @@ T.test("stream produces exactly what generate produces", function()
       local got, info, tokens = streamed(prompt, opts, per_call)
       T.eq(got, want, name .. " (" .. per_call .. " per call)")
       T.eq(info.stop_reason, winfo.stop_reason, name)
+      T.eq(info.complete, winfo.complete, name)
       T.eq(info.n_generated, winfo.n_generated, name)
       T.eq(info.n_prompt_tokens, winfo.n_prompt_tokens, name)
       T.same(tokens, wtokens, name .. " session tokens")
     end
   end
+end)
+
+T.test("info.complete says whether output under a grammar reached its end", function()
+  local grammar = 'root ::= ", there was a little girl"'
+  local s = model:session()
+  local st = s:stream("Once upon a time", { grammar = grammar, temperature = 0, tokens_per_call = 2 })
+  st()
+  st()
+  T.eq(st:result().complete, false)    -- under way
+  while st() do end
+  T.eq(st:result().stop_reason, "grammar")
+  T.eq(st:result().complete, true)
+  s:reset()
+  st = s:stream("Once upon a time", { grammar = grammar, temperature = 0, max_tokens = 3 })
+  for _ in st do end
+  T.eq(st:result().stop_reason, "max_tokens")
+  T.eq(st:result().complete, false)
+  s:reset()
+  st = s:stream("Once upon a time", { grammar = grammar, temperature = 0 })
+  st()
+  st()
+  st:close()                            -- ended early
+  T.eq(st:result().stop_reason, "cancelled")
+  T.eq(st:result().complete, false)
+  s:close()
 end)
 
 T.test("each call advances at most the given number of tokens", function()
