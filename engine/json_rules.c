@@ -75,6 +75,20 @@ bool js_put_literal(js_buf *b, const char *s, size_t n) {
     return js_puts(b, "\"");
 }
 
+bool js_grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem) {
+    if (need <= *cap) return true;
+    uint32_t n = *cap ? *cap : 8;
+    while (n < need) {
+        if (n > UINT32_MAX / 2) return false;
+        n *= 2;
+    }
+    void *p = realloc(*ptr, (size_t)n * elem);
+    if (!p) return false;
+    *ptr = p;
+    *cap = n;
+    return true;
+}
+
 void js_rule_name(js_rules *r, const char *prefix, char name[JS_NAME_CAP]) {
     snprintf(name, JS_NAME_CAP, "%.24s_%u", prefix, ++r->counter);
 }
@@ -185,4 +199,42 @@ bool js_put_repeat(js_rules *r, js_buf *expr, const char *item, const char *sep,
     }
     js_buf_free(&unit);
     return ok && !expr->failed && !r->text.failed;
+}
+
+/* ---------------------------------------------------------------- numbers as JavaScript writes them */
+
+void js_format_number(double v, char out[40]) {
+    if (v == 0 || v != v) {
+        snprintf(out, 40, "0");
+        return;
+    }
+    char e[40];
+    for (int p = 1; p <= 17; p++) {     /* the fewest significant digits that read back as v */
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    bool neg = e[0] == '-';
+    char digits[24];
+    size_t k = 0;
+    const char *q = e + neg;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9') digits[k++] = *q;
+    while (k > 1 && digits[k - 1] == '0') k--;
+    digits[k] = 0;
+    int n = atoi(q + 1) + 1;    /* the value is 0.DIGITS x 10^n */
+    char *o = out;
+    if (neg) *o++ = '-';
+    if ((int)k <= n && n <= 21) {
+        o += sprintf(o, "%s", digits);
+        for (int i = (int)k; i < n; i++) *o++ = '0';
+        *o = 0;
+    } else if (0 < n && n <= 21) {
+        sprintf(o, "%.*s.%s", n, digits, digits + n);
+    } else if (-6 < n && n <= 0) {
+        o += sprintf(o, "0.");
+        for (int i = 0; i < -n; i++) *o++ = '0';
+        sprintf(o, "%s", digits);
+    } else {
+        sprintf(o, "%c%s%s%se%c%d", digits[0], k > 1 ? "." : "", digits + 1, "", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+    }
 }

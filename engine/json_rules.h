@@ -25,6 +25,11 @@ void js_buf_free(js_buf *b);
 /* A GBNF string literal ("...") matching exactly the bytes given. */
 bool js_put_literal(js_buf *b, const char *s, size_t n);
 
+/* A number as JavaScript's Number.prototype.toString writes it (shortest
+ * round-trip digits; exponent form below 1e-6 and from 1e21): the spelling
+ * JSON.stringify gives, used for enum and const values. */
+void js_format_number(double v, char out[40]);
+
 /* The grammar being built: rule lines and a counter for fresh names.
  * Names made here are "<prefix>_<n>"; the converter's own names use only
  * letters, digits and '-', so the two never collide. */
@@ -41,6 +46,9 @@ void js_rule_name(js_rules *r, const char *prefix, char name[JS_NAME_CAP]);
 bool js_rule_add(js_rules *r, const char *name, const char *body);
 /* A fresh rule with this body; its name into `name`. */
 bool js_rule_new(js_rules *r, const char *prefix, const char *body, char name[JS_NAME_CAP]);
+
+/* Ensures room for `need` elements of `elem` bytes in a growing array. */
+bool js_grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem);
 
 #define JS_UNBOUNDED UINT64_MAX
 

@@ -30,6 +30,12 @@ vka_status re_from_pattern(const char *pattern, re_lang **out);
  * does not define (the converter decides whether that is an error). */
 vka_status re_from_format(const char *format, bool *known, re_lang **out);
 
+/* Whether ajv-formats validates this format name at all (string formats and
+ * the number formats int32, int64, float, double alike). A format it does not
+ * know is an annotation. (Declared by the converter's author; the regex
+ * module defines it.) */
+bool re_format_is_validated(const char *format);
+
 /* Every string. */
 vka_status re_all(re_lang **out);
 /* Exactly the given UTF-8 strings (strs[i] holds lens[i] bytes). */

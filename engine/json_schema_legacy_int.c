@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json_schema_impl.h"
+#include "json_schema_legacy_impl.h"
 
 /* All n-digit strings s with a <= s <= z (same length, so string order is
  * numeric order), as one GBNF atom or sequence. */

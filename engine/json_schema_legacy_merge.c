@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json_schema_impl.h"
+#include "json_schema_legacy_impl.h"
 
 /* Keys both sides may constrain that merge by union instead of conflicting. */
 static bool merge_object_members(cJSON *into, const cJSON *from) {
