@@ -1,7 +1,8 @@
 -- vkagent.agent — an autonomous agent loop in the style of AutoGPT: goal ->
 -- think -> choose a tool -> act -> observe -> repeat. Each reply is
 -- generated under a JSON schema built from the registered tools, so the
--- command always names a registered tool with arguments its schema allows.
+-- command always names a registered tool with arguments its schema allows;
+-- a reply cut off before its end (max_tokens, the context) runs nothing.
 --
 --   local Agent = require "vkagent.agent"
 --   local agent = Agent.new{model = model, name = "Teller", role = "a storyteller",
@@ -22,7 +23,7 @@ local options = {
   top_p = "number", min_p = "number", seed = "number", token_budget = "number", repeat_limit = "number|boolean",
   observation_tokens = "number", history = "number", history_call_chars = "number", thought_chars = "number",
   string_chars = "number|boolean", reply_tokens = "number", finish = "boolean", workspace = "string",
-  chat_template = "boolean",
+  chat_template = "boolean", strict = "boolean",
   on_step = "function", approve = "function", on_token = "function",
 }
 
@@ -91,6 +92,7 @@ function Agent.new(o)
   else self.string_chars = o.string_chars or (compact and 40 or nil) end
   self.user_reply_tokens = o.reply_tokens
   self.with_finish = o.finish ~= false
+  self.strict = o.strict ~= false
   self.workspace = o.workspace
   self.on_step, self.approve, self.on_token = o.on_step, o.approve, o.on_token
   self.tools, self.tool_list = {}, {}
@@ -100,7 +102,8 @@ end
 local finish_spec = {
   name = "finish",
   description = "End the task with a result.",
-  params = { type = "object", properties = { result = { type = "string" } }, required = { "result" } },
+  params = { type = "object", properties = { result = { type = "string" } }, required = { "result" },
+             additionalProperties = false },
 }
 
 local function add_tool(self, spec, where)
@@ -120,13 +123,15 @@ local function add_tool(self, spec, where)
     error(where .. ": tool '" .. name .. "': run must be a function", 3)
   end
   if spec.run == nil and spec ~= finish_spec then error(where .. ": tool '" .. name .. "' has no run function", 3) end
-  local params = spec.params or { type = "object", properties = {} }
+  local params = spec.params or { type = "object", properties = {}, additionalProperties = false }
   if type(params) ~= "table" or (params.type ~= nil and params.type ~= "object") then
     error(where .. ": tool '" .. name .. "': params must be a JSON schema of an object (type = \"object\")", 3)
   end
-  if params.properties == nil and params.type == "object" then
+  if params.properties == nil or params.type == nil then
+    -- args are always an object (a schema without `type` allows any value)
     params = schema.copy(params)
-    params.properties = {}
+    params.type = "object"
+    params.properties = params.properties or {}
   end
   local ok, err = pcall(schema.check, params)
   if not ok then error(where .. ": tool '" .. name .. "': " .. tostring(err), 3) end
@@ -153,11 +158,14 @@ end
 --- The schema every reply is generated under.
 function Agent:reply_schema_for()
   local str = { type = "string", maxLength = self.thought_chars }
+  -- The agent's own objects say additionalProperties = false: under the
+  -- standard's default (true) a reply could carry members nobody reads.
   local thoughts = {
     type = "object",
     properties = json.object({ text = str, reasoning = str, plan = str, criticism = str },
       { "text", "reasoning", "plan", "criticism" }),
     required = { "text", "reasoning", "plan", "criticism" },
+    additionalProperties = false,
   }
   local alternatives = json.array()
   for _, t in ipairs(self.tool_list) do
@@ -165,12 +173,14 @@ function Agent:reply_schema_for()
       type = "object",
       properties = json.object({ name = { const = t.name }, args = t.params }, { "name", "args" }),
       required = { "name", "args" },
+      additionalProperties = false,
     }
   end
   return {
     type = "object",
     properties = json.object({ thoughts = thoughts, command = { oneOf = alternatives } }, { "thoughts", "command" }),
     required = { "thoughts", "command" },
+    additionalProperties = false,
   }
 end
 
@@ -188,7 +198,7 @@ local function generate(self, text, n_prompt, n)
   if keep == #ids then keep = keep - 1 end
   self.session:rewind(keep)
   local opts = {
-    json_schema = self.reply_schema, max_tokens = self.n_ctx - n_prompt, seed = self.seed + n - 1,
+    json_schema = self.reply_schema, strict = self.strict, max_tokens = self.n_ctx - n_prompt, seed = self.seed + n - 1,
     temperature = self.sampling.temperature, top_k = self.sampling.top_k, top_p = self.sampling.top_p,
     min_p = self.sampling.min_p, on_token = self.on_token,
   }
@@ -211,19 +221,30 @@ local function error_text(err)
   return ok and text or "(an error object that cannot be shown)"
 end
 
+local cut_off_causes = {
+  max_tokens = "max tokens", context_full = "the context is full", cancelled = "cancelled",
+  callback = "stopped by on_token", stop_string = "a stop string",
+}
+
 -- Parses and checks the reply, then acts on its command; fills step.observation.
 function Agent:act(step, calls)
+  if not step.complete then
+    -- Half a document is never parsed: a prefix can decode as JSON and
+    -- still not be the call the model was making.
+    local cause = cut_off_causes[step.stop_reason] or step.stop_reason
+    step.error = ("the reply was cut off before the tool call was complete (%s); no tool was run. HINT: give the "
+      .. "reply more room (n_ctx, reply_tokens) or keep the thoughts shorter (thought_chars)"):format(cause)
+    step.observation = "Your reply was cut off before the command was complete, so nothing was run. Keep the "
+      .. "thoughts short."
+    return
+  end
   local ok, reply = pcall(json.decode, step.reply)
   if not ok then
     step.error = reply
-    if step.stop_reason == "context_full" or step.stop_reason == "max_tokens" then
-      step.observation = "Your reply was cut off before it was complete. Keep the thoughts short."
-    else
-      step.observation = "Your reply was not valid JSON: " .. error_text(reply)
-    end
+    step.observation = "Your reply was not valid JSON: " .. error_text(reply)
     return
   end
-  local valid, why = schema.validate(reply, self.reply_schema)
+  local valid, why = schema.validate(reply, self.reply_schema, { strict = self.strict })
   if not valid then
     step.error = why
     step.observation = "Your reply did not follow the schema: " .. why
@@ -308,6 +329,7 @@ function Agent:run()
     local ok, reply, info = pcall(generate, self, text, n_prompt, n)
     if not ok then return result(self, "error", ("step %d: generation failed: %s"):format(n, error_text(reply))) end
     step.reply, step.generated_tokens, step.stop_reason = reply, info.n_generated, info.stop_reason
+    step.complete = info.complete
     self.tokens_used = self.tokens_used + n_prompt + info.n_generated
     self:act(step, calls)
     self.steps[#self.steps + 1] = step
@@ -334,6 +356,8 @@ function Agent.format_step(step)
   end
   if step.command then
     lines[#lines + 1] = "  call:      " .. step.command.name .. " " .. json.encode(step.command.args)
+  elseif step.error then
+    lines[#lines + 1] = "  no call:   " .. tostring(step.error)
   end
   lines[#lines + 1] = "  result:    " .. (step.observation or ""):gsub("\n", "\n             ")
   return table.concat(lines, "\n")

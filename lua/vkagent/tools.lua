@@ -1,6 +1,8 @@
 -- vkagent.tools — built-in tools, opt-in: constructors returning tool specs
 -- for agent:tool. A spec's run(args) may also be called directly: it
--- returns the observation text or raises an error that says why.
+-- returns the observation text or raises an error that says why. Their
+-- argument schemas say additionalProperties = false: the standard's
+-- default would let a call carry members no tool reads.
 --
 --   files{root = DIR}      -> read_file{path}, write_file{path, content},
 --                             append_file{path, content}, list_files{path}
@@ -145,7 +147,8 @@ function tools.files(o)
   local read_file = {
     name = "read_file",
     description = "Read a file.",
-    params = { type = "object", properties = { path = path_schema }, required = { "path" } },
+    params = { type = "object", properties = { path = path_schema }, required = { "path" },
+               additionalProperties = false },
     run = function(args)
       local parts, shown = ws:parts(str_arg(args, "path", "read_file"), "read_file")
       local real = ws:resolve(parts, shown, "read_file")
@@ -165,7 +168,7 @@ function tools.files(o)
       name = name,
       description = verb == "Wrote" and "Write a file." or "Add text to a file.",
       params = { type = "object", properties = props({ "path", "content" }, { path = path_schema, content = content_schema }),
-                 required = { "path", "content" } },
+                 required = { "path", "content" }, additionalProperties = false },
       run = function(args)
         local parts, shown = ws:parts(str_arg(args, "path", name), name)
         local content = str_arg(args, "content", name, true)
@@ -182,7 +185,8 @@ function tools.files(o)
   local list_files = {
     name = "list_files",
     description = "List a folder.",
-    params = { type = "object", properties = { path = path_schema }, required = { "path" } },
+    params = { type = "object", properties = { path = path_schema }, required = { "path" },
+               additionalProperties = false },
     run = function(args)
       local given = args and args.path or "."
       if type(given) ~= "string" then error("list_files: 'path' must be a string, got " .. type(given), 0) end
@@ -209,7 +213,8 @@ function tools.calculator()
   return {
     name = "calculate",
     description = "Do arithmetic.",
-    params = { type = "object", properties = { expression = { type = "string" } }, required = { "expression" } },
+    params = { type = "object", properties = { expression = { type = "string" } }, required = { "expression" },
+               additionalProperties = false },
     run = function(args)
       local expr = str_arg(args, "expression", "calculate")
       local ok, v = pcall(calc.eval, expr)
@@ -236,7 +241,8 @@ function tools.lua_eval(o)
   return {
     name = "lua_eval",
     description = "Run Lua code.",
-    params = { type = "object", properties = { code = { type = "string" } }, required = { "code" } },
+    params = { type = "object", properties = { code = { type = "string" } }, required = { "code" },
+               additionalProperties = false },
     run = function(args)
       local code = str_arg(args, "code", "lua_eval")
       local ok, out = vkagent.sandbox.eval(code, limits)
@@ -283,7 +289,7 @@ function tools.memory(o)
     name = "remember",
     description = "Remember a value.",
     params = { type = "object", properties = props({ "key", "value" }, { key = { type = "string" }, value = { type = "string" } }),
-               required = { "key", "value" } },
+               required = { "key", "value" }, additionalProperties = false },
     run = function(args)
       local key = trim(str_arg(args, "key", "remember"))
       if key == "" then error("remember: 'key' is empty", 0) end
@@ -296,7 +302,8 @@ function tools.memory(o)
   local recall = {
     name = "recall",
     description = "Recall a value.",
-    params = { type = "object", properties = { key = { type = "string" } }, required = { "key" } },
+    params = { type = "object", properties = { key = { type = "string" } }, required = { "key" },
+               additionalProperties = false },
     run = function(args)
       local key = trim(str_arg(args, "key", "recall"))
       local s = load_store()

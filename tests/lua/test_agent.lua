@@ -1,7 +1,9 @@
 -- test_agent.lua — the agent loop on stories260K (512-token context): runs of
 -- 10+ steps at three seeds whose every command parses, names a registered
 -- tool and has schema-valid args; tools that throw; the approval veto; the
--- step limit, repeat guard, token budget and hooks; context never overflows.
+-- step limit, repeat guard, token budget and hooks; context never overflows;
+-- a reply cut off before its end runs nothing; the agent's own schemas are
+-- closed (additionalProperties = false); vkagent.schema.validate.
 package.path = (arg[0]:match("(.*/)") or "./") .. "?.lua;" .. package.path
 local T = require "testlib"
 local vkagent = require "vkagent"
@@ -283,10 +285,151 @@ T.test("Agent.new and agent:tool check their arguments", function()
   T.raises("agent:tool: tool 't' has no run function", a.tool, a, { name = "t" })
   T.raises("agent:tool: 'finish' is built in", a.tool, a, { name = "finish", run = run })
   T.raises("params must be a JSON schema of an object", a.tool, a, { name = "t", run = run, params = { type = "string" } })
-  T.raises("unsupported keyword 'pattern'", a.tool, a, { name = "t", run = run,
-    params = { type = "object", properties = { p = { type = "string", pattern = "x" } } } })
+  T.raises("agent:tool: tool 't': schema at #/properties/p: a schema must be a table or a boolean", a.tool, a,
+    { name = "t", run = run, params = { type = "object", properties = { p = 5 } } })
+  T.raises("schema at #/required/0: must be a string", a.tool, a, { name = "t", run = run,
+    params = { type = "object", required = { 5 } } })
+  T.raises("schema at #/properties/n/type: unknown type 'int'", a.tool, a, { name = "t", run = run,
+    params = { type = "object", properties = { n = { type = "int" } } } })
+  T.raises("Agent.new: option 'strict' must be a boolean, got number", Agent.new,
+    { model = model, goals = { "x" }, strict = 1 })
+  -- keywords the converter judges (pattern, format, annotations) pass registration
+  a:tool({ name = "p", run = run, params = { type = "object", properties = {
+    p = { type = "string", pattern = "^[a-z]+$", ["x-note"] = "an annotation" } } } })
   a:tool({ name = "t", run = run })
   T.raises("agent:tool: a tool named 't' is already registered", a.tool, a, { name = "t", run = run })
+end)
+
+-- Replies cut off before the schema's end: by max_tokens (a context with
+-- room for only a few reply tokens) and by on_token returning false.
+T.test("a reply cut off before its end runs no tool and says why", function()
+  local runs = 0
+  local spec = { name = "note", description = "Write a note.",
+    params = { type = "object", properties = { text = { type = "string", maxLength = 20 } }, required = { "text" } },
+    run = function() runs = runs + 1 return "noted" end }
+  local probe = Agent.new{ model = model, goals = { "Write notes." }, finish = false }
+  probe:tool(spec)
+  local _, n_prompt = prompt.fit(probe, {}, 1, N_CTX)
+  local tight = Agent.new{ model = model, goals = { "Write notes." }, finish = false, max_steps = 1,
+                           n_ctx = n_prompt + 6, reply_tokens = 6 }
+  tight:tool(spec)
+  local r1 = tight:run()
+  T.eq(#r1.steps, 1, tostring(r1.reason))
+  local step = r1.steps[1]
+  T.eq(step.prompt_tokens, n_prompt)
+  T.eq(step.stop_reason, "max_tokens")
+  T.eq(step.complete, false)
+  T.eq(step.generated_tokens, 6)
+  T.eq(step.command, nil)
+  T.contains(step.error, "the reply was cut off before the tool call was complete (max tokens); no tool was run")
+  T.contains(step.observation, "Your reply was cut off before the command was complete, so nothing was run.")
+  T.contains(Agent.format_step(step), "  no call:   the reply was cut off before the tool call was complete")
+  T.eq(r1.status, "max_steps")
+
+  local pieces = 0
+  local hooked = Agent.new{ model = model, goals = { "Write notes." }, finish = false, max_steps = 2,
+    repeat_limit = false, on_token = function()
+      pieces = pieces + 1
+      return pieces % 12 ~= 0
+    end }
+  hooked:tool(spec)
+  local r2 = hooked:run()
+  T.eq(#r2.steps, 2)
+  for _, st in ipairs(r2.steps) do
+    T.eq(st.stop_reason, "callback")
+    T.eq(st.complete, false)
+    T.contains(st.error, "(stopped by on_token)")
+  end
+  T.contains(r2.steps[2].prompt, "cut off", "the model is told")
+  T.eq(runs, 0, "no tool ran from a cut-off reply")
+end)
+
+T.test("the agent's own schemas say additionalProperties = false", function()
+  local agent = Agent.new{ model = model, goals = { "G." } }
+  agent:tool(tools.files{ root = T.tmpdir("closed") })
+  agent:tool(tools.calculator())
+  agent:tool(tools.lua_eval())
+  agent:tool(tools.memory{ path = T.tmpdir("closed-mem") .. "/m.json" })
+  agent:tool({ name = "bare", run = function() end })   -- no params: an empty, closed object
+  agent.max_steps = 1
+  agent:run()
+  local s = agent.reply_schema
+  T.eq(s.additionalProperties, false)
+  T.eq(s.properties.thoughts.additionalProperties, false)
+  local names = {}
+  for _, alt in ipairs(s.properties.command.oneOf) do
+    T.eq(alt.additionalProperties, false, alt.properties.name.const)
+    T.eq(alt.properties.args.additionalProperties, false, alt.properties.name.const .. " args")
+    T.eq(alt.properties.args.type, "object")
+    names[#names + 1] = alt.properties.name.const
+  end
+  T.eq(#names, 10, table.concat(names, " "))   -- 4 files, calculate, lua_eval, remember, recall, bare, finish
+  -- generated under strict (the default), a user tool without additionalProperties gets only its members
+  local user = Agent.new{ model = model, goals = { "G." }, finish = false, max_steps = 1 }
+  user:tool({ name = "open", params = { type = "object", properties = { a = { type = "string", maxLength = 5 } } },
+    run = function() end })
+  local r = user:run()
+  local args = json.decode(r.steps[1].reply).command.args
+  for k in pairs(args) do T.eq(k, "a", "only the declared member") end
+end)
+
+T.test("vkagent.schema.validate: the standard's defaults; strict closes objects", function()
+  local obj = { type = "object", properties = { a = { type = "integer" } }, required = { "a" } }
+  T.eq(schema.validate({ a = 1, b = "x" }, obj), true)   -- additionalProperties defaults to true
+  local ok, why = schema.validate({ a = 1, b = "x" }, obj, { strict = true })
+  T.eq(ok, false)
+  T.eq(why, "$: unexpected member 'b'")
+  T.eq(schema.validate({ a = 1, b = 2 }, { type = "object", properties = { a = {} }, additionalProperties = true },
+    { strict = true }), true)
+  T.eq(select(2, schema.validate({ a = "1" }, obj)), "$.a: must be integer, got string")
+  T.eq(select(2, schema.validate({}, obj)), "$: missing required member 'a'")
+  -- no type: properties constrain objects only
+  T.eq(schema.validate("text", { properties = { a = { type = "integer" } } }), true)
+  -- combinators
+  T.eq(schema.validate(5, { allOf = { { minimum = 1 }, { maximum = 9 } } }), true)
+  T.eq(schema.validate(10, { allOf = { { minimum = 1 }, { maximum = 9 } } }), false)
+  T.eq(select(2, schema.validate(3, { oneOf = { { type = "integer" }, { minimum = 0 } } })),
+    "$: matches 2 of oneOf, not one")
+  T.eq(schema.validate(3, { oneOf = { { type = "integer" }, { minimum = 0 } } }, { oneof_as_anyof = true }), true)
+  T.eq(schema.validate("x", { ["not"] = { type = "integer" } }), true)
+  T.eq(schema.validate(2, { ["not"] = { type = "integer" } }), false)
+  T.eq(schema.validate(4, { ["if"] = { minimum = 3 }, ["then"] = { multipleOf = 2 }, ["else"] = { maximum = 1 } }), true)
+  T.eq(schema.validate(5, { ["if"] = { minimum = 3 }, ["then"] = { multipleOf = 2 } }), false)
+  T.eq(schema.validate(2, { ["if"] = { minimum = 3 }, ["else"] = { maximum = 1 } }), false)
+  -- numbers, strings, objects, arrays
+  T.eq(schema.validate(7.5, { multipleOf = 2.5 }), true)
+  T.eq(schema.validate(7, { multipleOf = 2 }), false)
+  T.eq(schema.validate(3, { exclusiveMinimum = 3 }), false)
+  T.eq(schema.validate(3, { minimum = 3, exclusiveMinimum = true }), false)   -- draft 4
+  T.eq(schema.validate("héé", { maxLength = 3 }), true)                       -- code points
+  T.eq(schema.validate({ a = 1 }, { minProperties = 2 }), false)
+  T.eq(schema.validate({ a = 1, b = 2 }, { maxProperties = 1 }), false)
+  T.eq(schema.validate({ a = 1 }, { dependentRequired = { a = { "b" } } }), false)
+  T.eq(schema.validate({ a = 1 }, { dependencies = { a = { "b" } } }), false)
+  T.eq(schema.validate({ a = 1 }, { dependencies = { a = { required = { "c" } } } }), false)
+  T.eq(schema.validate({ abc = 1 }, { propertyNames = { maxLength = 2 } }), false)
+  T.eq(schema.validate(json.decode("[1,2,1]"), { uniqueItems = true }), false)
+  T.eq(schema.validate(json.decode("[1,\"a\"]"), { contains = { type = "string" } }), true)
+  T.eq(schema.validate(json.decode("[1,2]"), { contains = { type = "string" } }), false)
+  T.eq(schema.validate(json.decode("[1,\"a\",true]"), { prefixItems = { { type = "integer" } }, items = { type = "string" } }),
+    false)
+  T.eq(schema.validate(json.decode("[1,\"a\"]"), { items = { { type = "integer" } }, additionalItems = false }), false)
+  -- $ref: pointers, $anchor, $id
+  local defs = { ["$defs"] = { pos = { ["$anchor"] = "positive", type = "integer", minimum = 1 },
+                               other = { ["$id"] = "other.json", type = "string" } } }
+  for ref, good in pairs({ ["#/$defs/pos"] = 2, ["#positive"] = 2, ["other.json"] = "s" }) do
+    local s = schema.copy(defs)
+    s["$ref"] = ref
+    T.eq(schema.validate(good, s), true, ref)
+    T.eq(schema.validate(0, s), false, ref)
+  end
+  T.raises("schema: $ref '#' at $ nests too deep", schema.validate, 1, { ["$ref"] = "#" })
+  T.raises("schema: $ref '#/$defs/none' points nowhere", schema.validate, 1, { ["$ref"] = "#/$defs/none" })
+  -- not checked in Lua (the grammar enforces them), never a wrong rejection
+  T.eq(schema.validate("abc", { type = "string", pattern = "^[0-9]+$", format = "date" }), true)
+  T.eq(schema.validate({ x1 = 1 }, { type = "object", patternProperties = { ["^x"] = { type = "string" } },
+    additionalProperties = false }), true)
+  T.eq(schema.validate(1, { ["x-kubernetes-group-version-kind"] = {}, example = 5, type = "integer" }), true)
 end)
 
 T.done()
