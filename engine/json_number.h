@@ -21,17 +21,31 @@ typedef struct js_number_spec {
     double multiple_of;             /* 0: none; else > 0 */
 } js_number_spec;
 
-/* Whether `value` satisfies the spec as ajv decides it (double arithmetic:
- * x >= min, x > min, x <= max, x < max, x / multipleOf an integer). */
+/* Whether `value` satisfies the spec as ajv decides it (strictNumbers, double
+ * arithmetic): finite, integral for type integer, x >= min, x > min,
+ * x <= max, x < max, and q = x / multipleOf integral with |q| < 1e21 (ajv
+ * tests q === parseInt(q), and String(q) has an exponent from 1e21 up). */
 bool js_number_admits(const js_number_spec *spec, double value);
 
-/* Appends to `expr` one GBNF atom matching JSON number texts of values that
- * satisfy the spec; every text it matches parses to a finite double that
- * js_number_admits. Canonical forms only where the document says so
- * (docs/structured-output.md: no "-0", no leading zeros, no exponent when a
- * bound or multipleOf applies, at most 15 significant digits beside a
- * decimal bound). VKA_ERR_GRAMMAR when no number satisfies the spec, or for
- * a multipleOf this module cannot decide exactly (the message says which). */
+/* Appends to `expr` one GBNF atom (a rule name or a group; helper rules
+ * "num_<n>" go to `rules`) matching JSON number texts of values that satisfy the spec;
+ * every text it matches parses to a finite double that js_number_admits.
+ * Within the forms written it is exact: a text of those forms is matched
+ * exactly when ajv accepts it, whatever its digit count (bounds are compared
+ * with the rounding JSON.parse does, not with 15-digit approximations).
+ * The forms (the departures, see json_number.c):
+ * - integer: -?(0|[1-9][0-9]{0,15}), no fraction or exponent;
+ * - number without keywords: up to 21 integer and 22 fraction digits, an
+ *   exponent of up to 3 digits keeping the value below 1e308 (or at most
+ *   1.7976931348623158e308): all JSON.stringify writes for finite doubles;
+ * - with a bound or multipleOf: plain decimals (no exponent, no "-0");
+ * - multipleOf: integers and binary fractions m = c / 2^j (0.5, 0.25, 1.5),
+ *   at most j fraction digits, only exact multiples, |x| <= 2^(53-j) (type
+ *   integer: 2^53 for j <= 16).
+ * VKA_ERR_GRAMMAR when nothing of these forms satisfies the spec ("nothing
+ * satisfies ..."), for a multipleOf not decided exactly ("multipleOf 0.01 is
+ * not supported exactly: ..."), or for one whose exact grammar would be too
+ * large (multipleOf 997: more than 1500 residue states). */
 vka_status js_number_gbnf(const js_number_spec *spec, js_rules *rules, js_buf *expr);
 
 #endif
