@@ -75,9 +75,18 @@ struct vka_model {
 };
 
 /* Reads and checks hyperparameters (no tensors): used by load and by
- * `vkagent info`. */
+ * `vkagent info`. Every value out of range is a VKA_ERR_FORMAT naming its
+ * metadata key. */
 vka_status vka_hparams_read(const vka_gguf *gguf, const vka_arch *arch, const char *arch_name,
                             uint32_t n_vocab, vka_hparams *hp);
+/* Whether the file has the keys every model needs (vocab-only files may not). */
+bool vka_hparams_present(const vka_gguf *gguf, const char *arch_name);
+
+/* The same as vka_model_load over a GGUF in memory that the caller keeps
+ * alive while the model lives (tests, fuzzing); `name` stands for the path
+ * in messages. */
+vka_status vka_model_load_memory(const void *data, size_t size, const char *name, const vka_model_params *params,
+                                 vka_model **out);
 
 /* Bytes a session's KV cache needs for n_ctx tokens. */
 uint64_t vka_model_kv_bytes(const vka_model *model, uint32_t n_ctx, bool f16);

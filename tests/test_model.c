@@ -29,6 +29,7 @@ typedef struct change {
     const char *retype_tensor;   /* becomes iq2_xxs-sized bytes of a different type */
     uint32_t new_type;
     const char *reshape_tensor;  /* ne[1] halved */
+    bool no_tensors;             /* a vocab-only file */
 } change;
 
 static char *copy_with(const change *c) {
@@ -51,7 +52,7 @@ static char *copy_with(const change *c) {
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const vka_gguf_tensor *t = &g->tensors[i];
         const char *name = t->name.data;
-        if (c->drop_tensor && strcmp(name, c->drop_tensor) == 0) continue;
+        if (c->no_tensors || (c->drop_tensor && strcmp(name, c->drop_tensor) == 0)) continue;
         int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
         uint32_t type = t->type;
         const void *data = t->data;
@@ -78,17 +79,34 @@ static char *copy_with(const change *c) {
     return path;
 }
 
-/* Loads a modified copy and expects `status` with `needle` in the message. */
-static void expect_load_error(const change *c, vka_status status, const char *needle) {
-    char *path = copy_with(c);
+static void expect_error_loading(const char *path, bool vocab_only, vka_status status, const char *needle) {
     vka_model *m = NULL;
     vka_model_params mp;
     vka_model_params_default(&mp);
     mp.device = "cpu";
+    mp.vocab_only = vocab_only;
     vka_status st = vka_model_load(path, &mp, &m);
-    cr_expect_eq(st, status, "got %s: %s", vka_status_name(st), vka_last_error());
+    cr_expect_eq(st, status, "%s load: got %s: %s", vocab_only ? "vocab-only" : "full", vka_status_name(st),
+                 vka_last_error());
     cr_expect_null(m);
     cr_expect(strstr(vka_last_error(), needle) != NULL, "message '%s' lacks '%s'", vka_last_error(), needle);
+    vka_model_free(m);
+}
+
+/* Loads a modified copy and expects `status` with `needle` in the message. */
+static void expect_load_error(const change *c, vka_status status, const char *needle) {
+    char *path = copy_with(c);
+    expect_error_loading(path, false, status, needle);
+    unlink(path);
+    free(path);
+}
+
+/* The same from a full load and from the vocab-only load that `vkagent info`,
+ * `tokenize` and `template` make: metadata out of range is refused by every command. */
+static void expect_refused_everywhere(const change *c, const char *needle) {
+    char *path = copy_with(c);
+    expect_error_loading(path, false, VKA_ERR_FORMAT, needle);
+    expect_error_loading(path, true, VKA_ERR_FORMAT, needle);
     unlink(path);
     free(path);
 }
@@ -163,6 +181,72 @@ Test(model, bad_hyperparameters) {
     expect_load_error(&rope, VKA_ERR_UNSUPPORTED, "yarn-ish");
     change no_embd = {.drop_key = "llama.embedding_length"};
     expect_load_error(&no_embd, VKA_ERR_FORMAT, "embedding_length");
+}
+
+/* Each hyperparameter out of range is refused with its key named (stories260K:
+ * n_embd 64, 8 heads of 8 sharing 4 KV heads, 5 layers, n_ff 172). */
+Test(model, hyperparameters_out_of_range_name_the_key) {
+    static const struct {
+        const char *key;
+        uint32_t value;
+        const char *needle;
+    } cases[] = {
+        {"llama.context_length", 0, "'llama.context_length' is 0"},
+        {"llama.context_length", 1u << 30, "'llama.context_length' is 1073741824"},
+        {"llama.block_count", 0, "'llama.block_count' is 0"},
+        {"llama.block_count", 1000000, "'llama.block_count' is 1000000"},
+        {"llama.attention.head_count", 0, "'llama.attention.head_count' is 0"},
+        {"llama.attention.head_count_kv", 0, "'llama.attention.head_count_kv' is 0"},
+        {"llama.attention.head_count_kv", 3, "'llama.attention.head_count_kv' (3)"},
+        {"llama.attention.head_count_kv", 16, "'llama.attention.head_count_kv' is 16"},
+        {"llama.attention.head_count", 12, "'llama.embedding_length' (64) and 'llama.attention.head_count' (12)"},
+        {"llama.attention.key_length", 4096, "'llama.attention.key_length' is 4096"},
+        {"llama.rope.dimension_count", 16, "'llama.rope.dimension_count' is 16"},
+        {"llama.rope.dimension_count", 7, "'llama.rope.dimension_count' is 7"},
+        {"llama.embedding_length", 1u << 24, "'llama.embedding_length' is 16777216"},
+        {"llama.feed_forward_length", 0, "'llama.feed_forward_length' is 0"},
+        /* in range, but the tensors disagree: the message names the key the size came from */
+        {"llama.feed_forward_length", 100, "100 from llama.feed_forward_length"},
+        {"llama.embedding_length", 128, "128 from llama.embedding_length"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        change c = {.set_u32_key = cases[i].key, .u32 = cases[i].value};
+        expect_refused_everywhere(&c, cases[i].needle);
+    }
+    change text = {.set_str_key = "llama.block_count", .str = "five"};
+    expect_refused_everywhere(&text, "'llama.block_count' is a string, expected an integer");
+}
+
+/* Embedding rows that are not the vocabulary, by every command. */
+Test(model, embedding_rows_must_be_the_vocabulary) {
+    change c = {.reshape_tensor = "token_embd.weight"};
+    expect_refused_everywhere(&c, "tensor 'token_embd.weight' has shape [64, 256]");
+    expect_refused_everywhere(&c, "512 from tokenizer.ggml.tokens");
+}
+
+/* A vocab-only file may lack hyperparameters (it is a tokenizer), but those
+ * it has must be in range. */
+Test(model, vocab_only_files_with_partial_hyperparameters) {
+    change partial = {.no_tensors = true, .drop_key = "llama.block_count"};
+    char *path = copy_with(&partial);
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.vocab_only = true;
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "%s", vka_last_error());
+    vka_model_info info;
+    cr_assert_eq(vka_model_get_info(m, &info), VKA_OK);
+    cr_expect_eq(info.n_layer, 0, "no hyperparameters are derived from a partial set");
+    cr_expect_eq(info.n_vocab, 512);
+    vka_model_free(m);
+    unlink(path);
+    free(path);
+
+    change bad = {.no_tensors = true, .set_u32_key = "llama.attention.head_count_kv", .u32 = 0};
+    path = copy_with(&bad);
+    expect_error_loading(path, true, VKA_ERR_FORMAT, "'llama.attention.head_count_kv' is 0");
+    unlink(path);
+    free(path);
 }
 
 /* Without output.weight the output projection is tied to the embeddings; in
