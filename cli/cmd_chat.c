@@ -178,8 +178,7 @@ int cmd_chat(int argc, char **argv) {
         vka_model_info info;
         vka_model_get_info(m, &info);
         if (!sp.n_ctx) sp.n_ctx = info.n_ctx_train < 4096 ? info.n_ctx_train : 4096;
-        if (vka_session_create(m, &sp, &c.session) != VKA_OK) cli_runtime_error("chat", "creating a session");
-        else {
+        if ((c.session = cli_create_session(m, &sp, "chat"))) {
             bool known;
             const char *family = vka_chat_template_family(m, &known);
             fprintf(stderr, "[%s, %s, chat format %s%s]\n", info.name[0] ? info.name : path, info.device,

@@ -138,7 +138,10 @@ static int run_logits(vka_model *model, logits_opts *o) {
     vka_session *s = NULL;
     float *logits = malloc(n * info.n_vocab * sizeof *logits);
     int code = EXIT_OK;
-    if (!logits || vka_session_create(model, &o->sp, &s) != VKA_OK) code = cli_runtime_error("logits", "creating a session");
+    if (!logits) {
+        fprintf(stderr, "vkagent logits: out of memory for %zu rows of logits\n", n);
+        code = EXIT_RUNTIME;
+    } else if (!(s = cli_create_session(model, &o->sp, "logits"))) code = EXIT_RUNTIME;
     else if (vka_session_feed_all_logits(s, ids, n, logits) != VKA_OK) code = cli_runtime_error("logits", "evaluating");
     else {
         for (size_t i = 0; i < n && o->top > 0; i++) print_top(logits + i * info.n_vocab, info.n_vocab, o->top, i, ids[i]);

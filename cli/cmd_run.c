@@ -187,8 +187,7 @@ int cmd_run(int argc, char **argv) {
     vka_model *model = path ? cli_load_model(path, o.device, false, "run") : NULL;
     vka_session *session = NULL;
     int code = EXIT_RUNTIME;
-    if (model && vka_session_create(model, &o.sp, &session) != VKA_OK) cli_runtime_error("run", "creating a session");
-    else if (model) code = generate_and_print(session, prompt, &o);
+    if (model && (session = cli_create_session(model, &o.sp, "run"))) code = generate_and_print(session, prompt, &o);
     vka_session_free(session);
     vka_model_free(model);
     free(path);

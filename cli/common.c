@@ -112,6 +112,19 @@ int cli_runtime_error(const char *cmd, const char *what) {
     return EXIT_RUNTIME;
 }
 
+vka_session *cli_create_session(vka_model *model, const vka_session_params *params, const char *cmd) {
+    vka_session *s = NULL;
+    if (vka_session_create(model, params, &s) != VKA_OK) {
+        cli_runtime_error(cmd, "creating a session");
+        return NULL;
+    }
+    vka_model_info info;
+    if (vka_model_get_info(model, &info) == VKA_OK && vka_session_n_ctx(s) > info.n_ctx_train)
+        fprintf(stderr, "vkagent %s: warning: the context (%u tokens) is longer than the model was trained for "
+                "(%u tokens); output may degrade past that\n", cmd, vka_session_n_ctx(s), info.n_ctx_train);
+    return s;
+}
+
 static bool is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

@@ -52,6 +52,10 @@ char *cli_default_vocab(void);
 /* Loads a model, printing the error; returns NULL on failure. */
 vka_model *cli_load_model(const char *path, const char *device, bool vocab_only, const char *cmd);
 
+/* Creates a session, printing the error (NULL on failure) and a warning when
+ * the context is longer than the model was trained for. */
+vka_session *cli_create_session(vka_model *model, const vka_session_params *params, const char *cmd);
+
 /* Reads a whole file (for prompts, grammars, schemas); NULL + message on failure. */
 char *cli_read_file(const char *path, const char *cmd, size_t *len);
 

@@ -1,7 +1,10 @@
 /* backend.c — tensor shapes, views and graphs shared by every backend, and
  * the choice of backend from a device string. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "status.h"
@@ -94,4 +97,24 @@ vka_status vka_backend_open(const char *device, vka_backend **out) {
         return vka_vulkan_backend_create(n, out);
     }
     return vka_fail(VKA_ERR_INVALID_ARGUMENT, "unknown device '%s' (expected auto, cpu, vulkan or vulkan:N)", device);
+}
+
+bool vka_host_memory_available(uint64_t *bytes) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[128];
+        uint64_t kib;
+        bool found = false;
+        while (!found && fgets(line, sizeof line, f))
+            found = sscanf(line, "MemAvailable: %" SCNu64 " kB", &kib) == 1;
+        fclose(f);
+        if (found) {
+            *bytes = kib * 1024;
+            return true;
+        }
+    }
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return false;
+    *bytes = (uint64_t)pages * (uint64_t)page;
+    return true;
 }

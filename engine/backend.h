@@ -131,6 +131,14 @@ vka_status vka_graph_add(vka_graph *g, const vka_node *node);
 /* Frees the nodes and any backend state. */
 void vka_graph_free(vka_graph *g);
 
+/* Memory a backend can still hand out for a session's buffers, so that sizes
+ * asked for by the user (context, batch) are refused before allocating. */
+typedef struct vka_memory_budget {
+    uint64_t bytes;
+    bool device;                     /* device memory (else host memory) */
+    char where[192];                 /* in words: "host memory (MemAvailable)", "memory heap 0 of ..." */
+} vka_memory_budget;
+
 typedef struct vka_backend_ops {
     void (*destroy)(vka_backend *b);
     /* Gives t storage. WEIGHT tensors are filled from `init` (t->nbytes
@@ -150,6 +158,8 @@ typedef struct vka_backend_ops {
     void (*get_stats)(vka_backend *b, struct vka_backend_stats *stats);
     /* Optional: measures the device's memory read bandwidth in bytes/s. */
     vka_status (*measure_bandwidth)(vka_backend *b, double *bytes_per_second);
+    /* Optional: what is left to allocate (false when it cannot be known). */
+    bool (*memory_budget)(vka_backend *b, vka_memory_budget *out);
 } vka_backend_ops;
 
 /* What a backend has done and holds (backends without a counter leave it 0). */
@@ -178,6 +188,10 @@ vka_status vka_backend_open(const char *device, vka_backend **out);
 void vka_backend_close(vka_backend *b);
 
 vka_status vka_cpu_backend_create(vka_backend **out);
+
+/* Host memory available to this process: MemAvailable of /proc/meminfo, else
+ * the free physical pages. False when neither can be read. */
+bool vka_host_memory_available(uint64_t *bytes);
 
 /* Memory held and time spent by a backend (for `vkagent bench`, `devices --model`). */
 void vka_backend_get_stats(vka_backend *b, vka_backend_stats *out);

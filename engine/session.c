@@ -1,5 +1,6 @@
 /* session.c — sessions: KV cache and buffers on the model's backend, the
  * context's tokens, and evaluation of tokens in batches. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,43 @@ static vka_status check_params(const vka_model *m, const vka_session_params *p) 
     return VKA_OK;
 }
 
+static void format_bytes(uint64_t n, char *buf, size_t cap) {
+    if (n >= (1ull << 30)) snprintf(buf, cap, "%.1f GiB", (double)n / (double)(1ull << 30));
+    else if (n >= (1ull << 20)) snprintf(buf, cap, "%.1f MiB", (double)n / (double)(1ull << 20));
+    else snprintf(buf, cap, "%.1f KiB", (double)n / 1024.0);
+}
+
+/* Bytes of the activation buffers (alloc_activations) and, on the host, the
+ * token and logit arrays of a session. */
+static uint64_t buffer_bytes(const vka_session *s) {
+    const vka_hparams *hp = &s->model->hp;
+    uint64_t per_token = 2ull * hp->n_embd + (uint64_t)hp->n_head * hp->head_dim +
+                         (uint64_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v) +
+                         (uint64_t)hp->n_head * hp->head_dim_v + 2ull * hp->n_ff + 1;
+    uint64_t logits = ((uint64_t)hp->n_vocab + 1) * s->n_logit_rows;
+    return (per_token * s->n_batch + logits + s->n_ctx + hp->n_vocab) * sizeof(float);
+}
+
+/* Sizes that follow from the context and batch asked for are compared with
+ * the memory left before anything is allocated: a clear error instead of an
+ * out-of-memory kill halfway through. */
+static vka_status check_memory(const vka_session *s) {
+    const vka_backend *b = s->model->backend;
+    vka_memory_budget budget;
+    if (!b->ops->memory_budget || !b->ops->memory_budget(s->model->backend, &budget)) return VKA_OK;
+    uint64_t kv = vka_model_kv_bytes(s->model, s->n_ctx, s->kv_f16), buffers = buffer_bytes(s);
+    if (kv + buffers <= budget.bytes) return VKA_OK;
+    char kv_text[32], buf_text[32], avail_text[32];
+    format_bytes(kv, kv_text, sizeof kv_text);
+    format_bytes(buffers, buf_text, sizeof buf_text);
+    format_bytes(budget.bytes, avail_text, sizeof avail_text);
+    return vka_fail(budget.device ? VKA_ERR_OUT_OF_DEVICE_MEMORY : VKA_ERR_OUT_OF_MEMORY,
+                    "a context of %u tokens needs %s of KV cache (%s) and %s of buffers for batches of %u, but %s "
+                    "is available in %s: lower %s", s->n_ctx, kv_text, s->kv_f16 ? "f16" : "f32", buf_text,
+                    s->n_batch, avail_text, budget.where,
+                    kv >= buffers ? "the context size (n_ctx, -c)" : "the batch size (n_batch, -b)");
+}
+
 vka_status vka_session_create(vka_model *model, const vka_session_params *params, vka_session **out) {
     if (!model || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_create: model and out are required");
     *out = NULL;
@@ -94,9 +132,14 @@ vka_status vka_session_create(vka_model *model, const vka_session_params *params
     s->n_logit_rows = rows < 1 ? 1 : rows > s->n_batch ? s->n_batch : (uint32_t)rows;
     s->kv_f16 = params->kv_type == VKA_KV_F16 || (params->kv_type == VKA_KV_AUTO && model->backend->kv_f16_default);
     atomic_init(&s->cancel, false);
+    vka_status st = check_memory(s);
+    if (st != VKA_OK) {
+        free(s);
+        return st;
+    }
     s->tokens = malloc(s->n_ctx * sizeof *s->tokens);
     s->logits = malloc(model->hp.n_vocab * sizeof *s->logits);
-    vka_status st = s->tokens && s->logits ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    st = s->tokens && s->logits ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == VKA_OK) st = alloc_activations(s);
     if (st == VKA_OK) st = alloc_kv(s);
     if (st == VKA_OK) st = vka_forward_build(s, 1, false, &s->decode);

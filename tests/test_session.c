@@ -5,8 +5,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "golden.h"
+#include "synth.h"
 #include "test_util.h"
 #include "vkagent.h"
 
@@ -221,4 +225,53 @@ Test(session, feeding_no_tokens_keeps_the_context) {
     vka_generate_result_clear(&r);
     vka_session_free(s);
     vka_model_free(m);
+}
+
+static long max_rss_kib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* A context whose KV cache cannot fit is refused before anything is
+ * allocated, naming the sizes and what to lower. The model is shaped for a
+ * big cache (8 layers of one 1024-wide head: 64 KiB a token in f32, so 1 TiB
+ * at 2^24 tokens), more than any test machine has. */
+Test(session, context_larger_than_memory_fails_fast) {
+    vka_synth_params p = {.arch = "llama", .n_embd = 64, .n_layer = 8, .n_head = 1, .n_head_kv = 1, .n_ff = 64,
+                          .n_ctx = 4096, .head_dim = 1024, .n_vocab = 300, .ftype = VKA_FTYPE_F32, .seed = 1};
+    char *path = test_temp_file("bigkv");
+    cr_assert_not_null(path);
+    cr_assert_eq(vka_synth_model(&p, path), VKA_OK, "%s", vka_last_error());
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "%s", vka_last_error());
+    vka_session_params sp;
+    vka_session_params_default(&sp);
+    sp.n_ctx = 1u << 24;
+    sp.kv_type = VKA_KV_F32;
+    vka_session *s = NULL;
+    long rss_before = max_rss_kib();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vka_status st = vka_session_create(m, &sp, &s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_expect_eq(st, VKA_ERR_OUT_OF_MEMORY, "got %s: %s", vka_status_name(st), vka_last_error());
+    cr_expect_null(s);
+    const char *msg = vka_last_error();
+    cr_expect(strstr(msg, "a context of 16777216 tokens needs 1024.0 GiB of KV cache (f32)") != NULL, "%s", msg);
+    cr_expect(strstr(msg, "is available in host memory (MemAvailable): lower the context size (n_ctx, -c)") != NULL,
+              "%s", msg);
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    cr_expect_lt(seconds, 1.0, "refusing took %.2f s", seconds);
+    cr_expect_lt(max_rss_kib() - rss_before, 64 * 1024, "resident memory grew by %ld KiB", max_rss_kib() - rss_before);
+    /* A context that fits still works on the same model. */
+    sp.n_ctx = 64;
+    cr_expect_eq(vka_session_create(m, &sp, &s), VKA_OK, "%s", vka_last_error());
+    vka_session_free(s);
+    vka_model_free(m);
+    unlink(path);
+    free(path);
 }

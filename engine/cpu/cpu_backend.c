@@ -148,6 +148,13 @@ static vka_status cpu_measure_bandwidth(vka_backend *b, double *bytes_per_second
     return VKA_OK;
 }
 
+static bool cpu_memory_budget(vka_backend *b, vka_memory_budget *out) {
+    (void)b;
+    memset(out, 0, sizeof *out);
+    snprintf(out->where, sizeof out->where, "host memory (MemAvailable)");
+    return vka_host_memory_available(&out->bytes);
+}
+
 static const vka_backend_ops cpu_ops = {
     .destroy = cpu_destroy,
     .tensor_alloc = cpu_tensor_alloc,
@@ -159,6 +166,7 @@ static const vka_backend_ops cpu_ops = {
     .graph_release = cpu_graph_release,
     .get_stats = cpu_get_stats,
     .measure_bandwidth = cpu_measure_bandwidth,
+    .memory_budget = cpu_memory_budget,
 };
 
 vka_status vka_cpu_backend_create(vka_backend **out) {

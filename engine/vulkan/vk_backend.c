@@ -48,6 +48,29 @@ static void vk_get_stats(vka_backend *b, vka_backend_stats *out) {
     pthread_mutex_unlock(&vb->mutex);
 }
 
+/* The device arena's heap, less what vkagent holds there; a CPU-type or
+ * integrated device takes its memory from the host, which may have less
+ * left than the heap it reports. */
+static bool vk_memory_budget(vka_backend *b, vka_memory_budget *out) {
+    vk_backend *vb = (vk_backend *)b;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&vb->mutex);
+    uint32_t h = vb->device_arena.heap_index;
+    uint64_t size = vb->mem_props.memoryHeaps[h].size, used = vb->heap_used[h];
+    pthread_mutex_unlock(&vb->mutex);
+    out->bytes = used < size ? size - used : 0;
+    out->device = true;
+    snprintf(out->where, sizeof out->where, "memory heap %u of %.120s", h, vb->desc.name);
+    uint64_t host;
+    bool shares_host = vb->desc.type == VK_PHYSICAL_DEVICE_TYPE_CPU ||
+                       vb->desc.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+    if (shares_host && vka_host_memory_available(&host) && host < out->bytes) {
+        out->bytes = host;
+        snprintf(out->where, sizeof out->where, "host memory (MemAvailable) behind %.120s", vb->desc.name);
+    }
+    return true;
+}
+
 const vka_backend_ops vk_backend_ops_table = {
     .destroy = vk_destroy,
     .tensor_alloc = vk_tensor_alloc,
@@ -59,6 +82,7 @@ const vka_backend_ops vk_backend_ops_table = {
     .graph_release = vk_graph_release,
     .get_stats = vk_get_stats,
     .measure_bandwidth = vk_measure_bandwidth,
+    .memory_budget = vk_memory_budget,
 };
 
 /* Picks and probes the physical device; fills vb->phys and vb->desc. */
