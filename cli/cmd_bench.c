@@ -15,7 +15,8 @@
 
 static const char *const bench_help =
     "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--device DEV] [--bandwidth] [--json]\n"
-    "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S | --json] [-n 500] [--json-out]\n"
+    "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S ... | --grammar-file F ... | --corpus DIR ...\n"
+    "                               | --json] [-n 500] [--json-out]    (details: bench --grammar --help)\n"
     "       vkagent bench --tokenizer [-m VOCAB.gguf] [--file F] [--reps N] [--json]\n"
     "\n"
     "Model: prefill of -p random tokens (pp) and -n greedy decode steps from an empty context (tg),\n"
@@ -24,18 +25,18 @@ static const char *const bench_help =
     "tokens/s (median, min-max), load time and memory. --bandwidth measures the device's read\n"
     "bandwidth and reports generation as a fraction of the bandwidth limit (bytes of weights and\n"
     "KV cache read per token / bandwidth).\n"
-    "Grammar: the time per token of constrained sampling over random logits (default vocabulary:\n"
-    "../shared/fixtures/vocab/qwen3.gguf, 151,936 tokens), median and worst.\n"
+    "Grammar: compile time (schema to ready sampler) and full token-mask time, p50/p99/max, over\n"
+    "random walks with random logits (default vocabulary: ../shared/fixtures/vocab/qwen3.gguf,\n"
+    "151,936 tokens), for each schema or grammar and over all of them.\n"
     "Tokenizer: MB/s tokenizing a built-in 1 MB mixed-language text (or --file).\n"
     "\n"
     "Schema options (with --grammar --json-schema):\n" CLI_JSON_SCHEMA_OPTIONS_HELP;
 
 typedef struct bench_opts {
-    const char *model, *device, *schema;
+    const char *model, *device;
     long p, n, depth, reps;
-    bool json, bandwidth, grammar, any_json;
+    bool json, bandwidth;
     uint32_t batch;
-    uint32_t schema_flags;      /* VKA_JSON_SCHEMA_* */
 } bench_opts;
 
 static int compare_double(const void *a, const void *b) {
@@ -186,91 +187,10 @@ static int bench_model(const bench_opts *o) {
     return code;
 }
 
-/* ------------------------------------------------------------ grammar masking */
-
-static int bench_grammar(const bench_opts *o) {
-    char *path = o->model ? strdup(o->model) : cli_default_vocab();
-    vka_model *m = cli_load_model(path, NULL, true, "bench");
-    free(path);
-    if (!m) return EXIT_RUNTIME;
-    char *schema_text = NULL, *grammar_text = NULL;
-    vka_sampling_params sp; /* the defaults users sample with */
-    vka_sampling_params_default(&sp);
-    sp.json = o->any_json || !o->schema;
-    sp.json_schema_flags = o->schema_flags;
-    if (cli_load_structured(NULL, o->schema, "bench", &sp, &grammar_text, &schema_text)) {
-        vka_model_free(m);
-        return EXIT_RUNTIME;
-    }
-    if (o->schema) sp.json = false;
-    uint32_t n_vocab = vka_vocab_size(m->vocab);
-    float *logits = malloc(n_vocab * sizeof *logits);
-    double *times = malloc((size_t)o->n * sizeof *times);
-    vka_rng rng;
-    vka_rng_seed(&rng, 1234);
-    vka_sampler *s = NULL;
-    int code = EXIT_OK, documents = 0;
-    for (long i = 0; i < o->n && code == EXIT_OK; i++) {
-        if (!s) {
-            sp.seed = (uint64_t)documents++;
-            if (vka_sampler_new(m->vocab, n_vocab, &sp, &s) != VKA_OK) code = cli_runtime_error("bench", "grammar");
-            if (code) break;
-        }
-        for (uint32_t k = 0; k < n_vocab; k++) logits[k] = (float)(6.0 * vka_rng_uniform(&rng));
-        int32_t tok;
-        double t0 = cli_now();
-        vka_status st = vka_sampler_sample(s, logits, &tok);
-        if (st == VKA_OK) st = vka_sampler_accept(s, tok);
-        times[i] = cli_now() - t0;
-        if (st != VKA_OK) code = cli_runtime_error("bench", "constrained sampling");
-        if (vka_sampler_is_done(s) || vka_vocab_is_eog(m->vocab, tok)) {
-            vka_sampler_free(s); /* a document is complete: start the next one */
-            s = NULL;
-        }
-    }
-    vka_sampler_free(s);
-    /* the same sampling without a grammar, for the overhead */
-    vka_sampling_params plain;
-    vka_sampling_params_default(&plain);
-    double *base = malloc((size_t)o->n * sizeof *base);
-    if (code == EXIT_OK && vka_sampler_new(m->vocab, n_vocab, &plain, &s) == VKA_OK) {
-        for (long i = 0; i < o->n; i++) {
-            for (uint32_t k = 0; k < n_vocab; k++) logits[k] = (float)(6.0 * vka_rng_uniform(&rng));
-            int32_t tok;
-            double t0 = cli_now();
-            vka_sampler_sample(s, logits, &tok);
-            vka_sampler_accept(s, tok);
-            base[i] = cli_now() - t0;
-        }
-        vka_sampler_free(s);
-    }
-    double base_med = code == EXIT_OK ? median(base, (int)o->n) : 0;
-    free(base);
-    if (code == EXIT_OK) {
-        double worst = 0;
-        for (long i = 0; i < o->n; i++) worst = fmax(worst, times[i]);
-        double med = median(times, (int)o->n);
-        double p90 = times[(long)(0.9 * (double)(o->n - 1))];
-        if (o->json)
-            printf("{\"vocab\": %u, \"grammar\": \"%s\", \"tokens\": %ld, \"documents\": %d, \"median_ms\": %.4f, "
-                   "\"p90_ms\": %.4f, \"worst_ms\": %.4f, \"unconstrained_median_ms\": %.4f}\n",
-                   n_vocab, o->schema ? "json_schema" : "json", o->n, documents, 1e3 * med, 1e3 * p90, 1e3 * worst,
-                   1e3 * base_med);
-        else
-            printf("constrained sampling over %u tokens (%s), %ld tokens in %d documents: median %.3f ms, p90 %.3f ms, "
-                   "worst %.3f ms per token (unconstrained: median %.3f ms)\n",
-                   n_vocab, o->schema ? o->schema : "any JSON", o->n, documents, 1e3 * med, 1e3 * p90, 1e3 * worst,
-                   1e3 * base_med);
-    }
-    free(times);
-    free(logits);
-    free(schema_text);
-    free(grammar_text);
-    vka_model_free(m);
-    return code;
-}
-
 int cmd_bench(int argc, char **argv) {
+    /* --grammar: the grammar benchmark (bench_grammar.c) takes all the arguments itself */
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--grammar") == 0) return bench_grammar(argc, argv);
     /* --tokenizer: the tokenizer benchmark takes the other arguments itself */
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--tokenizer") == 0) {
@@ -285,10 +205,8 @@ int cmd_bench(int argc, char **argv) {
     cli_args a;
     cli_args_init(&a, "bench", argc, argv);
     bench_opts o = {.p = 512, .n = 128, .reps = 3};
-    bool n_given = false;
     const char *arg;
     long l;
-    bool matched;
     while ((arg = cli_args_next(&a))) {
         if (cli_is(arg, "-h", "--help")) {
             fputs(bench_help, stdout);
@@ -296,28 +214,15 @@ int cmd_bench(int argc, char **argv) {
         } else if (cli_is(arg, "-m", "--model")) o.model = cli_value(&a, arg);
         else if (cli_is(arg, "--device", NULL)) o.device = cli_value(&a, arg);
         else if (cli_is(arg, "-p", NULL)) cli_int(&a, arg, 0, 1 << 20, &o.p);
-        else if (cli_is(arg, "-n", NULL)) n_given = cli_int(&a, arg, 1, 1 << 20, &o.n);
+        else if (cli_is(arg, "-n", NULL)) cli_int(&a, arg, 1, 1 << 20, &o.n);
         else if (cli_is(arg, "-d", "--depth")) cli_int(&a, arg, 0, 1 << 20, &o.depth);
         else if (cli_is(arg, "-r", "--reps")) cli_int(&a, arg, 1, 1000, &o.reps);
         else if (cli_is(arg, "-b", "--batch-size")) {
             if (cli_int(&a, arg, 1, 8192, &l)) o.batch = (uint32_t)l;
-        } else if (cli_is(arg, "--json-schema", NULL)) o.schema = cli_value(&a, arg);
-        else if (cli_is(arg, "--json-out", NULL)) o.json = true;
-        else if (cli_is(arg, "--json", NULL)) {
-            /* --json means JSON output for model benches, the any-JSON grammar for --grammar */
-            o.json = true;
-            o.any_json = true;
-        } else if (cli_is(arg, "--bandwidth", NULL)) o.bandwidth = true;
-        else if (cli_is(arg, "--grammar", NULL)) o.grammar = true;
-        else if (!cli_parse_structured(&a, arg, &o.schema_flags, &matched) || matched) continue;
+        } else if (cli_is(arg, "--json", NULL)) o.json = true;
+        else if (cli_is(arg, "--bandwidth", NULL)) o.bandwidth = true;
         else return cli_usage_error("bench", "unknown argument '%s'", arg);
     }
     if (a.failed) return EXIT_USAGE;
-    if (o.grammar) {
-        if (!n_given) o.n = 500;
-        o.json = false;
-        for (int i = 0; i < argc; i++) o.json |= strcmp(argv[i], "--json-out") == 0;
-        return bench_grammar(&o);
-    }
     return bench_model(&o);
 }

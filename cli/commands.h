@@ -18,5 +18,7 @@ int cmd_template(int argc, char **argv);
 
 /* Tokenizer throughput (bench_tokenizer.c), run by `vkagent bench --tokenizer`. */
 int bench_tokenizer(int argc, char **argv);
+/* Grammar compile and token-mask times (bench_grammar.c), run by `vkagent bench --grammar`. */
+int bench_grammar(int argc, char **argv);
 
 #endif

@@ -27,16 +27,6 @@
 /* How a token moves a walk towards its end. */
 typedef enum token_kind { TOKEN_PLAIN = 0, TOKEN_CLOSING, TOKEN_OPENING, TOKEN_EOG } token_kind;
 
-typedef struct walk_ctx {
-    const vka_vocab *vocab;
-    uint32_t n_vocab;
-    unsigned char *kinds;                /* token_kind per token */
-    float *logits;
-    vka_structured_checker *checker;
-    const vka_sampling_params *base;
-    long max_tokens;
-} walk_ctx;
-
 /* More closers than openers (a quote counts as closing: it ends strings and
  * keys, and a string it opens is closed again soon under the same bias). */
 static token_kind classify(const vka_vocab *v, int32_t id) {
@@ -54,7 +44,7 @@ static token_kind classify(const vka_vocab *v, int32_t id) {
     return net < 0 ? TOKEN_OPENING : TOKEN_PLAIN;
 }
 
-static void fill_logits(walk_ctx *w, vka_rng *rng, long step) {
+static void fill_logits(grammar_walker *w, vka_rng *rng, long step) {
     double past = (double)(step - SOFT_LENGTH);
     double bias = past > 0 ? past * BIAS_SLOPE : 0;
     if (bias > BIAS_MAX) bias = BIAS_MAX;
@@ -89,11 +79,6 @@ static bool valid_utf8(const char *s, size_t len) {
     return true;
 }
 
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-} text_buf;
-
 static bool append(text_buf *b, const char *p, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = 2 * (b->len + n + 1);
@@ -107,9 +92,7 @@ static bool append(text_buf *b, const char *p, size_t n) {
     return true;
 }
 
-/* One walk. Returns 1 for a complete document (in *doc), 0 when it reached
- * the token cap, -1 on an error (message printed). */
-static int walk(walk_ctx *w, uint64_t seed, text_buf *doc) {
+int grammar_walk(grammar_walker *w, uint64_t seed, text_buf *doc, long *n_tokens) {
     vka_sampling_params p = *w->base;
     /* even seeds draw at temperature 1 (full mask every step), odd seeds are
      * greedy (the one-token check first, the mask only when it fails) */
@@ -119,8 +102,10 @@ static int walk(walk_ctx *w, uint64_t seed, text_buf *doc) {
     p.min_p = 0.0f;
     p.seed = seed;
     vka_sampler *s = NULL;
-    if (vka_sampler_new(w->vocab, w->n_vocab, &p, &s) != VKA_OK) {
-        cli_runtime_error("grammar", "creating the sampler");
+    vka_status made = w->make_sampler ? w->make_sampler(w->user, &p, &s) : vka_sampler_new(w->vocab, w->n_vocab, &p, &s);
+    *n_tokens = 0;
+    if (made != VKA_OK) {
+        snprintf(w->error, sizeof w->error, "creating the sampler: %s", vka_last_error());
         return -1;
     }
     vka_rng rng;
@@ -133,11 +118,12 @@ static int walk(walk_ctx *w, uint64_t seed, text_buf *doc) {
         vka_status st = vka_sampler_sample(s, w->logits, &tok);
         if (st == VKA_OK) st = vka_sampler_accept(s, tok);
         if (st != VKA_OK) {
-            fprintf(stderr, "vkagent grammar: walk with seed %llu, token %ld: %s\n", (unsigned long long)seed, step,
-                    vka_last_error());
+            snprintf(w->error, sizeof w->error, "walk with seed %llu, token %ld: %s", (unsigned long long)seed, step,
+                     vka_last_error());
             result = -1;
             break;
         }
+        ++*n_tokens;
         if (w->kinds[tok] == TOKEN_EOG) result = 1;
         const char *piece;
         size_t n = vka_vocab_piece(w->vocab, tok, false, &piece);
@@ -149,7 +135,7 @@ static int walk(walk_ctx *w, uint64_t seed, text_buf *doc) {
 }
 
 /* A finished walk's document must be valid UTF-8 and accepted byte by byte. */
-static bool document_consistent(walk_ctx *w, uint64_t seed, const text_buf *doc) {
+static bool document_consistent(grammar_walker *w, uint64_t seed, const text_buf *doc) {
     bool accepted = false;
     const char *why = !valid_utf8(doc->data, doc->len) ? "is not valid UTF-8"
                       : vka_structured_check(w->checker, doc->data, doc->len, &accepted) != VKA_OK ? vka_last_error()
@@ -162,13 +148,15 @@ static bool document_consistent(walk_ctx *w, uint64_t seed, const text_buf *doc)
     return false;
 }
 
-static int run_walks(walk_ctx *w, const grammar_sample_opts *o) {
+static int run_walks(grammar_walker *w, const grammar_sample_opts *o) {
     text_buf doc = {0};
     int code = EXIT_OK;
     long done = 0, capped = 0;
     for (long i = 0; i < o->n_walks && code == EXIT_OK; i++) {
         uint64_t seed = o->seed + (uint64_t)i;
-        int r = walk(w, seed, &doc);
+        long n_tokens;
+        int r = grammar_walk(w, seed, &doc, &n_tokens);
+        if (r < 0) fprintf(stderr, "vkagent grammar: %s\n", w->error);
         if (r < 0 || (r > 0 && !document_consistent(w, seed, &doc))) {
             code = EXIT_RUNTIME;
         } else if (r == 0) {
@@ -192,20 +180,34 @@ int grammar_sample(const vka_sampling_params *sp, const grammar_sample_opts *o) 
     vka_model *m = path ? cli_load_model(path, NULL, true, "grammar") : NULL;
     free(path);
     if (!m) return EXIT_RUNTIME;
-    walk_ctx w = {.vocab = m->vocab, .n_vocab = vka_vocab_size(m->vocab), .base = sp};
-    w.max_tokens = o->max_tokens ? o->max_tokens : DEFAULT_MAX_TOKENS;
-    w.kinds = malloc(w.n_vocab);
-    w.logits = malloc(w.n_vocab * sizeof *w.logits);
+    grammar_walker w;
     int code = EXIT_OK;
-    if (!w.kinds || !w.logits) code = (fputs("vkagent grammar: out of memory\n", stderr), EXIT_RUNTIME);
+    if (!grammar_walker_init(&w, m->vocab, sp, o->max_tokens))
+        code = (fputs("vkagent grammar: out of memory\n", stderr), EXIT_RUNTIME);
     else if (vka_structured_checker_create(sp, &w.checker) != VKA_OK) code = cli_runtime_error("grammar", "checker");
-    if (code == EXIT_OK) {
-        for (uint32_t k = 0; k < w.n_vocab; k++) w.kinds[k] = (unsigned char)classify(w.vocab, (int32_t)k);
-        code = run_walks(&w, o);
-    }
+    if (code == EXIT_OK) code = run_walks(&w, o);
     vka_structured_checker_free(w.checker);
-    free(w.kinds);
-    free(w.logits);
+    grammar_walker_free(&w);
     vka_model_free(m);
     return code;
+}
+
+bool grammar_walker_init(grammar_walker *w, const vka_vocab *vocab, const vka_sampling_params *base, long max_tokens) {
+    *w = (grammar_walker){.vocab = vocab, .n_vocab = vka_vocab_size(vocab), .base = base};
+    w->max_tokens = max_tokens ? max_tokens : DEFAULT_MAX_TOKENS;
+    w->kinds = malloc(w->n_vocab);
+    w->logits = malloc(w->n_vocab * sizeof *w->logits);
+    if (!w->kinds || !w->logits) {
+        grammar_walker_free(w);
+        return false;
+    }
+    for (uint32_t k = 0; k < w->n_vocab; k++) w->kinds[k] = (unsigned char)classify(vocab, (int32_t)k);
+    return true;
+}
+
+void grammar_walker_free(grammar_walker *w) {
+    free(w->kinds);
+    free(w->logits);
+    w->kinds = NULL;
+    w->logits = NULL;
 }
