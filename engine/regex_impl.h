@@ -1,0 +1,232 @@
+/* regex_impl.h — internals of the regular-language module (regex.h): sets of
+ * code point ranges, Thompson NFAs, complete DFAs over a partition of the code
+ * points, the parsed pattern tree, and languages with counted pieces. */
+#ifndef VKA_REGEX_IMPL_H
+#define VKA_REGEX_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "regex.h"
+#include "status.h"
+
+/* Strings are sequences of Unicode scalar values: 0..0x10FFFF without the
+ * surrogates, which UTF-8 cannot carry (so no document can hold them). */
+#define RE_CP_END 0x110000u
+#define RE_SURR_LO 0xD800u
+#define RE_SURR_HI 0xDFFFu
+
+/* Limits: a language needing more is VKA_ERR_GRAMMAR ("too complex"). */
+#define RE_MAX_DFA_STATES 50000u
+#define RE_MAX_NFA_STATES 400000u
+#define RE_MAX_PIECES 256u
+/* Counted repetitions of one class above this count stay counters (pieces)
+ * instead of being unrolled into automaton states. */
+#define RE_PIECE_MIN_COUNT 64u
+
+/* ---------------------------------------------------------------- range sets (regex_ranges.c) */
+
+typedef struct re_range {
+    uint32_t lo, hi;   /* inclusive */
+} re_range;
+
+/* A set of code points: after re_rs_normalize, sorted, disjoint, not adjacent. */
+typedef struct re_ranges {
+    re_range *r;
+    size_t n, cap;
+} re_ranges;
+
+bool re_rs_add(re_ranges *s, uint32_t lo, uint32_t hi);
+void re_rs_normalize(re_ranges *s);
+bool re_rs_copy(re_ranges *dst, const re_ranges *src);
+bool re_rs_add_set(re_ranges *dst, const re_ranges *src);
+/* The complement within the scalar values (surrogates never included). */
+bool re_rs_complement(const re_ranges *s, re_ranges *out);
+bool re_rs_intersect(const re_ranges *a, const re_ranges *b, re_ranges *out);
+/* Removes the surrogates (normalized sets stay normalized). */
+bool re_rs_scalar(re_ranges *s);
+bool re_rs_has(const re_ranges *s, uint32_t cp);
+bool re_rs_equal(const re_ranges *a, const re_ranges *b);
+void re_rs_free(re_ranges *s);
+/* Adds the other case of every letter whose case pairs are in `mode`. */
+typedef enum re_case {
+    RE_CASE_EXACT = 0,
+    RE_CASE_ASCII,     /* ECMA-262 "i" without "u" on ASCII patterns: a-z <-> A-Z */
+    RE_CASE_UNICODE,   /* "iu" on patterns whose non-ASCII classes are already case-closed:
+                          a-z <-> A-Z, plus U+017F <-> s and U+212A <-> k (simple case folding) */
+} re_case;
+bool re_rs_case_close(re_ranges *s, re_case mode);
+
+/* ---------------------------------------------------------------- DFAs (regex_dfa.c, regex_ops.c) */
+
+/* A complete DFA. The scalar values are cut into `n_ranges` sorted disjoint
+ * ranges (covering all of them), each mapped to one of `n_syms` symbols;
+ * next[state * n_syms + sym] is the transition. Shared by reference count. */
+typedef struct re_dfa {
+    uint32_t refs;
+    uint32_t n_states, n_syms, start;
+    size_t n_ranges;
+    re_range *ranges;
+    uint32_t *range_sym;
+    uint32_t *next;
+    uint8_t *accept;
+} re_dfa;
+
+re_dfa *re_dfa_ref(re_dfa *d);
+void re_dfa_unref(re_dfa *d);
+/* A DFA with n states over the partition given by `ranges` (n_syms symbols),
+ * transitions all to state 0 and nothing accepting. */
+vka_status re_dfa_alloc(uint32_t n_states, const re_range *ranges, const uint32_t *range_sym, size_t n_ranges,
+                        uint32_t n_syms, re_dfa **out);
+/* The minimal DFA of the same language, states numbered breadth-first from
+ * the start (so equal languages give equal DFAs), symbols merged where they
+ * behave alike. Consumes `d` (unref). */
+vka_status re_dfa_minimize(re_dfa *d, re_dfa **out);
+
+uint32_t re_dfa_sym(const re_dfa *d, uint32_t cp);      /* UINT32_MAX for a surrogate or >= 0x110000 */
+uint32_t re_dfa_step(const re_dfa *d, uint32_t state, uint32_t cp);   /* UINT32_MAX: no scalar value */
+bool re_dfa_accepts(const re_dfa *d, const uint32_t *cps, size_t n);
+/* The state from which nothing is accepted (UINT32_MAX if none). */
+uint32_t re_dfa_dead(const re_dfa *d);
+bool re_dfa_is_empty(const re_dfa *d);
+/* The code points of symbol `sym`. */
+bool re_dfa_sym_ranges(const re_dfa *d, uint32_t sym, re_ranges *out);
+
+vka_status re_dfa_empty(re_dfa **out);
+vka_status re_dfa_epsilon(re_dfa **out);
+vka_status re_dfa_any(re_dfa **out);                     /* every string */
+vka_status re_dfa_class(const re_ranges *cls, re_dfa **out);   /* one code point of cls */
+
+typedef enum re_setop { RE_AND, RE_OR, RE_MINUS } re_setop;
+vka_status re_dfa_product(const re_dfa *a, const re_dfa *b, re_setop op, re_dfa **out);
+vka_status re_dfa_complement(const re_dfa *a, re_dfa **out);
+bool re_dfa_equal(const re_dfa *a, const re_dfa *b);      /* both minimal */
+/* a is a subset of b; *ok false on failure (then the answer is false). */
+vka_status re_dfa_subset(const re_dfa *a, const re_dfa *b, bool *yes);
+/* Every accepted string has this length; -1 when lengths differ or none is accepted. */
+int64_t re_dfa_fixed_width(const re_dfa *d);
+/* Length of the longest accepted string; -1 when unbounded or empty. */
+int64_t re_dfa_longest(const re_dfa *d);
+/* A shortest accepted string (code points, malloc'ed); *n = SIZE_MAX when empty. */
+vka_status re_dfa_shortest(const re_dfa *d, uint32_t **cps, size_t *n);
+/* The strings of d with lo <= length <= hi (hi may be RE_UNBOUNDED), by a
+ * product with a counter; VKA_ERR_GRAMMAR when that exceeds the state limit. */
+vka_status re_dfa_limit_length(const re_dfa *d, uint64_t lo, uint64_t hi, re_dfa **out);
+/* Concatenation and repetition, through NFAs. */
+vka_status re_dfa_concat(const re_dfa *a, const re_dfa *b, re_dfa **out);
+vka_status re_dfa_repeat(const re_dfa *a, uint64_t min, uint64_t max, re_dfa **out);
+
+/* ---------------------------------------------------------------- NFAs (regex_nfa.c) */
+
+#define RE_EPS UINT32_MAX
+
+typedef struct re_nfa_edge {
+    uint32_t from, to, cls;   /* cls: index into classes, or RE_EPS */
+} re_nfa_edge;
+
+typedef struct re_nfa {
+    uint32_t n_states;
+    re_nfa_edge *edges;
+    size_t n_edges, cap_edges;
+    re_ranges *classes;          /* interned: equal classes share an index */
+    size_t n_classes, cap_classes;
+    uint32_t *slots;             /* hash table of class indexes */
+    size_t cap_slots;
+    bool failed;      /* allocation failure or too many states: sticks */
+    bool too_big;
+} re_nfa;
+
+/* A fragment: the states between `in` and `out` (one entry, one exit). */
+typedef struct re_frag {
+    uint32_t in, out;
+} re_frag;
+
+uint32_t re_nfa_state(re_nfa *n);
+void re_nfa_eps(re_nfa *n, uint32_t from, uint32_t to);
+/* An edge on the class (interned copy). */
+void re_nfa_class_edge(re_nfa *n, uint32_t from, uint32_t to, const re_ranges *cls);
+uint32_t re_nfa_class_id(re_nfa *n, const re_ranges *cls);
+void re_nfa_edge_to(re_nfa *n, uint32_t from, uint32_t to, uint32_t cls_id);
+/* The DFA's language as a fragment. */
+re_frag re_nfa_add_dfa(re_nfa *n, const re_dfa *d);
+void re_nfa_free(re_nfa *n);
+/* Subset construction then minimization; VKA_ERR_GRAMMAR beyond the limits. */
+vka_status re_nfa_to_dfa(const re_nfa *n, uint32_t start, uint32_t final, re_dfa **out);
+
+/* ---------------------------------------------------------------- languages (regex_lang.c) */
+
+/* pre · cls{min,max} · suf, where pre and suf accept strings of one length
+ * each (so every string splits in one way only). */
+typedef struct re_piece {
+    re_dfa *pre, *suf;
+    uint32_t pre_w, suf_w;
+    re_ranges cls;
+    uint64_t min, max;     /* max may be RE_UNBOUNDED */
+} re_piece;
+
+/* The union of a DFA's language and the pieces'. */
+struct re_lang {
+    re_dfa *dfa;
+    re_piece *pieces;
+    size_t n_pieces;
+};
+
+vka_status re_lang_from_dfa(re_dfa *d, re_lang **out);   /* takes the reference */
+vka_status re_lang_piece(const re_ranges *cls, uint64_t min, uint64_t max, re_lang **out);
+vka_status re_lang_copy(const re_lang *l, re_lang **out);
+vka_status re_lang_concat(const re_lang *a, const re_lang *b, re_lang **out);
+/* The language without the empty string. */
+vka_status re_lang_nonempty(const re_lang *a, re_lang **out);
+/* When the language is a DFA only (no pieces), that DFA (borrowed); else NULL. */
+const re_dfa *re_lang_dfa_only(const re_lang *l);
+/* Appends a copy of p (no checks). */
+vka_status re_lang_add_piece(re_lang *l, const re_piece *p);
+/* Adds p: nothing when it is empty, into the DFA when its count is small. */
+vka_status re_lang_put_piece(re_lang *l, const re_piece *p);
+vka_status re_piece_to_dfa(const re_piece *p, re_dfa **out);
+/* d ∩ lengths [lo, hi] as a language: a DFA when small, else counted pieces. */
+vka_status re_lang_bounded(const re_dfa *d, uint64_t lo, uint64_t hi, re_lang **out);
+
+/* ---------------------------------------------------------------- patterns (regex_parse.c, regex_compile.c) */
+
+typedef enum re_node_kind {
+    RN_EMPTY,      /* matches "" */
+    RN_CLASS,      /* one code point of cls */
+    RN_CAT,        /* kids in sequence */
+    RN_ALT,        /* one of kids */
+    RN_REPEAT,     /* kids[0] min..max times */
+    RN_BOL,        /* ^ */
+    RN_EOL,        /* $ */
+    RN_LOOK,       /* (?=kids[0]) or, negated, (?!kids[0]) */
+} re_node_kind;
+
+typedef struct re_node {
+    re_node_kind kind;
+    bool negated;
+    bool has_assert;   /* an anchor or lookahead somewhere inside */
+    re_ranges cls;
+    struct re_node **kids;
+    size_t n_kids, cap_kids;
+    uint64_t min, max;
+    size_t offset;     /* in code points, for messages */
+} re_node;
+
+typedef struct re_syntax {
+    re_case ci;        /* case-insensitive matching (internal patterns only) */
+} re_syntax;
+
+/* Parses an ECMA-262 pattern (u flag) of len bytes of UTF-8. */
+vka_status re_parse(const char *pattern, size_t len, re_syntax syntax, re_node **out);
+void re_node_free(re_node *n);
+/* The language of strings in which the pattern matches somewhere. */
+vka_status re_compile(const re_node *root, re_lang **out);
+/* Both in one: the internal patterns of the formats use this. */
+vka_status re_pattern_lang(const char *pattern, re_case ci, re_lang **out);
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* Decodes UTF-8 into code points (malloc'ed); false for invalid UTF-8. */
+bool re_utf8_to_cps(const char *s, size_t len, uint32_t **cps, size_t *n);
+
+#endif

@@ -1,0 +1,172 @@
+/* regex_ranges.c — sets of code points as sorted range lists, for the classes
+ * of patterns and the symbols of DFAs; case closure for case-insensitive
+ * internal patterns; UTF-8 decoding of strings to match. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "regex_impl.h"
+#include "utf8.h"
+
+bool re_rs_add(re_ranges *s, uint32_t lo, uint32_t hi) {
+    if (lo > hi) return true;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4;
+        re_range *r = realloc(s->r, cap * sizeof *r);
+        if (!r) return false;
+        s->r = r;
+        s->cap = cap;
+    }
+    s->r[s->n++] = (re_range){lo, hi};
+    return true;
+}
+
+static int cmp_range(const void *a, const void *b) {
+    const re_range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo ? 1 : 0;
+}
+
+void re_rs_normalize(re_ranges *s) {
+    if (s->n < 2) return;
+    qsort(s->r, s->n, sizeof *s->r, cmp_range);
+    size_t k = 0;
+    for (size_t i = 1; i < s->n; i++) {
+        /* merge overlapping and adjacent ranges */
+        if (s->r[i].lo <= s->r[k].hi || s->r[i].lo == s->r[k].hi + 1) {
+            if (s->r[i].hi > s->r[k].hi) s->r[k].hi = s->r[i].hi;
+        } else {
+            s->r[++k] = s->r[i];
+        }
+    }
+    s->n = k + 1;
+}
+
+bool re_rs_copy(re_ranges *dst, const re_ranges *src) {
+    *dst = (re_ranges){0};
+    return re_rs_add_set(dst, src);
+}
+
+bool re_rs_add_set(re_ranges *dst, const re_ranges *src) {
+    for (size_t i = 0; i < src->n; i++)
+        if (!re_rs_add(dst, src->r[i].lo, src->r[i].hi)) return false;
+    re_rs_normalize(dst);
+    return true;
+}
+
+bool re_rs_complement(const re_ranges *s, re_ranges *out) {
+    *out = (re_ranges){0};
+    uint32_t next = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->r[i].lo > next && !re_rs_add(out, next, s->r[i].lo - 1)) return false;
+        next = s->r[i].hi + 1;
+    }
+    if (next < RE_CP_END && !re_rs_add(out, next, RE_CP_END - 1)) return false;
+    return re_rs_scalar(out);
+}
+
+bool re_rs_intersect(const re_ranges *a, const re_ranges *b, re_ranges *out) {
+    *out = (re_ranges){0};
+    size_t i = 0, j = 0;
+    while (i < a->n && j < b->n) {
+        uint32_t lo = a->r[i].lo > b->r[j].lo ? a->r[i].lo : b->r[j].lo;
+        uint32_t hi = a->r[i].hi < b->r[j].hi ? a->r[i].hi : b->r[j].hi;
+        if (lo <= hi && !re_rs_add(out, lo, hi)) return false;
+        if (a->r[i].hi < b->r[j].hi) i++;
+        else j++;
+    }
+    return true;
+}
+
+bool re_rs_scalar(re_ranges *s) {
+    re_ranges out = {0};
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t lo = s->r[i].lo, hi = s->r[i].hi >= RE_CP_END ? RE_CP_END - 1 : s->r[i].hi;
+        if (lo > hi) continue;
+        bool ok = true;
+        if (hi < RE_SURR_LO || lo > RE_SURR_HI) {
+            ok = re_rs_add(&out, lo, hi);
+        } else {
+            if (lo < RE_SURR_LO) ok = re_rs_add(&out, lo, RE_SURR_LO - 1);
+            if (ok && hi > RE_SURR_HI) ok = re_rs_add(&out, RE_SURR_HI + 1, hi);
+        }
+        if (!ok) {
+            re_rs_free(&out);
+            return false;
+        }
+    }
+    re_rs_free(s);
+    *s = out;
+    re_rs_normalize(s);
+    return true;
+}
+
+bool re_rs_has(const re_ranges *s, uint32_t cp) {
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < s->r[mid].lo) hi = mid;
+        else if (cp > s->r[mid].hi) lo = mid + 1;
+        else return true;
+    }
+    return false;
+}
+
+bool re_rs_equal(const re_ranges *a, const re_ranges *b) {
+    return a->n == b->n && (a->n == 0 || memcmp(a->r, b->r, a->n * sizeof *a->r) == 0);
+}
+
+void re_rs_free(re_ranges *s) {
+    free(s->r);
+    *s = (re_ranges){0};
+}
+
+/* The code points whose case partner is also added: ASCII letters always;
+ * with simple case folding also the two non-ASCII characters that fold to
+ * ASCII letters (U+017F LATIN SMALL LETTER LONG S -> s, U+212A KELVIN SIGN -> k). */
+static bool add_partner(re_ranges *extra, uint32_t c, re_case mode) {
+    if (c >= 'a' && c <= 'z') {
+        if (!re_rs_add(extra, c - 32, c - 32)) return false;
+    } else if (c >= 'A' && c <= 'Z') {
+        if (!re_rs_add(extra, c + 32, c + 32)) return false;
+    }
+    if (mode != RE_CASE_UNICODE) return true;
+    uint32_t lower = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    if (lower == 's' || c == 0x17F) return re_rs_add(extra, 's', 's') && re_rs_add(extra, 'S', 'S') &&
+                                           re_rs_add(extra, 0x17F, 0x17F);
+    if (lower == 'k' || c == 0x212A) return re_rs_add(extra, 'k', 'k') && re_rs_add(extra, 'K', 'K') &&
+                                            re_rs_add(extra, 0x212A, 0x212A);
+    return true;
+}
+
+bool re_rs_case_close(re_ranges *s, re_case mode) {
+    if (mode == RE_CASE_EXACT) return true;
+    static const uint32_t specials[] = {0x17F, 0x212A};
+    re_ranges extra = {0};
+    bool ok = true;
+    for (size_t i = 0; ok && i < s->n; i++) {
+        uint32_t lo = s->r[i].lo, hi = s->r[i].hi;
+        for (uint32_t c = lo; ok && c <= hi && c < 0x80; c++) ok = add_partner(&extra, c, mode);
+        for (size_t k = 0; ok && k < 2; k++)
+            if (specials[k] >= lo && specials[k] <= hi) ok = add_partner(&extra, specials[k], mode);
+    }
+    ok = ok && re_rs_add_set(s, &extra);
+    re_rs_free(&extra);
+    return ok;
+}
+
+bool re_utf8_to_cps(const char *s, size_t len, uint32_t **cps, size_t *n) {
+    uint32_t *out = malloc((len + 1) * sizeof *out);
+    if (!out) return false;
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        size_t step = vka_utf8_decode((const unsigned char *)s + i, len - i, &out[k]);
+        if (step == 0) {
+            free(out);
+            return false;
+        }
+        i += step;
+        k++;
+    }
+    *cps = out;
+    *n = k;
+    return true;
+}
