@@ -53,8 +53,9 @@ export function forEachSchema(schema, fn) {
 
 // The draft 2020-12 reading of the older spellings the converter also takes:
 // boolean exclusiveMinimum/exclusiveMaximum (draft 4), items as an array
-// with additionalItems (drafts 4-7). dependencies and definitions ajv reads
-// itself. $schema is dropped: every schema is read as 2020-12. Returns a copy.
+// with additionalItems (drafts 4-7), draft 4's id (an annotation).
+// dependencies and definitions ajv reads itself. $schema is dropped: every
+// schema is read as 2020-12. Returns a copy.
 export function normalizeLegacy(schema) {
   const copy = structuredClone(schema);
   if (isObject(copy)) delete copy.$schema;
@@ -72,11 +73,14 @@ export function normalizeLegacy(schema) {
       if ('additionalItems' in s) s.items = s.additionalItems;
     }
     delete s.additionalItems; // ignored beside a single items schema, as in draft 7
+    // draft 4's id is an annotation here (issue 10); ajv refuses the keyword outright
+    if (typeof s.id === 'string') delete s.id;
   });
   return copy;
 }
 
-const ROOT_KEY = 'urn:vkagent:property-root';
+// an http base, so that relative $ids ("/definitions/x") resolve against it
+const ROOT_KEY = 'https://vkagent.invalid/property-root';
 let rootCounter = 0;
 
 // JSON pointer token, escaped for a URI fragment.
@@ -101,7 +105,7 @@ export class Oracle {
     this.ajv = ajv;
     this.original = schema;
     this.schema = normalizeLegacy(schema);
-    this.key = `${ROOT_KEY}-${++rootCounter}`;
+    this.key = `${ROOT_KEY}-${++rootCounter}.json`;
     ajv.addSchema(this.schema, this.key);
     this.whole = ajv.getSchema(this.key);
     this.subs = new Map();
