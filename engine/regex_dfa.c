@@ -1,18 +1,19 @@
 /* regex_dfa.c — complete DFAs over a partition of the code points: creation,
  * Hopcroft minimization into a canonical form (equal languages give equal
  * DFAs), symbol lookup and matching. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "regex_impl.h"
 
 re_dfa *re_dfa_ref(re_dfa *d) {
-    if (d) d->refs++;
+    if (d) atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
     return d;
 }
 
 void re_dfa_unref(re_dfa *d) {
-    if (!d || --d->refs > 0) return;
+    if (!d || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) > 1) return;
     free(d->ranges);
     free(d->range_sym);
     free(d->next);
@@ -25,7 +26,7 @@ vka_status re_dfa_alloc(uint32_t n_states, const re_range *ranges, const uint32_
     *out = NULL;
     re_dfa *d = calloc(1, sizeof *d);
     if (!d) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building a DFA");
-    d->refs = 1;
+    atomic_init(&d->refs, 1);
     d->n_states = n_states;
     d->n_syms = n_syms;
     d->n_ranges = n_ranges;
@@ -46,14 +47,8 @@ vka_status re_dfa_alloc(uint32_t n_states, const re_range *ranges, const uint32_
 }
 
 uint32_t re_dfa_sym(const re_dfa *d, uint32_t cp) {
-    size_t lo = 0, hi = d->n_ranges;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < d->ranges[mid].lo) hi = mid;
-        else if (cp > d->ranges[mid].hi) lo = mid + 1;
-        else return d->range_sym[mid];
-    }
-    return UINT32_MAX;
+    size_t i = re_range_find(d->ranges, d->n_ranges, cp);
+    return i == SIZE_MAX ? UINT32_MAX : d->range_sym[i];
 }
 
 uint32_t re_dfa_step(const re_dfa *d, uint32_t state, uint32_t cp) {

@@ -22,6 +22,7 @@
  *    holds by itself.
  *  - "regex" (any ECMA-262 pattern) is not a regular language: unknown here,
  *    though validated (the converter refuses it). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,13 +150,13 @@ static bool put_uri(js_buf *b, bool reference) {
 
 /* ---------------------------------------------------------------- the table */
 
-typedef enum kind { K_PATTERN, K_IPV6, K_URI, K_URI_REF, K_ALL, K_NUMBER, K_NOT_REGULAR } kind;
+typedef enum kind { K_PATTERN, K_UNANCHORED, K_IPV6, K_URI, K_URI_REF, K_ALL, K_NUMBER, K_NOT_REGULAR } kind;
 
 static const struct format {
     const char *name;
     kind kind;
     re_case ci;
-    const char *pattern;   /* anchored by the table's users below */
+    const char *pattern;   /* anchored with ^(?: )$ unless K_UNANCHORED */
 } formats[] = {
     {"date", K_PATTERN, RE_CASE_EXACT, DATE},
     {"time", K_PATTERN, RE_CASE_ASCII, TIME},
@@ -176,7 +177,7 @@ static const struct format {
     {"json-pointer", K_PATTERN, RE_CASE_EXACT, POINTER},
     {"json-pointer-uri-fragment", K_PATTERN, RE_CASE_ASCII, POINTER_FRAGMENT},
     {"relative-json-pointer", K_PATTERN, RE_CASE_EXACT, RELATIVE_POINTER},
-    {"byte", K_PATTERN, RE_CASE_EXACT, NULL},
+    {"byte", K_UNANCHORED, RE_CASE_EXACT, BYTE},
     {"int32", K_NUMBER, RE_CASE_EXACT, NULL},
     {"int64", K_NUMBER, RE_CASE_EXACT, NULL},
     {"float", K_NUMBER, RE_CASE_EXACT, NULL},
@@ -193,12 +194,8 @@ static const struct format *find(const char *name) {
 
 bool re_format_is_validated(const char *format) { return find(format) != NULL; }
 
-vka_status re_from_format(const char *format, bool *known, re_lang **out) {
-    if (!format || !known || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "re_from_format: NULL argument");
-    *out = NULL;
-    const struct format *f = find(format);
-    *known = f && f->kind != K_NUMBER && f->kind != K_NOT_REGULAR;
-    if (!*known) return VKA_OK;
+/* The format's language, built from its pattern. */
+static vka_status build(const struct format *f, re_lang **out) {
     if (f->kind == K_ALL) return re_all(out);
     js_buf p = {0};
     if (f->kind == K_IPV6) {
@@ -207,14 +204,32 @@ vka_status re_from_format(const char *format, bool *known, re_lang **out) {
         js_puts(&p, "$");
     } else if (f->kind == K_URI || f->kind == K_URI_REF) {
         put_uri(&p, f->kind == K_URI_REF);
-    } else if (strcmp(f->name, "byte") == 0) {
-        js_puts(&p, BYTE);   /* found anywhere: not anchored */
+    } else if (f->kind == K_UNANCHORED) {
+        js_puts(&p, f->pattern);
     } else {
         js_printf(&p, "^(?:%s)$", f->pattern);
     }
-    if (p.failed) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    vka_status s = re_pattern_lang(p.data, f->ci, out);
+    vka_status s = p.failed ? vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory") : re_pattern_lang(p.data, f->ci, out);
     js_buf_free(&p);
+    return s;
+}
+
+/* Built once per process (some take milliseconds) and shared: languages
+ * are immutable and their DFAs reference-counted atomically. */
+static re_lang *cache[sizeof formats / sizeof *formats];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+vka_status re_from_format(const char *format, bool *known, re_lang **out) {
+    if (!format || !known || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "re_from_format: NULL argument");
+    *out = NULL;
+    const struct format *f = find(format);
+    *known = f && f->kind != K_NUMBER && f->kind != K_NOT_REGULAR;
+    if (!*known) return VKA_OK;
+    size_t i = (size_t)(f - formats);
+    pthread_mutex_lock(&cache_lock);
+    vka_status s = cache[i] ? VKA_OK : build(f, &cache[i]);
+    if (s == VKA_OK) s = re_lang_copy(cache[i], out);
+    pthread_mutex_unlock(&cache_lock);
     if (s != VKA_OK) return vka_fail_context(s, "format '%s'", format);
     return VKA_OK;
 }

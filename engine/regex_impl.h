@@ -34,9 +34,12 @@ typedef struct re_range {
 /* A set of code points: after re_rs_normalize, sorted, disjoint, not adjacent. */
 typedef struct re_ranges {
     re_range *r;
-    size_t n, cap;
+    size_t n;
+    uint32_t cap;
 } re_ranges;
 
+/* The index of the range holding cp in sorted disjoint ranges, or SIZE_MAX. */
+size_t re_range_find(const re_range *r, size_t n, uint32_t cp);
 bool re_rs_add(re_ranges *s, uint32_t lo, uint32_t hi);
 void re_rs_normalize(re_ranges *s);
 bool re_rs_copy(re_ranges *dst, const re_ranges *src);
@@ -58,13 +61,30 @@ typedef enum re_case {
 } re_case;
 bool re_rs_case_close(re_ranges *s, re_case mode);
 
+/* A hash table of dense ids 0..n-1 whose keys live elsewhere (interned
+ * classes, subset states, state pairs): open addressing, linear probing. */
+typedef struct re_idtab {
+    uint32_t *slots;   /* UINT32_MAX: empty */
+    size_t cap;        /* a power of two */
+} re_idtab;
+
+typedef uint64_t (*re_id_hash)(const void *ctx, uint32_t id);
+/* Room for id n (rehashing ids 0..n-1 with hash when it grows). */
+bool re_idtab_reserve(re_idtab *t, uint32_t n, re_id_hash hash, const void *ctx);
+static inline size_t re_idtab_slot(const re_idtab *t, uint64_t h) { return h & (t->cap - 1); }
+static inline size_t re_idtab_step(const re_idtab *t, size_t at) { return (at + 1) & (t->cap - 1); }
+void re_idtab_free(re_idtab *t);
+uint64_t re_hash_u32s(const uint32_t *v, size_t n);
+
 /* ---------------------------------------------------------------- DFAs (regex_dfa.c, regex_ops.c) */
 
 /* A complete DFA. The scalar values are cut into `n_ranges` sorted disjoint
  * ranges (covering all of them), each mapped to one of `n_syms` symbols;
- * next[state * n_syms + sym] is the transition. Shared by reference count. */
+ * next[state * n_syms + sym] is the transition. Immutable once built and
+ * shared by an atomic reference count (the formats are cached and shared
+ * between threads). */
 typedef struct re_dfa {
-    uint32_t refs;
+    _Atomic uint32_t refs;
     uint32_t n_states, n_syms, start;
     size_t n_ranges;
     re_range *ranges;
@@ -128,11 +148,10 @@ typedef struct re_nfa_edge {
 typedef struct re_nfa {
     uint32_t n_states;
     re_nfa_edge *edges;
-    size_t n_edges, cap_edges;
+    uint32_t n_edges, cap_edges;
     re_ranges *classes;          /* interned: equal classes share an index */
-    size_t n_classes, cap_classes;
-    uint32_t *slots;             /* hash table of class indexes */
-    size_t cap_slots;
+    uint32_t n_classes, cap_classes;
+    re_idtab class_ids;
     bool failed;      /* allocation failure or too many states: sticks */
     bool too_big;
 } re_nfa;

@@ -167,70 +167,36 @@ static vka_status absorbs(const re_dfa *e, const re_ranges *cls, bool on_right, 
     return st;
 }
 
-/* d · p, added to l. */
-static vka_status concat_dfa_piece(re_lang *l, const re_dfa *d, const re_piece *p) {
+/* d · p (d_first) or p · d, added to l: d joins the piece's prefix (or
+ * suffix) when that keeps one width; otherwise the piece becomes states,
+ * its count cut to the minimum when the joined side absorbs the class. */
+static vka_status concat_side(re_lang *l, const re_piece *p, const re_dfa *d, bool d_first) {
     if (re_dfa_is_empty(d)) return VKA_OK;
-    re_dfa *pre = NULL;
-    VKA_TRY(re_dfa_concat(d, p->pre, &pre));
-    int64_t w = re_dfa_fixed_width(pre);
-    vka_status st = VKA_OK;
-    if (w >= 0) {
-        re_piece q = *p;
-        q.pre = pre;
-        q.pre_w = (uint32_t)w;
-        st = re_lang_put_piece(l, &q);
-    } else {
-        bool yes = false;
-        st = absorbs(pre, &p->cls, true, &yes);
-        re_piece q = *p;
-        if (st == VKA_OK && yes) q.max = q.min;   /* the longer repetitions are in pre · C^min already */
-        re_dfa *whole = NULL, *rest = NULL;
-        q.pre = pre;
-        re_dfa *eps = NULL;
-        if (st == VKA_OK) st = re_dfa_epsilon(&eps);
-        if (st == VKA_OK) {
-            /* pre is not of one width: the piece becomes a DFA (within the state limit) */
-            re_piece tail = q;
-            tail.pre = eps;
-            tail.pre_w = 0;
-            st = re_piece_to_dfa(&tail, &rest);
-            if (st == VKA_OK) st = re_dfa_concat(pre, rest, &whole);
-            if (st == VKA_OK) st = add_dfa(l, whole);
-        }
-        re_dfa_unref(whole), re_dfa_unref(rest), re_dfa_unref(eps);
-    }
-    re_dfa_unref(pre);
-    return st;
-}
-
-/* p · d, added to l. */
-static vka_status concat_piece_dfa(re_lang *l, const re_piece *p, const re_dfa *d) {
-    if (re_dfa_is_empty(d)) return VKA_OK;
-    re_dfa *suf = NULL;
-    VKA_TRY(re_dfa_concat(p->suf, d, &suf));
-    int64_t w = re_dfa_fixed_width(suf);
-    vka_status st = VKA_OK;
+    re_dfa *side = NULL;
+    VKA_TRY(d_first ? re_dfa_concat(d, p->pre, &side) : re_dfa_concat(p->suf, d, &side));
+    int64_t w = re_dfa_fixed_width(side);
     re_piece q = *p;
-    q.suf = suf;
+    vka_status st = VKA_OK;
     if (w >= 0) {
-        q.suf_w = (uint32_t)w;
+        if (d_first) q.pre = side, q.pre_w = (uint32_t)w;
+        else q.suf = side, q.suf_w = (uint32_t)w;
         st = re_lang_put_piece(l, &q);
     } else {
         bool yes = false;
-        st = absorbs(suf, &p->cls, false, &yes);
-        if (st == VKA_OK && yes) q.max = q.min;
-        re_dfa *eps = NULL, *head = NULL, *whole = NULL;
+        st = absorbs(side, &p->cls, d_first, &yes);
+        if (st == VKA_OK && yes) q.max = q.min;   /* the longer repetitions are in side · C^min already */
+        re_dfa *eps = NULL, *core = NULL, *whole = NULL;
         if (st == VKA_OK) st = re_dfa_epsilon(&eps);
         if (st == VKA_OK) {
-            q.suf = eps;
-            q.suf_w = 0;
-            st = re_piece_to_dfa(&q, &head);
-            if (st == VKA_OK) st = re_dfa_concat(head, suf, &whole);
+            if (d_first) q.pre = eps, q.pre_w = 0;
+            else q.suf = eps, q.suf_w = 0;
+            st = re_piece_to_dfa(&q, &core);   /* within the state limit */
+            if (st == VKA_OK) st = d_first ? re_dfa_concat(side, core, &whole) : re_dfa_concat(core, side, &whole);
             if (st == VKA_OK) st = add_dfa(l, whole);
         }
-        re_dfa_unref(eps), re_dfa_unref(head), re_dfa_unref(whole);
+        re_dfa_unref(eps), re_dfa_unref(core), re_dfa_unref(whole);
     }
-    re_dfa_unref(suf);
+    re_dfa_unref(side);
     return st;
 }
 
@@ -239,7 +205,7 @@ static vka_status concat_pieces(re_lang *l, const re_piece *a, const re_piece *b
     uint64_t ca = a->max == RE_UNBOUNDED ? a->min : a->max, cb = b->max == RE_UNBOUNDED ? b->min : b->max;
     re_dfa *d = NULL;
     vka_status st = re_piece_to_dfa(ca <= cb ? a : b, &d);
-    if (st == VKA_OK) st = ca <= cb ? concat_dfa_piece(l, d, b) : concat_piece_dfa(l, a, d);
+    if (st == VKA_OK) st = ca <= cb ? concat_side(l, b, d, true) : concat_side(l, a, d, false);
     re_dfa_unref(d);
     return st;
 }
@@ -255,9 +221,9 @@ vka_status re_lang_concat(const re_lang *a, const re_lang *b, re_lang **out) {
         if (st == VKA_OK) st = add_dfa(l, d);
         re_dfa_unref(d);
     }
-    for (size_t j = 0; st == VKA_OK && j < b->n_pieces; j++) st = concat_dfa_piece(l, a->dfa, &b->pieces[j]);
+    for (size_t j = 0; st == VKA_OK && j < b->n_pieces; j++) st = concat_side(l, &b->pieces[j], a->dfa, true);
     for (size_t i = 0; st == VKA_OK && i < a->n_pieces; i++) {
-        st = concat_piece_dfa(l, &a->pieces[i], b->dfa);
+        st = concat_side(l, &a->pieces[i], b->dfa, false);
         for (size_t j = 0; st == VKA_OK && j < b->n_pieces; j++) st = concat_pieces(l, &a->pieces[i], &b->pieces[j]);
     }
     if (st != VKA_OK) {

@@ -18,74 +18,40 @@ uint32_t re_nfa_state(re_nfa *n) {
 
 static void add_edge(re_nfa *n, uint32_t from, uint32_t to, uint32_t cls) {
     if (n->failed) return;
-    if (n->n_edges == n->cap_edges) {
-        size_t cap = n->cap_edges ? n->cap_edges * 2 : 64;
-        re_nfa_edge *e = realloc(n->edges, cap * sizeof *e);
-        if (!e) {
-            n->failed = true;
-            return;
-        }
-        n->edges = e;
-        n->cap_edges = cap;
+    if (!js_grow((void **)&n->edges, &n->cap_edges, n->n_edges + 1, sizeof *n->edges)) {
+        n->failed = true;
+        return;
     }
     n->edges[n->n_edges++] = (re_nfa_edge){from, to, cls};
 }
 
 void re_nfa_eps(re_nfa *n, uint32_t from, uint32_t to) { add_edge(n, from, to, RE_EPS); }
 
-static uint64_t class_hash(const re_ranges *cls) {
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < cls->n; i++) h = ((h ^ cls->r[i].lo) * 1099511628211u ^ cls->r[i].hi) * 1099511628211u;
-    return h;
-}
+static uint64_t class_hash(const re_ranges *cls) { return re_hash_u32s((const uint32_t *)cls->r, 2 * cls->n); }
+
+static uint64_t class_id_hash(const void *ctx, uint32_t id) { return class_hash(&((const re_nfa *)ctx)->classes[id]); }
 
 /* Classes are interned: repetitions and DFA embeddings add the same ones
  * many times, and the partition is built from the distinct ones. */
-static bool class_table_grow(re_nfa *n) {
-    size_t cap = n->cap_slots ? n->cap_slots * 2 : 64;
-    uint32_t *slots = malloc(cap * sizeof *slots);
-    if (!slots) return false;
-    for (size_t i = 0; i < cap; i++) slots[i] = UINT32_MAX;
-    for (size_t c = 0; c < n->n_classes; c++) {
-        size_t at = class_hash(&n->classes[c]) & (cap - 1);
-        while (slots[at] != UINT32_MAX) at = (at + 1) & (cap - 1);
-        slots[at] = (uint32_t)c;
-    }
-    free(n->slots);
-    n->slots = slots;
-    n->cap_slots = cap;
-    return true;
-}
-
 uint32_t re_nfa_class_id(re_nfa *n, const re_ranges *cls) {
     if (n->failed) return 0;
     re_ranges norm = {0};
     if (!re_rs_copy(&norm, cls) || !re_rs_scalar(&norm) ||
-        ((n->n_classes + 1) * 2 > n->cap_slots && !class_table_grow(n))) {
+        !re_idtab_reserve(&n->class_ids, n->n_classes, class_id_hash, n) ||
+        !js_grow((void **)&n->classes, &n->cap_classes, n->n_classes + 1, sizeof *n->classes)) {
         re_rs_free(&norm);
         n->failed = true;
         return 0;
     }
-    size_t at = class_hash(&norm) & (n->cap_slots - 1);
-    for (; n->slots[at] != UINT32_MAX; at = (at + 1) & (n->cap_slots - 1))
-        if (re_rs_equal(&n->classes[n->slots[at]], &norm)) {
+    size_t at = re_idtab_slot(&n->class_ids, class_hash(&norm));
+    for (uint32_t id; (id = n->class_ids.slots[at]) != UINT32_MAX; at = re_idtab_step(&n->class_ids, at))
+        if (re_rs_equal(&n->classes[id], &norm)) {
             re_rs_free(&norm);
-            return n->slots[at];
+            return id;
         }
-    if (n->n_classes == n->cap_classes) {
-        size_t cap = n->cap_classes ? n->cap_classes * 2 : 16;
-        re_ranges *c = realloc(n->classes, cap * sizeof *c);
-        if (!c) {
-            re_rs_free(&norm);
-            n->failed = true;
-            return 0;
-        }
-        n->classes = c;
-        n->cap_classes = cap;
-    }
     n->classes[n->n_classes] = norm;
-    n->slots[at] = (uint32_t)n->n_classes;
-    return (uint32_t)n->n_classes++;
+    n->class_ids.slots[at] = n->n_classes;
+    return n->n_classes++;
 }
 
 void re_nfa_edge_to(re_nfa *n, uint32_t from, uint32_t to, uint32_t cls_id) { add_edge(n, from, to, cls_id); }
@@ -131,7 +97,7 @@ void re_nfa_free(re_nfa *n) {
     for (size_t i = 0; i < n->n_classes; i++) re_rs_free(&n->classes[i]);
     free(n->classes);
     free(n->edges);
-    free(n->slots);
+    re_idtab_free(&n->class_ids);
     *n = (re_nfa){0};
 }
 
@@ -250,22 +216,24 @@ typedef struct subset {
     uint32_t *stack, *tmp;
     size_t tmp_n;
     uint32_t *pool;                  /* the DFA states' NFA state sets, concatenated */
-    size_t pool_n, pool_cap;
+    size_t pool_n;
+    uint32_t pool_cap;
     size_t *set_off;
-    uint32_t n_dfa, cap_dfa;
+    uint32_t n_dfa, cap_dfa, cap_off;
     uint32_t *trans;
     uint8_t *accept;
-    uint32_t *table;                 /* hash table of DFA state ids, by set */
-    size_t table_cap;
+    re_idtab ids;                    /* DFA state ids, by set */
     uint64_t *pairs;                 /* (symbol << 32 | target) of one DFA state's moves */
-    size_t pairs_n, pairs_cap;
+    size_t pairs_n;
+    uint32_t pairs_cap;
 } subset;
 
 static void subset_free(subset *s) {
     alphabet_free(&s->a);
     free(s->eps_off), free(s->eps_to), free(s->cls_off), free(s->cls_edge);
     free(s->mark), free(s->stack), free(s->tmp), free(s->pool), free(s->set_off);
-    free(s->trans), free(s->accept), free(s->table), free(s->pairs);
+    free(s->trans), free(s->accept), free(s->pairs);
+    re_idtab_free(&s->ids);
 }
 
 /* Edges by source state, epsilon and class edges apart. */
@@ -318,52 +286,25 @@ static void closure(subset *s) {
     qsort(s->tmp, k, sizeof *s->tmp, cmp_u32);
 }
 
-static uint64_t set_hash(const uint32_t *v, size_t n) {
-    uint64_t h = 1469598103934665603u ^ n;
-    for (size_t i = 0; i < n; i++) h = (h ^ v[i]) * 1099511628211u;
-    return h;
+static uint64_t state_hash(const void *ctx, uint32_t id) {
+    const subset *s = ctx;
+    return re_hash_u32s(s->pool + s->set_off[id], s->set_off[id + 1] - s->set_off[id]);
 }
 
-static bool table_grow(subset *s) {
-    size_t cap = s->table_cap ? s->table_cap * 2 : 256;
-    uint32_t *t = malloc(cap * sizeof *t);
-    if (!t) return false;
-    for (size_t i = 0; i < cap; i++) t[i] = UINT32_MAX;
-    for (uint32_t id = 0; id < s->n_dfa; id++) {
-        size_t at = set_hash(s->pool + s->set_off[id], s->set_off[id + 1] - s->set_off[id]) & (cap - 1);
-        while (t[at] != UINT32_MAX) at = (at + 1) & (cap - 1);
-        t[at] = id;
-    }
-    free(s->table);
-    s->table = t;
-    s->table_cap = cap;
-    return true;
-}
-
+/* Appends the set in tmp as DFA state n_dfa (its row of moves and its
+ * accept flag are filled when it is explored). */
 static bool add_dfa_state(subset *s) {
-    if (s->n_dfa == s->cap_dfa) {
-        uint32_t cap = s->cap_dfa ? s->cap_dfa * 2 : 64;
-        size_t k = s->a.n_syms;
-        uint32_t *trans = realloc(s->trans, (size_t)cap * k * sizeof *trans + 1);
-        if (!trans) return false;
-        s->trans = trans;
-        uint8_t *acc = realloc(s->accept, cap);
-        if (!acc) return false;
-        s->accept = acc;
-        size_t *off = realloc(s->set_off, (cap + 1u) * sizeof *off);
-        if (!off) return false;
-        s->set_off = off;
-        s->cap_dfa = cap;
-    }
-    if (s->pool_n + s->tmp_n > s->pool_cap) {
-        size_t cap = s->pool_cap ? s->pool_cap : 1024;
-        while (cap < s->pool_n + s->tmp_n) cap *= 2;
-        uint32_t *pool = realloc(s->pool, cap * sizeof *pool);
-        if (!pool) return false;
-        s->pool = pool;
-        s->pool_cap = cap;
-    }
-    memcpy(s->pool + s->pool_n, s->tmp, s->tmp_n * sizeof *s->tmp);
+    uint32_t n = s->n_dfa + 1, cap = s->cap_dfa, k = s->a.n_syms;
+    if (s->pool_n + s->tmp_n >= UINT32_MAX || (size_t)n * k >= UINT32_MAX) return false;
+    /* accept and trans share one capacity (rows of states) */
+    bool ok = js_grow((void **)&s->accept, &cap, n, 1);
+    cap = s->cap_dfa;
+    ok = ok && js_grow((void **)&s->trans, &cap, n, (size_t)k * sizeof *s->trans);
+    ok = ok && js_grow((void **)&s->set_off, &s->cap_off, n + 1, sizeof *s->set_off);
+    ok = ok && js_grow((void **)&s->pool, &s->pool_cap, (uint32_t)(s->pool_n + s->tmp_n), sizeof *s->pool);
+    if (!ok) return false;
+    s->cap_dfa = cap;
+    if (s->tmp_n) memcpy(s->pool + s->pool_n, s->tmp, s->tmp_n * sizeof *s->tmp);
     s->pool_n += s->tmp_n;
     s->set_off[s->n_dfa + 1] = s->pool_n;
     s->n_dfa++;
@@ -372,19 +313,19 @@ static bool add_dfa_state(subset *s) {
 
 /* The DFA state of the set in tmp (added if new); UINT32_MAX on failure. */
 static uint32_t intern(subset *s, bool *too_many) {
-    if ((s->n_dfa + 1u) * 2 > s->table_cap && !table_grow(s)) return UINT32_MAX;
-    size_t at = set_hash(s->tmp, s->tmp_n) & (s->table_cap - 1);
-    for (; s->table[at] != UINT32_MAX; at = (at + 1) & (s->table_cap - 1)) {
-        uint32_t id = s->table[at];
+    if (!re_idtab_reserve(&s->ids, s->n_dfa, state_hash, s)) return UINT32_MAX;
+    size_t at = re_idtab_slot(&s->ids, re_hash_u32s(s->tmp, s->tmp_n));
+    for (uint32_t id; (id = s->ids.slots[at]) != UINT32_MAX; at = re_idtab_step(&s->ids, at)) {
         size_t len = s->set_off[id + 1] - s->set_off[id];
-        if (len == s->tmp_n && memcmp(s->pool + s->set_off[id], s->tmp, len * sizeof *s->tmp) == 0) return id;
+        if (len == s->tmp_n && (len == 0 || memcmp(s->pool + s->set_off[id], s->tmp, len * sizeof *s->tmp) == 0))
+            return id;
     }
     if (s->n_dfa >= RE_MAX_DFA_STATES) {
         *too_many = true;
         return UINT32_MAX;
     }
     if (!add_dfa_state(s)) return UINT32_MAX;
-    s->table[at] = s->n_dfa - 1;
+    s->ids.slots[at] = s->n_dfa - 1;
     return s->n_dfa - 1;
 }
 
@@ -401,18 +342,14 @@ static bool collect_moves(subset *s, uint32_t id) {
         for (uint32_t e = s->cls_off[q]; e < s->cls_off[q + 1]; e++) {
             const re_nfa_edge *edge = &s->n->edges[s->cls_edge[e]];
             for (uint32_t j = s->a.cls_off[edge->cls]; j < s->a.cls_off[edge->cls + 1]; j++) {
-                if (s->pairs_n == s->pairs_cap) {
-                    size_t cap = s->pairs_cap ? s->pairs_cap * 2 : 256;
-                    uint64_t *p = realloc(s->pairs, cap * sizeof *p);
-                    if (!p) return false;
-                    s->pairs = p;
-                    s->pairs_cap = cap;
-                }
+                if (s->pairs_n >= UINT32_MAX - 1 ||
+                    !js_grow((void **)&s->pairs, &s->pairs_cap, (uint32_t)s->pairs_n + 1, sizeof *s->pairs))
+                    return false;
                 s->pairs[s->pairs_n++] = (uint64_t)s->a.cls_syms[j] << 32 | edge->to;
             }
         }
     }
-    qsort(s->pairs, s->pairs_n, sizeof *s->pairs, cmp_u64);
+    if (s->pairs_n > 1) qsort(s->pairs, s->pairs_n, sizeof *s->pairs, cmp_u64);
     return true;
 }
 
@@ -460,8 +397,7 @@ vka_status re_nfa_to_dfa(const re_nfa *n, uint32_t start, uint32_t final, re_dfa
                         RE_MAX_NFA_STATES);
     if (n->failed) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building an automaton");
     subset s = {.n = n};
-    s.set_off = malloc(sizeof *s.set_off);
-    if (!s.set_off || !build_alphabet(n, &s.a) || !index_edges(&s)) {
+    if (!js_grow((void **)&s.set_off, &s.cap_off, 1, sizeof *s.set_off) || !build_alphabet(n, &s.a) || !index_edges(&s)) {
         subset_free(&s);
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building a DFA");
     }

@@ -8,17 +8,17 @@
 
 /* ---------------------------------------------------------------- pair tables */
 
-/* Open-addressing map from a 64-bit key to a dense id, with the keys in
- * order of insertion (the queue of a breadth-first product). */
+/* A map from a 64-bit key (a pair of states) to a dense id, with the keys
+ * in order of insertion (the queue of a breadth-first product). */
 typedef struct pairmap {
     uint64_t *keys;      /* by id */
     uint32_t n, cap;
-    uint32_t *slots;
-    size_t n_slots;
+    re_idtab ids;
 } pairmap;
 
 static void pairmap_free(pairmap *m) {
-    free(m->keys), free(m->slots);
+    free(m->keys);
+    re_idtab_free(&m->ids);
     *m = (pairmap){0};
 }
 
@@ -29,42 +29,22 @@ static uint64_t mix(uint64_t k) {
     return k;
 }
 
-static bool pairmap_grow(pairmap *m) {
-    size_t n_slots = m->n_slots ? m->n_slots * 2 : 256;
-    uint32_t *slots = malloc(n_slots * sizeof *slots);
-    if (!slots) return false;
-    for (size_t i = 0; i < n_slots; i++) slots[i] = UINT32_MAX;
-    for (uint32_t id = 0; id < m->n; id++) {
-        size_t at = mix(m->keys[id]) & (n_slots - 1);
-        while (slots[at] != UINT32_MAX) at = (at + 1) & (n_slots - 1);
-        slots[at] = id;
-    }
-    free(m->slots);
-    m->slots = slots;
-    m->n_slots = n_slots;
-    return true;
-}
+static uint64_t key_hash(const void *ctx, uint32_t id) { return mix(((const pairmap *)ctx)->keys[id]); }
 
 /* The id of key (added if new); UINT32_MAX when out of memory or, for a new
  * key, when `limit` ids exist already (*full set). */
 static uint32_t pairmap_get(pairmap *m, uint64_t key, uint32_t limit, bool *full) {
-    if ((size_t)(m->n + 1) * 2 > m->n_slots && !pairmap_grow(m)) return UINT32_MAX;
-    size_t at = mix(key) & (m->n_slots - 1);
-    for (; m->slots[at] != UINT32_MAX; at = (at + 1) & (m->n_slots - 1))
-        if (m->keys[m->slots[at]] == key) return m->slots[at];
+    if (!re_idtab_reserve(&m->ids, m->n, key_hash, m)) return UINT32_MAX;
+    size_t at = re_idtab_slot(&m->ids, mix(key));
+    for (uint32_t id; (id = m->ids.slots[at]) != UINT32_MAX; at = re_idtab_step(&m->ids, at))
+        if (m->keys[id] == key) return id;
     if (m->n >= limit) {
         *full = true;
         return UINT32_MAX;
     }
-    if (m->n == m->cap) {
-        uint32_t cap = m->cap ? m->cap * 2 : 256;
-        uint64_t *keys = realloc(m->keys, cap * sizeof *keys);
-        if (!keys) return UINT32_MAX;
-        m->keys = keys;
-        m->cap = cap;
-    }
+    if (!js_grow((void **)&m->keys, &m->cap, m->n + 1, sizeof *m->keys)) return UINT32_MAX;
     m->keys[m->n] = key;
-    m->slots[at] = m->n;
+    m->ids.slots[at] = m->n;
     return m->n++;
 }
 
@@ -83,17 +63,9 @@ typedef struct rows {
 } rows;
 
 static bool rows_reserve(rows *r, uint32_t n, uint32_t k) {
-    if (n <= r->cap) return true;
-    uint32_t cap = r->cap ? r->cap : 64;
-    while (cap < n) cap *= 2;
-    uint32_t *next = realloc(r->next, (size_t)cap * k * sizeof *next + 1);
-    if (!next) return false;
-    r->next = next;
-    uint8_t *acc = realloc(r->accept, cap);
-    if (!acc) return false;
-    r->accept = acc;
-    r->cap = cap;
-    return true;
+    uint32_t cap = r->cap;
+    if (!js_grow((void **)&r->accept, &cap, n, 1)) return false;
+    return js_grow((void **)&r->next, &r->cap, n, (size_t)k * sizeof *r->next);
 }
 
 static vka_status rows_to_dfa(rows *r, uint32_t n, const re_range *ranges, const uint32_t *rsym, size_t n_ranges,

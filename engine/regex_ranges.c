@@ -1,6 +1,7 @@
 /* regex_ranges.c — sets of code points as sorted range lists, for the classes
  * of patterns and the symbols of DFAs; case closure for case-insensitive
- * internal patterns; UTF-8 decoding of strings to match. */
+ * internal patterns; UTF-8 decoding of strings to match; the hash table of
+ * ids the module's interning shares. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,13 +10,7 @@
 
 bool re_rs_add(re_ranges *s, uint32_t lo, uint32_t hi) {
     if (lo > hi) return true;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        re_range *r = realloc(s->r, cap * sizeof *r);
-        if (!r) return false;
-        s->r = r;
-        s->cap = cap;
-    }
+    if (s->n >= UINT32_MAX - 1 || !js_grow((void **)&s->r, &s->cap, (uint32_t)s->n + 1, sizeof *s->r)) return false;
     s->r[s->n++] = (re_range){lo, hi};
     return true;
 }
@@ -99,16 +94,18 @@ bool re_rs_scalar(re_ranges *s) {
     return true;
 }
 
-bool re_rs_has(const re_ranges *s, uint32_t cp) {
-    size_t lo = 0, hi = s->n;
+size_t re_range_find(const re_range *r, size_t n, uint32_t cp) {
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cp < s->r[mid].lo) hi = mid;
-        else if (cp > s->r[mid].hi) lo = mid + 1;
-        else return true;
+        if (cp < r[mid].lo) hi = mid;
+        else if (cp > r[mid].hi) lo = mid + 1;
+        else return mid;
     }
-    return false;
+    return SIZE_MAX;
 }
+
+bool re_rs_has(const re_ranges *s, uint32_t cp) { return re_range_find(s->r, s->n, cp) != SIZE_MAX; }
 
 bool re_rs_equal(const re_ranges *a, const re_ranges *b) {
     return a->n == b->n && (a->n == 0 || memcmp(a->r, b->r, a->n * sizeof *a->r) == 0);
@@ -169,4 +166,34 @@ bool re_utf8_to_cps(const char *s, size_t len, uint32_t **cps, size_t *n) {
     *cps = out;
     *n = k;
     return true;
+}
+
+/* ---------------------------------------------------------------- id tables */
+
+bool re_idtab_reserve(re_idtab *t, uint32_t n, re_id_hash hash, const void *ctx) {
+    if ((size_t)(n + 1u) * 2 <= t->cap) return true;
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    uint32_t *slots = malloc(cap * sizeof *slots);
+    if (!slots) return false;
+    for (size_t i = 0; i < cap; i++) slots[i] = UINT32_MAX;
+    re_idtab grown = {slots, cap};
+    for (uint32_t id = 0; id < n; id++) {
+        size_t at = re_idtab_slot(&grown, hash(ctx, id));
+        while (slots[at] != UINT32_MAX) at = re_idtab_step(&grown, at);
+        slots[at] = id;
+    }
+    free(t->slots);
+    *t = grown;
+    return true;
+}
+
+void re_idtab_free(re_idtab *t) {
+    free(t->slots);
+    *t = (re_idtab){0};
+}
+
+uint64_t re_hash_u32s(const uint32_t *v, size_t n) {
+    uint64_t h = 1469598103934665603u ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ v[i]) * 1099511628211u;
+    return h;
 }

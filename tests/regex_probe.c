@@ -17,6 +17,7 @@
 
 #include "grammar.h"
 #include "regex_impl.h"
+#include "regex_spell.h"
 #include "utf8.h"
 
 typedef struct probe {
@@ -102,28 +103,6 @@ static uint64_t next_rand(probe *p) {
     return p->rng;
 }
 
-/* One code point as JSON string text, in a spelling picked at random. */
-static void spell_json(probe *p, uint32_t c, js_buf *b) {
-    static const char *shorts = "\"\\/\b\f\n\r\t", *letters = "\"\\/bfnrt";
-    const char *sh = c && c < 128 ? strchr(shorts, (int)c) : NULL;
-    uint64_t r = next_rand(p) % 4;
-    bool must_escape = c < 0x20 || c == '"' || c == '\\';
-    if (sh && (must_escape || r == 0)) {
-        js_printf(b, "\\%c", letters[sh - shorts]);
-    } else if (!must_escape && r < 2) {
-        char u[4];
-        js_put(b, u, vka_utf8_encode(c, u));
-    } else {
-        const char *fmt = next_rand(p) % 2 ? "\\u%04x" : "\\u%04X";
-        if (c < 0x10000) {
-            js_printf(b, fmt, c);
-        } else {
-            js_printf(b, fmt, 0xD800 + ((c - 0x10000) >> 10));
-            js_printf(b, fmt, 0xDC00 + ((c - 0x10000) & 0x3FF));
-        }
-    }
-}
-
 static bool grammar_accepts(const vka_grammar *g, const char *text, size_t len) {
     vka_grammar_state *st = NULL;
     if (vka_grammar_state_create(g, &st) != VKA_OK) return false;
@@ -147,7 +126,7 @@ static void cmd_test(probe *p, const cJSON *list) {
             size_t k = vka_utf8_encode(cp, u);
             if (!k) valid = false;
             js_put(&raw, u, k);
-            if (k) spell_json(p, cp, &json);
+            if (k) regex_spell(cp, (unsigned)next_rand(p), &json);
         }
         bool yes = valid && p->lang && re_contains(p->lang, raw.data ? raw.data : "", raw.len);
         r[i] = yes ? '1' : '0';

@@ -9,6 +9,7 @@
 
 #include "grammar.h"
 #include "regex_impl.h"
+#include "regex_spell.h"
 #include "utf8.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -49,28 +50,6 @@ static uint64_t rng_state = 12345;
 static uint32_t rnd(uint32_t n) {
     rng_state = rng_state * 6364136223846793005u + 1442695040888963407u;
     return (uint32_t)(rng_state >> 33) % n;
-}
-
-/* One code point spelled as JSON string text, in a random allowed form. */
-static void spell(uint32_t c, js_buf *b) {
-    static const char shorts[] = "\"\\/\b\f\n\r\t", letters[] = "\"\\/bfnrt";
-    const char *sh = c && c < 128 ? strchr(shorts, (int)c) : NULL;
-    bool must = c < 0x20 || c == '"' || c == '\\';
-    uint32_t r = rnd(4);
-    if (sh && (must || r == 0)) {
-        js_printf(b, "\\%c", letters[sh - shorts]);
-    } else if (!must && r < 2) {
-        char u[4];
-        js_put(b, u, vka_utf8_encode(c, u));
-    } else {
-        const char *fmt = rnd(2) ? "\\u%04x" : "\\u%04X";
-        if (c < 0x10000) {
-            js_printf(b, fmt, c);
-        } else {
-            js_printf(b, fmt, 0xD800 + ((c - 0x10000) >> 10));
-            js_printf(b, fmt, 0xDC00 + ((c - 0x10000) & 0x3FF));
-        }
-    }
 }
 
 static const uint32_t alphabet[] = {'a', 'b', 'c', 'x', 'z', 'A', 'Z', '0', '5', '9', '-', '_', '.', '/', ':', '@', ' ',
@@ -154,7 +133,7 @@ static void check_renderings(const re_lang *l, const char *what, int count) {
         for (size_t k = 0; k < n; k++) {
             char u[4];
             js_put(&r, u, vka_utf8_encode(cps[k], u));
-            spell(cps[k], &j);
+            regex_spell(cps[k], rnd(1024), &j);
         }
         bool yes = re_contains(l, r.data ? r.data : "", r.len);
         accepted += yes;
