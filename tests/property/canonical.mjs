@@ -170,8 +170,12 @@ export class Layout {
   objectTexts(alt, value) {
     const keys = Object.keys(value);
     const orders = new Map();
-    // the sources as expanded (the schema, then what it refers to), and in document order
-    for (const sources of [alt, [...alt].sort((a, b) => this.order(a) - this.order(b))]) {
+    // the sources as expanded (the schema, then what it refers to), in document
+    // order, and with each schema after the ones inside it (allOf members first)
+    const byDocument = [...alt].sort((a, b) => this.order(a) - this.order(b));
+    const inside = (a, b) => b !== a && a.startsWith(`${b}/`) || (b === '' && a !== '');
+    const innerFirst = [...byDocument].sort((a, b) => (inside(a, b) ? -1 : inside(b, a) ? 1 : this.order(a) - this.order(b)));
+    for (const sources of [alt, byDocument, innerFirst]) {
       const names = this.declaredNames(sources);
       if (names.some(integerLike) || keys.some(integerLike)) throw new Unknown('integer-like member names');
       const ordered = [...names.filter((k) => Object.hasOwn(value, k)), ...keys.filter((k) => !names.includes(k))];

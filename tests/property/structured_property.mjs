@@ -7,7 +7,7 @@
 //
 // usage: node tests/property/structured_property.mjs [--vkagent PATH] [--seed N|random]
 //          [--schemas N] [--docs N] [--mutants N] [--walks N] [--walk-every K] [--flexible-every K]
-//          [--verbose] [--keep DIR]
+//          [--show N] [--verbose] [--keep DIR]
 // Environment: VKAGENT_PROPERTY_SEED (a number or 'random'), VKAGENT_PROPERTY_SCHEMAS,
 // VKAGENT_BUILD_DIR (for cli/vkagent), VKAGENT_TEST_DATA (for the walks' vocabulary).
 // Exit 0 when everything agrees and no keyword is refused too often, else 1.
@@ -47,7 +47,7 @@ function parseArgs(argv) {
   const o = {
     seed: process.env.VKAGENT_PROPERTY_SEED ?? '1',
     schemas: Number(process.env.VKAGENT_PROPERTY_SCHEMAS ?? 150),
-    docs: 4, mutants: 3, walks: 3, walkEvery: 1, flexibleEvery: 4, verbose: false, keep: null, vkagent: null,
+    docs: 4, mutants: 3, walks: 3, walkEvery: 1, flexibleEvery: 4, show: 40, verbose: false, keep: null, vkagent: null,
   };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
@@ -61,6 +61,7 @@ function parseArgs(argv) {
     else if (a === '--flexible-every') o.flexibleEvery = Number(next());
     else if (a === '--vkagent') o.vkagent = next();
     else if (a === '--keep') o.keep = next();
+    else if (a === '--show') o.show = Number(next());
     else if (a === '--verbose') o.verbose = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -209,9 +210,9 @@ function runSchema(ctx, schema, uses, label, extraItems, convertRequired) {
 }
 
 function report(stats, o, seconds) {
-  const shown = stats.failures.slice(0, 40);
+  const shown = stats.failures.slice(0, o.show);
   for (const f of shown) console.log(describeFailure(f));
-  if (stats.failures.length > shown.length) console.log(`... and ${stats.failures.length - shown.length} more failures`);
+  if (stats.failures.length > shown.length) console.log(`... and ${stats.failures.length - shown.length} more failures (--show N)`);
   console.log('\nkeywords: schemas using each, and refusals naming it (e.g. the first message):');
   const keywords = [...new Set([...SUPPORTED, ...IGNORED, ...stats.refusals.keys()])];
   const tooOften = [];
