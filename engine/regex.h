@@ -20,20 +20,34 @@ typedef struct re_lang re_lang;
 
 /* The pattern as JSON Schema applies it (ECMA-262 syntax with the "u" flag,
  * as ajv compiles it): a string is in the language when the pattern matches
- * somewhere in it (unanchored search; ^ and $ anchor). Lookaround,
- * back-references and other non-regular features are VKA_ERR_GRAMMAR naming
- * the construct and its offset in the pattern. */
+ * somewhere in it (unanchored search; ^ and $ anchor, anywhere in the
+ * pattern). Supported: alternation, groups (capturing, named, (?:)),
+ * greedy and lazy quantifiers, classes and class escapes (\d \s \w and
+ * negations), ".", every character escape of u-mode, lookaheads (?= ) (?! )
+ * anywhere (exactly, repetitions included). Refused with VKA_ERR_GRAMMAR
+ * naming the construct and its offset (in code points): lookbehind,
+ * back-references, \b \B, \p{..} property escapes, patterns that u-mode
+ * rejects (as ajv would), and languages too complex for the state limits.
+ * Counted repetitions of a class of any size stay counters where the
+ * pattern's structure allows (e.g. ^.{0,100000}$). */
 vka_status re_from_pattern(const char *pattern, re_lang **out);
 
-/* The strings valid for a JSON Schema `format` (as ajv-formats' "full" mode
- * decides them). *known is false, and *out NULL, for a format this module
- * does not define (the converter decides whether that is an error). */
+/* The strings valid for a JSON Schema `format` (as ajv-formats 3's "full"
+ * mode decides them): date, time, date-time, iso-time, iso-date-time,
+ * duration, uri, uri-reference, uri-template, url, email, hostname, ipv4,
+ * ipv6, uuid, json-pointer, json-pointer-uri-fragment,
+ * relative-json-pointer, byte; password and binary (every string). Exact,
+ * except documented stricter corners (regex_formats.c): leap seconds only at
+ * 23:59 with a zero offset, no second 59/60 fraction beginning with fourteen
+ * 9s, hostnames of at most 63 characters. *known is false, and *out NULL,
+ * for a format this module does not define: unknown names, "regex" (not
+ * regular) and the number formats (the converter decides). Built once per
+ * process and shared; thread-safe. */
 vka_status re_from_format(const char *format, bool *known, re_lang **out);
 
-/* Whether ajv-formats validates this format name at all (string formats and
- * the number formats int32, int64, float, double alike). A format it does not
- * know is an annotation. (Declared by the converter's author; the regex
- * module defines it.) */
+/* Whether ajv-formats validates this format name at all (string formats,
+ * "regex", and the number formats int32, int64, float, double alike). A
+ * format it does not know is an annotation. */
 bool re_format_is_validated(const char *format);
 
 /* Every string. */
@@ -68,9 +82,11 @@ typedef enum re_spelling {
  * go into `rules`. An empty language is VKA_ERR_GRAMMAR. */
 vka_status re_to_gbnf(const re_lang *l, re_spelling spelling, js_rules *rules, js_buf *expr);
 
-/* A GBNF atom for one code point of the set [lo[i], hi[i]] (sorted, disjoint)
- * in the given spelling (a JSON string character in any of its forms, for
- * RE_JSON_STRING). Memoized in `rules` is not required; callers reuse names. */
+/* A GBNF atom for one code point of the set [lo[i], hi[i]] (any order,
+ * overlaps allowed; surrogates ignored) in the given spelling (a JSON string
+ * character in any of its forms, for RE_JSON_STRING). An empty set is
+ * VKA_ERR_GRAMMAR. Renderings are shared within one call only: callers
+ * reuse the atom for equal sets. */
 vka_status re_class_gbnf(const uint32_t *lo, const uint32_t *hi, size_t n, re_spelling spelling, js_rules *rules,
                          js_buf *expr);
 

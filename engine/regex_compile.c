@@ -1,8 +1,12 @@
 /* regex_compile.c — from a parsed pattern to the language of the strings it
  * is found in. Parts without assertions become Thompson NFAs. Anchors and
- * lookaheads are compiled right to left against the language of what may
- * follow ("continuations"), kept in two versions: for a position at the very
- * start of the string (where ^ holds) and for any later position. Then
+ * lookaheads are edges that hold at the start only (^) or start obligations
+ * on the rest of the string (lookaheads, $ being (?![\s\S])), see
+ * regex_subset.c. A pattern with counted repetitions of a class larger than
+ * RE_PIECE_MIN_COUNT keeps them as counters instead: it is compiled right
+ * to left against the language of what may follow ("continuations"), kept
+ * in two versions: for a position at the very start of the string (where ^
+ * holds) and for any later position. Then
  *   $        is  K ∩ {""},
  *   (?=X)    is  K ∩ (X anywhere-suffix language),   (?!X) the difference,
  *   ^        keeps only the version at the start,
@@ -73,8 +77,66 @@ static re_frag thompson_repeat(re_nfa *nfa, const re_node *n) {
     return (re_frag){in, out};
 }
 
+static bool contains_bol(const re_node *n) {
+    if (n->kind == RN_BOL) return true;
+    for (size_t i = 0; i < n->n_kids; i++)
+        if (contains_bol(n->kids[i])) return true;
+    return false;
+}
+
+static bool all_chars(re_ranges *all) {
+    *all = (re_ranges){0};
+    return re_rs_add(all, 0, RE_CP_END - 1) && re_rs_scalar(all);
+}
+
+/* The automaton of a lookahead (?=x): x followed by anything, met at the
+ * start of the string or later. */
+static vka_status look_dfa(const re_node *x, bool at_start, re_dfa **out) {
+    re_nfa nfa = {0};
+    re_ranges all;
+    if (!all_chars(&all)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    re_frag f = thompson(&nfa, x);
+    re_nfa_class_edge(&nfa, f.out, f.out, &all);
+    vka_status st = re_nfa_to_dfa_at(&nfa, f.in, f.out, at_start, out);
+    re_nfa_free(&nfa);
+    re_rs_free(&all);
+    return st;
+}
+
+/* A lookahead edge; $ is the lookahead (?![\s\S]). */
+static re_frag thompson_look(re_nfa *nfa, const re_node *n) {
+    re_frag f = {re_nfa_state(nfa), re_nfa_state(nfa)};
+    re_dfa *first = NULL, *later = NULL;
+    vka_status st;
+    if (n->kind == RN_EOL) {
+        re_dfa *eps = NULL;
+        st = re_dfa_epsilon(&eps);
+        if (st == VKA_OK) st = re_dfa_complement(eps, &first);
+        re_dfa_unref(eps);
+        later = first;
+    } else {
+        st = look_dfa(n->kids[0], true, &first);
+        if (st == VKA_OK && contains_bol(n->kids[0])) st = look_dfa(n->kids[0], false, &later);
+        else later = first;
+    }
+    if (st != VKA_OK) {
+        re_dfa_unref(first);
+        re_nfa_fail(nfa, st);
+        return f;
+    }
+    re_nfa_look_edge(nfa, f.in, f.out, first, later, n->kind == RN_EOL || n->negated);
+    return f;
+}
+
 static re_frag thompson(re_nfa *nfa, const re_node *n) {
     switch (n->kind) {
+    case RN_BOL: {
+        re_frag f = {re_nfa_state(nfa), re_nfa_state(nfa)};
+        re_nfa_bol_edge(nfa, f.in, f.out);
+        return f;
+    }
+    case RN_EOL:
+    case RN_LOOK: return thompson_look(nfa, n);
     case RN_CLASS: {
         re_frag f = {re_nfa_state(nfa), re_nfa_state(nfa)};
         re_nfa_class_edge(nfa, f.in, f.out, &n->cls);
@@ -91,7 +153,7 @@ static re_frag thompson(re_nfa *nfa, const re_node *n) {
         return f;
     }
     case RN_REPEAT: return thompson_repeat(nfa, n);
-    default: {   /* RN_EMPTY; assertions never reach here */
+    default: {   /* RN_EMPTY */
         uint32_t s = re_nfa_state(nfa);
         return (re_frag){s, s};
     }
@@ -351,8 +413,37 @@ static vka_status compile(const re_node *n, const cont *k, cont *out) {
     }
 }
 
+/* The whole pattern in one automaton: anything, the pattern, anything;
+ * anchors and lookaheads anywhere (repetitions included) are edges. */
+static vka_status compile_whole(const re_node *root, re_lang **out) {
+    re_nfa nfa = {0};
+    re_ranges all;
+    if (!all_chars(&all)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    /* a leading ^ and a trailing $ of the top sequence (most patterns) mean
+     * no "anything" before or after: smaller subsets to construct */
+    re_node *const *kids = (re_node *const *)&root;
+    size_t n_kids = 1;
+    if (root->kind == RN_CAT) kids = root->kids, n_kids = root->n_kids;
+    bool bol = n_kids > 0 && kids[0]->kind == RN_BOL;
+    bool eol = n_kids > (bol ? 1u : 0u) && kids[n_kids - 1]->kind == RN_EOL;
+    uint32_t first = re_nfa_state(&nfa), last = re_nfa_state(&nfa);
+    re_frag f = thompson_seq(&nfa, kids + bol, n_kids - bol - eol);
+    if (!bol) re_nfa_class_edge(&nfa, first, first, &all);
+    re_nfa_eps(&nfa, first, f.in);
+    re_nfa_eps(&nfa, f.out, last);
+    if (!eol) re_nfa_class_edge(&nfa, last, last, &all);
+    re_dfa *d = NULL;
+    vka_status st = re_nfa_to_dfa(&nfa, first, last, &d);
+    re_nfa_free(&nfa);
+    re_rs_free(&all);
+    if (st != VKA_OK) return st;
+    return re_lang_from_dfa(d, out);
+}
+
 vka_status re_compile(const re_node *root, re_lang **out) {
     *out = NULL;
+    /* counted repetitions of a class stay counters through continuations */
+    if (!has_big(root)) return compile_whole(root, out);
     cont any, r;
     VKA_TRY(compile_any(&any));
     vka_status st = compile(root, &any, &r);

@@ -94,15 +94,20 @@ static uint8_t *live_states(const re_dfa *d) {
     return live;
 }
 
-uint32_t re_dfa_dead(const re_dfa *d) {
+/* A state that loops on every symbol with the given acceptance (in a
+ * minimal DFA: the dead or the universal state). */
+static uint32_t sink(const re_dfa *d, bool accepting) {
     for (uint32_t s = 0; s < d->n_states; s++) {
-        if (d->accept[s]) continue;
+        if ((d->accept[s] != 0) != accepting) continue;
         bool self = true;
         for (uint32_t y = 0; self && y < d->n_syms; y++) self = d->next[(size_t)s * d->n_syms + y] == s;
         if (self) return s;
     }
     return UINT32_MAX;
 }
+
+uint32_t re_dfa_dead(const re_dfa *d) { return sink(d, false); }
+uint32_t re_dfa_universal(const re_dfa *d) { return sink(d, true); }
 
 bool re_dfa_is_empty(const re_dfa *d) {
     /* minimal DFAs of the empty language are one dead state; others are checked */

@@ -109,6 +109,8 @@ uint32_t re_dfa_step(const re_dfa *d, uint32_t state, uint32_t cp);   /* UINT32_
 bool re_dfa_accepts(const re_dfa *d, const uint32_t *cps, size_t n);
 /* The state from which nothing is accepted (UINT32_MAX if none). */
 uint32_t re_dfa_dead(const re_dfa *d);
+/* The state from which everything is accepted (UINT32_MAX if none). */
+uint32_t re_dfa_universal(const re_dfa *d);
 bool re_dfa_is_empty(const re_dfa *d);
 /* The code points of symbol `sym`. */
 bool re_dfa_sym_ranges(const re_dfa *d, uint32_t sym, re_ranges *out);
@@ -137,13 +139,31 @@ vka_status re_dfa_limit_length(const re_dfa *d, uint64_t lo, uint64_t hi, re_dfa
 vka_status re_dfa_concat(const re_dfa *a, const re_dfa *b, re_dfa **out);
 vka_status re_dfa_repeat(const re_dfa *a, uint64_t min, uint64_t max, re_dfa **out);
 
-/* ---------------------------------------------------------------- NFAs (regex_nfa.c) */
+/* ---------------------------------------------------------------- NFAs (regex_nfa.c, regex_subset.c) */
 
-#define RE_EPS UINT32_MAX
+#define RE_EPS UINT32_MAX           /* an empty edge */
+#define RE_BOL (UINT32_MAX - 1)     /* an empty edge taken only at the start of the string (^) */
+#define RE_LOOK_BIT 0x80000000u     /* an empty edge starting lookahead number (cls & ~RE_LOOK_BIT) */
 
 typedef struct re_nfa_edge {
-    uint32_t from, to, cls;   /* cls: index into classes, or RE_EPS */
+    uint32_t from, to, cls;   /* cls: a class index, RE_EPS, RE_BOL or RE_LOOK_BIT | lookahead */
 } re_nfa_edge;
+
+/* An obligation automaton: the DFA of X·Σ* for a lookahead (?=X) or (?!X),
+ * run on the rest of the string; it holds when the DFA accepts at the end
+ * (X may hold $). From its universal state (accepting whatever follows) or
+ * its dead state the outcome is known early. */
+typedef struct re_auto {
+    re_dfa *dfa;
+    bool negated;
+    uint32_t dead, universal;
+} re_auto;
+
+/* A lookahead: its automaton when met at the start of the string (where ^
+ * inside it holds) and later. */
+typedef struct re_look {
+    uint32_t at_start, later;
+} re_look;
 
 typedef struct re_nfa {
     uint32_t n_states;
@@ -152,8 +172,13 @@ typedef struct re_nfa {
     re_ranges *classes;          /* interned: equal classes share an index */
     uint32_t n_classes, cap_classes;
     re_idtab class_ids;
-    bool failed;      /* allocation failure or too many states: sticks */
+    re_auto *autos;
+    uint32_t n_autos, cap_autos;
+    re_look *looks;
+    uint32_t n_looks, cap_looks;
+    bool failed;                 /* allocation failure, too many states, or `status`: sticks */
     bool too_big;
+    vka_status status;           /* the first error met while building, if any */
 } re_nfa;
 
 /* A fragment: the states between `in` and `out` (one entry, one exit). */
@@ -163,15 +188,39 @@ typedef struct re_frag {
 
 uint32_t re_nfa_state(re_nfa *n);
 void re_nfa_eps(re_nfa *n, uint32_t from, uint32_t to);
+void re_nfa_bol_edge(re_nfa *n, uint32_t from, uint32_t to);
+/* A lookahead edge, taking the references of both DFAs (one reference when
+ * they are the same). */
+void re_nfa_look_edge(re_nfa *n, uint32_t from, uint32_t to, re_dfa *at_start, re_dfa *later, bool negated);
 /* An edge on the class (interned copy). */
 void re_nfa_class_edge(re_nfa *n, uint32_t from, uint32_t to, const re_ranges *cls);
 uint32_t re_nfa_class_id(re_nfa *n, const re_ranges *cls);
 void re_nfa_edge_to(re_nfa *n, uint32_t from, uint32_t to, uint32_t cls_id);
 /* The DFA's language as a fragment. */
 re_frag re_nfa_add_dfa(re_nfa *n, const re_dfa *d);
+/* Records an error met while building (the first one is kept). */
+void re_nfa_fail(re_nfa *n, vka_status status);
 void re_nfa_free(re_nfa *n);
-/* Subset construction then minimization; VKA_ERR_GRAMMAR beyond the limits. */
+/* Subset construction then minimization; VKA_ERR_GRAMMAR beyond the limits.
+ * The start closure is at the start of the string (^ edges hold there). */
 vka_status re_nfa_to_dfa(const re_nfa *n, uint32_t start, uint32_t final, re_dfa **out);
+/* The same, with ^ edges holding at the start only when at_start. */
+vka_status re_nfa_to_dfa_at(const re_nfa *n, uint32_t start, uint32_t final, bool at_start, re_dfa **out);
+
+/* The partition of the code points for a subset construction: atoms cut at
+ * every boundary of the classes and automata, grouped into symbols. */
+typedef struct re_alphabet {
+    re_range *atoms;          /* disjoint ranges covering the scalar values */
+    uint32_t *atom_sym;
+    size_t n_atoms;
+    uint32_t n_syms;
+    uint32_t *cls_off, *cls_syms;   /* symbols of class c: cls_syms[cls_off[c] .. cls_off[c + 1]) */
+    uint32_t *auto_sym;             /* [sym * n_autos + m]: automaton m's symbol */
+} re_alphabet;
+
+bool re_alphabet_build(const re_nfa *n, re_alphabet *a);
+void re_alphabet_free(re_alphabet *a);
+int re_cmp_u32(const void *a, const void *b);
 
 /* ---------------------------------------------------------------- languages (regex_lang.c) */
 

@@ -1,6 +1,7 @@
-/* regex_nfa.c — Thompson NFAs with edges on code point classes, and their
- * subset construction into DFAs over the coarsest partition of the code
- * points that the classes induce. */
+/* regex_nfa.c — Thompson NFAs: edges on code point classes, empty edges,
+ * edges that hold only at the start of the string (^) and edges that start a
+ * lookahead (an obligation checked by a DFA on what follows); and the
+ * partition of the code points that their classes and automata induce. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,34 +94,58 @@ re_frag re_nfa_add_dfa(re_nfa *n, const re_dfa *d) {
     return f;
 }
 
+void re_nfa_bol_edge(re_nfa *n, uint32_t from, uint32_t to) { add_edge(n, from, to, RE_BOL); }
+
+/* An obligation automaton (taking the reference); its index, or UINT32_MAX. */
+static uint32_t add_auto(re_nfa *n, re_dfa *d, bool negated) {
+    if (!js_grow((void **)&n->autos, &n->cap_autos, n->n_autos + 1, sizeof *n->autos)) {
+        re_dfa_unref(d);
+        n->failed = true;
+        return UINT32_MAX;
+    }
+    n->autos[n->n_autos] = (re_auto){d, negated, re_dfa_dead(d), re_dfa_universal(d)};
+    return n->n_autos++;
+}
+
+void re_nfa_look_edge(re_nfa *n, uint32_t from, uint32_t to, re_dfa *at_start, re_dfa *later, bool negated) {
+    uint32_t a = add_auto(n, at_start, negated);
+    uint32_t b = later == at_start ? a : add_auto(n, later, negated);
+    if (n->failed || !js_grow((void **)&n->looks, &n->cap_looks, n->n_looks + 1, sizeof *n->looks)) {
+        n->failed = true;
+        return;
+    }
+    n->looks[n->n_looks] = (re_look){a, b};
+    add_edge(n, from, to, RE_LOOK_BIT | n->n_looks++);
+}
+
+void re_nfa_fail(re_nfa *n, vka_status status) {
+    if (n->status == VKA_OK) n->status = status;
+    n->failed = true;
+}
+
 void re_nfa_free(re_nfa *n) {
     for (size_t i = 0; i < n->n_classes; i++) re_rs_free(&n->classes[i]);
+    for (uint32_t m = 0; m < n->n_autos; m++) re_dfa_unref(n->autos[m].dfa);
     free(n->classes);
     free(n->edges);
+    free(n->autos);
+    free(n->looks);
     re_idtab_free(&n->class_ids);
     *n = (re_nfa){0};
 }
 
 /* ---------------------------------------------------------------- the symbol partition */
 
-typedef struct alphabet {
-    re_range *atoms;          /* disjoint ranges covering the scalar values */
-    uint32_t *atom_sym;
-    size_t n_atoms;
-    uint32_t n_syms;
-    uint32_t *cls_off, *cls_syms;   /* symbols of class c: cls_syms[cls_off[c] .. cls_off[c + 1]) */
-} alphabet;
-
-static void alphabet_free(alphabet *a) {
-    free(a->atoms), free(a->atom_sym), free(a->cls_off), free(a->cls_syms);
+void re_alphabet_free(re_alphabet *a) {
+    free(a->atoms), free(a->atom_sym), free(a->cls_off), free(a->cls_syms), free(a->auto_sym);
 }
 
-static int cmp_u32(const void *a, const void *b) {
+int re_cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static size_t atom_index(const alphabet *a, uint32_t cp) {
+static size_t atom_index(const re_alphabet *a, uint32_t cp) {
     size_t lo = 0, hi = a->n_atoms;
     while (lo + 1 < hi) {
         size_t mid = (lo + hi) / 2;
@@ -130,20 +155,42 @@ static size_t atom_index(const alphabet *a, uint32_t cp) {
     return lo;
 }
 
-/* Atoms: the ranges between consecutive class boundaries. Symbols: atoms
- * that lie in exactly the same classes. */
-static bool build_alphabet(const re_nfa *n, alphabet *a) {
-    *a = (alphabet){0};
+/* Every range boundary of the classes and of the automata, sorted. */
+static uint32_t *boundaries(const re_nfa *n, size_t *count) {
     size_t nb = 4;
     for (size_t c = 0; c < n->n_classes; c++) nb += 2 * n->classes[c].n;
-    uint32_t *bounds = malloc(nb * sizeof *bounds);
-    if (!bounds) return false;
+    for (uint32_t m = 0; m < n->n_autos; m++) nb += 2 * n->autos[m].dfa->n_ranges;
+    uint32_t *b = malloc(nb * sizeof *b);
+    if (!b) return NULL;
     size_t k = 0;
-    bounds[k++] = 0, bounds[k++] = RE_SURR_LO, bounds[k++] = RE_SURR_HI + 1, bounds[k++] = RE_CP_END;
+    b[k++] = 0, b[k++] = RE_SURR_LO, b[k++] = RE_SURR_HI + 1, b[k++] = RE_CP_END;
     for (size_t c = 0; c < n->n_classes; c++)
-        for (size_t i = 0; i < n->classes[c].n; i++)
-            bounds[k++] = n->classes[c].r[i].lo, bounds[k++] = n->classes[c].r[i].hi + 1;
-    qsort(bounds, k, sizeof *bounds, cmp_u32);
+        for (size_t i = 0; i < n->classes[c].n; i++) b[k++] = n->classes[c].r[i].lo, b[k++] = n->classes[c].r[i].hi + 1;
+    for (uint32_t m = 0; m < n->n_autos; m++)
+        for (size_t i = 0; i < n->autos[m].dfa->n_ranges; i++)
+            b[k++] = n->autos[m].dfa->ranges[i].lo, b[k++] = n->autos[m].dfa->ranges[i].hi + 1;
+    qsort(b, k, sizeof *b, re_cmp_u32);
+    *count = k;
+    return b;
+}
+
+/* Whether atoms t and u lie in the same classes and have the same symbol in every automaton. */
+static bool alike(const re_nfa *n, const re_alphabet *a, size_t t, size_t u) {
+    uint32_t x = a->atoms[t].lo, y = a->atoms[u].lo;
+    for (size_t c = 0; c < n->n_classes; c++)
+        if (re_rs_has(&n->classes[c], x) != re_rs_has(&n->classes[c], y)) return false;
+    for (uint32_t m = 0; m < n->n_autos; m++)
+        if (re_dfa_sym(n->autos[m].dfa, x) != re_dfa_sym(n->autos[m].dfa, y)) return false;
+    return true;
+}
+
+/* Atoms: the ranges between consecutive boundaries. Symbols: atoms that
+ * behave alike (same classes, same automaton symbols). */
+bool re_alphabet_build(const re_nfa *n, re_alphabet *a) {
+    *a = (re_alphabet){0};
+    size_t k = 0;
+    uint32_t *bounds = boundaries(n, &k);
+    if (!bounds) return false;
     a->atoms = malloc(k * sizeof *a->atoms);
     bool ok = a->atoms != NULL;
     for (size_t i = 0; ok && i + 1 < k; i++) {
@@ -151,7 +198,7 @@ static bool build_alphabet(const re_nfa *n, alphabet *a) {
         a->atoms[a->n_atoms++] = (re_range){bounds[i], bounds[i + 1] - 1};
     }
     free(bounds);
-    /* membership lists: for each atom, the classes holding it (as a hash) */
+    /* a signature per atom: the classes holding it and its automaton symbols, hashed */
     uint64_t *sig = ok ? calloc(a->n_atoms + 1, sizeof *sig) : NULL;
     a->atom_sym = ok ? malloc((a->n_atoms + 1) * sizeof *a->atom_sym) : NULL;
     ok = ok && sig && a->atom_sym;
@@ -160,22 +207,24 @@ static bool build_alphabet(const re_nfa *n, alphabet *a) {
             size_t first = atom_index(a, n->classes[c].r[i].lo), last = atom_index(a, n->classes[c].r[i].hi);
             for (size_t t = first; t <= last; t++) sig[t] = (sig[t] ^ (c + 1) * 0x9E3779B97F4A7C15u) * 1099511628211u;
         }
-    /* equal signatures: the same symbol (a hash collision only merges atoms
-     * of different classes, which the check below rules out) */
+    for (uint32_t m = 0; ok && m < n->n_autos; m++)
+        for (size_t t = 0; t < a->n_atoms; t++)
+            sig[t] = (sig[t] ^ ((uint64_t)m << 32 | re_dfa_sym(n->autos[m].dfa, a->atoms[t].lo))) * 1099511628211u;
     uint32_t *rep = ok ? malloc((a->n_atoms + 1) * sizeof *rep) : NULL;
     ok = ok && rep;
     for (size_t t = 0; ok && t < a->n_atoms; t++) {
         uint32_t y = UINT32_MAX;
-        for (uint32_t j = 0; j < a->n_syms && y == UINT32_MAX; j++) {
-            if (sig[rep[j]] != sig[t]) continue;
-            bool same = true;
-            for (size_t c = 0; same && c < n->n_classes; c++)
-                same = re_rs_has(&n->classes[c], a->atoms[t].lo) == re_rs_has(&n->classes[c], a->atoms[rep[j]].lo);
-            if (same) y = j;
-        }
+        for (uint32_t j = 0; j < a->n_syms && y == UINT32_MAX; j++)
+            if (sig[rep[j]] == sig[t] && alike(n, a, t, rep[j])) y = j;
         if (y == UINT32_MAX) rep[a->n_syms] = (uint32_t)t, y = a->n_syms++;
         a->atom_sym[t] = y;
     }
+    /* each automaton's symbol for each of ours */
+    a->auto_sym = ok ? malloc(((size_t)a->n_syms * n->n_autos + 1) * sizeof *a->auto_sym) : NULL;
+    ok = ok && a->auto_sym;
+    for (uint32_t y = 0; ok && y < a->n_syms; y++)
+        for (uint32_t m = 0; m < n->n_autos; m++)
+            a->auto_sym[(size_t)y * n->n_autos + m] = re_dfa_sym(n->autos[m].dfa, a->atoms[rep[y]].lo);
     free(sig);
     free(rep);
     /* symbols of each class */
@@ -201,216 +250,7 @@ static bool build_alphabet(const re_nfa *n, alphabet *a) {
     }
     if (ok) a->cls_off[n->n_classes] = (uint32_t)w;
     free(seen);
+    if (!ok) re_alphabet_free(a);
     return ok;
 }
 
-/* ---------------------------------------------------------------- subset construction */
-
-typedef struct subset {
-    const re_nfa *n;
-    alphabet a;
-    uint32_t *eps_off, *eps_to;      /* epsilon edges by source state */
-    uint32_t *cls_off;               /* class edges by source state: indexes into n->edges */
-    uint32_t *cls_edge;
-    uint32_t *mark, gen;
-    uint32_t *stack, *tmp;
-    size_t tmp_n;
-    uint32_t *pool;                  /* the DFA states' NFA state sets, concatenated */
-    size_t pool_n;
-    uint32_t pool_cap;
-    size_t *set_off;
-    uint32_t n_dfa, cap_dfa, cap_off;
-    uint32_t *trans;
-    uint8_t *accept;
-    re_idtab ids;                    /* DFA state ids, by set */
-    uint64_t *pairs;                 /* (symbol << 32 | target) of one DFA state's moves */
-    size_t pairs_n;
-    uint32_t pairs_cap;
-} subset;
-
-static void subset_free(subset *s) {
-    alphabet_free(&s->a);
-    free(s->eps_off), free(s->eps_to), free(s->cls_off), free(s->cls_edge);
-    free(s->mark), free(s->stack), free(s->tmp), free(s->pool), free(s->set_off);
-    free(s->trans), free(s->accept), free(s->pairs);
-    re_idtab_free(&s->ids);
-}
-
-/* Edges by source state, epsilon and class edges apart. */
-static bool index_edges(subset *s) {
-    const re_nfa *n = s->n;
-    uint32_t ns = n->n_states;
-    s->eps_off = calloc(ns + 2u, sizeof(uint32_t));
-    s->cls_off = calloc(ns + 2u, sizeof(uint32_t));
-    s->eps_to = malloc((n->n_edges + 1) * sizeof(uint32_t));
-    s->cls_edge = malloc((n->n_edges + 1) * sizeof(uint32_t));
-    s->mark = calloc(ns + 1u, sizeof(uint32_t));
-    s->stack = malloc((ns + 1u) * sizeof(uint32_t));
-    s->tmp = malloc((ns + 1u) * sizeof(uint32_t));
-    if (!s->eps_off || !s->cls_off || !s->eps_to || !s->cls_edge || !s->mark || !s->stack || !s->tmp) return false;
-    for (size_t i = 0; i < n->n_edges; i++) {
-        if (n->edges[i].cls == RE_EPS) s->eps_off[n->edges[i].from + 1]++;
-        else s->cls_off[n->edges[i].from + 1]++;
-    }
-    for (uint32_t q = 0; q < ns; q++) s->eps_off[q + 1] += s->eps_off[q], s->cls_off[q + 1] += s->cls_off[q];
-    uint32_t *ef = malloc((ns + 1u) * sizeof *ef), *cf = malloc((ns + 1u) * sizeof *cf);
-    if (!ef || !cf) {
-        free(ef), free(cf);
-        return false;
-    }
-    memcpy(ef, s->eps_off, ns * sizeof *ef);
-    memcpy(cf, s->cls_off, ns * sizeof *cf);
-    for (size_t i = 0; i < n->n_edges; i++) {
-        if (n->edges[i].cls == RE_EPS) s->eps_to[ef[n->edges[i].from]++] = n->edges[i].to;
-        else s->cls_edge[cf[n->edges[i].from]++] = (uint32_t)i;
-    }
-    free(ef), free(cf);
-    return true;
-}
-
-/* The epsilon closure of tmp[0 .. tmp_n), sorted, back into tmp. */
-static void closure(subset *s) {
-    s->gen++;
-    size_t top = 0, k = 0;
-    for (size_t i = 0; i < s->tmp_n; i++)
-        if (s->mark[s->tmp[i]] != s->gen) s->mark[s->tmp[i]] = s->gen, s->stack[top++] = s->tmp[i];
-    while (top) {
-        uint32_t q = s->stack[--top];
-        s->tmp[k++] = q;
-        for (uint32_t e = s->eps_off[q]; e < s->eps_off[q + 1]; e++) {
-            uint32_t t = s->eps_to[e];
-            if (s->mark[t] != s->gen) s->mark[t] = s->gen, s->stack[top++] = t;
-        }
-    }
-    s->tmp_n = k;
-    qsort(s->tmp, k, sizeof *s->tmp, cmp_u32);
-}
-
-static uint64_t state_hash(const void *ctx, uint32_t id) {
-    const subset *s = ctx;
-    return re_hash_u32s(s->pool + s->set_off[id], s->set_off[id + 1] - s->set_off[id]);
-}
-
-/* Appends the set in tmp as DFA state n_dfa (its row of moves and its
- * accept flag are filled when it is explored). */
-static bool add_dfa_state(subset *s) {
-    uint32_t n = s->n_dfa + 1, cap = s->cap_dfa, k = s->a.n_syms;
-    if (s->pool_n + s->tmp_n >= UINT32_MAX || (size_t)n * k >= UINT32_MAX) return false;
-    /* accept and trans share one capacity (rows of states) */
-    bool ok = js_grow((void **)&s->accept, &cap, n, 1);
-    cap = s->cap_dfa;
-    ok = ok && js_grow((void **)&s->trans, &cap, n, (size_t)k * sizeof *s->trans);
-    ok = ok && js_grow((void **)&s->set_off, &s->cap_off, n + 1, sizeof *s->set_off);
-    ok = ok && js_grow((void **)&s->pool, &s->pool_cap, (uint32_t)(s->pool_n + s->tmp_n), sizeof *s->pool);
-    if (!ok) return false;
-    s->cap_dfa = cap;
-    if (s->tmp_n) memcpy(s->pool + s->pool_n, s->tmp, s->tmp_n * sizeof *s->tmp);
-    s->pool_n += s->tmp_n;
-    s->set_off[s->n_dfa + 1] = s->pool_n;
-    s->n_dfa++;
-    return true;
-}
-
-/* The DFA state of the set in tmp (added if new); UINT32_MAX on failure. */
-static uint32_t intern(subset *s, bool *too_many) {
-    if (!re_idtab_reserve(&s->ids, s->n_dfa, state_hash, s)) return UINT32_MAX;
-    size_t at = re_idtab_slot(&s->ids, re_hash_u32s(s->tmp, s->tmp_n));
-    for (uint32_t id; (id = s->ids.slots[at]) != UINT32_MAX; at = re_idtab_step(&s->ids, at)) {
-        size_t len = s->set_off[id + 1] - s->set_off[id];
-        if (len == s->tmp_n && (len == 0 || memcmp(s->pool + s->set_off[id], s->tmp, len * sizeof *s->tmp) == 0))
-            return id;
-    }
-    if (s->n_dfa >= RE_MAX_DFA_STATES) {
-        *too_many = true;
-        return UINT32_MAX;
-    }
-    if (!add_dfa_state(s)) return UINT32_MAX;
-    s->ids.slots[at] = s->n_dfa - 1;
-    return s->n_dfa - 1;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The moves of DFA state id: every (symbol, target) of its NFA states. */
-static bool collect_moves(subset *s, uint32_t id) {
-    s->pairs_n = 0;
-    for (size_t i = s->set_off[id]; i < s->set_off[id + 1]; i++) {
-        uint32_t q = s->pool[i];
-        for (uint32_t e = s->cls_off[q]; e < s->cls_off[q + 1]; e++) {
-            const re_nfa_edge *edge = &s->n->edges[s->cls_edge[e]];
-            for (uint32_t j = s->a.cls_off[edge->cls]; j < s->a.cls_off[edge->cls + 1]; j++) {
-                if (s->pairs_n >= UINT32_MAX - 1 ||
-                    !js_grow((void **)&s->pairs, &s->pairs_cap, (uint32_t)s->pairs_n + 1, sizeof *s->pairs))
-                    return false;
-                s->pairs[s->pairs_n++] = (uint64_t)s->a.cls_syms[j] << 32 | edge->to;
-            }
-        }
-    }
-    if (s->pairs_n > 1) qsort(s->pairs, s->pairs_n, sizeof *s->pairs, cmp_u64);
-    return true;
-}
-
-static vka_status too_complex_or_oom(bool too_many) {
-    if (too_many)
-        return vka_fail(VKA_ERR_GRAMMAR, "regular expression too complex: its automaton needs more than %u states",
-                        RE_MAX_DFA_STATES);
-    return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building a DFA");
-}
-
-/* DFA state 0 is the empty set (dead), state 1 the start's closure; every
- * state's moves are explored in order of creation. */
-static vka_status explore(subset *s, uint32_t start, uint32_t final) {
-    bool too_many = false;
-    uint32_t k = s->a.n_syms;
-    s->tmp_n = 0;
-    if (intern(s, &too_many) == UINT32_MAX) return too_complex_or_oom(too_many);
-    s->tmp[0] = start;
-    s->tmp_n = 1;
-    closure(s);
-    if (intern(s, &too_many) == UINT32_MAX) return too_complex_or_oom(too_many);
-    for (uint32_t id = 0; id < s->n_dfa; id++) {
-        if (!collect_moves(s, id)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building a DFA");
-        for (uint32_t y = 0; y < k; y++) s->trans[(size_t)id * k + y] = 0;
-        for (size_t i = 0; i < s->pairs_n;) {
-            uint32_t y = (uint32_t)(s->pairs[i] >> 32);
-            s->tmp_n = 0;
-            for (; i < s->pairs_n && (uint32_t)(s->pairs[i] >> 32) == y; i++) s->tmp[s->tmp_n++] = (uint32_t)s->pairs[i];
-            closure(s);
-            uint32_t t = intern(s, &too_many);
-            if (t == UINT32_MAX) return too_complex_or_oom(too_many);
-            s->trans[(size_t)id * k + y] = t;
-        }
-        s->accept[id] = 0;
-        for (size_t i = s->set_off[id]; i < s->set_off[id + 1]; i++)
-            if (s->pool[i] == final) s->accept[id] = 1;
-    }
-    return VKA_OK;
-}
-
-vka_status re_nfa_to_dfa(const re_nfa *n, uint32_t start, uint32_t final, re_dfa **out) {
-    *out = NULL;
-    if (n->too_big)
-        return vka_fail(VKA_ERR_GRAMMAR, "regular expression too complex: more than %u automaton states",
-                        RE_MAX_NFA_STATES);
-    if (n->failed) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building an automaton");
-    subset s = {.n = n};
-    if (!js_grow((void **)&s.set_off, &s.cap_off, 1, sizeof *s.set_off) || !build_alphabet(n, &s.a) || !index_edges(&s)) {
-        subset_free(&s);
-        return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building a DFA");
-    }
-    s.set_off[0] = 0;
-    vka_status st = explore(&s, start, final);
-    re_dfa *d = NULL;
-    if (st == VKA_OK) st = re_dfa_alloc(s.n_dfa, s.a.atoms, s.a.atom_sym, s.a.n_atoms, s.a.n_syms, &d);
-    if (st == VKA_OK) {
-        memcpy(d->next, s.trans, (size_t)s.n_dfa * s.a.n_syms * sizeof *d->next);
-        memcpy(d->accept, s.accept, s.n_dfa);
-        d->start = 1;
-        st = re_dfa_minimize(d, out);
-    }
-    subset_free(&s);
-    return st;
-}

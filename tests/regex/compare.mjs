@@ -51,7 +51,7 @@ const patterns = [
   '[\\s\\S]', '^.$', '^\\x41\\cJ\\0\\t\\v\\f\\r\\n$', '^\\/\\.\\*\\+\\?\\(\\)\\[\\]\\{\\}\\|\\^\\$\\\\$',
   '^[\\b]$', '^[\\-a]$', '^[a-]$', '^[-a]$', '^[--a]+$', '^[\\d-]+$', '^(?<year>\\d{4})-(?<m>\\d\\d)$',
   '^(a)(b)?(?:c)$', '^a{2}b{1,}c{0,2}d{3,3}$', '^a+?b*?c??d{1,2}?$', 'a(?=b)', 'a(?!b)', '^(?=.*\\d)(?=.*[a-z]).{4,}$',
-  '^(?!.*--)[a-z-]+$', { p: '^(?:(?!ab).)*$', refuse: 'repetition' }, '(?=x)', '^(?=a)', '$^', '^^a$$', 'a^b', 'a$b', '\\$', '^[^]$', '^[]$',
+  '^(?!.*--)[a-z-]+$', '(?=x)', '^(?=a)', '$^', '^^a$$', 'a^b', 'a$b', '\\$', '^[^]$', '^[]$',
   '^a{0}$', '^(?:)$', '^(|a)$', '^(a|)+$', '(a|ab)(c|bcd)(d*)', '^(\\d{1,3}\\.){3}\\d{1,3}$', '^[a-z]{1,100}$',
   '^.{1,200}$', '^a{70}$', '^(ab){1,40}$', '^\\d{2,}$', '^[\\p]$',
   // typical of API schemas
@@ -62,7 +62,8 @@ const patterns = [
   { p: '(?<=a)b', refuse: 'lookbehind' }, { p: '(?<!a)b', refuse: 'lookbehind' }, { p: '(a)\\1', refuse: 'back-reference' },
   { p: '(?<n>a)\\k<n>', refuse: 'back-reference' }, { p: '\\bword\\b', refuse: 'word boundary' },
   { p: 'a\\B', refuse: 'word-boundary' }, { p: '\\p{L}', refuse: 'property' }, { p: '\\P{Lu}', refuse: 'property' },
-  { p: '(?:^a)*', refuse: 'repetition' }, { p: '(?:a$){0,40}', refuse: 'repetition' }, { p: '(?<é>a)', refuse: 'group name' },
+  '(?:^a)*', '^(?:a$){0,40}', '^(?:(?=.*b)a)*$', '(?:a|(?!b)c)+d$', '^(?:(?!ab).)*$', '^(?:x(?=y$)|y)+$',
+  { p: '^.{0,100000}(?:^a)*$', refuse: 'repetition' }, { p: '(?<é>a)', refuse: 'group name' },
   // not valid with the u flag: both must refuse
   '\\-', 'a{', '{1}', 'a{2,1}', ']', '}', '(?=a)*', '\\c1', '[\\d-z]', '[z-a]', '\\00', '\\u{110000}', '(', ')', '[',
   '(?<a>x)(?<a>y)', '\\k', '(?<=', '\\xZ1', 'a**', '^*', '\\', '(?x)',
