@@ -284,6 +284,22 @@ def grammar_match_seeds():
     return seeds
 
 
+def regex_seeds():
+    pats = []
+    p = os.path.join(ROOT, "tests", "test_regex.c")
+    if os.path.exists(p):
+        pats += c_string_literals(p)
+    for text in schema_texts():
+        pats += re.findall(r'"pattern"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
+    pats += ["^[a-z]+$", "^(?:\\d{1,3}\\.){3}\\d{1,3}$", "a|b*c?", "(?!x)\\w+", "\\p{L}+", "^\\S+@\\S+$"]
+    strings = [b"", b"abc", b"2024-01-01", "\u00e9\u4e2d\U0001F600".encode(), b"a,b,c", b"\xff"]
+    pats = list(dict.fromkeys(p for p in pats if p))[:160]  # unique, in order; the tests' patterns come first
+    seeds = []
+    for i, pat in enumerate(pats):
+        seeds.append(pat.encode() + b"\0" + strings[i % len(strings)] + b"\0" + strings[(i + 1) % len(strings)])
+    return seeds
+
+
 def main():
     write_seeds("gguf", gguf_seeds())
     write_seeds("tokenizer", tokenizer_seeds())
@@ -292,6 +308,7 @@ def main():
     write_seeds("grammar_match", grammar_match_seeds())
     write_seeds("chat", chat_seeds())
     write_seeds("lua_json", lua_json_seeds())
+    write_seeds("regex", regex_seeds())
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(CORPUS) for f in fs)
     print(f"total {total // 1024} KiB")
 
