@@ -50,6 +50,16 @@ size_t vka_utf8_seq_len(const unsigned char *s, size_t len) {
     return classify(s, len, &need) == UTF8_COMPLETE ? need : 0;
 }
 
+size_t vka_utf8_valid_prefix(const char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        size_t n = vka_utf8_seq_len((const unsigned char *)s + i, len - i);
+        if (!n) return i;
+        i += n;
+    }
+    return len;
+}
+
 size_t vka_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp) {
     size_t n = vka_utf8_seq_len(s, len);
     if (n == 0) return 0;

@@ -11,6 +11,10 @@
  * and code points above U+10FFFF are invalid. */
 size_t vka_utf8_seq_len(const unsigned char *s, size_t len);
 
+/* Offset of the first byte of s that does not begin a valid sequence, or
+ * len when all of it is valid UTF-8. */
+size_t vka_utf8_valid_prefix(const char *s, size_t len);
+
 /* Decodes the valid sequence at s into *cp and returns its length, or
  * returns 0 (and leaves *cp alone) when it is invalid or truncated. */
 size_t vka_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);

@@ -77,20 +77,9 @@ static int enc_error(encoder *e, const char *what) {
     return luaL_error(e->L, "%s: %s at %s", e->fn, what, e->path.text);
 }
 
-/* Checks UTF-8; returns the offset of the first bad byte or len. */
-static size_t utf8_bad_offset(const char *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        size_t n = vka_utf8_seq_len((const unsigned char *)s + i, len - i);
-        if (!n) return i;
-        i += n;
-    }
-    return len;
-}
-
 /* A JSON string literal of s, as a raw cJSON node (so NUL bytes survive as \u0000). */
 static cJSON *string_node(encoder *e, const char *s, size_t len) {
-    size_t bad = utf8_bad_offset(s, len);
+    size_t bad = vka_utf8_valid_prefix(s, len);
     if (bad < len) {
         char msg[96];
         snprintf(msg, sizeof msg, "string is not valid UTF-8 (byte %zu)", bad + 1);
@@ -213,7 +202,7 @@ static void encode_object(encoder *e, int idx, int depth, cJSON *obj) {
         size_t len;
         keys[k] = lua_tolstring(L, -1, &len);   /* the table holds the key */
         if (strlen(keys[k]) != len) enc_error(e, "a key contains a NUL byte");
-        if (utf8_bad_offset(keys[k], len) < len) enc_error(e, "a key is not valid UTF-8");
+        if (vka_utf8_valid_prefix(keys[k], len) < len) enc_error(e, "a key is not valid UTF-8");
         k++;
     }
     qsort(keys, n, sizeof *keys, cmp_keys);
@@ -422,7 +411,7 @@ static void push_decoded(lua_State *L, const cJSON *j) {
 static int l_decode(lua_State *L) {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
-    size_t bad = utf8_bad_offset(text, len);
+    size_t bad = vka_utf8_valid_prefix(text, len);
     if (bad < len) return decode_error(L, text, len, bad, "invalid UTF-8");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);

@@ -257,3 +257,11 @@ Test(utf8, stream_random_chunks_lose_nothing) {
         cr_assert_eq(memcmp(out, in, LEN), 0, "round %d: bytes changed", round);
     }
 }
+
+Test(utf8, valid_prefix) {
+    cr_expect_eq(vka_utf8_valid_prefix("", 0), 0);
+    cr_expect_eq(vka_utf8_valid_prefix("a\xc3\xa9\xf0\x9f\x98\x80", 7), 7);
+    cr_expect_eq(vka_utf8_valid_prefix("ab\x80" "c", 4), 2);       /* lone continuation */
+    cr_expect_eq(vka_utf8_valid_prefix("a\xed\xa0\x80", 4), 1);  /* a surrogate */
+    cr_expect_eq(vka_utf8_valid_prefix("a\xc3", 2), 1);            /* cut short */
+}
