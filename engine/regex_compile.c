@@ -103,9 +103,17 @@ static vka_status look_dfa(const re_node *x, bool at_start, re_dfa **out) {
     return st;
 }
 
-/* A lookahead edge; $ is the lookahead (?![\s\S]). */
+/* A lookahead edge; $ is the lookahead (?![\s\S]). Copies of a node (in
+ * repetitions) and all $ share one lookahead. */
 static re_frag thompson_look(re_nfa *nfa, const re_node *n) {
+    static const char end_key = 0;
     re_frag f = {re_nfa_state(nfa), re_nfa_state(nfa)};
+    const void *key = n->kind == RN_EOL ? (const void *)&end_key : (const void *)n;
+    uint32_t look = re_nfa_look_find(nfa, key);
+    if (look != UINT32_MAX) {
+        re_nfa_look_edge(nfa, f.in, f.out, look);
+        return f;
+    }
     re_dfa *first = NULL, *later = NULL;
     vka_status st;
     if (n->kind == RN_EOL) {
@@ -124,7 +132,8 @@ static re_frag thompson_look(re_nfa *nfa, const re_node *n) {
         re_nfa_fail(nfa, st);
         return f;
     }
-    re_nfa_look_edge(nfa, f.in, f.out, first, later, n->kind == RN_EOL || n->negated);
+    look = re_nfa_add_look(nfa, key, first, later, n->kind == RN_EOL || n->negated);
+    re_nfa_look_edge(nfa, f.in, f.out, look);
     return f;
 }
 

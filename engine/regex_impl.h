@@ -163,6 +163,7 @@ typedef struct re_auto {
  * inside it holds) and later. */
 typedef struct re_look {
     uint32_t at_start, later;
+    const void *key;          /* what it was built from (its pattern node): repetitions share it */
 } re_look;
 
 typedef struct re_nfa {
@@ -189,9 +190,12 @@ typedef struct re_frag {
 uint32_t re_nfa_state(re_nfa *n);
 void re_nfa_eps(re_nfa *n, uint32_t from, uint32_t to);
 void re_nfa_bol_edge(re_nfa *n, uint32_t from, uint32_t to);
-/* A lookahead edge, taking the references of both DFAs (one reference when
- * they are the same). */
-void re_nfa_look_edge(re_nfa *n, uint32_t from, uint32_t to, re_dfa *at_start, re_dfa *later, bool negated);
+/* The lookahead built from `key`, or UINT32_MAX. */
+uint32_t re_nfa_look_find(const re_nfa *n, const void *key);
+/* A new lookahead, taking the references of both DFAs (one reference when
+ * they are the same); its number (UINT32_MAX on failure). */
+uint32_t re_nfa_add_look(re_nfa *n, const void *key, re_dfa *at_start, re_dfa *later, bool negated);
+void re_nfa_look_edge(re_nfa *n, uint32_t from, uint32_t to, uint32_t look);
 /* An edge on the class (interned copy). */
 void re_nfa_class_edge(re_nfa *n, uint32_t from, uint32_t to, const re_ranges *cls);
 uint32_t re_nfa_class_id(re_nfa *n, const re_ranges *cls);

@@ -107,15 +107,25 @@ static uint32_t add_auto(re_nfa *n, re_dfa *d, bool negated) {
     return n->n_autos++;
 }
 
-void re_nfa_look_edge(re_nfa *n, uint32_t from, uint32_t to, re_dfa *at_start, re_dfa *later, bool negated) {
+uint32_t re_nfa_look_find(const re_nfa *n, const void *key) {
+    for (uint32_t i = 0; i < n->n_looks; i++)
+        if (n->looks[i].key == key) return i;
+    return UINT32_MAX;
+}
+
+uint32_t re_nfa_add_look(re_nfa *n, const void *key, re_dfa *at_start, re_dfa *later, bool negated) {
     uint32_t a = add_auto(n, at_start, negated);
     uint32_t b = later == at_start ? a : add_auto(n, later, negated);
     if (n->failed || !js_grow((void **)&n->looks, &n->cap_looks, n->n_looks + 1, sizeof *n->looks)) {
         n->failed = true;
-        return;
+        return UINT32_MAX;
     }
-    n->looks[n->n_looks] = (re_look){a, b};
-    add_edge(n, from, to, RE_LOOK_BIT | n->n_looks++);
+    n->looks[n->n_looks] = (re_look){a, b, key};
+    return n->n_looks++;
+}
+
+void re_nfa_look_edge(re_nfa *n, uint32_t from, uint32_t to, uint32_t look) {
+    if (look != UINT32_MAX) add_edge(n, from, to, RE_LOOK_BIT | look);
 }
 
 void re_nfa_fail(re_nfa *n, vka_status status) {

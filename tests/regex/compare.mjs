@@ -63,7 +63,10 @@ const patterns = [
   { p: '(?<n>a)\\k<n>', refuse: 'back-reference' }, { p: '\\bword\\b', refuse: 'word boundary' },
   { p: 'a\\B', refuse: 'word-boundary' }, { p: '\\p{L}', refuse: 'property' }, { p: '\\P{Lu}', refuse: 'property' },
   '(?:^a)*', '^(?:a$){0,40}', '^(?:(?=.*b)a)*$', '(?:a|(?!b)c)+d$', '^(?:(?!ab).)*$', '^(?:x(?=y$)|y)+$',
-  { p: '^.{0,100000}(?:^a)*$', refuse: 'repetition' }, { p: '(?<é>a)', refuse: 'group name' },
+  { p: '^.{0,100000}(?:^a)*$', refuse: 'repetition' },
+  '[^\\s\\S]', '\\S\\s', '(?:)+', '^(a*)*b$', '^(?:a|b)*?c$', '^x{2,3}?$', '^[\\u{0}-\\u{10FFFF}]+$', '^[\\0-\\x1f]$',
+  '^\\u{10FFFF}$', '\\ud800', '[\\ud800-\\udbff][\\udc00-\\udfff]', '(?=a)b', '(?!)', '(?=)', 'a(?=b$)', '^(?=(?=a)a)',
+  '^(?!(?!a))a', 'a(?!b|c$)', '^(?:a(?=b)|b(?!a))+$', '(?:^|[^a])b(?=[^c]|$)', '^(?:(?=\\d{2})\\d|x)*$', { p: '(?<é>a)', refuse: 'group name' },
   // not valid with the u flag: both must refuse
   '\\-', 'a{', '{1}', 'a{2,1}', ']', '}', '(?=a)*', '\\c1', '[\\d-z]', '[z-a]', '\\00', '\\u{110000}', '(', ')', '[',
   '(?<a>x)(?<a>y)', '\\k', '(?<=', '\\xZ1', 'a**', '^*', '\\', '(?x)',
