@@ -86,7 +86,9 @@ static bool contains_bol(const re_node *n) {
 
 static bool all_chars(re_ranges *all) {
     *all = (re_ranges){0};
-    return re_rs_add(all, 0, RE_CP_END - 1) && re_rs_scalar(all);
+    if (re_rs_add(all, 0, RE_CP_END - 1) && re_rs_scalar(all)) return true;
+    re_rs_free(all);
+    return false;
 }
 
 /* The automaton of a lookahead (?=x): x followed by anything, met at the

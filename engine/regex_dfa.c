@@ -231,7 +231,7 @@ static bool inverse(const re_dfa *d, uint32_t **off_out, uint32_t **pred_out) {
 
 /* Block of each state under the coarsest partition compatible with the DFA. */
 static vka_status hopcroft(const re_dfa *d, uint32_t **blocks, uint32_t *n_blocks) {
-    part p;
+    part p = {0};
     uint32_t *off = NULL, *pred = NULL, *snap = malloc((d->n_states + 1u) * sizeof *snap);
     uint32_t *touched = malloc((d->n_states + 1u) * sizeof *touched);
     bool ok = snap && touched && part_init(&p, d) && inverse(d, &off, &pred);

@@ -148,6 +148,7 @@ void re_nfa_free(re_nfa *n) {
 
 void re_alphabet_free(re_alphabet *a) {
     free(a->atoms), free(a->atom_sym), free(a->cls_off), free(a->cls_syms), free(a->auto_sym);
+    *a = (re_alphabet){0};
 }
 
 int re_cmp_u32(const void *a, const void *b) {

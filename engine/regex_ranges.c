@@ -37,7 +37,9 @@ void re_rs_normalize(re_ranges *s) {
 
 bool re_rs_copy(re_ranges *dst, const re_ranges *src) {
     *dst = (re_ranges){0};
-    return re_rs_add_set(dst, src);
+    if (re_rs_add_set(dst, src)) return true;
+    re_rs_free(dst);
+    return false;
 }
 
 bool re_rs_add_set(re_ranges *dst, const re_ranges *src) {
@@ -47,15 +49,21 @@ bool re_rs_add_set(re_ranges *dst, const re_ranges *src) {
     return true;
 }
 
+/* The results of the operations below are empty after a failure. */
+static bool fail_empty(re_ranges *out) {
+    re_rs_free(out);
+    return false;
+}
+
 bool re_rs_complement(const re_ranges *s, re_ranges *out) {
     *out = (re_ranges){0};
     uint32_t next = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (s->r[i].lo > next && !re_rs_add(out, next, s->r[i].lo - 1)) return false;
+        if (s->r[i].lo > next && !re_rs_add(out, next, s->r[i].lo - 1)) return fail_empty(out);
         next = s->r[i].hi + 1;
     }
-    if (next < RE_CP_END && !re_rs_add(out, next, RE_CP_END - 1)) return false;
-    return re_rs_scalar(out);
+    if (next < RE_CP_END && !re_rs_add(out, next, RE_CP_END - 1)) return fail_empty(out);
+    return re_rs_scalar(out) || fail_empty(out);
 }
 
 bool re_rs_intersect(const re_ranges *a, const re_ranges *b, re_ranges *out) {
@@ -64,7 +72,7 @@ bool re_rs_intersect(const re_ranges *a, const re_ranges *b, re_ranges *out) {
     while (i < a->n && j < b->n) {
         uint32_t lo = a->r[i].lo > b->r[j].lo ? a->r[i].lo : b->r[j].lo;
         uint32_t hi = a->r[i].hi < b->r[j].hi ? a->r[i].hi : b->r[j].hi;
-        if (lo <= hi && !re_rs_add(out, lo, hi)) return false;
+        if (lo <= hi && !re_rs_add(out, lo, hi)) return fail_empty(out);
         if (a->r[i].hi < b->r[j].hi) i++;
         else j++;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "regex.h"
 #include "test_util.h"
 #include "vkagent.h"
 
@@ -141,4 +142,43 @@ Test(oom, session_create_and_generate) {
     vka_generate_result_clear(&r);
     vka_session_free(s);
     vka_model_free(m);
+}
+
+Test(oom, regex) {
+    if (sanitized()) cr_skip_test("allocation interposition does not mix with the sanitizer runtime (runs in the plain build)");
+    re_lang *l = NULL, *m = NULL;
+    {
+        EXHAUST(re_from_pattern("^(?=.*\\d)(?:[a-z]+|x{2,5}|\\u{1F600})*(?!q)$", &l) == VKA_OK, (re_free(l), l = NULL));
+        cr_expect_gt(tried, 20);
+    }
+    {
+        EXHAUST(re_from_pattern("^ab.{0,100000}\\.txt$", &l) == VKA_OK, (re_free(l), l = NULL));
+        cr_expect_gt(tried, 10);
+    }
+    cr_assert_eq(re_from_pattern("^[a-z]+$", &l), VKA_OK);
+    {
+        EXHAUST(re_limit_length(l, 1, 10000000, &m) == VKA_OK, (re_free(m), m = NULL));
+        cr_expect_gt(tried, 5);
+    }
+    cr_assert_eq(re_limit_length(l, 1, 10000000, &m), VKA_OK);
+    re_lang *c = NULL;
+    {
+        EXHAUST(re_complement(m, &c) == VKA_OK, (re_free(c), c = NULL));
+        cr_expect_gt(tried, 5);
+    }
+    js_rules rules = {0};
+    js_buf expr = {0};
+    {
+        /* buffers start afresh each time: a failed append sticks in them */
+        EXHAUST((js_buf_free(&rules.text), js_buf_free(&expr), re_to_gbnf(m, RE_JSON_STRING, &rules, &expr) == VKA_OK),
+                (void)0);
+        js_buf_free(&rules.text), js_buf_free(&expr);
+        cr_expect_gt(tried, 5);
+    }
+    bool known = false;
+    {
+        EXHAUST(re_from_format("date-time", &known, &c) == VKA_OK, (re_free(c), c = NULL));
+        cr_expect_gt(tried, 10);
+    }
+    re_free(c), re_free(l), re_free(m);
 }
