@@ -70,7 +70,15 @@ static vka_status convert(js_conv *c) {
     const char *rule;
     VKA_TRY(js_emit(c, root, &rule));
     if (!rule) return js_fail_at("#", NULL, "no JSON value satisfies this schema");
-    if (strcmp(rule, "root") != 0 && !js_rule_add(&c->rules, "root", rule)) return js_oom();
+    /* flexible whitespace: also around the document, as JSON allows */
+    if (c->ws == VKA_JSON_WS_FLEXIBLE) {
+        char body[JS_NAME_CAP + 16];
+        snprintf(body, sizeof body, "ws %s ws", rule);
+        if (!js_rule_add(&c->rules, "root", body)) return js_oom();
+        c->need |= JS_NEED_WS;
+    } else if (strcmp(rule, "root") != 0 && !js_rule_add(&c->rules, "root", rule)) {
+        return js_oom();
+    }
     return put_shared(c);
 }
 

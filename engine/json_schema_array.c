@@ -90,130 +90,248 @@ static vka_status put_elements(js_conv *c, const arr_plan *p, js_buf *out) {
 
 /* ---------------------------------------------------------------- contains */
 
+/* An automaton over (elements so far i, matches of `contains` so far h):
+ * each element is a match (items and contains) or another (items, and not
+ * contains when maxContains bounds the matches). Without maxItems, counting
+ * stops at `last` elements, after which a closed form takes the rest. Only
+ * states from which the counts can still be met are written. */
 typedef struct contains_plan {
-    const char *hit;            /* an element matching items and contains */
-    const char *other;          /* an element that may (or, with maxContains, must not) match contains */
-    uint64_t m, big_m;          /* minContains, maxContains */
-    uint64_t saturate;          /* element count from which counting stops (max unbounded) */
+    const char **hit, **other;  /* per position 0..k (k: every later position) */
+    uint64_t k;                 /* prefix positions */
+    uint64_t m, big_m;          /* minContains, maxContains (JS_UNBOUNDED) */
+    uint64_t last;              /* elements counted */
+    uint64_t top;               /* matches counted (saturating at m when maxContains is unbounded) */
+    bool *productive;           /* [(last + 1) * (top + 1)] */
+    char base[JS_NAME_CAP];
 } contains_plan;
 
-/* Rule name of state (elements i, matches h). */
-static void state_name(char *out, size_t cap, const char *base, uint64_t i, uint64_t h) {
-    snprintf(out, cap, "%s_%llu_%llu", base, (unsigned long long)i, (unsigned long long)h);
+static uint64_t at(const contains_plan *q, uint64_t i) { return i < q->k ? i : q->k; }
+
+static bool *prod(const contains_plan *q, uint64_t i, uint64_t h) { return &q->productive[i * (q->top + 1) + h]; }
+
+static uint64_t after_hit(const contains_plan *q, uint64_t h) {
+    return q->big_m == JS_UNBOUNDED && h == q->m ? h : h + 1;
 }
 
-/* After `saturate` elements (max unbounded): any number more, with between
- * lo and hi further matches. */
+/* At `last` elements with no maxItems: any number more, between lo and hi of them matches. */
+static bool tail_possible(const contains_plan *q, uint64_t h) {
+    uint64_t lo = q->m > h ? q->m - h : 0;
+    return lo == 0 || q->hit[q->k];
+}
+
+static void mark_productive(const arr_plan *p, contains_plan *q) {
+    for (uint64_t i = q->last + 1; i-- > 0;)
+        for (uint64_t h = 0; h <= q->top; h++) {
+            bool ok;
+            if (p->max == JS_UNBOUNDED && i == q->last) {
+                ok = tail_possible(q, h);
+            } else {
+                ok = i >= p->min && h >= q->m;
+                if (!ok && i < p->max && i < q->last) {
+                    uint64_t hh = after_hit(q, h);
+                    ok = (q->hit[at(q, i)] && hh <= q->top && hh <= q->big_m && *prod(q, i + 1, hh)) ||
+                         (q->other[at(q, i)] && *prod(q, i + 1, h));
+                }
+            }
+            *prod(q, i, h) = ok;
+        }
+}
+
+static void state_name(char *out, size_t cap, const contains_plan *q, uint64_t i, uint64_t h) {
+    snprintf(out, cap, "%s_%llu_%llu", q->base, (unsigned long long)i, (unsigned long long)h);
+}
+
 static vka_status put_tail(js_conv *c, const arr_plan *p, const contains_plan *q, uint64_t h, js_buf *out) {
     uint64_t lo = q->m > h ? q->m - h : 0;
     uint64_t hi = q->big_m == JS_UNBOUNDED ? JS_UNBOUNDED : q->big_m - h;
-    char others[160], unit[400];
-    snprintf(others, sizeof others, "(%s %s)*", p->sep, q->other);
-    if (q->big_m == JS_UNBOUNDED && lo == 0) return js_puts(out, others) ? VKA_OK : js_oom();
-    snprintf(unit, sizeof unit, "(%s %s %s)", p->sep, q->hit, others);
+    const char *other = q->other[q->k], *hit = q->hit[q->k];
+    char others[200] = "\"\"", unit[480];
+    if (other) snprintf(others, sizeof others, "(%s %s)*", p->sep, other);
+    if (!hit || hi == 0) return js_puts(out, others) ? VKA_OK : js_oom();
+    snprintf(unit, sizeof unit, "(%s %s %s)", p->sep, hit, others);
     js_printf(out, "%s ", others);
     return js_put_repeat(&c->rules, out, unit, NULL, lo, hi) ? VKA_OK : js_oom();
 }
 
-/* One state's rule: end here if allowed, or one more element (a match or not). */
-static vka_status put_state(js_conv *c, const arr_plan *p, const contains_plan *q, const char *base, uint64_t i,
-                            uint64_t h, js_buf *rules) {
+static vka_status put_state(js_conv *c, const arr_plan *p, const contains_plan *q, uint64_t i, uint64_t h) {
     char name[96], next[96];
-    state_name(name, sizeof name, base, i, h);
+    state_name(name, sizeof name, q, i, h);
     js_buf body = {0};
     bool first = true;
-    if (p->max == JS_UNBOUNDED && i == q->saturate) {
-        js_puts(&body, "");
-        VKA_TRY(put_tail(c, p, q, h, &body));
+    if (p->max == JS_UNBOUNDED && i == q->last) {
+        if (i > 0) VKA_TRY(put_tail(c, p, q, h, &body));
+        else js_puts(&body, "\"\"");
         first = false;
     } else {
         if (i >= p->min && h >= q->m) js_puts(&body, "\"\""), first = false;
-        if (i < p->max) {
-            const char *sep = i > 0 ? p->sep : "";
-            uint64_t hh = q->big_m == JS_UNBOUNDED && h == q->m ? h : h + 1;
-            if (hh <= q->big_m) {
-                state_name(next, sizeof next, base, i + 1, hh);
-                js_printf(&body, "%s%s %s %s", first ? "" : " | ", sep, q->hit, next);
-                first = false;
-            }
-            state_name(next, sizeof next, base, i + 1, h);
-            js_printf(&body, "%s%s %s %s", first ? "" : " | ", sep, q->other, next);
+        const char *sep = i > 0 ? p->sep : "";
+        uint64_t hh = after_hit(q, h);
+        if (i < p->max && i < q->last && q->hit[at(q, i)] && hh <= q->top && hh <= q->big_m && *prod(q, i + 1, hh)) {
+            state_name(next, sizeof next, q, i + 1, hh);
+            js_printf(&body, "%s%s %s %s", first ? "" : " | ", sep, q->hit[at(q, i)], next);
             first = false;
         }
+        if (i < p->max && i < q->last && q->other[at(q, i)] && *prod(q, i + 1, h)) {
+            state_name(next, sizeof next, q, i + 1, h);
+            js_printf(&body, "%s%s %s %s", first ? "" : " | ", sep, q->other[at(q, i)], next);
+        }
     }
-    if (first) js_puts(&body, "[^\\x00-\\U0010FFFF]");    /* a dead state: matches nothing */
-    bool ok = !body.failed && js_printf(rules, "%s ::= %s\n", name, body.data);
+    bool ok = !body.failed && js_rule_add(&c->rules, name, body.data);
     js_buf_free(&body);
     return ok ? VKA_OK : js_oom();
 }
 
-static vka_status put_contains(js_conv *c, js_node *n, const arr_plan *p, const contains_plan *q, js_buf *out) {
-    uint64_t last = p->max == JS_UNBOUNDED ? q->saturate : p->max;
-    uint64_t top = q->big_m == JS_UNBOUNDED ? q->m : q->big_m;
-    if ((last + 1) * (top + 1) > MAX_CONTAINS_STATES)
-        return js_unsupported(c, n->path, "contains", "the counts of items and contains here need too many states");
-    char base[JS_NAME_CAP];
-    js_rule_name(&c->rules, "contains", base);
-    for (uint64_t i = 0; i <= last; i++)
-        for (uint64_t h = 0; h <= top && h <= i; h++) VKA_TRY(put_state(c, p, q, base, i, h, &c->rules.text));
-    /* states with more matches than elements never occur, but may be named */
-    for (uint64_t i = 0; i <= last; i++)
-        for (uint64_t h = i + 1; h <= top; h++) {
-            char name[96];
-            state_name(name, sizeof name, base, i, h);
-            js_printf(&c->rules.text, "%s ::= [^\\x00-\\U0010FFFF]\n", name);
-        }
-    char start[96];
-    state_name(start, sizeof start, base, 0, 0);
-    return js_puts(out, start) ? VKA_OK : js_oom();
-}
-
-/* contains with its counts, on arrays without prefix positions. */
-static vka_status emit_contains(js_conv *c, js_node *n, arr_plan *p, js_buf *out, bool *empty) {
-    contains_plan q = {.m = n->min_contains, .big_m = n->max_contains};
-    if (q.m == 0 && q.big_m == JS_UNBOUNDED) return put_elements(c, p, out);
-    if (p->k > 0) return js_unsupported(c, n->path, "contains", "contains beside prefixItems is not supported");
+/* The rules of a match and of another element at position i (i == k: all later ones). */
+static vka_status position_rules(js_conv *c, js_node *n, uint64_t i, bool exclusive, const char **hit, const char **other) {
     js_set set;
-    VKA_TRY(js_item_set(c, n, 0, &set));
+    VKA_TRY(js_item_set(c, n, i, &set));
     vka_status s = js_set_add(&set, n->contains, false);
-    if (s == VKA_OK) s = js_rule_of_set(c, &set, &q.hit);
-    q.other = p->rest;
-    if (s == VKA_OK && q.big_m != JS_UNBOUNDED) {
-        /* the other elements must not match: items and not contains */
-        const cJSON *neg;
-        js_set_free(&set);
-        VKA_TRY(js_item_set(c, n, 0, &set));
+    if (s == VKA_OK) s = js_rule_of_set(c, &set, hit);
+    js_set_free(&set);
+    if (s == VKA_OK) s = js_item_set(c, n, i, &set);
+    if (s != VKA_OK) return s;
+    if (exclusive) {
+        const cJSON *neg = NULL;
         s = js_negation(c, n->contains, &neg);
         if (s == VKA_OK) s = js_set_add(&set, neg, false);
-        if (s == VKA_OK) s = js_rule_of_set(c, &set, &q.other);
     }
+    if (s == VKA_OK) s = js_rule_of_set(c, &set, other);
     js_set_free(&set);
-    VKA_TRY(s);
-    if (!q.hit) {
-        if (q.m > 0) return *empty = true, VKA_OK;
-        q.hit = q.other;
+    return s;
+}
+
+static vka_status emit_contains(js_conv *c, js_node *n, arr_plan *p, js_buf *out, bool *empty) {
+    contains_plan q = {.m = n->min_contains, .big_m = n->max_contains, .k = p->k};
+    if (q.m == 0 && q.big_m == JS_UNBOUNDED) return put_elements(c, p, out);
+    q.last = p->max != JS_UNBOUNDED ? p->max : (p->min > q.m ? p->min : q.m);
+    if (q.last < q.k && p->max == JS_UNBOUNDED) q.last = q.k;
+    if (p->max == JS_UNBOUNDED && q.last == 0) q.last = 1;
+    q.top = q.big_m == JS_UNBOUNDED ? q.m : q.big_m;
+    if (q.top > q.last) q.top = q.last;
+    if ((q.last + 1) * (q.top + 1) > MAX_CONTAINS_STATES)
+        return js_unsupported(c, n->path, "contains", "the counts of items and contains here need too many states");
+    q.hit = calloc(q.k + 1, sizeof *q.hit);
+    q.other = calloc(q.k + 1, sizeof *q.other);
+    q.productive = calloc((q.last + 1) * (q.top + 1), sizeof *q.productive);
+    vka_status s = q.hit && q.other && q.productive ? VKA_OK : js_oom();
+    for (uint64_t i = 0; i <= q.k && s == VKA_OK; i++)
+        s = position_rules(c, n, i, q.big_m != JS_UNBOUNDED, &q.hit[i], &q.other[i]);
+    if (s == VKA_OK) {
+        mark_productive(p, &q);
+        *empty = !*prod(&q, 0, 0);
     }
-    if (!q.other) {
-        if (p->max > q.big_m) p->max = q.big_m;
-        q.other = q.hit;
-        q.big_m = JS_UNBOUNDED;
+    if (s == VKA_OK && !*empty) {
+        js_rule_name(&c->rules, "contains", q.base);
+        for (uint64_t i = 0; i <= q.last && s == VKA_OK; i++)
+            for (uint64_t h = 0; h <= q.top && h <= i && s == VKA_OK; h++)
+                if (*prod(&q, i, h)) s = put_state(c, p, &q, i, h);
+        char start[96];
+        state_name(start, sizeof start, &q, 0, 0);
+        if (s == VKA_OK && !js_puts(out, start)) s = js_oom();
     }
-    if (p->max < p->min || p->max < q.m) return *empty = true, VKA_OK;
-    q.saturate = p->min > q.m ? p->min : q.m;
-    if (q.saturate == 0) q.saturate = 1;
-    return put_contains(c, n, p, &q, out);
+    free(q.hit), free(q.other), free(q.productive);
+    return s;
+}
+
+/* ---------------------------------------------------------------- uniqueItems */
+
+#define MAX_UNIQUE_VALUES 8     /* 2^8 subsets of values used */
+
+/* The values an element may take, when they are few: an enum or const, or
+ * only null and booleans. NULL when the domain is not such a small set. */
+static vka_status finite_domain(js_conv *c, js_node *item, cJSON **out) {
+    *out = NULL;
+    if (item->is_union) return VKA_OK;
+    if (item->values) {
+        if (cJSON_GetArraySize(item->values) > MAX_UNIQUE_VALUES) return VKA_OK;
+        *out = cJSON_Duplicate(item->values, true);
+        return *out ? VKA_OK : js_oom();
+    }
+    if (item->types & ~(unsigned)(JT_NULL | JT_BOOL)) return VKA_OK;
+    cJSON *v = cJSON_CreateArray();
+    if (!v) return js_oom();
+    if (item->types & JT_NULL) cJSON_AddItemToArray(v, cJSON_CreateNull());
+    if (item->types & JT_BOOL) cJSON_AddItemToArray(v, cJSON_CreateTrue()), cJSON_AddItemToArray(v, cJSON_CreateFalse());
+    /* drop the excluded ones */
+    for (const cJSON *x = item->excluded ? item->excluded->child : NULL; x; x = x->next)
+        for (int i = cJSON_GetArraySize(v); i-- > 0;)
+            if (js_json_equal(cJSON_GetArrayItem(v, i), x)) cJSON_DeleteItemFromArray(v, i);
+    (void)c;
+    *out = v;
+    return VKA_OK;
+}
+
+static unsigned popcount(unsigned x) {
+    unsigned n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+}
+
+/* Distinct elements from a small set of values: one state per subset used. */
+static vka_status put_unique(js_conv *c, const arr_plan *p, const cJSON *domain, js_buf *out, bool *empty) {
+    unsigned nv = (unsigned)cJSON_GetArraySize(domain);
+    if (p->min > nv) return *empty = true, VKA_OK;
+    char **lits = calloc(nv ? nv : 1, sizeof *lits);
+    if (!lits) return js_oom();
+    vka_status s = VKA_OK;
+    unsigned i = 0;
+    for (const cJSON *v = domain->child; v && s == VKA_OK; v = v->next, i++) {
+        js_buf b = {0};
+        s = js_emit_value(c, v, &b);
+        lits[i] = b.data;
+        if (s == VKA_OK && b.failed) s = js_oom();
+    }
+    char base[JS_NAME_CAP];
+    js_rule_name(&c->rules, "unique", base);
+    for (unsigned mask = 0; mask < (1u << nv) && s == VKA_OK; mask++) {
+        unsigned used = popcount(mask);
+        if (used > p->max) continue;
+        js_buf body = {0};
+        bool first = true;
+        if (used >= p->min) js_puts(&body, "\"\""), first = false;
+        for (unsigned v = 0; v < nv && used < p->max; v++) {
+            if (mask & (1u << v)) continue;
+            js_printf(&body, "%s%s %s %s_%u", first ? "" : " | ", used ? p->sep : "", lits[v], base, mask | (1u << v));
+            first = false;
+        }
+        char name[JS_NAME_CAP + 16];
+        snprintf(name, sizeof name, "%s_%u", base, mask);
+        if (body.failed || !js_rule_add(&c->rules, name, body.data)) s = js_oom();
+        js_buf_free(&body);
+    }
+    if (s == VKA_OK && !js_printf(out, "%s_0", base)) s = js_oom();
+    for (i = 0; i < nv; i++) free(lits[i]);
+    free(lits);
+    return s;
+}
+
+static vka_status emit_unique(js_conv *c, js_node *n, arr_plan *p, js_buf *out, bool *empty) {
+    const char *why = "uniqueItems on arrays that may hold two or more elements is supported only for elements from a "
+                      "set of at most 8 values (an enum, const, booleans or null) (HINT: maxItems 1, or the lenient "
+                      "option, which ignores it)";
+    if (p->k > 0 || n->contains) return js_unsupported(c, n->path, "uniqueItems", why);
+    js_set set;
+    js_node *item = NULL;
+    cJSON *domain = NULL;
+    VKA_TRY(js_item_set(c, n, 0, &set));
+    vka_status s = js_node_get(c, &set, &item);
+    js_set_free(&set);
+    if (s == VKA_OK) s = finite_domain(c, item, &domain);
+    if (s == VKA_OK && !domain) s = js_unsupported(c, n->path, "uniqueItems", why);
+    if (s == VKA_OK && domain) s = put_unique(c, p, domain, out, empty);
+    else if (s == VKA_OK) s = put_elements(c, p, out);     /* lenient: ignored */
+    cJSON_Delete(domain);
+    return s;
 }
 
 vka_status js_emit_array(js_conv *c, js_node *n, js_buf *body, bool *empty) {
     arr_plan p = {0};
     vka_status s = plan_array(c, n, &p, empty);
-    if (s == VKA_OK && !*empty && n->unique && p.max > 1)
-        s = js_unsupported(c, n->path, "uniqueItems",
-                           "uniqueItems on arrays that may hold two or more elements is not supported (HINT: maxItems 1, "
-                           "or the lenient option, which ignores it)");
     js_buf elems = {0};
     if (s == VKA_OK && !*empty) {
-        s = n->contains ? emit_contains(c, n, &p, &elems, empty) : put_elements(c, &p, &elems);
+        if (n->unique && p.max > 1) s = emit_unique(c, n, &p, &elems, empty);
+        else if (n->contains) s = emit_contains(c, n, &p, &elems, empty);
+        else s = put_elements(c, &p, &elems);
         if (s == VKA_OK && elems.failed) s = js_oom();
     }
     if (s == VKA_OK && !*empty) {

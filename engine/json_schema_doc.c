@@ -193,7 +193,7 @@ static holds keyword_holds(const char *k, const cJSON *v) {
 static vka_status add_path(js_conv *c, const cJSON *node, const char *path, const char *base) {
     if (!js_grow((void **)&c->paths, &c->cap_paths, c->n_paths + 1, sizeof *c->paths)) return js_oom();
     js_path_entry *e = &c->paths[c->n_paths++];
-    *e = (js_path_entry){node, strdup(path), strdup(base)};
+    *e = (js_path_entry){node, strdup(path), strdup(base), c->n_paths - 1};
     return e->path && e->base ? VKA_OK : js_oom();
 }
 
@@ -294,6 +294,11 @@ vka_status js_index_document(js_conv *c) {
 static const js_path_entry *find_entry(const js_conv *c, const cJSON *node) {
     js_path_entry key = {.node = node};
     return bsearch(&key, c->paths, c->n_paths, sizeof *c->paths, cmp_path_entry);
+}
+
+uint32_t js_doc_order(const js_conv *c, const cJSON *schema) {
+    const js_path_entry *e = find_entry(c, schema);
+    return e ? e->order : UINT32_MAX;
 }
 
 const char *js_path_of(const js_conv *c, const cJSON *schema) {

@@ -22,8 +22,9 @@ const char *js_ws(js_conv *c) {
 
 /* A readable rule name from the node's path ("#/properties/user/items" ->
  * "user-items"), unique by its node id. */
-static char *rule_name(const js_node *n, bool root) {
-    if (root) return strdup("root");
+static char *rule_name(const js_node *n, bool root, vka_json_ws ws) {
+    /* with flexible whitespace "root" is the document with whitespace around it */
+    if (root) return strdup(ws == VKA_JSON_WS_FLEXIBLE ? "root-value" : "root");
     const char *p = n->path;
     const char *last = strrchr(p, '/');
     const char *hint = last ? last + 1 : "node";
@@ -110,11 +111,15 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* One interval of the numeric facet; empty intervals are skipped. */
-static vka_status emit_number_part(js_conv *c, const js_number_spec *spec, js_buf *body, bool *first) {
+static vka_status emit_number_part(js_conv *c, const char *path, const js_number_spec *spec, js_buf *body, bool *first) {
     js_buf part = {0};
     vka_status s = js_number_gbnf(spec, &c->rules, &part);
-    if (s == VKA_ERR_GRAMMAR && strstr(vka_last_error(), "no number")) {
+    if (s == VKA_ERR_GRAMMAR && strstr(vka_last_error(), "nothing satisfies")) {
         s = VKA_OK;     /* nothing in this interval */
+    } else if (s == VKA_ERR_GRAMMAR) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", vka_last_error());
+        s = js_fail_at(path, NULL, "%s", msg);
     } else if (s == VKA_OK) {
         js_puts(body, *first ? "" : " | ");
         js_puts(body, part.data);
@@ -124,10 +129,27 @@ static vka_status emit_number_part(js_conv *c, const js_number_spec *spec, js_bu
     return s;
 }
 
+/* Numbers that must not be integers (not: {type: integer}): plain decimals
+ * with a nonzero fraction and at most 15 significant digits, which no
+ * rounding to a double can turn into an integer. Bounds beside it are
+ * refused. */
+static vka_status emit_fraction(js_conv *c, js_node *n, js_buf *body, bool *empty) {
+    (void)c;
+    const js_number_spec *x = &n->num;
+    if (x->has_min || x->has_max || x->multiple_of || n->excluded)
+        return js_unsupported(c, n->path, "not", "bounds or multipleOf on numbers that must not be integers");
+    js_puts(body, "(\"-\"? (\"0.\" [0-9]{0,14} [1-9]");
+    for (int digits = 1; digits <= 14; digits++)
+        js_printf(body, " | [1-9] [0-9]{%d} \".\" [0-9]{0,%d} [1-9]", digits - 1, 14 - digits);
+    js_puts(body, "))");
+    *empty = false;
+    return body->failed ? js_oom() : VKA_OK;
+}
+
 /* The numeric facet: integers only, or all numbers; excluded values split
  * the range into open intervals. */
 static vka_status emit_number(js_conv *c, js_node *n, js_buf *body, bool *empty) {
-    if (!(n->types & JT_INTEGER)) return js_fail_at(n->path, NULL, "numbers that must not be integers are not supported");
+    if (!(n->types & JT_INTEGER)) return emit_fraction(c, n, body, empty);
     js_number_spec spec = n->num;
     spec.integer = !(n->types & JT_FRACTION);
     uint32_t k = 0;
@@ -148,7 +170,7 @@ static vka_status emit_number(js_conv *c, js_node *n, js_buf *body, bool *empty)
         } else {
             part.has_max = spec.has_max, part.max = spec.max, part.max_exclusive = spec.max_exclusive;
         }
-        s = emit_number_part(c, &part, body, &first);
+        s = emit_number_part(c, n->path, &part, body, &first);
         if (i < k) part.has_min = true, part.min = cuts[i], part.min_exclusive = true;
     }
     free(cuts);
@@ -291,7 +313,7 @@ vka_status js_emit(js_conv *c, js_node *n, const char **rule) {
         c->depth--;
         return js_fail_at(n->path, NULL, "schemas nested deeper than %d levels", JS_MAX_DEPTH);
     }
-    n->rule = rule_name(n, c->nodes[0] == n);
+    n->rule = rule_name(n, c->nodes[0] == n, c->ws);
     vka_status s = n->rule ? VKA_OK : js_oom();
     js_buf body = {0};
     bool empty = true;

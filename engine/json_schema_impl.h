@@ -139,6 +139,7 @@ typedef struct js_path_entry {
     const cJSON *node;
     char *path;                         /* JSON pointer of node in the document */
     char *base;                         /* base URI in effect at node */
+    uint32_t order;                     /* position in document order */
 } js_path_entry;
 
 typedef struct js_uri_entry {
@@ -198,6 +199,8 @@ void js_warn(js_conv *c, const char *path, const char *keyword, const char *why)
 /* Document index (json_schema_doc.c). */
 vka_status js_index_document(js_conv *c);
 const char *js_path_of(const js_conv *c, const cJSON *schema);
+/* Document order of a schema (made schemas come after the document's). */
+uint32_t js_doc_order(const js_conv *c, const cJSON *schema);
 /* Registers a schema the converter made, with the path (and base URI) of the
  * schema it stands for, so messages and $refs inside it work. */
 vka_status js_index_synthetic(js_conv *c, const cJSON *made, const cJSON *origin);

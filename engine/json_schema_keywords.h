@@ -13,6 +13,7 @@
 #define JS_KW_NOT_ENUM "\x01" "notEnum"         /* values the instance must not be */
 #define JS_KW_NOT_PATTERN "\x01" "notPattern"   /* a string must not match */
 #define JS_KW_NOT_FORMAT "\x01" "notFormat"     /* a string must not be of this format */
+#define JS_KW_FRACTION "\x01" "fraction"        /* a number must not be an integer */
 
 /* Why a keyword (with this value) cannot be enforced exactly, or NULL when it
  * is enforced, or is an annotation (unknown keywords included). */

@@ -542,6 +542,7 @@ static vka_status apply_source(js_conv *c, js_node *n, const cJSON *s) {
     if (ex) VKA_TRY(add_excluded(n, ex, false));
     const cJSON *np = cJSON_GetObjectItemCaseSensitive(s, JS_KW_NOT_PATTERN);
     if (np) VKA_TRY(apply_pattern(n, np, path, true));
+    if (cJSON_GetObjectItemCaseSensitive(s, JS_KW_FRACTION)) n->types &= ~(unsigned)JT_INTEGER;
     const cJSON *nf = cJSON_GetObjectItemCaseSensitive(s, JS_KW_NOT_FORMAT);
     if (nf) VKA_TRY(apply_format(c, n, nf, path, true));
     VKA_TRY(apply_string(c, n, s, path));
@@ -744,6 +745,25 @@ static vka_status build_union(js_conv *c, js_node *n, flat *f) {
     return s;
 }
 
+/* The sources' keywords, in document order: declared members come out in the
+ * order the schema writes them, whatever the order of the set. */
+static vka_status apply_in_document_order(js_conv *c, js_node *n, const js_set *set) {
+    uint32_t *order = malloc((size_t)(set->n ? set->n : 1) * sizeof *order);
+    if (!order) return js_oom();
+    for (uint32_t i = 0; i < set->n; i++) order[i] = i;
+    for (uint32_t i = 1; i < set->n; i++)      /* insertion sort: sets are small */
+        for (uint32_t j = i; j > 0 && js_doc_order(c, set->items[order[j - 1]].schema) >
+                                          js_doc_order(c, set->items[order[j]].schema); j--) {
+            uint32_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    vka_status s = VKA_OK;
+    for (uint32_t i = 0; i < set->n && s == VKA_OK; i++) s = apply_source(c, n, set->items[order[i]].schema);
+    free(order);
+    return s;
+}
+
 static vka_status build_node(js_conv *c, js_node *n) {
     flat f = {0};
     vka_status s = VKA_OK;
@@ -753,8 +773,7 @@ static vka_status build_node(js_conv *c, js_node *n) {
         for (uint32_t i = 0; i < n->set.n && s == VKA_OK; i++)
             if (n->set.items[i].plain == (bool)pass) s = flatten_one(c, &f, n->set.items[i].schema, n->set.items[i].plain, 0);
     if (s == VKA_OK && f.n_choices) s = build_union(c, n, &f);
-    else
-        for (uint32_t i = 0; i < f.set.n && s == VKA_OK; i++) s = apply_source(c, n, f.set.items[i].schema);
+    else if (s == VKA_OK) s = apply_in_document_order(c, n, &f.set);
     if (s == VKA_OK && !n->is_union) s = filter_values(c, n);
     flat_free(&f);
     return s;
@@ -798,8 +817,9 @@ static bool pattern_matches(const js_obj_src *o, uint32_t i, const char *name) {
 
 vka_status js_member_set(js_conv *c, const js_node *n, const char *name, js_set *out) {
     *out = (js_set){0};
-    bool declared_somewhere = has_string(n->names, n->n_names, name);
-    bool closed = (c->flags & VKA_JSON_SCHEMA_STRICT) && !declared_somewhere;
+    /* strict: a name no source declares needs a pattern that matches it or
+     * an explicit additionalProperties somewhere */
+    bool closed = (c->flags & VKA_JSON_SCHEMA_STRICT) && !has_string(n->names, n->n_names, name);
     for (uint32_t i = 0; i < n->n_objs; i++) {
         const js_obj_src *o = &n->objs[i];
         const cJSON *own = o->properties ? cJSON_GetObjectItemCaseSensitive(o->properties, name) : NULL;
@@ -812,7 +832,7 @@ vka_status js_member_set(js_conv *c, const js_node *n, const char *name, js_set 
                 VKA_TRY(js_set_add(out, p, false));
             }
         if (!matched && o->additional) VKA_TRY(js_set_add(out, o->additional, false));
-        if (o->additional || o->pattern_properties) closed = false;
+        if (o->additional || (matched && !own)) closed = false;
     }
     if (closed) VKA_TRY(js_set_add(out, c->false_schema, false));
     return VKA_OK;

@@ -15,7 +15,6 @@
 
 #define MAX_TRIGGERS 6          /* optional members with dependencies: 2^6 variants at most */
 #define MAX_PATTERNS 6          /* patternProperties of an object: 2^6 key regions at most */
-#define DEAD "[^\\x00-\\U0010FFFF]"
 
 typedef struct member {
     const char *name;
@@ -197,15 +196,21 @@ static vka_status collect_patterns(js_node *n, pattern_ref **out, uint32_t *np) 
     return VKA_OK;
 }
 
-/* Keys no declared name, in any spelling: all keys the schema allows minus the declared ones. */
+/* Keys of no declared (or forbidden) name, in any spelling: the keys the
+ * schema allows minus those. */
 static vka_status undeclared_keys(js_conv *c, js_node *n, js_node *keys, re_lang **out) {
     re_lang *allowed = NULL, *declared = NULL, *not_declared = NULL;
     vka_status s = keys ? node_string_lang(c, keys, &allowed) : re_all(&allowed);
-    const char **strs = calloc(n->n_names ? n->n_names : 1, sizeof *strs);
-    size_t *lens = calloc(n->n_names ? n->n_names : 1, sizeof *lens);
+    /* forbidden names are out too (not: {required: [...]}) */
+    uint32_t k = n->n_names + n->n_forbidden;
+    const char **strs = calloc(k ? k : 1, sizeof *strs);
+    size_t *lens = calloc(k ? k : 1, sizeof *lens);
     if (s == VKA_OK && (!strs || !lens)) s = js_oom();
-    for (uint32_t i = 0; i < n->n_names && s == VKA_OK; i++) strs[i] = n->names[i], lens[i] = strlen(n->names[i]);
-    if (s == VKA_OK) s = re_literals(strs, lens, n->n_names, &declared);
+    for (uint32_t i = 0; i < k && s == VKA_OK; i++) {
+        strs[i] = i < n->n_names ? n->names[i] : n->forbidden[i - n->n_names];
+        lens[i] = strlen(strs[i]);
+    }
+    if (s == VKA_OK) s = re_literals(strs, lens, k, &declared);
     if (s == VKA_OK) s = re_complement(declared, &not_declared);
     if (s == VKA_OK) s = re_intersect(allowed, not_declared, out);
     free(strs), free(lens);
@@ -263,8 +268,14 @@ static vka_status plan_extra(js_conv *c, js_node *n, js_node *keys, obj_plan *p)
 
 /* ---------------------------------------------------------------- the member automaton */
 
+/* States (members considered i, members written count): count is exact, or
+ * "at least cap" once it reaches cap when maxProperties is unbounded. Only
+ * states from which the counts can still be met are written, so no text the
+ * grammar admits leads to a dead end. */
 typedef struct counter {
-    uint64_t cap;               /* counts kept: 0..cap (saturating at cap when max is unbounded) */
+    uint64_t cap;
+    uint64_t *required_after;   /* required members in i..n-1 */
+    uint64_t *possible_after;   /* members that can appear in i..n-1 */
     char base[JS_NAME_CAP];
 } counter;
 
@@ -272,16 +283,23 @@ static void state(char *out, size_t cap, const counter *k, uint32_t i, uint64_t 
     snprintf(out, cap, "%s_%u_%llu", k->base, i, (unsigned long long)count);
 }
 
-static uint64_t next_count(const obj_plan *p, const counter *k, uint64_t count) {
-    if (p->max == JS_UNBOUNDED && count == k->cap) return count;
-    return count + 1;
+/* "At least cap" members: only when cap covers minProperties (a cap lowered
+ * to the number of declared members counts exactly). */
+static bool saturated(const obj_plan *p, const counter *k, uint64_t count) {
+    return p->max == JS_UNBOUNDED && count == k->cap && k->cap >= p->min;
+}
+
+static bool productive(const obj_plan *p, const counter *k, uint32_t i, uint64_t count) {
+    if (p->max != JS_UNBOUNDED && count + k->required_after[i] > p->max) return false;
+    if (p->extra || saturated(p, k, count)) return true;
+    return count + k->possible_after[i] >= p->min;
 }
 
 /* After the declared members: the undeclared ones, as many as the counts allow. */
-static vka_status put_extras(js_conv *c, const obj_plan *p, uint64_t count, js_buf *body) {
-    uint64_t lo = p->min > count ? p->min - count : 0;
+static vka_status put_extras(js_conv *c, const obj_plan *p, const counter *k, uint64_t count, js_buf *body) {
+    uint64_t lo = p->min > count && !saturated(p, k, count) ? p->min - count : 0;
     uint64_t hi = p->max == JS_UNBOUNDED ? JS_UNBOUNDED : p->max - count;
-    if (!p->extra || hi == 0) return js_puts(body, lo ? DEAD : "\"\"") ? VKA_OK : js_oom();
+    if (!p->extra || hi == 0) return js_puts(body, "\"\"") ? VKA_OK : js_oom();
     if (count == 0) {
         char sep[80];
         snprintf(sep, sizeof sep, "(%s)", p->sep);
@@ -298,20 +316,19 @@ static vka_status put_member_state(js_conv *c, const obj_plan *p, const counter 
     js_buf body = {0};
     vka_status s = VKA_OK;
     if (i == p->n) {
-        s = put_extras(c, p, count, &body);
+        s = put_extras(c, p, k, count, &body);
     } else {
         const member *m = &p->m[i];
-        uint64_t after = next_count(p, k, count);
-        bool can_take = m->rule && (p->max == JS_UNBOUNDED || count < p->max);
-        if (can_take) {
+        uint64_t after = saturated(p, k, count) ? count : count + 1;
+        bool take = m->rule && (p->max == JS_UNBOUNDED || count < p->max) && productive(p, k, i + 1, after);
+        bool skip = !m->required && productive(p, k, i + 1, count);
+        if (take) {
             state(next, sizeof next, k, i + 1, after);
             js_printf(&body, "%s%s %s", count ? p->sep : "", m->kv, next);
         }
-        if (!m->required) {
+        if (skip) {
             state(next, sizeof next, k, i + 1, count);
-            js_printf(&body, "%s%s", can_take ? " | " : "", next);
-        } else if (!can_take) {
-            js_puts(&body, DEAD);
+            js_printf(&body, "%s%s", take ? " | " : "", next);
         }
     }
     if (s == VKA_OK && (body.failed || !js_rule_add(&c->rules, name, body.data))) s = js_oom();
@@ -319,19 +336,36 @@ static vka_status put_member_state(js_conv *c, const obj_plan *p, const counter 
     return s;
 }
 
+static vka_status count_members(const obj_plan *p, counter *k) {
+    k->required_after = calloc(p->n + 1, sizeof *k->required_after);
+    k->possible_after = calloc(p->n + 1, sizeof *k->possible_after);
+    if (!k->required_after || !k->possible_after) return js_oom();
+    for (uint32_t i = p->n; i-- > 0;) {
+        k->required_after[i] = k->required_after[i + 1] + (p->m[i].required && p->m[i].rule);
+        k->possible_after[i] = k->possible_after[i + 1] + (p->m[i].rule != NULL);
+    }
+    return VKA_OK;
+}
+
 /* The members of one variant (required flags fixed) as an automaton; its
- * start state's name into `start`. */
+ * start state's name into `start`, or "" when the counts cannot be met. */
 static vka_status put_members(js_conv *c, js_node *n, const obj_plan *p, char *start, size_t cap) {
     counter k = {.cap = p->max != JS_UNBOUNDED ? p->max : (p->min > 1 ? p->min : 1)};
-    if (k.cap > p->n + (p->extra ? k.cap : 0)) k.cap = p->n + (p->extra ? k.cap : 0);
-    if (k.cap < 1) k.cap = 1;
-    if ((uint64_t)(p->n + 1) * (k.cap + 1) > JS_MAX_OBJECT_STATES)
-        return js_unsupported(c, n->path, "maxProperties", "the member counts here need too many states");
-    js_rule_name(&c->rules, "obj", k.base);
-    for (uint32_t i = 0; i <= p->n; i++)
-        for (uint64_t count = 0; count <= k.cap; count++) VKA_TRY(put_member_state(c, p, &k, i, count));
-    state(start, cap, &k, 0, 0);
-    return VKA_OK;
+    if (!p->extra && k.cap > p->n) k.cap = p->n > 0 ? p->n : 1;  /* no more members than declared */
+    start[0] = 0;
+    vka_status s = count_members(p, &k);
+    if (s == VKA_OK && (uint64_t)(p->n + 1) * (k.cap + 1) > JS_MAX_OBJECT_STATES)
+        s = js_unsupported(c, n->path, "maxProperties", "the member counts here need too many states");
+    if (s == VKA_OK && productive(p, &k, 0, 0)) {
+        js_rule_name(&c->rules, "obj", k.base);
+        for (uint32_t i = 0; i <= p->n && s == VKA_OK; i++)
+            for (uint64_t count = 0; count <= k.cap && count <= i && s == VKA_OK; count++)
+                if (productive(p, &k, i, count)) s = put_member_state(c, p, &k, i, count);
+        state(start, cap, &k, 0, 0);
+    }
+    free(k.required_after);
+    free(k.possible_after);
+    return s;
 }
 
 /* ---------------------------------------------------------------- dependencies */
@@ -395,7 +429,8 @@ static vka_status put_variants(js_conv *c, js_node *n, obj_plan *p, js_buf *body
         if (!close_dependencies(n, p)) continue;
         char start[96];
         s = put_members(c, n, p, start, sizeof start);
-        if (s == VKA_OK) js_printf(body, "%s%s", *empty ? "" : " | ", start);
+        if (s != VKA_OK || !start[0]) continue;
+        js_printf(body, "%s%s", *empty ? "" : " | ", start);
         *empty = false;
     }
     for (uint32_t i = 0; i < p->n; i++) p->m[i].required = saved[i], p->m[i].rule = rules[i];

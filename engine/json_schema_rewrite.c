@@ -105,7 +105,16 @@ static vka_status negate_type(const cJSON *type, const char *path, parts *p) {
             if (strcmp(t->valuestring, all_types[i]) == 0) in[i] = true;
     }
     if (in[5]) in[6] = true;
-    if (in[6] && !in[5]) return not_supported(path, "type: integer");   /* the non-integral numbers have no keyword */
+    if (in[6] && !in[5]) {
+        /* not integer: the other types, or a number that is not an integer */
+        cJSON *o = typed("number");
+        if (!o || !cJSON_AddTrueToObject(o, JS_KW_FRACTION)) {
+            cJSON_Delete(o);
+            return js_oom();
+        }
+        VKA_TRY(add_part(p, o));
+        in[5] = true;   /* numbers are covered by that part */
+    }
     cJSON *list = cJSON_CreateArray();
     if (!list) return js_oom();
     for (int i = 0; i < 6; i++)
@@ -284,7 +293,7 @@ static bool is_annotation_or_unknown(const char *k) {
         "maxContains", "uniqueItems", "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "$ref",
         "additionalProperties", "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas",
         "dependencies", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef",
-        JS_KW_FORBID, JS_KW_NOT_ENUM, JS_KW_NOT_PATTERN, JS_KW_NOT_FORMAT};
+        JS_KW_FORBID, JS_KW_NOT_ENUM, JS_KW_NOT_PATTERN, JS_KW_NOT_FORMAT, JS_KW_FRACTION};
     for (size_t i = 0; i < sizeof validation / sizeof *validation; i++)
         if (strcmp(validation[i], k) == 0) return false;
     return true;
@@ -337,6 +346,7 @@ static vka_status negate_keyword(js_conv *c, const cJSON *s, const cJSON *k, con
         if (o) cJSON_AddItemToObject(o, "enum", cJSON_Duplicate(k, true));
         return add_part(p, o);
     }
+    if (strcmp(kw, JS_KW_FRACTION) == 0) return add_part(p, typed("integer"));
     if (strcmp(kw, JS_KW_FORBID) == 0) {
         cJSON *o = typed("object");
         if (o) cJSON_AddItemToObject(o, "required", cJSON_Duplicate(k, true));

@@ -110,7 +110,7 @@ Test(json_schema, pattern_and_format) {
     CHECK("{\"type\":\"string\",\"format\":\"x-my-format\"}", LIST("\"anything\""), NONE);
     /* pattern and length together */
     CHECK("{\"type\":\"string\",\"pattern\":\"^[0-9]*$\",\"maxLength\":3}", LIST("\"\"", "\"123\""), LIST("\"1234\"", "\"12a\""));
-    EXPECT_ERROR("{\"type\":\"string\",\"pattern\":\"(?=a)a\"}", "pattern");
+    EXPECT_ERROR("{\"type\":\"string\",\"pattern\":\"(a)\\\\1\"}", "pattern");
 }
 
 /* ---------------------------------------------------------------- numbers */
@@ -123,6 +123,7 @@ Test(json_schema, numeric_bounds) {
     CHECK("{\"type\":\"integer\",\"exclusiveMinimum\":true,\"minimum\":5}", LIST("6"), LIST("5"));     /* draft 4 */
     CHECK("{\"type\":\"integer\",\"multipleOf\":7,\"minimum\":1,\"maximum\":30}", LIST("7", "28"), LIST("0", "8", "35"));
     CHECK("{\"type\":\"integer\",\"not\":{\"const\":0}}", LIST("1", "-1", "10"), LIST("0"));
+    CHECK("{\"type\":\"number\",\"not\":{\"type\":\"integer\"}}", LIST("1.5", "-0.25", "0.001"), LIST("1", "1.0", "0"));
 }
 
 /* ---------------------------------------------------------------- objects */
@@ -156,6 +157,9 @@ Test(json_schema, pattern_properties_and_property_names) {
 Test(json_schema, member_counts_and_dependencies) {
     CHECK("{\"type\":\"object\",\"minProperties\":1,\"maxProperties\":2}", LIST("{\"a\":1}", "{\"a\":1,\"b\":2}"),
           LIST("{}", "{\"a\":1,\"b\":2,\"c\":3}"));
+    /* counts met by declared members only (no undeclared ones allowed) */
+    CHECK("{\"type\":\"object\",\"properties\":{\"a\":{},\"b\":{}},\"additionalProperties\":false,\"minProperties\":1,"
+          "\"maxProperties\":3}", LIST("{\"a\":1}", "{\"a\":1,\"b\":2}"), LIST("{}"));
     const char *s = "{\"type\":\"object\",\"properties\":{\"card\":{},\"billing\":{}},"
                     "\"dependentRequired\":{\"card\":[\"billing\"]},\"additionalProperties\":false}";
     CHECK(s, LIST("{}", "{\"billing\":1}", "{\"card\":1,\"billing\":2}"), LIST("{\"card\":1}"));
@@ -177,6 +181,15 @@ Test(json_schema, arrays) {
     CHECK("{\"type\":\"array\",\"maxItems\":100000}", LIST("[]", "[1,[2],{}]"), NONE);
     CHECK("{\"type\":\"array\",\"uniqueItems\":true,\"maxItems\":1}", LIST("[]", "[1]"), LIST("[1,1]"));
     EXPECT_ERROR("{\"type\":\"array\",\"uniqueItems\":true}", "uniqueItems");
+    CHECK("{\"type\":\"array\",\"uniqueItems\":true,\"items\":{\"enum\":[\"r\",\"g\",\"b\"]},\"minItems\":2}",
+          LIST("[\"r\",\"g\"]", "[\"b\",\"g\",\"r\"]"), LIST("[\"r\"]", "[\"r\",\"r\"]", "[\"r\",\"g\",\"r\"]"));
+    CHECK("{\"type\":\"array\",\"uniqueItems\":true,\"items\":{\"type\":\"boolean\"}}", LIST("[]", "[true,false]"),
+          LIST("[true,true]"));
+    /* contains beside prefixItems; counts that must still be reachable */
+    CHECK("{\"type\":\"array\",\"prefixItems\":[{\"type\":\"string\"}],\"items\":{\"type\":\"integer\"},\"contains\":{\"type\":\"integer\"}}",
+          LIST("[\"a\",1]", "[\"a\",1,2]"), LIST("[\"a\"]", "[1]"));
+    CHECK("{\"type\":\"array\",\"maxItems\":3,\"contains\":{\"const\":1},\"minContains\":2}", LIST("[1,1]", "[1,0,1]"),
+          LIST("[0,0,1]", "[1,0,0,1]"));
 }
 
 /* ---------------------------------------------------------------- combinators */

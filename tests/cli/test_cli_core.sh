@@ -108,7 +108,7 @@ expect_exit "bench -d -1" 2 "-d" "$vkagent" bench -m "$stories" -d -1
 "$vkagent" grammar --json-schema '{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}' >"$tmp/g" \
   || fail "grammar --json-schema"
 grep -q '^root ::= ' "$tmp/g" || fail "grammar prints no root rule"
-expect_exit "grammar bad schema" 1 "pattern" "$vkagent" grammar --json-schema '{"type":"string","pattern":"a+"}'
+expect_exit "grammar bad schema" 1 "pattern" "$vkagent" grammar --json-schema '{"type":"string","pattern":"(a)\\1"}'
 "$vkagent" synth -o "$tmp/tiny.gguf" --preset stories260K --type q8_0 --dim 64 --ffn 192 2>/dev/null || fail "synth"
 "$vkagent" run -m "$tmp/tiny.gguf" -n 4 --device "$device" >/dev/null 2>&1 || fail "run on a synth model"
 "$vkagent" quantize "$tmp/tiny.gguf" "$tmp/tiny-q4.gguf" Q4_0 --allow-requantize 2>"$tmp/err" || fail "quantize: $(cat "$tmp/err")"

@@ -165,7 +165,7 @@ T.test("session:generate: wrong types and options are errors naming them", funct
   T.raises("session:generate: opts.seed must be a non-negative integer", s.generate, s, "x", { seed = -1 })
   T.raises("session:generate: ", s.generate, s, "x", { top_p = 2 })   -- out of range: the sampler says why
   T.raises("session:generate: ", s.generate, s, "x", { grammar = "root ::= (" })
-  T.raises("session:generate: ", s.generate, s, "x", { json_schema = { type = "object", format = "date" } })
+  T.raises("session:generate: ", s.generate, s, "x", { json_schema = { type = "string", pattern = "(a)\\1" } })
   T.raises("session:generate: ids[1] = 600 is not a token of this model", s.generate, s, { 600 })
   T.raises("session:generate: argument #1 must be a vkagent session, got table", s.generate, {}, "x")
   T.eq(s:n_past(), 0)   -- nothing was fed by the failed calls
@@ -218,7 +218,7 @@ T.test("json_schema and grammar constrain the output", function()
   local s = model:session()
   local schema = { type = "object", properties = json.object({
     name = { type = "string", maxLength = 12 }, age = { type = "integer", minimum = 1, maximum = 99 } },
-    { "name", "age" }), required = { "name", "age" } }
+    { "name", "age" }), required = { "name", "age" }, additionalProperties = false }
   local text, info = s:generate("Once upon a time", { json_schema = schema, seed = 3, max_tokens = 100 })
   T.eq(info.stop_reason, "grammar")
   T.eq(info.complete, true)

@@ -41,7 +41,7 @@ local cases = {
   { "stop across tokens", "Once upon a time", { temperature = 0, max_tokens = 100, stop = "d Lily. She lo" } },
   { "json schema", "The cat", { seed = 2, max_tokens = 120, json_schema = { type = "object",
     properties = json.object({ a = { type = "string", maxLength = 20 }, b = { type = "boolean" } }, { "a", "b" }),
-    required = { "a", "b" } } } },
+    required = { "a", "b" }, additionalProperties = false } } },
   { "until eos", "The cat", { temperature = 0, max_tokens = 0 } },
 }
 

@@ -8,4 +8,4 @@ if ! command -v node >/dev/null 2>&1; then
   echo "FAIL: node is not installed (run ./scripts/setup)"
   exit 1
 fi
-exec node "$here/structured_property.mjs" --vkagent "$1"
+exec node "$here/structured_property.mjs" --vkagent "$1" "${@:2}"
