@@ -451,8 +451,31 @@ static vka_status compile_whole(const re_node *root, re_lang **out) {
     return re_lang_from_dfa(d, out);
 }
 
-vka_status re_compile(const re_node *root, re_lang **out) {
+/* Σ*·X{m,n}·Y = Σ*·X^m·Y (the prefix absorbs the further copies), and
+ * likewise X{m,n}·Σ* = X^m·Σ*: a repetition at an unanchored edge of the
+ * pattern (or of a top-level alternative) keeps its minimum only. Large
+ * counts there would otherwise make the subset construction quadratic. */
+static void trim_edges(re_node *n, bool left, bool right) {
+    if (n->kind == RN_ALT) {
+        for (size_t i = 0; i < n->n_kids; i++) trim_edges(n->kids[i], left, right);
+        return;
+    }
+    if (n->kind == RN_REPEAT) {
+        if (left || right) n->max = n->min;
+        return;
+    }
+    if (n->kind != RN_CAT || n->n_kids == 0) return;
+    if (n->n_kids == 1) {
+        trim_edges(n->kids[0], left, right);
+        return;
+    }
+    if (left) trim_edges(n->kids[0], true, false);
+    if (right) trim_edges(n->kids[n->n_kids - 1], false, true);
+}
+
+vka_status re_compile(re_node *root, re_lang **out) {
     *out = NULL;
+    trim_edges(root, true, true);
     /* counted repetitions of a class stay counters through continuations */
     if (!has_big(root)) return compile_whole(root, out);
     cont any, r;

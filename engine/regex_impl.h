@@ -21,6 +21,7 @@
 #define RE_MAX_DFA_STATES 50000u
 #define RE_MAX_NFA_STATES 400000u
 #define RE_MAX_PIECES 256u
+#define RE_MAX_SUBSET_ENTRIES 4000000u   /* NFA states in all the sets of one subset construction */
 /* Counted repetitions of one class above this count stay counters (pieces)
  * instead of being unrolled into automaton states. */
 #define RE_PIECE_MIN_COUNT 64u
@@ -291,8 +292,9 @@ typedef struct re_syntax {
 /* Parses an ECMA-262 pattern (u flag) of len bytes of UTF-8. */
 vka_status re_parse(const char *pattern, size_t len, re_syntax syntax, re_node **out);
 void re_node_free(re_node *n);
-/* The language of strings in which the pattern matches somewhere. */
-vka_status re_compile(const re_node *root, re_lang **out);
+/* The language of strings in which the pattern matches somewhere (the
+ * tree is simplified in place first: repetitions at unanchored edges). */
+vka_status re_compile(re_node *root, re_lang **out);
 /* Both in one: the internal patterns of the formats use this. */
 vka_status re_pattern_lang(const char *pattern, re_case ci, re_lang **out);
 

@@ -87,7 +87,8 @@ static bool index_edges(subset *s) {
 
 static uint64_t ob_hash(const void *ctx, uint32_t id) {
     const subset *s = ctx;
-    return re_hash_u32s((const uint32_t *)(s->ob_pool + s->ob_off[id]), 2u * (s->ob_off[id + 1] - s->ob_off[id]));
+    uint32_t len = s->ob_off[id + 1] - s->ob_off[id];
+    return re_hash_u32s(len ? (const uint32_t *)(s->ob_pool + s->ob_off[id]) : NULL, 2u * len);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -229,7 +230,8 @@ static bool closure(subset *s, bool at_start) {
 
 static uint64_t state_hash(const void *ctx, uint32_t id) {
     const subset *s = ctx;
-    return re_hash_u32s(s->pool + s->set_off[id], s->set_off[id + 1] - s->set_off[id]);
+    uint32_t len = s->set_off[id + 1] - s->set_off[id];
+    return re_hash_u32s(len ? s->pool + s->set_off[id] : NULL, len);
 }
 
 static bool add_dfa_state(subset *s) {
@@ -259,7 +261,9 @@ static uint32_t intern(subset *s) {
         if (len == s->tmp_n && (len == 0 || memcmp(s->pool + s->set_off[id], s->tmp, len * sizeof *s->tmp) == 0))
             return id;
     }
-    if (s->n_dfa >= RE_MAX_DFA_STATES) {
+    /* the states, and their sets together (a counter that many paths enter
+     * makes sets that grow with it: quadratic work) */
+    if (s->n_dfa >= RE_MAX_DFA_STATES || s->pool_n + s->tmp_n > RE_MAX_SUBSET_ENTRIES) {
         s->too_many = true;
         return UINT32_MAX;
     }

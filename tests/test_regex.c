@@ -172,7 +172,7 @@ Test(regex, refuses_with_construct_and_offset) {
     } rows[] = {
         {"(?<=a)b", "lookbehind"}, {"x(?<!a)b", "offset 1"}, {"(a)\\1", "back-reference"},
         {"(?<n>a)\\k<n>", "back-reference"}, {"\\bx", "word boundary"}, {"x\\B", "non-word-boundary"},
-        {"\\p{L}", "property"}, {"a\\P{Lu}", "offset 1"}, {"^.{0,100000}(?:^a)*$", "repetition"}, {"(?:a(?=b)){20}.{0,100}", "repetition"},
+        {"\\p{L}", "property"}, {"a\\P{Lu}", "offset 1"}, {"^.{0,100000}(?:^a)*$", "repetition"}, {"^(?:a(?=b)){20}.{0,100}$", "repetition"},
         {"\\-", "invalid escape"}, {"a{", "lone '{'"}, {"{1}", "lone '{'"}, {"a{2,1}", "out of order"},
         {"]", "lone ']'"}, {"}", "lone '}'"}, {"(?=a)*", "lookahead cannot be repeated"}, {"\\c1", "\\c"},
         {"[\\d-z]", "range end"}, {"[z-a]", "out of order"}, {"\\00", "decimal escape"}, {"\\u{110000}", "\\u{"},
@@ -222,6 +222,9 @@ Test(regex, constructs) {
         {"^$", {""}, {"a", "\n"}},
         {"", {"", "a"}, {NULL}},
         {"x{0}", {""}, {NULL}},
+        {"a{2,33311}CC", {"aaCC", "xaaaCCx"}, {"aCC", "aaC"}},
+        {"^a{2,5}b*", {"aab", "aaaaaab"}, {"ab"}},
+        {"b*a{2,5}$", {"aa", "xaaaaaa"}, {"a", "aab"}},
         {"^(?:a(?=b)|c){2}", {"cc", "cab"}, {"abc", "ca", "aa"}},
     };
     check_rows(rows, sizeof rows / sizeof *rows);
