@@ -23,7 +23,11 @@ vka_status js_fail_at(const char *path, const char *keyword, const char *fmt, ..
 }
 
 void js_warn(js_conv *c, const char *path, const char *keyword, const char *why) {
-    js_printf(&c->warnings, "JSON schema at %s/%s: %s\n", path, keyword, why);
+    js_buf line = {0};
+    js_printf(&line, "JSON schema at %s/%s: %s\n", path, keyword, why);
+    /* a schema reached in several contexts warns once */
+    if (!line.failed && !(c->warnings.data && strstr(c->warnings.data, line.data))) js_puts(&c->warnings, line.data);
+    js_buf_free(&line);
 }
 
 /* ---------------------------------------------------------------- URIs */

@@ -114,6 +114,16 @@ static int cmp_double(const void *a, const void *b) {
 static vka_status emit_number_part(js_conv *c, const char *path, const js_number_spec *spec, js_buf *body, bool *first) {
     js_buf part = {0};
     vka_status s = js_number_gbnf(spec, &c->rules, &part);
+    if (s == VKA_ERR_GRAMMAR && spec->multiple_of && (c->flags & VKA_JSON_SCHEMA_LENIENT) &&
+        strstr(vka_last_error(), "multipleOf")) {
+        char why[600];
+        snprintf(why, sizeof why, "ignored (lenient): %s", vka_last_error());
+        js_warn(c, path, "multipleOf", why);
+        js_number_spec without = *spec;
+        without.multiple_of = 0;
+        js_buf_free(&part);
+        return emit_number_part(c, path, &without, body, first);
+    }
     if (s == VKA_ERR_GRAMMAR && strstr(vka_last_error(), "nothing satisfies")) {
         s = VKA_OK;     /* nothing in this interval */
     } else if (s == VKA_ERR_GRAMMAR) {

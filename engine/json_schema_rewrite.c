@@ -516,13 +516,23 @@ static vka_status rewrite_dependencies(js_conv *c, const cJSON *s, const char *k
     return VKA_OK;
 }
 
+/* Under the lenient option a `not` (or `if`) this converter cannot negate
+ * exactly is dropped with a warning instead of refusing the schema. */
+static vka_status lenient_drop(js_conv *c, vka_status st, const char *path, const char *keyword, uint32_t *n) {
+    if (st != VKA_ERR_GRAMMAR || !(c->flags & VKA_JSON_SCHEMA_LENIENT)) return st;
+    char why[600];
+    snprintf(why, sizeof why, "ignored (lenient): %s", vka_last_error());
+    js_warn(c, path, keyword, why);
+    (*n)--;
+    return VKA_OK;
+}
+
 static vka_status rewrite_uncached(js_conv *c, const cJSON *s, const char *path, const cJSON **choices, uint32_t *n) {
-    (void)path;
     const cJSON *not = cJSON_GetObjectItemCaseSensitive(s, "not");
-    if (not) VKA_TRY(rewrite_not(c, s, not, &choices[(*n)++]));
+    if (not) VKA_TRY(lenient_drop(c, rewrite_not(c, s, not, &choices[(*n)++]), path, "not", n));
     const cJSON *cond = cJSON_GetObjectItemCaseSensitive(s, "if");
     bool branches = cJSON_GetObjectItemCaseSensitive(s, "then") || cJSON_GetObjectItemCaseSensitive(s, "else");
-    if (cond && branches) VKA_TRY(rewrite_if(c, s, cond, &choices[(*n)++]));
+    if (cond && branches) VKA_TRY(lenient_drop(c, rewrite_if(c, s, cond, &choices[(*n)++]), path, "if", n));
     VKA_TRY(rewrite_dependencies(c, s, "dependentSchemas", choices, n));
     return rewrite_dependencies(c, s, "dependencies", choices, n);
 }
