@@ -94,8 +94,7 @@ static bool table_rebuild(g_ctx *c, uint32_t bits) {
     return true;
 }
 
-/* The frame (state, parent), made if new; G_NONE with the error set on failure. */
-static uint32_t intern(g_ctx *c, uint32_t state, uint32_t parent) {
+uint32_t g_frame_intern(g_ctx *c, uint32_t state, uint32_t parent) {
     uint64_t key = frame_key(state, parent);
     uint32_t mask = (1u << c->table_bits) - 1;
     uint32_t i = slot_of(key, c->table_bits);
@@ -173,6 +172,7 @@ static vka_status collect_garbage(g_ctx *c) {
     for (vka_grammar_state *st = c->live; st; st = st->next_live)
         for (uint32_t i = 0; i < st->n_tops; i++) st->tops[i] = remap[st->tops[i]];
     free(remap);
+    g_mask_memo_clear(c);
     uint32_t bits = 12;
     while (((uint64_t)1 << bits) < (uint64_t)n * 2) bits++;
     if (!table_rebuild(c, bits)) return oom();
@@ -217,13 +217,13 @@ static vka_status closure(g_ctx *c, uint32_t state, uint32_t parent, uint32_t se
         bool final = g->flags[s] & G_FLAG_FINAL;
         if (c0 != c1 || final) {
             /* only states that lead elsewhere can start a cycle */
-            uint32_t f = intern(c, s, P);
+            uint32_t f = g_frame_intern(c, s, P);
             if (f == G_NONE) return VKA_ERR_GRAMMAR;
             if (c->frames[f].item_mark == c->epoch) continue;
             c->frames[f].item_mark = c->epoch;
         }
         for (uint32_t k = g->clo_term_off[s]; k < g->clo_term_off[s + 1]; k++) {
-            uint32_t t = intern(c, g->clo_term[k], P);
+            uint32_t t = g_frame_intern(c, g->clo_term[k], P);
             if (t == G_NONE) return VKA_ERR_GRAMMAR;
             VKA_TRY(emit_top(c, t, set_begin));
         }
@@ -231,7 +231,7 @@ static vka_status closure(g_ctx *c, uint32_t state, uint32_t parent, uint32_t se
             uint32_t ret = g->clo_call_ret[k];
             uint32_t F = P;
             if (!(g->flags[ret] & G_FLAG_EXIT_ONLY)) {
-                F = intern(c, ret, P);
+                F = g_frame_intern(c, ret, P);
                 if (F == G_NONE) return VKA_ERR_GRAMMAR;
             }
             VKA_TRY(push_work(c, g->clo_call_start[k], F));
@@ -345,22 +345,29 @@ static vka_status walk_reset(g_ctx *c) {
     return VKA_OK;
 }
 
-vka_status g_walk_start_state(g_ctx *c, const vka_grammar_state *st) {
+vka_status g_walk_start_set(g_ctx *c, const uint32_t *tops, uint32_t n, const g_level *proto) {
     VKA_TRY(walk_reset(c));
-    if (!g_grow((void **)&c->buf, &c->cap_buf, st->n_tops, sizeof *c->buf)) return oom();
-    memcpy(c->buf, st->tops, st->n_tops * sizeof *c->buf);
-    c->n_buf = st->n_tops;
+    if (!g_grow((void **)&c->buf, &c->cap_buf, n ? n : 1, sizeof *c->buf)) return oom();
+    if (n) memcpy(c->buf, tops, n * sizeof *c->buf);
+    c->n_buf = n;
     g_level *L = &c->levels[0];
-    L->set_end = st->n_tops;
-    L->cp = st->cp;
-    L->need = st->need;
-    L->total = st->total;
+    L->set_end = n;
+    L->cp = proto->cp;
+    L->need = proto->need;
+    L->total = proto->total;
+    L->has_context = proto->has_context;
+    L->context_before = proto->context_before;
     return VKA_OK;
+}
+
+vka_status g_walk_start_state(g_ctx *c, const vka_grammar_state *st) {
+    g_level proto = {.cp = st->cp, .need = st->need, .total = st->total};
+    return g_walk_start_set(c, st->tops, st->n_tops, &proto);
 }
 
 vka_status g_walk_start_context_free(g_ctx *c, uint32_t automaton_state) {
     VKA_TRY(walk_reset(c));
-    uint32_t f = intern(c, automaton_state, G_FRAME_CONTEXT);
+    uint32_t f = g_frame_intern(c, automaton_state, G_FRAME_CONTEXT);
     if (f == G_NONE) return VKA_ERR_GRAMMAR;
     if (!g_grow((void **)&c->buf, &c->cap_buf, 1, sizeof *c->buf)) return oom();
     c->buf[0] = f;
@@ -371,31 +378,19 @@ vka_status g_walk_start_context_free(g_ctx *c, uint32_t automaton_state) {
 
 /* ---------------------------------------------------------------- states */
 
-static void ctx_release(g_ctx *c) {
+void g_ctx_release(g_ctx *c) {
     if (!c || --c->refs) return;
-    if (c->cache) {
-        for (uint32_t s = 0; s < c->g->n_states; s++) {
-            if (!c->cache[s]) continue;
-            free(c->cache[s]->acc);
-            free(c->cache[s]->unc);
-            free(c->cache[s]);
-        }
-        free(c->cache);
-    }
+    g_mask_caches_free(c);
     free(c->frames);
     free(c->keys);
     free(c->vals);
     free(c->levels);
     free(c->buf);
     free(c->work);
-    free(c->bits_a);
-    free(c->bits_b);
-    free(c->ranges_tmp);
-    free(c->ranges_tmp2);
     free(c);
 }
 
-static g_ctx *ctx_create(const vka_grammar *g) {
+g_ctx *g_ctx_create(const vka_grammar *g) {
     g_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->refs = 1;
@@ -410,7 +405,7 @@ static g_ctx *ctx_create(const vka_grammar *g) {
     if (!table_rebuild(c, 12)) goto fail;
     return c;
 fail:
-    ctx_release(c);
+    g_ctx_release(c);
     return NULL;
 }
 
@@ -440,7 +435,7 @@ vka_status vka_grammar_state_create(const vka_grammar *g, vka_grammar_state **ou
     *out = NULL;
     vka_grammar_state *st = calloc(1, sizeof *st);
     if (!st) return oom();
-    st->ctx = ctx_create(g);
+    st->ctx = g_ctx_create(g);
     if (!st->ctx) {
         free(st);
         return oom();
@@ -487,7 +482,7 @@ void vka_grammar_state_free(vka_grammar_state *st) {
     else c->live = st->next_live;
     if (st->next_live) st->next_live->prev_live = st->prev_live;
     free(st->tops);
-    ctx_release(c);
+    g_ctx_release(c);
     free(st);
 }
 

@@ -143,10 +143,17 @@ typedef struct g_level {
     bool context_before;            /* some path popped into the unknown context earlier */
 } g_level;
 
-typedef struct g_cache_entry {
-    uint32_t *acc, n_acc;           /* rank ranges [b, e) accepted whatever the context */
-    uint32_t *unc, n_unc;           /* rank ranges needing the real stack */
-} g_cache_entry;
+/* Rank ranges: pairs [b, e), ascending. */
+typedef struct g_ranges {
+    uint32_t *items;
+    uint32_t n, cap;
+} g_ranges;
+
+/* Appends [b, e), merged with the last range when they touch; false when out of memory. */
+bool g_ranges_add(g_ranges *r, uint32_t b, uint32_t e);
+
+typedef struct g_fill g_fill;
+typedef struct g_table g_table;
 
 typedef struct g_ctx {
     uint32_t refs;
@@ -168,12 +175,15 @@ typedef struct g_ctx {
     uint32_t n_buf, cap_buf;
     uint32_t *work;
     uint32_t n_work, cap_work;
-    /* mask cache for one vocabulary */
+    /* mask caches for one vocabulary (grammar_mask.c) */
     uint64_t cache_serial;
-    g_cache_entry **cache;
-    uint32_t *bits_a, *bits_b, n_bits_words;
-    uint32_t *ranges_tmp, n_ranges_tmp, cap_ranges_tmp;
-    uint32_t *ranges_tmp2, n_ranges_tmp2, cap_ranges_tmp2;
+    g_table *positions;             /* tokens the positions on top accept whatever lies below them */
+    g_table *memo;                  /* whole masks by stack configuration */
+    g_fill *fill;                   /* fills the position cache (grammar_fill.c) */
+    uint32_t *bits_a, *bits_b, *bits_id, n_bits_words;
+    g_ranges acc, unc;
+    float *saved;                   /* logits kept while the rest are masked */
+    uint32_t cap_saved;
 } g_ctx;
 
 struct vka_grammar_state {
@@ -184,8 +194,17 @@ struct vka_grammar_state {
     vka_grammar_state *prev_live, *next_live;
 };
 
-/* Walks: levels[0] from a state or from one frame over an unknown context. */
+/* The frame (state, parent), made if new; G_NONE with the error set on failure. */
+uint32_t g_frame_intern(g_ctx *c, uint32_t state, uint32_t parent);
+
+/* A frame store and walk scratch of its own (states make theirs; fills too). */
+g_ctx *g_ctx_create(const vka_grammar *g);
+void g_ctx_release(g_ctx *c);
+
+/* Walks: levels[0] from a state, from given tops (with the incomplete
+ * character and context flags of `proto`), or from one frame over an unknown context. */
 vka_status g_walk_start_state(g_ctx *c, const vka_grammar_state *st);
+vka_status g_walk_start_set(g_ctx *c, const uint32_t *tops, uint32_t n, const g_level *proto);
 vka_status g_walk_start_context_free(g_ctx *c, uint32_t automaton_state);
 /* Appends the level reached from the last level by one byte (possibly dead). */
 vka_status g_walk_push(g_ctx *c, uint8_t byte);
@@ -194,6 +213,11 @@ vka_status g_walk_push(g_ctx *c, uint8_t byte);
 void g_walk_pop_to(g_ctx *c, uint32_t depth, bool forget_frames);
 /* Forgets all frames made since `mark` (most recent first). */
 void g_frames_rollback(g_ctx *c, uint32_t mark);
+
+/* Forgets the whole masks remembered by stack configuration (frames renumbered). */
+void g_mask_memo_clear(g_ctx *c);
+/* Frees the mask caches of a family (its last state is gone). */
+void g_mask_caches_free(g_ctx *c);
 
 /* Collects unreachable frames when many have piled up (between walks only). */
 vka_status g_ctx_maybe_collect(g_ctx *c);
@@ -204,5 +228,79 @@ vka_status g_state_set_tops(vka_grammar_state *st, const uint32_t *tops, uint32_
 vka_status g_mask_bits_uncached(const vka_grammar_state *st, const vka_grammar_vocab *v, uint32_t *bits);
 
 static inline bool g_level_alive(const g_level *l) { return l->set_end > l->set_begin; }
+
+/* ---------------------------------------------------------------- vocabulary */
+
+typedef struct g_trie_node {
+    uint32_t first_child;
+    uint32_t rank_begin;        /* tokens in this subtree: ranks [rank_begin, rank_end) */
+    uint32_t rank_here_end;     /* of which [rank_begin, rank_here_end) end exactly here */
+    uint32_t rank_end;
+    uint16_t n_children;
+    uint8_t byte;
+} g_trie_node;
+
+/* A set of characters: the ASCII ones, whether any other is in, and whether
+ * the strings it was taken from are whole UTF-8 characters (the last one
+ * possibly incomplete). */
+enum { G_CHARS_VALID = 1, G_CHARS_NON_ASCII = 2 };
+typedef struct g_charset {
+    uint32_t ascii[4];
+    uint32_t flags;
+} g_charset;
+
+struct vka_grammar_vocab {
+    uint32_t n_tokens;
+    uint64_t serial;            /* identifies the vocabulary in mask caches */
+    char *bytes;
+    uint32_t *offset;           /* token i: bytes[offset[i], offset[i+1]) */
+    uint32_t *sorted;           /* rank -> token id, pieces in byte order */
+    uint32_t n_sorted;
+    uint32_t *rank_of;          /* token id -> rank, G_NONE for empty pieces and EOG */
+    uint32_t *unranked;         /* those ids, ascending */
+    uint32_t n_unranked;
+    uint8_t *eog;
+    g_trie_node *nodes;         /* breadth first: descendants after their node */
+    uint32_t n_nodes;
+    /* what the tokens below each node hold after the node's prefix (after
+     * the rest of its last character when the prefix ends inside one): */
+    uint32_t *node_charset;     /* their characters, an index into charsets */
+    uint8_t *node_chars;        /* the most characters one of them has (capped 255) */
+    uint8_t *node_char_left;    /* continuation bytes the prefix's last character still needs */
+    g_charset *charsets;        /* the distinct sets */
+    uint32_t n_charsets;
+    uint8_t *rank_chars;        /* per rank: the characters of the piece (lead and ASCII bytes, capped 255) */
+    uint32_t max_len;
+};
+
+static inline const unsigned char *g_piece(const vka_grammar_vocab *v, uint32_t id, uint32_t *len) {
+    *len = v->offset[id + 1] - v->offset[id];
+    return (const unsigned char *)v->bytes + v->offset[id];
+}
+
+/* ---------------------------------------------------------------- fills */
+
+/* The fill engine of one family of states (grammar_fill.c); NULL when out of memory. */
+g_fill *g_fill_create(const vka_grammar *g);
+void g_fill_free(g_fill *f);
+/* Positions for fills: pairs (automaton state, below), below the state of
+ * the frame under it, or one of these. */
+#define G_FILL_CONTEXT G_NONE           /* the unknown context */
+#define G_FILL_BOTTOM (G_NONE - 1)      /* the empty stack */
+
+/* Tokens (ranks) that the positions pairs[0 .. 2n) accept on top of any
+ * stacks, after the incomplete character of `partial` (cp, need, total),
+ * into acc; those that leave them and so depend on the stack below, into unc. */
+vka_status g_fill_run(g_fill *f, const vka_grammar_vocab *v, const uint32_t *pairs, uint32_t n, const g_level *partial,
+                      g_ranges *acc, g_ranges *unc);
+/* Tokens (ranks) that the real stacks `tops` (frames of `from`) accept after
+ * the incomplete character of `partial`, into acc: a whole walk. */
+vka_status g_fill_run_stacks(g_fill *f, const vka_grammar_vocab *v, const g_ctx *from, const uint32_t *tops, uint32_t n,
+                             const g_level *partial, g_ranges *acc);
+/* Sets in `allowed` the bits of the tokens (ranks) with bits in `todo` that
+ * the real stacks `tops` (frames of `from`) accept after the incomplete
+ * character of `partial`. */
+vka_status g_fill_check(g_fill *f, const vka_grammar_vocab *v, const g_ctx *from, const uint32_t *tops, uint32_t n,
+                        const g_level *partial, const uint32_t *todo, uint32_t *allowed);
 
 #endif

@@ -79,6 +79,8 @@ typedef struct parser {
     const char *text;
     const char *p;
     uint32_t depth;
+    uint32_t *names;            /* rule index by name: open addressing, G_NONE empty */
+    uint32_t names_bits;
 } parser;
 
 static uint32_t offset_of(const parser *ps, const char *at) { return (uint32_t)(at - ps->text); }
@@ -355,13 +357,47 @@ done:
     return s;
 }
 
+static uint32_t name_hash(const char *name, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+/* The slot of the name in the table: its rule, or the empty slot where it goes. */
+static uint32_t *name_slot(const parser *ps, const char *name, size_t len) {
+    uint32_t mask = (1u << ps->names_bits) - 1, i = name_hash(name, len) & mask;
+    for (;; i = (i + 1) & mask) {
+        uint32_t r = ps->names[i];
+        if (r == G_NONE) return &ps->names[i];
+        const char *have = ps->syn->rules[r].name;
+        if (strncmp(have, name, len) == 0 && have[len] == 0) return &ps->names[i];
+    }
+}
+
+/* Keeps the name table at most half full. */
+static bool names_room(parser *ps) {
+    if (ps->names && (uint64_t)(ps->syn->n_rules + 1) * 2 <= (1u << ps->names_bits)) return true;
+    uint32_t bits = ps->names ? ps->names_bits + 1 : 10;
+    uint32_t *t = malloc(((size_t)1 << bits) * sizeof *t);
+    if (!t) return false;
+    memset(t, 0xFF, ((size_t)1 << bits) * sizeof *t);
+    free(ps->names);
+    ps->names = t;
+    ps->names_bits = bits;
+    for (uint32_t r = 0; r < ps->syn->n_rules; r++) {
+        const char *name = ps->syn->rules[r].name;
+        *name_slot(ps, name, strlen(name)) = r;
+    }
+    return true;
+}
+
 static vka_status find_or_add_rule(parser *ps, const char *name, size_t len, uint32_t *out) {
     g_syntax *syn = ps->syn;
-    for (uint32_t i = 0; i < syn->n_rules; i++) {
-        if (strlen(syn->rules[i].name) == len && memcmp(syn->rules[i].name, name, len) == 0) {
-            *out = i;
-            return VKA_OK;
-        }
+    if (!names_room(ps)) return oom();
+    uint32_t *slot = name_slot(ps, name, len);
+    if (*slot != G_NONE) {
+        *out = *slot;
+        return VKA_OK;
     }
     if (!g_grow((void **)&syn->rules, &syn->cap_rules, syn->n_rules + 1, sizeof *syn->rules)) return oom();
     g_rule *r = &syn->rules[syn->n_rules];
@@ -372,6 +408,7 @@ static vka_status find_or_add_rule(parser *ps, const char *name, size_t len, uin
     r->name[len] = 0;
     r->offset = G_NONE;
     r->ref_offset = G_NONE;
+    *slot = syn->n_rules;
     *out = syn->n_rules++;
     return VKA_OK;
 }
@@ -601,10 +638,13 @@ vka_status g_parse(const char *text, g_syntax *syn) {
     parser ps = {.syn = syn, .text = text, .p = text};
     skip_space(&ps, true);
     if (*ps.p == 0) return vka_fail(VKA_ERR_GRAMMAR, "empty grammar: no rules defined");
-    while (*ps.p) {
-        VKA_TRY(parse_rule(&ps));
+    vka_status s = VKA_OK;
+    while (*ps.p && s == VKA_OK) {
+        s = parse_rule(&ps);
         skip_space(&ps, true);
     }
+    free(ps.names);
+    VKA_TRY(s);
     for (uint32_t i = 0; i < syn->n_rules; i++) {
         g_rule *r = &syn->rules[i];
         if (r->offset == G_NONE)

@@ -1,0 +1,415 @@
+/* grammar_dfa.c — the lazily built DFA of grammar_dfa.h: states interned by
+ * their sorted stack tops, successors made with the matcher's own step
+ * (g_walk_push) on first use, incomplete characters merged when the exact
+ * bits cannot matter. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "grammar_dfa.h"
+#include "status.h"
+
+/* Everything is dropped once a DFA holds this much (a successor table is 1 KiB). */
+#define MAX_FRAMES (1u << 21)
+#define MAX_STATES (1u << 18)
+#define MAX_TRANSITIONS (1u << 23)
+
+static vka_status oom(void) { return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in grammar masking"); }
+
+/* ---------------------------------------------------------------- classes */
+
+static uint32_t class_non_ascii(const vka_grammar *g, uint32_t cls) {
+    const g_class *c = &g->classes[cls];
+    const g_range *r = g->ranges + c->first;
+    uint64_t covered = 0;
+    for (uint32_t i = 0; i < c->count; i++) {
+        uint32_t lo = r[i].lo < 0x80 ? 0x80 : r[i].lo, hi = r[i].hi;
+        if (lo > hi) continue;
+        covered += hi - lo + 1;
+        /* surrogates are never matched: a range over them counts only its outside */
+        uint32_t slo = lo > 0xD800 ? lo : 0xD800, shi = hi < 0xDFFF ? hi : 0xDFFF;
+        if (slo <= shi) covered -= shi - slo + 1;
+    }
+    const uint64_t all = (uint64_t)G_MAX_CP + 1 - 0x80 - 0x800;
+    return covered == 0 ? G_NA_NONE : covered == all ? G_NA_ALL : G_NA_PARTIAL;
+}
+
+/* Whether every class on the edges of these tops holds all code points
+ * above ASCII or none: then which one an incomplete character becomes does
+ * not matter. */
+static bool non_ascii_uniform(const g_dfa *d, const uint32_t *tops, uint32_t n) {
+    const vka_grammar *g = d->g;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tops[i] <= G_FRAME_CONTEXT) continue;
+        uint32_t a = d->ctx->frames[tops[i]].state;
+        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++)
+            if (d->class_na[g->term_cls[k]] == G_NA_PARTIAL) return false;
+    }
+    return true;
+}
+
+/* One representative of the incomplete characters that behave alike: only
+ * the lead byte limits the second byte (E0, ED, F0, F4 more than the
+ * others); after two bytes every continuation completes a valid character. */
+static uint32_t canonical_partial(uint32_t cp, uint32_t need, uint32_t total) {
+    uint32_t consumed = total - need;
+    if (consumed == 1) {
+        if (total == 2) return 0x02;                                  /* C2 */
+        if (total == 3) return cp == 0x0 || cp == 0xD ? cp : 0x1;     /* E0, ED, or E1 */
+        return cp == 0x0 || cp == 0x4 ? cp : 0x1;                     /* F0, F4, or F1 */
+    }
+    return consumed == 2 ? 0x40 : 0x1000;                             /* E1 80 / F1 80, F1 80 80 */
+}
+
+/* ---------------------------------------------------------------- states */
+
+static uint64_t hash_state(const uint32_t *tops, uint32_t n, const g_level *L) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)L->cp << 8) ^ ((uint64_t)L->need << 4) ^ L->total ^
+                 ((uint64_t)L->context_before << 40) ^ ((uint64_t)L->has_context << 41);
+    for (uint32_t i = 0; i < n; i++) h = (h ^ tops[i]) * 0x100000001B3ull + (h >> 29);
+    return h ? h : 1;
+}
+
+static bool table_resize(g_dfa *d, uint32_t bits) {
+    uint32_t size = 1u << bits, mask = size - 1;
+    uint32_t *t = malloc((size_t)size * sizeof *t);
+    if (!t) return false;
+    memset(t, 0xFF, (size_t)size * sizeof *t);
+    for (uint32_t s = G_DFA_FIRST; s < d->n_states; s++) {
+        uint32_t i = (uint32_t)d->states[s].hash & mask;
+        while (t[i] != G_NONE) i = (i + 1) & mask;
+        t[i] = s;
+    }
+    free(d->table);
+    d->table = t;
+    d->table_bits = bits;
+    return true;
+}
+
+static bool same_state(const g_dfa *d, const g_dfa_state *s, const uint32_t *tops, uint32_t n, const g_level *L) {
+    return s->n_tops == n && s->cp == L->cp && s->need == L->need && s->total == L->total &&
+           s->context_before == L->context_before && s->has_context == L->has_context &&
+           memcmp(d->tops_pool + s->tops, tops, n * sizeof *tops) == 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The state of tops[0..n) (sorted in place) with L's character and flags. */
+static vka_status intern_state(g_dfa *d, uint32_t *tops, uint32_t n, const g_level *L0, uint32_t *out) {
+    qsort(tops, n, sizeof *tops, cmp_u32);
+    g_level L = *L0;
+    bool na_uniform = non_ascii_uniform(d, tops, n);
+    if (L.need && na_uniform) L.cp = canonical_partial(L.cp, L.need, L.total);
+    uint64_t h = hash_state(tops, n, &L);
+    uint32_t mask = (1u << d->table_bits) - 1, i = (uint32_t)h & mask;
+    for (; d->table[i] != G_NONE; i = (i + 1) & mask) {
+        const g_dfa_state *s = &d->states[d->table[i]];
+        if (s->hash == h && same_state(d, s, tops, n, &L)) return *out = d->table[i], VKA_OK;
+    }
+    if (!g_grow((void **)&d->states, &d->cap_states, d->n_states + 1, sizeof *d->states) ||
+        !g_grow((void **)&d->tops_pool, &d->cap_tops_pool, d->n_tops_pool + n, sizeof *d->tops_pool))
+        return oom();
+    memcpy(d->tops_pool + d->n_tops_pool, tops, n * sizeof *tops);
+    uint32_t id = d->n_states++;
+    d->states[id] = (g_dfa_state){.tops = d->n_tops_pool, .n_tops = n, .cp = L.cp, .need = (uint8_t)L.need,
+                                  .total = (uint8_t)L.total, .has_context = L.has_context,
+                                  .context_before = L.context_before, .non_ascii_uniform = na_uniform, .hash = h,
+                                  .trans = G_NONE, .chars = G_NONE};
+    d->n_tops_pool += n;
+    d->table[i] = id;
+    if ((uint64_t)d->n_states * 2 > ((uint64_t)1 << d->table_bits) && !table_resize(d, d->table_bits + 1)) return oom();
+    *out = id;
+    return VKA_OK;
+}
+
+/* The state for the tops of level L of the DFA's walk scratch. */
+static vka_status intern_level(g_dfa *d, const g_level *L, uint32_t *out) {
+    uint32_t n = L->set_end - L->set_begin;
+    if (!g_grow((void **)&d->scratch, &d->cap_scratch, n ? n : 1, sizeof *d->scratch)) return oom();
+    memcpy(d->scratch, d->ctx->buf + L->set_begin, n * sizeof *d->scratch);
+    return intern_state(d, d->scratch, n, L, out);
+}
+
+/* Whether the byte may follow in state st: some edge takes a character it
+ * can start (or continue, inside an incomplete character). */
+static bool may_follow(const g_dfa_state *st, const g_dfa_chars *ch, uint8_t byte) {
+    if (st->need) return (byte & 0xC0) == 0x80 && ((ch->next_ok >> (byte - 0x80)) & 1u);
+    if (byte < 0x80) return (ch->start[byte >> 5] >> (byte & 31)) & 1u;
+    return byte >= 0xC0 && ((ch->next_ok >> (byte - 0xC0)) & 1u);
+}
+
+/* The code points a character can still become after these bits: [lo, hi],
+ * empty (lo > hi) when none is valid. */
+static void char_range(uint32_t cp, uint32_t need, uint32_t total, uint32_t *lo, uint32_t *hi) {
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    uint32_t shift = 6 * need;
+    *lo = cp << shift;
+    *hi = *lo | ((1u << shift) - 1);
+    if (*lo < least[total]) *lo = least[total];
+    if (*hi > G_MAX_CP) *hi = G_MAX_CP;
+    if (*lo >= 0xD800 && *hi <= 0xDFFF) *lo = *hi + 1;     /* surrogates only */
+}
+
+/* Whether some edge of the tops takes a code point in [lo, hi]. */
+static bool edges_meet(const g_dfa *d, const g_dfa_state *st, uint32_t lo, uint32_t hi) {
+    const vka_grammar *g = d->g;
+    if (lo > hi) return false;
+    for (uint32_t i = 0; i < st->n_tops; i++) {
+        uint32_t fr = d->tops_pool[st->tops + i];
+        if (fr <= G_FRAME_CONTEXT) continue;
+        uint32_t a = d->ctx->frames[fr].state;
+        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++)
+            if (g_class_meets(g, g->term_cls[k], lo, hi)) return true;
+    }
+    return false;
+}
+
+/* next_ok: which lead bytes (or continuation bytes) keep some edge possible. */
+static void next_bytes(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
+    ch->next_ok = 0;
+    for (uint32_t i = 0; i < 64; i++) {
+        uint32_t lo, hi;
+        if (st->need) {
+            char_range((st->cp << 6) | i, st->need - 1u, st->total, &lo, &hi);
+        } else {
+            uint32_t b = 0xC0 + i, total = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+            if (b < 0xC2 || b > 0xF4) continue;
+            char_range(b & (0x7Fu >> total), total - 1, total, &lo, &hi);
+        }
+        if (edges_meet(d, st, lo, hi)) ch->next_ok |= 1ull << i;
+    }
+}
+
+/* The lowest continuation byte that may follow an incomplete character of
+ * canonical bits cp (see canonical_partial), and the highest. */
+static void continuation_range(uint32_t cp, uint32_t need, uint32_t total, uint8_t *lo, uint8_t *hi) {
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (total - need != 1) return;
+    if (total == 3 && cp == 0x0) *lo = 0xA0;
+    else if (total == 3 && cp == 0xD) *hi = 0x9F;
+    else if (total == 4 && cp == 0x0) *lo = 0x90;
+    else if (total == 4 && cp == 0x4) *hi = 0x8F;
+}
+
+/* A byte that leads from state s where `byte` does (the same edges take
+ * both, or the characters they start cannot be told apart): the lowest
+ * ASCII character of its cell, one lead byte per kind of lead, the lowest
+ * allowed continuation byte; the byte itself otherwise. */
+static uint8_t same_as(const g_dfa *d, const g_dfa_state *st, const g_dfa_chars *ch, uint8_t byte) {
+    if (byte < 0x80 && !st->need) {
+        const uint32_t *cell = d->cell_pool + ch->cells + 4 * ch->cell[byte];
+        for (int w = 0; w < 4; w++)
+            if (cell[w]) return (uint8_t)(w * 32 + __builtin_ctz(cell[w]));
+    }
+    if (!st->non_ascii_uniform) return byte;
+    if (!st->need) {
+        if (byte >= 0xC2 && byte <= 0xDF) return 0xC2;
+        if ((byte >= 0xE1 && byte <= 0xEC) || byte == 0xEE || byte == 0xEF) return 0xE1;
+        if (byte >= 0xF1 && byte <= 0xF3) return 0xF1;
+        return byte;
+    }
+    uint8_t lo, hi;
+    continuation_range(st->cp, st->need, st->total, &lo, &hi);
+    return byte >= lo && byte <= hi ? lo : byte;
+}
+
+vka_status g_dfa_step_new(g_dfa *d, uint32_t s, uint8_t byte, uint32_t *out) {
+    if (d->states[s].trans == G_NONE) {
+        if (!g_grow((void **)&d->trans_pool, &d->cap_trans_pool, d->n_trans_pool + 256, sizeof *d->trans_pool))
+            return oom();
+        memset(d->trans_pool + d->n_trans_pool, 0xFF, 256 * sizeof *d->trans_pool);
+        d->states[s].trans = d->n_trans_pool;
+        d->n_trans_pool += 256;
+    }
+    /* a byte no edge can take dies without asking the matcher (most do) */
+    const g_dfa_chars *ch = NULL;
+    VKA_TRY(g_dfa_chars_of(d, s, &ch));
+    if (!may_follow(&d->states[s], ch, byte)) {
+        uint32_t dead = d->states[s].has_context || d->states[s].context_before ? G_DFA_DEAD_CONTEXT : G_DFA_DEAD;
+        d->trans_pool[d->states[s].trans + byte] = dead;
+        return *out = dead, VKA_OK;
+    }
+    uint8_t rep = same_as(d, &d->states[s], ch, byte);
+    uint32_t next;
+    if (rep != byte) {
+        VKA_TRY(g_dfa_step(d, s, rep, &next));
+    } else {
+        const g_dfa_state *st = &d->states[s];
+        g_level proto = {.cp = st->cp, .need = st->need, .total = st->total, .has_context = st->has_context,
+                         .context_before = st->context_before};
+        VKA_TRY(g_walk_start_set(d->ctx, d->tops_pool + st->tops, st->n_tops, &proto));
+        VKA_TRY(g_walk_push(d->ctx, byte));
+        const g_level *L = &d->ctx->levels[d->ctx->n_levels - 1];
+        next = L->context_before ? G_DFA_DEAD_CONTEXT : G_DFA_DEAD;
+        if (g_level_alive(L)) VKA_TRY(intern_level(d, L, &next));
+    }
+    d->trans_pool[d->states[s].trans + byte] = next;
+    *out = next;
+    return VKA_OK;
+}
+
+vka_status g_dfa_complete(g_dfa *d, uint32_t s, uint32_t *out) {
+    const g_dfa_state *st = &d->states[s];
+    /* a continuation byte that the lead allows; then any */
+    uint8_t byte, hi;
+    continuation_range(st->cp, st->need, st->total, &byte, &hi);
+    uint32_t cur = s, left = st->need;
+    for (; left && cur >= G_DFA_FIRST; left--, byte = 0x80) VKA_TRY(g_dfa_step(d, cur, byte, &cur));
+    *out = cur;
+    return VKA_OK;
+}
+
+/* Splits the cells by one class: each into its part in the class and the rest. */
+static vka_status refine(g_dfa *d, uint32_t first, uint32_t *n, const uint32_t *ascii) {
+    for (uint32_t i = 0, end = *n; i < end; i++) {
+        uint32_t *m = d->cell_pool + first + 4 * i, in[4], out[4], any_in = 0, any_out = 0;
+        for (int w = 0; w < 4; w++) {
+            in[w] = m[w] & ascii[w];
+            out[w] = m[w] & ~ascii[w];
+            any_in |= in[w];
+            any_out |= out[w];
+        }
+        if (!any_in || !any_out) continue;
+        if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 4 * (*n + 1), sizeof *d->cell_pool)) return oom();
+        m = d->cell_pool + first + 4 * i;
+        memcpy(m, in, sizeof in);
+        memcpy(d->cell_pool + first + 4 * (*n)++, out, sizeof out);
+    }
+    return VKA_OK;
+}
+
+static vka_status make_chars(g_dfa *d, uint32_t s, g_dfa_chars *ch) {
+    const vka_grammar *g = d->g;
+    memset(ch, 0, sizeof *ch);
+    next_bytes(d, &d->states[s], ch);
+    if (d->states[s].need) return VKA_OK;
+    memset(ch->like_non_ascii, 0xFF, sizeof ch->like_non_ascii);
+    ch->non_ascii_alike = true;
+    uint32_t first = d->n_cell_pool, n = 1;
+    if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 4, sizeof *d->cell_pool)) return oom();
+    memset(d->cell_pool + first, 0xFF, 4 * sizeof *d->cell_pool);
+    for (uint32_t i = 0; i < d->states[s].n_tops; i++) {
+        uint32_t fr = d->tops_pool[d->states[s].tops + i];
+        if (fr <= G_FRAME_CONTEXT) continue;
+        uint32_t a = d->ctx->frames[fr].state;
+        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++) {
+            const uint32_t *ascii = g->classes[g->term_cls[k]].ascii;
+            uint32_t na = d->class_na[g->term_cls[k]];
+            for (int w = 0; w < 4; w++) {
+                ch->start[w] |= ascii[w];
+                ch->like_non_ascii[w] &= na == G_NA_ALL ? ascii[w] : ~ascii[w];
+            }
+            ch->non_ascii |= na != G_NA_NONE;
+            ch->non_ascii_alike &= na != G_NA_PARTIAL;
+            VKA_TRY(refine(d, first, &n, ascii));
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t c = 0; c < 128; c++)
+            if ((d->cell_pool[first + 4 * i + (c >> 5)] >> (c & 31)) & 1u) ch->cell[c] = (uint8_t)i;
+    ch->cells = first;
+    d->n_cell_pool = first + 4 * n;
+    return VKA_OK;
+}
+
+vka_status g_dfa_chars_of(g_dfa *d, uint32_t s, const g_dfa_chars **out) {
+    if (d->states[s].chars == G_NONE) {
+        g_dfa_chars ch;
+        VKA_TRY(make_chars(d, s, &ch));
+        if (!g_grow((void **)&d->chars_pool, &d->cap_chars_pool, d->n_chars_pool + 1, sizeof *d->chars_pool)) return oom();
+        d->chars_pool[d->n_chars_pool] = ch;
+        d->states[s].chars = d->n_chars_pool++;
+    }
+    *out = &d->chars_pool[d->states[s].chars];
+    return VKA_OK;
+}
+
+/* ---------------------------------------------------------------- starts */
+
+vka_status g_dfa_start_positions(g_dfa *d, const uint32_t *pairs, uint32_t n, const g_level *partial, uint32_t *out) {
+    uint32_t *tops = malloc((n ? n : 1) * sizeof *tops);
+    if (!tops) return oom();
+    vka_status s = VKA_OK;
+    for (uint32_t i = 0; i < n && s == VKA_OK; i++) {
+        uint32_t below = pairs[2 * i + 1], parent = G_FRAME_CONTEXT;
+        if (below == G_FILL_BOTTOM) parent = G_FRAME_EMPTY;
+        else if (below != G_FILL_CONTEXT) parent = g_frame_intern(d->ctx, below, G_FRAME_CONTEXT);
+        if (parent == G_NONE || (tops[i] = g_frame_intern(d->ctx, pairs[2 * i], parent)) == G_NONE) s = VKA_ERR_GRAMMAR;
+    }
+    g_level L = {.cp = partial->cp, .need = partial->need, .total = partial->total};
+    if (s == VKA_OK) s = intern_state(d, tops, n, &L, out);
+    free(tops);
+    return s;
+}
+
+/* Frame f of `from` with everything below it, as a frame of the DFA's store. */
+static uint32_t import_frame(g_dfa *d, const g_ctx *from, uint32_t f) {
+    uint32_t depth = 0;
+    for (uint32_t x = f; x > G_FRAME_CONTEXT; x = from->frames[x].parent) depth++;
+    if (!g_grow((void **)&d->scratch, &d->cap_scratch, depth ? depth : 1, sizeof *d->scratch)) return oom(), G_NONE;
+    uint32_t i = depth;
+    for (uint32_t x = f; x > G_FRAME_CONTEXT; x = from->frames[x].parent) d->scratch[--i] = from->frames[x].state;
+    uint32_t below = f;     /* the bottom: the empty stack (or the unknown context) */
+    while (below > G_FRAME_CONTEXT) below = from->frames[below].parent;
+    for (i = 0; i < depth && below != G_NONE; i++) below = g_frame_intern(d->ctx, d->scratch[i], below);
+    return below;
+}
+
+vka_status g_dfa_start_stacks(g_dfa *d, const g_ctx *from, const uint32_t *tops, uint32_t n, const g_level *partial,
+                              uint32_t *out) {
+    uint32_t *mine = malloc((n ? n : 1) * sizeof *mine);
+    if (!mine) return oom();
+    vka_status s = VKA_OK;
+    for (uint32_t i = 0; i < n && s == VKA_OK; i++)
+        if ((mine[i] = import_frame(d, from, tops[i])) == G_NONE) s = VKA_ERR_GRAMMAR;
+    g_level L = {.cp = partial->cp, .need = partial->need, .total = partial->total};
+    if (s == VKA_OK) s = intern_state(d, mine, n, &L, out);
+    free(mine);
+    return s;
+}
+
+/* ---------------------------------------------------------------- life */
+
+static vka_status reset(g_dfa *d) {
+    d->n_states = G_DFA_FIRST;
+    d->n_tops_pool = d->n_trans_pool = d->n_chars_pool = d->n_cell_pool = 0;
+    d->generation++;
+    g_frames_rollback(d->ctx, 2);
+    return table_resize(d, 10) ? VKA_OK : oom();
+}
+
+vka_status g_dfa_maybe_reset(g_dfa *d) {
+    if (d->ctx->n_frames > MAX_FRAMES || d->n_states > MAX_STATES || d->n_trans_pool > MAX_TRANSITIONS) return reset(d);
+    return VKA_OK;
+}
+
+g_dfa *g_dfa_create(const vka_grammar *g) {
+    g_dfa *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->g = g;
+    d->ctx = g_ctx_create(g);
+    d->class_na = malloc(g->n_classes ? g->n_classes : 1);
+    if (!d->ctx || !d->class_na || reset(d) != VKA_OK) {
+        g_dfa_free(d);
+        return NULL;
+    }
+    for (uint32_t k = 0; k < g->n_classes; k++) d->class_na[k] = (uint8_t)class_non_ascii(g, k);
+    return d;
+}
+
+void g_dfa_free(g_dfa *d) {
+    if (!d) return;
+    g_ctx_release(d->ctx);
+    free(d->class_na);
+    free(d->states);
+    free(d->tops_pool);
+    free(d->trans_pool);
+    free(d->chars_pool);
+    free(d->cell_pool);
+    free(d->table);
+    free(d->scratch);
+    free(d);
+}
