@@ -76,6 +76,7 @@ static inline size_t re_idtab_slot(const re_idtab *t, uint64_t h) { return h & (
 static inline size_t re_idtab_step(const re_idtab *t, size_t at) { return (at + 1) & (t->cap - 1); }
 void re_idtab_free(re_idtab *t);
 uint64_t re_hash_u32s(const uint32_t *v, size_t n);
+uint64_t re_hash_u64(uint64_t k);
 
 /* ---------------------------------------------------------------- DFAs (regex_dfa.c, regex_ops.c) */
 

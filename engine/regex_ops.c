@@ -22,20 +22,13 @@ static void pairmap_free(pairmap *m) {
     *m = (pairmap){0};
 }
 
-static uint64_t mix(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdu;
-    k ^= k >> 33;
-    return k;
-}
-
-static uint64_t key_hash(const void *ctx, uint32_t id) { return mix(((const pairmap *)ctx)->keys[id]); }
+static uint64_t key_hash(const void *ctx, uint32_t id) { return re_hash_u64(((const pairmap *)ctx)->keys[id]); }
 
 /* The id of key (added if new); UINT32_MAX when out of memory or, for a new
  * key, when `limit` ids exist already (*full set). */
 static uint32_t pairmap_get(pairmap *m, uint64_t key, uint32_t limit, bool *full) {
     if (!re_idtab_reserve(&m->ids, m->n, key_hash, m)) return UINT32_MAX;
-    size_t at = re_idtab_slot(&m->ids, mix(key));
+    size_t at = re_idtab_slot(&m->ids, re_hash_u64(key));
     for (uint32_t id; (id = m->ids.slots[at]) != UINT32_MAX; at = re_idtab_step(&m->ids, at))
         if (m->keys[id] == key) return id;
     if (m->n >= limit) {

@@ -200,6 +200,13 @@ void re_idtab_free(re_idtab *t) {
     *t = (re_idtab){0};
 }
 
+uint64_t re_hash_u64(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdu;
+    k ^= k >> 33;
+    return k;
+}
+
 uint64_t re_hash_u32s(const uint32_t *v, size_t n) {
     uint64_t h = 1469598103934665603u ^ n;
     for (size_t i = 0; i < n; i++) h = (h ^ v[i]) * 1099511628211u;

@@ -167,20 +167,13 @@ static uint32_t ob_step(subset *s, uint32_t o, uint32_t y) {
 
 /* ---------------------------------------------------------------- configurations */
 
-static uint64_t mix(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdu;
-    k ^= k >> 33;
-    return k;
-}
-
-static uint64_t cfg_hash(const void *ctx, uint32_t id) { return mix(((const subset *)ctx)->cfg[id]); }
+static uint64_t cfg_hash(const void *ctx, uint32_t id) { return re_hash_u64(((const subset *)ctx)->cfg[id]); }
 
 static uint32_t cfg_intern(subset *s, uint32_t q, uint32_t o) {
     if (s->n->n_looks == 0) return q;   /* without lookaheads configuration q is NFA state q */
     uint64_t key = (uint64_t)q << 32 | o;
     if (!re_idtab_reserve(&s->cfg_ids, s->n_cfg, cfg_hash, s)) return NO_MEMORY;
-    size_t at = re_idtab_slot(&s->cfg_ids, mix(key));
+    size_t at = re_idtab_slot(&s->cfg_ids, re_hash_u64(key));
     for (uint32_t id; (id = s->cfg_ids.slots[at]) != UINT32_MAX; at = re_idtab_step(&s->cfg_ids, at))
         if (s->cfg[id] == key) return id;
     if (!js_grow((void **)&s->cfg, &s->cap_cfg, s->n_cfg + 1, sizeof *s->cfg) ||
