@@ -89,6 +89,13 @@ bool js_grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem) {
     return true;
 }
 
+void js_rules_free(js_rules *r) {
+    js_buf_free(&r->text);
+    if (r->memo && r->memo_free) r->memo_free(r->memo);
+    r->memo = NULL;
+    r->memo_free = NULL;
+}
+
 void js_rule_name(js_rules *r, const char *prefix, char name[JS_NAME_CAP]) {
     snprintf(name, JS_NAME_CAP, "%.24s_%u", prefix, ++r->counter);
 }

@@ -36,7 +36,14 @@ void js_format_number(double v, char out[40]);
 typedef struct js_rules {
     js_buf text;                /* "name ::= body\n" lines */
     uint32_t counter;
+    /* Renderings a module keeps across calls so equal parts share one rule
+     * (the regex module's character classes); freed by js_rules_free. */
+    void *memo;
+    void (*memo_free)(void *memo);
 } js_rules;
+
+/* Frees the text and the memo. */
+void js_rules_free(js_rules *r);
 
 #define JS_NAME_CAP 48
 

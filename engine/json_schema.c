@@ -53,7 +53,7 @@ static vka_status put_shared(js_conv *c) {
 static void conv_free(js_conv *c) {
     js_nodes_free(c);
     js_index_free(c);
-    js_buf_free(&c->rules.text);
+    js_rules_free(&c->rules);
     js_buf_free(&c->warnings);
     free(c->rewrites);
     free(c->negations);

@@ -14,45 +14,64 @@ typedef struct memo_entry {
     char *atom;
 } memo_entry;
 
-/* Renderings already made during one call, so equal sets share a rule. */
-typedef struct gctx {
-    js_rules *rules;
+/* Renderings already made for this grammar (kept in js_rules across calls),
+ * so equal sets share one rule however many strings use them. */
+typedef struct gmemo {
     memo_entry *memo;
     size_t n_memo, cap_memo;
+} gmemo;
+
+typedef struct gctx {
+    js_rules *rules;
+    gmemo *m;
     bool failed;
 } gctx;
 
-static void gctx_free(gctx *g) {
-    for (size_t i = 0; i < g->n_memo; i++) {
-        re_rs_free(&g->memo[i].set);
-        free(g->memo[i].atom);
+static void gmemo_free(void *p) {
+    gmemo *m = p;
+    for (size_t i = 0; i < m->n_memo; i++) {
+        re_rs_free(&m->memo[i].set);
+        free(m->memo[i].atom);
     }
-    free(g->memo);
+    free(m->memo);
+    free(m);
+}
+
+/* The grammar's memo, made on first use. */
+static bool gctx_init(gctx *g, js_rules *rules) {
+    *g = (gctx){.rules = rules};
+    if (!rules->memo) {
+        if (!(rules->memo = calloc(1, sizeof(gmemo)))) return false;
+        rules->memo_free = gmemo_free;
+    }
+    g->m = rules->memo;
+    return true;
 }
 
 static const char *memo_find(const gctx *g, const re_ranges *set, unsigned kind) {
-    for (size_t i = 0; i < g->n_memo; i++)
-        if (g->memo[i].kind == kind && re_rs_equal(&g->memo[i].set, set)) return g->memo[i].atom;
+    for (size_t i = 0; i < g->m->n_memo; i++)
+        if (g->m->memo[i].kind == kind && re_rs_equal(&g->m->memo[i].set, set)) return g->m->memo[i].atom;
     return NULL;
 }
 
 /* Records atom for (set, kind); returns the stored copy (NULL on failure). */
 static const char *memo_add(gctx *g, const re_ranges *set, unsigned kind, const char *atom) {
-    if (g->n_memo == g->cap_memo) {
-        size_t cap = g->cap_memo ? g->cap_memo * 2 : 16;
-        memo_entry *m = realloc(g->memo, cap * sizeof *m);
-        if (!m) return g->failed = true, NULL;
-        g->memo = m;
-        g->cap_memo = cap;
+    gmemo *m = g->m;
+    if (m->n_memo == m->cap_memo) {
+        size_t cap = m->cap_memo ? m->cap_memo * 2 : 16;
+        memo_entry *grown = realloc(m->memo, cap * sizeof *grown);
+        if (!grown) return g->failed = true, NULL;
+        m->memo = grown;
+        m->cap_memo = cap;
     }
-    memo_entry *e = &g->memo[g->n_memo];
+    memo_entry *e = &m->memo[m->n_memo];
     e->kind = kind;
     e->atom = strdup(atom);
     if (!e->atom || !re_rs_copy(&e->set, set)) {
         free(e->atom);
         return g->failed = true, NULL;
     }
-    g->n_memo++;
+    m->n_memo++;
     return e->atom;
 }
 
@@ -357,7 +376,8 @@ static bool put_piece(gctx *g, const re_piece *p, re_spelling spelling, js_buf *
 vka_status re_to_gbnf(const re_lang *l, re_spelling spelling, js_rules *rules, js_buf *expr) {
     if (!l || !rules || !expr) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "re_to_gbnf: NULL argument");
     if (re_is_empty(l)) return vka_fail(VKA_ERR_GRAMMAR, "no string satisfies the constraints (empty language)");
-    gctx g = {.rules = rules};
+    gctx g;
+    if (!gctx_init(&g, rules)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a regular language as GBNF");
     bool dfa_part = !re_dfa_is_empty(l->dfa), ok = true;
     size_t parts = (dfa_part ? 1 : 0) + l->n_pieces;
     if (parts > 1) js_puts(expr, "(");
@@ -367,7 +387,6 @@ vka_status re_to_gbnf(const re_lang *l, re_spelling spelling, js_rules *rules, j
         ok = put_piece(&g, &l->pieces[i], spelling, expr);
     }
     if (parts > 1) js_puts(expr, ")");
-    gctx_free(&g);
     if (!ok || expr->failed || rules->text.failed)
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a regular language as GBNF");
     return VKA_OK;
@@ -385,11 +404,11 @@ vka_status re_class_gbnf(const uint32_t *lo, const uint32_t *hi, size_t n, re_sp
         re_rs_free(&set);
         return vka_fail(VKA_ERR_GRAMMAR, "empty character class");
     }
-    gctx g = {.rules = rules};
+    gctx g;
+    ok = ok && gctx_init(&g, rules);
     const char *atom = ok ? class_atom(&g, &set, spelling) : NULL;
     if (atom) js_puts(expr, atom);
     ok = atom && !expr->failed && !rules->text.failed;
-    gctx_free(&g);
     re_rs_free(&set);
     return ok ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a character class as GBNF");
 }

@@ -88,7 +88,7 @@ static vka_grammar *build(const js_number_spec *spec, char **text) {
     }
     js_buf_free(&all);
     js_buf_free(&expr);
-    js_buf_free(&rules.text);
+    js_rules_free(&rules);
     return g;
 }
 

@@ -53,7 +53,7 @@ static vka_status grammar_of(const re_lang *l, re_spelling sp, vka_grammar **out
         js_buf_free(&text);
     }
     js_buf_free(&expr);
-    js_buf_free(&rules.text);
+    js_rules_free(&rules);
     return s;
 }
 

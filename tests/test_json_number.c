@@ -35,7 +35,7 @@ static vka_status try_build(const js_number_spec *spec, built *b) {
         b->bytes = all.len;
     }
     js_buf_free(&expr);
-    js_buf_free(&rules.text);
+    js_rules_free(&rules);
     return s;
 }
 

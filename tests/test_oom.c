@@ -170,9 +170,9 @@ Test(oom, regex) {
     js_buf expr = {0};
     {
         /* buffers start afresh each time: a failed append sticks in them */
-        EXHAUST((js_buf_free(&rules.text), js_buf_free(&expr), re_to_gbnf(m, RE_JSON_STRING, &rules, &expr) == VKA_OK),
+        EXHAUST((js_rules_free(&rules), js_buf_free(&expr), re_to_gbnf(m, RE_JSON_STRING, &rules, &expr) == VKA_OK),
                 (void)0);
-        js_buf_free(&rules.text), js_buf_free(&expr);
+        js_rules_free(&rules), js_buf_free(&expr);
         cr_expect_gt(tried, 5);
     }
     bool known = false;

@@ -31,7 +31,7 @@ static vka_grammar *grammar_of(const re_lang *l, re_spelling sp, size_t *text_le
     vka_grammar *g = NULL;
     cr_assert_eq(vka_grammar_parse(text.data, "root", &g), VKA_OK, "%s\n%.2000s", vka_last_error(), text.data);
     if (text_len) *text_len = text.len;
-    js_buf_free(&expr), js_buf_free(&text), js_buf_free(&rules.text);
+    js_buf_free(&expr), js_buf_free(&text), js_rules_free(&rules);
     return g;
 }
 
@@ -386,12 +386,12 @@ Test(regex, json_spelling) {
     cr_expect(grammar_accepts(g, "b", 1) && grammar_accepts(g, "\\u0062", 6) && grammar_accepts(g, "\\uD83D\\uDE4F", 12));
     cr_expect(!grammar_accepts(g, "d", 1) && !grammar_accepts(g, "\\uD83D\\uDE50", 12));
     vka_grammar_free(g);
-    js_buf_free(&expr), js_buf_free(&text), js_buf_free(&rules.text);
+    js_buf_free(&expr), js_buf_free(&text), js_rules_free(&rules);
     cr_expect_eq(re_class_gbnf(lo, hi, 0, RE_RAW, &rules, &expr), VKA_ERR_GRAMMAR);
     re_lang *empty = pattern("a^");
     cr_expect_eq(re_to_gbnf(empty, RE_RAW, &rules, &expr), VKA_ERR_GRAMMAR);
     re_free(empty);
-    js_buf_free(&expr), js_buf_free(&rules.text);
+    js_buf_free(&expr), js_rules_free(&rules);
 }
 
 /* ---------------------------------------------------------------- formats */
