@@ -12,6 +12,7 @@
 
 #include "json_schema.h"
 #include "json_schema_impl.h"
+#include "json_schema_keywords.h"
 #include "status.h"
 
 const char *js_keep_name(js_conv *c, const char *name) {
@@ -57,6 +58,7 @@ static void conv_free(js_conv *c) {
     js_buf_free(&c->warnings);
     free(c->rewrites);
     free(c->negations);
+    js_exclusive_free(c);
     for (uint32_t i = 0; i < c->n_kept; i++) free(c->kept[i]);
     free(c->kept);
     cJSON_Delete(c->scratch);

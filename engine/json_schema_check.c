@@ -206,29 +206,42 @@ static vka_status strings_apart(const js_node *a, const js_node *b, bool *out) {
     return s;
 }
 
-/* A member required by both whose schemas are apart, or required by one
- * and forbidden by the other. */
+/* The node a member `name` of objects of n must satisfy. */
+static vka_status member_node(js_conv *c, js_node *n, const char *name, js_node **out) {
+    js_set set;
+    VKA_TRY(js_member_set(c, n, name, &set));
+    vka_status s = js_node_get(c, &set, out);
+    js_set_free(&set);
+    return s;
+}
+
+/* A member named `name` cannot appear in objects of n (forbidden, or its
+ * schema is false, e.g. an undeclared name beside additionalProperties: false). */
+static vka_status member_excluded(js_conv *c, js_node *n, const char *name, bool *out) {
+    *out = has_name(n->forbidden, n->n_forbidden, name);
+    if (*out) return VKA_OK;
+    js_node *m;
+    VKA_TRY(member_node(c, n, name, &m));
+    *out = !m->is_union && !m->building && m->types == 0;
+    return VKA_OK;
+}
+
+/* Objects apart: counts that cannot meet, a member one requires and the other
+ * excludes, or a member both require with schemas apart. */
 static vka_status objects_apart(js_conv *c, js_node *a, js_node *b, int depth, bool *out) {
     *out = ranges_apart(a->min_props, a->max_props, b->min_props, b->max_props);
-    for (uint32_t i = 0; i < a->n_required && !*out; i++) {
-        const char *name = a->required[i];
-        if (has_name(b->forbidden, b->n_forbidden, name)) {
-            *out = true;
-            break;
+    for (int side = 0; side < 2 && !*out; side++) {
+        js_node *x = side ? b : a, *y = side ? a : b;
+        for (uint32_t i = 0; i < x->n_required && !*out; i++) {
+            const char *name = x->required[i];
+            VKA_TRY(member_excluded(c, y, name, out));
+            if (*out || side || !has_name(y->required, y->n_required, name)) continue;
+            js_node *nx = NULL, *ny = NULL;
+            VKA_TRY(member_node(c, x, name, &nx));
+            VKA_TRY(member_node(c, y, name, &ny));
+            VKA_TRY(disjoint(c, nx, ny, depth + 1, out));
         }
-        if (!has_name(b->required, b->n_required, name)) continue;
-        js_set sa, sb;
-        js_node *na = NULL, *nb = NULL;
-        VKA_TRY(js_member_set(c, a, name, &sa));
-        vka_status s = js_member_set(c, b, name, &sb);
-        if (s == VKA_OK) s = js_node_get(c, &sa, &na);
-        if (s == VKA_OK) s = js_node_get(c, &sb, &nb);
-        if (s == VKA_OK) s = disjoint(c, na, nb, depth + 1, out);
-        js_set_free(&sa);
-        js_set_free(&sb);
-        VKA_TRY(s);
     }
-    for (uint32_t i = 0; i < b->n_required && !*out; i++) *out = has_name(a->forbidden, a->n_forbidden, b->required[i]);
     return VKA_OK;
 }
 
@@ -286,12 +299,18 @@ static vka_status disjoint(js_conv *c, js_node *a, js_node *b, int depth, bool *
 
 vka_status js_disjoint(js_conv *c, js_node *a, js_node *b, bool *out) { return disjoint(c, a, b, 0, out); }
 
-vka_status js_check_one_of(js_conv *c, const js_set *base, const js_choice *choice) {
+/* oneOf: the members that may overlap (in the context `base`) are made
+ * exclusive, each member i becoming "i and not j" for every j it may share a
+ * value with; `not` is exact (json_schema_rewrite.c), so the alternatives are
+ * then disjoint and the union is exactly oneOf. Members proven apart are left
+ * as they are. */
+vka_status js_check_one_of(js_conv *c, const js_set *base, js_choice *choice) {
     if (c->flags & VKA_JSON_SCHEMA_ONEOF_AS_ANYOF) return VKA_OK;
     uint32_t n = (uint32_t)cJSON_GetArraySize(choice->list);
+    if (n > 64) return js_fail_at(choice->path, "oneOf", "more than 64 alternatives are not supported (HINT: anyOf)");
     js_node **alts = calloc(n, sizeof *alts);
-    if (!alts) return js_oom();
-    vka_status s = VKA_OK;
+    uint64_t *partners = calloc(n, sizeof *partners);
+    vka_status s = alts && partners ? VKA_OK : js_oom();
     uint32_t i = 0;
     for (const cJSON *m = choice->list->child; m && s == VKA_OK; m = m->next, i++) {
         js_set set = {0};
@@ -300,17 +319,30 @@ vka_status js_check_one_of(js_conv *c, const js_set *base, const js_choice *choi
         if (s == VKA_OK) s = js_node_get(c, &set, &alts[i]);
         js_set_free(&set);
     }
+    bool overlap = false;
     for (uint32_t x = 0; x < n && s == VKA_OK; x++)
         for (uint32_t y = x + 1; y < n && s == VKA_OK; y++) {
             bool apart = false;
             s = js_disjoint(c, alts[x], alts[y], &apart);
-            if (s == VKA_OK && !apart)
-                s = js_fail_at(choice->path, "oneOf",
-                               "alternatives %u and %u may both match a value, and oneOf requires exactly one (HINT: "
-                               "make them exclusive, e.g. with a \"const\" member that tells them apart, use anyOf, "
-                               "or the oneof-as-anyof option)",
-                               x, y);
+            if (s == VKA_OK && !apart) {
+                partners[x] |= 1ull << y;
+                partners[y] |= 1ull << x;
+                overlap = true;
+            }
         }
+    const cJSON *exclusive = NULL;
+    if (s == VKA_OK && overlap) s = js_exclusive_one_of(c, choice->list, partners, n, &exclusive);
+    if (s == VKA_ERR_GRAMMAR) {
+        char why[700];
+        snprintf(why, sizeof why, "%s", vka_last_error());
+        s = js_fail_at(choice->path, "oneOf",
+                       "its alternatives may both match a value, and making them exclusive failed: %s (HINT: make them "
+                       "exclusive, e.g. with a \"const\" member that tells them apart, use anyOf, or the "
+                       "oneof-as-anyof option)",
+                       why);
+    }
+    if (s == VKA_OK && exclusive) choice->list = exclusive;
     free(alts);
+    free(partners);
     return s;
 }

@@ -175,6 +175,8 @@ struct js_conv {
     uint32_t n_rewrites, cap_rewrites;
     js_rewrite_memo *negations;
     uint32_t n_negations, cap_negations;
+    void *exclusive;                    /* oneOf lists made exclusive (json_schema_rewrite.c) */
+    uint32_t n_exclusive, cap_exclusive;
     uint32_t depth;                     /* recursion depth of building/emitting */
     unsigned need;                      /* shared rules used (JS_NEED_*) */
     char **kept;                        /* rule names made outside nodes, alive until the end */

@@ -27,8 +27,15 @@ vka_status js_rewrite_choices(js_conv *c, const cJSON *s, const char *path, cons
 /* The negation of schema s as a schema the converter enforces (memoized). */
 vka_status js_negation(js_conv *c, const cJSON *s, const cJSON **out);
 
-/* Checks that the members of a oneOf (in the context of the other sources,
- * `base`) cannot both match, unless oneOf is to be read as anyOf. */
-vka_status js_check_one_of(js_conv *c, const js_set *base, const js_choice *choice);
+/* Makes the members of a oneOf (in the context of the other sources, `base`)
+ * exclusive where they may overlap, replacing choice->list, unless oneOf is to
+ * be read as anyOf. */
+vka_status js_check_one_of(js_conv *c, const js_set *base, js_choice *choice);
+
+/* The oneOf list with member i replaced by "i and not j" for each j set in
+ * partners[i] (memoized per list and partners). */
+vka_status js_exclusive_one_of(js_conv *c, const cJSON *list, const uint64_t *partners, uint32_t n, const cJSON **out);
+
+void js_exclusive_free(js_conv *c);
 
 #endif

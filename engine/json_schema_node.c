@@ -712,6 +712,14 @@ static vka_status filter_values(js_conv *c, js_node *n) {
 /* The alternatives: one per combination of the choices' members, each the
  * node of the whole set (choices now plain) plus the chosen members. */
 static vka_status build_union(js_conv *c, js_node *n, flat *f) {
+    /* oneOf members made exclusive first, in the context of every source */
+    js_set ctx = {0};
+    vka_status st = set_copy(&f->set, &ctx);
+    for (uint32_t i = 0; i < f->n_choices && st == VKA_OK; i++) st = js_set_add(&ctx, f->choice_src[i], true);
+    for (uint32_t i = 0; i < f->n_choices && st == VKA_OK; i++)
+        if (f->choices[i].one_of) st = js_check_one_of(c, &ctx, &f->choices[i]);
+    js_set_free(&ctx);
+    VKA_TRY(st);
     uint64_t combos = 1;
     for (uint32_t i = 0; i < f->n_choices; i++) {
         combos *= (uint64_t)cJSON_GetArraySize(f->choices[i].list);
@@ -739,8 +747,6 @@ static vka_status build_union(js_conv *c, js_node *n, flat *f) {
         js_set_free(&alt);
         if (s == VKA_OK) n->alts[n->n_alts++] = a;
     }
-    for (uint32_t i = 0; i < f->n_choices && s == VKA_OK; i++)
-        if (f->choices[i].one_of) s = js_check_one_of(c, &base, &f->choices[i]);
     js_set_free(&base);
     return s;
 }

@@ -569,3 +569,69 @@ vka_status js_negation(js_conv *c, const cJSON *s, const cJSON **out) {
     c->negations[c->n_negations++] = (js_rewrite_memo){.src = s, .choices = {*out}, .n = 1};
     return VKA_OK;
 }
+
+/* ---------------------------------------------------------------- exclusive oneOf */
+
+typedef struct exclusive_memo {
+    const cJSON *list;
+    uint64_t *partners;
+    uint32_t n;
+    const cJSON *made;
+} exclusive_memo;
+
+vka_status js_exclusive_one_of(js_conv *c, const cJSON *list, const uint64_t *partners, uint32_t n, const cJSON **out) {
+    exclusive_memo *memo = c->exclusive;
+    for (uint32_t i = 0; i < c->n_exclusive; i++)
+        if (memo[i].list == list && memo[i].n == n && memcmp(memo[i].partners, partners, n * sizeof *partners) == 0) {
+            *out = memo[i].made;
+            return VKA_OK;
+        }
+    cJSON *made = cJSON_CreateArray();
+    if (!made) return js_oom();
+    vka_status s = VKA_OK;
+    uint32_t i = 0;
+    for (const cJSON *m = list->child; m && s == VKA_OK; m = m->next, i++) {
+        cJSON *member = NULL;
+        if (!partners[i]) {
+            s = alias(c, m, &member);
+        } else {
+            /* allOf [member, not partner, ...] */
+            cJSON *all = cJSON_CreateArray(), *self = NULL;
+            member = cJSON_CreateObject();
+            s = all && member ? alias(c, m, &self) : js_oom();
+            if (s == VKA_OK) cJSON_AddItemToArray(all, self);
+            uint32_t j = 0;
+            for (const cJSON *o = list->child; o && s == VKA_OK; o = o->next, j++) {
+                if (!((partners[i] >> j) & 1)) continue;
+                const cJSON *neg = NULL;
+                s = js_negation(c, o, &neg);
+                cJSON *ref = NULL;
+                if (s == VKA_OK) s = alias(c, neg, &ref);
+                if (s == VKA_OK) cJSON_AddItemToArray(all, ref);
+            }
+            if (member) cJSON_AddItemToObject(member, "allOf", all);
+            else cJSON_Delete(all);
+        }
+        if (member) cJSON_AddItemToArray(made, member);
+    }
+    if (s != VKA_OK) {
+        cJSON_Delete(made);
+        return s;
+    }
+    const cJSON *kept;
+    VKA_TRY(keep_list(c, made, list, &kept));
+    VKA_TRY(index_made(c, made, list));
+    if (!js_grow((void **)&c->exclusive, &c->cap_exclusive, c->n_exclusive + 1, sizeof(exclusive_memo))) return js_oom();
+    uint64_t *copy = malloc(n * sizeof *copy);
+    if (!copy) return js_oom();
+    memcpy(copy, partners, n * sizeof *copy);
+    ((exclusive_memo *)c->exclusive)[c->n_exclusive++] = (exclusive_memo){list, copy, n, kept};
+    *out = kept;
+    return VKA_OK;
+}
+
+void js_exclusive_free(js_conv *c) {
+    exclusive_memo *memo = c->exclusive;
+    for (uint32_t i = 0; i < c->n_exclusive; i++) free(memo[i].partners);
+    free(c->exclusive);
+}

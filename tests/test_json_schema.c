@@ -199,7 +199,13 @@ Test(json_schema, any_of_one_of_all_of) {
     CHECK("{\"oneOf\":[{\"type\":\"object\",\"properties\":{\"kind\":{\"const\":\"a\"},\"x\":{\"type\":\"integer\"}},\"required\":[\"kind\"]},"
           "{\"type\":\"object\",\"properties\":{\"kind\":{\"const\":\"b\"}},\"required\":[\"kind\"]}]}",
           LIST("{\"kind\":\"a\",\"x\":1}", "{\"kind\":\"b\"}"), LIST("{\"kind\":\"c\"}", "{\"kind\":\"a\",\"x\":\"s\"}"));
-    EXPECT_ERROR("{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":0}]}", "oneOf");
+    /* overlapping members are made exclusive: exactly one must match */
+    CHECK("{\"type\":\"object\",\"oneOf\":[{\"required\":[\"a\"]},{\"required\":[\"b\"]}]}",
+          LIST("{\"a\":1}", "{\"b\":1}", "{\"b\":1,\"c\":2}"), LIST("{\"a\":1,\"b\":2}", "{}"));
+    CHECK("{\"oneOf\":[{\"enum\":[1,2,3]},{\"enum\":[3,4]}]}", LIST("1", "4"), LIST("3", "5"));
+    CHECK("{\"oneOf\":[{\"type\":\"string\"},{\"maxLength\":3}]}", LIST("\"abcd\"", "5", "null"), LIST("\"abc\""));
+    /* unless the exclusion cannot be written exactly */
+    EXPECT_ERROR("{\"oneOf\":[{\"type\":\"integer\"},{\"multipleOf\":3}]}", "oneOf");
     check_flags("{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":0}]}", VKA_JSON_SCHEMA_ONEOF_AS_ANYOF, LIST("1", "-1"), NONE);
     CHECK("{\"allOf\":[{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},\"required\":[\"a\"]},"
           "{\"properties\":{\"b\":{\"type\":\"string\"}},\"required\":[\"b\"]}]}",
