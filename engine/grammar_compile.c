@@ -43,8 +43,8 @@ static vka_status oom(void) { return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of mem
 static vka_status new_state(nfa *a, uint32_t *out) {
     if (a->n_states >= VKA_GRAMMAR_MAX_STATES) return too_large();
     uint32_t cap = a->cap_states;
-    if (!g_grow((void **)&a->first_edge, &a->cap_states, a->n_states + 1, sizeof *a->first_edge)) return oom();
-    if (!g_grow((void **)&a->final, &a->cap_final, a->n_states + 1, 1)) return oom();
+    if (!g_reserve((void **)&a->first_edge, &a->cap_states, a->n_states + 1, sizeof *a->first_edge)) return oom();
+    if (!g_reserve((void **)&a->final, &a->cap_final, a->n_states + 1, 1)) return oom();
     (void)cap;
     a->first_edge[a->n_states] = G_NONE;
     a->final[a->n_states] = 0;
@@ -53,7 +53,7 @@ static vka_status new_state(nfa *a, uint32_t *out) {
 }
 
 static vka_status add_edge(nfa *a, uint32_t from, uint32_t kind, uint32_t arg, uint32_t to) {
-    if (!g_grow((void **)&a->edges, &a->cap_edges, a->n_edges + 1, sizeof *a->edges)) return oom();
+    if (!g_reserve((void **)&a->edges, &a->cap_edges, a->n_edges + 1, sizeof *a->edges)) return oom();
     a->edges[a->n_edges] = (b_edge){kind, arg, to, a->first_edge[from]};
     a->first_edge[from] = a->n_edges++;
     return VKA_OK;
@@ -132,6 +132,7 @@ typedef struct analysis {
     const g_syntax *syn;
     nfa base;
     uint32_t *rule_first, *rule_end;    /* state range of each rule in `base` */
+    uint32_t *rule_exit;                /* its one final state */
     uint8_t *nullable;
     uint32_t *mark;                     /* per state, epoch of the last visit */
     uint32_t epoch;
@@ -173,21 +174,60 @@ static vka_status nullable_walk(analysis *an, uint32_t r, call_fn on_call, void 
     return VKA_OK;
 }
 
+/* Which rules can match the empty string: a rule is walked again only when
+ * a rule it calls has just turned out nullable (a worklist over the callers;
+ * repeating passes over all rules is quadratic on long chains of rules). */
 static vka_status compute_nullable(analysis *an) {
-    bool changed = true;
-    while (changed) {
-        changed = false;
-        for (uint32_t r = 0; r < an->syn->n_rules; r++) {
-            if (an->nullable[r]) continue;
-            bool end;
-            VKA_TRY(nullable_walk(an, r, NULL, NULL, &end));
-            if (end) {
-                an->nullable[r] = 1;
-                changed = true;
-            }
+    uint32_t n_rules = an->syn->n_rules;
+    const nfa *a = &an->base;
+    uint32_t *off = calloc((size_t)n_rules + 1, sizeof *off), *callers = NULL, *queue = NULL;
+    uint8_t *queued = calloc(n_rules ? n_rules : 1, 1);
+    vka_status s = VKA_OK;
+    if (!off || !queued) { s = oom(); goto done; }
+    /* callers of each rule, as lists in one array (a caller once per call) */
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        for (uint32_t r = 0; r < n_rules; r++)
+            for (uint32_t st = an->rule_first[r]; st < an->rule_end[r]; st++)
+                for (uint32_t e = a->first_edge[st]; e != G_NONE; e = a->edges[e].next) {
+                    if (a->edges[e].kind != E_CALL) continue;
+                    if (pass == 0) off[a->edges[e].arg + 1]++;
+                    else callers[off[a->edges[e].arg]++] = r;
+                }
+        if (pass == 0) {
+            for (uint32_t r = 0; r < n_rules; r++) off[r + 1] += off[r];
+            if (!(callers = malloc((off[n_rules] ? off[n_rules] : 1) * sizeof *callers))) { s = oom(); goto done; }
+        } else {
+            for (uint32_t r = n_rules; r > 0; r--) off[r] = off[r - 1];   /* back to the starts */
+            off[0] = 0;
         }
     }
-    return VKA_OK;
+    if (!(queue = malloc((n_rules ? n_rules : 1) * sizeof *queue))) { s = oom(); goto done; }
+    /* a ring of at most n_rules entries: each rule is in it at most once */
+    uint32_t head = 0, count = 0;
+    for (uint32_t r = 0; r < n_rules; r++) queue[count++] = r, queued[r] = 1;
+    while (count) {
+        uint32_t r = queue[head];
+        head = (head + 1) % n_rules;
+        count--;
+        queued[r] = 0;
+        if (an->nullable[r]) continue;
+        bool end;
+        if ((s = nullable_walk(an, r, NULL, NULL, &end)) != VKA_OK) goto done;
+        if (!end) continue;
+        an->nullable[r] = 1;
+        for (uint32_t k = off[r]; k < off[r + 1]; k++) {
+            uint32_t c = callers[k];
+            if (an->nullable[c] || queued[c]) continue;
+            queue[(head + count++) % n_rules] = c;
+            queued[c] = 1;
+        }
+    }
+done:
+    free(off);
+    free(callers);
+    free(queue);
+    free(queued);
+    return s;
 }
 
 typedef struct edge_list {
@@ -274,8 +314,9 @@ done:
     return s;
 }
 
-/* Marks rules that lie on a cycle of calls (recursive rules), and lists all
- * rules callees-first (Tarjan's SCC order). */
+/* Marks rules that lie on a cycle of calls (recursive rules: 1 when the
+ * cycle is the rule calling itself, 2 when it passes through other rules),
+ * and lists all rules callees-first (Tarjan's SCC order). */
 static vka_status find_recursive(analysis *an, uint8_t *recursive, uint32_t *order) {
     uint32_t n_rules = an->syn->n_rules;
     const nfa *a = &an->base;
@@ -337,7 +378,7 @@ static vka_status find_recursive(analysis *an, uint8_t *recursive, uint32_t *ord
                 do first--; while (scc[first] != r);
                 for (uint32_t k = first; k < n_scc; k++) {
                     on_stack[scc[k]] = 0;
-                    if (n_scc - first > 1) recursive[scc[k]] = 1;
+                    if (n_scc - first > 1) recursive[scc[k]] = 2;
                     order[n_order++] = scc[k];
                 }
                 n_scc = first;
@@ -355,6 +396,75 @@ done:
     return s;
 }
 
+/* ---------------------------------------------------------------- equal rules */
+
+/* Rules with the same automaton (the same classes, and calls to rules that
+ * are the same in turn) are one rule: converters write many copies (a
+ * string's characters for every property, a key's spelling for every key),
+ * and token masks are filled once per automaton state. canon[r] is the
+ * first rule equal to r; rules on cycles through other rules keep their own. */
+typedef struct rule_sig {
+    uint64_t hash;
+    uint32_t begin, end;        /* words in sig_words */
+} rule_sig;
+
+static vka_status rule_signature(const analysis *an, uint32_t r, const uint32_t *canon, uint32_t **words,
+                                 uint32_t *n, uint32_t *cap) {
+    const nfa *a = &an->base;
+    uint32_t first = an->rule_first[r];
+    for (uint32_t st = first; st < an->rule_end[r]; st++) {
+        if (!g_reserve((void **)words, cap, *n + 2, sizeof **words)) return oom();
+        (*words)[(*n)++] = G_NONE - 1;      /* a state begins */
+        (*words)[(*n)++] = a->final[st];
+        for (uint32_t e = a->first_edge[st]; e != G_NONE; e = a->edges[e].next) {
+            const b_edge *ed = &a->edges[e];
+            uint32_t arg = ed->kind == E_CALL ? (ed->arg == r ? G_NONE : canon[ed->arg]) : ed->arg;
+            if (!g_reserve((void **)words, cap, *n + 3, sizeof **words)) return oom();
+            (*words)[(*n)++] = ed->kind;
+            (*words)[(*n)++] = arg;
+            (*words)[(*n)++] = ed->to - first;
+        }
+    }
+    return VKA_OK;
+}
+
+static vka_status merge_equal_rules(analysis *an, const uint8_t *recursive, const uint32_t *order, uint32_t root,
+                                    uint32_t *canon) {
+    uint32_t n_rules = an->syn->n_rules, bits = 4;
+    while ((1u << bits) < n_rules * 2) bits++;
+    uint32_t *table = malloc(((size_t)1 << bits) * sizeof *table), *words = NULL, n_words = 0, cap_words = 0;
+    rule_sig *sigs = malloc((n_rules ? n_rules : 1) * sizeof *sigs);
+    vka_status s = table && sigs ? VKA_OK : oom();
+    if (s == VKA_OK) memset(table, 0xFF, ((size_t)1 << bits) * sizeof *table);
+    for (uint32_t r = 0; r < n_rules; r++) canon[r] = r;
+    /* callees first: a rule's signature names its callees' merged rules */
+    for (uint32_t i = 0; s == VKA_OK && i < n_rules; i++) {
+        uint32_t r = order[i];
+        if (recursive[r] == 2 || r == root) continue;
+        uint32_t begin = n_words;
+        if ((s = rule_signature(an, r, canon, &words, &n_words, &cap_words)) != VKA_OK) break;
+        uint64_t h = 0xCBF29CE484222325ull;
+        for (uint32_t k = begin; k < n_words; k++) h = (h ^ words[k]) * 0x100000001B3ull;
+        sigs[r] = (rule_sig){h, begin, n_words};
+        uint32_t mask = (1u << bits) - 1, slot = (uint32_t)h & mask;
+        for (; table[slot] != G_NONE; slot = (slot + 1) & mask) {
+            const rule_sig *o = &sigs[table[slot]];
+            if (o->hash == h && o->end - o->begin == n_words - begin &&
+                memcmp(words + o->begin, words + begin, (n_words - begin) * sizeof *words) == 0)
+                break;
+        }
+        if (table[slot] == G_NONE) table[slot] = r;
+        else canon[r] = table[slot];
+    }
+    /* every call goes to the merged rule */
+    for (uint32_t e = 0; s == VKA_OK && e < an->base.n_edges; e++)
+        if (an->base.edges[e].kind == E_CALL) an->base.edges[e].arg = canon[an->base.edges[e].arg];
+    free(table);
+    free(words);
+    free(sigs);
+    return s;
+}
+
 /* ---------------------------------------------------------------- inlining */
 
 typedef struct inliner {
@@ -364,39 +474,38 @@ typedef struct inliner {
     uint32_t *kept_start;       /* start state in `out` of each kept rule */
 } inliner;
 
-/* Copies rule r into `out`, splicing in copies of the inlined rules it calls.
- * Inline copies report their end states in *exits instead of marking them final. */
-static vka_status copy_rule(inliner *in, uint32_t r, bool as_inline, uint32_t *entry, edge_list *exits) {
+/* Room for n more states in `out`, without ending edges or finality. */
+static vka_status new_states(nfa *a, uint32_t n, uint32_t *first) {
+    if ((uint64_t)a->n_states + n > VKA_GRAMMAR_MAX_STATES) return too_large();
+    if (!g_grow((void **)&a->first_edge, &a->cap_states, a->n_states + n, sizeof *a->first_edge) ||
+        !g_grow((void **)&a->final, &a->cap_final, a->n_states + n, 1))
+        return oom();
+    memset(a->first_edge + a->n_states, 0xFF, (size_t)n * sizeof *a->first_edge);
+    memset(a->final + a->n_states, 0, n);
+    *first = a->n_states;
+    a->n_states += n;
+    return VKA_OK;
+}
+
+/* Copies rule r into `out`, splicing in copies of the inlined rules it calls
+ * (a rule ends in one state, its `exit`, which an inline copy links to the
+ * state after the call instead of marking it final). */
+static vka_status copy_rule(inliner *in, uint32_t r, bool as_inline, uint32_t *entry) {
     const nfa *a = &in->an->base;
-    uint32_t first = in->an->rule_first[r], end = in->an->rule_end[r];
-    uint32_t base = in->out.n_states;
-    for (uint32_t s = first; s < end; s++) {
-        uint32_t t;
-        VKA_TRY(new_state(&in->out, &t));
-    }
+    uint32_t first = in->an->rule_first[r], end = in->an->rule_end[r], base = 0;
+    VKA_TRY(new_states(&in->out, end - first, &base));
     *entry = base;
+    if (!as_inline) in->out.final[base + (in->an->rule_exit[r] - first)] = 1;
     for (uint32_t s = first; s < end; s++) {
         uint32_t ms = base + (s - first);
-        if (a->final[s]) {
-            if (as_inline) {
-                collect_call(exits, ms);
-                if (exits->failed) return oom();
-            } else {
-                in->out.final[ms] = 1;
-            }
-        }
         for (uint32_t e = a->first_edge[s]; e != G_NONE; e = a->edges[e].next) {
             const b_edge *ed = &a->edges[e];
             uint32_t to = base + (ed->to - first);
             if (ed->kind == E_CALL && in->inline_rule[ed->arg]) {
-                uint32_t sub_entry;
-                edge_list sub_exits = {0};
-                vka_status st = copy_rule(in, ed->arg, true, &sub_entry, &sub_exits);
-                if (st == VKA_OK) st = add_edge(&in->out, ms, E_EPS, 0, sub_entry);
-                for (uint32_t k = 0; st == VKA_OK && k < sub_exits.n; k++)
-                    st = add_edge(&in->out, sub_exits.to[k], E_EPS, 0, to);
-                free(sub_exits.to);
-                VKA_TRY(st);
+                uint32_t sub, callee = ed->arg;
+                VKA_TRY(copy_rule(in, callee, true, &sub));
+                VKA_TRY(add_edge(&in->out, ms, E_EPS, 0, sub));
+                VKA_TRY(add_edge(&in->out, sub + (in->an->rule_exit[callee] - in->an->rule_first[callee]), E_EPS, 0, to));
             } else {
                 VKA_TRY(add_edge(&in->out, ms, ed->kind, ed->arg, to));
             }
@@ -454,14 +563,14 @@ static vka_status build_tables(const nfa *a, uint32_t root_start, vka_grammar *g
             uint32_t q = queue[head++];
             if (a->final[q]) final = true;
             if (g->term_off[q + 1] > g->term_off[q]) {
-                if (!g_grow((void **)&g->clo_term, &cap_terms, n_clo_term + 1, sizeof *g->clo_term)) { s = oom(); goto done; }
+                if (!g_reserve((void **)&g->clo_term, &cap_terms, n_clo_term + 1, sizeof *g->clo_term)) { s = oom(); goto done; }
                 g->clo_term[n_clo_term++] = q;
             }
             for (uint32_t e = a->first_edge[q]; e != G_NONE; e = a->edges[e].next) {
                 const b_edge *ed = &a->edges[e];
                 if (ed->kind == E_CALL) {
-                    if (!g_grow((void **)&g->clo_call_start, &cap_calls, n_clo_call + 1, sizeof(uint32_t)) ||
-                        !g_grow((void **)&g->clo_call_ret, &cap_rets, n_clo_call + 1, sizeof(uint32_t))) {
+                    if (!g_reserve((void **)&g->clo_call_start, &cap_calls, n_clo_call + 1, sizeof(uint32_t)) ||
+                        !g_reserve((void **)&g->clo_call_ret, &cap_rets, n_clo_call + 1, sizeof(uint32_t))) {
                         s = oom();
                         goto done;
                     }
@@ -500,12 +609,14 @@ vka_status g_compile(const g_syntax *syn, uint32_t root_rule, vka_grammar *g) {
     uint8_t *inline_rule = calloc(n_rules, 1);
     uint32_t *order = malloc((size_t)n_rules * sizeof *order);
     uint32_t *size = calloc(n_rules, sizeof *size);
+    uint32_t *canon = malloc((n_rules ? n_rules : 1) * sizeof *canon);
     an.rule_first = malloc((size_t)n_rules * sizeof *an.rule_first);
     an.rule_end = malloc((size_t)n_rules * sizeof *an.rule_end);
+    an.rule_exit = malloc((size_t)n_rules * sizeof *an.rule_exit);
     an.nullable = calloc(n_rules, 1);
     in.kept_start = malloc((size_t)n_rules * sizeof *in.kept_start);
     vka_status s = VKA_OK;
-    if (!recursive || !inline_rule || !order || !size || !an.rule_first || !an.rule_end || !an.nullable ||
+    if (!recursive || !inline_rule || !order || !size || !canon || !an.rule_first || !an.rule_end || !an.rule_exit || !an.nullable ||
         !in.kept_start) { s = oom(); goto done; }
 
     for (uint32_t r = 0; r < n_rules; r++) {
@@ -514,6 +625,7 @@ vka_status g_compile(const g_syntax *syn, uint32_t root_rule, vka_grammar *g) {
         if ((s = new_state(&an.base, &start)) != VKA_OK) goto done;
         if ((s = compile_node(&an.base, syn->rules[r].body, start, &exit)) != VKA_OK) goto done;
         an.base.final[exit] = 1;
+        an.rule_exit[r] = exit;
         an.rule_end[r] = an.base.n_states;
     }
     an.mark = calloc(an.base.n_states, sizeof *an.mark);
@@ -521,6 +633,7 @@ vka_status g_compile(const g_syntax *syn, uint32_t root_rule, vka_grammar *g) {
     if ((s = compute_nullable(&an)) != VKA_OK) goto done;
     if ((s = check_left_recursion(&an)) != VKA_OK) goto done;
     if ((s = find_recursive(&an, recursive, order)) != VKA_OK) goto done;
+    if ((s = merge_equal_rules(&an, recursive, order, root_rule, canon)) != VKA_OK) goto done;
 
     /* callees come first in `order`, so their sizes are known */
     for (uint32_t i = 0; i < n_rules; i++) {
@@ -537,8 +650,8 @@ vka_status g_compile(const g_syntax *syn, uint32_t root_rule, vka_grammar *g) {
     in.inline_rule = inline_rule;
     for (uint32_t r = 0; r < n_rules; r++) {
         in.kept_start[r] = G_NONE;
-        if (inline_rule[r]) continue;
-        if ((s = copy_rule(&in, r, false, &in.kept_start[r], NULL)) != VKA_OK) goto done;
+        if (inline_rule[r] || canon[r] != r) continue;     /* merged rules are called no more */
+        if ((s = copy_rule(&in, r, false, &in.kept_start[r])) != VKA_OK) goto done;
     }
     for (uint32_t e = 0; e < in.out.n_edges; e++)
         if (in.out.edges[e].kind == E_CALL) in.out.edges[e].arg = in.kept_start[in.out.edges[e].arg];
@@ -554,6 +667,7 @@ done:
     nfa_free(&in.out);
     free(an.rule_first);
     free(an.rule_end);
+    free(an.rule_exit);
     free(an.nullable);
     free(an.mark);
     free(an.queue);
@@ -562,5 +676,6 @@ done:
     free(inline_rule);
     free(order);
     free(size);
+    free(canon);
     return s;
 }

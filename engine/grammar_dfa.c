@@ -17,47 +17,120 @@ static vka_status oom(void) { return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of mem
 
 /* ---------------------------------------------------------------- classes */
 
-static uint32_t class_non_ascii(const vka_grammar *g, uint32_t cls) {
+/* The groups (see G_GROUPS) class cls holds wholly, and those it holds in part. */
+static void class_groups(const vka_grammar *g, uint32_t cls, uint32_t *all, uint32_t *some) {
     const g_class *c = &g->classes[cls];
     const g_range *r = g->ranges + c->first;
-    uint64_t covered = 0;
+    uint32_t covered[G_GROUPS] = {0};
+    *all = *some = 0;
     for (uint32_t i = 0; i < c->count; i++) {
         uint32_t lo = r[i].lo < 0x80 ? 0x80 : r[i].lo, hi = r[i].hi;
-        if (lo > hi) continue;
-        covered += hi - lo + 1;
-        /* surrogates are never matched: a range over them counts only its outside */
-        uint32_t slo = lo > 0xD800 ? lo : 0xD800, shi = hi < 0xDFFF ? hi : 0xDFFF;
-        if (slo <= shi) covered -= shi - slo + 1;
+        for (uint32_t grp = 0; grp < G_GROUPS && lo <= hi; grp++) {
+            uint32_t glo = g_group_first(grp), ghi = g_group_first(grp + 1) - 1;
+            if (grp == 16) ghi = 0xD7FF;    /* the surrogates follow group 16 and are in no group */
+            uint32_t a = lo > glo ? lo : glo, b = hi < ghi ? hi : ghi;
+            if (a <= b) covered[grp] += b - a + 1;
+        }
     }
-    const uint64_t all = (uint64_t)G_MAX_CP + 1 - 0x80 - 0x800;
-    return covered == 0 ? G_NA_NONE : covered == all ? G_NA_ALL : G_NA_PARTIAL;
+    for (uint32_t grp = 0; grp < G_GROUPS; grp++) {
+        uint32_t size = (grp == 16 ? 0xD800 : g_group_first(grp + 1)) - g_group_first(grp);
+        if (covered[grp] == size) *all |= 1u << grp;
+        else if (covered[grp]) *some |= 1u << grp;
+    }
 }
 
-/* Whether every class on the edges of these tops holds all code points
- * above ASCII or none: then which one an incomplete character becomes does
- * not matter. */
-static bool non_ascii_uniform(const g_dfa *d, const uint32_t *tops, uint32_t n) {
+/* The code points a character can still become after these bits: [lo, hi],
+ * empty (lo > hi) when none is valid. */
+static void char_range(uint32_t cp, uint32_t need, uint32_t total, uint32_t *lo, uint32_t *hi) {
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    uint32_t shift = 6 * need;
+    *lo = cp << shift;
+    *hi = *lo | ((1u << shift) - 1);
+    if (*lo < least[total]) *lo = least[total];
+    if (*hi > G_MAX_CP) *hi = G_MAX_CP;
+    if (*lo >= 0xD800 && *hi <= 0xDFFF) *lo = *hi + 1;     /* surrogates only */
+}
+
+/* The lead bytes (bit b - 0xC0) of characters class cls holds. */
+static uint64_t class_leads(const vka_grammar *g, uint32_t cls) {
+    uint64_t leads = 0;
+    for (uint32_t b = 0xC2; b <= 0xF4; b++) {
+        uint32_t total = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2, lo, hi;
+        char_range(b & (0x7Fu >> total), total - 1, total, &lo, &hi);
+        if (lo <= hi && g_class_meets(g, cls, lo, hi)) leads |= 1ull << (b - 0xC0);
+    }
+    return leads;
+}
+
+/* class_all, class_some and class_lead of cls, worked out on first use. */
+static void class_info(g_dfa *d, uint32_t cls) {
+    if (d->class_ready[cls]) return;
+    class_groups(d->g, cls, &d->class_all[cls], &d->class_some[cls]);
+    d->class_lead[cls] = class_leads(d->g, cls);
+    d->class_ready[cls] = 1;
+}
+
+/* Whether the groups in `span` are alike for every class on the edges of
+ * these tops: each holds all of them or none. Then which of their code
+ * points an incomplete character becomes does not matter. */
+static bool groups_alike(g_dfa *d, const uint32_t *tops, uint32_t n, uint32_t span) {
     const vka_grammar *g = d->g;
     for (uint32_t i = 0; i < n; i++) {
         if (tops[i] <= G_FRAME_CONTEXT) continue;
         uint32_t a = d->ctx->frames[tops[i]].state;
-        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++)
-            if (d->class_na[g->term_cls[k]] == G_NA_PARTIAL) return false;
+        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++) {
+            class_info(d, g->term_cls[k]);
+            uint32_t all = d->class_all[g->term_cls[k]] & span;
+            if ((d->class_some[g->term_cls[k]] & span) || (all && all != span)) return false;
+        }
     }
     return true;
 }
 
-/* One representative of the incomplete characters that behave alike: only
- * the lead byte limits the second byte (E0, ED, F0, F4 more than the
- * others); after two bytes every continuation completes a valid character. */
-static uint32_t canonical_partial(uint32_t cp, uint32_t need, uint32_t total) {
-    uint32_t consumed = total - need;
-    if (consumed == 1) {
-        if (total == 2) return 0x02;                                  /* C2 */
-        if (total == 3) return cp == 0x0 || cp == 0xD ? cp : 0x1;     /* E0, ED, or E1 */
-        return cp == 0x0 || cp == 0x4 ? cp : 0x1;                     /* F0, F4, or F1 */
+static uint32_t partial_span(uint32_t cp, uint32_t need, uint32_t total) {
+    uint32_t lo, hi;
+    char_range(cp, need, total, &lo, &hi);
+    return lo <= hi ? g_groups_of_range(lo, hi) : 0;
+}
+
+/* What limits the next continuation byte: only after the lead byte, and
+ * more for E0, ED, F0 and F4 than for the others (0). */
+static uint32_t lead_kind(uint32_t cp, uint32_t need, uint32_t total) {
+    if (total - need != 1) return 0;
+    if (total == 3 && (cp == 0x0 || cp == 0xD)) return 1 + cp;
+    if (total == 4 && (cp == 0x0 || cp == 0x4)) return 20 + cp;
+    return 0;
+}
+
+/* The lowest continuation byte that may follow an incomplete character of
+ * bits cp, and the highest. */
+static void continuation_range(uint32_t cp, uint32_t need, uint32_t total, uint8_t *lo, uint8_t *hi) {
+    *lo = 0x80;
+    *hi = 0xBF;
+    uint32_t kind = lead_kind(cp, need, total);
+    if (kind == 1) *lo = 0xA0;          /* E0 */
+    else if (kind == 14) *hi = 0x9F;    /* ED */
+    else if (kind == 20) *lo = 0x90;    /* F0 */
+    else if (kind == 24) *hi = 0x8F;    /* F4 */
+}
+
+/* One incomplete character for all that behave alike: their completions lie
+ * in the same groups (alike for the tops) and the same bytes may follow. The
+ * first one seen stands for the others. */
+static vka_status canonical_partial(g_dfa *d, uint32_t span, const g_level *L, uint32_t *cp) {
+    uint64_t key = (uint64_t)span << 16 | L->need << 12 | L->total << 8 | lead_kind(L->cp, L->need, L->total);
+    uint32_t mask = (1u << d->canon_bits) - 1, i = (uint32_t)(key * 0x9E3779B97F4A7C15ull >> 40) & mask;
+    for (; d->canon_keys[i] != UINT64_MAX; i = (i + 1) & mask)
+        if (d->canon_keys[i] == key) return *cp = d->canon_cps[i], VKA_OK;
+    if ((d->canon_used + 1) * 2 > (1u << d->canon_bits)) {
+        /* too many kinds to remember: this one stands for itself */
+        *cp = L->cp;
+        return VKA_OK;
     }
-    return consumed == 2 ? 0x40 : 0x1000;                             /* E1 80 / F1 80, F1 80 80 */
+    d->canon_keys[i] = key;
+    d->canon_cps[i] = *cp = L->cp;
+    d->canon_used++;
+    return VKA_OK;
 }
 
 /* ---------------------------------------------------------------- states */
@@ -100,8 +173,12 @@ static int cmp_u32(const void *a, const void *b) {
 static vka_status intern_state(g_dfa *d, uint32_t *tops, uint32_t n, const g_level *L0, uint32_t *out) {
     qsort(tops, n, sizeof *tops, cmp_u32);
     g_level L = *L0;
-    bool na_uniform = non_ascii_uniform(d, tops, n);
-    if (L.need && na_uniform) L.cp = canonical_partial(L.cp, L.need, L.total);
+    bool alike = false;
+    if (L.need) {
+        uint32_t span = partial_span(L.cp, L.need, L.total);
+        alike = span && groups_alike(d, tops, n, span);
+        if (alike) VKA_TRY(canonical_partial(d, span, &L, &L.cp));
+    }
     uint64_t h = hash_state(tops, n, &L);
     uint32_t mask = (1u << d->table_bits) - 1, i = (uint32_t)h & mask;
     for (; d->table[i] != G_NONE; i = (i + 1) & mask) {
@@ -115,7 +192,7 @@ static vka_status intern_state(g_dfa *d, uint32_t *tops, uint32_t n, const g_lev
     uint32_t id = d->n_states++;
     d->states[id] = (g_dfa_state){.tops = d->n_tops_pool, .n_tops = n, .cp = L.cp, .need = (uint8_t)L.need,
                                   .total = (uint8_t)L.total, .has_context = L.has_context,
-                                  .context_before = L.context_before, .non_ascii_uniform = na_uniform, .hash = h,
+                                  .context_before = L.context_before, .partial_alike = alike, .hash = h,
                                   .trans = G_NONE, .chars = G_NONE};
     d->n_tops_pool += n;
     d->table[i] = id;
@@ -140,18 +217,6 @@ static bool may_follow(const g_dfa_state *st, const g_dfa_chars *ch, uint8_t byt
     return byte >= 0xC0 && ((ch->next_ok >> (byte - 0xC0)) & 1u);
 }
 
-/* The code points a character can still become after these bits: [lo, hi],
- * empty (lo > hi) when none is valid. */
-static void char_range(uint32_t cp, uint32_t need, uint32_t total, uint32_t *lo, uint32_t *hi) {
-    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    uint32_t shift = 6 * need;
-    *lo = cp << shift;
-    *hi = *lo | ((1u << shift) - 1);
-    if (*lo < least[total]) *lo = least[total];
-    if (*hi > G_MAX_CP) *hi = G_MAX_CP;
-    if (*lo >= 0xD800 && *hi <= 0xDFFF) *lo = *hi + 1;     /* surrogates only */
-}
-
 /* Whether some edge of the tops takes a code point in [lo, hi]. */
 static bool edges_meet(const g_dfa *d, const g_dfa_state *st, uint32_t lo, uint32_t hi) {
     const vka_grammar *g = d->g;
@@ -169,51 +234,49 @@ static bool edges_meet(const g_dfa *d, const g_dfa_state *st, uint32_t lo, uint3
 /* next_ok: which lead bytes (or continuation bytes) keep some edge possible. */
 static void next_bytes(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
     ch->next_ok = 0;
-    for (uint32_t i = 0; i < 64; i++) {
+    for (uint32_t i = 0; st->need && i < 64; i++) {
         uint32_t lo, hi;
-        if (st->need) {
-            char_range((st->cp << 6) | i, st->need - 1u, st->total, &lo, &hi);
-        } else {
-            uint32_t b = 0xC0 + i, total = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
-            if (b < 0xC2 || b > 0xF4) continue;
-            char_range(b & (0x7Fu >> total), total - 1, total, &lo, &hi);
-        }
+        char_range((st->cp << 6) | i, st->need - 1u, st->total, &lo, &hi);
         if (edges_meet(d, st, lo, hi)) ch->next_ok |= 1ull << i;
     }
 }
 
-/* The lowest continuation byte that may follow an incomplete character of
- * canonical bits cp (see canonical_partial), and the highest. */
-static void continuation_range(uint32_t cp, uint32_t need, uint32_t total, uint8_t *lo, uint8_t *hi) {
-    *lo = 0x80;
-    *hi = 0xBF;
-    if (total - need != 1) return;
-    if (total == 3 && cp == 0x0) *lo = 0xA0;
-    else if (total == 3 && cp == 0xD) *hi = 0x9F;
-    else if (total == 4 && cp == 0x0) *lo = 0x90;
-    else if (total == 4 && cp == 0x4) *hi = 0x8F;
+/* The lowest lead byte (no incomplete character) or continuation byte (one
+ * pending) that leads where 0xC0 + i or 0x80 + i does: the same groups, alike
+ * for the state (a cell with no mixed group), and the same limits on what may
+ * follow; else the byte itself. Such bytes are neighbours (the groups rise
+ * with the bytes), so each is compared with the one before. */
+static void high_reps(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (st->need) continuation_range(st->cp, st->need, st->total, &lo, &hi);
+    uint32_t prev = UINT32_MAX;
+    for (uint32_t i = 0; i < 64; i++) {
+        uint32_t byte = (st->need ? 0x80 : 0xC0) + i, key = UINT32_MAX;
+        if (!st->need && d->lead_key[i] != UINT32_MAX) {
+            uint32_t span = d->lead_key[i] >> 8;
+            bool one_cell = !(span & ch->mixed_groups);
+            for (uint32_t grp = 0; one_cell && grp < G_GROUPS; grp++)
+                one_cell = !((span >> grp) & 1u) || ch->cell[128 + grp] == ch->cell[128 + __builtin_ctz(span)];
+            if (one_cell) key = d->lead_key[i];
+        } else if (st->need && st->partial_alike && byte >= lo && byte <= hi) {
+            key = partial_span((st->cp << 6) | (byte & 0x3Fu), st->need - 1u, st->total);
+        }
+        ch->high_rep[i] = key != UINT32_MAX && key == prev ? ch->high_rep[i - 1] : (uint8_t)byte;
+        prev = key;
+    }
 }
 
-/* A byte that leads from state s where `byte` does (the same edges take
- * both, or the characters they start cannot be told apart): the lowest
- * ASCII character of its cell, one lead byte per kind of lead, the lowest
- * allowed continuation byte; the byte itself otherwise. */
+/* A byte that leads from state s where `byte` does: the lowest ASCII
+ * character of its cell (the same edges take both), or see high_reps; the
+ * byte itself otherwise. */
 static uint8_t same_as(const g_dfa *d, const g_dfa_state *st, const g_dfa_chars *ch, uint8_t byte) {
-    if (byte < 0x80 && !st->need) {
-        const uint32_t *cell = d->cell_pool + ch->cells + 4 * ch->cell[byte];
+    if (!st->need && byte < 0x80) {
+        const uint32_t *cell = d->cell_pool + ch->cells + 5 * ch->cell[byte];
         for (int w = 0; w < 4; w++)
             if (cell[w]) return (uint8_t)(w * 32 + __builtin_ctz(cell[w]));
-    }
-    if (!st->non_ascii_uniform) return byte;
-    if (!st->need) {
-        if (byte >= 0xC2 && byte <= 0xDF) return 0xC2;
-        if ((byte >= 0xE1 && byte <= 0xEC) || byte == 0xEE || byte == 0xEF) return 0xE1;
-        if (byte >= 0xF1 && byte <= 0xF3) return 0xF1;
         return byte;
     }
-    uint8_t lo, hi;
-    continuation_range(st->cp, st->need, st->total, &lo, &hi);
-    return byte >= lo && byte <= hi ? lo : byte;
+    return (uint8_t)(byte >= 0x80 ? ch->high_rep[byte & 0x3F] : byte);
 }
 
 vka_status g_dfa_step_new(g_dfa *d, uint32_t s, uint8_t byte, uint32_t *out) {
@@ -262,21 +325,22 @@ vka_status g_dfa_complete(g_dfa *d, uint32_t s, uint32_t *out) {
     return VKA_OK;
 }
 
-/* Splits the cells by one class: each into its part in the class and the rest. */
-static vka_status refine(g_dfa *d, uint32_t first, uint32_t *n, const uint32_t *ascii) {
+/* Splits the cells by one class: each into its part in the class and the
+ * rest. A cell is 5 words: the ASCII characters, then the groups. */
+static vka_status refine(g_dfa *d, uint32_t first, uint32_t *n, const uint32_t *in_class) {
     for (uint32_t i = 0, end = *n; i < end; i++) {
-        uint32_t *m = d->cell_pool + first + 4 * i, in[4], out[4], any_in = 0, any_out = 0;
-        for (int w = 0; w < 4; w++) {
-            in[w] = m[w] & ascii[w];
-            out[w] = m[w] & ~ascii[w];
+        uint32_t *m = d->cell_pool + first + 5 * i, in[5], out[5], any_in = 0, any_out = 0;
+        for (int w = 0; w < 5; w++) {
+            in[w] = m[w] & in_class[w];
+            out[w] = m[w] & ~in_class[w];
             any_in |= in[w];
             any_out |= out[w];
         }
         if (!any_in || !any_out) continue;
-        if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 4 * (*n + 1), sizeof *d->cell_pool)) return oom();
-        m = d->cell_pool + first + 4 * i;
+        if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 5 * (*n + 1), sizeof *d->cell_pool)) return oom();
+        m = d->cell_pool + first + 5 * i;
         memcpy(m, in, sizeof in);
-        memcpy(d->cell_pool + first + 4 * (*n)++, out, sizeof out);
+        memcpy(d->cell_pool + first + 5 * (*n)++, out, sizeof out);
     }
     return VKA_OK;
 }
@@ -285,33 +349,41 @@ static vka_status make_chars(g_dfa *d, uint32_t s, g_dfa_chars *ch) {
     const vka_grammar *g = d->g;
     memset(ch, 0, sizeof *ch);
     next_bytes(d, &d->states[s], ch);
-    if (d->states[s].need) return VKA_OK;
-    memset(ch->like_non_ascii, 0xFF, sizeof ch->like_non_ascii);
-    ch->non_ascii_alike = true;
     uint32_t first = d->n_cell_pool, n = 1;
-    if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 4, sizeof *d->cell_pool)) return oom();
+    if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 5, sizeof *d->cell_pool)) return oom();
     memset(d->cell_pool + first, 0xFF, 4 * sizeof *d->cell_pool);
+    d->cell_pool[first + 4] = (1u << G_GROUPS) - 1;
+    if (++d->class_epoch == 0) {
+        memset(d->class_mark, 0, (g->n_classes ? g->n_classes : 1) * sizeof *d->class_mark);
+        d->class_epoch = 1;
+    }
     for (uint32_t i = 0; i < d->states[s].n_tops; i++) {
         uint32_t fr = d->tops_pool[d->states[s].tops + i];
         if (fr <= G_FRAME_CONTEXT) continue;
         uint32_t a = d->ctx->frames[fr].state;
         for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++) {
-            const uint32_t *ascii = g->classes[g->term_cls[k]].ascii;
-            uint32_t na = d->class_na[g->term_cls[k]];
-            for (int w = 0; w < 4; w++) {
-                ch->start[w] |= ascii[w];
-                ch->like_non_ascii[w] &= na == G_NA_ALL ? ascii[w] : ~ascii[w];
-            }
-            ch->non_ascii |= na != G_NA_NONE;
-            ch->non_ascii_alike &= na != G_NA_PARTIAL;
-            VKA_TRY(refine(d, first, &n, ascii));
+            uint32_t cls = g->term_cls[k], in_class[5];
+            if (d->class_mark[cls] == d->class_epoch) continue;     /* many edges share a class */
+            d->class_mark[cls] = d->class_epoch;
+            class_info(d, cls);
+            if (!d->states[s].need) ch->next_ok |= d->class_lead[cls];
+            memcpy(in_class, g->classes[cls].ascii, 4 * sizeof *in_class);
+            in_class[4] = d->class_all[cls];
+            for (int w = 0; w < 4; w++) ch->start[w] |= in_class[w];
+            ch->mixed_groups |= d->class_some[cls];
+            VKA_TRY(refine(d, first, &n, in_class));
         }
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t *m = d->cell_pool + first + 5 * i;
         for (uint32_t c = 0; c < 128; c++)
-            if ((d->cell_pool[first + 4 * i + (c >> 5)] >> (c & 31)) & 1u) ch->cell[c] = (uint8_t)i;
+            if ((m[c >> 5] >> (c & 31)) & 1u) ch->cell[c] = (uint8_t)i;
+        for (uint32_t grp = 0; grp < G_GROUPS; grp++)
+            if ((m[4] >> grp) & 1u) ch->cell[128 + grp] = (uint8_t)i;
+    }
     ch->cells = first;
-    d->n_cell_pool = first + 4 * n;
+    d->n_cell_pool = first + 5 * n;
+    high_reps(d, &d->states[s], ch);
     return VKA_OK;
 }
 
@@ -376,6 +448,8 @@ vka_status g_dfa_start_stacks(g_dfa *d, const g_ctx *from, const uint32_t *tops,
 static vka_status reset(g_dfa *d) {
     d->n_states = G_DFA_FIRST;
     d->n_tops_pool = d->n_trans_pool = d->n_chars_pool = d->n_cell_pool = 0;
+    memset(d->canon_keys, 0xFF, ((size_t)1 << d->canon_bits) * sizeof *d->canon_keys);
+    d->canon_used = 0;
     d->generation++;
     g_frames_rollback(d->ctx, 2);
     return table_resize(d, 10) ? VKA_OK : oom();
@@ -391,19 +465,39 @@ g_dfa *g_dfa_create(const vka_grammar *g) {
     if (!d) return NULL;
     d->g = g;
     d->ctx = g_ctx_create(g);
-    d->class_na = malloc(g->n_classes ? g->n_classes : 1);
-    if (!d->ctx || !d->class_na || reset(d) != VKA_OK) {
+    size_t n_classes = g->n_classes ? g->n_classes : 1;
+    d->class_all = malloc(n_classes * sizeof *d->class_all);
+    d->class_some = malloc(n_classes * sizeof *d->class_some);
+    d->class_lead = malloc(n_classes * sizeof *d->class_lead);
+    d->class_mark = calloc(n_classes, sizeof *d->class_mark);
+    d->class_ready = calloc(n_classes, 1);
+    d->canon_bits = 12;
+    d->canon_keys = malloc(((size_t)1 << d->canon_bits) * sizeof *d->canon_keys);
+    d->canon_cps = malloc(((size_t)1 << d->canon_bits) * sizeof *d->canon_cps);
+    if (!d->ctx || !d->class_all || !d->class_some || !d->class_lead || !d->class_mark || !d->class_ready || !d->canon_keys ||
+        !d->canon_cps || reset(d) != VKA_OK) {
         g_dfa_free(d);
         return NULL;
     }
-    for (uint32_t k = 0; k < g->n_classes; k++) d->class_na[k] = (uint8_t)class_non_ascii(g, k);
+    /* what tells lead bytes apart: the groups of their characters, and the limits on what follows */
+    for (uint32_t i = 0; i < 64; i++) {
+        uint32_t b = 0xC0 + i, total = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2, bits = b & (0x7Fu >> total);
+        uint32_t span = b >= 0xC2 && b <= 0xF4 ? partial_span(bits, total - 1, total) : 0;
+        d->lead_key[i] = span ? span << 8 | lead_kind(bits, total - 1, total) << 2 | total : UINT32_MAX;
+    }
     return d;
 }
 
 void g_dfa_free(g_dfa *d) {
     if (!d) return;
     g_ctx_release(d->ctx);
-    free(d->class_na);
+    free(d->class_all);
+    free(d->class_some);
+    free(d->class_lead);
+    free(d->class_mark);
+    free(d->class_ready);
+    free(d->canon_keys);
+    free(d->canon_cps);
     free(d->states);
     free(d->tops_pool);
     free(d->trans_pool);

@@ -18,31 +18,37 @@ typedef struct g_dfa_state {
     uint32_t cp;                /* an incomplete character: its bits so far, */
     uint8_t need, total;        /* continuation bytes still needed, its length */
     bool has_context, context_before;
-    bool non_ascii_uniform;     /* every class on its edges holds all code points above ASCII or none */
+    bool partial_alike;         /* all that its incomplete character may become is alike for its edges */
     uint64_t hash;
     uint32_t trans;             /* 256 successors in trans_pool; G_NONE until the first is needed */
     uint32_t chars;             /* its g_dfa_chars in chars_pool; G_NONE until needed */
 } g_dfa_state;
 
 /* How the characters move a state, as far as skipping subtrees needs it.
- * ASCII characters fall into cells: those of one cell are taken by the same
- * edges (so lead to the same successor). */
-enum { G_NA_NONE, G_NA_ALL, G_NA_PARTIAL };
+ * ASCII characters and the groups of the others (G_GROUPS) fall into cells:
+ * those of one cell are taken by the same edges, so lead to the same
+ * successor (a group only when no edge holds part of it: mixed_groups). */
 typedef struct g_dfa_chars {
     uint32_t start[4];          /* ASCII characters some edge takes */
-    uint32_t like_non_ascii[4]; /* ASCII characters every edge treats as it treats those above ASCII */
-    bool non_ascii;             /* some edge takes characters above ASCII */
-    bool non_ascii_alike;       /* ... and every edge takes all of them or none */
     uint64_t next_ok;           /* the bytes 0xC0 + i (no incomplete character) or 0x80 + i (one
                                  * pending) that may continue: some edge takes a character they can start */
-    uint8_t cell[128];          /* each ASCII character's cell: an index into cells */
-    uint32_t cells;             /* masks of the cells (4 words each) in cell_pool */
+    uint32_t mixed_groups;      /* groups some edge holds only in part */
+    uint8_t cell[128 + G_GROUPS]; /* the cell of each ASCII character, then of each group */
+    uint8_t high_rep[64];       /* for 0xC0 + i (no incomplete character) or 0x80 + i (one pending):
+                                 * the lowest byte that leads to the same state */
+    uint32_t cells;             /* the cells' masks in cell_pool, 5 words each (ASCII, then groups) */
 } g_dfa_chars;
 
 typedef struct g_dfa {
     g_ctx *ctx;                 /* the frames of the DFA's states */
     const vka_grammar *g;
-    uint8_t *class_na;          /* G_NA_* per class */
+    uint32_t *class_all, *class_some;   /* per class: the groups it holds wholly, in part */
+    uint64_t *class_lead;       /* per class: the lead bytes (bit b - 0xC0) of characters it holds */
+    uint32_t *class_mark, class_epoch;  /* classes already seen while describing a state */
+    uint8_t *class_ready;       /* class_all, class_some and class_lead are worked out (on first use) */
+    uint32_t lead_key[64];      /* lead byte 0xC0 + i: the groups of its characters and what may follow it */
+    uint64_t *canon_keys;       /* incomplete characters that behave alike -> the bits that stand for them */
+    uint32_t *canon_cps, canon_bits, canon_used;
     g_dfa_state *states;
     uint32_t n_states, cap_states;
     uint32_t *tops_pool, n_tops_pool, cap_tops_pool;
@@ -83,7 +89,7 @@ static inline vka_status g_dfa_step(g_dfa *d, uint32_t s, uint8_t byte, uint32_t
 }
 
 /* The state after the rest of state s's incomplete character, when which
- * character it becomes cannot matter (non_ascii_uniform). */
+ * character it becomes cannot matter (partial_alike). */
 vka_status g_dfa_complete(g_dfa *d, uint32_t s, uint32_t *out);
 
 /* How characters move state s: made on first use (the cells only when it

@@ -10,6 +10,7 @@
 
 #include "grammar_dfa.h"
 #include "status.h"
+#include "utf8.h"
 
 /* What follows a DFA state over one character set, step after step, as far
  * as a subtree's tokens need: it stays alive forever (a loop), lives for at
@@ -40,7 +41,7 @@ bool g_ranges_add(g_ranges *r, uint32_t b, uint32_t e) {
         r->items[r->n - 1] = e;
         return true;
     }
-    if (!g_grow((void **)&r->items, &r->cap, r->n + 2, sizeof *r->items)) return false;
+    if (!g_reserve((void **)&r->items, &r->cap, r->n + 2, sizeof *r->items)) return false;
     r->items[r->n++] = b;
     r->items[r->n++] = e;
     return true;
@@ -48,33 +49,34 @@ bool g_ranges_add(g_ranges *r, uint32_t b, uint32_t e) {
 
 /* ---------------------------------------------------------------- chains */
 
-/* Whether every character of x moves state s alike: all in one cell. */
+/* Whether every character of x moves state s alike: all in one cell (a
+ * group whose code points some edge holds in part never is). */
 static vka_status uniform(g_dfa *d, uint32_t s, const g_charset *x, bool *yes) {
     const g_dfa_chars *ch;
     VKA_TRY(g_dfa_chars_of(d, s, &ch));
-    bool na = x->flags & G_CHARS_NON_ASCII;
-    int w = 0;
-    while (w < 4 && !x->ascii[w]) w++;
-    if (w == 4) return *yes = !na || ch->non_ascii_alike, VKA_OK;
-    uint32_t c = (uint32_t)w * 32 + (uint32_t)__builtin_ctz(x->ascii[w]);
-    const uint32_t *cell = d->cell_pool + ch->cells + 4 * ch->cell[c];
-    bool in_cell = !(x->ascii[0] & ~cell[0]) && !(x->ascii[1] & ~cell[1]) && !(x->ascii[2] & ~cell[2]) &&
-                   !(x->ascii[3] & ~cell[3]);
-    /* the cell of the characters like those above ASCII, when there is one */
-    bool with_non_ascii = ch->non_ascii_alike && ((ch->like_non_ascii[c >> 5] >> (c & 31)) & 1u);
-    *yes = in_cell && (!na || with_non_ascii);
+    *yes = false;
+    if (x->groups & ch->mixed_groups) return VKA_OK;
+    uint32_t c = 128 + (uint32_t)__builtin_ctz(x->groups | 1u << 31);
+    for (int w = 3; w >= 0; w--)
+        if (x->ascii[w]) c = (uint32_t)w * 32 + (uint32_t)__builtin_ctz(x->ascii[w]);
+    if (c >= 128 + G_GROUPS) return *yes = true, VKA_OK;   /* no character at all */
+    const uint32_t *cell = d->cell_pool + ch->cells + 5 * ch->cell[c];
+    *yes = !(x->ascii[0] & ~cell[0]) && !(x->ascii[1] & ~cell[1]) && !(x->ascii[2] & ~cell[2]) &&
+           !(x->ascii[3] & ~cell[3]) && !(x->groups & ~cell[4]);
     return VKA_OK;
 }
 
-/* The successor of s after any one character of x (uniform). */
+/* The successor of s after any one character of x (uniform): its lowest
+ * ASCII character, else the first code point of its lowest group. */
 static vka_status step_any(g_dfa *d, uint32_t s, const g_charset *x, uint32_t *out) {
     for (int w = 0; w < 4; w++)
         if (x->ascii[w]) return g_dfa_step(d, s, (uint8_t)(w * 32 + __builtin_ctz(x->ascii[w])), out);
-    /* only characters above ASCII: U+0080 stands for all of them */
-    uint32_t mid;
-    VKA_TRY(g_dfa_step(d, s, 0xC2, &mid));
-    if (mid < G_DFA_FIRST) return *out = mid, VKA_OK;
-    return g_dfa_step(d, mid, 0x80, out);
+    char bytes[4];
+    size_t n = vka_utf8_encode(g_group_first((uint32_t)__builtin_ctz(x->groups)), bytes);
+    uint32_t cur = s;
+    for (size_t i = 0; i < n && cur >= G_DFA_FIRST; i++) VKA_TRY(g_dfa_step(d, cur, (uint8_t)bytes[i], &cur));
+    *out = cur;
+    return VKA_OK;
 }
 
 static vka_status chains_clear(g_fill *f, uint32_t bits) {
@@ -202,7 +204,7 @@ static vka_status settle_subtree(g_fill *f, const vka_grammar_vocab *v, uint32_t
     if (!(x->flags & G_CHARS_VALID) || st->need != v->node_char_left[c]) return VKA_OK;
     if (st->need) {
         /* inside a character: any completion leads to the same state */
-        if (!st->non_ascii_uniform) return VKA_OK;
+        if (!st->partial_alike) return VKA_OK;
         VKA_TRY(g_dfa_complete(f->dfa, s, &s));
         if (s < G_DFA_FIRST) return VKA_OK;
     }
@@ -355,6 +357,8 @@ g_fill *g_fill_create(const vka_grammar *g) {
     }
     return f;
 }
+
+uint32_t g_fill_dfa_states(const g_fill *f) { return f ? f->dfa->n_states : 0; }
 
 void g_fill_free(g_fill *f) {
     if (!f) return;

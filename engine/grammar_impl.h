@@ -25,6 +25,11 @@ void g_arena_free(g_arena *arena);
 /* Growable array helper: ensures room for `need` elements of `elem` bytes. */
 bool g_grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem);
 
+/* The same, checked here first: hot loops skip the call while there is room. */
+static inline bool g_reserve(void **ptr, uint32_t *cap, uint32_t need, size_t elem) {
+    return need <= *cap || g_grow(ptr, cap, need, elem);
+}
+
 /* ---------------------------------------------------------------- syntax tree */
 
 typedef enum g_node_kind {
@@ -240,12 +245,22 @@ typedef struct g_trie_node {
     uint8_t byte;
 } g_trie_node;
 
-/* A set of characters: the ASCII ones, whether any other is in, and whether
- * the strings it was taken from are whole UTF-8 characters (the last one
- * possibly incomplete). */
-enum { G_CHARS_VALID = 1, G_CHARS_NON_ASCII = 2 };
+/* Code points above ASCII fall into these groups, ranges in order (the
+ * surrogates in none): the characters JSON Schema patterns single out
+ * (Unicode spaces, line terminators, NEL, the BOM) stand alone, so most
+ * classes hold a group wholly or not at all. */
+#define G_GROUPS 20
+uint32_t g_group_of(uint32_t cp);                     /* cp above ASCII, not a surrogate */
+uint32_t g_groups_of_range(uint32_t lo, uint32_t hi); /* bit g: group g meets [lo, hi] */
+uint32_t g_group_first(uint32_t g);                   /* its first code point */
+
+/* A set of characters: the ASCII ones, the groups of the others, and
+ * whether the strings it was taken from are whole UTF-8 characters (the
+ * last one possibly incomplete; its groups are those it may become). */
+enum { G_CHARS_VALID = 1 };
 typedef struct g_charset {
     uint32_t ascii[4];
+    uint32_t groups;
     uint32_t flags;
 } g_charset;
 
@@ -283,6 +298,8 @@ static inline const unsigned char *g_piece(const vka_grammar_vocab *v, uint32_t 
 /* The fill engine of one family of states (grammar_fill.c); NULL when out of memory. */
 g_fill *g_fill_create(const vka_grammar *g);
 void g_fill_free(g_fill *f);
+/* How many DFA states it holds (for tests and diagnostics). */
+uint32_t g_fill_dfa_states(const g_fill *f);
 /* Positions for fills: pairs (automaton state, below), below the state of
  * the frame under it, or one of these. */
 #define G_FILL_CONTEXT G_NONE           /* the unknown context */

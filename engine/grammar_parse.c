@@ -81,6 +81,8 @@ typedef struct parser {
     uint32_t depth;
     uint32_t *names;            /* rule index by name: open addressing, G_NONE empty */
     uint32_t names_bits;
+    uint32_t *classes;          /* class index by ranges: equal classes are one (open addressing) */
+    uint32_t classes_bits;
 } parser;
 
 static uint32_t offset_of(const parser *ps, const char *at) { return (uint32_t)(at - ps->text); }
@@ -152,7 +154,7 @@ typedef struct kid_list {
 } kid_list;
 
 static bool kids_push(kid_list *k, g_node *n) {
-    if (!g_grow((void **)&k->items, &k->cap, k->n + 1, sizeof *k->items)) return false;
+    if (!g_reserve((void **)&k->items, &k->cap, k->n + 1, sizeof *k->items)) return false;
     k->items[k->n++] = n;
     return true;
 }
@@ -164,6 +166,38 @@ static bool kids_store(parser *ps, g_node *parent, kid_list *k) {
         if (!parent->kids) return false;
         memcpy(parent->kids, k->items, k->n * sizeof *parent->kids);
     }
+    return true;
+}
+
+static bool same_class(const g_syntax *syn, const g_class *a, const g_class *b) {
+    return a->count == b->count && memcmp(syn->ranges + a->first, syn->ranges + b->first, a->count * sizeof *syn->ranges) == 0;
+}
+
+static uint32_t class_hash(const g_syntax *syn, const g_class *c) {
+    uint32_t h = 2166136261u ^ c->count;
+    for (uint32_t i = 0; i < c->count; i++) h = (h ^ syn->ranges[c->first + i].lo) * 16777619u ^ syn->ranges[c->first + i].hi;
+    return h * 16777619u;
+}
+
+/* The slot of class c in the table: an equal class, or the empty slot where c goes. */
+static uint32_t *class_slot(const parser *ps, const g_class *c) {
+    uint32_t mask = (1u << ps->classes_bits) - 1, i = class_hash(ps->syn, c) & mask;
+    for (; ps->classes[i] != G_NONE; i = (i + 1) & mask)
+        if (same_class(ps->syn, &ps->syn->classes[ps->classes[i]], c)) break;
+    return &ps->classes[i];
+}
+
+/* Keeps the class table at most half full. */
+static bool class_room(parser *ps) {
+    if (ps->classes && (uint64_t)(ps->syn->n_classes + 1) * 2 <= (1u << ps->classes_bits)) return true;
+    uint32_t bits = ps->classes ? ps->classes_bits + 1 : 10;
+    uint32_t *t = malloc(((size_t)1 << bits) * sizeof *t);
+    if (!t) return false;
+    memset(t, 0xFF, ((size_t)1 << bits) * sizeof *t);
+    free(ps->classes);
+    ps->classes = t;
+    ps->classes_bits = bits;
+    for (uint32_t k = 0; k < ps->syn->n_classes; k++) *class_slot(ps, &ps->syn->classes[k]) = k;
     return true;
 }
 
@@ -209,6 +243,17 @@ static vka_status add_class(parser *ps, g_range *ranges, uint32_t n, bool negate
         g_range r = syn->ranges[c->first + i];
         for (uint32_t cp = r.lo; cp <= r.hi && cp < 128; cp++) c->ascii[cp >> 5] |= 1u << (cp & 31);
     }
+    /* a class written again (every [0-9] of a grammar) is the same class:
+     * masks and fills treat equal classes alike only when they are one */
+    uint32_t *slot;
+    if (!class_room(ps)) return oom();
+    slot = class_slot(ps, c);
+    if (*slot != G_NONE) {
+        syn->n_ranges = c->first;
+        *out = *slot;
+        return VKA_OK;
+    }
+    *slot = syn->n_classes;
     *out = syn->n_classes++;
     return VKA_OK;
 }
@@ -644,6 +689,7 @@ vka_status g_parse(const char *text, g_syntax *syn) {
         skip_space(&ps, true);
     }
     free(ps.names);
+    free(ps.classes);
     VKA_TRY(s);
     for (uint32_t i = 0; i < syn->n_rules; i++) {
         g_rule *r = &syn->rules[i];

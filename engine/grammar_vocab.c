@@ -75,11 +75,48 @@ static vka_status build_trie(vka_grammar_vocab *v) {
 
 /* ---------------------------------------------------------------- suffixes */
 
-/* While building: per node, the characters after its prefix and how many. */
+/* While building: per node, the characters after its prefix and how many;
+ * inside a character, the groups that character may still become. */
 typedef struct suffix_info {
     g_charset set;
     uint32_t chars;
+    uint32_t pending;
 } suffix_info;
+
+static const uint32_t group_first[G_GROUPS + 1] = {
+    0x80, 0x85, 0x86, 0xA0, 0xA1, 0x1680, 0x1681, 0x2000, 0x200B, 0x2028, 0x202A,
+    0x202F, 0x2030, 0x205F, 0x2060, 0x3000, 0x3001, 0xE000, 0xFEFF, 0xFF00, 0x110000,
+};
+
+uint32_t g_group_first(uint32_t g) { return group_first[g]; }
+
+uint32_t g_group_of(uint32_t cp) {
+    uint32_t lo = 0, hi = G_GROUPS - 1;      /* the last group starting at or below cp */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi + 1) / 2;
+        if (group_first[mid] <= cp) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+uint32_t g_groups_of_range(uint32_t lo, uint32_t hi) {
+    if (lo < 0x80) lo = 0x80;
+    if (hi > G_MAX_CP) hi = G_MAX_CP;
+    if (lo >= 0xD800 && lo <= 0xDFFF) lo = 0xE000;
+    if (hi >= 0xD800 && hi <= 0xDFFF) hi = 0xD7FF;
+    if (lo > hi) return 0;
+    uint32_t a = g_group_of(lo), b = g_group_of(hi);
+    return (b == 31 ? UINT32_MAX : (2u << b) - 1) & ~((1u << a) - 1);
+}
+
+/* The code points an incomplete character of these bits may become. */
+static void partial_range(uint32_t cp, uint32_t left, uint32_t total, uint32_t *lo, uint32_t *hi) {
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    *lo = cp << (6 * left);
+    *hi = *lo | ((1u << (6 * left)) - 1);
+    if (*lo < least[total]) *lo = least[total];
+}
 
 /* Bytes in a UTF-8 sequence led by b (0: b cannot lead one). */
 static uint32_t utf8_length(unsigned char b) {
@@ -103,41 +140,54 @@ static bool second_byte_ok(unsigned char lead, unsigned char b) {
 
 static void suffix_merge(suffix_info *into, const suffix_info *from, uint32_t chars_before) {
     for (int w = 0; w < 4; w++) into->set.ascii[w] |= from->set.ascii[w];
+    into->set.groups |= from->set.groups;
     uint32_t chars = chars_before + from->chars;
     if (chars > into->chars) into->chars = chars;
-    into->set.flags = (into->set.flags & from->set.flags & G_CHARS_VALID) | ((into->set.flags | from->set.flags) & G_CHARS_NON_ASCII);
+    into->set.flags &= from->set.flags;
 }
 
 /* Over the tokens below node q, what follows q's prefix: from q on when the
  * prefix ends on a character boundary (left 0), else after the rest of the
- * character it ends in (`left` continuation bytes). Children are done first. */
-static suffix_info node_suffix(const vka_grammar_vocab *v, const suffix_info *info, uint32_t q, uint32_t left) {
+ * character it ends in (`left` continuation bytes; its bits so far `cp`, its
+ * length `total`). Children are done first. */
+static suffix_info node_suffix(const vka_grammar_vocab *v, const suffix_info *info, uint32_t q, uint32_t left,
+                               uint32_t cp, uint32_t total) {
     const g_trie_node *nd = &v->nodes[q];
     suffix_info s = {.set.flags = G_CHARS_VALID};
+    if (left && nd->rank_here_end > nd->rank_begin) {
+        /* tokens that end inside the character: any it may become */
+        uint32_t lo, hi;
+        partial_range(cp, left, total, &lo, &hi);
+        s.pending |= g_groups_of_range(lo, hi);
+    }
     for (uint32_t k = 0; k < nd->n_children; k++) {
         uint32_t c = nd->first_child + k;
         unsigned char b = v->nodes[c].byte;
         if (left) {
             /* a continuation byte, and after a lead byte one that it allows */
             bool lead = (nd->byte & 0xC0) == 0xC0;
-            if ((b & 0xC0) != 0x80 || (lead && !second_byte_ok(nd->byte, b))) s.set.flags &= ~(uint32_t)G_CHARS_VALID;
-            else suffix_merge(&s, &info[c], 0);
+            if ((b & 0xC0) != 0x80 || (lead && !second_byte_ok(nd->byte, b))) {
+                s.set.flags = 0;
+                continue;
+            }
+            s.pending |= left == 1 ? 1u << g_group_of((cp << 6) | (b & 0x3Fu)) : info[c].pending;
+            suffix_merge(&s, &info[c], 0);
             continue;
         }
         uint32_t len = utf8_length(b);
         if (len == 0) {
-            s.set.flags &= ~(uint32_t)G_CHARS_VALID;
+            s.set.flags = 0;
             continue;
         }
         if (len == 1) s.set.ascii[b >> 5] |= 1u << (b & 31);
-        else s.set.flags |= G_CHARS_NON_ASCII;
+        else s.set.groups |= info[c].pending;
         suffix_merge(&s, &info[c], 1);      /* the character c starts counts one */
     }
     return s;
 }
 
 static uint64_t charset_hash(const g_charset *c) {
-    uint64_t h = c->flags;
+    uint64_t h = c->flags ^ ((uint64_t)c->groups << 8);
     for (int w = 0; w < 4; w++) h = (h ^ c->ascii[w]) * 0x100000001B3ull + (h >> 31);
     return h;
 }
@@ -150,14 +200,32 @@ static vka_status compute_suffixes(vka_grammar_vocab *v) {
         free(info);
         return oom();
     }
-    /* parents first: where each prefix ends within its last character */
+    /* parents first: where each prefix ends within its last character, and
+     * that character's bits so far and length */
+    uint32_t *pend_cp = malloc((size_t)v->n_nodes * sizeof *pend_cp);
+    uint8_t *pend_total = malloc(v->n_nodes);
+    if (!pend_cp || !pend_total) {
+        free(info);
+        free(pend_cp);
+        free(pend_total);
+        return oom();
+    }
     v->node_char_left[0] = 0;
+    pend_cp[0] = pend_total[0] = 0;
     for (uint32_t q = 0; q < v->n_nodes; q++)
         for (uint32_t k = 0; k < v->nodes[q].n_children; k++) {
             uint32_t c = v->nodes[q].first_child + k, left = v->node_char_left[q];
             unsigned char b = v->nodes[c].byte;
             uint32_t len = utf8_length(b);
-            v->node_char_left[c] = (uint8_t)(left && (b & 0xC0) == 0x80 ? left - 1 : !left && len > 1 ? len - 1 : 0);
+            if (left && (b & 0xC0) == 0x80) {
+                v->node_char_left[c] = (uint8_t)(left - 1);
+                pend_cp[c] = (pend_cp[q] << 6) | (b & 0x3Fu);
+                pend_total[c] = pend_total[q];
+            } else {
+                v->node_char_left[c] = (uint8_t)(!left && len > 1 ? len - 1 : 0);
+                pend_cp[c] = len > 1 ? b & (0x7Fu >> len) : 0;
+                pend_total[c] = (uint8_t)len;
+            }
         }
     uint32_t table_bits = 12, *table = NULL, cap_sets = 0;
     while ((1u << table_bits) < v->n_nodes * 2) table_bits++;
@@ -169,7 +237,7 @@ static vka_status compute_suffixes(vka_grammar_vocab *v) {
     if (s == VKA_OK) memset(table, 0xFF, ((size_t)1 << table_bits) * sizeof *table);
     uint32_t mask = (1u << table_bits) - 1;
     for (uint32_t q = v->n_nodes; s == VKA_OK && q-- > 0;) {
-        info[q] = node_suffix(v, info, q, v->node_char_left[q]);
+        info[q] = node_suffix(v, info, q, v->node_char_left[q], pend_cp[q], pend_total[q]);
         v->node_chars[q] = (uint8_t)(info[q].chars > 255 ? 255 : info[q].chars);
         /* the same sets recur all over the trie: each is kept once */
         uint32_t i = (uint32_t)charset_hash(&info[q].set) & mask;
@@ -188,6 +256,8 @@ static vka_status compute_suffixes(vka_grammar_vocab *v) {
     }
     free(info);
     free(table);
+    free(pend_cp);
+    free(pend_total);
     return s;
 }
 
