@@ -652,10 +652,15 @@ vka_status g_compile(const g_syntax *syn, uint32_t root_rule, vka_grammar *g) {
         in.kept_start[r] = G_NONE;
         if (inline_rule[r] || canon[r] != r) continue;     /* merged rules are called no more */
         if ((s = copy_rule(&in, r, false, &in.kept_start[r])) != VKA_OK) goto done;
+        size[r] = in.out.n_states - in.kept_start[r];       /* now: the states of its copy */
     }
     for (uint32_t e = 0; e < in.out.n_edges; e++)
         if (in.out.edges[e].kind == E_CALL) in.out.edges[e].arg = in.kept_start[in.out.edges[e].arg];
     if ((s = build_tables(&in.out, in.kept_start[root_rule], g)) != VKA_OK) goto done;
+    for (uint32_t r = 0; r < n_rules; r++) {
+        if (in.kept_start[r] == G_NONE || recursive[r] || r == root_rule || has_loop(syn->rules[r].body)) continue;
+        for (uint32_t st = in.kept_start[r]; st < in.kept_start[r] + size[r]; st++) g->flags[st] |= G_FLAG_BOUNDED;
+    }
     g->n_classes = syn->n_classes;
     g->classes = malloc((syn->n_classes ? syn->n_classes : 1) * sizeof *g->classes);
     g->ranges = malloc((syn->n_ranges ? syn->n_ranges : 1) * sizeof *g->ranges);

@@ -217,28 +217,50 @@ static bool may_follow(const g_dfa_state *st, const g_dfa_chars *ch, uint8_t byt
     return byte >= 0xC0 && ((ch->next_ok >> (byte - 0xC0)) & 1u);
 }
 
-/* Whether some edge of the tops takes a code point in [lo, hi]. */
-static bool edges_meet(const g_dfa *d, const g_dfa_state *st, uint32_t lo, uint32_t hi) {
+/* For an incomplete character of state st: the groups each continuation
+ * byte 0x80 + i leads into (0 where none is valid), in one pass (the ranges
+ * rise with the byte). */
+static void continuation_spans(const g_dfa_state *st, uint32_t spans[64]) {
+    uint32_t g = 0;
+    for (uint32_t i = 0; i < 64; i++) {
+        uint32_t lo, hi;
+        char_range((st->cp << 6) | i, st->need - 1u, st->total, &lo, &hi);
+        if (lo < 0x80 || lo > hi || lo > G_MAX_CP) {
+            spans[i] = 0;
+            continue;
+        }
+        if (lo >= 0xD800 && lo <= 0xDFFF) lo = 0xE000;
+        if (hi >= 0xD800 && hi <= 0xDFFF) hi = 0xD7FF;
+        if (lo > hi) {
+            spans[i] = 0;
+            continue;
+        }
+        while (g_group_starts[g + 1] <= lo) g++;
+        uint32_t h = g;
+        while (g_group_starts[h + 1] <= hi) h++;
+        spans[i] = (h == 31 ? UINT32_MAX : (2u << h) - 1) & ~((1u << g) - 1);
+    }
+}
+
+/* For an incomplete character: the continuation bytes whose characters some
+ * edge may take (by the groups the edges' classes touch: a few more than
+ * exactly, which only costs asking the matcher). */
+static void next_bytes(g_dfa *d, const g_dfa_state *st, const uint32_t *spans, g_dfa_chars *ch) {
     const vka_grammar *g = d->g;
-    if (lo > hi) return false;
+    uint32_t touched = 0;
+    ch->next_ok = 0;
+    if (!st->need) return;
     for (uint32_t i = 0; i < st->n_tops; i++) {
         uint32_t fr = d->tops_pool[st->tops + i];
         if (fr <= G_FRAME_CONTEXT) continue;
         uint32_t a = d->ctx->frames[fr].state;
-        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++)
-            if (g_class_meets(g, g->term_cls[k], lo, hi)) return true;
+        for (uint32_t k = g->term_off[a]; k < g->term_off[a + 1]; k++) {
+            class_info(d, g->term_cls[k]);
+            touched |= d->class_all[g->term_cls[k]] | d->class_some[g->term_cls[k]];
+        }
     }
-    return false;
-}
-
-/* next_ok: which lead bytes (or continuation bytes) keep some edge possible. */
-static void next_bytes(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
-    ch->next_ok = 0;
-    for (uint32_t i = 0; st->need && i < 64; i++) {
-        uint32_t lo, hi;
-        char_range((st->cp << 6) | i, st->need - 1u, st->total, &lo, &hi);
-        if (edges_meet(d, st, lo, hi)) ch->next_ok |= 1ull << i;
-    }
+    for (uint32_t i = 0; i < 64; i++)
+        if (spans[i] & touched) ch->next_ok |= 1ull << i;
 }
 
 /* The lowest lead byte (no incomplete character) or continuation byte (one
@@ -246,7 +268,7 @@ static void next_bytes(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
  * for the state (a cell with no mixed group), and the same limits on what may
  * follow; else the byte itself. Such bytes are neighbours (the groups rise
  * with the bytes), so each is compared with the one before. */
-static void high_reps(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
+static void high_reps(const g_dfa *d, const g_dfa_state *st, const uint32_t *spans, g_dfa_chars *ch) {
     uint8_t lo = 0x80, hi = 0xBF;
     if (st->need) continuation_range(st->cp, st->need, st->total, &lo, &hi);
     uint32_t prev = UINT32_MAX;
@@ -259,7 +281,7 @@ static void high_reps(const g_dfa *d, const g_dfa_state *st, g_dfa_chars *ch) {
                 one_cell = !((span >> grp) & 1u) || ch->cell[128 + grp] == ch->cell[128 + __builtin_ctz(span)];
             if (one_cell) key = d->lead_key[i];
         } else if (st->need && st->partial_alike && byte >= lo && byte <= hi) {
-            key = partial_span((st->cp << 6) | (byte & 0x3Fu), st->need - 1u, st->total);
+            key = spans[i];
         }
         ch->high_rep[i] = key != UINT32_MAX && key == prev ? ch->high_rep[i - 1] : (uint8_t)byte;
         prev = key;
@@ -347,8 +369,10 @@ static vka_status refine(g_dfa *d, uint32_t first, uint32_t *n, const uint32_t *
 
 static vka_status make_chars(g_dfa *d, uint32_t s, g_dfa_chars *ch) {
     const vka_grammar *g = d->g;
+    uint32_t spans[64] = {0};
     memset(ch, 0, sizeof *ch);
-    next_bytes(d, &d->states[s], ch);
+    if (d->states[s].need) continuation_spans(&d->states[s], spans);
+    next_bytes(d, &d->states[s], spans, ch);
     uint32_t first = d->n_cell_pool, n = 1;
     if (!g_grow((void **)&d->cell_pool, &d->cap_cell_pool, first + 5, sizeof *d->cell_pool)) return oom();
     memset(d->cell_pool + first, 0xFF, 4 * sizeof *d->cell_pool);
@@ -376,14 +400,12 @@ static vka_status make_chars(g_dfa *d, uint32_t s, g_dfa_chars *ch) {
     }
     for (uint32_t i = 0; i < n; i++) {
         const uint32_t *m = d->cell_pool + first + 5 * i;
-        for (uint32_t c = 0; c < 128; c++)
-            if ((m[c >> 5] >> (c & 31)) & 1u) ch->cell[c] = (uint8_t)i;
-        for (uint32_t grp = 0; grp < G_GROUPS; grp++)
-            if ((m[4] >> grp) & 1u) ch->cell[128 + grp] = (uint8_t)i;
+        for (uint32_t w = 0; w < 5; w++)
+            for (uint32_t x = m[w]; x; x &= x - 1) ch->cell[w * 32 + (uint32_t)__builtin_ctz(x)] = (uint8_t)i;
     }
     ch->cells = first;
     d->n_cell_pool = first + 5 * n;
-    high_reps(d, &d->states[s], ch);
+    high_reps(d, &d->states[s], spans, ch);
     return VKA_OK;
 }
 
@@ -471,6 +493,17 @@ g_dfa *g_dfa_create(const vka_grammar *g) {
     d->class_lead = malloc(n_classes * sizeof *d->class_lead);
     d->class_mark = calloc(n_classes, sizeof *d->class_mark);
     d->class_ready = calloc(n_classes, 1);
+    /* room for a first few hundred states: growing from nothing costs a
+     * first fill many copies of its tables */
+    uint32_t want = 256;
+    if (!g_grow((void **)&d->states, &d->cap_states, want, sizeof *d->states) ||
+        !g_grow((void **)&d->trans_pool, &d->cap_trans_pool, want * 256, sizeof *d->trans_pool) ||
+        !g_grow((void **)&d->chars_pool, &d->cap_chars_pool, want, sizeof *d->chars_pool) ||
+        !g_grow((void **)&d->cell_pool, &d->cap_cell_pool, want * 5 * 8, sizeof *d->cell_pool) ||
+        !g_grow((void **)&d->tops_pool, &d->cap_tops_pool, want * 4, sizeof *d->tops_pool)) {
+        g_dfa_free(d);
+        return NULL;
+    }
     d->canon_bits = 12;
     d->canon_keys = malloc(((size_t)1 << d->canon_bits) * sizeof *d->canon_keys);
     d->canon_cps = malloc(((size_t)1 << d->canon_bits) * sizeof *d->canon_cps);

@@ -87,7 +87,10 @@ void g_line_col(const char *text, uint32_t offset, uint32_t *line, uint32_t *col
 
 /* ---------------------------------------------------------------- compiled grammar */
 
-enum { G_FLAG_FINAL = 1, G_FLAG_EXIT_ONLY = 2 };
+/* BOUNDED: the state lies in a rule (kept, not inlined: too large) that
+ * matches a bounded number of characters and then returns, so what follows
+ * it depends on its caller (one character of a string, say). */
+enum { G_FLAG_FINAL = 1, G_FLAG_EXIT_ONLY = 2, G_FLAG_BOUNDED = 4 };
 
 struct vka_grammar {
     uint32_t n_states;
@@ -253,6 +256,7 @@ typedef struct g_trie_node {
 uint32_t g_group_of(uint32_t cp);                     /* cp above ASCII, not a surrogate */
 uint32_t g_groups_of_range(uint32_t lo, uint32_t hi); /* bit g: group g meets [lo, hi] */
 uint32_t g_group_first(uint32_t g);                   /* its first code point */
+extern const uint32_t g_group_starts[G_GROUPS + 1];   /* the same, then 0x110000 */
 
 /* A set of characters: the ASCII ones, the groups of the others, and
  * whether the strings it was taken from are whole UTF-8 characters (the

@@ -156,9 +156,11 @@ static uint32_t *position_key(const g_ctx *c, const vka_grammar_state *st, uint3
     for (uint32_t i = 0; i < st->n_tops; i++) {
         uint32_t f = st->tops[i];
         if (f <= G_FRAME_CONTEXT) continue;
-        uint32_t p = c->frames[f].parent, below = G_FILL_CONTEXT;
-        if (depth > 1) below = p == G_FRAME_EMPTY ? G_FILL_BOTTOM : c->frames[p].state;
-        pairs[n++] = (uint64_t)c->frames[f].state << 32 | below;
+        uint32_t p = c->frames[f].parent, below = G_FILL_CONTEXT, state = c->frames[f].state;
+        /* a top inside a rule that soon returns takes the frame below along */
+        if (depth > 1 || (c->g->flags[state] & G_FLAG_BOUNDED))
+            below = p == G_FRAME_EMPTY ? G_FILL_BOTTOM : c->frames[p].state;
+        pairs[n++] = (uint64_t)state << 32 | below;
     }
     qsort(pairs, n, sizeof *pairs, cmp_u64);
     uint32_t k = 0;
@@ -304,9 +306,15 @@ static vka_status allowed_ranks(const vka_grammar_state *st, const vka_grammar_v
 
 /* ---------------------------------------------------------------- id lists */
 
+/* Set bits in w[0..n): by halves, quarters, ... (no call per word where
+ * the CPU's popcount instruction is not enabled). */
 static uint32_t popcount_words(const uint32_t *w, uint32_t n) {
     uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++) k += (uint32_t)__builtin_popcount(w[i]);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t x = w[i] - ((w[i] >> 1) & 0x55555555u);
+        x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+        k += (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
+    }
     return k;
 }
 
@@ -421,16 +429,14 @@ static vka_status check_args(const vka_grammar_state *st, const vka_grammar_voca
     return g_ctx_maybe_collect(st->ctx);
 }
 
-/* -INFINITY into n floats: a few by hand, then copies doubling what is
- * done (memcpy is vectorized, a plain loop is not at -O2). */
+/* -INFINITY into n floats, eight at a time (a fixed-size memcpy becomes
+ * vector stores; a plain loop is not vectorized at -O2). */
 static void fill_minus_infinity(float *x, uint32_t n) {
-    uint32_t done = n < 64 ? n : 64;
-    for (uint32_t i = 0; i < done; i++) x[i] = -INFINITY;
-    while (done < n) {
-        uint32_t chunk = done < n - done ? done : n - done;
-        memcpy(x + done, x, chunk * sizeof *x);
-        done += chunk;
-    }
+    static const float eight[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(x + i, eight, sizeof eight);
+    for (; i < n; i++) x[i] = -INFINITY;
 }
 
 vka_status vka_grammar_mask(const vka_grammar_state *st, const vka_grammar_vocab *v, float *logits) {

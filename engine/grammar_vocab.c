@@ -83,18 +83,18 @@ typedef struct suffix_info {
     uint32_t pending;
 } suffix_info;
 
-static const uint32_t group_first[G_GROUPS + 1] = {
+const uint32_t g_group_starts[G_GROUPS + 1] = {
     0x80, 0x85, 0x86, 0xA0, 0xA1, 0x1680, 0x1681, 0x2000, 0x200B, 0x2028, 0x202A,
     0x202F, 0x2030, 0x205F, 0x2060, 0x3000, 0x3001, 0xE000, 0xFEFF, 0xFF00, 0x110000,
 };
 
-uint32_t g_group_first(uint32_t g) { return group_first[g]; }
+uint32_t g_group_first(uint32_t g) { return g_group_starts[g]; }
 
 uint32_t g_group_of(uint32_t cp) {
     uint32_t lo = 0, hi = G_GROUPS - 1;      /* the last group starting at or below cp */
     while (lo < hi) {
         uint32_t mid = (lo + hi + 1) / 2;
-        if (group_first[mid] <= cp) lo = mid;
+        if (g_group_starts[mid] <= cp) lo = mid;
         else hi = mid - 1;
     }
     return lo;
