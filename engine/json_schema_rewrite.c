@@ -82,6 +82,7 @@ typedef struct parts {
 } parts;
 
 static vka_status negate(js_conv *c, const cJSON *s, int depth, cJSON **out);
+static vka_status conjunction(js_conv *c, const cJSON *a, cJSON *made_b, const cJSON *b, cJSON **out);
 
 static vka_status add_part(parts *p, cJSON *schema) {
     if (!schema) return js_oom();
@@ -285,6 +286,20 @@ static vka_status negate_list(js_conv *c, const cJSON *v, const char *path, int 
     return add_part(p, o);
 }
 
+/* not {oneOf: [A, B, ...]}: none of them holds, or two of them hold. */
+static vka_status negate_one_of(js_conv *c, const cJSON *v, const char *path, int depth, parts *p) {
+    if (!cJSON_IsArray(v) || !v->child) return js_fail_at(path, "oneOf", "must be a non-empty array of schemas");
+    if (cJSON_GetArraySize(v) > 8) return not_supported(path, "oneOf with more than 8 alternatives");
+    VKA_TRY(negate_list(c, v, path, depth, true, p));     /* none */
+    for (const cJSON *a = v->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next) {
+            cJSON *both = NULL;
+            VKA_TRY(conjunction(c, a, NULL, b, &both));
+            VKA_TRY(add_part(p, both));
+        }
+    return VKA_OK;
+}
+
 static bool is_annotation_or_unknown(const char *k) {
     static const char *const validation[] = {
         "type", "enum", "const", "required", "properties", "minLength", "maxLength", "pattern", "format",
@@ -323,6 +338,7 @@ static vka_status negate_keyword(js_conv *c, const cJSON *s, const cJSON *k, con
     if (strcmp(kw, "items") == 0 || strcmp(kw, "contains") == 0) return negate_items(c, s, k, path, depth, p);
     if (strcmp(kw, "additionalItems") == 0 && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(s, "items"))) return VKA_OK;
     if (strcmp(kw, "anyOf") == 0) return negate_list(c, k, path, depth, true, p);
+    if (strcmp(kw, "oneOf") == 0) return negate_one_of(c, k, path, depth, p);
     if (strcmp(kw, "allOf") == 0) return negate_list(c, k, path, depth, false, p);
     if (strcmp(kw, "uniqueItems") == 0 && cJSON_IsFalse(k)) return VKA_OK;
     if ((strcmp(kw, "minContains") == 0 || strcmp(kw, "maxContains") == 0) &&
