@@ -7,6 +7,7 @@
 #include "grammar.h"
 #include "json_schema.h"
 #include "sampler_grammar.h"
+#include "sampler_unique.h"
 #include "status.h"
 #include "vocab_grammar.h"
 
@@ -14,11 +15,13 @@ typedef struct grammar_constraint {
     const vka_vocab *vocab;
     vka_grammar_lease lease;            /* grammar and state, from the vocabulary's cache */
     const vka_grammar_vocab *gvocab;    /* owned by the vocabulary */
+    su_guard *unique;                   /* "# vka:unique" arrays; NULL without them */
 } grammar_constraint;
 
 static bool gc_accepts(void *state, int32_t id) {
     grammar_constraint *g = state;
-    return vka_grammar_allows_token(g->lease.state, g->gvocab, id);
+    return vka_grammar_allows_token(g->lease.state, g->gvocab, id) &&
+           (!g->unique || su_guard_allows(g->unique, g->lease.state, id));
 }
 
 static vka_status gc_mask(void *state, float *logits, uint32_t n_vocab) {
@@ -26,12 +29,17 @@ static vka_status gc_mask(void *state, float *logits, uint32_t n_vocab) {
     if (n_vocab != vka_grammar_vocab_n_tokens(g->gvocab))
         return vka_fail(VKA_ERR_INTERNAL, "grammar vocabulary has %u tokens, logits %u",
                         vka_grammar_vocab_n_tokens(g->gvocab), n_vocab);
-    return vka_grammar_mask(g->lease.state, g->gvocab, logits);
+    VKA_TRY(vka_grammar_mask(g->lease.state, g->gvocab, logits));
+    return g->unique ? su_guard_mask(g->unique, g->lease.state, logits, n_vocab) : VKA_OK;
 }
 
+/* The guard is asked first and moved last, so that a refusal by either
+ * leaves both where they were. */
 static vka_status gc_accept(void *state, int32_t id) {
     grammar_constraint *g = state;
-    return vka_grammar_accept_token(g->lease.state, g->gvocab, id);
+    if (g->unique) VKA_TRY(su_guard_check(g->unique, id));
+    VKA_TRY(vka_grammar_accept_token(g->lease.state, g->gvocab, id));
+    return g->unique ? su_guard_accept(g->unique, id) : VKA_OK;
 }
 
 static bool gc_is_done(void *state) { return vka_grammar_is_done(((grammar_constraint *)state)->lease.state); }
@@ -49,6 +57,7 @@ static vka_status gc_text_complete(void *state, const char *text, size_t len, bo
     vka_status st = vka_grammar_accept_bytes(replay, text, len, &accepted);
     *complete = st == VKA_OK && accepted && vka_grammar_can_end(replay);
     vka_grammar_state_free(replay);
+    if (st == VKA_OK && *complete && g->unique) st = su_guard_document_ok(g->unique, text, len, complete);
     return st;
 }
 
@@ -60,12 +69,14 @@ static void gc_reset(void *state) {
         vka_grammar_state_free(g->lease.state);
         g->lease.state = fresh;
     }
+    if (g->unique) su_guard_reset(g->unique);
 }
 
 static void gc_free(void *state) {
     grammar_constraint *g = state;
     if (!g) return;
     vka_vocab_grammar_put(g->vocab, &g->lease);
+    su_guard_free(g->unique);
     free(g);
 }
 
@@ -99,6 +110,7 @@ vka_status vka_grammar_constraint_create(const vka_vocab *vocab, const vka_sampl
         st = vka_vocab_grammar_get(vocab, gbnf, root, &g->lease);
     }
     if (st == VKA_OK) st = vka_vocab_grammar_vocab(vocab, &g->gvocab);
+    if (st == VKA_OK) st = su_guard_create(vocab, gbnf, &g->unique);
     free(gbnf);
     if (st != VKA_OK) {
         gc_free(g);

@@ -4,11 +4,13 @@
 #include <stdlib.h>
 
 #include "grammar.h"
+#include "json_unique.h"
 #include "sampler_grammar.h"
 #include "status.h"
 
 struct vka_structured_checker {
     vka_grammar *grammar;   /* parsed once; each document gets its own state */
+    ju_set *unique;         /* "# vka:unique" arrays (uniqueItems); NULL without them */
 };
 
 vka_status vka_structured_checker_create(const vka_sampling_params *params, vka_structured_checker **out) {
@@ -20,6 +22,7 @@ vka_status vka_structured_checker_create(const vka_sampling_params *params, vka_
     VKA_TRY(vka_structured_gbnf(params, &gbnf, &root));
     vka_structured_checker *c = calloc(1, sizeof *c);
     vka_status st = c ? vka_grammar_parse(gbnf, root, &c->grammar) : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == VKA_OK) st = ju_set_parse(gbnf, &c->unique);
     free(gbnf);
     if (st != VKA_OK) {
         vka_structured_checker_free(c);
@@ -41,11 +44,14 @@ vka_status vka_structured_check(vka_structured_checker *checker, const char *doc
     vka_status st = len ? vka_grammar_accept_bytes(state, doc, len, &all_bytes) : VKA_OK;
     if (st == VKA_OK) *accepted = all_bytes && vka_grammar_can_end(state);
     vka_grammar_state_free(state);
+    /* what the grammar cannot say: the elements of annotated arrays are distinct */
+    if (st == VKA_OK && *accepted && checker->unique) st = ju_check_document(checker->unique, doc, len, accepted);
     return st;
 }
 
 void vka_structured_checker_free(vka_structured_checker *checker) {
     if (!checker) return;
     vka_grammar_free(checker->grammar);
+    ju_set_free(checker->unique);
     free(checker);
 }

@@ -139,3 +139,34 @@ Test(structured_check, matcher_limit_is_an_error_not_a_verdict) {
     cr_expect(check(c, "xxy"), "the checker still works afterwards");
     vka_structured_checker_free(c);
 }
+
+/* uniqueItems the grammar cannot express: "# vka:unique" annotations (engine/json_unique.h) */
+#define UNIQUE_STRINGS                                                     \
+    "root ::= \"{\\\"tags\\\":\" arr \",\\\"free\\\":\" arr \"}\"\n"        \
+    "arr ::= \"[\" ( str ( \",\" \" \"? str )* )? \"]\"\n"                   \
+    "str ::= \"\\\"\" ( [a-z] | \"\\\\u00\" [0-9a-f] [0-9a-f] )* \"\\\"\"\n"
+
+Test(structured_check, unique_annotations) {
+    vka_structured_checker *c = grammar_checker(UNIQUE_STRINGS "# vka:unique [\"tags\"]\n", NULL);
+    cr_expect(check(c, "{\"tags\":[\"a\",\"b\"],\"free\":[\"a\",\"a\"]}"), "only tags is annotated");
+    cr_expect(!check(c, "{\"tags\":[\"a\",\"b\", \"a\"],\"free\":[]}"));
+    cr_expect(!check(c, "{\"tags\":[\"a\",\"\\u0061\"],\"free\":[]}"), "equal once decoded");
+    cr_expect(check(c, "{\"tags\":[\"a\",\"\\u0062\"],\"free\":[]}"));
+    cr_expect(!check(c, "{\"tags\":[\"A\",\"a\"],\"free\":[]}"), "the grammar still decides first");
+    cr_expect(!check(c, "{\"tags\":[\"a\",\"b\"]"), "cut off");
+    cr_expect(check(c, "{\"tags\":[],\"free\":[]}"));
+    vka_structured_checker_free(c);
+    c = grammar_checker(UNIQUE_STRINGS, NULL);
+    cr_expect(check(c, "{\"tags\":[\"a\",\"a\"],\"free\":[]}"), "without the annotation repeats are fine");
+    vka_structured_checker_free(c);
+}
+
+Test(structured_check, malformed_unique_annotation) {
+    vka_sampling_params sp;
+    vka_sampling_params_default(&sp);
+    sp.grammar = UNIQUE_STRINGS "# vka:unique [\"tags\", true]\n";
+    vka_structured_checker *c = NULL;
+    cr_expect_eq(vka_structured_checker_create(&sp, &c), VKA_ERR_GRAMMAR);
+    cr_expect_null(c);
+    cr_expect(strstr(vka_last_error(), "line 4") != NULL, "%s", vka_last_error());
+}

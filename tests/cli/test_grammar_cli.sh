@@ -90,6 +90,35 @@ expect_exit "sample cap" 0 "reached 2 tokens without completing" "$vkagent" gram
 [[ ! -s $tmp/out ]] || fail "sample cap printed a document"
 expect_exit "sample, bad vocab" 1 "" "$vkagent" grammar --json --sample 1 --vocab "$tmp/g.gbnf"
 
+# ---- uniqueItems outside the grammar: "# vka:unique" annotations (engine/json_unique.h) ----
+printf '%s\n' 'root ::= "[" ( str ( "," str )* )? "]"' 'str ::= "\"" ( [ab] | "\\u006" [12] )* "\""' >"$tmp/plain.gbnf"
+{ cat "$tmp/plain.gbnf"; echo '# vka:unique []'; } >"$tmp/u.gbnf"
+printf '["a","b"]\n["a","a"]\n["a","\\u0061"]\n[]\n["ab","b","a"]\n' >"$tmp/in"
+expect_exit "check unique" 0 "" "$vkagent" grammar --grammar-file "$tmp/u.gbnf" --check
+expect_out "check unique" $'accept\nreject\nreject\naccept\naccept'
+expect_exit "check unique, not annotated" 0 "" "$vkagent" grammar --grammar-file "$tmp/plain.gbnf" --check
+expect_out "check unique, not annotated" $'accept\naccept\naccept\naccept\naccept'
+rm -f "$tmp/in"
+{ cat "$tmp/plain.gbnf"; echo '# vka:unique [true]'; } >"$tmp/bad.gbnf"
+expect_exit "malformed annotation" 1 "line 3: malformed # vka:unique" "$vkagent" grammar --grammar-file "$tmp/bad.gbnf" --check
+# random walks never repeat an element (decided by node's JSON.parse when node is there, else by the checker)
+repeats() { # the number of repeated elements in the documents of $tmp/out
+  node -e 'let n = 0; for (const l of require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean)) {
+    const seen = new Set(); for (const x of JSON.parse(JSON.parse(l))) { n += seen.has(x); seen.add(x); } } console.log(n)' <"$tmp/out"
+}
+expect_exit "sample unique" 0 "" "$vkagent" grammar --grammar-file "$tmp/u.gbnf" --sample 40 --vocab "$vocab"
+cp "$tmp/out" "$tmp/in"
+[[ $(wc -l <"$tmp/in") == 40 ]] || fail "sample unique: $(wc -l <"$tmp/in") documents, expected 40"
+if command -v node >/dev/null; then
+  ok
+  [[ $(repeats) == 0 ]] || fail "sample unique: $(repeats) repeated elements"
+  expect_exit "sample, not annotated" 0 "" "$vkagent" grammar --grammar-file "$tmp/plain.gbnf" --sample 40 --vocab "$vocab"
+  (($(repeats) > 5)) || fail "sample, not annotated: only $(repeats) repeats; the test above proves nothing"
+fi
+expect_exit "sample unique checked" 0 "" "$vkagent" grammar --grammar-file "$tmp/u.gbnf" --check --encoded
+[[ $(sort -u "$tmp/out") == accept ]] || fail "sample unique: a document the checker does not accept"
+rm -f "$tmp/in"
+
 # ---- the schema options are taken by every command with --json-schema ----
 for opt in --json-schema-strict --json-schema-lenient --json-schema-flexible-ws --json-schema-oneof-as-anyof; do
   expect_exit "grammar $opt" 0 "root ::=" "$vkagent" grammar --json-schema "$schema" "$opt"
