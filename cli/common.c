@@ -265,7 +265,14 @@ int cli_load_structured(const char *grammar_file, const char *json_schema, const
     if (json_schema) {
         if (!(*schema_text = cli_read_schema(json_schema, cmd))) return EXIT_RUNTIME;
         sp->json_schema = *schema_text;
-        return cli_convert_schema(sp, cmd, NULL);
+        /* converted once here (its warnings printed), then used as the grammar */
+        int code = cli_convert_schema(sp, cmd, grammar_text);
+        if (code == EXIT_OK) {
+            sp->grammar = *grammar_text;
+            sp->grammar_root = NULL;
+            sp->json_schema = NULL;
+        }
+        return code;
     }
     return EXIT_OK;
 }

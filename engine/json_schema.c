@@ -14,6 +14,7 @@
 #include "json_schema_impl.h"
 #include "json_schema_keywords.h"
 #include "status.h"
+#include "utf8.h"
 
 const char *js_keep_name(js_conv *c, const char *name) {
     if (!js_grow((void **)&c->kept, &c->cap_kept, c->n_kept + 1, sizeof *c->kept)) return NULL;
@@ -59,6 +60,7 @@ static void conv_free(js_conv *c) {
     free(c->rewrites);
     free(c->negations);
     js_exclusive_free(c);
+    js_edges_free(c);
     for (uint32_t i = 0; i < c->n_kept; i++) free(c->kept[i]);
     free(c->kept);
     cJSON_Delete(c->scratch);
@@ -81,13 +83,17 @@ static vka_status convert(js_conv *c) {
     } else if (strcmp(rule, "root") != 0 && !js_rule_add(&c->rules, "root", rule)) {
         return js_oom();
     }
-    return put_shared(c);
+    VKA_TRY(put_shared(c));
+    return js_put_unique_annotations(c);
 }
 
 vka_status vka_json_schema_convert(const char *schema_json, uint32_t flags, char **gbnf_out, char **warnings_out) {
     if (!schema_json || !gbnf_out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_json_schema_to_grammar: NULL argument");
     *gbnf_out = NULL;
     if (warnings_out) *warnings_out = NULL;
+    /* JSON text is UTF-8 (RFC 8259); cJSON would pass other bytes through */
+    size_t len = strlen(schema_json), valid = vka_utf8_valid_prefix(schema_json, len);
+    if (valid < len) return vka_fail(VKA_ERR_GRAMMAR, "JSON schema is not valid UTF-8 (at byte offset %zu)", valid);
     const char *end = NULL;
     js_conv c = {.flags = flags};
     c.ws = flags & VKA_JSON_SCHEMA_FLEXIBLE_WS ? VKA_JSON_WS_FLEXIBLE : VKA_JSON_WS_COMPACT;

@@ -20,10 +20,15 @@ typedef struct arr_plan {
     char sep[64];               /* "," with the whitespace around it */
 } arr_plan;
 
+/* The position's step: a prefix index, or any index from the prefix on. */
+static js_step item_step(const js_node *n, uint64_t index) {
+    return index < js_prefix_len(n) ? (js_step){JS_STEP_INDEX, NULL, index} : (js_step){JS_STEP_ANY, NULL, 0};
+}
+
 static vka_status item_rule(js_conv *c, js_node *n, uint64_t index, const char **rule) {
     js_set set;
     VKA_TRY(js_item_set(c, n, index, &set));
-    vka_status s = js_rule_of_set(c, &set, rule);
+    vka_status s = js_rule_of_set(c, &set, item_step(n, index), rule);
     js_set_free(&set);
     return s;
 }
@@ -159,8 +164,11 @@ static vka_status put_state(js_conv *c, const arr_plan *p, const contains_plan *
     js_buf body = {0};
     bool first = true;
     if (p->max == JS_UNBOUNDED && i == q->last) {
-        if (i > 0) VKA_TRY(put_tail(c, p, q, h, &body));
-        else js_puts(&body, "\"\"");
+        vka_status s = i > 0 ? put_tail(c, p, q, h, &body) : (js_puts(&body, "\"\"") ? VKA_OK : js_oom());
+        if (s != VKA_OK) {
+            js_buf_free(&body);
+            return s;
+        }
         first = false;
     } else {
         if (i >= p->min && h >= q->m) js_puts(&body, "\"\""), first = false;
@@ -186,7 +194,7 @@ static vka_status position_rules(js_conv *c, js_node *n, uint64_t i, bool exclus
     js_set set;
     VKA_TRY(js_item_set(c, n, i, &set));
     vka_status s = js_set_add(&set, n->contains, false);
-    if (s == VKA_OK) s = js_rule_of_set(c, &set, hit);
+    if (s == VKA_OK) s = js_rule_of_set(c, &set, item_step(n, i), hit);
     js_set_free(&set);
     if (s == VKA_OK) s = js_item_set(c, n, i, &set);
     if (s != VKA_OK) return s;
@@ -195,7 +203,7 @@ static vka_status position_rules(js_conv *c, js_node *n, uint64_t i, bool exclus
         s = js_negation(c, n->contains, &neg);
         if (s == VKA_OK) s = js_set_add(&set, neg, false);
     }
-    if (s == VKA_OK) s = js_rule_of_set(c, &set, other);
+    if (s == VKA_OK) s = js_rule_of_set(c, &set, item_step(n, i), other);
     js_set_free(&set);
     return s;
 }
@@ -203,6 +211,7 @@ static vka_status position_rules(js_conv *c, js_node *n, uint64_t i, bool exclus
 static vka_status emit_contains(js_conv *c, js_node *n, arr_plan *p, js_buf *out, bool *empty) {
     contains_plan q = {.m = n->min_contains, .big_m = n->max_contains, .k = p->k};
     if (q.m == 0 && q.big_m == JS_UNBOUNDED) return put_elements(c, p, out);
+    if (q.m > q.big_m) return *empty = true, VKA_OK;   /* minContains above maxContains: no array */
     q.last = p->max != JS_UNBOUNDED ? p->max : (p->min > q.m ? p->min : q.m);
     if (q.last < q.k && p->max == JS_UNBOUNDED) q.last = q.k;
     if (p->max == JS_UNBOUNDED && q.last == 0) q.last = 1;
@@ -305,21 +314,28 @@ static vka_status put_unique(js_conv *c, const arr_plan *p, const cJSON *domain,
     return s;
 }
 
+/* Elements from a small set of values get a grammar of distinct sequences;
+ * any other array is written without the uniqueness, which the runtime then
+ * enforces (a "# vka:unique" annotation of its path: the sampler never lets
+ * an element repeat, the checker rejects repeats). */
 static vka_status emit_unique(js_conv *c, js_node *n, arr_plan *p, js_buf *out, bool *empty) {
-    const char *why = "uniqueItems on arrays that may hold two or more elements is supported only for elements from a "
-                      "set of at most 8 values (an enum, const, booleans or null) (HINT: maxItems 1, or the lenient "
-                      "option, which ignores it)";
-    if (p->k > 0 || n->contains) return js_unsupported(c, n->path, "uniqueItems", why);
-    js_set set;
-    js_node *item = NULL;
     cJSON *domain = NULL;
-    VKA_TRY(js_item_set(c, n, 0, &set));
-    vka_status s = js_node_get(c, &set, &item);
-    js_set_free(&set);
-    if (s == VKA_OK) s = finite_domain(c, item, &domain);
-    if (s == VKA_OK && !domain) s = js_unsupported(c, n->path, "uniqueItems", why);
-    if (s == VKA_OK && domain) s = put_unique(c, p, domain, out, empty);
-    else if (s == VKA_OK) s = put_elements(c, p, out);     /* lenient: ignored */
+    vka_status s = VKA_OK;
+    if (p->k == 0 && !n->contains) {
+        js_set set;
+        js_node *item = NULL;
+        VKA_TRY(js_item_set(c, n, 0, &set));
+        s = js_node_get(c, &set, &item);
+        js_set_free(&set);
+        if (s == VKA_OK) s = finite_domain(c, item, &domain);
+    }
+    if (s == VKA_OK && domain) {
+        s = put_unique(c, p, domain, out, empty);
+    } else if (s == VKA_OK) {
+        if (!js_grow((void **)&c->unique, &c->cap_unique, c->n_unique + 1, sizeof *c->unique)) s = js_oom();
+        else c->unique[c->n_unique++] = n->id;
+        if (s == VKA_OK) s = n->contains ? emit_contains(c, n, p, out, empty) : put_elements(c, p, out);
+    }
     cJSON_Delete(domain);
     return s;
 }

@@ -291,12 +291,13 @@ vka_status js_index_document(js_conv *c) {
     js_buf_free(&path);
     VKA_TRY(s);
     /* the root is also known by its own $id (added during the walk) */
-    qsort(c->paths, c->n_paths, sizeof *c->paths, cmp_path_entry);
+    if (c->n_paths) qsort(c->paths, c->n_paths, sizeof *c->paths, cmp_path_entry);
     return VKA_OK;
 }
 
 static const js_path_entry *find_entry(const js_conv *c, const cJSON *node) {
     js_path_entry key = {.node = node};
+    if (!c->n_paths) return NULL;   /* a boolean schema indexes nothing */
     return bsearch(&key, c->paths, c->n_paths, sizeof *c->paths, cmp_path_entry);
 }
 

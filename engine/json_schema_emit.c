@@ -64,7 +64,31 @@ static bool unconstrained(const js_node *n) {
 
 /* ---------------------------------------------------------------- strings */
 
+static vka_status js_emit_string_lang_uncached(js_conv *c, const re_lang *lang, uint64_t min, uint64_t max,
+                                               js_buf *body, bool *empty);
+
 vka_status js_emit_string_lang(js_conv *c, const re_lang *lang, uint64_t min, uint64_t max, js_buf *body, bool *empty) {
+    /* any string: one shared rule */
+    if (!lang && min == 0 && max == JS_UNBOUNDED && c->any_string) {
+        *empty = false;
+        return js_puts(body, c->any_string) ? VKA_OK : js_oom();
+    }
+    if (!lang && min == 0 && max == JS_UNBOUNDED) {
+        js_buf text = {0};
+        vka_status s = js_emit_string_lang_uncached(c, NULL, 0, JS_UNBOUNDED, &text, empty);
+        char name[JS_NAME_CAP];
+        if (s == VKA_OK && (text.failed || !js_rule_new(&c->rules, "string", text.data, name) ||
+                            !(c->any_string = js_keep_name(c, name))))
+            s = js_oom();
+        js_buf_free(&text);
+        if (s == VKA_OK) js_puts(body, c->any_string);
+        return s;
+    }
+    return js_emit_string_lang_uncached(c, lang, min, max, body, empty);
+}
+
+static vka_status js_emit_string_lang_uncached(js_conv *c, const re_lang *lang, uint64_t min, uint64_t max,
+                                               js_buf *body, bool *empty) {
     re_lang *all = NULL, *limited = NULL;
     vka_status s = lang ? VKA_OK : re_all(&all);
     const re_lang *l = lang ? lang : all;
@@ -169,7 +193,7 @@ static vka_status emit_number(js_conv *c, js_node *n, js_buf *body, bool *empty)
     uint32_t i = 0;
     for (const cJSON *x = n->excluded ? n->excluded->child : NULL; x; x = x->next)
         if (cJSON_IsNumber(x)) cuts[i++] = x->valuedouble;
-    qsort(cuts, k, sizeof *cuts, cmp_double);
+    if (k) qsort(cuts, k, sizeof *cuts, cmp_double);
     bool first = true;
     vka_status s = VKA_OK;
     js_number_spec part = spec;
@@ -192,18 +216,44 @@ static vka_status emit_number(js_conv *c, js_node *n, js_buf *body, bool *empty)
 
 static vka_status emit_member_value(js_conv *c, const cJSON *m, js_buf *body);
 
+/* Decodes one UTF-8 code point (the schema text was checked to be valid UTF-8). */
+static uint32_t next_code_point(const unsigned char **p) {
+    const unsigned char *s = *p;
+    uint32_t cp;
+    int extra;
+    if (s[0] < 0x80) cp = s[0], extra = 0;
+    else if ((s[0] & 0xE0) == 0xC0) cp = s[0] & 0x1Fu, extra = 1;
+    else if ((s[0] & 0xF0) == 0xE0) cp = s[0] & 0x0Fu, extra = 2;
+    else cp = s[0] & 0x07u, extra = 3;
+    int i = 1;
+    for (; i <= extra && (s[i] & 0xC0) == 0x80; i++) cp = (cp << 6) | (s[i] & 0x3Fu);
+    *p = s + i;
+    return cp;
+}
+
+/* A string value as a sequence of its characters, each in every JSON
+ * spelling (one shared rule per distinct character), in one rule. */
+static vka_status emit_string_literal(js_conv *c, const char *text, js_buf *body) {
+    js_buf seq = {0};
+    js_puts(&seq, "\"\\\"\"");
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        uint32_t cp = next_code_point(&p);
+        js_puts(&seq, " ");
+        vka_status s = re_class_gbnf(&cp, &cp, 1, RE_JSON_STRING, &c->rules, &seq);
+        if (s != VKA_OK) {
+            js_buf_free(&seq);
+            return s;
+        }
+    }
+    js_puts(&seq, " \"\\\"\"");
+    bool ok = !seq.failed && js_printf(body, "(%s)", seq.data);
+    js_buf_free(&seq);
+    return ok ? VKA_OK : js_oom();
+}
+
 vka_status js_emit_value(js_conv *c, const cJSON *v, js_buf *body) {
     const char *w = js_ws(c);
-    if (cJSON_IsString(v)) {
-        re_lang *l = NULL;
-        const char *s = v->valuestring;
-        size_t len = strlen(s);
-        VKA_TRY(re_literals(&s, &len, 1, &l));
-        bool empty;
-        vka_status st = js_emit_string_lang(c, l, 0, JS_UNBOUNDED, body, &empty);
-        re_free(l);
-        return st;
-    }
+    if (cJSON_IsString(v)) return emit_string_literal(c, v->valuestring, body);
     if (cJSON_IsNumber(v)) {
         char text[40];
         js_format_number(v->valuedouble, text);
@@ -243,9 +293,20 @@ static vka_status emit_values(js_conv *c, js_node *n, js_buf *body, bool *empty)
 
 /* ---------------------------------------------------------------- nodes */
 
-vka_status js_rule_of_set(js_conv *c, const js_set *set, const char **rule) {
+static vka_status add_edge(js_conv *c, js_node *child, js_step step) {
+    if (!c->parent) return VKA_OK;
+    if (!js_grow((void **)&c->edges, &c->cap_edges, c->n_edges + 1, sizeof *c->edges)) return js_oom();
+    js_edge *e = &c->edges[c->n_edges];
+    *e = (js_edge){c->parent->id, child->id, step.kind, NULL, step.index};
+    if (step.kind == JS_STEP_NAME && !(e->name = strdup(step.name))) return js_oom();
+    c->n_edges++;
+    return VKA_OK;
+}
+
+vka_status js_rule_of_set(js_conv *c, const js_set *set, js_step step, const char **rule) {
     js_node *n;
     VKA_TRY(js_node_get(c, set, &n));
+    VKA_TRY(add_edge(c, n, step));
     return js_emit(c, n, rule);
 }
 
@@ -292,6 +353,7 @@ static vka_status emit_union(js_conv *c, js_node *n, js_buf *body, bool *empty) 
     *empty = true;
     for (uint32_t i = 0; i < n->n_alts; i++) {
         const char *rule;
+        VKA_TRY(add_edge(c, n->alts[i], (js_step){JS_STEP_SAME, NULL, 0}));
         VKA_TRY(js_emit(c, n->alts[i], &rule));
         if (!rule) continue;
         bool dup = false;   /* the same alternative reached twice */
@@ -332,7 +394,10 @@ vka_status js_emit(js_conv *c, js_node *n, const char **rule) {
         js_puts(&body, "value");
         empty = false;
     } else if (s == VKA_OK) {
+        js_node *outer = c->parent;
+        c->parent = n;
         s = n->is_union ? emit_union(c, n, &body, &empty) : emit_facets(c, n, &body, &empty);
+        c->parent = outer;
     }
     if (s == VKA_OK && body.failed) s = js_oom();
     if (s == VKA_OK && !empty && !js_rule_add(&c->rules, n->rule, body.data)) s = js_oom();

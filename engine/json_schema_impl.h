@@ -155,6 +155,23 @@ typedef struct js_rewrite_memo {
     uint32_t n;
 } js_rewrite_memo;
 
+/* Where a child value sits relative to its parent's (for uniqueItems paths). */
+typedef enum js_step_kind { JS_STEP_SAME, JS_STEP_NAME, JS_STEP_INDEX, JS_STEP_ANY } js_step_kind;
+
+typedef struct js_step {
+    js_step_kind kind;
+    const char *name;                   /* JS_STEP_NAME */
+    uint64_t index;                     /* JS_STEP_INDEX */
+} js_step;
+
+/* A parent node's rule refers to a child node's rule at that step. */
+typedef struct js_edge {
+    uint32_t parent, child;
+    js_step_kind kind;
+    char *name;
+    uint64_t index;
+} js_edge;
+
 struct js_conv {
     cJSON *doc;
     uint32_t flags;                     /* VKA_JSON_SCHEMA_* */
@@ -179,6 +196,13 @@ struct js_conv {
     uint32_t n_exclusive, cap_exclusive;
     uint32_t depth;                     /* recursion depth of building/emitting */
     unsigned need;                      /* shared rules used (JS_NEED_*) */
+    js_edge *edges;                     /* recorded while emitting */
+    uint32_t n_edges, cap_edges;
+    js_node *parent;                    /* the node being emitted */
+    js_step step;                       /* where the next child rule sits */
+    uint32_t *unique;                   /* arrays whose uniqueItems is checked at run time */
+    uint32_t n_unique, cap_unique;
+    const char *any_string;             /* the rule of any string, once made */
     char **kept;                        /* rule names made outside nodes, alive until the end */
     uint32_t n_kept, cap_kept;
 };
@@ -242,8 +266,13 @@ uint64_t js_utf8_length(const char *s);
 vka_status js_emit(js_conv *c, js_node *n, const char **rule);
 vka_status js_emit_object(js_conv *c, js_node *n, js_buf *body, bool *empty);
 vka_status js_emit_array(js_conv *c, js_node *n, js_buf *body, bool *empty);
-/* The rule of the node of a set, or NULL when that node is empty. */
-vka_status js_rule_of_set(js_conv *c, const js_set *set, const char **rule);
+/* The rule of the node of a set, or NULL when that node is empty; `step` says
+ * where its value sits relative to the node being emitted. */
+vka_status js_rule_of_set(js_conv *c, const js_set *set, js_step step, const char **rule);
+/* The instance-path patterns of the arrays in c->unique, as "# vka:unique"
+ * annotation lines for the runtime (json_schema_unique.c). */
+vka_status js_put_unique_annotations(js_conv *c);
+void js_edges_free(js_conv *c);
 /* unsupported keyword: an error, or a warning under the lenient option */
 vka_status js_unsupported(js_conv *c, const char *path, const char *keyword, const char *why);
 vka_status js_emit_string_lang(js_conv *c, const re_lang *lang, uint64_t min, uint64_t max, js_buf *body, bool *empty);

@@ -109,18 +109,22 @@ static vka_status member_rule(js_conv *c, js_node *n, js_node *keys, const char 
     }
     js_set set;
     VKA_TRY(js_member_set(c, n, name, &set));
-    vka_status s = js_rule_of_set(c, &set, rule);
+    vka_status s = js_rule_of_set(c, &set, (js_step){JS_STEP_NAME, name, 0}, rule);
     js_set_free(&set);
     return s;
 }
 
+/* The member's key and value as a rule of its own, since each automaton
+ * state that may write the member refers to it. */
 static vka_status make_kv(js_conv *c, member *m) {
     js_buf b = {0};
     cJSON key = {.type = cJSON_String, .valuestring = (char *)m->name};
     vka_status s = js_emit_value(c, &key, &b);
     js_printf(&b, "%s \":\"%s %s", js_ws(c), js_ws(c), m->rule);
-    if (s == VKA_OK && b.failed) s = js_oom();
-    m->kv = b.data;
+    char name[JS_NAME_CAP];
+    if (s == VKA_OK && (b.failed || !js_rule_new(&c->rules, "kv", b.data, name))) s = js_oom();
+    js_buf_free(&b);
+    if (s == VKA_OK && !(m->kv = strdup(name))) s = js_oom();
     return s;
 }
 
@@ -147,13 +151,13 @@ typedef struct pattern_ref {
 } pattern_ref;
 
 /* The keys of region `mask` (the patterns in it match, the others do not). */
+/* *out is NULL when the region is `base` itself (no patterns to split by). */
 static vka_status region_keys(const re_lang *base, const pattern_ref *pats, uint32_t np, uint32_t mask, re_lang **out) {
     re_lang *cur = NULL;
-    VKA_TRY(re_intersect(base, base, &cur));
-    for (uint32_t j = 0; j < np && !re_is_empty(cur); j++) {
+    for (uint32_t j = 0; j < np && !(cur && re_is_empty(cur)); j++) {
         re_lang *side = NULL, *next = NULL;
         vka_status s = (mask >> j) & 1 ? VKA_OK : re_complement(pats[j].lang, &side);
-        if (s == VKA_OK) s = re_intersect(cur, side ? side : pats[j].lang, &next);
+        if (s == VKA_OK) s = re_intersect(cur ? cur : base, side ? side : pats[j].lang, &next);
         re_free(side);
         re_free(cur);
         cur = next;
@@ -200,7 +204,7 @@ static vka_status collect_patterns(js_node *n, pattern_ref **out, uint32_t *np) 
  * schema allows minus those. */
 static vka_status undeclared_keys(js_conv *c, js_node *n, js_node *keys, re_lang **out) {
     re_lang *allowed = NULL, *declared = NULL, *not_declared = NULL;
-    vka_status s = keys ? node_string_lang(c, keys, &allowed) : re_all(&allowed);
+    vka_status s = keys ? node_string_lang(c, keys, &allowed) : VKA_OK;
     /* forbidden names are out too (not: {required: [...]}) */
     uint32_t k = n->n_names + n->n_forbidden;
     const char **strs = calloc(k ? k : 1, sizeof *strs);
@@ -212,7 +216,9 @@ static vka_status undeclared_keys(js_conv *c, js_node *n, js_node *keys, re_lang
     }
     if (s == VKA_OK) s = re_literals(strs, lens, k, &declared);
     if (s == VKA_OK) s = re_complement(declared, &not_declared);
-    if (s == VKA_OK) s = re_intersect(allowed, not_declared, out);
+    /* without propertyNames every key but the declared ones */
+    if (s == VKA_OK && !allowed) *out = not_declared, not_declared = NULL;
+    else if (s == VKA_OK) s = re_intersect(allowed, not_declared, out);
     free(strs), free(lens);
     re_free(allowed), re_free(declared), re_free(not_declared);
     return s;
@@ -220,13 +226,14 @@ static vka_status undeclared_keys(js_conv *c, js_node *n, js_node *keys, re_lang
 
 static vka_status put_region(js_conv *c, js_node *n, const re_lang *keys, const pattern_ref *pats, uint32_t np,
                              uint32_t mask, js_buf *alts) {
-    re_lang *region = NULL;
-    VKA_TRY(region_keys(keys, pats, np, mask, &region));
+    re_lang *own = NULL;
+    VKA_TRY(region_keys(keys, pats, np, mask, &own));
+    const re_lang *region = own ? own : keys;
     js_set values = {0};
     bool allowed = false;
     const char *value = NULL;
     vka_status s = re_is_empty(region) ? VKA_OK : region_values(c, n, pats, np, mask, &values, &allowed);
-    if (s == VKA_OK && allowed) s = js_rule_of_set(c, &values, &value);
+    if (s == VKA_OK && allowed) s = js_rule_of_set(c, &values, (js_step){JS_STEP_ANY, NULL, 0}, &value);
     if (s == VKA_OK && value) {
         js_buf key = {0};
         bool empty = false;
@@ -237,7 +244,7 @@ static vka_status put_region(js_conv *c, js_node *n, const re_lang *keys, const 
         js_buf_free(&key);
     }
     js_set_free(&values);
-    re_free(region);
+    re_free(own);
     return s;
 }
 

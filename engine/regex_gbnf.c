@@ -19,7 +19,18 @@ typedef struct memo_entry {
 typedef struct gmemo {
     memo_entry *memo;
     size_t n_memo, cap_memo;
+    uint32_t *slots;            /* open addressing: index + 1 into memo, 0 empty */
+    size_t n_slots;             /* a power of two, at least twice n_memo */
 } gmemo;
+
+static uint64_t memo_hash(const re_ranges *set, unsigned kind) {
+    uint64_t h = 1469598103934665603ull ^ kind;
+    for (size_t i = 0; i < set->n; i++) {
+        h = (h ^ set->r[i].lo) * 1099511628211ull;
+        h = (h ^ set->r[i].hi) * 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
 
 typedef struct gctx {
     js_rules *rules;
@@ -34,6 +45,7 @@ static void gmemo_free(void *p) {
         free(m->memo[i].atom);
     }
     free(m->memo);
+    free(m->slots);
     free(m);
 }
 
@@ -49,9 +61,32 @@ static bool gctx_init(gctx *g, js_rules *rules) {
 }
 
 static const char *memo_find(const gctx *g, const re_ranges *set, unsigned kind) {
-    for (size_t i = 0; i < g->m->n_memo; i++)
-        if (g->m->memo[i].kind == kind && re_rs_equal(&g->m->memo[i].set, set)) return g->m->memo[i].atom;
-    return NULL;
+    const gmemo *m = g->m;
+    if (!m->n_slots) return NULL;
+    for (size_t i = memo_hash(set, kind) & (m->n_slots - 1);; i = (i + 1) & (m->n_slots - 1)) {
+        uint32_t slot = m->slots[i];
+        if (!slot) return NULL;
+        const memo_entry *e = &m->memo[slot - 1];
+        if (e->kind == kind && re_rs_equal(&e->set, set)) return e->atom;
+    }
+}
+
+/* Puts entry `index` in the hash slots, growing them to keep them half empty. */
+static bool memo_index(gmemo *m, size_t index) {
+    if (2 * (m->n_memo + 1) > m->n_slots) {
+        size_t n = m->n_slots ? 2 * m->n_slots : 64;
+        uint32_t *slots = calloc(n, sizeof *slots);
+        if (!slots) return false;
+        free(m->slots);
+        m->slots = slots;
+        m->n_slots = n;
+        for (size_t i = 0; i < m->n_memo; i++)
+            if (i != index && !memo_index(m, i)) return false;
+    }
+    size_t i = memo_hash(&m->memo[index].set, m->memo[index].kind) & (m->n_slots - 1);
+    while (m->slots[i]) i = (i + 1) & (m->n_slots - 1);
+    m->slots[i] = (uint32_t)index + 1;
+    return true;
 }
 
 /* Records atom for (set, kind); returns the stored copy (NULL on failure). */
@@ -69,6 +104,11 @@ static const char *memo_add(gctx *g, const re_ranges *set, unsigned kind, const 
     e->atom = strdup(atom);
     if (!e->atom || !re_rs_copy(&e->set, set)) {
         free(e->atom);
+        return g->failed = true, NULL;
+    }
+    if (!memo_index(m, m->n_memo)) {
+        free(e->atom);
+        re_rs_free(&e->set);
         return g->failed = true, NULL;
     }
     m->n_memo++;
