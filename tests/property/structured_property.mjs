@@ -42,10 +42,7 @@ const IGNORED = ['title', 'description', '$comment', 'default', 'examples', 'dep
   'example', 'links', 'x-order', 'x-kubernetes-group-version-kind'];
 // Keywords enforced only in the cases docs/structured-output.md lists, and
 // refused (naming the keyword) otherwise: reported, not held to the limit.
-const PARTIAL = {
-  uniqueItems: 'exact for maxItems <= 1 and for elements from at most 8 values (enum, const, booleans, null); ' +
-    'a grammar cannot compare arbitrary elements',
-};
+const PARTIAL = {};
 const REFUSAL_LIMIT = 0.05;
 const REFUSAL_MIN_USES = 10;
 
