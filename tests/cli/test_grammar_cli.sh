@@ -118,6 +118,21 @@ fi
 expect_exit "sample unique checked" 0 "" "$vkagent" grammar --grammar-file "$tmp/u.gbnf" --check --encoded
 [[ $(sort -u "$tmp/out") == accept ]] || fail "sample unique: a document the checker does not accept"
 rm -f "$tmp/in"
+# the converter's annotations: short strings and a small integer range, where a
+# token may lead into an element that can only end as a repeat (refused too)
+for us in '{"type":"array","items":{"type":"string","maxLength":2},"uniqueItems":true,"maxItems":6}' \
+          '{"type":"array","items":{"type":"integer","minimum":0,"maximum":9},"uniqueItems":true,"maxItems":6}'; do
+  expect_exit "sample uniqueItems" 0 "" "$vkagent" grammar --json-schema "$us" --sample 40 --vocab "$vocab"
+  [[ $(wc -l <"$tmp/out") == 40 ]] || fail "sample uniqueItems $us: $(wc -l <"$tmp/out") documents, expected 40"
+  if command -v node >/dev/null; then
+    ok
+    [[ $(repeats) == 0 ]] || fail "sample uniqueItems $us: $(repeats) repeated elements"
+  fi
+done
+printf '["a","b"]\n["a","\\u0061"]\n["ab","a","b"]\n' >"$tmp/in"
+expect_exit "check uniqueItems" 0 "" "$vkagent" grammar --json-schema '{"type":"array","items":{"type":"string"},"uniqueItems":true}' --check
+expect_out "check uniqueItems" $'accept\nreject\naccept'
+rm -f "$tmp/in"
 
 # ---- the schema options are taken by every command with --json-schema ----
 for opt in --json-schema-strict --json-schema-lenient --json-schema-flexible-ws --json-schema-oneof-as-anyof; do
