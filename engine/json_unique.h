@@ -95,7 +95,8 @@ typedef enum ju_pending { JU_PENDING_NONE, JU_PENDING_STRING, JU_PENDING_NUMBER 
 ju_pending ju_scan_pending(const ju_scan *scan);
 /* Whether the pending element may still end equal to an earlier element of
  * its array: a string whose content so far begins one (or ends inside an
- * escape), a number whose value so far is one (or that is not a number yet). */
+ * escape; a string just opened counts as on its way to none), a number whose
+ * value so far is one (or that is not a number yet). */
 vka_status ju_scan_may_repeat(ju_scan *scan, bool *may);
 /* Outside trials: the pending string's content so far (up to any escape
  * still open) begins no earlier element of its array, so no continuation of

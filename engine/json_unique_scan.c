@@ -667,6 +667,9 @@ vka_status ju_scan_may_repeat(ju_scan *s, bool *may) {
     ju_pending kind = ju_scan_pending(s);
     if (kind == JU_PENDING_NUMBER) return number_repeats(s, may);
     if (kind != JU_PENDING_STRING) return VKA_OK;
+    /* just opened: on its way to no value yet (whether one is left at all is
+     * not looked ahead; it is what the next bytes decide) */
+    if (s->text.len == top(s)->value_start + 1) return VKA_OK;
     bool oom;
     if (!string_prefix(s, &oom)) {
         *may = !oom;
