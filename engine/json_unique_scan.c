@@ -105,7 +105,8 @@ static ju_level *top(ju_scan *s) { return &s->levels[s->depth - 1]; }
 static bool elem_has_prefix(const ju_scan *s, const ju_elem *x, const unsigned char *c, size_t n) {
     if (x->len < n) return false;
     size_t k = x->after_pend ? (n < s->pend.len ? n : s->pend.len) : 0;
-    return memcmp(s->pend.data, c, k) == 0 && memcmp(s->arena.data + x->off, c + k, n - k) == 0;
+    if (k && memcmp(s->pend.data, c, k) != 0) return false;
+    return n == k || memcmp(s->arena.data + x->off, c + k, n - k) == 0;
 }
 
 static bool same_elem(const ju_scan *s, const ju_elem *x, const ju_elem *y) {
