@@ -56,6 +56,7 @@ typedef struct source_result {
     char *reason;               /* normalized, for counting */
     char *message;              /* the error as reported */
     double compile_s;
+    double convert_s;           /* of which JSON Schema to GBNF */
     long walks, documents, capped, tokens;
     times_buf masks;            /* seconds, wall clock */
     times_buf masks_cpu;        /* seconds of this thread's CPU time: less noise on a busy machine */
@@ -344,12 +345,24 @@ static void run_source(const bench_cfg *c, grammar_walker *w, maker_ctx *mc, sou
     if (!load_source(r, &sp, &text)) return;
     mc->times = &r->masks;
     mc->cpu_times = &r->masks_cpu;
-    /* compile: schema to ready sampler, mask caches empty */
+    /* compile: schema to ready sampler, mask caches empty; timed in two
+     * parts, the conversion to GBNF and the grammar with the sampler (the
+     * walks below convert again and find the grammar in the vocabulary's cache) */
     vka_sampler *s = NULL;
+    char *gbnf = NULL, *warnings = NULL;
     double t0 = cli_now();
-    vka_status st = make_timed_sampler(mc, &sp, &s);
+    vka_status st = sp.json_schema ? vka_json_schema_to_grammar(sp.json_schema, sp.json_schema_flags, &gbnf, &warnings) : VKA_OK;
+    double t1 = cli_now();
+    if (st == VKA_OK) {
+        vka_sampling_params grammar_sp = sp;
+        if (gbnf) grammar_sp.json_schema = NULL, grammar_sp.grammar = gbnf;
+        st = make_timed_sampler(mc, &grammar_sp, &s);
+    }
     r->compile_s = cli_now() - t0;
+    r->convert_s = t1 - t0;
     vka_sampler_free(s);
+    free(gbnf);
+    free(warnings);
     if (st != VKA_OK) {
         set_error(r, st == VKA_ERR_GRAMMAR, vka_last_error());
         free(text);
@@ -406,13 +419,13 @@ static reason_count *count_reasons(const bench_cfg *c, bool refused, size_t *n_o
 }
 
 typedef struct totals {
-    summary compile, compile_target, mask, mask_cpu;
+    summary compile, compile_target, convert, grammar, mask, mask_cpu;
     long tokens, walks, documents, capped, refused, failed;
 } totals;
 
 static totals compute_totals(bench_cfg *c) {
     totals t = {0};
-    times_buf compile = {0}, compile_target = {0}, masks = {0}, masks_cpu = {0};
+    times_buf compile = {0}, compile_target = {0}, convert = {0}, grammar = {0}, masks = {0}, masks_cpu = {0};
     bool ok = true;
     for (size_t i = 0; i < c->n_sources; i++) {
         source_result *r = &c->sources[i];
@@ -420,6 +433,8 @@ static totals compute_totals(bench_cfg *c) {
         t.refused += r->refused, t.failed += r->failed;
         if (r->refused || (r->failed && !r->walks)) continue;
         ok &= times_push(&compile, r->compile_s);
+        ok &= times_push(&convert, r->convert_s);
+        ok &= times_push(&grammar, r->compile_s - r->convert_s);
         if (r->bytes <= TARGET_SOURCE_BYTES) ok &= times_push(&compile_target, r->compile_s);
         for (size_t k = 0; k < r->masks.n; k++) ok &= times_push(&masks, r->masks.v[k]);
         for (size_t k = 0; k < r->masks_cpu.n; k++) ok &= times_push(&masks_cpu, r->masks_cpu.v[k]);
@@ -427,6 +442,10 @@ static totals compute_totals(bench_cfg *c) {
     if (!ok) fputs("vkagent bench: out of memory for the statistics\n", stderr);
     t.compile = summarize(compile.v, compile.n);
     t.compile_target = summarize(compile_target.v, compile_target.n);
+    t.convert = summarize(convert.v, convert.n);
+    t.grammar = summarize(grammar.v, grammar.n);
+    free(convert.v);
+    free(grammar.v);
     t.mask = summarize(masks.v, masks.n);
     t.mask_cpu = summarize(masks_cpu.v, masks_cpu.n);
     free(masks_cpu.v);
@@ -463,6 +482,10 @@ static void print_text(bench_cfg *c, uint32_t n_vocab) {
            "up to 100 KB: p99 %.3f ms over %zu (target <= 50 ms)\n",
            1e3 * t.compile.p50, 1e3 * t.compile.p99, 1e3 * t.compile.max, t.compile.n, 1e3 * t.compile_target.p99,
            t.compile_target.n);
+    printf("  of which the conversion to GBNF: p50 %.3f ms, p99 %.3f ms, max %.3f ms; the grammar and sampler: p50 %.3f ms, "
+           "p99 %.3f ms, max %.3f ms\n",
+           1e3 * t.convert.p50, 1e3 * t.convert.p99, 1e3 * t.convert.max, 1e3 * t.grammar.p50, 1e3 * t.grammar.p99,
+           1e3 * t.grammar.max);
     printf("full token mask: p50 %.1f us, p99 %.1f us, max %.1f us over %zu masks (targets: p50 <= 100 us, p99 <= 1000 us)\n",
            1e6 * t.mask.p50, 1e6 * t.mask.p99, 1e6 * t.mask.max, t.mask.n);
     printf("  the same in thread CPU time: p50 %.1f us, p99 %.1f us, max %.1f us\n", 1e6 * t.mask_cpu.p50,
@@ -503,6 +526,7 @@ static cJSON *source_json(source_result *r) {
     if (r->message) cJSON_AddStringToObject(j, "error", r->message);
     if (r->refused) return j;
     cJSON_AddNumberToObject(j, "compile_ms", 1e3 * r->compile_s);
+    cJSON_AddNumberToObject(j, "convert_ms", 1e3 * r->convert_s);
     cJSON_AddNumberToObject(j, "tokens", (double)r->tokens);
     cJSON_AddNumberToObject(j, "walks", (double)r->walks);
     cJSON_AddNumberToObject(j, "documents", (double)r->documents);
@@ -526,6 +550,8 @@ static void print_json(bench_cfg *c, uint32_t n_vocab) {
     cJSON_AddNumberToObject(j, "failed", (double)t.failed);
     cJSON_AddItemToObject(j, "compile_ms", summary_json(t.compile, 1e3));
     cJSON_AddItemToObject(j, "compile_ms_up_to_100kb", summary_json(t.compile_target, 1e3));
+    cJSON_AddItemToObject(j, "convert_ms", summary_json(t.convert, 1e3));
+    cJSON_AddItemToObject(j, "grammar_ms", summary_json(t.grammar, 1e3));
     cJSON_AddItemToObject(j, "mask_us", summary_json(t.mask, 1e6));
     cJSON_AddItemToObject(j, "mask_cpu_us", summary_json(t.mask_cpu, 1e6));
     cJSON_AddItemToObject(j, "refused_by_reason", reasons_json(c, true));

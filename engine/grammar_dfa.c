@@ -409,7 +409,7 @@ static vka_status make_chars(g_dfa *d, uint32_t s, g_dfa_chars *ch) {
     return VKA_OK;
 }
 
-vka_status g_dfa_chars_of(g_dfa *d, uint32_t s, const g_dfa_chars **out) {
+vka_status g_dfa_chars_make(g_dfa *d, uint32_t s, const g_dfa_chars **out) {
     if (d->states[s].chars == G_NONE) {
         g_dfa_chars ch;
         VKA_TRY(make_chars(d, s, &ch));

@@ -92,8 +92,12 @@ static inline vka_status g_dfa_step(g_dfa *d, uint32_t s, uint8_t byte, uint32_t
  * character it becomes cannot matter (partial_alike). */
 vka_status g_dfa_complete(g_dfa *d, uint32_t s, uint32_t *out);
 
-/* How characters move state s: made on first use (the cells only when it
- * has no incomplete character). */
-vka_status g_dfa_chars_of(g_dfa *d, uint32_t s, const g_dfa_chars **out);
+/* How characters move state s: made on first use. */
+vka_status g_dfa_chars_make(g_dfa *d, uint32_t s, const g_dfa_chars **out);
+
+static inline vka_status g_dfa_chars_of(g_dfa *d, uint32_t s, const g_dfa_chars **out) {
+    if (d->states[s].chars != G_NONE) return *out = &d->chars_pool[d->states[s].chars], VKA_OK;
+    return g_dfa_chars_make(d, s, out);
+}
 
 #endif

@@ -17,20 +17,18 @@
  * least n steps (unknown after), dies at step n, or stops being uniform (the
  * set's characters no longer move it alike) after n steps. */
 enum { CHAIN_LOOP, CHAIN_ALIVE, CHAIN_DEAD, CHAIN_DEAD_CONTEXT, CHAIN_MIXED };
-#define CHAIN_MAX 255u
+/* A subtree whose chain dies within SCAN_MIN_STEPS characters is visited,
+ * not read token by token, when it holds more than SCAN_MAX_TOKENS. */
+#define SCAN_MIN_STEPS 8u
+#define SCAN_MAX_TOKENS 64u
 
 typedef struct chain_slot {
-    uint64_t key;               /* DFA state << 32 | charset; UINT64_MAX: empty */
     uint8_t kind, steps;
 } chain_slot;
 
 struct g_fill {
     g_dfa *dfa;
-    chain_slot *chains;         /* memo of chain results */
-    uint32_t chain_bits, chain_used;
-    uint64_t chain_generation;  /* the DFA generation and vocabulary they belong to */
-    uint64_t chain_vocab;
-    uint32_t chain_path[CHAIN_MAX];
+    uint64_t vocab;             /* the vocabulary of the last walk */
 };
 
 static vka_status oom(void) { return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in grammar masking"); }
@@ -49,119 +47,53 @@ bool g_ranges_add(g_ranges *r, uint32_t b, uint32_t e) {
 
 /* ---------------------------------------------------------------- chains */
 
-/* Whether every character of x moves state s alike: all in one cell (a
- * group whose code points some edge holds in part never is). */
-static vka_status uniform(g_dfa *d, uint32_t s, const g_charset *x, bool *yes) {
-    const g_dfa_chars *ch;
-    VKA_TRY(g_dfa_chars_of(d, s, &ch));
-    *yes = false;
-    if (x->groups & ch->mixed_groups) return VKA_OK;
-    uint32_t c = 128 + (uint32_t)__builtin_ctz(x->groups | 1u << 31);
-    for (int w = 3; w >= 0; w--)
-        if (x->ascii[w]) c = (uint32_t)w * 32 + (uint32_t)__builtin_ctz(x->ascii[w]);
-    if (c >= 128 + G_GROUPS) return *yes = true, VKA_OK;   /* no character at all */
-    const uint32_t *cell = d->cell_pool + ch->cells + 5 * ch->cell[c];
-    *yes = !(x->ascii[0] & ~cell[0]) && !(x->ascii[1] & ~cell[1]) && !(x->ascii[2] & ~cell[2]) &&
-           !(x->ascii[3] & ~cell[3]) && !(x->groups & ~cell[4]);
-    return VKA_OK;
-}
-
-/* The successor of s after any one character of x (uniform): its lowest
- * ASCII character, else the first code point of its lowest group. */
-static vka_status step_any(g_dfa *d, uint32_t s, const g_charset *x, uint32_t *out) {
+/* The character that stands for charset x: its lowest ASCII character, else
+ * 128 + its lowest group; and the bytes of such a character. */
+static uint32_t stand_in(const g_charset *x, char bytes[4], size_t *n) {
     for (int w = 0; w < 4; w++)
-        if (x->ascii[w]) return g_dfa_step(d, s, (uint8_t)(w * 32 + __builtin_ctz(x->ascii[w])), out);
-    char bytes[4];
-    size_t n = vka_utf8_encode(g_group_first((uint32_t)__builtin_ctz(x->groups)), bytes);
-    uint32_t cur = s;
-    for (size_t i = 0; i < n && cur >= G_DFA_FIRST; i++) VKA_TRY(g_dfa_step(d, cur, (uint8_t)bytes[i], &cur));
-    *out = cur;
-    return VKA_OK;
-}
-
-static vka_status chains_clear(g_fill *f, uint32_t bits) {
-    free(f->chains);
-    f->chains = malloc(((size_t)1 << bits) * sizeof *f->chains);
-    if (!f->chains) return oom();
-    for (uint32_t i = 0; i < (1u << bits); i++) f->chains[i].key = UINT64_MAX;
-    f->chain_bits = bits;
-    f->chain_used = 0;
-    return VKA_OK;
-}
-
-static chain_slot *chain_find(chain_slot *t, uint32_t bits, uint64_t key) {
-    uint32_t mask = (1u << bits) - 1, i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-    while (t[i].key != UINT64_MAX && t[i].key != key) i = (i + 1) & mask;
-    return &t[i];
-}
-
-static vka_status chain_store(g_fill *f, uint64_t key, uint8_t kind, uint8_t steps) {
-    if ((f->chain_used + 1) * 2 > (1u << f->chain_bits)) {
-        chain_slot *old = f->chains;
-        uint32_t old_bits = f->chain_bits, used = f->chain_used;
-        f->chains = NULL;
-        if (chains_clear(f, old_bits + 1) != VKA_OK) {
-            f->chains = old;
-            f->chain_bits = old_bits;
-            return oom();
+        if (x->ascii[w]) {
+            uint32_t c = (uint32_t)w * 32 + (uint32_t)__builtin_ctz(x->ascii[w]);
+            bytes[0] = (char)c;
+            *n = 1;
+            return c;
         }
-        for (uint32_t i = 0; i < (1u << old_bits); i++)
-            if (old[i].key != UINT64_MAX) *chain_find(f->chains, f->chain_bits, old[i].key) = old[i];
-        f->chain_used = used;
-        free(old);
-    }
-    chain_slot *slot = chain_find(f->chains, f->chain_bits, key);
-    if (slot->key != key) f->chain_used++;
-    *slot = (chain_slot){key, kind, steps};
-    return VKA_OK;
+    uint32_t grp = (uint32_t)__builtin_ctz(x->groups | 1u << 31);
+    *n = grp < G_GROUPS ? vka_utf8_encode(g_group_first(grp), bytes) : 0;
+    return 128 + grp;
 }
 
-/* The result one step earlier on a chain. */
-static chain_slot chain_before(chain_slot t) {
-    if (t.kind == CHAIN_LOOP) return t;
-    if (t.steps >= CHAIN_MAX) return (chain_slot){0, CHAIN_ALIVE, CHAIN_MAX};
-    t.steps++;
-    return t;
+/* Whether every character of x (stood in for by c) moves state s alike: all
+ * in one cell (a group whose code points some edge holds in part never is). */
+static inline bool uniform(const g_dfa *d, const g_dfa_chars *ch, const g_charset *x, uint32_t c) {
+    if (x->groups & ch->mixed_groups) return false;
+    if (c >= 128 + G_GROUPS) return true;   /* no character at all */
+    const uint32_t *cell = d->cell_pool + ch->cells + 5 * ch->cell[c];
+    return !(x->ascii[0] & ~cell[0]) && !(x->ascii[1] & ~cell[1]) && !(x->ascii[2] & ~cell[2]) &&
+           !(x->ascii[3] & ~cell[3]) && !(x->groups & ~cell[4]);
 }
 
-/* What follows state s over charset x for `want` steps (see CHAIN_*),
- * remembered for s and every state on the way: a later fill that starts a
- * step further along the same chain (the next position of a counted
- * repetition) finds it ready. */
-static vka_status chain_of(g_fill *f, uint32_t s, uint32_t charset, const g_charset *x, uint32_t want, chain_slot *out) {
+/* What follows state s over charset x for up to `want` steps (see CHAIN_*).
+ * Each step is a successor looked up and a cell compared, so chains are
+ * followed afresh each time: remembering them cost more than it saved. */
+static vka_status chain_of(g_fill *f, uint32_t s, const g_charset *x, uint32_t want, chain_slot *out) {
     g_dfa *d = f->dfa;
-    uint32_t n = 0, cur = s;
-    chain_slot tail;
-    for (;;) {
-        uint64_t key = (uint64_t)cur << 32 | charset;
-        const chain_slot *slot = chain_find(f->chains, f->chain_bits, key);
-        if (slot->key == key && (slot->kind != CHAIN_ALIVE || slot->steps >= want - n)) {
-            tail = *slot;
-            break;
-        }
-        if (n == want) {
-            tail = (chain_slot){0, CHAIN_ALIVE, 0};
-            break;
-        }
-        bool same;
-        VKA_TRY(uniform(d, cur, x, &same));
+    char bytes[4];
+    size_t n_bytes;
+    uint32_t c = stand_in(x, bytes, &n_bytes), cur = s;
+    for (uint32_t n = 0; n < want; n++) {
+        const g_dfa_chars *ch;
+        VKA_TRY(g_dfa_chars_of(d, cur, &ch));
+        if (!uniform(d, ch, x, c)) return *out = (chain_slot){CHAIN_MIXED, (uint8_t)n}, VKA_OK;
         uint32_t next = cur;
-        if (same) VKA_TRY(step_any(d, cur, x, &next));
-        if (next < G_DFA_FIRST || next == cur) {
-            uint8_t kind = next == G_DFA_DEAD ? CHAIN_DEAD : next == G_DFA_DEAD_CONTEXT ? CHAIN_DEAD_CONTEXT
-                         : same ? CHAIN_LOOP : CHAIN_MIXED;
-            tail = (chain_slot){0, kind, kind == CHAIN_DEAD || kind == CHAIN_DEAD_CONTEXT};
-            VKA_TRY(chain_store(f, key, tail.kind, tail.steps));
-            break;
+        for (size_t i = 0; i < n_bytes && next >= G_DFA_FIRST; i++) VKA_TRY(g_dfa_step(d, next, (uint8_t)bytes[i], &next));
+        if (next < G_DFA_FIRST) {
+            *out = (chain_slot){next == G_DFA_DEAD_CONTEXT ? CHAIN_DEAD_CONTEXT : CHAIN_DEAD, (uint8_t)(n + 1)};
+            return VKA_OK;
         }
-        f->chain_path[n++] = cur;
+        if (next == cur) return *out = (chain_slot){CHAIN_LOOP, 0}, VKA_OK;
         cur = next;
     }
-    for (uint32_t i = n; i-- > 0;) {
-        tail = chain_before(tail);
-        VKA_TRY(chain_store(f, (uint64_t)f->chain_path[i] << 32 | charset, tail.kind, tail.steps));
-    }
-    *out = tail;
+    *out = (chain_slot){CHAIN_ALIVE, (uint8_t)want};
     return VKA_OK;
 }
 
@@ -198,8 +130,7 @@ static vka_status settle_subtree(g_fill *f, const vka_grammar_vocab *v, uint32_t
                                  g_ranges *acc, g_ranges *unc, bool *done) {
     *done = false;
     const g_dfa_state *st = &f->dfa->states[s];
-    uint32_t cs = v->node_charset[c];
-    const g_charset *x = &v->charsets[cs];
+    const g_charset *x = &v->charsets[v->node_charset[c]];
     /* the walk and the vocabulary agree where characters end */
     if (!(x->flags & G_CHARS_VALID) || st->need != v->node_char_left[c]) return VKA_OK;
     if (st->need) {
@@ -211,10 +142,14 @@ static vka_status settle_subtree(g_fill *f, const vka_grammar_vocab *v, uint32_t
     const g_trie_node *nd = &v->nodes[c];
     uint32_t most = v->node_chars[c];
     chain_slot ch = {.kind = CHAIN_LOOP};
-    if (most) VKA_TRY(chain_of(f, s, cs, x, most, &ch));
+    if (most) VKA_TRY(chain_of(f, s, x, most, &ch));
     bool dead = ch.kind == CHAIN_DEAD || ch.kind == CHAIN_DEAD_CONTEXT;
     bool all = ch.kind == CHAIN_LOOP || ch.steps > most || (!dead && ch.steps == most);
     if (!all && !dead) return VKA_OK;
+    /* fates by length: when the chain dies within a few characters, visiting
+     * the few levels above its death is cheaper than reading every token of
+     * a large subtree */
+    if (!all && ch.steps < SCAN_MIN_STEPS && nd->rank_end - nd->rank_here_end > SCAN_MAX_TOKENS) return VKA_OK;
     *done = true;
     if (all) return g_ranges_add(acc, nd->rank_here_end, nd->rank_end) ? VKA_OK : oom();
     return settle_by_length(v, nd->rank_here_end, nd->rank_end, chars, &ch, acc, unc);
@@ -250,14 +185,10 @@ static vka_status walk_trie(g_fill *f, const vka_grammar_vocab *v, uint32_t star
     return s;
 }
 
-/* Chain results name DFA states and charsets: they go when either changes. */
+/* Between walks: the DFA may start afresh once large. */
 static vka_status prepare(g_fill *f, const vka_grammar_vocab *v) {
-    VKA_TRY(g_dfa_maybe_reset(f->dfa));
-    if (f->chains && f->chain_generation == f->dfa->generation && f->chain_vocab == v->serial) return VKA_OK;
-    VKA_TRY(chains_clear(f, 10));
-    f->chain_generation = f->dfa->generation;
-    f->chain_vocab = v->serial;
-    return VKA_OK;
+    f->vocab = v->serial;
+    return g_dfa_maybe_reset(f->dfa);
 }
 
 vka_status g_fill_run(g_fill *f, const vka_grammar_vocab *v, const uint32_t *pairs, uint32_t n, const g_level *partial,
@@ -363,6 +294,5 @@ uint32_t g_fill_dfa_states(const g_fill *f) { return f ? f->dfa->n_states : 0; }
 void g_fill_free(g_fill *f) {
     if (!f) return;
     g_dfa_free(f->dfa);
-    free(f->chains);
     free(f);
 }

@@ -46,7 +46,8 @@ ok
 python3 - "$tmp/out" <<'PY' || fail "json-out fields: $(head -c 600 "$tmp/out")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-for k in ("vocab", "sources", "compile_ms", "compile_ms_up_to_100kb", "mask_us", "refused", "refused_by_reason", "failed_by_reason"):
+for k in ("vocab", "sources", "compile_ms", "compile_ms_up_to_100kb", "convert_ms", "grammar_ms", "mask_us", "mask_cpu_us",
+          "refused", "refused_by_reason", "failed_by_reason"):
     assert k in d, k
 assert len(d["sources"]) == 6, len(d["sources"])           # 4 in the corpus, the schema again, any JSON
 assert d["refused"] == 1 and sum(d["refused_by_reason"].values()) == 1, d["refused_by_reason"]
@@ -55,7 +56,8 @@ for s in d["sources"]:
         assert s["name"].endswith("3-bad.json") and "error" in s, s
         continue
     assert s["status"] == "ok", s
-    assert s["tokens"] >= 30 and s["mask_us"]["n"] > 0, s
+    assert s["tokens"] >= 30 and s["mask_us"]["n"] > 0 and s["mask_cpu_us"]["n"] == s["mask_us"]["n"], s
+    assert 0 <= s["convert_ms"] <= s["compile_ms"], s
     assert 0 < s["mask_us"]["p50"] <= s["mask_us"]["p99"] <= s["mask_us"]["max"], s
 for k in ("p50", "p99", "max", "n"):
     assert k in d["mask_us"] and k in d["compile_ms"], k
