@@ -263,16 +263,26 @@ int cli_load_structured(const char *grammar_file, const char *json_schema, const
         sp->grammar = *grammar_text;
     }
     if (json_schema) {
-        if (!(*schema_text = cli_read_schema(json_schema, cmd))) return EXIT_RUNTIME;
+        if (!(*schema_text = cli_read_schema(json_schema, cmd))) {
+            free(*grammar_text);
+            *grammar_text = NULL;
+            sp->grammar = NULL;
+            return EXIT_RUNTIME;
+        }
         sp->json_schema = *schema_text;
         /* converted once here (its warnings printed), then used as the grammar */
         int code = cli_convert_schema(sp, cmd, grammar_text);
-        if (code == EXIT_OK) {
-            sp->grammar = *grammar_text;
-            sp->grammar_root = NULL;
-            sp->json_schema = NULL;
+        if (code != EXIT_OK) { /* the caller owns nothing after a failure */
+            free(*schema_text);
+            free(*grammar_text);
+            *schema_text = *grammar_text = NULL;
+            sp->json_schema = sp->grammar = NULL;
+            return code;
         }
-        return code;
+        sp->grammar = *grammar_text;
+        sp->grammar_root = NULL;
+        sp->json_schema = NULL;
+        return EXIT_OK;
     }
     return EXIT_OK;
 }
