@@ -10,8 +10,8 @@
 
 #include "commands.h"
 #include "common.h"
-#include "model.h"
-#include "sampler.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
 
 static const char *const bench_help =
     "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--device DEV] [--bandwidth] [--json]\n"

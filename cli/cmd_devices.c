@@ -6,12 +6,12 @@
 #include <string.h>
 #include <vulkan/vulkan.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "commands.h"
 #include "common.h"
-#include "model.h"
-#include "session.h"
-#include "vulkan/vulkan_backend.h"
+#include "model/model.h"
+#include "model/session.h"
+#include "backends/vulkan/vulkan_backend.h"
 
 static const char *const devices_help =
     "usage: vkagent devices [-m MODEL [--device DEV] [-c N]]\n"

@@ -8,9 +8,9 @@
 
 #include "commands.h"
 #include "common.h"
-#include "grammar.h"
+#include "structured/grammar.h"
 #include "grammar_sample.h"
-#include "sampler_grammar.h"
+#include "sampling/sampler_grammar.h"
 
 static const char *const grammar_help =
     "usage: vkagent grammar (--json-schema S [schema options] | --json | --grammar-file FILE [--grammar-root NAME])\n"

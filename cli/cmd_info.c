@@ -7,8 +7,8 @@
 
 #include "commands.h"
 #include "common.h"
-#include "gguf.h"
-#include "model.h"
+#include "format/gguf.h"
+#include "model/model.h"
 
 static const char *const info_help =
     "usage: vkagent info [-m] MODEL.gguf [--full]\n"

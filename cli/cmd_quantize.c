@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "quantize.h"
+#include "format/quantize.h"
 
 static const char *const quantize_help =
     "usage: vkagent quantize IN.gguf OUT.gguf TYPE [--tensor-type SUBSTRING=TYPE ...] [--allow-requantize]\n"

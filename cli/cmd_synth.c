@@ -6,7 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "synth.h"
+#include "model/synth.h"
 
 static const char *const synth_help =
     "usage: vkagent synth -o OUT.gguf [--preset NAME] [--type TYPE] [--seed S] [shape options]\n"

@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "model.h"
+#include "model/model.h"
 
 static const char *const tokenize_help =
     "usage: vkagent tokenize [-m MODEL] [--json] [--no-bos] [--special] (TEXT | -f FILE)\n"

@@ -9,10 +9,10 @@
 
 #include "common.h"
 #include "grammar_sample.h"
-#include "model.h"
-#include "sampler.h"
-#include "utf8.h"
-#include "vocab.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+#include "base/utf8.h"
+#include "text/vocab.h"
 
 #define DEFAULT_MAX_TOKENS 1000
 /* Tokens after which a walk starts to favour closing what it opened. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "vkagent.h"
-#include "vocab.h"
+#include "text/vocab.h"
 
 typedef struct grammar_sample_opts {
     long n_walks;           /* documents to try for */

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "generator.h"
+#include "model/generator.h"
 #include "lvka.h"
-#include "session.h"
-#include "status.h"
+#include "model/session.h"
+#include "base/status.h"
 
 typedef struct lvka_stream {
     lvka_session *owner;       /* the session userdata (the stream's uservalue 1) */

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""gen_unicode_tables.py — writes engine/unicode_data.c, the Unicode tables of
+"""gen_unicode_tables.py — writes engine/text/unicode_data.c, the Unicode tables of
 the tokenizers (letter/number/White_Space classes for the BPE pre-tokenizers,
 and what NFC needs: canonical combining classes, NFC quick-check values,
 canonical decompositions, primary composites), from Debian's unicode-data.
 
-    python3 scripts/gen_unicode_tables.py [UNICODE_DIR] > engine/unicode_data.c
+    python3 scripts/gen_unicode_tables.py [UNICODE_DIR] > engine/text/unicode_data.c
 
 UNICODE_DIR defaults to /usr/share/unicode (package unicode-data). The output
 is committed, so the build does not need the package; rerun after a Unicode
@@ -18,7 +18,7 @@ S_BASE, L_BASE, V_BASE, T_BASE = 0xAC00, 0x1100, 0x1161, 0x11A7
 L_COUNT, V_COUNT, T_COUNT = 19, 21, 28
 S_COUNT = L_COUNT * V_COUNT * T_COUNT
 
-# Class flags (engine/unicode.h must agree).
+# Class flags (engine/text/unicode.h must agree).
 F_LETTER, F_NUMBER, F_SPACE, F_QC_NO, F_QC_MAYBE, F_CCC = 1, 2, 4, 8, 16, 32
 
 

@@ -1,5 +1,5 @@
 // f16.glsl — f32 -> f16 bits with round-to-nearest-even, the same rounding
-// as the CPU reference (vka_f32_to_f16 in engine/types.c), so that an f16
+// as the CPU reference (vka_f32_to_f16 in engine/format/types.c), so that an f16
 // KV cache holds the same bits on every backend. (GLSL's own conversions
 // leave the rounding mode to the implementation.)
 uint f32_to_f16_bits(float f) {

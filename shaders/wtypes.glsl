@@ -1,5 +1,5 @@
 // wtypes.glsl — reading repacked weight rows (layouts written by
-// engine/vulkan/vk_repack.c), one variant per -DWTYPE_* define.
+// engine/backends/vulkan/vk_repack.c), one variant per -DWTYPE_* define.
 //
 // The including shader defines W_BINDING and the macros W_STRIDE (row
 // stride: elements for F32/F16/BF16, blocks of 32 for Q8_0/Q4_0/Q4_1/Q5_0/
@@ -14,7 +14,7 @@
 //   Q8_0, Q4_0, Q5_0: (d, -);  Q4_1, Q5_1: (d, -m);
 //   Q4_K, Q5_K: (d * scale, dmin * min) of the sub-block;
 //   Q6_K: (d * scale) of its two halves of 16;  float types: unused.
-// Dequantization is exactly the CPU reference's (engine/types.c,
+// Dequantization is exactly the CPU reference's (engine/format/types.c,
 // types_kquants.c): the same f32 operations in the same order, so every
 // dequantized value matches it bit for bit.
 

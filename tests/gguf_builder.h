@@ -1,4 +1,4 @@
-/* gguf_builder.h — short calls over the GGUF writer (engine/gguf_write.h)
+/* gguf_builder.h — short calls over the GGUF writer (engine/format/gguf_write.h)
  * for tests that need small metadata-only GGUFs in memory, malformed ones
  * included. A writer failure aborts the test: it is a bug in the test. */
 #ifndef VKA_TEST_GGUF_BUILDER_H
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf_write.h"
+#include "format/gguf_write.h"
 
 typedef struct gguf_builder {
     vka_gguf_writer *w;

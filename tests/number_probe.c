@@ -1,4 +1,4 @@
-/* number_probe.c — the numeric-keyword grammars (engine/json_number.c) as a
+/* number_probe.c — the numeric-keyword grammars (engine/structured/json_number.c) as a
  * filter, for tests/number/compare.mjs to check against ajv. Reads lines:
  *   S INTEGER HAS_MIN MIN_EXCL MIN HAS_MAX MAX_EXCL MAX MULTIPLE_OF
  *       build the grammar for this spec; prints "G ok BYTES RULES STATES"
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "json_number.h"
+#include "structured/grammar.h"
+#include "structured/json_number.h"
 #include "number_syntax.h"
 
 static bool full_match(const vka_grammar *g, const char *text) {

@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-#include "json_rules.h"
-#include "utf8.h"
+#include "structured/json_rules.h"
+#include "base/utf8.h"
 
 static inline void regex_spell(uint32_t c, unsigned choice, js_buf *b) {
     static const char shorts[] = "\"\\/\b\f\n\r\t", letters[] = "\"\\/bfnrt";

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vocab_internal.h"
+#include "text/vocab_internal.h"
 
 #define MAX_PIECES 40
 

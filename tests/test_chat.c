@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "text/chat.h"
 #include "test_util.h"
 
 /* ---------------------------------------------------------------- helpers */

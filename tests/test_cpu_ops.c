@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "cpu/cpu_ops.h"
+#include "backends/backend.h"
+#include "backends/cpu/cpu_ops.h"
 
 static vka_cpu_pool *pool;
 static void setup(void) { cr_assert_eq(vka_cpu_pool_create(&pool), VKA_OK); }

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
-#include "status.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
+#include "base/status.h"
 #include "test_util.h"
 
 /* ---- hand-written bytes, independent of the writer ---- */

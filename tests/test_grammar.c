@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
+#include "structured/grammar.h"
 #include "test_util.h"
 
 enum { REJECT = 0, PREFIX = 1, FULL = 2 };

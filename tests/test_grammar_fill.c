@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "grammar_impl.h"
-#include "model.h"
+#include "structured/grammar.h"
+#include "structured/grammar_impl.h"
+#include "model/model.h"
 #include "test_util.h"
-#include "vocab.h"
-#include "vocab_grammar.h"
+#include "text/vocab.h"
+#include "structured/vocab_grammar.h"
 
 static vka_model *model;
 static const vka_grammar_vocab *gv;

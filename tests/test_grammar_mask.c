@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "grammar_impl.h"
+#include "structured/grammar.h"
+#include "structured/grammar_impl.h"
 #include "test_util.h"
 
 typedef struct vocab {

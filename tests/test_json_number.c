@@ -1,5 +1,5 @@
 /* test_json_number.c — numbers under JSON Schema's numeric keywords
- * (engine/json_number.c): ajv's decision for one double, exact grammars at
+ * (engine/structured/json_number.c): ajv's decision for one double, exact grammars at
  * the boundaries, refusals, grammar sizes for big ranges, and seeded
  * property tests (every text a grammar accepts is one js_number_admits
  * admits; every admitted text of the written forms is accepted). The same
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "json_number.h"
+#include "structured/grammar.h"
+#include "structured/json_number.h"
 #include "number_syntax.h"
 
 typedef struct built {

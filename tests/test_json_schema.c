@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "json_schema.h"
+#include "structured/grammar.h"
+#include "structured/json_schema.h"
 #include "test_util.h"
 
 /* Whether the whole text is a complete match of the grammar. */

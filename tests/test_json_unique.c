@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "json_unique.h"
-#include "model.h"
-#include "sampler.h"
-#include "sampler_grammar.h"
+#include "structured/grammar.h"
+#include "structured/json_unique.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+#include "sampling/sampler_grammar.h"
 #include "test_util.h"
-#include "vocab.h"
-#include "vocab_grammar.h"
+#include "text/vocab.h"
+#include "structured/vocab_grammar.h"
 
 /* ---------------------------------------------------------------- equality */
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "test_util.h"
 #include "vkagent.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "regex.h"
+#include "structured/regex.h"
 #include "test_util.h"
 #include "vkagent.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "quantize.h"
+#include "format/gguf.h"
+#include "format/quantize.h"
 #include "test_util.h"
 
 static char *temp_path(void) {

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grammar.h"
-#include "regex_impl.h"
+#include "structured/grammar.h"
+#include "structured/regex_impl.h"
 #include "regex_spell.h"
-#include "utf8.h"
+#include "base/utf8.h"
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sampler.h"
+#include "sampling/sampler.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------------ helpers */

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "golden.h"
-#include "synth.h"
+#include "model/synth.h"
 #include "test_util.h"
 #include "vkagent.h"
 

@@ -140,7 +140,7 @@ Test(structured_check, matcher_limit_is_an_error_not_a_verdict) {
     vka_structured_checker_free(c);
 }
 
-/* uniqueItems the grammar cannot express: "# vka:unique" annotations (engine/json_unique.h) */
+/* uniqueItems the grammar cannot express: "# vka:unique" annotations (engine/structured/json_unique.h) */
 #define UNIQUE_STRINGS                                                     \
     "root ::= \"{\\\"tags\\\":\" arr \",\\\"free\\\":\" arr \"}\"\n"        \
     "arr ::= \"[\" ( str ( \",\" \" \"? str )* )? \"]\"\n"                   \

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "format/gguf.h"
 #include "test_util.h"
-#include "types.h"
+#include "format/types.h"
 #include "types_test_helpers.h"
 
 /* ---- independent references ------------------------------------------- */

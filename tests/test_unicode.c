@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unicode.h"
-#include "utf8.h"
+#include "text/unicode.h"
+#include "base/utf8.h"
 
 /* ---- classes ---- */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 #include "test_util.h"
 
 #define U(s) ((const unsigned char *)(s))

@@ -9,8 +9,8 @@
 
 #include "gguf_builder.h"
 #include "test_util.h"
-#include "vocab.h"
-#include "vocab_internal.h"
+#include "text/vocab.h"
+#include "text/vocab_internal.h"
 
 typedef struct fixture {
     vka_gguf *gguf;

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "text/chat.h"
 #include "gguf_builder.h"
 #include "test_util.h"
-#include "unicode.h"
-#include "vocab.h"
+#include "text/unicode.h"
+#include "text/vocab.h"
 
 typedef struct fixture {
     vka_gguf *gguf;

@@ -10,7 +10,7 @@
 
 #include "gguf_builder.h"
 #include "test_util.h"
-#include "vocab.h"
+#include "text/vocab.h"
 
 #define STORIES "models/stories260K.gguf"
 

@@ -15,14 +15,14 @@
 #include <unistd.h>
 #include <vulkan/vulkan.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "golden.h"
-#include "model.h"
-#include "session.h"
-#include "synth.h"
+#include "model/model.h"
+#include "model/session.h"
+#include "model/synth.h"
 #include "test_util.h"
 #include "vkagent.h"
-#include "vulkan/vulkan_backend.h"
+#include "backends/vulkan/vulkan_backend.h"
 
 static void require_vulkan(void) {
     vka_vk_device_desc *devs = NULL;

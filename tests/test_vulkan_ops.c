@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "test_util.h"
-#include "types.h"
-#include "vulkan/vulkan_backend.h"
+#include "format/types.h"
+#include "backends/vulkan/vulkan_backend.h"
 
 /* ------------------------------------------------------------ harness */
 

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "format/gguf.h"
 #include "test_util.h"
-#include "types.h"
+#include "format/types.h"
 
 static inline uint32_t f32_bits(float f) {
     uint32_t u;

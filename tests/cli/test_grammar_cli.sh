@@ -90,7 +90,7 @@ expect_exit "sample cap" 0 "reached 2 tokens without completing" "$vkagent" gram
 [[ ! -s $tmp/out ]] || fail "sample cap printed a document"
 expect_exit "sample, bad vocab" 1 "" "$vkagent" grammar --json --sample 1 --vocab "$tmp/g.gbnf"
 
-# ---- uniqueItems outside the grammar: "# vka:unique" annotations (engine/json_unique.h) ----
+# ---- uniqueItems outside the grammar: "# vka:unique" annotations (engine/structured/json_unique.h) ----
 printf '%s\n' 'root ::= "[" ( str ( "," str )* )? "]"' 'str ::= "\"" ( [ab] | "\\u006" [12] )* "\""' >"$tmp/plain.gbnf"
 { cat "$tmp/plain.gbnf"; echo '# vka:unique []'; } >"$tmp/u.gbnf"
 printf '["a","b"]\n["a","a"]\n["a","\\u0061"]\n[]\n["ab","b","a"]\n' >"$tmp/in"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "grammar.h"
+#include "structured/grammar.h"
 
 /* Feeds `input` one byte at a time; returns how many bytes were accepted
  * before the first refusal or error. */

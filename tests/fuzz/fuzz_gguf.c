@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "gguf.h"
-#include "model.h"
+#include "format/gguf.h"
+#include "model/model.h"
 
 /* Every key and tensor is found again by name, and every value can be read
  * through the typed getters without harm. */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "grammar.h"
+#include "structured/grammar.h"
 
 /* Written here rather than taken from the JSON Schema converter, so that
  * this target fuzzes the matcher alone. */

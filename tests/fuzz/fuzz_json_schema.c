@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "grammar.h"
+#include "structured/grammar.h"
 #include "vkagent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "regex.h"
-#include "utf8.h"
+#include "structured/regex.h"
+#include "base/utf8.h"
 
 
 static void check_string(const re_lang *l, const re_lang *not_l, const char *s, size_t len) {

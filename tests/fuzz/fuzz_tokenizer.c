@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "model.h"
-#include "vocab.h"
+#include "model/model.h"
+#include "text/vocab.h"
 
 #define N_VOCABS 3
 

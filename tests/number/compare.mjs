@@ -1,4 +1,4 @@
-// compare.mjs — the numeric-keyword grammars (engine/json_number.c, through
+// compare.mjs — the numeric-keyword grammars (engine/structured/json_number.c, through
 // the number_probe filter) against ajv 8, the oracle, on seeded random specs
 // and candidate texts. usage: node compare.mjs PROBE [SEED] [SPECS]
 //
@@ -185,7 +185,7 @@ const fixedTexts = ['0', '-0', '-0.0', '0.0', '0e999', '-0e5', '1e308', '1e309',
 
 // ---------------------------------------------------------------- departures
 // Why the grammar may reject a text ajv accepts (the forms documented in
-// engine/json_number.c); null: no departure applies, so rejecting is a bug.
+// engine/structured/json_number.c); null: no departure applies, so rejecting is a bug.
 function exceeds(int, frac, window) { // |value| > window (a BigInt), exactly
   return BigInt(int + frac) > window * 10n ** BigInt(frac.length);
 }

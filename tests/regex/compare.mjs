@@ -211,7 +211,7 @@ const generators = {
     pick(['', 'QQ==', '!', '\n']),
 };
 
-// Our documented departures (engine/regex_formats.c): strings ajv accepts
+// Our documented departures (engine/structured/regex_formats.c): strings ajv accepts
 // and we refuse on purpose. Times: a second 60, or any time outside
 // 00:00-23:59, only at 23:59 with a zero offset; no fraction of second 59 or
 // 60 that begins with fourteen 9s. Hostnames: at most 63 characters.

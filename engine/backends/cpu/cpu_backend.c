@@ -1,0 +1,185 @@
+/* cpu_backend.c — the plain-C reference backend: every op of backend.h
+ * written for clarity. It is the oracle the Vulkan shaders are tested
+ * against, so it favours exactness (double accumulation where it is cheap)
+ * over speed. Matrix work is spread over threads by rows. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backends/backend.h"
+#include "backends/cpu/cpu_ops.h"
+#include "base/status.h"
+
+typedef struct cpu_backend {
+    vka_backend base;
+    vka_cpu_pool *pool;
+    _Atomic uint64_t bytes;      /* weights (mapped) and buffers */
+    _Atomic uint64_t computes;
+} cpu_backend;
+
+static void cpu_destroy(vka_backend *b) {
+    cpu_backend *cb = (cpu_backend *)b;
+    vka_cpu_pool_free(cb->pool);
+    free(cb);
+}
+
+static vka_status cpu_tensor_alloc(vka_backend *b, vka_tensor *t, const void *init) {
+    cpu_backend *cb = (cpu_backend *)b;
+    cb->bytes += t->nbytes;
+    if (t->usage == VKA_USAGE_WEIGHT) {
+        /* Weights are read in place from the model's mapping: no copy. */
+        t->data = (void *)init;
+        return VKA_OK;
+    }
+    size_t size = (t->nbytes + 63) & ~(size_t)63;
+    t->data = aligned_alloc(64, size ? size : 64);
+    if (!t->data) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes for '%s'", t->nbytes,
+                                  t->name ? t->name : "tensor");
+    memset(t->data, 0, size);
+    return VKA_OK;
+}
+
+static void cpu_tensor_free(vka_backend *b, vka_tensor *t) {
+    ((cpu_backend *)b)->bytes -= t->nbytes;
+    if (t->usage != VKA_USAGE_WEIGHT) free(t->data);
+    t->data = NULL;
+}
+
+static vka_status check_range(const vka_tensor *t, size_t offset, size_t size) {
+    if (offset > t->nbytes || size > t->nbytes - offset)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "range %zu+%zu is outside tensor '%s' (%zu bytes)", offset, size,
+                        t->name ? t->name : "?", t->nbytes);
+    return VKA_OK;
+}
+
+static vka_status cpu_tensor_set(vka_backend *b, vka_tensor *t, const void *data, size_t offset, size_t size) {
+    (void)b;
+    VKA_TRY(check_range(t, offset, size));
+    memcpy((char *)t->data + offset, data, size);
+    return VKA_OK;
+}
+
+static vka_status cpu_tensor_get(vka_backend *b, const vka_tensor *t, void *data, size_t offset, size_t size) {
+    (void)b;
+    VKA_TRY(check_range(t, offset, size));
+    memcpy(data, (const char *)t->data + offset, size);
+    return VKA_OK;
+}
+
+static vka_status cpu_tensor_copy(vka_backend *b, vka_tensor *dst, const vka_tensor *src, size_t size) {
+    (void)b;
+    VKA_TRY(check_range(dst, 0, size));
+    VKA_TRY(check_range(src, 0, size));
+    memcpy(dst->data, src->data, size);
+    return VKA_OK;
+}
+
+static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) {
+    switch (n->op) {
+    case VKA_OP_GET_ROWS: return vka_cpu_get_rows(n->dst, n->src[0], n->src[1]);
+    case VKA_OP_RMS_NORM: vka_cpu_rms_norm(n->dst, n->src[0], n->src[1], n->p.eps); return VKA_OK;
+    case VKA_OP_MATMUL:
+        return vka_cpu_matmul(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
+    case VKA_OP_ROPE: vka_cpu_rope(n->src[0], n->src[1], &n->p.rope, n_past); return VKA_OK;
+    case VKA_OP_KV_STORE: return vka_cpu_kv_store(n->dst, n->src[0], n_past);
+    case VKA_OP_ATTENTION:
+        return vka_cpu_attention(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.attn, n_past);
+    case VKA_OP_SWIGLU: vka_cpu_swiglu(n->dst, n->src[0], n->src[1]); return VKA_OK;
+    case VKA_OP_ADD: vka_cpu_add(n->dst, n->src[0], n->src[1]); return VKA_OK;
+    case VKA_OP_ARGMAX: vka_cpu_argmax(n->dst, n->src[0]); return VKA_OK;
+    case VKA_OP_COUNT: break;
+    }
+    return vka_fail(VKA_ERR_INTERNAL, "cpu backend: unknown op %d", (int)n->op);
+}
+
+static vka_status cpu_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
+    cpu_backend *cb = (cpu_backend *)b;
+    cb->computes++;
+    for (uint32_t i = 0; i < g->n_nodes; i++) VKA_TRY(run_node(cb, &g->nodes[i], n_past));
+    return VKA_OK;
+}
+
+static void cpu_graph_release(vka_backend *b, vka_graph *g) {
+    (void)b;
+    (void)g;
+}
+
+static void cpu_get_stats(vka_backend *b, vka_backend_stats *st) {
+    cpu_backend *cb = (cpu_backend *)b;
+    memset(st, 0, sizeof *st);
+    st->computes = cb->computes;
+    st->device_bytes = cb->bytes;
+}
+
+typedef struct read_job {
+    const uint64_t *data;
+    _Atomic uint64_t sink;       /* keeps the reads from being optimised away */
+} read_job;
+
+static void read_range(void *ctx, int64_t begin, int64_t end) {
+    read_job *job = ctx;
+    uint64_t acc[8] = {0};
+    for (int64_t i = begin * 8; i < end * 8; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += job->data[i + l];
+    job->sink += acc[0] ^ acc[1] ^ acc[2] ^ acc[3] ^ acc[4] ^ acc[5] ^ acc[6] ^ acc[7];
+}
+
+/* Reads a 512 MiB buffer with every thread, best of 5. */
+static vka_status cpu_measure_bandwidth(vka_backend *b, double *bytes_per_second) {
+    cpu_backend *cb = (cpu_backend *)b;
+    size_t bytes = (size_t)512 << 20;
+    uint64_t *data = aligned_alloc(64, bytes);
+    if (!data) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory for the bandwidth buffer");
+    memset(data, 1, bytes);
+    read_job job = {.data = data};
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        vka_cpu_parallel_for(cb->pool, (int64_t)(bytes / 64), 1 << 20, read_range, &job);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (s > 0 && (double)bytes / s > best) best = (double)bytes / s;
+    }
+    free(data);
+    *bytes_per_second = best;
+    return VKA_OK;
+}
+
+static bool cpu_memory_budget(vka_backend *b, vka_memory_budget *out) {
+    (void)b;
+    memset(out, 0, sizeof *out);
+    snprintf(out->where, sizeof out->where, "host memory (MemAvailable)");
+    return vka_host_memory_available(&out->bytes);
+}
+
+static const vka_backend_ops cpu_ops = {
+    .destroy = cpu_destroy,
+    .tensor_alloc = cpu_tensor_alloc,
+    .tensor_free = cpu_tensor_free,
+    .tensor_set = cpu_tensor_set,
+    .tensor_get = cpu_tensor_get,
+    .tensor_copy = cpu_tensor_copy,
+    .compute = cpu_compute,
+    .graph_release = cpu_graph_release,
+    .get_stats = cpu_get_stats,
+    .measure_bandwidth = cpu_measure_bandwidth,
+    .memory_budget = cpu_memory_budget,
+};
+
+vka_status vka_cpu_backend_create(vka_backend **out) {
+    cpu_backend *cb = calloc(1, sizeof *cb);
+    if (!cb) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    cb->base.ops = &cpu_ops;
+    cb->base.kv_f16_default = false; /* the oracle keeps the cache exact */
+    vka_status s = vka_cpu_pool_create(&cb->pool);
+    if (s != VKA_OK) {
+        free(cb);
+        return s;
+    }
+    snprintf(cb->base.name, sizeof cb->base.name, "cpu (%u threads)", vka_cpu_pool_threads(cb->pool));
+    *out = &cb->base;
+    return VKA_OK;
+}

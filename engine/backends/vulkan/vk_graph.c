@@ -1,0 +1,701 @@
+/* vk_graph.c — a graph becomes one command buffer, recorded once and
+ * submitted for every step: per-step values (n_past) live in a small
+ * host-visible parameter buffer the shaders read, and no dispatch size
+ * depends on them. Barriers go only where a dispatch touches what an
+ * earlier one wrote (or writes what one read) since the last barrier. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/vulkan/vk_internal.h"
+#include "backends/vulkan/vk_rope.h"
+#include "backends/vulkan/vk_spirv.h"
+
+#define MAX_HAZARDS 32
+
+typedef struct vk_binding {
+    VkBuffer buffer;
+    VkDeviceSize offset, range;
+    VkBufferView view;         /* the texel binding */
+} vk_binding;
+
+typedef struct vk_dispatch {
+    vk_pipeline *pipeline;
+    vk_binding bind[VK_BINDINGS];
+    uint32_t push[VK_PUSH_BYTES / 4];
+    uint32_t push_words;
+    uint32_t groups[3];
+    bool barrier_before;
+} vk_dispatch;
+
+typedef struct id_check {
+    const vka_tensor *ids;
+    int64_t rows;
+} id_check;
+
+typedef struct vk_graph_state {
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkDescriptorPool dpool;
+    vk_alloc params, ws;
+    uint32_t *params_map;
+    vk_rope_table *ropes[8];
+    uint32_t n_ropes;
+    int64_t max_n_past;        /* largest n_past the KV caches allow (INT64_MAX without KV ops) */
+    int64_t pos_limit;         /* positions the RoPE tables cover */
+    uint32_t rope_tokens;      /* tokens of the largest RoPE node */
+    id_check *checks;
+    uint32_t n_checks;
+} vk_graph_state;
+
+typedef struct rec {
+    vk_backend *vb;
+    vk_graph_state *gs;
+    vk_dispatch *d;
+    uint32_t n, cap;
+    const void *reads[MAX_HAZARDS], *writes[MAX_HAZARDS];
+    uint32_t n_reads, n_writes;
+} rec;
+
+/* ------------------------------------------------------------ bindings */
+
+static vk_binding bind_alloc(const vk_alloc *a, VkDeviceSize range) {
+    return (vk_binding){a->chunk->buffer, a->offset, range, NULL};
+}
+
+static vk_binding bind_part(const vk_part *p) { return bind_alloc(&p->alloc, p->bytes); }
+
+static vka_status bind_plain(const vka_tensor *t, uint32_t elem_size, vk_binding *b, uint32_t *elem_off) {
+    vk_storage *s = vk_storage_of(t);
+    if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: tensor '%s' has no storage on this device",
+                            t->name ? t->name : "?");
+    if (t->offset % elem_size)
+        return vka_fail(VKA_ERR_INTERNAL, "vulkan: view of '%s' at byte %zu is not element-aligned", t->name, t->offset);
+    if (s->usage == VKA_USAGE_WEIGHT && (s->n_parts != 1 || t->parent))
+        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: weight '%s' used as a plain vector must be one whole row",
+                        t->name ? t->name : "?");
+    *b = bind_part(&s->parts[0]);
+    *elem_off = (uint32_t)(t->offset / elem_size);
+    return VKA_OK;
+}
+
+/* ------------------------------------------------------------ hazards */
+
+static bool in_set(const void *const *set, uint32_t n, const void *key) {
+    for (uint32_t i = 0; i < n; i++)
+        if (set[i] == key) return true;
+    return false;
+}
+
+/* Adds a dispatch reading `reads` and writing `writes` (NULL-terminated lists of resources). */
+static vka_status push_dispatch(rec *r, const vk_dispatch *d, const void *const *reads, const void *const *writes) {
+    bool barrier = r->n_reads >= MAX_HAZARDS - 4 || r->n_writes >= MAX_HAZARDS - 4;
+    for (const void *const *p = reads; *p && !barrier; p++) barrier = in_set(r->writes, r->n_writes, *p);
+    for (const void *const *p = writes; *p && !barrier; p++)
+        barrier = in_set(r->writes, r->n_writes, *p) || in_set(r->reads, r->n_reads, *p);
+    if (barrier) r->n_reads = r->n_writes = 0;
+    for (const void *const *p = reads; *p; p++)
+        if (!in_set(r->reads, r->n_reads, *p)) r->reads[r->n_reads++] = *p;
+    for (const void *const *p = writes; *p; p++)
+        if (!in_set(r->writes, r->n_writes, *p)) r->writes[r->n_writes++] = *p;
+    if (r->n == r->cap) {
+        uint32_t cap = r->cap ? 2 * r->cap : 128;
+        vk_dispatch *grown = realloc(r->d, cap * sizeof *grown);
+        if (!grown) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory recording a graph");
+        r->d = grown;
+        r->cap = cap;
+    }
+    r->d[r->n] = *d;
+    r->d[r->n].barrier_before = barrier;
+    for (uint32_t i = 0; i < VK_XTEX_BINDING; i++)
+        if (!r->d[r->n].bind[i].buffer) r->d[r->n].bind[i] = bind_alloc(&r->vb->dummy, 16);
+    for (uint32_t i = VK_XTEX_BINDING; i < VK_BINDINGS; i++)
+        if (!r->d[r->n].bind[i].view) r->d[r->n].bind[i].view = r->vb->dummy_view;
+    r->n++;
+    return VKA_OK;
+}
+
+static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+static vka_status set_groups(vk_dispatch *d, uint64_t x, uint64_t y) {
+    if (x == 0 || y == 0 || x > 65535 || y > 65535)
+        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: dispatch of %llu x %llu workgroups is out of range",
+                        (unsigned long long)x, (unsigned long long)y);
+    d->groups[0] = (uint32_t)x;
+    d->groups[1] = (uint32_t)y;
+    d->groups[2] = 1;
+    return VKA_OK;
+}
+
+static void set_push(vk_dispatch *d, const void *pc, size_t size) {
+    memcpy(d->push, pc, size);
+    d->push_words = (uint32_t)(size / 4);
+}
+
+static vka_status pipeline(rec *r, const char *module, const uint32_t *spec, uint32_t n_spec, bool full_sg,
+                           vk_dispatch *d) {
+    return vk_pipeline_get(r->vb, module, spec, n_spec, full_sg, &d->pipeline);
+}
+
+static const char *wtype_suffix(vka_type t) {
+    switch (t) {
+    case VKA_TYPE_F32: return "f32";
+    case VKA_TYPE_F16: return "f16";
+    case VKA_TYPE_BF16: return "bf16";
+    case VKA_TYPE_Q8_0: return "q8_0";
+    case VKA_TYPE_Q4_0: return "q4_0";
+    case VKA_TYPE_Q4_1: return "q4_1";
+    case VKA_TYPE_Q5_0: return "q5_0";
+    case VKA_TYPE_Q5_1: return "q5_1";
+    case VKA_TYPE_Q4_K: return "q4_k";
+    case VKA_TYPE_Q5_K: return "q5_k";
+    case VKA_TYPE_Q6_K: return "q6_k";
+    default: return NULL;
+    }
+}
+
+static vka_status weight_of(const vka_tensor *t, const char *op, vk_storage **out) {
+    vk_storage *s = vk_storage_of(t);
+    if (!s || s->usage != VKA_USAGE_WEIGHT || t->parent || !wtype_suffix(s->type))
+        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: %s needs a whole weight tensor of a supported type ('%s')", op,
+                        t && t->name ? t->name : "?");
+    *out = s;
+    return VKA_OK;
+}
+
+/* ------------------------------------------------------------ ops */
+
+static vka_status emit_get_rows(rec *r, const vka_node *n) {
+    vk_storage *w;
+    VKA_TRY(weight_of(n->src[0], "get_rows", &w));
+    vk_dispatch d = {0};
+    uint32_t d_off, ids_off;
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &ids_off));
+    uint32_t ne0 = (uint32_t)n->src[0]->ne[0], tokens = (uint32_t)n->src[1]->ne[1] * (uint32_t)n->src[1]->ne[0];
+    if (n->dst->ne[0] != n->src[0]->ne[0] || n->dst->ne[1] < (int64_t)tokens)
+        return vka_fail(VKA_ERR_INTERNAL, "vulkan: get_rows shapes do not agree");
+    char module[40];
+    snprintf(module, sizeof module, "get_rows_%s", wtype_suffix(w->type));
+    uint32_t wg = 64;
+    VKA_TRY(pipeline(r, module, &wg, 1, false, &d));
+    for (uint32_t i = 0; i < w->n_parts; i++) {
+        const vk_part *p = &w->parts[i];
+        uint32_t pc[9] = {ne0, tokens, p->row0, p->rows, d_off, ids_off, w->layout.stride,
+                          (uint32_t)(p->scale_offset / 4), w->layout.s_row};
+        set_push(&d, pc, sizeof pc);
+        d.bind[1] = bind_part(p);
+        VKA_TRY(set_groups(&d, div_up(div_up(ne0, 4), wg), tokens));
+        const void *reads[] = {vk_storage_of(n->src[1]), NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
+        VKA_TRY(push_dispatch(r, &d, reads, writes));
+    }
+    id_check *grown = realloc(r->gs->checks, (r->gs->n_checks + 1) * sizeof *grown);
+    if (!grown) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    r->gs->checks = grown;
+    r->gs->checks[r->gs->n_checks++] = (id_check){n->src[1], n->src[0]->ne[1]};
+    return VKA_OK;
+}
+
+static vka_status emit_rms_norm(rec *r, const vka_node *n) {
+    vk_dispatch d = {0};
+    uint32_t d_off, x_off, w_off;
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &x_off));
+    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &w_off));
+    const vk_tuning *t = &r->vb->tune;
+    uint32_t ne0 = (uint32_t)n->src[0]->ne[0], rows = (uint32_t)n->src[0]->ne[1];
+    float eps = n->p.eps;
+    uint32_t pc[6] = {ne0, rows, x_off, d_off, w_off, 0};
+    memcpy(&pc[5], &eps, 4);
+    set_push(&d, pc, sizeof pc);
+    uint32_t spec[2] = {t->norm_wg, t->norm_rt};
+    VKA_TRY(pipeline(r, "rms_norm", spec, 2, false, &d));
+    VKA_TRY(set_groups(&d, div_up(rows, t->norm_wg / t->norm_rt), 1));
+    const void *reads[] = {vk_storage_of(n->src[0]), vk_storage_of(n->src[1]), NULL};
+    const void *writes[] = {vk_storage_of(n->dst), NULL};
+    return push_dispatch(r, &d, reads, writes);
+}
+
+static vka_status emit_rope(rec *r, const vka_node *n) {
+    const vka_rope_params *rp = &n->p.rope;
+    const vka_tensor *x = n->src[0];
+    if (rp->n_rot == 0 || rp->n_rot % 2 || rp->n_rot > x->ne[0] || rp->n_heads == 0)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: rope with n_rot %u on rows of %lld", rp->n_rot,
+                        (long long)x->ne[0]);
+    vk_graph_state *gs = r->gs;
+    vk_rope_table *tab = NULL;
+    VKA_TRY(vk_rope_acquire(r->vb, rp->n_rot, rp->freq_base, rp->freq_scale, n->src[1] ? vk_storage_of(n->src[1]) : NULL,
+                            (uint32_t)gs->pos_limit, &tab));
+    bool held = false; /* the graph keeps one reference per distinct table */
+    for (uint32_t i = 0; i < gs->n_ropes && !held; i++) held = gs->ropes[i] == tab;
+    if (held) {
+        vk_rope_release(r->vb, tab);
+    } else if (gs->n_ropes == sizeof gs->ropes / sizeof gs->ropes[0]) {
+        vk_rope_release(r->vb, tab);
+        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: more than %u RoPE configurations in one graph",
+                        (unsigned)(sizeof gs->ropes / sizeof gs->ropes[0]));
+    } else {
+        gs->ropes[gs->n_ropes++] = tab;
+    }
+    vk_dispatch d = {0};
+    uint32_t x_off;
+    VKA_TRY(bind_plain(x, 4, &d.bind[0], &x_off));
+    d.bind[1] = bind_alloc(&tab->alloc, (VkDeviceSize)tab->n_pos * rp->n_rot * sizeof(float));
+    d.bind[4] = bind_alloc(&gs->params, 16);
+    uint32_t rows = (uint32_t)x->ne[1];
+    uint32_t pc[7] = {rows, rp->n_heads, (uint32_t)x->ne[0], rp->n_rot, rp->mode == VKA_ROPE_NEOX, x_off, 0};
+    set_push(&d, pc, sizeof pc);
+    uint32_t wg = 64;
+    VKA_TRY(pipeline(r, "rope", &wg, 1, false, &d));
+    VKA_TRY(set_groups(&d, div_up((uint64_t)rows * (rp->n_rot / 2), wg), 1));
+    const void *reads[] = {vk_storage_of(x), NULL}, *writes[] = {vk_storage_of(x), NULL};
+    return push_dispatch(r, &d, reads, writes);
+}
+
+static const char *kv_variant(const vk_backend *vb, vka_type t) {
+    if (t == VKA_TYPE_F32) return "f32";
+    if (t == VKA_TYPE_F16) return vb->desc.enabled.storage16 ? "f16s" : "f16p";
+    return NULL;
+}
+
+static vka_status emit_kv_store(rec *r, const vka_node *n) {
+    const vka_tensor *cache = n->dst, *src = n->src[0];
+    const char *kv = kv_variant(r->vb, cache->type);
+    if (!kv) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: KV cache of type %s", vka_type_name(cache->type));
+    if (cache->ne[0] != src->ne[0]) return vka_fail(VKA_ERR_INTERNAL, "vulkan: kv_store row sizes differ");
+    uint32_t esize = cache->type == VKA_TYPE_F32 ? 4 : 2;
+    vk_dispatch d = {0};
+    uint32_t dst_off, src_off;
+    VKA_TRY(bind_plain(cache, esize, &d.bind[0], &dst_off));
+    VKA_TRY(bind_plain(src, 4, &d.bind[1], &src_off));
+    d.bind[4] = bind_alloc(&r->gs->params, 16);
+    uint64_t count = (uint64_t)src->ne[0] * (uint64_t)src->ne[1];
+    uint32_t pc[4] = {(uint32_t)count, (uint32_t)cache->ne[0], src_off, dst_off};
+    set_push(&d, pc, sizeof pc);
+    char module[40];
+    snprintf(module, sizeof module, "kv_store_%s", kv);
+    uint32_t wg = 256;
+    VKA_TRY(pipeline(r, module, &wg, 1, false, &d));
+    uint64_t invocations = strcmp(kv, "f16p") == 0 ? count / 2 + 2 : count;
+    VKA_TRY(set_groups(&d, div_up(invocations, wg), 1));
+    const void *reads[] = {vk_storage_of(src), NULL}, *writes[] = {vk_storage_of(cache), NULL};
+    return push_dispatch(r, &d, reads, writes);
+}
+
+static vka_status emit_attention(rec *r, const vka_node *n) {
+    const vka_attention_params *ap = &n->p.attn;
+    const vka_tensor *q = n->src[0], *kc = n->src[1], *vc = n->src[2];
+    if (kc->type != vc->type) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: K and V caches of different types");
+    const char *kv = kv_variant(r->vb, kc->type);
+    if (!kv) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: KV cache of type %s", vka_type_name(kc->type));
+    if (!ap->n_head_kv || ap->n_head % ap->n_head_kv || q->ne[0] != (int64_t)ap->n_head * ap->head_dim ||
+        kc->ne[0] < (int64_t)ap->n_head_kv * ap->head_dim || vc->ne[0] < (int64_t)ap->n_head_kv * ap->head_dim_v)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: attention shapes do not agree");
+    uint32_t esize = kc->type == VKA_TYPE_F32 ? 4 : 2;
+    uint32_t tokens = (uint32_t)q->ne[1];
+    uint32_t max_chunks = div_up((uint64_t)kc->ne[1], 32);
+    vk_dispatch d = {0};
+    uint32_t o_off, q_off, k_off, v_off;
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &o_off));
+    VKA_TRY(bind_plain(q, 4, &d.bind[1], &q_off));
+    VKA_TRY(bind_plain(kc, esize, &d.bind[2], &k_off));
+    VKA_TRY(bind_plain(vc, esize, &d.bind[3], &v_off));
+    d.bind[4] = bind_alloc(&r->gs->params, 16);
+    float scale = ap->scale;
+    uint32_t pc[12] = {ap->n_head, ap->n_head_kv, tokens, q_off, o_off, k_off, v_off,
+                       (uint32_t)kc->ne[0], (uint32_t)vc->ne[0], 0, max_chunks, 0};
+    memcpy(&pc[11], &scale, 4);
+    set_push(&d, pc, sizeof pc);
+    uint32_t spec[3] = {r->vb->tune.attn_wg, ap->head_dim, ap->head_dim_v};
+    const void *caches[] = {vk_storage_of(q), vk_storage_of(kc), vk_storage_of(vc), NULL};
+    /* CPU-type devices read the caches through texel views, 4 aligned elements at a time */
+    const vk_storage *ks = vk_storage_of(kc), *vs = vk_storage_of(vc);
+    bool texel = r->vb->tune.texel && ks->parts[0].view && vs->parts[0].view &&
+                 (k_off | v_off | pc[7] | pc[8] | ap->head_dim | ap->head_dim_v) % 4 == 0;
+    if (texel) {
+        kv = kc->type == VKA_TYPE_F32 ? "tf32" : "tf16";
+        d.bind[VK_XTEX_BINDING].view = ks->parts[0].view;
+        d.bind[VK_TEXEL_BINDING].view = vs->parts[0].view;
+    }
+    char module[40];
+    /* one invocation per (query, head), looping over the chunks; decode
+     * splits the chunks over invocations where the device wants the
+     * parallelism (the two paths give the same bits) */
+    if (tokens > 1 || !r->vb->tune.attn_split) {
+        snprintf(module, sizeof module, "attn_prefill_%s", kv);
+        VKA_TRY(pipeline(r, module, spec, 3, false, &d));
+        VKA_TRY(set_groups(&d, div_up((uint64_t)tokens * ap->n_head, spec[0]), 1));
+        const void *writes[] = {vk_storage_of(n->dst), NULL};
+        return push_dispatch(r, &d, caches, writes);
+    }
+    /* decode: chunk states over the whole context, then a left-to-right merge */
+    vk_dispatch m = d;
+    d.bind[0] = bind_alloc(&r->gs->ws, r->gs->ws.size);
+    snprintf(module, sizeof module, "attn_split_%s", kv);
+    VKA_TRY(pipeline(r, module, spec, 3, false, &d));
+    VKA_TRY(set_groups(&d, div_up((uint64_t)ap->n_head * max_chunks, spec[0]), 1));
+    const void *ws_w[] = {&r->gs->ws, NULL};
+    VKA_TRY(push_dispatch(r, &d, caches, ws_w));
+    m.bind[1] = bind_alloc(&r->gs->ws, r->gs->ws.size);
+    m.bind[2] = m.bind[3] = (vk_binding){0};
+    m.bind[VK_XTEX_BINDING].view = m.bind[VK_TEXEL_BINDING].view = VK_NULL_HANDLE;
+    VKA_TRY(pipeline(r, "attn_merge", spec, 3, false, &m));
+    VKA_TRY(set_groups(&m, div_up((uint64_t)ap->n_head * ap->head_dim_v, spec[0]), 1));
+    const void *ws_r[] = {&r->gs->ws, NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
+    return push_dispatch(r, &m, ws_r, writes);
+}
+
+static vka_status emit_eltwise(rec *r, const vka_node *n, const char *module) {
+    vk_dispatch d = {0};
+    uint32_t d_off, a_off, b_off;
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &a_off));
+    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &b_off));
+    uint64_t count = (uint64_t)n->src[0]->ne[0] * (uint64_t)n->src[0]->ne[1];
+    uint32_t pc[4] = {(uint32_t)count, d_off, a_off, b_off};
+    set_push(&d, pc, sizeof pc);
+    uint32_t wg = r->vb->tune.elt_wg;
+    VKA_TRY(pipeline(r, module, &wg, 1, false, &d));
+    VKA_TRY(set_groups(&d, div_up(count, wg), 1));
+    const void *reads[] = {vk_storage_of(n->src[0]), vk_storage_of(n->src[1]), NULL};
+    const void *writes[] = {vk_storage_of(n->dst), NULL};
+    return push_dispatch(r, &d, reads, writes);
+}
+
+static vka_status emit_argmax(rec *r, const vka_node *n) {
+    vk_dispatch d = {0};
+    uint32_t d_off, x_off;
+    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &x_off));
+    uint32_t rows = (uint32_t)n->src[0]->ne[1];
+    uint32_t pc[4] = {(uint32_t)n->src[0]->ne[0], rows, x_off, d_off};
+    set_push(&d, pc, sizeof pc);
+    uint32_t wg = r->vb->tune.argmax_wg;
+    VKA_TRY(pipeline(r, "argmax", &wg, 1, false, &d));
+    VKA_TRY(set_groups(&d, rows, 1));
+    const void *reads[] = {vk_storage_of(n->src[0]), NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
+    return push_dispatch(r, &d, reads, writes);
+}
+
+static vka_status emit_matmul(rec *r, const vka_node *n) {
+    vk_storage *w;
+    VKA_TRY(weight_of(n->src[0], "matmul", &w));
+    const vka_tensor *x = n->src[1], *dst = n->dst, *bias = n->src[2];
+    uint32_t K = (uint32_t)n->src[0]->ne[0], M = (uint32_t)n->src[0]->ne[1], N = (uint32_t)x->ne[1];
+    if (x->ne[0] != (int64_t)K || dst->ne[0] != (int64_t)M || dst->ne[1] != (int64_t)N)
+        return vka_fail(VKA_ERR_INTERNAL, "vulkan: matmul shapes do not agree");
+    const vk_tuning *t = &r->vb->tune;
+    vk_dispatch d = {0};
+    uint32_t d_off, x_off, b_off = 0;
+    VKA_TRY(bind_plain(dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(bind_plain(x, 4, &d.bind[2], &x_off));
+    if (bias) VKA_TRY(bind_plain(bias, 4, &d.bind[3], &b_off));
+    uint32_t flags = (bias ? 1u : 0u) | (n->p.accumulate ? 2u : 0u) | ((x_off % 4 == 0 && K % 4 == 0) ? 4u : 0u);
+    const char *ty = wtype_suffix(w->type);
+    char module[40];
+    uint32_t spec[6], n_spec, rows_per_group, toks_per_group;
+    bool full_sg = false;
+    /* the tensor-core path, for the types shaders/meson.build compiles it for */
+    snprintf(module, sizeof module, "mm_cm_nv_%s", ty);
+    bool coopmat = t->coopmat && vka_vk_spirv_find(module);
+    if (coopmat) {
+        spec[0] = 128;
+        n_spec = 1;
+        rows_per_group = 64;
+        toks_per_group = 32;
+        full_sg = true;
+    } else if (N == 1 || !t->tiled) {
+        bool mv = N == 1;
+        uint32_t wg = mv ? t->mv_wg : t->mm_wg, tr = mv ? t->mv_tr : t->mm_tr, tn = mv ? 1 : t->mm_tn;
+        bool sg = t->sg_reduce && t->lanes > 1;
+        snprintf(module, sizeof module, sg ? "mm_reg_sg_%s" : "mm_reg_%s", ty);
+        spec[0] = wg;
+        spec[1] = t->lanes;
+        spec[2] = tr;
+        spec[3] = tn;
+        n_spec = 4;
+        rows_per_group = wg / t->lanes * tr;
+        toks_per_group = tn;
+        full_sg = sg;
+    } else {
+        snprintf(module, sizeof module, "mm_tiled_%s", ty);
+        spec[0] = t->lanes * (t->tm / t->rm) * (t->tn / t->rn);
+        spec[1] = t->lanes;
+        spec[2] = t->tm;
+        spec[3] = t->tn;
+        spec[4] = t->rm;
+        spec[5] = t->rn;
+        n_spec = 6;
+        rows_per_group = t->tm;
+        toks_per_group = t->tn;
+    }
+    /* CPU-type devices read weights and inputs through texel views (vector gathers on llvmpipe) */
+    vk_storage *xs = vk_storage_of(x);
+    bool texel = !coopmat && t->texel && (N == 1 || !t->tiled) && K % 4 == 0 && x_off % 4 == 0 && xs->parts[0].view;
+    if (texel) {
+        snprintf(module, sizeof module, "mm_reg_cpu_%s", ty);
+        full_sg = false;
+        d.bind[VK_XTEX_BINDING].view = xs->parts[0].view;
+    }
+    VKA_TRY(pipeline(r, module, spec, n_spec, full_sg, &d));
+    const void *reads[4] = {vk_storage_of(x)}, *writes[] = {vk_storage_of(dst), NULL};
+    uint32_t nr = 1;
+    if (bias) reads[nr++] = vk_storage_of(bias);
+    if (n->p.accumulate) reads[nr++] = vk_storage_of(dst);
+    reads[nr] = NULL;
+    for (uint32_t i = 0; i < w->n_parts; i++) {
+        const vk_part *p = &w->parts[i];
+        uint32_t pc[12] = {p->rows, p->row0, K, N, x_off, d_off, M, b_off,
+                           w->layout.stride, (uint32_t)(p->scale_offset / 4), w->layout.s_row, flags};
+        set_push(&d, pc, sizeof pc);
+        d.bind[1] = bind_part(p);
+        d.bind[VK_TEXEL_BINDING].view = texel ? p->view : VK_NULL_HANDLE;
+        VKA_TRY(set_groups(&d, div_up(p->rows, rows_per_group), div_up(N, toks_per_group)));
+        VKA_TRY(push_dispatch(r, &d, reads, writes));
+    }
+    return VKA_OK;
+}
+
+static vka_status emit_node(rec *r, const vka_node *n) {
+    switch (n->op) {
+    case VKA_OP_GET_ROWS: return emit_get_rows(r, n);
+    case VKA_OP_RMS_NORM: return emit_rms_norm(r, n);
+    case VKA_OP_MATMUL: return emit_matmul(r, n);
+    case VKA_OP_ROPE: return emit_rope(r, n);
+    case VKA_OP_KV_STORE: return emit_kv_store(r, n);
+    case VKA_OP_ATTENTION: return emit_attention(r, n);
+    case VKA_OP_SWIGLU: return emit_eltwise(r, n, "swiglu");
+    case VKA_OP_ADD: return emit_eltwise(r, n, "add");
+    case VKA_OP_ARGMAX: return emit_argmax(r, n);
+    case VKA_OP_COUNT: break;
+    }
+    return vka_fail(VKA_ERR_INTERNAL, "vulkan: unknown op %d", (int)n->op);
+}
+
+/* ------------------------------------------------------------ recording */
+
+/* What recording needs before emitting: context limits, RoPE positions, workspace. */
+static void survey(const vka_graph *g, vk_graph_state *gs, VkDeviceSize *ws_bytes) {
+    gs->max_n_past = INT64_MAX;
+    gs->rope_tokens = 0;
+    *ws_bytes = 16;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const vka_node *n = &g->nodes[i];
+        if (n->op == VKA_OP_KV_STORE) {
+            int64_t room = n->dst->ne[1] - n->src[0]->ne[1];
+            if (room < gs->max_n_past) gs->max_n_past = room;
+        } else if (n->op == VKA_OP_ATTENTION) {
+            int64_t tokens = n->src[0]->ne[1];
+            int64_t rows = n->src[1]->ne[1] < n->src[2]->ne[1] ? n->src[1]->ne[1] : n->src[2]->ne[1];
+            if (rows - tokens < gs->max_n_past) gs->max_n_past = rows - tokens;
+            if (tokens == 1) {
+                VkDeviceSize chunks = ((VkDeviceSize)n->src[1]->ne[1] + 31) / 32;
+                VkDeviceSize need = (VkDeviceSize)n->p.attn.n_head * chunks * (n->p.attn.head_dim_v + 2) * 4;
+                if (need > *ws_bytes) *ws_bytes = need;
+            }
+        } else if (n->op == VKA_OP_ROPE && n->p.rope.n_heads) {
+            uint32_t tokens = (uint32_t)((n->src[0]->ne[1] + n->p.rope.n_heads - 1) / n->p.rope.n_heads);
+            if (tokens > gs->rope_tokens) gs->rope_tokens = tokens;
+        }
+    }
+}
+
+static void state_free(vk_backend *vb, vk_graph_state *gs) {
+    if (!gs) return;
+    if (gs->pool) vkDestroyCommandPool(vb->device, gs->pool, NULL);
+    if (gs->fence) vkDestroyFence(vb->device, gs->fence, NULL);
+    if (gs->dpool) vkDestroyDescriptorPool(vb->device, gs->dpool, NULL);
+    vb->class_bytes[VK_MEM_INTERNAL] -= gs->params.size + gs->ws.size;
+    vk_free_mem(vb, &vb->host_arena, &gs->params);
+    vk_free_mem(vb, &vb->device_arena, &gs->ws);
+    for (uint32_t i = 0; i < gs->n_ropes; i++) vk_rope_release(vb, gs->ropes[i]);
+    free(gs->checks);
+    free(gs);
+}
+
+static vka_status write_commands(vk_backend *vb, vk_graph_state *gs, const rec *r) {
+    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, r->n * VK_XTEX_BINDING},
+                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, r->n * 2}};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = r->n,
+                                      .poolSizeCount = 2, .pPoolSizes = ps};
+    VK_TRY(vkCreateDescriptorPool(vb->device, &pci, NULL, &gs->dpool), "creating a descriptor pool for %u dispatches",
+           r->n);
+    VkDescriptorSet *sets = malloc(r->n * sizeof *sets);
+    VkDescriptorSetLayout *layouts = malloc(r->n * sizeof *layouts);
+    VkDescriptorBufferInfo *infos = malloc((size_t)r->n * VK_BINDINGS * sizeof *infos);
+    VkWriteDescriptorSet *writes = malloc(3 * (size_t)r->n * sizeof *writes);
+    vka_status st = sets && layouts && infos && writes ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint32_t i = 0; st == VKA_OK && i < r->n; i++) layouts[i] = vb->set_layout;
+    if (st == VKA_OK) {
+        VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                          .descriptorPool = gs->dpool, .descriptorSetCount = r->n,
+                                          .pSetLayouts = layouts};
+        st = vk_check(vkAllocateDescriptorSets(vb->device, &ai, sets), "allocating %u descriptor sets", r->n);
+    }
+    if (st == VKA_OK) {
+        for (uint32_t i = 0; i < r->n; i++) {
+            for (uint32_t b = 0; b < VK_BINDINGS; b++)
+                infos[i * VK_BINDINGS + b] = (VkDescriptorBufferInfo){r->d[i].bind[b].buffer, r->d[i].bind[b].offset,
+                                                                      r->d[i].bind[b].range};
+            /* bindings 0..4 are storage buffers, 5 and 6 texel views */
+            writes[3 * i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = sets[i],
+                                                   .dstBinding = 0, .descriptorCount = VK_XTEX_BINDING,
+                                                   .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                   .pBufferInfo = &infos[i * VK_BINDINGS]};
+            for (uint32_t b = VK_XTEX_BINDING; b <= VK_TEXEL_BINDING; b++)
+                writes[3 * i + 1 + b - VK_XTEX_BINDING] = (VkWriteDescriptorSet){
+                    .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = sets[i], .dstBinding = b,
+                    .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                    .pTexelBufferView = &r->d[i].bind[b].view};
+        }
+        vkUpdateDescriptorSets(vb->device, 3 * r->n, writes, 0, NULL);
+    }
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if (st == VKA_OK) st = vk_check(vkBeginCommandBuffer(gs->cmd, &bi), "beginning a command buffer");
+    if (st == VKA_OK) {
+        /* uploads, host writes and the previous step's results are visible to this step */
+        VkMemoryBarrier in = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                                               VK_ACCESS_HOST_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+        vkCmdPipelineBarrier(gs->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
+                             VK_PIPELINE_STAGE_HOST_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0, NULL, 0, NULL);
+        VkMemoryBarrier mid = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
+                               .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+        VkPipeline bound = VK_NULL_HANDLE;
+        for (uint32_t i = 0; i < r->n; i++) {
+            const vk_dispatch *d = &r->d[i];
+            if (d->barrier_before && i > 0)
+                vkCmdPipelineBarrier(gs->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mid, 0, NULL, 0, NULL);
+            if (d->pipeline->pipeline != bound) {
+                vkCmdBindPipeline(gs->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline->pipeline);
+                bound = d->pipeline->pipeline;
+            }
+            vkCmdBindDescriptorSets(gs->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipeline_layout, 0, 1, &sets[i], 0,
+                                    NULL);
+            vkCmdPushConstants(gs->cmd, vb->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_words * 4,
+                               d->push);
+            vkCmdDispatch(gs->cmd, d->groups[0], d->groups[1], d->groups[2]);
+        }
+        VkMemoryBarrier out = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                               .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT};
+        vkCmdPipelineBarrier(gs->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                             VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &out, 0, NULL, 0, NULL);
+        st = vk_check(vkEndCommandBuffer(gs->cmd), "ending a command buffer");
+    }
+    free(sets);
+    free(layouts);
+    free(infos);
+    free(writes);
+    return st;
+}
+
+/* Records g for positions up to pos_hint (RoPE tables) when no KV op bounds them. Caller holds vb->mutex. */
+static vka_status record(vk_backend *vb, const vka_graph *g, int64_t pos_hint, vk_graph_state **out) {
+    vk_graph_state *gs = calloc(1, sizeof *gs);
+    if (!gs) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    VkDeviceSize ws_bytes;
+    survey(g, gs, &ws_bytes);
+    int64_t positions = gs->max_n_past != INT64_MAX ? gs->max_n_past : pos_hint;
+    gs->pos_limit = (positions > 0 ? positions : 0) + gs->rope_tokens;
+    if (gs->pos_limit < 1) gs->pos_limit = 1;
+    vka_status st = vk_cmd_create(vb, 0, &gs->pool, &gs->cmd, &gs->fence);
+    if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->host_arena, 256, "step parameters", &gs->params);
+    if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the attention workspace", &gs->ws);
+    /* what was allocated (a failed allocation is zeroed); state_free takes it back */
+    vb->class_bytes[VK_MEM_INTERNAL] += gs->params.size + gs->ws.size;
+    if (st == VKA_OK) {
+        gs->params_map = (uint32_t *)(gs->params.chunk->map + gs->params.offset);
+        memset(gs->params_map, 0, 256);
+    }
+    rec r = {.vb = vb, .gs = gs};
+    for (uint32_t i = 0; st == VKA_OK && i < g->n_nodes; i++) {
+        st = emit_node(&r, &g->nodes[i]);
+        if (st != VKA_OK) st = vka_fail_context(st, "recording node %u (op %d)", i, (int)g->nodes[i].op);
+    }
+    if (st == VKA_OK && r.n == 0) st = vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: the graph has no nodes");
+    if (st == VKA_OK) st = vk_stage_flush(vb); /* RoPE tables */
+    if (st == VKA_OK) st = write_commands(vb, gs, &r);
+    free(r.d);
+    if (st != VKA_OK) {
+        state_free(vb, gs);
+        return st;
+    }
+    *out = gs;
+    return VKA_OK;
+}
+
+/* ------------------------------------------------------------ compute */
+
+static vka_status check_ids(const vk_graph_state *gs) {
+    for (uint32_t i = 0; i < gs->n_checks; i++) {
+        const vka_tensor *t = gs->checks[i].ids;
+        vk_storage *s = vk_storage_of(t);
+        if (!s->parts[0].alloc.chunk->map) continue; /* ids kept on the device are the caller's to check */
+        const int32_t *ids = (const int32_t *)(s->parts[0].alloc.chunk->map + s->parts[0].alloc.offset + t->offset);
+        int64_t n = t->ne[0] * t->ne[1];
+        for (int64_t j = 0; j < n; j++)
+            if (ids[j] < 0 || ids[j] >= gs->checks[i].rows)
+                return vka_fail(VKA_ERR_INVALID_ARGUMENT, "token id %d is outside the vocabulary (0..%lld)", ids[j],
+                                (long long)gs->checks[i].rows - 1);
+    }
+    return VKA_OK;
+}
+
+vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
+    vk_backend *vb = (vk_backend *)b;
+    double t0 = vk_now();
+    if (g->backend_state && g->state_owner != b) return vka_fail(VKA_ERR_INTERNAL, "vulkan: graph belongs to another backend");
+    vk_graph_state *gs = g->backend_state;
+    pthread_mutex_lock(&vb->mutex);
+    vka_status st = vk_stage_flush(vb);
+    if (st == VKA_OK && gs && (int64_t)n_past + gs->rope_tokens > gs->pos_limit) {
+        /* RoPE positions beyond the recorded tables (graphs without KV ops): record again */
+        state_free(vb, gs);
+        gs = g->backend_state = NULL;
+    }
+    double record_s = 0;
+    if (st == VKA_OK && !gs) {
+        double r0 = vk_now();
+        int64_t hint = (int64_t)n_past * 2 > 4096 ? (int64_t)n_past * 2 : 4096;
+        st = record(vb, g, hint, &gs);
+        if (st == VKA_OK) {
+            g->backend_state = gs;
+            g->state_owner = b;
+        }
+        record_s = vk_now() - r0;
+        vb->record_seconds += record_s;
+    }
+    pthread_mutex_unlock(&vb->mutex);
+    VKA_TRY(st);
+    if ((int64_t)n_past > gs->max_n_past)
+        return vka_fail(VKA_ERR_CONTEXT_FULL, "KV cache overflow: %u + %u tokens > %lld", n_past, g->n_tokens,
+                        (long long)(gs->max_n_past + g->n_tokens));
+    VKA_TRY(check_ids(gs));
+    gs->params_map[0] = n_past;
+    double wait = 0;
+    st = vk_submit_wait(vb, gs->cmd, gs->fence, &wait);
+    double total = vk_now() - t0;
+    pthread_mutex_lock(&vb->mutex);
+    vb->steps++;
+    vb->submits++;
+    vb->wait_seconds += wait;
+    vb->host_seconds += total - wait - record_s;
+    pthread_mutex_unlock(&vb->mutex);
+    return st;
+}
+
+void vk_graph_release(vka_backend *b, vka_graph *g) {
+    vk_backend *vb = (vk_backend *)b;
+    if (!g->backend_state) return;
+    pthread_mutex_lock(&vb->mutex);
+    state_free(vb, g->backend_state);
+    pthread_mutex_unlock(&vb->mutex);
+    g->backend_state = NULL;
+    g->state_owner = NULL;
+}

@@ -1,0 +1,258 @@
+/* quantize.c — `vkagent quantize`: the per-tensor type choice of each file
+ * type (the same mixes llama.cpp documents, so files compare tensor by
+ * tensor) and the conversion of a whole GGUF file. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "format/gguf_write.h"
+#include "format/quantize.h"
+#include "base/status.h"
+
+static const struct {
+    const char *name;
+    vka_ftype ftype;
+    vka_type base;               /* the type most 2-D weights get */
+} ftypes[] = {
+    {"F32", VKA_FTYPE_F32, VKA_TYPE_F32},       {"F16", VKA_FTYPE_F16, VKA_TYPE_F16},
+    {"BF16", VKA_FTYPE_BF16, VKA_TYPE_BF16},    {"Q8_0", VKA_FTYPE_Q8_0, VKA_TYPE_Q8_0},
+    {"Q4_0", VKA_FTYPE_Q4_0, VKA_TYPE_Q4_0},    {"Q4_1", VKA_FTYPE_Q4_1, VKA_TYPE_Q4_1},
+    {"Q5_0", VKA_FTYPE_Q5_0, VKA_TYPE_Q5_0},    {"Q5_1", VKA_FTYPE_Q5_1, VKA_TYPE_Q5_1},
+    {"Q4_K_S", VKA_FTYPE_Q4_K_S, VKA_TYPE_Q4_K},
+    {"Q4_K_M", VKA_FTYPE_Q4_K_M, VKA_TYPE_Q4_K}, {"Q5_K_S", VKA_FTYPE_Q5_K_S, VKA_TYPE_Q5_K},
+    {"Q5_K_M", VKA_FTYPE_Q5_K_M, VKA_TYPE_Q5_K}, {"Q6_K", VKA_FTYPE_Q6_K, VKA_TYPE_Q6_K},
+};
+#define N_FTYPES (sizeof ftypes / sizeof ftypes[0])
+
+bool vka_ftype_from_name(const char *name, vka_ftype *out) {
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (strcasecmp(name, ftypes[i].name) == 0) {
+            *out = ftypes[i].ftype;
+            return true;
+        }
+    /* Q4_K and Q5_K alone mean their _M mix, as in llama-quantize */
+    if (strcasecmp(name, "Q4_K") == 0) return (*out = VKA_FTYPE_Q4_K_M), true;
+    if (strcasecmp(name, "Q5_K") == 0) return (*out = VKA_FTYPE_Q5_K_M), true;
+    return false;
+}
+
+const char *vka_ftype_name(vka_ftype ftype) {
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (ftypes[i].ftype == ftype) return ftypes[i].name;
+    return "unknown";
+}
+
+const char *vka_ftype_list(void) {
+    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K";
+}
+
+static vka_type base_type(vka_ftype ftype) {
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (ftypes[i].ftype == ftype) return ftypes[i].base;
+    return VKA_TYPE_F32;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+void vka_quant_plan_init(vka_quant_plan *plan, vka_ftype ftype, const char *const *names, size_t n_names) {
+    memset(plan, 0, sizeof *plan);
+    plan->ftype = ftype;
+    plan->tied_output = true;
+    for (size_t i = 0; i < n_names; i++) {
+        if (strcmp(names[i], "output.weight") == 0) plan->tied_output = false;
+        if (strstr(names[i], "attn_v.weight")) plan->n_attn_v++;
+        if (strstr(names[i], "ffn_down")) plan->n_ffn_down++;
+    }
+}
+
+/* llama.cpp's rule for which layers of a mix get more bits: the first and
+ * last eighth, and every third layer in between. */
+static bool use_more_bits(int i_layer, int n_layers) {
+    return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2;
+}
+
+static bool divides(vka_type type, int64_t ne0) { return ne0 % vka_type_get_traits(type)->block_size == 0; }
+
+/* Row lengths a block size does not divide fall back to a runnable type:
+ * the K-quants to the 32-element type of about their size, as llama-quantize
+ * does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0: Qwen2.5-0.5B's rows of 896
+ * and SmolLM's of 576 are not whole super-blocks); anything else to Q8_0,
+ * or F16 when even 32 does not divide the row. */
+static vka_type fall_back(vka_type type, int64_t ne0) {
+    if (divides(type, ne0)) return type;
+    vka_type small = type == VKA_TYPE_Q4_K ? VKA_TYPE_Q5_0 : type == VKA_TYPE_Q5_K ? VKA_TYPE_Q5_1 : VKA_TYPE_Q8_0;
+    if (divides(small, ne0) && type != VKA_TYPE_F16 && type != VKA_TYPE_BF16 && type != VKA_TYPE_F32) return small;
+    return VKA_TYPE_F16;
+}
+
+static vka_type mix_type(vka_quant_plan *p, const char *name, int64_t ne0, vka_type base) {
+    vka_ftype f = p->ftype;
+    bool is_output = strcmp(name, "output.weight") == 0 || (p->tied_output && strcmp(name, "token_embd.weight") == 0);
+    if (is_output) {
+        if (!divides(base, ne0)) return VKA_TYPE_Q8_0;
+        return base == VKA_TYPE_Q8_0 ? VKA_TYPE_Q8_0 : VKA_TYPE_Q6_K;
+    }
+    if (strstr(name, "attn_v.weight")) {
+        int i = p->i_attn_v++;
+        if ((f == VKA_FTYPE_Q4_K_M || f == VKA_FTYPE_Q5_K_M) && use_more_bits(i, p->n_attn_v)) return VKA_TYPE_Q6_K;
+        if (f == VKA_FTYPE_Q4_K_S && i < 4) return VKA_TYPE_Q5_K;
+        return base;
+    }
+    if (strstr(name, "ffn_down")) {
+        int i = p->i_ffn_down++;
+        if ((f == VKA_FTYPE_Q4_K_M || f == VKA_FTYPE_Q5_K_M) && use_more_bits(i, p->n_ffn_down)) return VKA_TYPE_Q6_K;
+        if (f == VKA_FTYPE_Q4_K_S && i < p->n_ffn_down / 8) return VKA_TYPE_Q5_K;
+    }
+    return base;
+}
+
+vka_type vka_quant_choose(vka_quant_plan *p, const char *name, uint32_t n_dims, const int64_t *ne, vka_type current) {
+    bool quantizable = n_dims >= 2 && ends_with(name, "weight") && !strstr(name, "_norm.weight");
+    if (!quantizable) return current;
+    vka_type base = base_type(p->ftype);
+    if (base == VKA_TYPE_F32 || base == VKA_TYPE_F16 || base == VKA_TYPE_BF16) return base;
+    return fall_back(mix_type(p, name, ne[0], base), ne[0]);
+}
+
+vka_status vka_convert_row(const void *src, vka_type from, void *dst, vka_type to, int64_t n, float *scratch) {
+    const vka_type_traits *tf = vka_type_get_traits(from), *tt = vka_type_get_traits(to);
+    if (!tf || !tf->to_f32) return vka_fail(VKA_ERR_UNSUPPORTED, "cannot read tensors of type %s", vka_type_name(from));
+    if (!tt || !tt->from_f32) return vka_fail(VKA_ERR_UNSUPPORTED, "cannot write tensors of type %s", vka_type_name(to));
+    if (from == to) {
+        memcpy(dst, src, vka_type_row_size(from, n));
+        return VKA_OK;
+    }
+    tf->to_f32(src, scratch, n);
+    tt->from_f32(scratch, dst, n);
+    return VKA_OK;
+}
+
+/* ------------------------------------------------------------ the file */
+
+typedef struct job_tensor {
+    const vka_gguf_tensor *src;
+    vka_type to;
+} job_tensor;
+
+typedef struct quant_job {
+    const vka_quantize_params *params;
+    job_tensor *tensors;
+    uint64_t n, done;
+    float *scratch;
+    size_t scratch_len;
+} quant_job;
+
+static vka_status parse_override(const char *spec, char *pattern, size_t cap, vka_type *type) {
+    const char *eq = strchr(spec, '=');
+    if (!eq || eq == spec || (size_t)(eq - spec) >= cap)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "override '%s' is not SUBSTRING=TYPE", spec);
+    memcpy(pattern, spec, (size_t)(eq - spec));
+    pattern[eq - spec] = '\0';
+    for (uint32_t t = 0; t < VKA_TYPE_COUNT; t++) {
+        const vka_type_traits *tr = vka_type_get_traits(t);
+        if (tr && strcasecmp(tr->name, eq + 1) == 0 && vka_type_is_supported(t) && tr->from_f32) {
+            *type = (vka_type)t;
+            return VKA_OK;
+        }
+    }
+    return vka_fail(VKA_ERR_INVALID_ARGUMENT, "override '%s': unknown or unsupported type '%s' (supported: %s)", spec,
+                    eq + 1, vka_type_supported_list());
+}
+
+static vka_status choose_types(const vka_gguf *g, const vka_quantize_params *p, job_tensor *out) {
+    const char **names = malloc((g->n_tensors + 1) * sizeof *names);
+    if (!names) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint64_t i = 0; i < g->n_tensors; i++) names[i] = g->tensors[i].name.data;
+    vka_quant_plan plan;
+    vka_quant_plan_init(&plan, p->ftype, names, g->n_tensors);
+    free(names);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const vka_gguf_tensor *t = &g->tensors[i];
+        out[i].src = t;
+        out[i].to = vka_quant_choose(&plan, t->name.data, t->n_dims, t->ne, (vka_type)t->type);
+        for (size_t k = 0; k < p->n_overrides; k++) {
+            char pattern[256];
+            vka_type type = VKA_TYPE_F32;
+            VKA_TRY(parse_override(p->overrides[k], pattern, sizeof pattern, &type));
+            if (strstr(t->name.data, pattern) && t->n_dims >= 2) out[i].to = fall_back(type, t->ne[0]);
+        }
+        bool quantized_input = t->type != VKA_TYPE_F32 && t->type != VKA_TYPE_F16 && t->type != VKA_TYPE_BF16;
+        if (out[i].to != t->type && quantized_input && !p->allow_requantize)
+            return vka_fail(VKA_ERR_INVALID_ARGUMENT,
+                            "tensor '%s' is already %s; requantizing loses quality (allow it explicitly)",
+                            t->name.data, vka_type_name(t->type));
+    }
+    return VKA_OK;
+}
+
+/* Writer callback: converts one tensor row by row into the output buffer. */
+static vka_status fill_tensor(void *user, const char *name, void *dst, uint64_t nbytes) {
+    quant_job *job = user;
+    job_tensor *jt = &job->tensors[job->done];
+    const vka_gguf_tensor *t = jt->src;
+    if (strcmp(name, t->name.data) != 0) return vka_fail(VKA_ERR_INTERNAL, "quantize: tensors out of order");
+    int64_t rows = (int64_t)(t->nbytes / vka_type_row_size((vka_type)t->type, t->ne[0]));
+    size_t in_row = vka_type_row_size((vka_type)t->type, t->ne[0]), out_row = vka_type_row_size(jt->to, t->ne[0]);
+    for (int64_t r = 0; r < rows; r++)
+        VKA_TRY(vka_convert_row((const char *)t->data + (size_t)r * in_row, (vka_type)t->type,
+                                (char *)dst + (size_t)r * out_row, jt->to, t->ne[0], job->scratch));
+    if (job->params->progress) {
+        vka_quantize_progress pr = {job->done, job->n, name, t->type, jt->to, t->nbytes, nbytes};
+        job->params->progress(&pr, job->params->user);
+    }
+    job->done++;
+    return VKA_OK;
+}
+
+static bool same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static vka_status copy_metadata(const vka_gguf *g, vka_gguf_writer *w, vka_ftype ftype) {
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const char *key = g->kv[i].key.data;
+        if (strcmp(key, "general.file_type") == 0 || strcmp(key, "general.quantization_version") == 0) continue;
+        VKA_TRY(vka_gguf_writer_add_value(w, key, &g->kv[i].value));
+    }
+    VKA_TRY(vka_gguf_writer_add_u32(w, "general.file_type", (uint32_t)ftype));
+    return vka_gguf_writer_add_u32(w, "general.quantization_version", 2);
+}
+
+static vka_status add_tensors(const vka_gguf *g, vka_gguf_writer *w, quant_job *job) {
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const vka_gguf_tensor *t = &g->tensors[i];
+        VKA_TRY(vka_gguf_writer_add_tensor_fill(w, t->name.data, job->tensors[i].to, t->n_dims, t->ne, fill_tensor, job));
+        if ((size_t)t->ne[0] > job->scratch_len) job->scratch_len = (size_t)t->ne[0];
+    }
+    job->scratch = malloc((job->scratch_len ? job->scratch_len : 1) * sizeof(float));
+    return job->scratch ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+}
+
+vka_status vka_quantize_file(const char *in_path, const char *out_path, const vka_quantize_params *p) {
+    if (!in_path || !out_path || !p) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_quantize_file: NULL argument");
+    if (strcmp(in_path, out_path) == 0 || same_file(in_path, out_path))
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "refusing to overwrite the input '%s'", in_path);
+    vka_gguf *g = NULL;
+    VKA_TRY(vka_gguf_open(in_path, &g));
+    vka_gguf_writer *w = NULL;
+    quant_job job = {.params = p, .n = g->n_tensors};
+    job.tensors = calloc(g->n_tensors + 1, sizeof *job.tensors);
+    vka_status st = job.tensors ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == VKA_OK) st = choose_types(g, p, job.tensors);
+    if (st == VKA_OK) st = vka_gguf_writer_create(&w);
+    if (st == VKA_OK) st = copy_metadata(g, w, p->ftype);
+    if (st == VKA_OK) st = add_tensors(g, w, &job);
+    if (st == VKA_OK) st = vka_gguf_writer_write_file(w, out_path);
+    vka_gguf_writer_free(w);
+    free(job.scratch);
+    free(job.tensors);
+    vka_gguf_free(g);
+    return st;
+}

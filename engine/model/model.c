@@ -1,0 +1,252 @@
+/* model.c — loading a GGUF model: architecture, hyperparameters, vocabulary
+ * and weights (handed to the backend, which may read them in place). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "base/status.h"
+
+void vka_model_params_default(vka_model_params *params) {
+    memset(params, 0, sizeof *params);
+}
+
+/* One expected dimension of a weight and where its size comes from, so that
+ * a mismatch names the metadata key (or tokenizer array) to look at. */
+typedef struct dim {
+    int64_t n;
+    const char *from;       /* e.g. "embedding_length"; arch-relative unless it starts with "tokenizer." */
+} dim;
+
+static const dim NO_DIM = {0, NULL};
+
+static void describe_dim(const vka_model *m, dim d, char *buf, size_t cap) {
+    bool global = strncmp(d.from, "tokenizer.", 10) == 0;
+    snprintf(buf, cap, "%" PRId64 " from %s%s%s", d.n, global ? "" : m->arch_name, global ? "" : ".", d.from);
+}
+
+static vka_status shape_error(const vka_model *m, const vka_gguf_tensor *gt, const char *name, dim d0, dim d1) {
+    char a[160], b[160] = "1";
+    describe_dim(m, d0, a, sizeof a);
+    if (d1.from) describe_dim(m, d1, b, sizeof b);
+    return vka_fail(VKA_ERR_FORMAT, "tensor '%s' has shape [%" PRId64 ", %" PRId64 "] (%u dims), expected [%s, %s]",
+                    name, gt->ne[0], gt->ne[1], gt->n_dims, a, b);
+}
+
+/* Finds a tensor and checks its shape: d1.from == NULL means a 1-D tensor [d0]. */
+static vka_status find_checked(const vka_model *m, const char *name, dim d0, dim d1, const vka_gguf_tensor **out) {
+    const vka_gguf_tensor *gt = vka_gguf_find_tensor(m->gguf, name);
+    *out = gt;
+    if (!gt) return vka_fail(VKA_ERR_FORMAT, "tensor '%s' is missing", name);
+    int64_t want1 = d1.from ? d1.n : 1;
+    if (gt->n_dims > 2 || gt->ne[0] != d0.n || gt->ne[1] != want1) return shape_error(m, gt, name, d0, d1);
+    if (!vka_type_is_supported(gt->type))
+        return vka_fail(VKA_ERR_UNSUPPORTED, "tensor '%s' has type %s (%u), which vkagent cannot compute (supported: %s)",
+                        name, vka_type_name(gt->type), gt->type, vka_type_supported_list());
+    if (!d1.from && gt->type != VKA_TYPE_F32)
+        return vka_fail(VKA_ERR_UNSUPPORTED, "tensor '%s' is %s; 1-D tensors (norms, biases) must be f32", name,
+                        vka_type_name(gt->type));
+    return VKA_OK;
+}
+
+/* Gives tensor t the weights of `name` on the backend; without a backend
+ * (vocab-only loads) only checks the tensor against the hyperparameters. */
+static vka_status load_weight(vka_model *m, vka_tensor *t, const char *name, dim d0, dim d1) {
+    const vka_gguf_tensor *gt;
+    VKA_TRY(find_checked(m, name, d0, d1, &gt));
+    if (!m->backend) return VKA_OK;
+    int64_t ne1 = d1.from ? d1.n : 1;
+    vka_tensor_init(t, gt->name.data, (vka_type)gt->type, d0.n, ne1, VKA_USAGE_WEIGHT);
+    vka_status s = m->backend->ops->tensor_alloc(m->backend, t, gt->data);
+    if (s != VKA_OK) {
+        t->nbytes = 0; /* not allocated: nothing to free */
+        return vka_fail_context(s, "uploading tensor '%s'", name);
+    }
+    m->n_params += (uint64_t)(d0.n * ne1);
+    m->weight_bytes += t->nbytes;
+    return VKA_OK;
+}
+
+/* Loads `name` if the file has it. */
+static vka_status load_optional(vka_model *m, vka_tensor *storage, vka_tensor **slot, const char *name, dim d0,
+                                dim d1) {
+    *slot = NULL;
+    if (!vka_gguf_find_tensor(m->gguf, name)) return VKA_OK;
+    VKA_TRY(load_weight(m, storage, name, d0, d1));
+    *slot = storage;
+    return VKA_OK;
+}
+
+static vka_status load_layer(vka_model *m, uint32_t il) {
+    const vka_hparams *hp = &m->hp;
+    vka_layer *L = &m->layers[il];
+    dim embd = {hp->n_embd, "embedding_length"};
+    dim q = {(int64_t)hp->n_head * hp->head_dim, "attention.head_count * key_length"};
+    dim k = {(int64_t)hp->n_head_kv * hp->head_dim, "attention.head_count_kv * key_length"};
+    dim v = {(int64_t)hp->n_head_kv * hp->head_dim_v, "attention.head_count_kv * value_length"};
+    dim o = {(int64_t)hp->n_head * hp->head_dim_v, "attention.head_count * value_length"};
+    dim head = {hp->head_dim, "attention.key_length"};
+    dim ff = {hp->n_ff, "feed_forward_length"};
+    char name[96];
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, il), name)
+    VKA_TRY(load_weight(m, &L->attn_norm, NAME("attn_norm.weight"), embd, NO_DIM));
+    VKA_TRY(load_weight(m, &L->wq, NAME("attn_q.weight"), embd, q));
+    VKA_TRY(load_weight(m, &L->wk, NAME("attn_k.weight"), embd, k));
+    VKA_TRY(load_weight(m, &L->wv, NAME("attn_v.weight"), embd, v));
+    VKA_TRY(load_optional(m, &L->biases[0], &L->bq, NAME("attn_q.bias"), q, NO_DIM));
+    VKA_TRY(load_optional(m, &L->biases[1], &L->bk, NAME("attn_k.bias"), k, NO_DIM));
+    VKA_TRY(load_optional(m, &L->biases[2], &L->bv, NAME("attn_v.bias"), v, NO_DIM));
+    VKA_TRY(load_optional(m, &L->norms[0], &L->q_norm, NAME("attn_q_norm.weight"), head, NO_DIM));
+    VKA_TRY(load_optional(m, &L->norms[1], &L->k_norm, NAME("attn_k_norm.weight"), head, NO_DIM));
+    if (m->arch->qk_norm && (!L->q_norm || !L->k_norm))
+        return vka_fail(VKA_ERR_FORMAT, "architecture %s needs blk.%u.attn_q_norm/attn_k_norm tensors", m->arch->name, il);
+    VKA_TRY(load_weight(m, &L->wo, NAME("attn_output.weight"), o, embd));
+    VKA_TRY(load_weight(m, &L->ffn_norm, NAME("ffn_norm.weight"), embd, NO_DIM));
+    VKA_TRY(load_weight(m, &L->w_gate, NAME("ffn_gate.weight"), embd, ff));
+    VKA_TRY(load_weight(m, &L->w_up, NAME("ffn_up.weight"), embd, ff));
+    VKA_TRY(load_weight(m, &L->w_down, NAME("ffn_down.weight"), ff, embd));
+#undef NAME
+    return VKA_OK;
+}
+
+/* Loads the weights onto m->backend, or, without one, checks their shapes. */
+static vka_status load_weights(vka_model *m) {
+    const vka_hparams *hp = &m->hp;
+    dim embd = {hp->n_embd, "embedding_length"};
+    dim vocab = {hp->n_vocab, "tokenizer.ggml.tokens"};
+    VKA_TRY(load_weight(m, &m->tok_embd, "token_embd.weight", embd, vocab));
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory for %u layers", hp->n_layer);
+    for (uint32_t il = 0; il < hp->n_layer; il++) VKA_TRY(load_layer(m, il));
+    VKA_TRY(load_weight(m, &m->output_norm, "output_norm.weight", embd, NO_DIM));
+    vka_tensor *own = NULL;
+    VKA_TRY(load_optional(m, &m->output_own, &own, "output.weight", embd, vocab));
+    m->output = own ? own : &m->tok_embd; /* tied embeddings when there is no output.weight */
+    dim rot = {hp->n_rot / 2, "rope.dimension_count / 2"};
+    VKA_TRY(load_optional(m, &m->rope_freqs_own, &m->rope_freqs, "rope_freqs.weight", rot, NO_DIM));
+    return VKA_OK;
+}
+
+/* A vocab-only load of a file with tensors checks them without loading them. */
+static vka_status check_weights(vka_model *m) {
+    vka_status s = load_weights(m);
+    free(m->layers);
+    m->layers = NULL;
+    m->output = NULL;
+    m->rope_freqs = NULL;
+    return s;
+}
+
+static vka_status load_metadata(vka_model *m) {
+    const char *arch = vka_gguf_get_str(m->gguf, "general.architecture");
+    if (!arch) return vka_fail(VKA_ERR_FORMAT, "general.architecture is missing");
+    m->arch_name = strdup(arch);
+    if (!m->arch_name) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    VKA_TRY(vka_vocab_load(m->gguf, &m->vocab));
+    m->arch = vka_arch_find(arch);
+    if (!m->arch) {
+        if (m->vocab_only) return VKA_OK; /* a tokenizer needs no architecture */
+        return vka_fail(VKA_ERR_UNSUPPORTED, "architecture '%s' is not supported (supported: %s)", arch,
+                        vka_arch_list());
+    }
+    /* A vocab-only file (no tensors) may carry partial hyperparameters; values
+     * that are there must still be valid, since commands print and use them. */
+    if (m->vocab_only && m->gguf->n_tensors == 0 && !vka_hparams_present(m->gguf, arch)) return VKA_OK;
+    VKA_TRY(vka_hparams_read(m->gguf, m->arch, arch, vka_vocab_size(m->vocab), &m->hp));
+    if (m->vocab_only && m->gguf->n_tensors > 0) return check_weights(m);
+    return VKA_OK;
+}
+
+/* Everything after the GGUF is open; m->gguf is set. */
+static vka_status load_model(vka_model *m, const vka_model_params *params) {
+    m->vocab_only = params->vocab_only;
+    vka_status s = load_metadata(m);
+    if (s == VKA_OK && !m->vocab_only) {
+        s = vka_backend_open(params->device, &m->backend);
+        if (s == VKA_OK) s = load_weights(m);
+    }
+    return s;
+}
+
+static vka_model *model_new(const char *path) {
+    vka_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+vka_status vka_model_load(const char *path, const vka_model_params *params, vka_model **out) {
+    if (!path || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_model_load: path and out_model are required");
+    *out = NULL;
+    vka_model_params defaults;
+    if (!params) {
+        vka_model_params_default(&defaults);
+        params = &defaults;
+    }
+    vka_model *m = model_new(path);
+    if (!m) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    vka_status s = vka_gguf_open(path, &m->gguf);
+    if (s != VKA_OK) { /* the reader's message already names the file */
+        vka_model_free(m);
+        return s;
+    }
+    s = load_model(m, params);
+    if (s != VKA_OK) {
+        vka_model_free(m);
+        return vka_fail_context(s, "loading '%s'", path);
+    }
+    *out = m;
+    return VKA_OK;
+}
+
+vka_status vka_model_load_memory(const void *data, size_t size, const char *name, const vka_model_params *params,
+                                 vka_model **out) {
+    if (!name || !params || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_model_load_memory: NULL argument");
+    *out = NULL;
+    vka_model *m = model_new(name);
+    if (!m) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    vka_status s = vka_gguf_open_memory(data, size, &m->gguf);
+    if (s == VKA_OK) s = load_model(m, params);
+    if (s != VKA_OK) {
+        vka_model_free(m);
+        return vka_fail_context(s, "loading '%s'", name);
+    }
+    *out = m;
+    return VKA_OK;
+}
+
+static void free_weight(vka_model *m, vka_tensor *t) {
+    if (t && t->nbytes && m->backend) m->backend->ops->tensor_free(m->backend, t);
+}
+
+void vka_model_free(vka_model *m) {
+    if (!m) return;
+    if (m->layers) {
+        for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+            vka_layer *L = &m->layers[il];
+            vka_tensor *all[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, L->bq, L->bk, L->bv, L->q_norm,
+                                 L->k_norm, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free_weight(m, all[i]);
+        }
+        free(m->layers);
+    }
+    free_weight(m, &m->tok_embd);
+    free_weight(m, &m->output_norm);
+    free_weight(m, &m->output_own);
+    free_weight(m, m->rope_freqs);
+    vka_backend_close(m->backend);
+    vka_vocab_free(m->vocab);
+    vka_gguf_free(m->gguf);
+    free(m->arch_name);
+    free(m->path);
+    free(m);
+}
+
+uint64_t vka_model_kv_bytes(const vka_model *m, uint32_t n_ctx, bool f16) {
+    const vka_hparams *hp = &m->hp;
+    uint64_t per_token = (uint64_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v) * (f16 ? 2u : 4u);
+    return per_token * n_ctx * hp->n_layer;
+}

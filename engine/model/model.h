@@ -1,0 +1,94 @@
+/* model.h — a loaded model: hyperparameters derived from GGUF metadata
+ * through the architecture table, weight tensors on the backend, vocabulary. */
+#ifndef VKA_MODEL_H
+#define VKA_MODEL_H
+
+#include "backends/backend.h"
+#include "format/gguf.h"
+#include "vkagent.h"
+#include "text/vocab.h"
+
+/* What differs between architectures: data, plus a few hooks the shared
+ * forward pass consults. Adding an architecture is a row in arch.c. */
+typedef struct vka_arch {
+    const char *name;               /* general.architecture */
+    vka_rope_mode rope_mode;
+    bool qk_norm;                   /* per-head RMSNorm of q and k before RoPE (qwen3) */
+    float default_rope_base;        /* when rope.freq_base is absent */
+} vka_arch;
+
+const vka_arch *vka_arch_find(const char *name);
+/* Comma-separated names, for error messages. */
+const char *vka_arch_list(void);
+
+typedef struct vka_hparams {
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t n_ff;
+    uint32_t head_dim;              /* attention.key_length, default n_embd / n_head */
+    uint32_t head_dim_v;            /* attention.value_length, default head_dim */
+    uint32_t n_rot;                 /* rope.dimension_count, default head_dim */
+    float rms_eps;
+    float rope_base;
+    float rope_scale;               /* 1 / rope.scaling.factor for linear scaling */
+} vka_hparams;
+
+/* Weights of one transformer block. Shapes are [ne0, ne1] = [in, out]. */
+typedef struct vka_layer {
+    vka_tensor attn_norm;           /* [n_embd] */
+    vka_tensor wq;                  /* [n_embd, n_head * head_dim] */
+    vka_tensor wk;                  /* [n_embd, n_head_kv * head_dim] */
+    vka_tensor wv;                  /* [n_embd, n_head_kv * head_dim_v] */
+    vka_tensor *bq, *bk, *bv;       /* optional biases [out] (qwen2), point into `biases` */
+    vka_tensor biases[3];
+    vka_tensor *q_norm, *k_norm;    /* optional per-head norms [head_dim] (qwen3) */
+    vka_tensor norms[2];
+    vka_tensor wo;                  /* [n_head * head_dim_v, n_embd] */
+    vka_tensor ffn_norm;            /* [n_embd] */
+    vka_tensor w_gate;              /* [n_embd, n_ff] */
+    vka_tensor w_up;                /* [n_embd, n_ff] */
+    vka_tensor w_down;              /* [n_ff, n_embd] */
+} vka_layer;
+
+struct vka_model {
+    char *path;
+    vka_gguf *gguf;
+    vka_vocab *vocab;
+    const vka_arch *arch;
+    char *arch_name;                /* general.architecture as stored */
+    vka_hparams hp;
+    vka_backend *backend;           /* NULL for vocab-only models */
+    vka_tensor tok_embd;            /* [n_embd, n_vocab] */
+    vka_tensor output_norm;         /* [n_embd] */
+    vka_tensor output_own;          /* [n_embd, n_vocab] when not tied */
+    vka_tensor *output;             /* &output_own, or &tok_embd when tied */
+    vka_tensor rope_freqs_own;      /* [n_rot / 2] llama3 frequency factors */
+    vka_tensor *rope_freqs;         /* NULL when absent */
+    vka_layer *layers;
+    uint64_t n_params;
+    uint64_t weight_bytes;
+    bool vocab_only;
+};
+
+/* Reads and checks hyperparameters (no tensors): used by load and by
+ * `vkagent info`. Every value out of range is a VKA_ERR_FORMAT naming its
+ * metadata key. */
+vka_status vka_hparams_read(const vka_gguf *gguf, const vka_arch *arch, const char *arch_name,
+                            uint32_t n_vocab, vka_hparams *hp);
+/* Whether the file has the keys every model needs (vocab-only files may not). */
+bool vka_hparams_present(const vka_gguf *gguf, const char *arch_name);
+
+/* The same as vka_model_load over a GGUF in memory that the caller keeps
+ * alive while the model lives (tests, fuzzing); `name` stands for the path
+ * in messages. */
+vka_status vka_model_load_memory(const void *data, size_t size, const char *name, const vka_model_params *params,
+                                 vka_model **out);
+
+/* Bytes a session's KV cache needs for n_ctx tokens. */
+uint64_t vka_model_kv_bytes(const vka_model *model, uint32_t n_ctx, bool f16);
+
+#endif

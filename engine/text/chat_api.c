@@ -1,0 +1,57 @@
+/* chat_api.c — the public chat-template entry points: read the template and
+ * BOS/EOS texts from a model, then render with chat.c. Kept apart so that
+ * chat.c is testable without a model. */
+#include <string.h>
+
+#include "text/chat.h"
+#include "base/status.h"
+
+void vka_chat_params_default(vka_chat_params *params) {
+    if (!params) return;
+    memset(params, 0, sizeof *params);
+    params->add_generation_prompt = true;
+    params->enable_thinking = true;
+}
+
+/* The token's text, or "" when the model has no such token. */
+static const char *special_text(const vka_model *model, int32_t token) {
+    if (token < 0) return "";
+    const char *text = vka_token_text(model, token);
+    return text ? text : "";
+}
+
+vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
+                                   const vka_chat_params *params, char **out_text) {
+    if (out_text) *out_text = NULL;
+    if (!model || !messages_json || !out_text)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_chat_apply_template: model, messages_json and out_text "
+                                                  "must not be NULL");
+    vka_chat_params defaults;
+    vka_chat_params_default(&defaults);
+    if (!params) params = &defaults;
+
+    vka_model_info info;
+    VKA_TRY(vka_model_get_info(model, &info));
+    vka_chat_render_params rp;
+    vka_chat_render_params_init(&rp);
+    rp.template_text = vka_model_meta_string(model, "tokenizer.chat_template");
+    rp.family = params->template_override;
+    rp.tools_json = params->tools_json;
+    rp.add_generation_prompt = params->add_generation_prompt;
+    rp.enable_thinking = params->enable_thinking;
+    rp.bos_text = special_text(model, info.token_bos);
+    rp.eos_text = special_text(model, info.token_eos);
+
+    vka_chat_message *msgs = NULL;
+    size_t n = 0;
+    VKA_TRY(vka_chat_messages_from_json(messages_json, &msgs, &n));
+    vka_status st = vka_chat_render(&rp, msgs, n, out_text);
+    vka_chat_messages_free(msgs, n);
+    return st;
+}
+
+const char *vka_chat_template_family(const vka_model *model, bool *recognised) {
+    if (!model) return NULL;
+    vka_chat_family family = vka_chat_detect(vka_model_meta_string(model, "tokenizer.chat_template"), recognised);
+    return vka_chat_family_name(family);
+}
