@@ -60,6 +60,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VKA_API marks the public functions: the library is built with hidden
+ * visibility, so these are the only symbols it exports. */
+#if defined(VKAGENT_BUILDING_LIBRARY) && defined(__GNUC__)
+#define VKA_API __attribute__((visibility("default")))
+#else
+#define VKA_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -89,16 +97,16 @@ typedef enum vka_status {
 
 /* Message describing the last error on the calling thread ("" if none).
  * Valid until the next failing vkagent call on this thread. */
-const char *vka_last_error(void);
+VKA_API const char *vka_last_error(void);
 
 /* Stable short name of a status, e.g. "VKA_ERR_FORMAT". */
-const char *vka_status_name(vka_status status);
+VKA_API const char *vka_status_name(vka_status status);
 
 /* Library version as "MAJOR.MINOR.PATCH". */
-const char *vka_version(void);
+VKA_API const char *vka_version(void);
 
 /* Frees memory that vkagent allocated and handed to the caller. */
-void vka_free(void *ptr);
+VKA_API void vka_free(void *ptr);
 
 /* ---------------------------------------------------------------- models */
 
@@ -115,12 +123,12 @@ typedef struct vka_model_params {
     bool vocab_only;
 } vka_model_params;
 
-void vka_model_params_default(vka_model_params *params);
+VKA_API void vka_model_params_default(vka_model_params *params);
 
 /* Opens a GGUF file (memory-mapped) and prepares it on the chosen device. */
-vka_status vka_model_load(const char *path, const vka_model_params *params, vka_model **out_model);
+VKA_API vka_status vka_model_load(const char *path, const vka_model_params *params, vka_model **out_model);
 
-void vka_model_free(vka_model *model);
+VKA_API void vka_model_free(vka_model *model);
 
 typedef struct vka_model_info {
     const char *architecture;   /* general.architecture, e.g. "llama" */
@@ -147,11 +155,11 @@ typedef struct vka_model_info {
 } vka_model_info;
 
 /* Fills *info; the strings stay valid while the model lives. */
-vka_status vka_model_get_info(const vka_model *model, vka_model_info *info);
+VKA_API vka_status vka_model_get_info(const vka_model *model, vka_model_info *info);
 
 /* Looks up a string-valued metadata key (e.g. "tokenizer.chat_template").
  * Returns NULL when absent or not a string. Valid while the model lives. */
-const char *vka_model_meta_string(const vka_model *model, const char *key);
+VKA_API const char *vka_model_meta_string(const vka_model *model, const char *key);
 
 /* ---------------------------------------------------------------- tokens */
 
@@ -168,7 +176,7 @@ enum {
  * `capacity` is too small. Invalid UTF-8 bytes are tokenized as bytes.
  * Byte-level BPE vocabularies of the Qwen2 family (Qwen2/2.5/3) NFC-normalize
  * the text first, as their reference tokenizer does (docs/tokenizers.md). */
-vka_status vka_tokenize(const vka_model *model, const char *text, size_t len, int flags,
+VKA_API vka_status vka_tokenize(const vka_model *model, const char *text, size_t len, int flags,
                         int32_t *ids, size_t capacity, size_t *n_tokens);
 
 enum {
@@ -178,17 +186,17 @@ enum {
 /* The raw bytes of one token (byte tokens give their byte; the SentencePiece
  * space marker U+2581 becomes ' '). Not NUL-terminated; *len is set to the
  * number of bytes (VKA_ERR_BUFFER_TOO_SMALL if capacity is too small). */
-vka_status vka_token_to_piece(const vka_model *model, int32_t token, int flags,
+VKA_API vka_status vka_token_to_piece(const vka_model *model, int32_t token, int flags,
                               char *buf, size_t capacity, size_t *len);
 
 /* Text of a token sequence: bytes joined, the SentencePiece leading space of
  * the first piece after BOS dropped. *len as for vka_token_to_piece; the
  * output is NUL-terminated when there is room. */
-vka_status vka_detokenize(const vka_model *model, const int32_t *ids, size_t n_ids, int flags,
+VKA_API vka_status vka_detokenize(const vka_model *model, const int32_t *ids, size_t n_ids, int flags,
                           char *buf, size_t capacity, size_t *len);
 
 /* Text of a token as stored in the vocabulary (e.g. "▁Once", "<0x0A>", "Ġthe"). */
-const char *vka_token_text(const vka_model *model, int32_t token);
+VKA_API const char *vka_token_text(const vka_model *model, int32_t token);
 
 /* ---------------------------------------------------------------- sampling */
 
@@ -249,7 +257,7 @@ typedef enum vka_json_schema_flag {
  * ignored under VKA_JSON_SCHEMA_LENIENT, one per line, or NULL when there
  * are none. Errors are VKA_ERR_GRAMMAR naming the keyword and its JSON
  * pointer ("JSON schema at #/properties/when/format: ..."). */
-vka_status vka_json_schema_to_grammar(const char *schema_json, uint32_t flags, char **gbnf_out,
+VKA_API vka_status vka_json_schema_to_grammar(const char *schema_json, uint32_t flags, char **gbnf_out,
                                       char **warnings_out);
 
 /* Checks whole documents against the constraint of `params` (its grammar,
@@ -258,12 +266,12 @@ vka_status vka_json_schema_to_grammar(const char *schema_json, uint32_t flags, c
  * produce it. */
 typedef struct vka_structured_checker vka_structured_checker;
 
-vka_status vka_structured_checker_create(const vka_sampling_params *params, vka_structured_checker **out);
+VKA_API vka_status vka_structured_checker_create(const vka_sampling_params *params, vka_structured_checker **out);
 /* *accepted: `doc` (len bytes) is a complete document under the grammar. */
-vka_status vka_structured_check(vka_structured_checker *checker, const char *doc, size_t len, bool *accepted);
-void vka_structured_checker_free(vka_structured_checker *checker);
+VKA_API vka_status vka_structured_check(vka_structured_checker *checker, const char *doc, size_t len, bool *accepted);
+VKA_API void vka_structured_checker_free(vka_structured_checker *checker);
 
-void vka_sampling_params_default(vka_sampling_params *params);
+VKA_API void vka_sampling_params_default(vka_sampling_params *params);
 
 typedef struct vka_sampler vka_sampler;
 
@@ -271,20 +279,20 @@ typedef struct vka_sampler vka_sampler;
  * state. Fails with VKA_ERR_INVALID_ARGUMENT when a parameter is out of its
  * range (NaN temperature, top_p outside (0, 1], ...) and with
  * VKA_ERR_GRAMMAR when the grammar or schema is invalid. */
-vka_status vka_sampler_create(const vka_model *model, const vka_sampling_params *params,
+VKA_API vka_status vka_sampler_create(const vka_model *model, const vka_sampling_params *params,
                               vka_sampler **out_sampler);
-void vka_sampler_free(vka_sampler *sampler);
+VKA_API void vka_sampler_free(vka_sampler *sampler);
 
 /* Picks a token from `logits` (n_vocab floats, not modified). Fails with
  * VKA_ERR_INVALID_ARGUMENT when every logit is NaN or -inf. */
-vka_status vka_sampler_sample(vka_sampler *sampler, const float *logits, int32_t *token);
+VKA_API vka_status vka_sampler_sample(vka_sampler *sampler, const float *logits, int32_t *token);
 
 /* Records a token as part of the output (penalty history, grammar state).
  * vka_generate calls this itself. Fails if the grammar rejects the token. */
-vka_status vka_sampler_accept(vka_sampler *sampler, int32_t token);
+VKA_API vka_status vka_sampler_accept(vka_sampler *sampler, int32_t token);
 
 /* True when a grammar is complete and nothing more may follow. */
-bool vka_sampler_is_done(const vka_sampler *sampler);
+VKA_API bool vka_sampler_is_done(const vka_sampler *sampler);
 
 /* ---------------------------------------------------------------- sessions */
 
@@ -302,51 +310,51 @@ typedef struct vka_session_params {
     vka_kv_type kv_type;
 } vka_session_params;
 
-void vka_session_params_default(vka_session_params *params);
+VKA_API void vka_session_params_default(vka_session_params *params);
 
 /* A session owns its KV cache and position; several sessions may share a model. */
-vka_status vka_session_create(vka_model *model, const vka_session_params *params,
+VKA_API vka_status vka_session_create(vka_model *model, const vka_session_params *params,
                               vka_session **out_session);
-void vka_session_free(vka_session *session);
+VKA_API void vka_session_free(vka_session *session);
 
 /* Forgets everything fed so far (position 0). */
-vka_status vka_session_reset(vka_session *session);
+VKA_API vka_status vka_session_reset(vka_session *session);
 
 /* A new session with a copy of `session`'s context (KV cache and tokens),
  * for trying alternatives from a shared prefix. */
-vka_status vka_session_fork(const vka_session *session, vka_session **out_session);
+VKA_API vka_status vka_session_fork(const vka_session *session, vka_session **out_session);
 
 /* Drops tokens so that `n_past` remain (n_past <= current position). */
-vka_status vka_session_rewind(vka_session *session, uint32_t n_past);
+VKA_API vka_status vka_session_rewind(vka_session *session, uint32_t n_past);
 
-uint32_t vka_session_n_past(const vka_session *session);
-uint32_t vka_session_n_ctx(const vka_session *session);
-const vka_model *vka_session_model(const vka_session *session);
+VKA_API uint32_t vka_session_n_past(const vka_session *session);
+VKA_API uint32_t vka_session_n_ctx(const vka_session *session);
+VKA_API const vka_model *vka_session_model(const vka_session *session);
 
 /* The tokens in the session's context, in order (n_past of them). */
-const int32_t *vka_session_tokens(const vka_session *session);
+VKA_API const int32_t *vka_session_tokens(const vka_session *session);
 
 /* Asks a generation in progress on `session` to stop at the next token;
  * safe from any thread. If none is in progress, the next vka_generate
  * returns at once with VKA_STOP_CANCELLED. */
-void vka_session_cancel(vka_session *session);
+VKA_API void vka_session_cancel(vka_session *session);
 
 /* Low-level loop: feeds tokens (prefill in batches of n_batch). After it,
  * vka_session_logits() holds the logits for the next token. */
-vka_status vka_session_feed(vka_session *session, const int32_t *ids, size_t n_ids);
+VKA_API vka_status vka_session_feed(vka_session *session, const int32_t *ids, size_t n_ids);
 
 /* Like vka_session_feed, and also writes the logits after every fed token
  * to `logits` (n_ids * n_vocab floats, row i = prediction after ids[0..i]). */
-vka_status vka_session_feed_all_logits(vka_session *session, const int32_t *ids, size_t n_ids,
+VKA_API vka_status vka_session_feed_all_logits(vka_session *session, const int32_t *ids, size_t n_ids,
                                        float *logits);
 
 /* Logits predicting the next token (n_vocab floats), or NULL before any
  * token was fed. Valid until the next call on the session. */
-const float *vka_session_logits(vka_session *session);
+VKA_API const float *vka_session_logits(vka_session *session);
 
 /* Greedy argmax of the next-token logits, computed where the model runs
  * (on Vulkan, only one id is read back). */
-vka_status vka_session_argmax(vka_session *session, int32_t *token);
+VKA_API vka_status vka_session_argmax(vka_session *session, int32_t *token);
 
 /* ---------------------------------------------------------------- generation */
 
@@ -366,7 +374,7 @@ typedef enum vka_stop_reason {
     VKA_STOP_GRAMMAR = 7,       /* the grammar is complete and nothing more can follow */
 } vka_stop_reason;
 
-const char *vka_stop_reason_name(vka_stop_reason reason);
+VKA_API const char *vka_stop_reason_name(vka_stop_reason reason);
 
 typedef struct vka_generate_params {
     vka_sampling_params sampling;
@@ -379,7 +387,7 @@ typedef struct vka_generate_params {
     bool stop_on_eos;            /* default true: EOS/EOT tokens end generation */
 } vka_generate_params;
 
-void vka_generate_params_default(vka_generate_params *params);
+VKA_API void vka_generate_params_default(vka_generate_params *params);
 
 typedef struct vka_generate_result {
     vka_stop_reason stop_reason;
@@ -401,14 +409,14 @@ typedef struct vka_generate_result {
 /* Appends `prompt` to the session's context (BOS first when the session is
  * empty and the model adds one), then samples until a stop condition.
  * `result` is always initialised; clear it with vka_generate_result_clear. */
-vka_status vka_generate(vka_session *session, const char *prompt, const vka_generate_params *params,
+VKA_API vka_status vka_generate(vka_session *session, const char *prompt, const vka_generate_params *params,
                         vka_generate_result *result);
 
 /* The same with a prompt given as token ids (fed as they are). */
-vka_status vka_generate_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
+VKA_API vka_status vka_generate_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
                                const vka_generate_params *params, vka_generate_result *result);
 
-void vka_generate_result_clear(vka_generate_result *result);
+VKA_API void vka_generate_result_clear(vka_generate_result *result);
 
 /* ---------------------------------------------------------------- step-wise generation */
 
@@ -434,27 +442,27 @@ typedef struct vka_generator vka_generator;
 /* Starts a generation: tokenizes the prompt (BOS first when the session is
  * empty and the model adds one); nothing is evaluated yet. The params (stop
  * strings included) are copied. */
-vka_status vka_generator_create(vka_session *session, const char *prompt, const vka_generate_params *params,
+VKA_API vka_status vka_generator_create(vka_session *session, const char *prompt, const vka_generate_params *params,
                                 vka_generator **out);
-vka_status vka_generator_create_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
+VKA_API vka_status vka_generator_create_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
                                        const vka_generate_params *params, vka_generator **out);
 
 /* The next piece of work: while the prompt is not all in, feeds up to
  * `prefill_chunk` of its tokens (0: all that remain); then samples up to
  * `max_tokens` tokens (at least 1). *done (may be NULL) says whether the
  * generation has ended. Errors end it too. */
-vka_status vka_generator_step(vka_generator *gen, uint32_t max_tokens, uint32_t prefill_chunk, bool *done);
+VKA_API vka_status vka_generator_step(vka_generator *gen, uint32_t max_tokens, uint32_t prefill_chunk, bool *done);
 
-bool vka_generator_done(const vka_generator *gen);
+VKA_API bool vka_generator_done(const vka_generator *gen);
 
 /* What has been generated so far: text emitted (NUL-terminated), counts,
  * timings, and the stop reason once done (VKA_STOP_NONE before). Owned by
  * the generator; valid until its next call. */
-const vka_generate_result *vka_generator_result(const vka_generator *gen);
+VKA_API const vka_generate_result *vka_generator_result(const vka_generator *gen);
 
 /* Ends the generation where it is (the session keeps the tokens generated
  * so far) and frees the generator. */
-void vka_generator_free(vka_generator *gen);
+VKA_API void vka_generator_free(vka_generator *gen);
 
 /* ---------------------------------------------------------------- chat templates */
 
@@ -492,7 +500,7 @@ typedef struct vka_chat_params {
     bool enable_thinking;
 } vka_chat_params;
 
-void vka_chat_params_default(vka_chat_params *params);
+VKA_API void vka_chat_params_default(vka_chat_params *params);
 
 /* Renders `messages_json`, an OpenAI "messages" array: objects with "role"
  * ("system", "user", "assistant", "tool"), "content" (a string, an array of
@@ -505,7 +513,7 @@ void vka_chat_params_default(vka_chat_params *params);
  * VKA_ERR_UNSUPPORTED for tool calls or tool results in a family without a
  * tool convention, VKA_ERR_INVALID_ARGUMENT for roles out of the order a
  * family requires. */
-vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
+VKA_API vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
                                    const vka_chat_params *params, char **out_text);
 
 /* One chat turn: renders the whole conversation (with the generation
@@ -515,14 +523,14 @@ vka_status vka_chat_apply_template(const vka_model *model, const char *messages_
  * end-of-turn token, a stop string or another stop condition. `gen` is used
  * with parse_special forced on. The session should hold nothing but this
  * conversation. `vkagent chat` and Lua's session:chat are built on it. */
-vka_status vka_session_chat(vka_session *session, const char *messages_json, const vka_chat_params *chat,
+VKA_API vka_status vka_session_chat(vka_session *session, const char *messages_json, const vka_chat_params *chat,
                             const vka_generate_params *gen, vka_generate_result *result);
 
 /* Name of the family vka_chat_apply_template uses for this model without an
  * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when
  * the model has no template or one of no known family, which renders as
  * "chatml". Returns NULL only for a NULL model. */
-const char *vka_chat_template_family(const vka_model *model, bool *recognised);
+VKA_API const char *vka_chat_template_family(const vka_model *model, bool *recognised);
 
 #ifdef __cplusplus
 }

@@ -166,7 +166,7 @@ static vka_status parse_override(const char *spec, char *pattern, size_t cap, vk
 }
 
 static vka_status choose_types(const vka_gguf *g, const vka_quantize_params *p, job_tensor *out) {
-    const char **names = malloc((g->n_tensors + 1) * sizeof *names);
+    const char **names = calloc(g->n_tensors + 1, sizeof *names);
     if (!names) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     for (uint64_t i = 0; i < g->n_tensors; i++) names[i] = g->tensors[i].name.data;
     vka_quant_plan plan;
