@@ -16,6 +16,10 @@
  * cost its own pass over the vocabulary in the mask cache. */
 #define INLINE_LIMIT 48u
 #define MAX_CLOSURE_ENTRIES (1u << 23)
+/* States visited by all closure walks together: long chains of states joined
+ * only by epsilon edges (x? repeated thousands of times) add no closure
+ * entries but make the walks quadratic; this bounds the time (~0.1 s). */
+#define MAX_CLOSURE_WORK (1ull << 25)
 
 enum { E_TERM, E_CALL, E_EPS };
 
@@ -552,6 +556,7 @@ static vka_status build_tables(const nfa *a, uint32_t root_start, vka_grammar *g
     }
 
     uint32_t n_clo_term = 0, n_clo_call = 0;
+    uint64_t work = 0;
     for (uint32_t st = 0; st < n; st++) {
         g->clo_term_off[st] = n_clo_term;
         g->clo_call_off[st] = n_clo_call;
@@ -582,11 +587,12 @@ static vka_status build_tables(const nfa *a, uint32_t root_start, vka_grammar *g
                 }
             }
         }
-        if (n_clo_term + n_clo_call > MAX_CLOSURE_ENTRIES) {
+        work += qn;
+        if (n_clo_term + n_clo_call > MAX_CLOSURE_ENTRIES || work > MAX_CLOSURE_WORK) {
             s = vka_fail(VKA_ERR_GRAMMAR,
-                         "grammar too ambiguous: its epsilon closures exceed %u entries "
+                         "grammar too ambiguous: its epsilon closures exceed %u entries or %llu steps "
                          "(HINT: write x{0,n} rather than x? repeated n times)",
-                         MAX_CLOSURE_ENTRIES);
+                         MAX_CLOSURE_ENTRIES, (unsigned long long)MAX_CLOSURE_WORK);
             goto done;
         }
         uint8_t f = final ? G_FLAG_FINAL : 0;
