@@ -327,6 +327,28 @@ VKA_API vka_status vka_session_fork(const vka_session *session, vka_session **ou
 /* Drops tokens so that `n_past` remain (n_past <= current position). */
 VKA_API vka_status vka_session_rewind(vka_session *session, uint32_t n_past);
 
+/* Saves the session's tokens, next-token logits and the used part of its KV
+ * cache to `path` (written to `path`.tmp, then renamed over it), in a
+ * versioned, checksummed file with a fingerprint of the model (architecture,
+ * dimensions, tensor names, types and shapes and their first bytes). Tokens
+ * fed but not yet evaluated are evaluated first. Files are little-endian and
+ * portable between backends; their size is about the session's KV cache for
+ * its n_past tokens. */
+VKA_API vka_status vka_session_save(vka_session *session, const char *path);
+
+/* Opens a new session (free it with vka_session_free) holding what
+ * vka_session_save wrote: generating from it gives the tokens the saved
+ * session would have given (same parameters and seed; same KV type).
+ * `params` may be NULL; its n_ctx 0 and kv_type VKA_KV_AUTO mean the saved
+ * session's (a different KV type is converted; a context smaller than the
+ * saved tokens is VKA_ERR_CONTEXT_FULL). Refused, with nothing created:
+ * VKA_ERR_NOT_FOUND when the file cannot be opened; VKA_ERR_INVALID_ARGUMENT
+ * for a file saved from another model (the message names both shapes);
+ * VKA_ERR_FORMAT for a file that is not a session file, is truncated or
+ * corrupt (checksum); VKA_ERR_UNSUPPORTED for a newer format version. */
+VKA_API vka_status vka_session_load(vka_model *model, const char *path, const vka_session_params *params,
+                                    vka_session **out_session);
+
 VKA_API uint32_t vka_session_n_past(const vka_session *session);
 VKA_API uint32_t vka_session_n_ctx(const vka_session *session);
 VKA_API const vka_model *vka_session_model(const vka_session *session);
