@@ -327,6 +327,18 @@ VKA_API vka_status vka_session_fork(const vka_session *session, vka_session **ou
 /* Drops tokens so that `n_past` remain (n_past <= current position). */
 VKA_API vka_status vka_session_rewind(vka_session *session, uint32_t n_past);
 
+/* Context shift: drops the n_discard tokens that follow the first n_keep and
+ * moves the rest down, so that a conversation goes on past the context (keep
+ * e.g. the system prompt). The cached keys that move are re-rotated to their
+ * new positions (RoPE is a rotation, so this is exact up to rounding) and the
+ * values moved; nothing is evaluated again but the last token, whose logits
+ * are recomputed when next asked for. The moved entries still carry what the
+ * model read of the dropped tokens in layers above the first, so what follows
+ * is close to, not the same as, feeding the shortened tokens afresh.
+ * n_keep + n_discard <= n_past; n_discard 0 does nothing. If the backend fails
+ * midway, only the first n_keep tokens remain. */
+VKA_API vka_status vka_session_shift(vka_session *session, uint32_t n_keep, uint32_t n_discard);
+
 /* Saves the session's tokens, next-token logits and the used part of its KV
  * cache to `path` (written to `path`.tmp, then renamed over it), in a
  * versioned, checksummed file with a fingerprint of the model (architecture,

@@ -1,0 +1,144 @@
+/* context_shift.c — context shift: tokens after a kept prefix are dropped
+ * and the rest moved down in the KV cache, so a conversation goes on past
+ * the context. RoPE is a rotation by an angle linear in the position, so a
+ * cached key moved from position p to p - d is rotated by -d; values carry
+ * no position and are only moved. Works through tensor_get/tensor_set, the
+ * same on every backend, a layer at a time. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/context_shift.h"
+#include "base/status.h"
+
+typedef struct rotation {
+    uint32_t n_rot, head_dim, n_heads;
+    vka_rope_mode mode;
+    float *cos, *sin;              /* [n_rot / 2], rounded to f32 as the backends' tables are */
+} rotation;
+
+/* The angles of a rotation by `delta` positions, computed as the backends
+ * compute theirs (vka_rope_theta, in double), frequency factors included. */
+static vka_status rotation_init(const vka_model *m, double delta, rotation *r) {
+    memset(r, 0, sizeof *r);
+    r->n_rot = m->hp.n_rot;
+    r->head_dim = m->hp.head_dim;
+    r->n_heads = m->hp.n_head_kv;
+    r->mode = m->arch->rope_mode;
+    uint32_t half = r->n_rot / 2;
+    r->cos = malloc((half ? half : 1) * sizeof *r->cos);
+    r->sin = malloc((half ? half : 1) * sizeof *r->sin);
+    float *ff = m->rope_freqs ? malloc(half * sizeof *ff + 1) : NULL;
+    vka_status st = r->cos && r->sin && (ff || !m->rope_freqs) ? VKA_OK
+                                                               : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == VKA_OK && ff)
+        st = m->backend->ops->tensor_get(m->backend, m->rope_freqs, ff, 0, half * sizeof *ff);
+    for (uint32_t i = 0; st == VKA_OK && i < half; i++) {
+        double theta = vka_rope_theta(delta, i, r->n_rot, m->hp.rope_base, m->hp.rope_scale, ff);
+        r->cos[i] = (float)cos(theta);
+        r->sin[i] = (float)sin(theta);
+    }
+    free(ff);
+    return st;
+}
+
+static void rotation_free(rotation *r) {
+    free(r->cos);
+    free(r->sin);
+}
+
+/* Rotates every head of n_rows cache rows in place (pairs as in the
+ * backends' ROPE: adjacent for NORM, i and i + n_rot/2 for NEOX). */
+static void rotate_rows(const rotation *r, float *rows, uint32_t n_rows) {
+    uint32_t half = r->n_rot / 2;
+    for (size_t h = 0; h < (size_t)n_rows * r->n_heads; h++) {
+        float *v = rows + h * r->head_dim;
+        for (uint32_t i = 0; i < half; i++) {
+            uint32_t a = r->mode == VKA_ROPE_NORM ? 2 * i : i;
+            uint32_t b = r->mode == VKA_ROPE_NORM ? 2 * i + 1 : i + half;
+            double x0 = v[a], x1 = v[b];
+            v[a] = (float)(x0 * r->cos[i] - x1 * r->sin[i]);
+            v[b] = (float)(x0 * r->sin[i] + x1 * r->cos[i]);
+        }
+    }
+}
+
+typedef struct shift_job {
+    vka_session *s;
+    uint32_t from, to, n_rows;     /* rows [from, from + n_rows) move to [to, ...) */
+    void *raw;                     /* n_rows rows of the widest cache */
+    float *f32;
+    rotation rot;
+} shift_job;
+
+/* Moves one cache's rows; keys are rotated on the way (through f32). */
+static vka_status move_rows(shift_job *j, vka_tensor *cache, bool rotate) {
+    vka_backend *b = j->s->model->backend;
+    size_t bytes = cache->row_bytes * j->n_rows;
+    VKA_TRY(b->ops->tensor_get(b, cache, j->raw, cache->row_bytes * j->from, bytes));
+    if (rotate) {
+        const vka_type_traits *tr = vka_type_get_traits(cache->type);
+        int64_t n = cache->ne[0] * (int64_t)j->n_rows;
+        tr->to_f32(j->raw, j->f32, n);
+        rotate_rows(&j->rot, j->f32, j->n_rows);
+        tr->from_f32(j->f32, j->raw, n);
+    }
+    return b->ops->tensor_set(b, cache, j->raw, cache->row_bytes * j->to, bytes);
+}
+
+static vka_status shift_caches(vka_session *s, uint32_t from, uint32_t to, uint32_t n_rows) {
+    const vka_hparams *hp = &s->model->hp;
+    shift_job j = {.s = s, .from = from, .to = to, .n_rows = n_rows};
+    uint32_t widest = hp->head_dim > hp->head_dim_v ? hp->head_dim : hp->head_dim_v;
+    size_t elems = (size_t)hp->n_head_kv * widest * n_rows;
+    j.raw = malloc(elems * sizeof(float));
+    j.f32 = malloc(elems * sizeof(float));
+    vka_status st = j.raw && j.f32 ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory shifting the context");
+    if (st == VKA_OK) st = rotation_init(s->model, -(double)(from - to), &j.rot);
+    for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
+        st = move_rows(&j, &s->k_cache[il], true);
+        if (st == VKA_OK) st = move_rows(&j, &s->v_cache[il], false);
+    }
+    rotation_free(&j.rot);
+    free(j.raw);
+    free(j.f32);
+    return st;
+}
+
+vka_status vka_session_shift_kv(vka_session *s, uint32_t n_keep, uint32_t n_discard) {
+    if (n_keep > s->n_past || n_discard > s->n_past - n_keep)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "cannot drop %u tokens after %u: the session holds %u", n_discard,
+                        n_keep, s->n_past);
+    if (n_discard == 0) return VKA_OK;
+    uint32_t tail = n_keep + n_discard;
+    uint32_t evaluated = s->n_evaluated;
+    if (evaluated > tail) {
+        /* On failure part of the cache may have moved: what is left is
+         * consistent only up to the kept prefix. */
+        vka_status st = shift_caches(s, tail, n_keep, evaluated - tail);
+        if (st != VKA_OK) {
+            s->n_evaluated = s->n_evaluated < n_keep ? s->n_evaluated : n_keep;
+            s->n_past = s->n_evaluated;
+            s->logits_fresh = false;
+            return st;
+        }
+        evaluated -= n_discard;
+    } else if (evaluated > n_keep) {
+        evaluated = n_keep;
+    }
+    memmove(s->tokens + n_keep, s->tokens + tail, (size_t)(s->n_past - tail) * sizeof *s->tokens);
+    s->n_past -= n_discard;
+    s->n_evaluated = evaluated;
+    /* The host logits followed the old context: the last token is evaluated
+     * again over the shifted cache (as rewind does) when logits are asked for. */
+    s->logits_fresh = false;
+    if (s->n_evaluated == s->n_past && s->n_past > 0) s->n_evaluated--;
+    return VKA_OK;
+}
+
+vka_status vka_session_shift(vka_session *s, uint32_t n_keep, uint32_t n_discard) {
+    if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_shift: session is NULL");
+    /* TODO(issue 11, control helper): refuse with VKA_ERR_BUSY while a
+     * generator is open on the session — call its internal idle check here. */
+    return vka_session_shift_kv(s, n_keep, n_discard);
+}
