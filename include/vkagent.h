@@ -108,6 +108,13 @@ VKA_API const char *vka_version(void);
 /* Frees memory that vkagent allocated and handed to the caller. */
 VKA_API void vka_free(void *ptr);
 
+/* Offset of the first byte of s[0..len) that does not begin a valid UTF-8
+ * sequence, or len when all of it is valid (strict: no overlong forms,
+ * surrogates or code points above U+10FFFF; a character cut off at the end
+ * counts as invalid). Token pieces can end inside a character: this says how
+ * much of a buffer of them is whole text. */
+VKA_API size_t vka_utf8_valid_prefix(const char *s, size_t len);
+
 /* ---------------------------------------------------------------- models */
 
 typedef struct vka_model vka_model;

@@ -22,7 +22,6 @@
 #include <cJSON.h>
 
 #include "lvka.h"
-#include "base/utf8.h"
 
 #define JSON_NULL_KEY "vkagent.json.null"
 #define JSON_ARRAY_MT "vkagent.json.array"

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/generator.h"
 #include "lvka.h"
-#include "model/session.h"
-#include "base/status.h"
 
 typedef struct lvka_stream {
     lvka_session *owner;       /* the session userdata (the stream's uservalue 1) */
@@ -28,9 +25,13 @@ typedef struct lvka_stream {
 static void stream_release(lvka_stream *st) {
     if (st->gen) {
         st->result = *vka_generator_result(st->gen);
-        st->result.text = NULL;
         free(st->text);
-        st->text = vka_generator_take_text(st->gen, &st->text_len);
+        /* a copy: the generator's text goes with it (public API only) */
+        st->text_len = st->result.text_len;
+        st->text = st->result.text ? malloc(st->text_len + 1) : NULL;
+        if (st->text) memcpy(st->text, st->result.text, st->text_len + 1);
+        else st->text_len = 0;
+        st->result.text = NULL;
         vka_generator_free(st->gen);
         st->gen = NULL;
     }

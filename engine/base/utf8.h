@@ -6,14 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vkagent.h"
+
 /* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid or
  * truncated within len bytes. Overlong forms, surrogates (U+D800..U+DFFF)
  * and code points above U+10FFFF are invalid. */
 size_t vka_utf8_seq_len(const unsigned char *s, size_t len);
 
-/* Offset of the first byte of s that does not begin a valid sequence, or
- * len when all of it is valid UTF-8. */
-size_t vka_utf8_valid_prefix(const char *s, size_t len);
+/* vka_utf8_valid_prefix(s, len) is public: vkagent.h. */
 
 /* Decodes the valid sequence at s into *cp and returns its length, or
  * returns 0 (and leaves *cp alone) when it is invalid or truncated. */

@@ -2,6 +2,7 @@
  * its own C functions (count_letters) as the tool of a Lua agent, runs the
  * agent on a model, and reads the result back.
  *
+ *     cc embed.c $(pkg-config --cflags --libs vkagent-lua) -o embed   (installed)
  *     build/examples/embed [MODEL.gguf]      (default: the stories260K fixture)
  *     VKAGENT_DEVICE=cpu build/examples/embed
  */
@@ -11,7 +12,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "vkagent_lua.h"
+#include <vkagent_lua.h>
 
 static int n_calls;
 
