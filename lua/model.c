@@ -117,7 +117,7 @@ static int l_info(lua_State *L) {
     set_str(L, "chat_template", vka_chat_template_family(m->ref->model, &recognised));
     lua_pushboolean(L, recognised);
     lua_setfield(L, -2, "chat_template_recognised");
-    set_int(L, "n_ctx", m->ref->default_n_ctx ? m->ref->default_n_ctx : vka_session_default_n_ctx(m->ref->model));
+    set_int(L, "n_ctx", m->ref->default_n_ctx ? m->ref->default_n_ctx : in.n_ctx_train);
     return 1;
 }
 
@@ -236,25 +236,44 @@ static int l_apply_chat_template(lua_State *L) {
 
 static const char *const session_opts[] = {"n_ctx", "n_batch", "kv_type", NULL};
 
+/* Session options at `idx`; the model's default context applies only to
+ * new sessions (a loaded one keeps the saved context unless asked). */
+static void session_params(lua_State *L, int idx, const char *fn, lvka_model *m, bool model_ctx,
+                           vka_session_params *sp) {
+    lvka_check_opts(L, idx, fn, session_opts);
+    vka_session_params_default(sp);
+    if (model_ctx && m->ref->default_n_ctx) sp->n_ctx = m->ref->default_n_ctx;
+    if (m->ref->default_n_batch) sp->n_batch = m->ref->default_n_batch;
+    sp->n_ctx = opt_u32(L, idx, fn, "n_ctx", sp->n_ctx);
+    sp->n_batch = opt_u32(L, idx, fn, "n_batch", sp->n_batch);
+    const char *kv = NULL;
+    if (lvka_opt_string(L, idx, fn, "kv_type", &kv)) {
+        if (strcmp(kv, "auto") == 0) sp->kv_type = VKA_KV_AUTO;
+        else if (strcmp(kv, "f32") == 0) sp->kv_type = VKA_KV_F32;
+        else if (strcmp(kv, "f16") == 0) sp->kv_type = VKA_KV_F16;
+        else luaL_error(L, "%s: opts.kv_type must be \"auto\", \"f32\" or \"f16\", not \"%s\"", fn, kv);
+    }
+}
+
 static int l_session(lua_State *L) {
     const char *fn = "model:session";
     lvka_model *m = lvka_check_model(L, 1, fn);
-    lvka_check_opts(L, 2, fn, session_opts);
     vka_session_params sp;
-    vka_session_params_default(&sp);
-    if (m->ref->default_n_ctx) sp.n_ctx = m->ref->default_n_ctx;
-    if (m->ref->default_n_batch) sp.n_batch = m->ref->default_n_batch;
-    sp.n_ctx = opt_u32(L, 2, fn, "n_ctx", sp.n_ctx);
-    sp.n_batch = opt_u32(L, 2, fn, "n_batch", sp.n_batch);
-    const char *kv = NULL;
-    if (lvka_opt_string(L, 2, fn, "kv_type", &kv)) {
-        if (strcmp(kv, "auto") == 0) sp.kv_type = VKA_KV_AUTO;
-        else if (strcmp(kv, "f32") == 0) sp.kv_type = VKA_KV_F32;
-        else if (strcmp(kv, "f16") == 0) sp.kv_type = VKA_KV_F16;
-        else return luaL_error(L, "%s: opts.kv_type must be \"auto\", \"f32\" or \"f16\", not \"%s\"", fn, kv);
-    }
+    session_params(L, 2, fn, m, true, &sp);
     vka_session *s = NULL;
     if (vka_session_create(m->ref->model, &sp, &s) != VKA_OK) return lvka_fail(L, fn);
+    lvka_push_session(L, s, m->ref, 1);
+    return 1;
+}
+
+/* model:load_session(path [, opts]): vka_session_load. */static int l_load_session(lua_State *L) {
+    const char *fn = "model:load_session";
+    lvka_model *m = lvka_check_model(L, 1, fn);
+    const char *path = lvka_check_string(L, 2, 1, fn, "path", NULL);
+    vka_session_params sp;
+    session_params(L, 3, fn, m, false, &sp);
+    vka_session *s = NULL;
+    if (vka_session_load(m->ref->model, path, &sp, &s) != VKA_OK) return lvka_fail(L, fn);
     lvka_push_session(L, s, m->ref, 1);
     return 1;
 }
@@ -268,6 +287,7 @@ void lvka_open_model(lua_State *L) {
         {"meta", l_meta},
         {"apply_chat_template", l_apply_chat_template},
         {"session", l_session},
+        {"load_session", l_load_session},
         {"close", l_close},
         {NULL, NULL},
     };

@@ -322,6 +322,30 @@ static int l_rewind(lua_State *L) {
     return 0;
 }
 
+/* session:shift(n_keep, n_discard): vka_session_shift. */
+static int l_shift(lua_State *L) {
+    lvka_session *s = lvka_check_session(L, 1, "session:shift");
+    lua_Integer keep = lvka_check_integer(L, 2, 1, "session:shift", "n_keep");
+    lua_Integer discard = lvka_check_integer(L, 3, 2, "session:shift", "n_discard");
+    lvka_check_idle(L, s, "session:shift");
+    lua_Integer n_past = vka_session_n_past(s->session);
+    if (keep < 0 || discard < 0 || keep + discard > n_past)
+        return luaL_error(L, "session:shift: need 0 <= n_keep, 0 <= n_discard and n_keep + n_discard <= %d "
+                          "(the current position), got %d and %d", (int)n_past, (int)keep, (int)discard);
+    if (vka_session_shift(s->session, (uint32_t)keep, (uint32_t)discard) != VKA_OK)
+        return lvka_fail(L, "session:shift");
+    return 0;
+}
+
+/* session:save(path): vka_session_save. */
+static int l_save(lua_State *L) {
+    lvka_session *s = lvka_check_session(L, 1, "session:save");
+    const char *path = lvka_check_string(L, 2, 1, "session:save", "path", NULL);
+    lvka_check_idle(L, s, "session:save");
+    if (vka_session_save(s->session, path) != VKA_OK) return lvka_fail(L, "session:save");
+    return 0;
+}
+
 static int l_fork(lua_State *L) {
     lvka_session *s = lvka_check_session(L, 1, "session:fork");
     if (s->generating) return luaL_error(L, "session:fork: the session is generating");
@@ -409,6 +433,8 @@ void lvka_open_session(lua_State *L) {
         {"reset", l_reset},
         {"rewind", l_rewind},
         {"fork", l_fork},
+        {"shift", l_shift},
+        {"save", l_save},
         {"n_past", l_n_past},
         {"n_ctx", l_n_ctx},
         {"tokens", l_tokens},
