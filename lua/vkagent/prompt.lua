@@ -75,9 +75,12 @@ function M.step_line(a, step)
     oneline(step.observation or ""))
 end
 
---- "(Steps 1-4 earlier: write_file x3, list_files x1.)"
+--- "(4 earlier steps omitted: write_file x3, list_files x1.)": the steps
+-- 1..last that the prompt no longer shows, counted by tool; without the
+-- steps (an empty list), "(4 earlier steps omitted.)".
 function M.summary_line(steps, last)
   if last < 1 then return "" end
+  if #steps == 0 then return ("(%d earlier step%s omitted.)\n"):format(last, last == 1 and "" or "s") end
   local counts, order = {}, {}
   for i = 1, last do
     local name = steps[i].command and steps[i].command.name or "invalid reply"
@@ -86,8 +89,19 @@ function M.summary_line(steps, last)
   end
   local parts = {}
   for _, name in ipairs(order) do parts[#parts + 1] = name .. " x" .. counts[name] end
-  local span = last == 1 and "Step 1" or ("Steps 1-" .. last)
-  return ("(%s earlier: %s.)\n"):format(span, table.concat(parts, ", "))
+  return ("(%d earlier step%s omitted: %s.)\n"):format(last, last == 1 and "" or "s", table.concat(parts, ", "))
+end
+
+--- The last step's line when it does not fit whole: the tool's name
+-- without its arguments, and the first `keep` bytes of the observation
+-- with "..." when that is not all of it.
+function M.short_step_line(a, step, keep)
+  local obs = oneline(step.observation or "")
+  while keep > 0 and keep < #obs and (obs:byte(keep + 1) & 0xC0) == 0x80 do keep = keep - 1 end
+  if keep < #obs then obs = obs:sub(1, keep) .. "..." end
+  local call = step.command and step.command.name or "(no valid command)"
+  if a.prompt_style == "full" then return ("Step %d: called %s\nresult: %s\n"):format(step.n, call, obs) end
+  return ("%d. %s -> %s\n"):format(step.n, call, obs)
 end
 
 local function footer(a, n)
@@ -118,31 +132,67 @@ function M.render(a, header, body)
     { enable_thinking = false })
 end
 
---- The prompt for step n: the header, a summary of the steps that no
--- longer fit, the recent steps, and the footer, within `budget` tokens.
--- Returns prompt, n_tokens, n_summarised; or nil and a message when even
--- the header alone does not fit.
+-- The least of the last observation a prompt shows, in bytes.
+local MIN_OBSERVATION_BYTES = 24
+
+--- The prompt for step n within `budget` tokens: the header, a summary
+-- line for the steps not shown (how many, and their tools), the most
+-- recent steps (at most a.history) in full, and the footer. The summary
+-- and the last step always stay. When they do not fit whole, the last step
+-- loses its arguments and its observation is shortened to what fits (then
+-- the summary is cut down to the number of steps); if even its first
+-- MIN_OBSERVATION_BYTES bytes do not fit, the prompt keeps them and
+-- exceeds the budget (never the context), leaving less room for the reply.
+-- Returns prompt, n_tokens, info = {omitted = steps only counted in the
+-- summary line, clipped = the last step is shown shortened}; or nil and a
+-- message when even the header does not fit.
 function M.fit(a, steps, n, budget)
-  local header = M.header(a)
-  local first = math.max(1, #steps - a.history + 1)   -- oldest step shown in full
-  while true do
-    local parts = { M.summary_line(steps, first - 1) }
-    for i = first, #steps do parts[#parts + 1] = M.step_line(a, steps[i]) end
+  local header, last = M.header(a), #steps
+  local function build(first, last_line, bare_summary)
+    local parts = { bare_summary and M.summary_line({}, first - 1) or M.summary_line(steps, first - 1) }
+    for i = first, last - 1 do parts[#parts + 1] = M.step_line(a, steps[i]) end
+    parts[#parts + 1] = last_line or ""
     parts[#parts + 1] = footer(a, n)
     local text = M.render(a, header, table.concat(parts))
-    local tokens = M.count(a, text)
-    if tokens <= budget then return text, tokens, first - 1 end
-    if first > #steps then
-      -- Even without any step shown in full; try without the summary too.
-      local bare = M.render(a, header, footer(a, n))
-      local bare_tokens = M.count(a, bare)
-      if bare_tokens <= budget then return bare, bare_tokens, #steps end
-      return nil, ("the prompt does not fit: its fixed part takes %d tokens, and %d are left after reserving "
-        .. "%d for the reply in a context of %d. HINT: shorten the role, goals, constraints or tool "
-        .. "descriptions, use fewer tools, or lower reply_tokens"):format(bare_tokens, budget, a.reply_tokens, a.n_ctx)
-    end
-    first = first + 1
+    return text, M.count(a, text)
   end
+  local bare = M.render(a, header, footer(a, n))
+  local bare_tokens = M.count(a, bare)
+  if bare_tokens > budget then
+    return nil, ("the prompt does not fit: its fixed part takes %d tokens, and %d are left after reserving "
+      .. "%d for the reply in a context of %d. HINT: shorten the role, goals, constraints or tool "
+      .. "descriptions, use fewer tools, or lower reply_tokens"):format(bare_tokens, budget, a.reply_tokens, a.n_ctx)
+  end
+  if last == 0 then return bare, bare_tokens, { omitted = 0, clipped = false } end
+  local last_line = M.step_line(a, steps[last])
+  for first = math.max(1, last - a.history + 1), last do
+    local text, tokens = build(first, last_line)
+    if tokens <= budget then return text, tokens, { omitted = first - 1, clipped = false } end
+  end
+  -- Only the summary and the last step: the longest observation prefix that fits.
+  local obs_len = #oneline(steps[last].observation or "")
+  local floor = math.min(obs_len, MIN_OBSERVATION_BYTES)
+  local clipped = { omitted = last - 1, clipped = true }
+  for _, bare_summary in ipairs({ false, true }) do
+    local function try(keep) return build(last, M.short_step_line(a, steps[last], keep), bare_summary) end
+    local text, tokens = try(floor)
+    if tokens <= budget then
+      local lo, hi = floor, obs_len
+      while lo < hi do
+        local mid = (lo + hi + 1) // 2
+        if select(2, try(mid)) <= budget then lo = mid else hi = mid - 1 end
+      end
+      if lo > floor then text, tokens = try(lo) end
+      return text, tokens, clipped
+    end
+  end
+  local text, tokens = build(last, M.short_step_line(a, steps[last], floor), true)
+  if tokens >= a.n_ctx then
+    return nil, ("the prompt does not fit: with the last step's observation cut to %d bytes it takes %d tokens "
+      .. "of a context of %d. HINT: a larger n_ctx, or a shorter role, goals or tool descriptions"):format(floor,
+      tokens, a.n_ctx)
+  end
+  return text, tokens, clipped
 end
 
 --- `text` cut so that it takes at most max_tokens tokens, with a note

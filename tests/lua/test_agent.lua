@@ -229,7 +229,7 @@ T.test("older steps are summarised so the prompt fits; the goal is kept", functi
   for _, step in ipairs(result.steps) do
     if step.summarised > 0 then
       summarised = summarised + 1
-      T.contains(step.prompt, "earlier: ")
+      T.contains(step.prompt, ("(%d earlier step"):format(step.summarised))
     end
   end
   T.ok(summarised > 0, "some prompts summarised older steps")
