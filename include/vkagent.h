@@ -47,7 +47,18 @@
  * - Objects: vka_x_create / vka_x_load pair with vka_x_free; free functions
  *   accept NULL.
  * - Parameter structs are initialised with their _default() function first,
- *   so that fields added later get sensible values.
+ *   so that fields added later get sensible values. A NULL parameter struct
+ *   means the defaults, in every call that takes one (except
+ *   vka_structured_checker_create, whose params are the grammar to check).
+ * - Lifetimes: every pointer the library hands out says how long it stays
+ *   valid. A session keeps its model alive: vka_model_free drops the
+ *   caller's reference, and the model is freed with its last session (the
+ *   caller must not use its own model pointer after vka_model_free; the
+ *   session's vka_session_model pointer stays valid while the session lives).
+ * - While a generator is open on a session, every call that would change
+ *   the session (vka_generate, vka_session_feed, _reset, _rewind, _fork,
+ *   _chat, _save, another generator) fails with VKA_ERR_BUSY; reads
+ *   (n_past, tokens, logits) are allowed.
  * - Enum values are only ever appended (ABI).
  * - Threads: a model may be shared by sessions on several threads; one
  *   session is used by one thread at a time, except vka_session_cancel(),
@@ -93,6 +104,7 @@ typedef enum vka_status {
     VKA_ERR_BUFFER_TOO_SMALL = 11,  /* the output buffer is too small; the needed size was stored */
     VKA_ERR_NOT_FOUND = 12,         /* a file, key or device that does not exist */
     VKA_ERR_INTERNAL = 13,          /* a bug in vkagent */
+    VKA_ERR_BUSY = 14,              /* a generator is open on the session: the call would change it */
 } vka_status;
 
 /* Message describing the last error on the calling thread ("" if none).
@@ -311,8 +323,15 @@ typedef enum vka_kv_type {
     VKA_KV_F16 = 2,
 } vka_kv_type;
 
+/* The default context: the smaller of this and the model's training context. */
+#define VKA_DEFAULT_N_CTX 4096
+
 typedef struct vka_session_params {
-    uint32_t n_ctx;             /* context size in tokens; 0: the model's training context */
+    /* Context size in tokens. 0 (the default): vka_session_default_n_ctx(),
+     * the smaller of the model's training context and VKA_DEFAULT_N_CTX.
+     * More than the training context is allowed, with a warning
+     * (vka_session_warning). */
+    uint32_t n_ctx;
     uint32_t n_batch;           /* tokens per prefill step; default 512 */
     vka_kv_type kv_type;
 } vka_session_params;
@@ -323,6 +342,14 @@ VKA_API void vka_session_params_default(vka_session_params *params);
 VKA_API vka_status vka_session_create(vka_model *model, const vka_session_params *params,
                               vka_session **out_session);
 VKA_API void vka_session_free(vka_session *session);
+
+/* The context a session gets with n_ctx = 0 (0 for a NULL model). */
+VKA_API uint32_t vka_session_default_n_ctx(const vka_model *model);
+
+/* A warning about the session's settings, NULL when there is none: today,
+ * a context larger than the model's training context. The library never
+ * prints it; the CLI does. Valid while the session lives. */
+VKA_API const char *vka_session_warning(const vka_session *session);
 
 /* Forgets everything fed so far (position 0). */
 VKA_API vka_status vka_session_reset(vka_session *session);
@@ -375,9 +402,13 @@ VKA_API const vka_model *vka_session_model(const vka_session *session);
 /* The tokens in the session's context, in order (n_past of them). */
 VKA_API const int32_t *vka_session_tokens(const vka_session *session);
 
-/* Asks a generation in progress on `session` to stop at the next token;
- * safe from any thread. If none is in progress, the next vka_generate
- * returns at once with VKA_STOP_CANCELLED. */
+/* Asks the generation in progress on `session` (vka_generate, vka_session_chat
+ * or an open generator) to stop before its next token, with
+ * VKA_STOP_CANCELLED; safe from any thread while the session lives. It
+ * ends only that generation: with none in progress it does nothing, and a
+ * cancel that arrives as a reply ends cannot stop the next one (each
+ * generation has its own number, and the cancel names the one it saw in
+ * progress). A generation started after the call is not affected. */
 VKA_API void vka_session_cancel(vka_session *session);
 
 /* Low-level loop: feeds tokens (prefill in batches of n_batch). After it,
@@ -477,7 +508,8 @@ VKA_API void vka_generate_result_clear(vka_generate_result *result);
  *     vka_generator_free(g);
  *
  * Pieces go to params->on_piece as they are produced. One generator at a
- * time per session; the session must outlive it. */
+ * time per session: while it is open, calls that would change the session
+ * fail with VKA_ERR_BUSY (see Conventions). */
 typedef struct vka_generator vka_generator;
 
 /* Starts a generation: tokenizes the prompt (BOS first when the session is
@@ -501,8 +533,15 @@ VKA_API bool vka_generator_done(const vka_generator *gen);
  * the generator; valid until its next call. */
 VKA_API const vka_generate_result *vka_generator_result(const vka_generator *gen);
 
+/* Asks this generator to stop before its next token (VKA_STOP_CANCELLED);
+ * safe from any thread while the generator lives. */
+VKA_API void vka_generator_cancel(vka_generator *gen);
+
 /* Ends the generation where it is (the session keeps the tokens generated
- * so far) and frees the generator. */
+ * so far) and frees the generator; the session is free for other calls
+ * again. Freeing the session first ends the generation (cancelled): later
+ * steps fail with VKA_ERR_INVALID_ARGUMENT, and the generator must still
+ * be freed. */
 VKA_API void vka_generator_free(vka_generator *gen);
 
 /* ---------------------------------------------------------------- chat templates */

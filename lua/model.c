@@ -117,7 +117,7 @@ static int l_info(lua_State *L) {
     set_str(L, "chat_template", vka_chat_template_family(m->ref->model, &recognised));
     lua_pushboolean(L, recognised);
     lua_setfield(L, -2, "chat_template_recognised");
-    set_int(L, "n_ctx", m->ref->default_n_ctx ? m->ref->default_n_ctx : in.n_ctx_train);
+    set_int(L, "n_ctx", m->ref->default_n_ctx ? m->ref->default_n_ctx : vka_session_default_n_ctx(m->ref->model));
     return 1;
 }
 

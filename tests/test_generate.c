@@ -114,11 +114,13 @@ Test(generate, cancel_stops_at_next_token) {
     vka_generate_params gp;
     greedy_params(&gp, 40);
     vka_generate_result r;
-    vka_session_cancel(s); /* before: the next generation returns at once */
+    vka_session_cancel(s); /* with nothing in progress: nothing to stop, nothing kept */
+    gp.max_tokens = 3;
     cr_assert_eq(vka_generate(s, "Once", &gp, &r), VKA_OK);
-    cr_expect_eq(r.stop_reason, VKA_STOP_CANCELLED);
-    cr_expect_eq(r.n_generated, 0);
+    cr_expect_eq(r.stop_reason, VKA_STOP_MAX_TOKENS);
+    cr_expect_eq(r.n_generated, 3);
     vka_generate_result_clear(&r);
+    gp.max_tokens = 40;
     collected c = {.stop_after = 4, .cancel_at = s};
     gp.on_piece = collect;
     gp.user = &c;
@@ -392,5 +394,110 @@ Test(generate, grammar_complete_stepwise) {
     cr_expect(vka_generator_result(g)->grammar_complete);
     vka_generator_free(g);
     vka_session_free(s);
+    vka_model_free(m);
+}
+
+/* A cancel names the generation it saw in progress: one that lands after
+ * that generation ended (here: its generator freed unstepped) does not stop
+ * the next one. */
+Test(generate, cancel_does_not_carry_over) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 128);
+    vka_generate_params gp;
+    greedy_params(&gp, 5);
+    vka_generator *g = NULL;
+    cr_assert_eq(vka_generator_create(s, "Once", &gp, &g), VKA_OK, "%s", vka_last_error());
+    vka_session_cancel(s);
+    vka_generator_free(g);
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, " upon", &gp, &r), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(r.stop_reason, VKA_STOP_MAX_TOKENS, "stopped by %s", vka_stop_reason_name(r.stop_reason));
+    cr_expect_eq(r.n_generated, 5);
+    vka_generate_result_clear(&r);
+
+    /* the generator that was in progress is the one stopped */
+    cr_assert_eq(vka_generator_create(s, " a", &gp, &g), VKA_OK, "%s", vka_last_error());
+    vka_session_cancel(s);
+    bool done = false;
+    cr_assert_eq(vka_generator_step(g, 0, 0, &done), VKA_OK); /* the prompt */
+    cr_assert_eq(vka_generator_step(g, 1, 0, &done), VKA_OK);
+    cr_expect(done);
+    cr_expect_eq(vka_generator_result(g)->stop_reason, VKA_STOP_CANCELLED);
+    cr_expect_eq(vka_generator_result(g)->n_generated, 0);
+    vka_generator_free(g);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+/* vka_generator_cancel stops its own generator and no other. */
+Test(generate, generator_cancel_is_per_generator) {
+    vka_model *m = load_stories();
+    vka_session *a = new_session(m, 64), *b = new_session(m, 64);
+    vka_generate_params gp;
+    greedy_params(&gp, 4);
+    vka_generator *ga = NULL, *gb = NULL;
+    cr_assert_eq(vka_generator_create(a, "Once", &gp, &ga), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_generator_create(b, "Once", &gp, &gb), VKA_OK, "%s", vka_last_error());
+    vka_generator_cancel(ga);
+    bool done_a = false, done_b = false;
+    while (!done_a) cr_assert_eq(vka_generator_step(ga, 8, 0, &done_a), VKA_OK);
+    while (!done_b) cr_assert_eq(vka_generator_step(gb, 8, 0, &done_b), VKA_OK);
+    cr_expect_eq(vka_generator_result(ga)->stop_reason, VKA_STOP_CANCELLED);
+    cr_expect_eq(vka_generator_result(gb)->stop_reason, VKA_STOP_MAX_TOKENS);
+    cr_expect_eq(vka_generator_result(gb)->n_generated, 4);
+    vka_generator_free(ga);
+    vka_generator_free(gb);
+    vka_session_free(a);
+    vka_session_free(b);
+    vka_model_free(m);
+}
+
+/* While a generator is open, whatever would change the session is refused
+ * with VKA_ERR_BUSY; reads work; after vka_generator_free all work again. */
+Test(generate, open_generator_makes_the_session_busy) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 64);
+    vka_generator *g = NULL, *g2 = NULL;
+    cr_assert_eq(vka_generator_create(s, "Once", NULL, &g), VKA_OK, "%s", vka_last_error()); /* NULL: defaults */
+    cr_assert_eq(vka_generator_step(g, 2, 0, NULL), VKA_OK, "%s", vka_last_error());
+    int32_t tok = 1;
+    vka_generate_result r;
+    vka_session *fork = NULL;
+    cr_expect_eq(vka_generator_create(s, "x", NULL, &g2), VKA_ERR_BUSY);
+    cr_expect_null(g2);
+    cr_expect_eq(vka_generate(s, "x", NULL, &r), VKA_ERR_BUSY);
+    cr_expect_neq(strstr(vka_last_error(), "generator is open"), NULL, "message: %s", vka_last_error());
+    cr_expect_eq(vka_session_feed(s, &tok, 1), VKA_ERR_BUSY);
+    float logits[512];
+    cr_expect_eq(vka_session_feed_all_logits(s, &tok, 1, logits), VKA_ERR_BUSY);
+    cr_expect_eq(vka_session_reset(s), VKA_ERR_BUSY);
+    cr_expect_eq(vka_session_rewind(s, 0), VKA_ERR_BUSY);
+    cr_expect_eq(vka_session_fork(s, &fork), VKA_ERR_BUSY);
+    cr_expect_null(fork);
+    cr_expect_eq(vka_session_chat(s, "[{\"role\": \"user\", \"content\": \"hi\"}]", NULL, NULL, &r), VKA_ERR_BUSY);
+    cr_expect_str_eq(vka_status_name(VKA_ERR_BUSY), "VKA_ERR_BUSY");
+    cr_expect_gt(vka_session_n_past(s), 0);
+    cr_expect_eq(vka_generator_step(g, 2, 0, NULL), VKA_OK, "the generator itself goes on: %s", vka_last_error());
+    vka_generator_free(g);
+    cr_expect_eq(vka_session_rewind(s, 1), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(vka_generate(s, " upon", NULL, &r), VKA_OK, "NULL params are the defaults: %s", vka_last_error());
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+/* A session freed under an open generator ends it: later steps fail
+ * cleanly and the generator can still be freed (ASan checks the memory). */
+Test(generate, session_freed_under_a_generator) {
+    vka_model *m = load_stories();
+    vka_session *s = new_session(m, 64);
+    vka_generator *g = NULL;
+    cr_assert_eq(vka_generator_create(s, "Once", NULL, &g), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_generator_step(g, 1, 0, NULL), VKA_OK);
+    vka_session_free(s);
+    cr_expect(vka_generator_done(g));
+    cr_expect_eq(vka_generator_step(g, 1, 0, NULL), VKA_OK, "a done generator's step does nothing");
+    cr_expect_eq(vka_generator_result(g)->stop_reason, VKA_STOP_CANCELLED);
+    vka_generator_free(g);
     vka_model_free(m);
 }

@@ -275,3 +275,24 @@ Test(session, context_larger_than_memory_fails_fast) {
     unlink(path);
     free(path);
 }
+
+/* Sessions keep their model alive: the model freed first, its sessions go on
+ * working, and the last one frees it (ASan reports a use-after-free or a
+ * leak otherwise). */
+Test(session, sessions_keep_the_model_alive) {
+    vka_model *m = load("models/stories260K.gguf", "cpu");
+    vka_session *a = session(m, 32, 8), *b = session(m, 32, 8);
+    vka_model_free(m);
+    int32_t ids[2] = {1, 403};
+    cr_assert_eq(vka_session_feed(a, ids, 2), VKA_OK, "%s", vka_last_error());
+    vka_session_free(a);
+    cr_assert_eq(vka_session_feed(b, ids, 2), VKA_OK, "%s", vka_last_error());
+    vka_model_info info;
+    cr_expect_eq(vka_model_get_info(vka_session_model(b), &info), VKA_OK);
+    cr_expect_eq(info.n_vocab, 512);
+    vka_session *c = NULL;
+    cr_assert_eq(vka_session_fork(b, &c), VKA_OK, "%s", vka_last_error());
+    vka_session_free(b);
+    cr_expect_eq(vka_session_n_past(c), 2);
+    vka_session_free(c);
+}

@@ -59,6 +59,7 @@ const char *vka_status_name(vka_status status) {
     case VKA_ERR_BUFFER_TOO_SMALL: return "VKA_ERR_BUFFER_TOO_SMALL";
     case VKA_ERR_NOT_FOUND: return "VKA_ERR_NOT_FOUND";
     case VKA_ERR_INTERNAL: return "VKA_ERR_INTERNAL";
+    case VKA_ERR_BUSY: return "VKA_ERR_BUSY";
     }
     return "VKA_ERR_UNKNOWN";
 }

@@ -107,6 +107,6 @@ const char *vka_token_text(const vka_model *m, int32_t token) {
 }
 
 vka_status vka_sampler_create(const vka_model *m, const vka_sampling_params *params, vka_sampler **out) {
-    if (!m || !params || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_sampler_create: arguments are required");
+    if (!m || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_sampler_create: model and out are required");
     return vka_sampler_new(m->vocab, vka_vocab_size(m->vocab), params, out);
 }

@@ -26,12 +26,18 @@ static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_
 vka_status vka_session_chat(vka_session *s, const char *messages_json, const vka_chat_params *chat,
                             const vka_generate_params *gen, vka_generate_result *result) {
     if (result) memset(result, 0, sizeof *result);
-    if (!s || !messages_json || !gen || !result)
-        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_chat: session, messages, params and result are required");
+    if (!s || !messages_json || !result)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_chat: session, messages and result are required");
+    VKA_TRY(vka_session_check_idle(s, "vka_session_chat"));
     vka_chat_params defaults;
     if (!chat) {
         vka_chat_params_default(&defaults);
         chat = &defaults;
+    }
+    vka_generate_params gen_defaults;
+    if (!gen) {
+        vka_generate_params_default(&gen_defaults);
+        gen = &gen_defaults;
     }
     int32_t *ids = NULL;
     size_t n = 0;

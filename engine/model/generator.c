@@ -3,6 +3,7 @@
  * pieces, stop strings matched across token boundaries, and the reasons a
  * generation ends. vka_generate runs it to the end; Lua's session:stream
  * and game loops run it a few tokens at a time. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,7 +19,9 @@ typedef struct text_buf {
 } text_buf;
 
 struct vka_generator {
-    vka_session *session;
+    vka_session *session;            /* NULL once the session was freed under it */
+    uint64_t number;                 /* this generation's number (session.h: cancellation) */
+    atomic_bool cancel;              /* vka_generator_cancel */
     vka_generate_params params;      /* stop strings point into `stops` */
     char **stops;
     vka_sampler *sampler;
@@ -152,7 +155,15 @@ static bool emitted_text_complete(vka_generator *g) {
     return complete;
 }
 
+/* The generation is no longer in progress: a cancel now has nothing to stop. */
+static void end_in_progress(vka_generator *g) {
+    if (!g->session) return;
+    uint_fast64_t mine = g->number;
+    atomic_compare_exchange_strong(&g->session->active, &mine, 0);
+}
+
 static void finish(vka_generator *g, vka_stop_reason why) {
+    end_in_progress(g);
     g->result.stop_reason = why;
     bool cut = why == VKA_STOP_STRING || why == VKA_STOP_CALLBACK;
     if (!cut) flush(g);
@@ -170,7 +181,7 @@ static vka_status prefill(vka_generator *g, uint32_t chunk) {
     size_t left = g->n_prompt - g->n_fed;
     size_t take = chunk && chunk < left ? chunk : left;
     double t0 = now_seconds();
-    vka_status st = vka_session_feed(s, g->prompt + g->n_fed, take);
+    vka_status st = vka_session_feed_tokens(s, g->prompt + g->n_fed, take);
     g->result.prompt_seconds += now_seconds() - t0;
     VKA_TRY(st);
     g->n_fed += take;
@@ -187,7 +198,8 @@ static vka_status sample_one(vka_generator *g) {
     vka_session *s = g->session;
     const vka_vocab *vocab = s->model->vocab;
     const vka_generate_params *p = &g->params;
-    if (atomic_exchange(&s->cancel, false)) return finish(g, VKA_STOP_CANCELLED), VKA_OK;
+    if (atomic_load(&g->cancel) || atomic_load(&s->cancel_id) == g->number)
+        return finish(g, VKA_STOP_CANCELLED), VKA_OK;
     if (p->max_tokens > 0 && g->result.n_generated >= (uint32_t)p->max_tokens)
         return finish(g, VKA_STOP_MAX_TOKENS), VKA_OK;
     if (s->n_past >= s->n_ctx) return finish(g, VKA_STOP_CONTEXT_FULL), VKA_OK;
@@ -221,6 +233,7 @@ static vka_status sample_one(vka_generator *g) {
 
 vka_status vka_generator_step(vka_generator *g, uint32_t max_tokens, uint32_t prefill_chunk, bool *done) {
     if (!g) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_step: generator is NULL");
+    if (!g->session && !g->done) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_step: the session was freed");
     vka_status st = VKA_OK;
     if (!g->done && !g->history_added) {
         st = prefill(g, prefill_chunk);
@@ -229,7 +242,10 @@ vka_status vka_generator_step(vka_generator *g, uint32_t max_tokens, uint32_t pr
         for (uint32_t i = 0; i < (max_tokens ? max_tokens : 1) && !g->done && st == VKA_OK; i++) st = sample_one(g);
         g->result.generate_seconds += now_seconds() - t0;
     }
-    if (st != VKA_OK) g->done = true;
+    if (st != VKA_OK) {
+        g->done = true;
+        end_in_progress(g);
+    }
     if (done) *done = g->done;
     return st;
 }
@@ -240,8 +256,21 @@ bool vka_generator_done(const vka_generator *g) { return !g || g->done; }
 
 const vka_generate_result *vka_generator_result(const vka_generator *g) { return g ? &g->result : NULL; }
 
+void vka_generator_cancel(vka_generator *g) {
+    if (g) atomic_store(&g->cancel, true);
+}
+
+void vka_generator_detach(vka_generator *g) {
+    if (!g->done) finish(g, VKA_STOP_CANCELLED);
+    g->session = NULL;
+}
+
 void vka_generator_free(vka_generator *g) {
     if (!g) return;
+    if (g->session && g->session->generator == g) {
+        end_in_progress(g);
+        g->session->generator = NULL;
+    }
     vka_sampler_free(g->sampler);
     for (size_t i = 0; g->stops && i < g->params.n_stop; i++) free(g->stops[i]);
     free(g->stops);
@@ -261,8 +290,9 @@ char *vka_generator_take_text(vka_generator *g, size_t *len) {
 }
 
 static vka_status check_params(vka_session *s, const vka_generate_params *p) {
-    if (!s || !p) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "generation: session and params are required");
+    if (!s || !p) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "generation: session is required");
     if (s->model->vocab_only) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "the model was loaded vocab-only");
+    VKA_TRY(vka_session_check_idle(s, "generation"));
     for (size_t i = 0; i < p->n_stop; i++)
         if (!p->stop || !p->stop[i] || !p->stop[i][0])
             return vka_fail(VKA_ERR_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
@@ -294,6 +324,11 @@ vka_status vka_generator_create_tokens(vka_session *s, const int32_t *ids, size_
                                        const vka_generate_params *p, vka_generator **out) {
     if (!out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_create: out is NULL");
     *out = NULL;
+    vka_generate_params defaults;
+    if (!p) {
+        vka_generate_params_default(&defaults);
+        p = &defaults;
+    }
     VKA_TRY(check_params(s, p));
     if (!ids && n_ids) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "generation: ids is NULL");
     if (n_ids == 0 && s->n_past == 0)
@@ -305,6 +340,10 @@ vka_status vka_generator_create_tokens(vka_session *s, const int32_t *ids, size_
         vka_generator_free(g);
         return st;
     }
+    atomic_init(&g->cancel, false);
+    g->number = ++s->generations;
+    s->generator = g;
+    atomic_store(&s->active, g->number);
     *out = g;
     return VKA_OK;
 }
@@ -313,6 +352,11 @@ vka_status vka_generator_create(vka_session *s, const char *prompt, const vka_ge
                                 vka_generator **out) {
     if (!out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_create: out is NULL");
     *out = NULL;
+    vka_generate_params defaults;
+    if (!p) {
+        vka_generate_params_default(&defaults);
+        p = &defaults;
+    }
     VKA_TRY(check_params(s, p));
     if (!prompt) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "generation: prompt is NULL");
     int flags = (p->parse_special ? VKA_TOKENIZE_PARSE_SPECIAL : 0) | (s->n_past == 0 ? VKA_TOKENIZE_MODEL_BOS : 0);

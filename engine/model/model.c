@@ -159,8 +159,17 @@ static vka_status load_metadata(vka_model *m) {
 }
 
 /* Everything after the GGUF is open; m->gguf is set. */
+/* A file of tokenizer metadata alone (such as the vocab-only fixtures) cannot
+ * run: say what it is good for rather than name the first missing tensor. */
+static vka_status refuse_vocab_file(const vka_model *m) {
+    if (m->gguf->n_tensors > 0 || !vka_gguf_find(m->gguf, "tokenizer.ggml.tokens")) return VKA_OK;
+    return vka_fail(VKA_ERR_INVALID_ARGUMENT, "this file holds only a vocabulary (no weights), so it cannot generate; "
+                    "load it vocab-only to tokenize and render chat templates (vkagent tokenize, template, info)");
+}
+
 static vka_status load_model(vka_model *m, const vka_model_params *params) {
     m->vocab_only = params->vocab_only;
+    if (!m->vocab_only) VKA_TRY(refuse_vocab_file(m));
     vka_status s = load_metadata(m);
     if (s == VKA_OK && !m->vocab_only) {
         s = vka_backend_open(params->device, &m->backend);
@@ -175,6 +184,7 @@ static vka_model *model_new(const char *path) {
         free(m);
         return NULL;
     }
+    atomic_init(&m->refs, 1);
     return m;
 }
 
@@ -222,8 +232,9 @@ static void free_weight(vka_model *m, vka_tensor *t) {
     if (t && t->nbytes && m->backend) m->backend->ops->tensor_free(m->backend, t);
 }
 
-void vka_model_free(vka_model *m) {
-    if (!m) return;
+void vka_model_retain(vka_model *m) { atomic_fetch_add(&m->refs, 1); }
+
+static void model_destroy(vka_model *m) {
     if (m->layers) {
         for (uint32_t il = 0; il < m->hp.n_layer; il++) {
             vka_layer *L = &m->layers[il];
@@ -244,6 +255,14 @@ void vka_model_free(vka_model *m) {
     free(m->path);
     free(m);
 }
+
+/* Sessions on other threads may release at the same time: the one that
+ * takes the count to zero frees. */
+void vka_model_release(vka_model *m) {
+    if (m && atomic_fetch_sub(&m->refs, 1) == 1) model_destroy(m);
+}
+
+void vka_model_free(vka_model *m) { vka_model_release(m); }
 
 uint64_t vka_model_kv_bytes(const vka_model *m, uint32_t n_ctx, bool f16) {
     const vka_hparams *hp = &m->hp;

@@ -3,6 +3,8 @@
 #ifndef VKA_MODEL_H
 #define VKA_MODEL_H
 
+#include <stdatomic.h>
+
 #include "backends/backend.h"
 #include "format/gguf.h"
 #include "vkagent.h"
@@ -72,6 +74,9 @@ struct vka_model {
     uint64_t n_params;
     uint64_t weight_bytes;
     bool vocab_only;
+    /* The caller's reference plus one per session: vka_model_free drops the
+     * caller's, vka_session_free a session's; the last one frees the model. */
+    atomic_uint refs;
 };
 
 /* Reads and checks hyperparameters (no tensors): used by load and by
@@ -87,6 +92,10 @@ bool vka_hparams_present(const vka_gguf *gguf, const char *arch_name);
  * in messages. */
 vka_status vka_model_load_memory(const void *data, size_t size, const char *name, const vka_model_params *params,
                                  vka_model **out);
+
+/* Reference counting of a model by its sessions (see refs). */
+void vka_model_retain(vka_model *model);
+void vka_model_release(vka_model *model);
 
 /* Bytes a session's KV cache needs for n_ctx tokens. */
 uint64_t vka_model_kv_bytes(const vka_model *model, uint32_t n_ctx, bool f16);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/session.h"
+#include "model/generator.h"
 #include "base/status.h"
 
 #define LOGITS_BUFFER_BYTES (64u << 20) /* caps rows of logits per step for big vocabularies */
@@ -114,6 +115,24 @@ static vka_status check_memory(const vka_session *s) {
                     kv >= buffers ? "the context size (n_ctx, -c)" : "the batch size (n_batch, -b)");
 }
 
+uint32_t vka_session_default_n_ctx(const vka_model *m) {
+    if (!m) return 0;
+    uint32_t train = m->hp.n_ctx_train;
+    return train && train < VKA_DEFAULT_N_CTX ? train : VKA_DEFAULT_N_CTX;
+}
+
+/* Positions past the training context are ones the model never saw:
+ * allowed, but said, since output usually degrades there. */
+static void note_context_warning(vka_session *s) {
+    uint32_t train = s->model->hp.n_ctx_train;
+    s->warning[0] = '\0';
+    if (train && s->n_ctx > train)
+        snprintf(s->warning, sizeof s->warning, "the context of %u tokens is larger than the model's training context "
+                 "(%u tokens); output may degrade past that", s->n_ctx, train);
+}
+
+const char *vka_session_warning(const vka_session *s) { return s && s->warning[0] ? s->warning : NULL; }
+
 vka_status vka_session_create(vka_model *model, const vka_session_params *params, vka_session **out) {
     if (!model || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_create: model and out are required");
     *out = NULL;
@@ -126,14 +145,18 @@ vka_status vka_session_create(vka_model *model, const vka_session_params *params
     vka_session *s = calloc(1, sizeof *s);
     if (!s) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     s->model = model;
-    s->n_ctx = params->n_ctx ? params->n_ctx : model->hp.n_ctx_train;
+    vka_model_retain(model);
+    s->n_ctx = params->n_ctx ? params->n_ctx : vka_session_default_n_ctx(model);
+    note_context_warning(s);
     s->n_batch = params->n_batch < s->n_ctx ? params->n_batch : s->n_ctx;
     uint64_t rows = LOGITS_BUFFER_BYTES / ((uint64_t)model->hp.n_vocab * sizeof(float));
     s->n_logit_rows = rows < 1 ? 1 : rows > s->n_batch ? s->n_batch : (uint32_t)rows;
     s->kv_f16 = params->kv_type == VKA_KV_F16 || (params->kv_type == VKA_KV_AUTO && model->backend->kv_f16_default);
-    atomic_init(&s->cancel, false);
+    atomic_init(&s->active, 0);
+    atomic_init(&s->cancel_id, 0);
     vka_status st = check_memory(s);
     if (st != VKA_OK) {
+        vka_model_release(model);
         free(s);
         return st;
     }
@@ -153,6 +176,7 @@ vka_status vka_session_create(vka_model *model, const vka_session_params *params
 
 void vka_session_free(vka_session *s) {
     if (!s) return;
+    if (s->generator) vka_generator_detach(s->generator);
     vka_forward_graph_free(&s->decode);
     vka_forward_graph_free(&s->prefill);
     vka_tensor *acts[] = {&s->act.ids, &s->act.x, &s->act.xb, &s->act.q, &s->act.k, &s->act.v,
@@ -164,11 +188,13 @@ void vka_session_free(vka_session *s) {
     free(s->v_cache);
     free(s->tokens);
     free(s->logits);
+    vka_model_release(s->model);
     free(s);
 }
 
 vka_status vka_session_reset(vka_session *s) {
     if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "session is NULL");
+    VKA_TRY(vka_session_check_idle(s, "vka_session_reset"));
     s->n_past = s->n_evaluated = 0;
     s->logits_fresh = false;
     return VKA_OK;
@@ -176,6 +202,7 @@ vka_status vka_session_reset(vka_session *s) {
 
 vka_status vka_session_rewind(vka_session *s, uint32_t n_past) {
     if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "session is NULL");
+    VKA_TRY(vka_session_check_idle(s, "vka_session_rewind"));
     if (n_past > s->n_past)
         return vka_fail(VKA_ERR_INVALID_ARGUMENT, "cannot rewind to %u: the session holds %u tokens", n_past, s->n_past);
     if (n_past == s->n_past) return VKA_OK;
@@ -190,6 +217,8 @@ vka_status vka_session_rewind(vka_session *s, uint32_t n_past) {
 
 vka_status vka_session_fork(const vka_session *src, vka_session **out) {
     if (!src || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_fork: session and out are required");
+    *out = NULL;
+    VKA_TRY(vka_session_check_idle(src, "vka_session_fork"));
     vka_session_params p = {.n_ctx = src->n_ctx, .n_batch = src->n_batch,
                             .kv_type = src->kv_f16 ? VKA_KV_F16 : VKA_KV_F32};
     vka_session *s;
@@ -221,8 +250,18 @@ uint32_t vka_session_n_ctx(const vka_session *s) { return s ? s->n_ctx : 0; }
 const vka_model *vka_session_model(const vka_session *s) { return s ? s->model : NULL; }
 const int32_t *vka_session_tokens(const vka_session *s) { return s ? s->tokens : NULL; }
 
+vka_status vka_session_check_idle(const vka_session *s, const char *what) {
+    if (!s->generator) return VKA_OK;
+    return vka_fail(VKA_ERR_BUSY, "%s: a generator is open on this session; finish and free it first "
+                    "(vka_generator_free)", what);
+}
+
+/* Names the generation in progress, if any (see the comment on `active`);
+ * with none in progress there is nothing to stop and nothing is kept. */
 void vka_session_cancel(vka_session *s) {
-    if (s) atomic_store(&s->cancel, true);
+    if (!s) return;
+    uint_fast64_t active = atomic_load(&s->active);
+    if (active) atomic_store(&s->cancel_id, active);
 }
 
 /* The graph for a step of n tokens: the reusable decode graph, or a prefill
@@ -303,10 +342,16 @@ static vka_status feed(vka_session *s, const int32_t *ids, size_t n, float *all_
     return st;
 }
 
-vka_status vka_session_feed(vka_session *s, const int32_t *ids, size_t n) { return feed(s, ids, n, NULL); }
+vka_status vka_session_feed_tokens(vka_session *s, const int32_t *ids, size_t n) { return feed(s, ids, n, NULL); }
+
+vka_status vka_session_feed(vka_session *s, const int32_t *ids, size_t n) {
+    if (s) VKA_TRY(vka_session_check_idle(s, "vka_session_feed"));
+    return feed(s, ids, n, NULL);
+}
 
 vka_status vka_session_feed_all_logits(vka_session *s, const int32_t *ids, size_t n, float *logits) {
     if (!logits) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_feed_all_logits: logits is NULL");
+    if (s) VKA_TRY(vka_session_check_idle(s, "vka_session_feed_all_logits"));
     return feed(s, ids, n, logits);
 }
 

@@ -50,8 +50,25 @@ struct vka_session {
     bool logits_fresh;           /* logits match n_evaluated == n_past */
     vka_forward_graph decode;    /* one token, last logits */
     vka_forward_graph prefill;   /* the most recent other shape */
-    atomic_bool cancel;
+    /* Cancellation targets one generation, named by a number that is never
+     * reused: `active` is the number of the generation in progress (0: none),
+     * and vka_session_cancel copies it into `cancel_id`. A cancel that reads
+     * `active` just before that generation ends names a number no later
+     * generation has, so it cannot stop the next one. */
+    struct vka_generator *generator; /* the open generator, NULL when idle */
+    uint64_t generations;        /* numbers handed out so far (the owner thread's) */
+    atomic_uint_fast64_t active;
+    atomic_uint_fast64_t cancel_id;
+    char warning[160];           /* vka_session_warning; "" when none */
 };
+
+/* VKA_OK when no generator is open on the session, else VKA_ERR_BUSY
+ * naming `what` (the call refused). Every call that changes a session
+ * (feed, reset, rewind, fork, save, generate, another generator) checks it. */
+vka_status vka_session_check_idle(const vka_session *s, const char *what);
+
+/* Feeds tokens without the idle check: the open generator's own prefill. */
+vka_status vka_session_feed_tokens(vka_session *s, const int32_t *ids, size_t n_ids);
 
 /* Builds the graph of one forward step over n_tokens (forward.c). */
 vka_status vka_forward_build(vka_session *s, uint32_t n_tokens, bool all_logits, vka_forward_graph *fg);

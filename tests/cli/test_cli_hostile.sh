@@ -74,7 +74,7 @@ grep -qF "lower the context size (n_ctx, -c)" "$tmp/err" || fail "run -c 1677721
 ((SECONDS - start <= 10)) || fail "run -c 16777216 took $((SECONDS - start)) s to refuse"
 expect_exit "chat -c 16777216" 1 "needs 1024.0 GiB of KV cache" \
   "$vkagent" chat -m "$tmp/bigkv.gguf" --device cpu -c 16777216
-expect_exit "longer than trained" 0 "longer than the model was trained for (512 tokens)" \
+expect_exit "longer than trained" 0 "larger than the model's training context (512 tokens)" \
   "$vkagent" run -m "$stories" --device cpu -c 1024 -n 1 -p hi
 
 if ((failures)); then

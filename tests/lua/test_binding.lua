@@ -327,11 +327,17 @@ T.test("reset, rewind, fork, cancel, n_ctx", function()
   s:reset()
   T.eq(s:n_past(), 0)
   T.raises("session:generate: nothing to continue", s.generate, s, {})
-  -- cancel before generating: the next generation stops at once
+  -- a cancel with no generation in progress does nothing: nothing carries over
   s:cancel()
-  local t, info = s:generate("The cat", { max_tokens = 10 })
+  local t, info = s:generate("The cat", { max_tokens = 3 })
+  T.eq(info.stop_reason, "max_tokens")
+  T.eq(info.n_generated, 3)
+  -- from on_token it stops the generation in progress, and only that one
+  t, info = s:generate(" and", { max_tokens = 10, temperature = 0, on_token = function() s:cancel() end })
   T.eq(info.stop_reason, "cancelled")
-  T.eq(t, "")
+  T.eq(info.n_generated, 1)
+  t, info = s:generate(" the", { max_tokens = 2 })
+  T.eq(info.stop_reason, "max_tokens")
   T.raises("model:session: opts.kv_type must be \"auto\", \"f32\" or \"f16\", not \"f8\"", model.session, model,
     { kv_type = "f8" })
   T.raises("model:session: unknown option 'ctx'", model.session, model, { ctx = 5 })
