@@ -266,7 +266,8 @@ static int l_session(lua_State *L) {
     return 1;
 }
 
-/* model:load_session(path [, opts]): vka_session_load. */static int l_load_session(lua_State *L) {
+/* model:load_session(path [, opts]): vka_session_load. */
+static int l_load_session(lua_State *L) {
     const char *fn = "model:load_session";
     lvka_model *m = lvka_check_model(L, 1, fn);
     const char *path = lvka_check_string(L, 2, 1, fn, "path", NULL);
