@@ -612,6 +612,11 @@ VKA_API vka_status vka_session_chat(vka_session *session, const char *messages_j
  * "chatml". Returns NULL only for a NULL model. */
 VKA_API const char *vka_chat_template_family(const vka_model *model, bool *recognised);
 
+/* VKA_OK when `family` is a name template_override accepts; otherwise
+ * VKA_ERR_NOT_FOUND, with a message that lists them. Needs no model, so a
+ * program can check an override before loading one. */
+VKA_API vka_status vka_chat_template_check(const char *family);
+
 #ifdef __cplusplus
 }
 #endif

@@ -55,3 +55,9 @@ const char *vka_chat_template_family(const vka_model *model, bool *recognised) {
     vka_chat_family family = vka_chat_detect(vka_model_meta_string(model, "tokenizer.chat_template"), recognised);
     return vka_chat_family_name(family);
 }
+
+vka_status vka_chat_template_check(const char *family) {
+    if (!family) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_chat_template_check: NULL family");
+    vka_chat_family f;
+    return vka_chat_family_from_name(family, &f);
+}

@@ -47,9 +47,12 @@ done
 echo "ok: libraries, headers, pkg-config files, CLI and docs installed under $prefix"
 
 # ---- out-of-tree builds: -lvkagent links the shared library; for the static
-# one the -l options name the archives (the README's recipe).
+# one the -l options name the archives (docs/install.md's recipe, verbatim).
 static_libs() {
-    pkg-config --static --libs "$1" | sed -E 's/(^| )-lvkagent-lua( |$)/\1-l:libvkagent-lua.a\2/; s/(^| )-lvkagent( |$)/\1-l:libvkagent.a\2/'
+    case $1 in
+    vkagent) pkg-config --static --libs vkagent | sed 's/-lvkagent\b/-l:libvkagent.a/' ;;
+    vkagent-lua) pkg-config --static --libs vkagent-lua | sed 's/-lvkagent-lua\b/-l:libvkagent-lua.a/; s/-lvkagent /-l:libvkagent.a /' ;;
+    esac
 }
 needs() { readelf -d "$1" | grep -q "NEEDED.*\[$2"; }
 
