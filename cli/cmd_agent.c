@@ -98,10 +98,7 @@ static int prepare(lua_State *L) {
 }
 
 int cmd_agent(int argc, char **argv) {
-    if (argc < 1) {
-        fputs(agent_help, stderr);
-        return EXIT_USAGE;
-    }
+    if (argc < 1) return cli_usage_error("agent", "give a script (usage: vkagent agent SCRIPT.lua [args...])");
     if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
         fputs(agent_help, stdout);
         return EXIT_OK;

@@ -212,7 +212,7 @@ int cmd_bench(int argc, char **argv) {
             fputs(bench_help, stdout);
             return EXIT_OK;
         } else if (cli_is(arg, "-m", "--model")) o.model = cli_value(&a, arg);
-        else if (cli_is(arg, "--device", NULL)) o.device = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) o.device = cli_device(&a, arg);
         else if (cli_is(arg, "-p", NULL)) cli_int(&a, arg, 0, 1 << 20, &o.p);
         else if (cli_is(arg, "-n", NULL)) cli_int(&a, arg, 1, 1 << 20, &o.n);
         else if (cli_is(arg, "-d", "--depth")) cli_int(&a, arg, 0, 1 << 20, &o.depth);

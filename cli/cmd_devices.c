@@ -130,7 +130,7 @@ int cmd_devices(int argc, char **argv) {
             fputs(devices_help, stdout);
             return EXIT_OK;
         } else if (cli_is(arg, "-m", "--model")) model = cli_value(&a, arg);
-        else if (cli_is(arg, "--device", NULL)) device = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) device = cli_device(&a, arg);
         else if (cli_is(arg, "-c", "--ctx-size")) cli_int(&a, arg, 1, 1 << 24, &n_ctx);
         else return cli_usage_error("devices", "unknown argument '%s'", arg);
     }

@@ -19,6 +19,8 @@ static const char *const logits_help =
 typedef struct logits_opts {
     const char *model, *prompt, *tokens, *out, *device;
     long top;
+    int32_t *ids;   /* --tokens, parsed before the model is loaded */
+    size_t n_ids;
     vka_session_params sp;
 } logits_opts;
 
@@ -102,7 +104,7 @@ static int parse_logits(int argc, char **argv, logits_opts *o) {
         else if (cli_is(arg, "-p", "--prompt")) o->prompt = cli_value(&a, arg);
         else if (cli_is(arg, "--tokens", NULL)) o->tokens = cli_value(&a, arg);
         else if (cli_is(arg, "--out", "-o")) o->out = cli_value(&a, arg);
-        else if (cli_is(arg, "--device", NULL)) o->device = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) o->device = cli_device(&a, arg);
         else if (cli_is(arg, "--top", NULL)) cli_int(&a, arg, 0, 64, &o->top);
         else if (cli_is(arg, "-b", "--batch-size")) {
             if (cli_int(&a, arg, 1, 8192, &l)) o->sp.n_batch = (uint32_t)l;
@@ -115,15 +117,16 @@ static int parse_logits(int argc, char **argv, logits_opts *o) {
     }
     if (a.failed) return EXIT_USAGE;
     if (!o->prompt == !o->tokens) return cli_usage_error("logits", "give exactly one of -p and --tokens");
-    return 0;
+    return o->tokens ? parse_ids(o->tokens, &o->ids, &o->n_ids) : 0;
 }
 
 static int run_logits(vka_model *model, logits_opts *o) {
     int32_t *ids = NULL;
     size_t n = 0;
-    if (o->tokens) {
-        int rc = parse_ids(o->tokens, &ids, &n);
-        if (rc) return rc;
+    if (o->tokens) { /* taken over from the options */
+        ids = o->ids;
+        n = o->n_ids;
+        o->ids = NULL;
     } else {
         ids = cli_tokenize(model, o->prompt, strlen(o->prompt), VKA_TOKENIZE_MODEL_BOS, &n);
         if (!ids) return cli_runtime_error("logits", "tokenizing the prompt");
@@ -162,5 +165,6 @@ int cmd_logits(int argc, char **argv) {
     int code = model ? run_logits(model, &o) : EXIT_RUNTIME;
     vka_model_free(model);
     free(path);
+    free(o.ids);
     return code;
 }

@@ -40,7 +40,8 @@ int cmd_quantize(int argc, char **argv) {
             return EXIT_OK;
         } else if (cli_is(arg, "--tensor-type", NULL)) {
             const char *v = cli_value(&a, arg);
-            if (v && qp.n_overrides < 32) overrides[qp.n_overrides++] = v;
+            if (v && qp.n_overrides == 32) return cli_usage_error("quantize", "at most 32 --tensor-type overrides");
+            if (v) overrides[qp.n_overrides++] = v;
         } else if (cli_is(arg, "--allow-requantize", NULL)) qp.allow_requantize = true;
         else if (arg[0] == '-' && arg[1]) return cli_usage_error("quantize", "unknown option '%s'", arg);
         else if (n_pos == 3) return cli_usage_error("quantize", "too many arguments");

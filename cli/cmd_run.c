@@ -22,7 +22,7 @@ static const char *const run_help =
     "\n"
     "  -m, --model PATH          GGUF model (default: $VKAGENT_MODEL, models/, ../shared/models/stories260K.gguf)\n"
     "  -p, --prompt TEXT         prompt text (default: empty, i.e. BOS only)\n"
-    "  -f, --file PATH           read the prompt from a file\n"
+    "  -f, --file PATH           read the prompt from a file ('-': standard input)\n"
     "  -n, --n-predict N         tokens to generate (default 128; -1: until the context is full)\n"
     "      --temp T              temperature (default 0.8; 0 = greedy)\n"
     "      --top-k K             (default 40; 0 = off)\n"
@@ -32,7 +32,7 @@ static const char *const run_help =
     "      --repeat-last-n N     penalty window (default 64; -1 = whole context)\n"
     "      --frequency-penalty F (default 0)\n"
     "      --presence-penalty F  (default 0)\n"
-    "      --seed S              RNG seed (default 0)\n"
+    "      --seed S              RNG seed (default 0; -1: a random seed, printed on stderr)\n"
     "      --stop STR            stop when STR appears (repeatable, up to 16); STR is not printed\n"
     "      --echo                print the prompt before the continuation\n"
     "      --special             parse special-token text in the prompt (e.g. <|im_start|>)\n"
@@ -88,7 +88,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         } else if (cli_is(arg, "-m", "--model")) o->model = cli_value(&a, arg);
         else if (cli_is(arg, "-p", "--prompt")) o->prompt = cli_value(&a, arg);
         else if (cli_is(arg, "-f", "--file")) o->prompt_file = cli_value(&a, arg);
-        else if (cli_is(arg, "--device", NULL)) o->device = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) o->device = cli_device(&a, arg);
         else if (cli_is(arg, "-n", "--n-predict")) {
             if (cli_int(&a, arg, -1, 1 << 24, &l)) o->gp.max_tokens = (int32_t)l;
         } else if (cli_is(arg, "-c", "--ctx-size")) {

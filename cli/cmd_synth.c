@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -20,8 +21,11 @@ static const char *const synth_help =
     "  --vocab-from GGUF  copy the tokenizer of another GGUF (e.g. a vocab-only file)\n"
     "  --tied             no output.weight (the embeddings are the output)\n";
 
+/* Rewritten in place with \r, so only on a terminal: a log or a pipe gets
+ * the summary line alone. */
 static void progress(const char *tensor, uint64_t done, uint64_t total, void *user) {
     (void)user;
+    if (!isatty(STDERR_FILENO)) return;
     fprintf(stderr, "\r[%4llu/%4llu] %-40s", (unsigned long long)done, (unsigned long long)total, tensor);
     if (done == total) fputc('\n', stderr);
 }

@@ -22,29 +22,9 @@ static const char *const template_help =
     "  --template NAME         use this family instead of the model's template: chatml, qwen3,\n"
     "                          llama3, llama3.1, llama2, mistral, mistral-v3, zephyr, gemma, phi3\n";
 
-static char *read_stdin(size_t *len) {
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) free(buf);
-            buf = bigger;
-        }
-    }
-    if (!buf) {
-        fprintf(stderr, "vkagent template: out of memory reading standard input\n");
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static char *read_json_arg(const char *path) {
     size_t len;
-    char *text = strcmp(path, "-") == 0 ? read_stdin(&len) : cli_read_file(path, "template", &len);
+    char *text = cli_read_file(path, "template", &len); /* "-": standard input */
     if (text && strlen(text) != len) {
         fprintf(stderr, "vkagent template: '%s' contains a NUL byte; JSON text cannot\n", path);
         free(text);
@@ -67,7 +47,7 @@ int cmd_template(int argc, char **argv) {
         } else if (cli_is(arg, "-m", "--model")) model_arg = cli_value(&a, arg);
         else if (cli_is(arg, "--messages", NULL)) messages_path = cli_value(&a, arg);
         else if (cli_is(arg, "--tools", NULL)) tools_path = cli_value(&a, arg);
-        else if (cli_is(arg, "--template", NULL)) params.template_override = cli_value(&a, arg);
+        else if (cli_is(arg, "--template", NULL)) params.template_override = cli_template(&a, arg);
         else if (cli_is(arg, "--no-generation-prompt", NULL)) params.add_generation_prompt = false;
         else if (cli_is(arg, "--no-thinking", NULL)) params.enable_thinking = false;
         else return cli_usage_error("template", "unknown argument '%s'", arg);

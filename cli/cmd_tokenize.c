@@ -13,6 +13,7 @@ static const char *const tokenize_help =
     "usage: vkagent tokenize [-m MODEL] [--json] [--no-bos] [--special] (TEXT | -f FILE)\n"
     "\n"
     "Prints one token per line (id and piece); with --json, {\"ids\": [...], \"pieces\": [...]}.\n"
+    "-f - reads the text from standard input.\n"
     "  --no-bos    do not add BOS even if the model asks for it\n"
     "  --special   turn the text of special tokens (<s>, <|im_start|>) into those tokens\n";
 

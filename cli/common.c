@@ -2,12 +2,15 @@
  * by the subcommands. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -97,6 +100,28 @@ bool cli_u64(cli_args *a, const char *arg, uint64_t *out) {
     return true;
 }
 
+const char *cli_device(cli_args *a, const char *arg) {
+    const char *v = cli_value(a, arg);
+    if (!v) return NULL;
+    if (strcmp(v, "auto") == 0 || strcmp(v, "cpu") == 0 || strcmp(v, "vulkan") == 0) return v;
+    const char *n = v + 7;
+    if (strncmp(v, "vulkan:", 7) == 0 && *n && strspn(n, "0123456789") == strlen(n) && strlen(n) < 6) return v;
+    cli_usage_error(a->cmd, "%s: unknown device '%s' (expected auto, cpu, vulkan or vulkan:N, N as `vkagent devices` "
+                    "lists them)", arg, v);
+    a->failed = true;
+    return NULL;
+}
+
+const char *cli_template(cli_args *a, const char *arg) {
+    const char *v = cli_value(a, arg);
+    if (v && vka_chat_template_check(v) != VKA_OK) {
+        cli_usage_error(a->cmd, "%s: %s", arg, vka_last_error());
+        a->failed = true;
+        return NULL;
+    }
+    return v;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "vkagent %s: ", cmd);
@@ -183,13 +208,30 @@ char *cli_find_model(const char *arg, const char *cmd) {
     return found;
 }
 
+/* "loading NN%" rewritten in place with \r, so only on a terminal: a log or a
+ * pipe gets no progress lines. */
+static bool show_load_progress(float fraction, void *user) {
+    int *shown = user, percent = (int)(fraction * 100);
+    if (percent == *shown) return true;
+    *shown = percent;
+    if (fraction >= 1) fputs("\r             \r", stderr); /* gone once loaded */
+    else fprintf(stderr, "\rloading %3d%%", percent);
+    return true;
+}
+
 vka_model *cli_load_model(const char *path, const char *device, bool vocab_only, const char *cmd) {
     vka_model_params mp;
     vka_model_params_default(&mp);
     mp.device = device;
     mp.vocab_only = vocab_only;
+    int shown = -1;
+    if (!vocab_only && isatty(STDERR_FILENO)) {
+        mp.progress = show_load_progress;
+        mp.progress_user = &shown;
+    }
     vka_model *model = NULL;
     if (vka_model_load(path, &mp, &model) != VKA_OK) {
+        if (shown >= 0 && shown < 100) fputs("\r             \r", stderr);
         fprintf(stderr, "vkagent %s: %s\n", cmd, vka_last_error());
         return NULL;
     }
@@ -197,7 +239,8 @@ vka_model *cli_load_model(const char *path, const char *device, bool vocab_only,
 }
 
 char *cli_read_file(const char *path, const char *cmd, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    bool from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "vkagent %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
         return NULL;
@@ -219,10 +262,11 @@ char *cli_read_file(const char *path, const char *cmd, size_t *len) {
         }
     }
     bool failed = ferror(f) || !buf;
-    fclose(f);
+    if (!from_stdin) fclose(f);
     if (failed) {
         free(buf);
-        fprintf(stderr, "vkagent %s: cannot read '%s'\n", cmd, path);
+        fprintf(stderr, "vkagent %s: cannot read %s%s%s\n", cmd, from_stdin ? "" : "'",
+                from_stdin ? "standard input" : path, from_stdin ? "" : "'");
         return NULL;
     }
     buf[n] = '\0';
@@ -344,6 +388,21 @@ bool cli_parse_structured(cli_args *a, const char *arg, uint32_t *json_schema_fl
     return true;
 }
 
+/* --seed -1: a seed drawn from the system's entropy, printed so that the run
+ * can be repeated (as llama.cpp prints the seed it drew). */
+static bool parse_seed(cli_args *a, const char *arg, uint64_t *seed) {
+    const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+    const char *v = eq ? eq + 1 : a->i < a->argc ? a->argv[a->i] : NULL;
+    if (!v || strcmp(v, "-1") != 0) return cli_u64(a, arg, seed);
+    if (!eq) a->i++;
+    uint32_t drawn;
+    if (getrandom(&drawn, sizeof drawn, 0) != (ssize_t)sizeof drawn) /* no entropy source: the clock will do */
+        drawn = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16) ^ (uint32_t)(cli_now() * 1e9);
+    *seed = drawn;
+    fprintf(stderr, "vkagent %s: seed: %" PRIu64 " (--seed %" PRIu64 " repeats this)\n", a->cmd, *seed, *seed);
+    return true;
+}
+
 bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched) {
     long l;
     *matched = true;
@@ -356,7 +415,7 @@ bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bo
         return cli_int(a, arg, -1, 1 << 24, &l) && ((s->penalty_last_n = (int32_t)l), true);
     if (cli_is(arg, "--frequency-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->frequency_penalty);
     if (cli_is(arg, "--presence-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->presence_penalty);
-    if (cli_is(arg, "--seed", NULL)) return cli_u64(a, arg, &s->seed);
+    if (cli_is(arg, "--seed", NULL)) return parse_seed(a, arg, &s->seed);
     *matched = false;
     return true;
 }

@@ -33,6 +33,13 @@ const char *cli_value(cli_args *a, const char *arg);
 bool cli_int(cli_args *a, const char *arg, long min, long max, long *out);
 bool cli_float(cli_args *a, const char *arg, double min, double max, float *out);
 bool cli_u64(cli_args *a, const char *arg, uint64_t *out);
+/* The value of --device, checked at once: auto, cpu, vulkan or vulkan:N
+ * (NULL after a usage error). Whether device N exists is known only when
+ * loading. */
+const char *cli_device(cli_args *a, const char *arg);
+/* The value of --template, checked at once against the chat formats the
+ * library knows (NULL after a usage error). */
+const char *cli_template(cli_args *a, const char *arg);
 
 /* Prints "vkagent CMD: message" + a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -56,7 +63,8 @@ vka_model *cli_load_model(const char *path, const char *device, bool vocab_only,
  * the context is longer than the model was trained for. */
 vka_session *cli_create_session(vka_model *model, const vka_session_params *params, const char *cmd);
 
-/* Reads a whole file (for prompts, grammars, schemas); NULL + message on failure. */
+/* Reads a whole file (for prompts, grammars, schemas), or standard input when
+ * `path` is "-"; NULL + message on failure. */
 char *cli_read_file(const char *path, const char *cmd, size_t *len);
 
 double cli_now(void);
@@ -101,8 +109,9 @@ int cli_convert_schema(const vka_sampling_params *sp, const char *cmd, char **gb
 
 /* The sampling options shared by run, chat and agent (--temp, --top-k,
  * --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
- * --presence-penalty, --seed). *matched says whether `arg` was one of them;
- * returns false after a usage error. */
+ * --presence-penalty, --seed; --seed -1 draws a random seed and prints it on
+ * stderr, so that the run can be repeated). *matched says whether `arg` was
+ * one of them; returns false after a usage error. */
 bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched);
 
 /* Tokenizes text; returns malloc'ed ids (NULL on failure, vka_last_error() says why). */

@@ -30,7 +30,10 @@ static void usage(FILE *to) {
     fprintf(to, "usage: vkagent COMMAND [options]   (vkagent COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(to, "  %-16s %s\n", commands[i].name, commands[i].summary);
-    fprintf(to, "\nvkagent %s. Exit codes: 0 ok, 1 runtime error, 2 usage error.\n", vka_version());
+    fprintf(to, "  %-16s %s\n", "version", "print the version (also --version)");
+    fprintf(to, "\nvkagent %s. Exit codes: 0 ok, 1 runtime error, 2 usage error (an unknown option, a missing\n"
+            "or bad value), 3 constrained output cut off before the document was complete (run).\n"
+            "-f - reads a prompt or text from standard input.\n", vka_version());
 }
 
 int main(int argc, char **argv) {
@@ -42,13 +45,17 @@ int main(int argc, char **argv) {
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            puts("usage: vkagent version   (or vkagent --version): prints the version");
+            return EXIT_OK;
+        }
+        if (argc > 2) return cli_usage_error("version", "unexpected argument '%s'", argv[2]);
         printf("vkagent %s\n", vka_version());
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "vkagent: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "vkagent: unknown command '%s'\n(see: vkagent --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -249,6 +249,17 @@ Test(model, vocab_only_files_with_partial_hyperparameters) {
     free(path);
 }
 
+/* Loaded to run, a vocabulary alone says what it is good for instead of
+ * naming the first missing tensor. */
+Test(model, vocab_only_file_loaded_to_run) {
+    change none = {.no_tensors = true};
+    char *path = copy_with(&none);
+    expect_error_loading(path, false, VKA_ERR_INVALID_ARGUMENT, "holds only a vocabulary");
+    expect_error_loading(path, false, VKA_ERR_INVALID_ARGUMENT, "vkagent tokenize, template, info");
+    unlink(path);
+    free(path);
+}
+
 /* Without output.weight the output projection is tied to the embeddings; in
  * stories260K output.weight is a copy of token_embd, so logits are unchanged. */
 Test(model, tied_output_weight) {

@@ -80,7 +80,7 @@ expect_exit "template missing file" 1 "cannot open '$tmp/none.json'" \
 printf '[{"role": "user", "content": ' >"$tmp/bad.json"
 expect_exit "template malformed JSON" 1 "vkagent template: rendering the chat template" \
   "$vkagent" template -m "$qwen3" --messages "$tmp/bad.json"
-expect_exit "template unknown family" 1 "llama3.1" \
+expect_exit "template unknown family" 2 "llama3.1" \
   "$vkagent" template -m "$qwen3" --messages "$tmp/zh.json" --template no-such-family
 
 # ---- tokenize --json (ids from the reference vectors; pieces are their texts) ----
