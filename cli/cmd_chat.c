@@ -10,18 +10,26 @@
 
 #include "commands.h"
 #include "common.h"
+#include "line_input.h"
+
+#define MAX_STOPS 16
 
 static const char *const chat_help =
     "usage: vkagent chat [-m MODEL] [--system TEXT] [--template NAME] [-n N] [sampling options]\n"
     "\n"
     "Reads one user message per line from stdin and streams the model's replies.\n"
-    "Commands: /reset (forget the conversation), /system TEXT (set the system\n"
-    "message and reset), /quit. Ctrl-C stops a reply; at the prompt it quits.\n"
+    "On a terminal, lines can be edited and earlier ones recalled (arrow keys,\n"
+    "Ctrl-R); the history is kept in $VKAGENT_HISTORY, else\n"
+    "$XDG_STATE_HOME/vkagent/history, else ~/.vkagent_history.\n"
+    "Commands (/help lists them): /reset (forget the conversation), /system TEXT\n"
+    "(set the system message and reset), /quit. A line starting with // sends\n"
+    "the rest with one /. Ctrl-C stops a reply; at the prompt it quits.\n"
     "  -m, --model PATH     GGUF model with a chat template (an instruct model)\n"
     "      --system TEXT    system message\n"
     "      --template NAME  chat format instead of the model's: chatml, qwen3, llama3, llama3.1,\n"
     "                       llama2, mistral, mistral-v3, zephyr, gemma, phi3\n"
     "      --no-think       Qwen3: answer without the <think> block\n"
+    "      --stop STR       end a reply when STR appears (repeatable, up to 16); STR is not printed\n"
     "  -n, --n-predict N    at most N tokens per reply (default: until the end of the turn)\n"
     "  -c, --ctx-size N     context size (default: the model's, at most 4096)\n"
     "      --device DEV     auto, cpu, vulkan, vulkan:N\n"
@@ -34,6 +42,7 @@ typedef struct chat_state {
     vka_chat_params chat;
     vka_generate_params gen;
     bool interactive;
+    const char *stops[MAX_STOPS];
 } chat_state;
 
 static vka_session *volatile replying;
@@ -99,11 +108,21 @@ static int reply(chat_state *c, const char *line) {
     return EXIT_OK;
 }
 
-static int handle_line(chat_state *c, char *line) {
-    size_t len = strlen(line);
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-    if (!len) return EXIT_OK;
+static const char *const chat_commands_help =
+    "/help         this list\n"
+    "/reset        forget the conversation\n"
+    "/system TEXT  set the system message (empty: none) and reset\n"
+    "/quit, /exit  end the chat (as Ctrl-D does)\n"
+    "//TEXT        send /TEXT as a message\n";
+
+static int handle_line(chat_state *c, const char *line) {
+    if (!*line) return EXIT_OK;
+    if (strncmp(line, "//", 2) == 0) return reply(c, line + 1);
     if (strcmp(line, "/quit") == 0 || strcmp(line, "/exit") == 0) return -1;
+    if (strcmp(line, "/help") == 0) {
+        fputs(chat_commands_help, stderr);
+        return EXIT_OK;
+    }
     if (strcmp(line, "/reset") == 0) {
         reset(c);
         fprintf(stderr, "[conversation reset]\n");
@@ -116,23 +135,30 @@ static int handle_line(chat_state *c, char *line) {
         fprintf(stderr, "[system message set; conversation reset]\n");
         return EXIT_OK;
     }
+    if (line[0] == '/') { /* a mistyped command is not a message for the model */
+        fprintf(stderr, "[unknown command '%.*s': /help lists them; //TEXT sends /TEXT]\n", (int)strcspn(line, " "),
+                line);
+        return EXIT_OK;
+    }
     return reply(c, line);
 }
 
 static int chat_loop(chat_state *c) {
-    char *line = NULL;
-    size_t cap = 0;
+    cli_line_input *in = cli_line_input_open("> ");
+    if (!in) {
+        fprintf(stderr, "vkagent chat: out of memory\n");
+        return EXIT_RUNTIME;
+    }
     int code = EXIT_OK;
     signal(SIGINT, on_sigint);
-    for (;;) {
-        if (c->interactive) fputs("> ", stderr);
-        if (getline(&line, &cap, stdin) < 0) break;
+    const char *line;
+    while ((line = cli_line_input_read(in))) {
         int rc = handle_line(c, line);
         if (rc < 0) break;
         if (rc) code = rc;
     }
     signal(SIGINT, SIG_DFL);
-    free(line);
+    cli_line_input_close(in);
     return code;
 }
 
@@ -154,12 +180,20 @@ int cmd_chat(int argc, char **argv) {
             fputs(chat_help, stdout);
             return EXIT_OK;
         } else if (cli_is(arg, "-m", "--model")) model_arg = cli_value(&a, arg);
-        else if (cli_is(arg, "--device", NULL)) device = cli_value(&a, arg);
+        else if (cli_is(arg, "--device", NULL)) device = cli_device(&a, arg);
         else if (cli_is(arg, "--system", NULL)) {
             const char *v = cli_value(&a, arg);
             if (v) c.system = strdup(v);
-        } else if (cli_is(arg, "--template", NULL)) c.chat.template_override = cli_value(&a, arg);
+        } else if (cli_is(arg, "--template", NULL)) c.chat.template_override = cli_template(&a, arg);
         else if (cli_is(arg, "--no-think", NULL)) c.chat.enable_thinking = false;
+        else if (cli_is(arg, "--stop", NULL)) {
+            const char *v = cli_value(&a, arg);
+            if (v && (!*v || c.gen.n_stop == MAX_STOPS)) {
+                free(c.system);
+                return cli_usage_error("chat", "--stop needs a non-empty string (at most %d)", MAX_STOPS);
+            }
+            if (v) c.stops[c.gen.n_stop++] = v;
+        }
         else if (cli_is(arg, "-n", "--n-predict")) {
             if (cli_int(&a, arg, -1, 1 << 24, &l)) c.gen.max_tokens = (int32_t)l;
         } else if (cli_is(arg, "-c", "--ctx-size")) {
@@ -171,6 +205,7 @@ int cmd_chat(int argc, char **argv) {
         free(c.system);
         return EXIT_USAGE;
     }
+    c.gen.stop = c.stops;
     char *path = cli_find_model(model_arg, "chat");
     vka_model *m = path ? cli_load_model(path, device, false, "chat") : NULL;
     int code = EXIT_RUNTIME;
