@@ -131,15 +131,30 @@ VKA_API size_t vka_utf8_valid_prefix(const char *s, size_t len);
 
 typedef struct vka_model vka_model;
 
+/* Told how far a model load has come: `fraction` rises from 0 to 1 (1 is
+ * the last call). Return false to cancel the load. */
+typedef bool (*vka_progress_fn)(float fraction, void *user);
+
 typedef struct vka_model_params {
-    /* Where the model runs: "auto" (default: best Vulkan device, else CPU),
-     * "cpu", "vulkan" (best Vulkan device) or "vulkan:N" (device N as listed
-     * by `vkagent devices`). NULL means the environment variable
-     * VKAGENT_DEVICE, or "auto" when that is unset. */
+    /* Where the model runs: "auto" (default: a GPU, i.e. the best discrete,
+     * integrated or virtual Vulkan device; where there is none, or the only
+     * Vulkan devices are CPU-type such as lavapipe, the CPU backend, which is
+     * faster on the same cores), "cpu", "vulkan" (the best Vulkan device,
+     * CPU-type ones included) or "vulkan:N" (device N as listed by
+     * vka_device_list and `vkagent devices`). NULL means the environment
+     * variable VKAGENT_DEVICE, or "auto" when that is unset. */
     const char *device;
     /* Load only the tokenizer and metadata, no tensors: for vocab-only GGUF
      * files, tokenization and chat templates. Generation is refused. */
     bool vocab_only;
+    /* Threads of the CPU backend (at most 64). 0 (default): the environment
+     * variable VKAGENT_THREADS, else one per online core. The Vulkan backend
+     * does not use it. */
+    uint32_t n_threads;
+    /* Called while loading (may be NULL): a false return cancels the load,
+     * which then fails with VKA_ERR_CANCELLED having freed everything. */
+    vka_progress_fn progress;
+    void *progress_user;
 } vka_model_params;
 
 VKA_API void vka_model_params_default(vka_model_params *params);

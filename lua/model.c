@@ -19,7 +19,7 @@ lvka_model *lvka_check_model(lua_State *L, int arg, const char *fn) {
     return m;
 }
 
-static const char *const load_opts[] = {"device", "vocab_only", "n_ctx", "n_batch", NULL};
+static const char *const load_opts[] = {"device", "vocab_only", "n_ctx", "n_batch", "n_threads", NULL};
 
 static uint32_t opt_u32(lua_State *L, int idx, const char *fn, const char *key, uint32_t dflt) {
     lua_Integer v;
@@ -38,6 +38,7 @@ int lvka_model_load(lua_State *L) {
     lvka_opt_boolean(L, 2, fn, "vocab_only", &mp.vocab_only);
     uint32_t n_ctx = opt_u32(L, 2, fn, "n_ctx", 0);
     uint32_t n_batch = opt_u32(L, 2, fn, "n_batch", 0);
+    mp.n_threads = opt_u32(L, 2, fn, "n_threads", 0);
 
     lvka_model *ud = lua_newuserdatauv(L, sizeof *ud, 0);
     ud->ref = NULL;

@@ -302,3 +302,61 @@ Test(model, vocab_only) {
     cr_expect_eq(n, 2);
     vka_model_free(m);
 }
+
+/* The load-progress callback: fractions from 0 rising to 1; false cancels
+ * the load with VKA_ERR_CANCELLED (ASan: nothing leaks). */
+typedef struct progress_log {
+    float seen[64];
+    int n;
+    int cancel_at;           /* call index that returns false, -1 never */
+} progress_log;
+
+static bool log_progress(float fraction, void *user) {
+    progress_log *p = user;
+    if (p->n < 64) p->seen[p->n] = fraction;
+    return p->n++ != p->cancel_at;
+}
+
+Test(model, load_progress_and_cancel) {
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    progress_log log = {.cancel_at = -1};
+    mp.progress = log_progress;
+    mp.progress_user = &log;
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
+    cr_expect_geq(log.n, 3, "called %d times", log.n);
+    cr_expect_eq(log.seen[0], 0.0f);
+    cr_expect_eq(log.seen[log.n - 1], 1.0f);
+    for (int i = 1; i < log.n; i++) cr_expect_geq(log.seen[i], log.seen[i - 1], "call %d went back", i);
+    vka_model_free(m);
+
+    log = (progress_log){.cancel_at = 2};
+    m = NULL;
+    cr_expect_eq(vka_model_load(stories(), &mp, &m), VKA_ERR_CANCELLED);
+    cr_expect_null(m);
+    cr_expect_neq(strstr(vka_last_error(), "cancelled by the progress callback"), NULL, "%s", vka_last_error());
+    cr_expect_eq(log.n, 3);
+}
+
+/* n_threads sets the CPU backend's pool; 0 means VKAGENT_THREADS. */
+Test(model, thread_count) {
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    mp.n_threads = 3;
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
+    vka_model_info info;
+    vka_model_get_info(m, &info);
+    cr_expect_str_eq(info.device, "cpu (3 threads)");
+    vka_model_free(m);
+    setenv("VKAGENT_THREADS", "2", 1);
+    mp.n_threads = 0;
+    cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
+    vka_model_get_info(m, &info);
+    cr_expect_str_eq(info.device, "cpu (2 threads)");
+    vka_model_free(m);
+    unsetenv("VKAGENT_THREADS");
+}

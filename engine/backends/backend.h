@@ -185,9 +185,13 @@ struct vka_backend {
 /* Opens the backend for a device string ("auto", "cpu", "vulkan", "vulkan:N");
  * NULL means VKAGENT_DEVICE or "auto". */
 vka_status vka_backend_open(const char *device, vka_backend **out);
+/* The same with the CPU backend's thread count (0: VKAGENT_THREADS, else
+ * one per core); the Vulkan backend does not use it. */
+vka_status vka_backend_open_threads(const char *device, unsigned n_threads, vka_backend **out);
 void vka_backend_close(vka_backend *b);
 
 vka_status vka_cpu_backend_create(vka_backend **out);
+vka_status vka_cpu_backend_create_threads(unsigned n_threads, vka_backend **out);
 
 /* Host memory available to this process: MemAvailable of /proc/meminfo, else
  * the free physical pages. False when neither can be read. */

@@ -19,16 +19,18 @@ static int device_number(const char *s) {
     return (int)n;
 }
 
-vka_status vka_backend_open(const char *device, vka_backend **out) {
+vka_status vka_backend_open(const char *device, vka_backend **out) { return vka_backend_open_threads(device, 0, out); }
+
+vka_status vka_backend_open_threads(const char *device, unsigned n_threads, vka_backend **out) {
     *out = NULL;
     if (!device || !*device) device = getenv("VKAGENT_DEVICE");
     if (!device || !*device) device = "auto";
-    if (strcmp(device, "cpu") == 0) return vka_cpu_backend_create(out);
+    if (strcmp(device, "cpu") == 0) return vka_cpu_backend_create_threads(n_threads, out);
     if (strcmp(device, "auto") == 0) {
-        /* the best Vulkan device (discrete, integrated, virtual, then CPU-type), else the CPU backend;
-         * the backend's name says which was taken */
-        if (vka_vulkan_backend_create(-1, out) == VKA_OK) return VKA_OK;
-        return vka_cpu_backend_create(out);
+        /* a GPU (discrete, integrated, virtual), else the CPU backend; the backend's name says which */
+        int gpu = vka_vk_auto_gpu();
+        if (gpu >= 0 && vka_vulkan_backend_create(gpu, out) == VKA_OK) return VKA_OK;
+        return vka_cpu_backend_create_threads(n_threads, out);
     }
     if (strcmp(device, "vulkan") == 0) return vka_vulkan_backend_create(-1, out);
     if (strncmp(device, "vulkan:", 7) == 0) {

@@ -110,27 +110,41 @@ static vka_status load_layer(vka_model *m, uint32_t il) {
     return VKA_OK;
 }
 
-/* Loads the weights onto m->backend, or, without one, checks their shapes. */
-static vka_status load_weights(vka_model *m) {
+/* Tells the caller's progress callback (if any) how far the load is; a
+ * false from it cancels the load. */
+static vka_status report_progress(const vka_model_params *p, uint32_t done, uint32_t total) {
+    if (!p || !p->progress) return VKA_OK;
+    if (p->progress((float)done / (float)total, p->progress_user)) return VKA_OK;
+    return vka_fail(VKA_ERR_CANCELLED, "the load was cancelled by the progress callback");
+}
+
+/* Loads the weights onto m->backend, or, without one, checks their shapes;
+ * progress (may be NULL) is told after the embeddings and each layer. */
+static vka_status load_weights(vka_model *m, const vka_model_params *progress) {
     const vka_hparams *hp = &m->hp;
     dim embd = {hp->n_embd, "embedding_length"};
     dim vocab = {hp->n_vocab, "tokenizer.ggml.tokens"};
     VKA_TRY(load_weight(m, &m->tok_embd, "token_embd.weight", embd, vocab));
     m->layers = calloc(hp->n_layer, sizeof *m->layers);
     if (!m->layers) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory for %u layers", hp->n_layer);
-    for (uint32_t il = 0; il < hp->n_layer; il++) VKA_TRY(load_layer(m, il));
+    uint32_t steps = hp->n_layer + 2;
+    VKA_TRY(report_progress(progress, 1, steps));
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        VKA_TRY(load_layer(m, il));
+        VKA_TRY(report_progress(progress, il + 2, steps));
+    }
     VKA_TRY(load_weight(m, &m->output_norm, "output_norm.weight", embd, NO_DIM));
     vka_tensor *own = NULL;
     VKA_TRY(load_optional(m, &m->output_own, &own, "output.weight", embd, vocab));
     m->output = own ? own : &m->tok_embd; /* tied embeddings when there is no output.weight */
     dim rot = {hp->n_rot / 2, "rope.dimension_count / 2"};
     VKA_TRY(load_optional(m, &m->rope_freqs_own, &m->rope_freqs, "rope_freqs.weight", rot, NO_DIM));
-    return VKA_OK;
+    return report_progress(progress, steps, steps);
 }
 
 /* A vocab-only load of a file with tensors checks them without loading them. */
 static vka_status check_weights(vka_model *m) {
-    vka_status s = load_weights(m);
+    vka_status s = load_weights(m, NULL);
     free(m->layers);
     m->layers = NULL;
     m->output = NULL;
@@ -170,10 +184,13 @@ static vka_status refuse_vocab_file(const vka_model *m) {
 static vka_status load_model(vka_model *m, const vka_model_params *params) {
     m->vocab_only = params->vocab_only;
     if (!m->vocab_only) VKA_TRY(refuse_vocab_file(m));
-    vka_status s = load_metadata(m);
+    vka_status s = report_progress(params, 0, 1);
+    if (s == VKA_OK) s = load_metadata(m);
     if (s == VKA_OK && !m->vocab_only) {
-        s = vka_backend_open(params->device, &m->backend);
-        if (s == VKA_OK) s = load_weights(m);
+        s = vka_backend_open_threads(params->device, params->n_threads, &m->backend);
+        if (s == VKA_OK) s = load_weights(m, params);
+    } else if (s == VKA_OK) {
+        s = report_progress(params, 1, 1);
     }
     return s;
 }

@@ -169,12 +169,14 @@ static const vka_backend_ops cpu_ops = {
     .memory_budget = cpu_memory_budget,
 };
 
-vka_status vka_cpu_backend_create(vka_backend **out) {
+vka_status vka_cpu_backend_create(vka_backend **out) { return vka_cpu_backend_create_threads(0, out); }
+
+vka_status vka_cpu_backend_create_threads(unsigned n_threads, vka_backend **out) {
     cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     cb->base.ops = &cpu_ops;
     cb->base.kv_f16_default = false; /* the oracle keeps the cache exact */
-    vka_status s = vka_cpu_pool_create(&cb->pool);
+    vka_status s = vka_cpu_pool_create_threads(n_threads, &cb->pool);
     if (s != VKA_OK) {
         free(cb);
         return s;

@@ -9,6 +9,8 @@ typedef struct vka_cpu_pool vka_cpu_pool;
 
 /* Threads: VKAGENT_THREADS, else the number of online CPUs. */
 vka_status vka_cpu_pool_create(vka_cpu_pool **out);
+/* n_threads 0: VKAGENT_THREADS, else one per online core (at most 64). */
+vka_status vka_cpu_pool_create_threads(unsigned n_threads, vka_cpu_pool **out);
 void vka_cpu_pool_free(vka_cpu_pool *pool);
 unsigned vka_cpu_pool_threads(const vka_cpu_pool *pool);
 

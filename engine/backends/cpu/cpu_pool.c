@@ -57,18 +57,21 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static unsigned wanted_threads(void) {
+/* n_threads asked for, else VKAGENT_THREADS, else one per online core. */
+static unsigned wanted_threads(unsigned asked) {
     const char *env = getenv("VKAGENT_THREADS");
-    long n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = asked ? (long)asked : env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     if (n > MAX_THREADS) n = MAX_THREADS;
     return (unsigned)n;
 }
 
-vka_status vka_cpu_pool_create(vka_cpu_pool **out) {
+vka_status vka_cpu_pool_create(vka_cpu_pool **out) { return vka_cpu_pool_create_threads(0, out); }
+
+vka_status vka_cpu_pool_create_threads(unsigned n_threads, vka_cpu_pool **out) {
     vka_cpu_pool *p = calloc(1, sizeof *p);
     if (!p) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    p->n_threads = wanted_threads();
+    p->n_threads = wanted_threads(n_threads);
     pthread_mutex_init(&p->job_lock, NULL);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);

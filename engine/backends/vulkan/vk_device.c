@@ -417,6 +417,17 @@ int vka_vk_best_device(const vka_vk_device_desc *devs, uint32_t n) {
     return best;
 }
 
+int vka_vk_auto_gpu(void) {
+    vka_vk_device_desc *devs = NULL;
+    uint32_t n = 0;
+    if (vka_vk_list_devices(&devs, &n) != VKA_OK) return -1;
+    int best = vka_vk_best_device(devs, n);
+    /* a CPU-type device (lavapipe) is slower than the CPU backend on the same cores */
+    if (best >= 0 && type_rank(devs[best].type) > 2) best = -1;
+    free(devs);
+    return best;
+}
+
 /* ------------------------------------------------------------ device */
 
 vka_status vk_device_create(vk_backend *vb) {

@@ -58,6 +58,11 @@ vka_status vka_vk_list_devices(vka_vk_device_desc **out, uint32_t *n);
  * then CPU-type), or -1 if none is usable. */
 int vka_vk_best_device(const vka_vk_device_desc *devs, uint32_t n);
 
+/* Index of the device "auto" takes: the best GPU (discrete, integrated,
+ * virtual); -1 when there is none (no Vulkan, or only CPU-type devices such
+ * as lavapipe, where the CPU backend is faster). */
+int vka_vk_auto_gpu(void);
+
 /* Opens device `index` (-1: the best one) as a backend. */
 vka_status vka_vulkan_backend_create(int index, vka_backend **out);
 
