@@ -472,6 +472,12 @@ typedef struct vka_generate_params {
     void *user;
     bool parse_special;          /* prompt: turn special-token text into tokens (chat templates) */
     bool stop_on_eos;            /* default true: EOS/EOT tokens end generation */
+    /* When the context fills while generating: false (default) ends the
+     * generation (VKA_STOP_CONTEXT_FULL); true drops half of the tokens after
+     * the first n_keep (vka_session_shift) and goes on, so only max_tokens,
+     * a stop or EOS ends it. A prompt that does not fit is still an error. */
+    bool context_shift;
+    uint32_t n_keep;             /* with context_shift: tokens never dropped (e.g. BOS and a system prompt) */
 } vka_generate_params;
 
 VKA_API void vka_generate_params_default(vka_generate_params *params);

@@ -246,3 +246,63 @@ Test(context_shift, tail_drop_and_pending_tokens) {
     remove(path);
     free(path);
 }
+
+static vka_model *stories(void) {
+    const char *path = test_data_path("models/stories260K.gguf");
+    REQUIRE_FIXTURE(path);
+    return load_path(path, "cpu");
+}
+
+static vka_generate_result generate_long(vka_session *s, bool shift) {
+    vka_generate_params gp;
+    vka_generate_params_default(&gp);
+    gp.sampling.temperature = 0;
+    gp.max_tokens = 70;
+    gp.stop_on_eos = false;
+    gp.context_shift = shift;
+    gp.n_keep = 1; /* BOS */
+    vka_generate_result r;
+    cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK, "%s", vka_last_error());
+    return r;
+}
+
+/* With context_shift a generation goes on past a 32-token context until
+ * max_tokens, keeping BOS; without it, it stops when the context is full. */
+Test(context_shift, generator_shifts_when_the_context_fills) {
+    vka_model *m = stories();
+    vka_session_params sp;
+    vka_session_params_default(&sp);
+    sp.n_ctx = 32;
+    vka_session *s = NULL;
+    cr_assert_eq(vka_session_create(m, &sp, &s), VKA_OK, "%s", vka_last_error());
+    vka_generate_result r = generate_long(s, true);
+    cr_expect_eq(r.stop_reason, VKA_STOP_MAX_TOKENS, "stopped by %s", vka_stop_reason_name(r.stop_reason));
+    cr_expect_eq(r.n_generated, 70);
+    cr_expect_leq(vka_session_n_past(s), 32);
+    cr_expect_eq(vka_session_tokens(s)[0], 1, "BOS is kept");
+    vka_generate_result_clear(&r);
+    vka_session_reset(s);
+    r = generate_long(s, false);
+    cr_expect_eq(r.stop_reason, VKA_STOP_CONTEXT_FULL);
+    cr_expect_eq(vka_session_n_past(s), 32);
+    vka_generate_result_clear(&r);
+    vka_session_free(s);
+    vka_model_free(m);
+}
+
+/* While a generator is open, shifting or saving its session is refused. */
+Test(context_shift, busy_while_a_generator_is_open) {
+    vka_model *m = stories();
+    vka_session *s = NULL;
+    cr_assert_eq(vka_session_create(m, NULL, &s), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed(s, (const int32_t[]){1, 400, 401}, 3), VKA_OK, "%s", vka_last_error());
+    vka_generator *g = NULL;
+    cr_assert_eq(vka_generator_create(s, " and", NULL, &g), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(vka_session_shift(s, 1, 1), VKA_ERR_BUSY);
+    cr_expect(strstr(vka_last_error(), "vka_session_shift") != NULL, "%s", vka_last_error());
+    cr_expect_eq(vka_session_save(s, "/tmp/never-written.vkas"), VKA_ERR_BUSY);
+    vka_generator_free(g);
+    cr_expect_eq(vka_session_shift(s, 1, 1), VKA_OK, "%s", vka_last_error());
+    vka_session_free(s);
+    vka_model_free(m);
+}

@@ -138,7 +138,6 @@ vka_status vka_session_shift_kv(vka_session *s, uint32_t n_keep, uint32_t n_disc
 
 vka_status vka_session_shift(vka_session *s, uint32_t n_keep, uint32_t n_discard) {
     if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_shift: session is NULL");
-    /* TODO(issue 11, control helper): refuse with VKA_ERR_BUSY while a
-     * generator is open on the session — call its internal idle check here. */
+    VKA_TRY(vka_session_check_idle(s, "vka_session_shift"));
     return vka_session_shift_kv(s, n_keep, n_discard);
 }

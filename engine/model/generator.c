@@ -11,6 +11,7 @@
 #include "model/generator.h"
 #include "sampling/sampler.h"
 #include "model/session.h"
+#include "model/context_shift.h"
 #include "base/status.h"
 
 typedef struct text_buf {
@@ -193,6 +194,21 @@ static vka_status prefill(vka_generator *g, uint32_t chunk) {
     return VKA_OK;
 }
 
+/* The context is full: with context_shift, half of the tokens after the
+ * kept prefix are dropped (as llama.cpp's CLI does by default). *shifted
+ * stays false when it is off or nothing can be dropped. */
+static vka_status shift_when_full(vka_generator *g, bool *shifted) {
+    vka_session *s = g->session;
+    uint32_t keep = g->params.n_keep;
+    *shifted = false;
+    if (!g->params.context_shift || keep >= s->n_past) return VKA_OK;
+    uint32_t discard = (s->n_past - keep) / 2;
+    if (discard == 0) return VKA_OK;
+    VKA_TRY(vka_session_shift_kv(s, keep, discard));
+    *shifted = true;
+    return VKA_OK;
+}
+
 /* One token: the stop checks, a sample, its text. */
 static vka_status sample_one(vka_generator *g) {
     vka_session *s = g->session;
@@ -202,7 +218,11 @@ static vka_status sample_one(vka_generator *g) {
         return finish(g, VKA_STOP_CANCELLED), VKA_OK;
     if (p->max_tokens > 0 && g->result.n_generated >= (uint32_t)p->max_tokens)
         return finish(g, VKA_STOP_MAX_TOKENS), VKA_OK;
-    if (s->n_past >= s->n_ctx) return finish(g, VKA_STOP_CONTEXT_FULL), VKA_OK;
+    if (s->n_past >= s->n_ctx) {
+        bool shifted;
+        VKA_TRY(shift_when_full(g, &shifted));
+        if (!shifted) return finish(g, VKA_STOP_CONTEXT_FULL), VKA_OK;
+    }
     const float *logits;
     VKA_TRY(vka_session_get_logits(s, &logits));
     int32_t id;

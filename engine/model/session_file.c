@@ -144,8 +144,7 @@ static vka_status write_all(vka_session *s, FILE *f) {
 
 vka_status vka_session_save(vka_session *s, const char *path) {
     if (!s || !path) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_session_save: session and path are required");
-    /* TODO(issue 11, control helper): refuse with VKA_ERR_BUSY while a
-     * generator is open on the session — call its internal idle check here. */
+    VKA_TRY(vka_session_check_idle(s, "vka_session_save"));
     if (!host_is_little_endian())
         return vka_fail(VKA_ERR_UNSUPPORTED, "session files are little-endian; this host is not");
     /* Pending tokens are evaluated and the logits fetched, so that the file
