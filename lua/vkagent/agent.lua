@@ -634,6 +634,12 @@ function Agent:status()
   return rs.phase == "tool" and rs.waiting and "waiting" or "running"
 end
 
+--- True while a reply is being generated: its session has a stream open
+-- and refuses save, generate, reset and rewind until the reply is done.
+function Agent:generating()
+  return self.run_state ~= nil and self.run_state.phase == "generate"
+end
+
 --- The prompt of the step in progress, or of the next one: text,
 -- n_tokens, info {omitted =, clipped =}; nil and a message when it does
 -- not fit.
