@@ -60,6 +60,7 @@ static void conv_free(js_conv *c) {
     free(c->rewrites);
     free(c->negations);
     js_exclusive_free(c);
+    js_type_bounds_free(c);
     js_edges_free(c);
     for (uint32_t i = 0; i < c->n_kept; i++) free(c->kept[i]);
     free(c->kept);

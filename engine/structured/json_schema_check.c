@@ -299,6 +299,123 @@ static vka_status disjoint(js_conv *c, js_node *a, js_node *b, int depth, bool *
 
 vka_status js_disjoint(js_conv *c, js_node *a, js_node *b, bool *out) { return disjoint(c, a, b, 0, out); }
 
+/* ---------------------------------------------------------------- type bounds */
+
+/* Memo of js_type_bound: open addressing on the schema's address. A schema
+ * met again while its own bound is being read counts as any type there, so
+ * recursion ends and every bound stays an upper bound. */
+typedef struct js_bound_entry {
+    const cJSON *schema;                /* NULL: empty slot */
+    unsigned mask;
+    bool done;
+} js_bound_entry;
+
+#define MAX_BOUND_DEPTH 64
+
+static uint32_t pointer_hash(const cJSON *p) {
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u;
+    return (uint32_t)(h >> 32);
+}
+
+static js_bound_entry *bound_slot(js_conv *c, const cJSON *schema) {
+    uint32_t k = pointer_hash(schema) & (c->cap_bounds - 1);
+    while (c->bounds[k].schema && c->bounds[k].schema != schema) k = (k + 1) & (c->cap_bounds - 1);
+    return &c->bounds[k];
+}
+
+static bool bounds_reserve(js_conv *c) {
+    if ((uint64_t)(c->n_bounds + 1) * 2 <= c->cap_bounds) return true;
+    uint32_t cap = c->cap_bounds ? c->cap_bounds * 2 : 256;
+    js_bound_entry *old = c->bounds;
+    uint32_t old_cap = c->cap_bounds;
+    c->bounds = calloc(cap, sizeof *c->bounds);
+    if (!c->bounds) {
+        c->bounds = old;
+        return false;
+    }
+    c->cap_bounds = cap;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (old[i].schema) *bound_slot(c, old[i].schema) = old[i];
+    free(old);
+    return true;
+}
+
+void js_type_bounds_free(js_conv *c) {
+    free(c->bounds);
+    c->bounds = NULL;
+    c->n_bounds = c->cap_bounds = 0;
+}
+
+static unsigned type_name_bound(const cJSON *name) {
+    static const struct {
+        const char *name;
+        unsigned mask;
+    } types[] = {{"null", JT_NULL},     {"boolean", JT_BOOL},  {"object", JT_OBJECT},   {"array", JT_ARRAY},
+                 {"string", JT_STRING}, {"number", JT_NUMBER}, {"integer", JT_NUMBER}};
+    if (!cJSON_IsString(name)) return JT_ALL;
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        if (strcmp(types[i].name, name->valuestring) == 0) return types[i].mask;
+    return JT_ALL;     /* an unknown name: the conversion reports it */
+}
+
+static unsigned keyword_type_bound(const cJSON *type) {
+    if (!cJSON_IsArray(type)) return type_name_bound(type);
+    unsigned mask = 0;
+    for (const cJSON *t = type->child; t; t = t->next) mask |= type_name_bound(t);
+    return mask;
+}
+
+/* Numbers count as both integer and fraction: a bound need not tell them apart. */
+static unsigned value_type_bound(const cJSON *v) { return type_of(v) & JT_NUMBER ? JT_NUMBER : type_of(v); }
+
+static unsigned bound_of(js_conv *c, const cJSON *s, int depth);
+
+static unsigned choice_bound(js_conv *c, const cJSON *list, int depth) {
+    if (!cJSON_IsArray(list) || !list->child) return JT_ALL;
+    unsigned mask = 0;
+    for (const cJSON *m = list->child; m; m = m->next) mask |= bound_of(c, m, depth + 1);
+    return mask;
+}
+
+static unsigned keywords_bound(js_conv *c, const cJSON *s, int depth) {
+    unsigned mask = JT_ALL;
+    const cJSON *type = member(s, "type");
+    if (type) mask &= keyword_type_bound(type);
+    const cJSON *en = member(s, "enum");
+    if (cJSON_IsArray(en)) {
+        unsigned values = 0;
+        for (const cJSON *v = en->child; v; v = v->next) values |= value_type_bound(v);
+        mask &= values;
+    }
+    const cJSON *cn = member(s, "const");
+    if (cn) mask &= value_type_bound(cn);
+    const cJSON *all = member(s, "allOf");
+    for (const cJSON *m = cJSON_IsArray(all) ? all->child : NULL; m && mask; m = m->next) mask &= bound_of(c, m, depth + 1);
+    const cJSON *ref = member(s, "$ref");
+    const cJSON *target = NULL;
+    if (mask && cJSON_IsString(ref) && js_resolve_ref(c, s, ref->valuestring, &target) == VKA_OK)
+        mask &= bound_of(c, target, depth + 1);
+    if (mask && member(s, "anyOf")) mask &= choice_bound(c, member(s, "anyOf"), depth);
+    if (mask && member(s, "oneOf")) mask &= choice_bound(c, member(s, "oneOf"), depth);
+    return mask;
+}
+
+static unsigned bound_of(js_conv *c, const cJSON *s, int depth) {
+    if (cJSON_IsFalse(s)) return 0;
+    if (!cJSON_IsObject(s) || depth > MAX_BOUND_DEPTH || !bounds_reserve(c)) return JT_ALL;
+    js_bound_entry *e = bound_slot(c, s);
+    if (e->schema) return e->done ? e->mask : JT_ALL;
+    *e = (js_bound_entry){s, JT_ALL, false};
+    c->n_bounds++;
+    unsigned mask = keywords_bound(c, s, depth);
+    e = bound_slot(c, s);      /* the table may have grown meanwhile */
+    e->mask = mask;
+    e->done = true;
+    return mask;
+}
+
+unsigned js_type_bound(js_conv *c, const cJSON *schema) { return bound_of(c, schema, 0); }
+
 /* oneOf: the members that may overlap (in the context `base`) are made
  * exclusive, each member i becoming "i and not j" for every j it may share a
  * value with; `not` is exact (json_schema_rewrite.c), so the alternatives are

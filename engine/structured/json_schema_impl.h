@@ -59,7 +59,7 @@ typedef struct js_conv js_conv;
 typedef struct js_obj_src {
     const cJSON *properties;            /* object or NULL */
     const cJSON *pattern_properties;    /* object or NULL */
-    re_lang **pattern_langs;            /* one per member of pattern_properties */
+    re_lang **pattern_langs;            /* one per member of pattern_properties (the converter's) */
     const cJSON *additional;            /* schema or NULL (absent: true, or false under strict) */
     bool additional_false;              /* strict mode and no additionalProperties */
 } js_obj_src;
@@ -186,6 +186,12 @@ struct js_conv {
 
     js_node **nodes;                    /* every node made, for memo lookup and freeing */
     uint32_t n_nodes, cap_nodes;
+    uint32_t *node_table;               /* open-addressed hash of node sets: index + 1, 0 empty */
+    uint32_t cap_table;                 /* a power of two, at least twice n_nodes */
+    struct js_pattern_memo *pattern_memo; /* patternProperties compiled, per object */
+    uint32_t n_pattern_memo, cap_pattern_memo;
+    struct js_bound_entry *bounds;      /* type bounds of schemas, hashed by pointer */
+    uint32_t n_bounds, cap_bounds;      /* cap_bounds: a power of two, or 0 */
     cJSON *scratch;                     /* schemas the converter made (kept until the end) */
     const cJSON *false_schema;          /* the schema `false`, in scratch */
     js_rewrite_memo *rewrites;
@@ -256,6 +262,13 @@ uint64_t js_prefix_len(const js_node *n);
 vka_status js_admits(js_conv *c, js_node *n, const cJSON *value, bool *ok);
 /* Deep equality as JSON Schema defines it (numbers by value, members unordered). */
 bool js_json_equal(const cJSON *a, const cJSON *b);
+/* An upper bound of the JSON types (JT_*) a value of `schema` can have, read
+ * from its type, enum, const, allOf, $ref, anyOf and oneOf alone: sources
+ * whose bounds share no type have no common value. Never fails (any doubt
+ * gives JT_ALL). */
+unsigned js_type_bound(js_conv *c, const cJSON *schema);
+void js_type_bounds_free(js_conv *c);
+
 /* Whether two nodes provably share no value (false: unknown or overlapping). */
 vka_status js_disjoint(js_conv *c, js_node *a, js_node *b, bool *disjoint);
 

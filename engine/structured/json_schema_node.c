@@ -352,17 +352,44 @@ static vka_status add_names_of(js_node *n, const cJSON *props) {
     return VKA_OK;
 }
 
-static vka_status compile_patterns(js_obj_src *o, const char *path) {
+/* The languages of a patternProperties object, compiled once per converter:
+ * every node with the source among its set uses the same ones. */
+typedef struct js_pattern_memo {
+    const cJSON *pats;
+    re_lang **langs;
+    uint32_t n;
+} js_pattern_memo;
+
+static vka_status compile_patterns(js_conv *c, js_obj_src *o, const char *path) {
     uint32_t n = (uint32_t)cJSON_GetArraySize(o->pattern_properties);
     if (!n) return VKA_OK;
-    o->pattern_langs = calloc(n, sizeof *o->pattern_langs);
-    if (!o->pattern_langs) return js_oom();
+    for (uint32_t m = 0; m < c->n_pattern_memo; m++)
+        if (c->pattern_memo[m].pats == o->pattern_properties) {
+            o->pattern_langs = c->pattern_memo[m].langs;
+            return VKA_OK;
+        }
+    if (!js_grow((void **)&c->pattern_memo, &c->cap_pattern_memo, c->n_pattern_memo + 1, sizeof *c->pattern_memo))
+        return js_oom();
+    re_lang **langs = calloc(n, sizeof *langs);
+    if (!langs) return js_oom();
+    c->pattern_memo[c->n_pattern_memo++] = (js_pattern_memo){o->pattern_properties, langs, n};
+    o->pattern_langs = langs;
     uint32_t i = 0;
     for (const cJSON *k = o->pattern_properties->child; k; k = k->next, i++) {
-        vka_status s = re_from_pattern(k->string, &o->pattern_langs[i]);
+        vka_status s = re_from_pattern(k->string, &langs[i]);
         if (s != VKA_OK) return regex_error(path, "patternProperties", s);
     }
     return VKA_OK;
+}
+
+static void pattern_memo_free(js_conv *c) {
+    for (uint32_t m = 0; m < c->n_pattern_memo; m++) {
+        for (uint32_t i = 0; i < c->pattern_memo[m].n; i++) re_free(c->pattern_memo[m].langs[i]);
+        free(c->pattern_memo[m].langs);
+    }
+    free(c->pattern_memo);
+    c->pattern_memo = NULL;
+    c->n_pattern_memo = c->cap_pattern_memo = 0;
 }
 
 static vka_status apply_object_members(js_conv *c, js_node *n, const cJSON *s, const char *path) {
@@ -379,8 +406,7 @@ static vka_status apply_object_members(js_conv *c, js_node *n, const cJSON *s, c
     n->objs = p;
     js_obj_src *o = &p[n->n_objs++];
     *o = (js_obj_src){.properties = props, .pattern_properties = pats, .additional = addl};
-    (void)c;
-    VKA_TRY(compile_patterns(o, path));
+    VKA_TRY(compile_patterns(c, o, path));
     return add_names_of(n, props);
 }
 
@@ -638,11 +664,6 @@ static void node_free(js_node *n) {
     cJSON_Delete(n->values);
     cJSON_Delete(n->excluded);
     re_free(n->lang);
-    for (uint32_t i = 0; i < n->n_objs; i++) {
-        uint32_t np = (uint32_t)cJSON_GetArraySize(n->objs[i].pattern_properties);
-        for (uint32_t j = 0; n->objs[i].pattern_langs && j < np; j++) re_free(n->objs[i].pattern_langs[j]);
-        free(n->objs[i].pattern_langs);
-    }
     free(n->objs);
     free_strings(n->names, n->n_names);
     free_strings(n->required, n->n_required);
@@ -661,19 +682,54 @@ static void node_free(js_node *n) {
 void js_nodes_free(js_conv *c) {
     for (uint32_t i = 0; i < c->n_nodes; i++) node_free(c->nodes[i]);
     free(c->nodes);
+    pattern_memo_free(c);
+    free(c->node_table);
     c->nodes = NULL;
-    c->n_nodes = c->cap_nodes = 0;
+    c->node_table = NULL;
+    c->n_nodes = c->cap_nodes = c->cap_table = 0;
+}
+
+/* Nodes are looked up by their set for every member, item and alternative:
+ * a hash table keeps that constant-time where a scan made large schemas
+ * quadratic in their node count. */
+static uint32_t set_hash(const js_set *set) {
+    uint64_t h = 1469598103934665603u;
+    for (uint32_t i = 0; i < set->n; i++) {
+        h = (h ^ (uint64_t)(uintptr_t)set->items[i].schema) * 1099511628211u;
+        h = (h ^ (uint64_t)set->items[i].plain) * 1099511628211u;
+    }
+    return (uint32_t)(h ^ (h >> 29));
+}
+
+static void table_put(uint32_t *table, uint32_t cap, uint32_t hash, uint32_t index) {
+    uint32_t k = hash & (cap - 1);
+    while (table[k]) k = (k + 1) & (cap - 1);
+    table[k] = index + 1;
+}
+
+static bool table_reserve(js_conv *c, uint32_t n_nodes) {
+    if ((uint64_t)n_nodes * 2 <= c->cap_table) return true;
+    uint32_t cap = c->cap_table ? c->cap_table * 2 : 64;
+    uint32_t *table = calloc(cap, sizeof *table);
+    if (!table) return false;
+    for (uint32_t i = 0; i < c->n_nodes; i++) table_put(table, cap, set_hash(&c->nodes[i]->set), i);
+    free(c->node_table);
+    c->node_table = table;
+    c->cap_table = cap;
+    return true;
 }
 
 static vka_status node_new(js_conv *c, const js_set *set, js_node **out) {
     js_node *n = calloc(1, sizeof *n);
     if (!n) return js_oom();
-    if (set_copy(set, &n->set) != VKA_OK || !js_grow((void **)&c->nodes, &c->cap_nodes, c->n_nodes + 1, sizeof *c->nodes)) {
+    if (set_copy(set, &n->set) != VKA_OK || !js_grow((void **)&c->nodes, &c->cap_nodes, c->n_nodes + 1, sizeof *c->nodes) ||
+        !table_reserve(c, c->n_nodes + 1)) {
         node_free(n);
         return js_oom();
     }
     n->id = c->n_nodes;
     c->nodes[c->n_nodes++] = n;
+    table_put(c->node_table, c->cap_table, set_hash(set), n->id);
     n->types = JT_ALL;
     n->max_len = n->max_props = n->max_items = JS_UNBOUNDED;
     n->path = set->n ? js_path_of(c, set->items[0].schema) : "#";
@@ -682,8 +738,9 @@ static vka_status node_new(js_conv *c, const js_set *set, js_node **out) {
 }
 
 static js_node *find_node(const js_conv *c, const js_set *set) {
-    for (uint32_t i = 0; i < c->n_nodes; i++)
-        if (set_equal(&c->nodes[i]->set, set)) return c->nodes[i];
+    if (!c->cap_table) return NULL;
+    for (uint32_t k = set_hash(set) & (c->cap_table - 1); c->node_table[k]; k = (k + 1) & (c->cap_table - 1))
+        if (set_equal(&c->nodes[c->node_table[k] - 1]->set, set)) return c->nodes[c->node_table[k] - 1];
     return NULL;
 }
 
@@ -733,10 +790,22 @@ static vka_status build_union(js_conv *c, js_node *n, flat *f) {
     n->alts = s == VKA_OK ? calloc((size_t)combos, sizeof *n->alts) : NULL;
     if (s == VKA_OK && !n->alts) s = js_oom();
     n->is_union = true;
+    /* combinations whose sources admit no common type are empty: they are
+     * skipped rather than built (most of them, where choices nest) */
+    unsigned base_types = JT_ALL;
+    for (uint32_t i = 0; i < base.n && base_types; i++) base_types &= js_type_bound(c, base.items[i].schema);
     for (uint64_t k = 0; k < combos && s == VKA_OK; k++) {
+        unsigned types = base_types;
+        uint64_t rest = k;
+        for (uint32_t i = 0; i < f->n_choices && types; i++) {
+            uint64_t size = (uint64_t)cJSON_GetArraySize(f->choices[i].list);
+            types &= js_type_bound(c, cJSON_GetArrayItem(f->choices[i].list, (int)(rest % size)));
+            rest /= size;
+        }
+        if (!types) continue;
         js_set alt = {0};
         s = set_copy(&base, &alt);
-        uint64_t rest = k;
+        rest = k;
         for (uint32_t i = 0; i < f->n_choices && s == VKA_OK; i++) {
             uint64_t size = (uint64_t)cJSON_GetArraySize(f->choices[i].list);
             s = js_set_add(&alt, cJSON_GetArrayItem(f->choices[i].list, (int)(rest % size)), false);
