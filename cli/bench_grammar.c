@@ -14,11 +14,7 @@
 #include "commands.h"
 #include "common.h"
 #include "grammar_sample.h"
-#include "model/model.h"
-#include "sampling/sampler.h"
-#include "sampling/sampler_grammar.h"
-#include "base/status.h"
-#include "structured/vocab_grammar.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 static const char *const help =
     "usage: vkagent bench --grammar [-m VOCAB.gguf] [SOURCES] [-n 500] [--max-tokens 1000] [--seed 0]\n"

@@ -10,8 +10,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "model/model.h"
-#include "sampling/sampler.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 static const char *const bench_help =
     "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--device DEV] [--bandwidth] [--json]\n"

@@ -8,9 +8,8 @@
 
 #include "commands.h"
 #include "common.h"
-#include "structured/grammar.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 #include "grammar_sample.h"
-#include "sampling/sampler_grammar.h"
 
 static const char *const grammar_help =
     "usage: vkagent grammar (--json-schema S [schema options] | --json | --grammar-file FILE [--grammar-root NAME])\n"

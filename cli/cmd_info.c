@@ -7,8 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "format/gguf.h"
-#include "model/model.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 static const char *const info_help =
     "usage: vkagent info [-m] MODEL.gguf [--full]\n"

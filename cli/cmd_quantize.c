@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "format/quantize.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 static const char *const quantize_help =
     "usage: vkagent quantize IN.gguf OUT.gguf TYPE [--tensor-type SUBSTRING=TYPE ...] [--allow-requantize]\n"

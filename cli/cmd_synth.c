@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "model/synth.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 static const char *const synth_help =
     "usage: vkagent synth -o OUT.gguf [--preset NAME] [--type TYPE] [--seed S] [shape options]\n"

@@ -7,7 +7,6 @@
 
 #include "commands.h"
 #include "common.h"
-#include "model/model.h"
 
 static const char *const tokenize_help =
     "usage: vkagent tokenize [-m MODEL] [--json] [--no-bos] [--special] (TEXT | -f FILE)\n"
@@ -86,8 +85,9 @@ int cmd_tokenize(int argc, char **argv) {
     vka_model *m = path ? cli_load_model(path, NULL, true, "tokenize") : NULL;
     int code = EXIT_RUNTIME;
     bool fallback = false;
-    if (m && (vka_vocab_pretokenizer(m->vocab, &fallback), fallback)) {
-        const char *pre = vka_vocab_pre(m->vocab);
+    if (m && (vka_model_pretokenizer(m, &fallback), fallback)) {
+        const char *pre = vka_model_meta_string(m, "tokenizer.ggml.pre");
+        if (!pre) pre = "";
         fprintf(stderr, "vkagent tokenize: note: %s%s%s; splitting with GPT-2's pattern instead "
                 "(docs/tokenizers.md lists the known names)\n", pre[0] ? "tokenizer.ggml.pre \"" : "",
                 pre, pre[0] ? "\" is not a pre-tokenizer vkagent knows" : "the file has no tokenizer.ggml.pre");

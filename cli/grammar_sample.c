@@ -9,10 +9,7 @@
 
 #include "common.h"
 #include "grammar_sample.h"
-#include "model/model.h"
-#include "sampling/sampler.h"
-#include "base/utf8.h"
-#include "text/vocab.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 #define DEFAULT_MAX_TOKENS 1000
 /* Tokens after which a walk starts to favour closing what it opened. */

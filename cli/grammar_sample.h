@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "vkagent.h"
-#include "text/vocab.h"
+#include "tools/tools.h"   /* engine internals for the tools */
 
 typedef struct grammar_sample_opts {
     long n_walks;           /* documents to try for */

@@ -232,6 +232,13 @@ VKA_API vka_status vka_detokenize(const vka_model *model, const int32_t *ids, si
 /* Text of a token as stored in the vocabulary (e.g. "▁Once", "<0x0A>", "Ġthe"). */
 VKA_API const char *vka_token_text(const vka_model *model, int32_t token);
 
+/* Byte-level BPE: the pre-tokenizer that splits text before the merges
+ * ("gpt2", "llama3", "qwen2", "smollm"; "" for SentencePiece). *fallback
+ * (may be NULL) is set true when tokenizer.ggml.pre is absent or unknown and
+ * GPT-2's pattern stands in (docs/tokenizers.md lists the names). The string
+ * is static; NULL for a NULL model. */
+VKA_API const char *vka_model_pretokenizer(const vka_model *model, bool *fallback);
+
 /* ---------------------------------------------------------------- sampling */
 
 /* The sampler's stages run in this fixed order:

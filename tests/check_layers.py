@@ -1,15 +1,57 @@
 #!/usr/bin/env python3
 """check_layers.py SOURCE_DIR — the engine's folders form layers (engine/meson.build
 lists them bottom-up): a file includes headers of its own folder and of folders
-below it, never above. Fails listing every include that points the wrong way."""
+below it, never above. Above the engine, the Lua binding (lua/) includes only
+the public headers and its own; the CLI (cli/) likewise, except the tools that
+need internals (TOOLS), which include engine/tools/tools.h and nothing else of
+the engine. Fails listing every include that points the wrong way."""
 import os, re, sys
 
-LAYERS = ['base', 'format', 'text', 'structured', 'sampling', 'backends', 'model']
+# tools/ is the top: tools.h gathers what the CLI's tools use of the layers below.
+LAYERS = ['base', 'format', 'text', 'structured', 'sampling', 'backends', 'model', 'tools']
+PUBLIC = {'vkagent.h', 'vkagent_lua.h'}
+# The CLI's files that may include "tools/tools.h": bench (and bench --grammar),
+# quantize, synth, info, grammar (GBNF checks and sampling walks).
+TOOLS = {'bench_grammar.c', 'cmd_bench.c', 'cmd_quantize.c', 'cmd_synth.c', 'cmd_info.c',
+         'cmd_grammar.c', 'grammar_sample.c', 'grammar_sample.h'}
+# Files still including engine internals until the public API covers them,
+# each with the reason; printed on every run so that they are not forgotten.
+PENDING = {'cmd_devices.c': 'waits for device enumeration in vkagent.h'}
 
 
 def layer_of(rel):
     top = rel.split('/')[0]
     return LAYERS.index(top) if top in LAYERS else None
+
+
+def quoted_includes(path):
+    for n, line in enumerate(open(path, encoding='utf-8'), 1):
+        m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
+        if m:
+            yield n, m.group(1)
+
+
+def check_above_engine(root):
+    """cli/ and lua/: their own headers and the public ones; tools.h for TOOLS."""
+    bad = []
+    for folder in ('cli', 'lua'):
+        here = os.path.join(root, folder)
+        own = set(os.listdir(here))
+        for f in sorted(own):
+            if not f.endswith(('.c', '.h')):
+                continue
+            if folder == 'cli' and f in PENDING:
+                print('note: cli/%s is exempt for now: %s' % (f, PENDING[f]))
+                continue
+            for n, inc in quoted_includes(os.path.join(here, f)):
+                if inc in own or inc in PUBLIC:
+                    continue
+                if folder == 'cli' and f in TOOLS and inc == 'tools/tools.h':
+                    continue
+                why = ('only the tools (bench, quantize, synth, info, grammar) include tools/tools.h'
+                       if inc == 'tools/tools.h' else 'not a public header (include/) nor one of %s/' % folder)
+                bad.append('%s/%s:%d includes %s (%s)' % (folder, f, n, inc, why))
+    return bad
 
 
 def main():
@@ -34,6 +76,7 @@ def main():
                 if theirs is not None and theirs > mine:
                     bad.append('engine/%s:%d includes %s (%s/ is above %s/)' %
                                (rel, n, m.group(1), LAYERS[theirs], LAYERS[mine]))
+    bad += check_above_engine(root)
     for line in bad:
         print(line)
     print('%d include(s) against the layering' % len(bad))

@@ -106,6 +106,11 @@ const char *vka_token_text(const vka_model *m, int32_t token) {
     return vka_vocab_text(m->vocab, token);
 }
 
+const char *vka_model_pretokenizer(const vka_model *m, bool *fallback) {
+    if (fallback) *fallback = false;
+    return m ? vka_vocab_pretokenizer(m->vocab, fallback) : NULL;
+}
+
 vka_status vka_sampler_create(const vka_model *m, const vka_sampling_params *params, vka_sampler **out) {
     if (!m || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_sampler_create: model and out are required");
     return vka_sampler_new(m->vocab, vka_vocab_size(m->vocab), params, out);
