@@ -1,19 +1,27 @@
 #!/bin/sh
-# test_install.sh BUILD_DIR SOURCE_DIR MESON... — installs the build into a
+# test_install.sh BUILD_DIR SOURCE_DIR SANITIZE MESON... — installs the build into a
 # temporary directory (meson install --destdir) and uses it as a user would:
 # builds examples/c/hello.c (vkagent.pc) and examples/c/embed.c
 # (vkagent-lua.pc) out of tree with nothing but pkg-config, linked against
 # the shared and then the static libraries, and runs them; loads the Lua
-# module with Debian's lua5.4; runs the installed CLI.
+# module with Debian's lua5.4; runs the installed CLI. SANITIZE is the
+# build's b_sanitize: the examples are then compiled with the same
+# -fsanitize, and the uninstrumented lua5.4 gets the runtimes preloaded.
 set -eu
-build=$1 src=$2
-shift 2
+build=$1 src=$2 sanitize=$3
+shift 3
 data=${VKAGENT_TEST_DATA:-$src/../shared}
 model=$data/models/stories260K.gguf
 [ -f "$model" ] || { echo "SKIP: $model not found (VKAGENT_TEST_DATA)"; exit 77; }
 command -v pkg-config >/dev/null || { echo "SKIP: pkg-config not found"; exit 77; }
 cc=${CC:-cc}
 export VKAGENT_DEVICE=cpu
+san_flags="" lua_preload=""
+if [ "$sanitize" != none ]; then
+    san_flags=-fsanitize=$sanitize
+    case $sanitize in *address*) lua_preload=$($cc -print-file-name=libasan.so) ;; esac
+    case $sanitize in *undefined*) lua_preload="$lua_preload${lua_preload:+:}$($cc -print-file-name=libubsan.so)" ;; esac
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -57,9 +65,9 @@ static_libs() {
 needs() { readelf -d "$1" | grep -q "NEEDED.*\[$2"; }
 
 # shellcheck disable=SC2046  # pkg-config's output is meant to be split
-$cc -o "$tmp/hello" "$src/examples/c/hello.c" $(pkg-config --cflags --libs vkagent)
+$cc $san_flags -o "$tmp/hello" "$src/examples/c/hello.c" $(pkg-config --cflags --libs vkagent)
 # shellcheck disable=SC2046
-$cc -o "$tmp/hello-static" "$src/examples/c/hello.c" $(pkg-config --cflags vkagent) $(static_libs vkagent)
+$cc $san_flags -o "$tmp/hello-static" "$src/examples/c/hello.c" $(pkg-config --cflags vkagent) $(static_libs vkagent)
 needs "$tmp/hello" libvkagent.so || fail "hello does not link libvkagent.so"
 ! needs "$tmp/hello-static" libvkagent || fail "hello-static still needs libvkagent.so"
 dyn=$(LD_LIBRARY_PATH=$libdir "$tmp/hello" "$model" "Once upon a time") || fail "hello: $dyn"
@@ -69,9 +77,9 @@ echo "$dyn" | grep -q '^\[24 tokens\]$' || fail "hello printed: $dyn"
 echo "ok: hello.c built with pkg-config vkagent, shared and static, prints the same greedy text"
 
 # shellcheck disable=SC2046
-$cc -o "$tmp/embed" "$src/examples/c/embed.c" $(pkg-config --cflags --libs vkagent-lua)
+$cc $san_flags -o "$tmp/embed" "$src/examples/c/embed.c" $(pkg-config --cflags --libs vkagent-lua)
 # shellcheck disable=SC2046
-$cc -o "$tmp/embed-static" "$src/examples/c/embed.c" $(pkg-config --cflags vkagent-lua) $(static_libs vkagent-lua)
+$cc $san_flags -o "$tmp/embed-static" "$src/examples/c/embed.c" $(pkg-config --cflags vkagent-lua) $(static_libs vkagent-lua)
 needs "$tmp/embed" libvkagent-lua.so || fail "embed does not link libvkagent-lua.so"
 ! needs "$tmp/embed-static" libvkagent || fail "embed-static still needs a libvkagent*.so"
 for exe in embed embed-static; do
@@ -84,7 +92,9 @@ echo "ok: embed.c built with pkg-config vkagent-lua, shared and static, runs its
 if command -v lua5.4 >/dev/null; then
     cmod=$(dirname "$(find "$root" -path '*/lua/5.4/vkagent.so')")
     lmod=$(dirname "$(dirname "$(find "$root" -path '*/lua/5.4/vkagent/agent.lua')")")
-    out=$(LUA_CPATH="$cmod/?.so" LUA_PATH="$lmod/?.lua" lua5.4 -e "
+    # lua5.4 is not instrumented: only the module's errors count, not its leaks
+    out=$(LD_PRELOAD=$lua_preload ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+          LUA_CPATH="$cmod/?.so" LUA_PATH="$lmod/?.lua" lua5.4 -e "
         local v = require 'vkagent'
         local Agent = require 'vkagent.agent'
         assert(type(Agent.new) == 'function')
