@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "run_session.h"
 
 #define MAX_STOPS 16
 
@@ -45,11 +46,17 @@ static const char *const run_help =
     "  -b, --batch-size N        prompt tokens per step (default 512)\n"
     "      --kv-type auto|f32|f16\n"
     "      --device DEV          auto, cpu, vulkan, vulkan:N (default: $VKAGENT_DEVICE or auto)\n"
+    "      --session FILE        a saved session, like a prompt cache: when FILE exists it is loaded (its context\n"
+    "                            size and KV type unless -c/--kv-type say otherwise); with -p/-f the part of it the\n"
+    "                            prompt starts with is kept and only the rest of the prompt is read; without a\n"
+    "                            prompt the run continues the saved text. After the run, the session (prompt and\n"
+    "                            output) is saved to FILE\n"
     "  -h, --help\n";
 
 typedef struct run_opts {
     const char *model, *prompt, *prompt_file, *device;
     const char *grammar_file, *json_schema;
+    const char *session_file;
     char *grammar_text, *schema_text;   /* loaded, owned */
     const char *stops[MAX_STOPS];
     size_t n_stops;
@@ -106,6 +113,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         else if (cli_is(arg, "--json-schema", NULL)) o->json_schema = cli_value(&a, arg);
         else if (cli_is(arg, "--json", NULL)) o->gp.sampling.json = true;
         else if (cli_is(arg, "--special", NULL)) o->special = true;
+        else if (cli_is(arg, "--session", NULL)) o->session_file = cli_value(&a, arg);
         else if (!cli_parse_sampling(&a, arg, &o->gp.sampling, &matched) || matched) continue;
         else if (!cli_parse_structured(&a, arg, &o->gp.sampling.json_schema_flags, &matched) || matched) continue;
         else return cli_usage_error("run", "unknown option '%s'", arg);
@@ -150,7 +158,10 @@ static int report_incomplete(const vka_generate_result *r) {
     return EXIT_INCOMPLETE;
 }
 
-static int generate_and_print(vka_session *session, const char *prompt, run_opts *o) {
+/* The prompt is given as text, or (ids non-NULL: --session) as the tokens
+ * left to read after what the saved session already holds. */
+static int generate_and_print(vka_session *session, const char *prompt, const int32_t *ids, size_t n_ids,
+                              run_opts *o) {
     if (o->echo) fputs(prompt, stdout);
     o->gp.stop = o->stops;
     o->gp.n_stop = o->n_stops;
@@ -159,7 +170,8 @@ static int generate_and_print(vka_session *session, const char *prompt, run_opts
     vka_generate_result result;
     running_session = session;
     signal(SIGINT, on_sigint);
-    vka_status st = vka_generate(session, prompt, &o->gp, &result);
+    vka_status st = ids ? vka_generate_tokens(session, ids, n_ids, &o->gp, &result)
+                        : vka_generate(session, prompt, &o->gp, &result);
     signal(SIGINT, SIG_DFL);
     running_session = NULL;
     fputc('\n', stdout);
@@ -187,7 +199,21 @@ int cmd_run(int argc, char **argv) {
     vka_model *model = path ? cli_load_model(path, o.device, false, "run") : NULL;
     vka_session *session = NULL;
     int code = EXIT_RUNTIME;
-    if (model && (session = cli_create_session(model, &o.sp, "run"))) code = generate_and_print(session, prompt, &o);
+    if (model && o.session_file) {
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        const char *given = o.prompt || o.prompt_file ? prompt : NULL;
+        session = cli_session_open(model, o.session_file, &o.sp, given, o.special, &ids, &n_ids);
+        static const int32_t no_tokens[1];   /* nothing new to read: the saved context goes on */
+        if (session) code = generate_and_print(session, prompt, ids ? ids : no_tokens, n_ids, &o);
+        if (session && code != EXIT_RUNTIME) {
+            int saved = cli_session_store(session, o.session_file);
+            if (saved != EXIT_OK) code = saved;
+        }
+        free(ids);
+    } else if (model && (session = cli_create_session(model, &o.sp, "run"))) {
+        code = generate_and_print(session, prompt, NULL, 0, &o);
+    }
     vka_session_free(session);
     vka_model_free(model);
     free(path);
