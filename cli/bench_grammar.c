@@ -25,7 +25,7 @@ static const char *const help =
     "the default when no source is given).\n"
     "\n"
     "For each source: the compile time (conversion, grammar compilation and sampler creation, with\n"
-    "empty mask caches) and random walks through the real sampler with seeded random logits (as\n"
+    "empty mask caches; also in the thread's CPU time) and random walks through the real sampler with seeded random logits (as\n"
     "`vkagent grammar --sample` makes them) until -n tokens are sampled, timing every full token\n"
     "mask (the grammar's mask applied to the logits), in wall-clock time and in the thread's CPU\n"
     "time (less noisy where other work shares the cores). Walks are cut at --max-tokens tokens.\n"
@@ -53,6 +53,7 @@ typedef struct source_result {
     char *message;              /* the error as reported */
     double compile_s;
     double convert_s;           /* of which JSON Schema to GBNF */
+    double compile_cpu_s;       /* compile_s in this thread's CPU time */
     long walks, documents, capped, tokens;
     times_buf masks;            /* seconds, wall clock */
     times_buf masks_cpu;        /* seconds of this thread's CPU time: less noise on a busy machine */
@@ -346,7 +347,7 @@ static void run_source(const bench_cfg *c, grammar_walker *w, maker_ctx *mc, sou
      * walks below convert again and find the grammar in the vocabulary's cache) */
     vka_sampler *s = NULL;
     char *gbnf = NULL, *warnings = NULL;
-    double t0 = cli_now();
+    double c0 = thread_cpu_now(), t0 = cli_now();
     vka_status st = sp.json_schema ? vka_json_schema_to_grammar(sp.json_schema, sp.json_schema_flags, &gbnf, &warnings) : VKA_OK;
     double t1 = cli_now();
     if (st == VKA_OK) {
@@ -355,6 +356,7 @@ static void run_source(const bench_cfg *c, grammar_walker *w, maker_ctx *mc, sou
         st = make_timed_sampler(mc, &grammar_sp, &s);
     }
     r->compile_s = cli_now() - t0;
+    r->compile_cpu_s = thread_cpu_now() - c0;
     r->convert_s = t1 - t0;
     vka_sampler_free(s);
     free(gbnf);
@@ -415,13 +417,14 @@ static reason_count *count_reasons(const bench_cfg *c, bool refused, size_t *n_o
 }
 
 typedef struct totals {
-    summary compile, compile_target, convert, grammar, mask, mask_cpu;
+    summary compile, compile_target, convert, grammar, mask, mask_cpu, compile_cpu, compile_target_cpu;
     long tokens, walks, documents, capped, refused, failed;
 } totals;
 
 static totals compute_totals(bench_cfg *c) {
     totals t = {0};
     times_buf compile = {0}, compile_target = {0}, convert = {0}, grammar = {0}, masks = {0}, masks_cpu = {0};
+    times_buf compile_cpu = {0}, compile_target_cpu = {0};
     bool ok = true;
     for (size_t i = 0; i < c->n_sources; i++) {
         source_result *r = &c->sources[i];
@@ -431,13 +434,19 @@ static totals compute_totals(bench_cfg *c) {
         ok &= times_push(&compile, r->compile_s);
         ok &= times_push(&convert, r->convert_s);
         ok &= times_push(&grammar, r->compile_s - r->convert_s);
+        ok &= times_push(&compile_cpu, r->compile_cpu_s);
         if (r->bytes <= TARGET_SOURCE_BYTES) ok &= times_push(&compile_target, r->compile_s);
+        if (r->bytes <= TARGET_SOURCE_BYTES) ok &= times_push(&compile_target_cpu, r->compile_cpu_s);
         for (size_t k = 0; k < r->masks.n; k++) ok &= times_push(&masks, r->masks.v[k]);
         for (size_t k = 0; k < r->masks_cpu.n; k++) ok &= times_push(&masks_cpu, r->masks_cpu.v[k]);
     }
     if (!ok) fputs("vkagent bench: out of memory for the statistics\n", stderr);
     t.compile = summarize(compile.v, compile.n);
     t.compile_target = summarize(compile_target.v, compile_target.n);
+    t.compile_cpu = summarize(compile_cpu.v, compile_cpu.n);
+    t.compile_target_cpu = summarize(compile_target_cpu.v, compile_target_cpu.n);
+    free(compile_cpu.v);
+    free(compile_target_cpu.v);
     t.convert = summarize(convert.v, convert.n);
     t.grammar = summarize(grammar.v, grammar.n);
     free(convert.v);
@@ -463,8 +472,9 @@ static void print_source_line(source_result *r) {
         return;
     }
     summary m = summarize(r->masks.v, r->masks.n);
-    printf("%9s  compile %8.3f ms  masks %6zu: p50 %8.1f us  p99 %8.1f us  max %8.1f us  (%ld tokens, %ld walks, %ld cut)  %s\n",
-           size, 1e3 * r->compile_s, m.n, 1e6 * m.p50, 1e6 * m.p99, 1e6 * m.max, r->tokens, r->walks, r->capped, r->name);
+    printf("%9s  compile %8.3f ms (cpu %8.3f)  masks %6zu: p50 %8.1f us  p99 %8.1f us  max %8.1f us  (%ld tokens, %ld walks, "
+           "%ld cut)  %s\n",
+           size, 1e3 * r->compile_s, 1e3 * r->compile_cpu_s, m.n, 1e6 * m.p50, 1e6 * m.p99, 1e6 * m.max, r->tokens, r->walks, r->capped, r->name);
     if (r->failed) printf("%9s  failed during the walks: %s\n", "", r->message ? r->message : "?");
 }
 
@@ -482,6 +492,8 @@ static void print_text(bench_cfg *c, uint32_t n_vocab) {
            "p99 %.3f ms, max %.3f ms\n",
            1e3 * t.convert.p50, 1e3 * t.convert.p99, 1e3 * t.convert.max, 1e3 * t.grammar.p50, 1e3 * t.grammar.p99,
            1e3 * t.grammar.max);
+    printf("  the same in thread CPU time: p50 %.3f ms, p99 %.3f ms, max %.3f ms; up to 100 KB: p99 %.3f ms\n",
+           1e3 * t.compile_cpu.p50, 1e3 * t.compile_cpu.p99, 1e3 * t.compile_cpu.max, 1e3 * t.compile_target_cpu.p99);
     printf("full token mask: p50 %.1f us, p99 %.1f us, max %.1f us over %zu masks (targets: p50 <= 100 us, p99 <= 1000 us)\n",
            1e6 * t.mask.p50, 1e6 * t.mask.p99, 1e6 * t.mask.max, t.mask.n);
     printf("  the same in thread CPU time: p50 %.1f us, p99 %.1f us, max %.1f us\n", 1e6 * t.mask_cpu.p50,
@@ -522,6 +534,7 @@ static cJSON *source_json(source_result *r) {
     if (r->message) cJSON_AddStringToObject(j, "error", r->message);
     if (r->refused) return j;
     cJSON_AddNumberToObject(j, "compile_ms", 1e3 * r->compile_s);
+    cJSON_AddNumberToObject(j, "compile_cpu_ms", 1e3 * r->compile_cpu_s);
     cJSON_AddNumberToObject(j, "convert_ms", 1e3 * r->convert_s);
     cJSON_AddNumberToObject(j, "tokens", (double)r->tokens);
     cJSON_AddNumberToObject(j, "walks", (double)r->walks);
@@ -546,6 +559,8 @@ static void print_json(bench_cfg *c, uint32_t n_vocab) {
     cJSON_AddNumberToObject(j, "failed", (double)t.failed);
     cJSON_AddItemToObject(j, "compile_ms", summary_json(t.compile, 1e3));
     cJSON_AddItemToObject(j, "compile_ms_up_to_100kb", summary_json(t.compile_target, 1e3));
+    cJSON_AddItemToObject(j, "compile_cpu_ms", summary_json(t.compile_cpu, 1e3));
+    cJSON_AddItemToObject(j, "compile_cpu_ms_up_to_100kb", summary_json(t.compile_target_cpu, 1e3));
     cJSON_AddItemToObject(j, "convert_ms", summary_json(t.convert, 1e3));
     cJSON_AddItemToObject(j, "grammar_ms", summary_json(t.grammar, 1e3));
     cJSON_AddItemToObject(j, "mask_us", summary_json(t.mask, 1e6));
