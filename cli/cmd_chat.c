@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "chat_shift.h"
 #include "common.h"
 #include "line_input.h"
 
@@ -86,13 +87,18 @@ static int reply(chat_state *c, const char *line) {
         replying = c->session;
         vka_status st = vka_session_chat(c->session, json, &c->chat, &c->gen, &r);
         replying = NULL;
-        free(json);
         if (st == VKA_ERR_CONTEXT_FULL && drop_oldest_turn(c->messages)) {
             vka_generate_result_clear(&r);
-            fprintf(stderr, "[context full: dropped the oldest exchange]\n");
-            vka_session_reset(c->session);
+            /* The exchange leaves the session by a context shift: the rest
+             * of the history stays in the KV cache and is not read again. */
+            char *after = cJSON_PrintUnformatted(c->messages);
+            bool shifted = after && cli_chat_shift(c->session, &c->chat, json, after);
+            fprintf(stderr, "[context full: dropped the oldest exchange%s]\n", shifted ? "" : "; reading the rest again");
+            free(after);
+            free(json);
             continue;
         }
+        free(json);
         if (st != VKA_OK) {
             cJSON_DeleteItemFromArray(c->messages, cJSON_GetArraySize(c->messages) - 1);
             vka_generate_result_clear(&r);
