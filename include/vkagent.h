@@ -548,10 +548,11 @@ VKA_API vka_status vka_generator_create(vka_session *session, const char *prompt
 VKA_API vka_status vka_generator_create_tokens(vka_session *session, const int32_t *ids, size_t n_ids,
                                        const vka_generate_params *params, vka_generator **out);
 
-/* The next piece of work: while the prompt is not all in, feeds up to
- * `prefill_chunk` of its tokens (0: all that remain); then samples up to
- * `max_tokens` tokens (at least 1). *done (may be NULL) says whether the
- * generation has ended. Errors end it too. */
+/* The next piece of work, one of two kinds: while the prompt is not all
+ * in, feeds up to `prefill_chunk` of its tokens (0: all that remain) and
+ * samples nothing; once it is in, samples up to `max_tokens` tokens (0
+ * counts as 1), fewer when the generation ends. *done (may be NULL) says
+ * whether the generation has ended. Errors end it too. */
 VKA_API vka_status vka_generator_step(vka_generator *gen, uint32_t max_tokens, uint32_t prefill_chunk, bool *done);
 
 VKA_API bool vka_generator_done(const vka_generator *gen);

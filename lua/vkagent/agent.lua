@@ -528,7 +528,7 @@ local function advance(self, tokens, resume)
       record_step(self, rs.step)
       finish_run(self, "aborted", self.stop_request)
     else
-      if run_tool(self, resume) then return "waiting", rs.step end
+      if run_tool(self, resume) then return "waiting", nil end
       resume = nil
     end
   end
@@ -561,7 +561,8 @@ local poll_options = { tokens = true, prefill = true }
 -- most one step. Returns status, step: "running" (poll again), "waiting"
 -- (the step's tool yielded; the next poll resumes it) or how the run
 -- ended ("done", "max_steps", "looping", "aborted", "error"; agent:result()
--- has the rest); and the step completed by this call, if any.
+-- has the rest); and the step completed by this call, if any
+-- (agent:current() is the one in progress).
 function Agent:poll(opts)
   if opts ~= nil and type(opts) ~= "table" then error("agent:poll: expected a table of options, got " .. type(opts), 2) end
   opts = opts or {}
@@ -592,7 +593,7 @@ function Agent:step()
   while true do
     local status, step = advance(self, math.huge, resume)
     if status == "waiting" then
-      if not coroutine.isyieldable() then return step, "waiting" end
+      if not coroutine.isyieldable() then return rs.step, "waiting" end
       resume = table.pack(coroutine.yield(table.unpack(rs.waiting, 1, rs.waiting.n)))
     elseif step or status ~= "running" then
       return step, status
@@ -632,6 +633,12 @@ function Agent:status()
   if not rs then return "idle" end
   if rs.phase == "ended" then return rs.result.status end
   return rs.phase == "tool" and rs.waiting and "waiting" or "running"
+end
+
+--- The record of the step in progress (nil between steps); while its tool
+-- waits, step.waiting is the first value the tool yielded.
+function Agent:current()
+  return self.run_state and self.run_state.step
 end
 
 --- True while a reply is being generated: its session has a stream open

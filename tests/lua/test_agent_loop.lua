@@ -116,7 +116,9 @@ T.test("a tool that yields waits across polls and is resumed by them", function(
   local status, step
   repeat status, step = a:poll{ tokens = 50 } until status ~= "running"
   T.eq(status, "waiting")
+  T.eq(step, nil, "no step was completed")
   T.eq(a:status(), "waiting")
+  step = a:current()
   T.eq(step.waiting, "waiting for the bell")
   T.eq(#a.steps, 0, "the waiting step is not in the history yet")
   for _ = 1, 5 do T.eq((a:poll()), "waiting") end
