@@ -1,6 +1,7 @@
 /* line_input.c — the lines `vkagent chat` reads: libedit's readline
  * interface on a terminal (editing keys, a history kept between runs),
  * getline otherwise, so that pipes and tests see no escape sequences. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,21 @@ static void chomp(char *line) {
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
 }
 
+/* The history may hold private text: only its owner reads it. */
+static void save_history(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char *dir = strndup(path, (size_t)(slash - path));
+        if (dir) mkdir(dir, 0700); /* $XDG_STATE_HOME/vkagent; already there is fine */
+        free(dir);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT, 0600); /* a new file is private from the start */
+    if (fd >= 0) close(fd);
+    if (write_history(path) != 0) return;
+    history_truncate_file(path, HISTORY_LINES);
+    chmod(path, 0600);
+}
+
 const char *cli_line_input_read(cli_line_input *in) {
     if (!in->interactive) {
         if (getline(&in->line, &in->cap, stdin) < 0) return NULL;
@@ -69,28 +85,18 @@ const char *cli_line_input_read(cli_line_input *in) {
         return NULL;
     }
     chomp(in->line);
-    if (*in->line) add_history(in->line);
+    if (*in->line) {
+        add_history(in->line);
+        /* saved at once: Ctrl-C at the prompt ends the process without a goodbye */
+        if (in->history) save_history(in->history);
+    }
     return in->line;
 }
 
 bool cli_line_input_interactive(const cli_line_input *in) { return in->interactive; }
 
-/* The history may hold private text: only its owner reads it. */
-static void save_history(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (slash && slash != path) {
-        char *dir = strndup(path, (size_t)(slash - path));
-        if (dir) mkdir(dir, 0700); /* $XDG_STATE_HOME/vkagent; already there is fine */
-        free(dir);
-    }
-    if (write_history(path) != 0) return;
-    history_truncate_file(path, HISTORY_LINES);
-    chmod(path, 0600);
-}
-
 void cli_line_input_close(cli_line_input *in) {
     if (!in) return;
-    if (in->interactive && in->history) save_history(in->history);
     free(in->history);
     free(in->line);
     free(in->prompt);

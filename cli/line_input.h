@@ -14,13 +14,14 @@ typedef struct cli_line_input cli_line_input;
 cli_line_input *cli_line_input_open(const char *prompt);
 
 /* The next line without its line end, or NULL at the end of input. Valid
- * until the next call. On a terminal, non-empty lines enter the history. */
+ * until the next call. On a terminal, non-empty lines enter the history,
+ * which is saved at once. */
 const char *cli_line_input_read(cli_line_input *in);
 
 /* Whether lines come from a terminal (with editing and history). */
 bool cli_line_input_interactive(const cli_line_input *in);
 
-/* Saves the history (on a terminal) and frees the reader. */
+/* Frees the reader. */
 void cli_line_input_close(cli_line_input *in);
 
 /* Where the history lives: $VKAGENT_HISTORY (empty: no history), else

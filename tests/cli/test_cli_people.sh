@@ -144,9 +144,14 @@ python3 - "$vkagent" "$stories" "$tmp" <<'PY' || fail "terminal checks (above)"
 import os, pty, select, subprocess, sys, time
 vkagent, stories, tmp = sys.argv[1:4]
 
+def controlling_tty():  # in the child: the pty is its terminal, so Ctrl-C sends SIGINT
+    import fcntl, termios
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
 def spawn(args):
     master, slave = pty.openpty()
-    p = subprocess.Popen(args, stdin=slave, stdout=subprocess.DEVNULL, stderr=slave, close_fds=True)
+    p = subprocess.Popen(args, stdin=slave, stdout=subprocess.DEVNULL, stderr=slave, close_fds=True,
+                         start_new_session=True, preexec_fn=controlling_tty)
     os.close(slave)
     return p, master
 
@@ -177,9 +182,11 @@ def chat(keys, seen):
         seen[0] = seen[0].replace(b"> ", b"", 1)
         os.write(master, k)
     try:
-        p.wait(timeout=60)
+        rc = p.wait(timeout=60)
     except subprocess.TimeoutExpired:
         p.kill(); print("FAIL: chat did not end"); return False
+    if rc != 0:
+        print("FAIL: chat exited with", rc, seen[0][-300:]); return False
     read_until(master, b"\0", seen, timeout=0.5)  # what is left
     os.close(master)
     return True
@@ -197,6 +204,11 @@ seen = [b""]
 ok &= chat([b"\x1b[A\x1b[A\r", b"/quit\r"], seen)
 if b"this list" not in seen[0]:
     print("FAIL: a new chat does not recall the saved history:", seen[0][-600:]); ok = False
+# Ctrl-C at the prompt quits (exit 0), the lines typed before it already saved
+seen = [b""]
+ok &= chat([b"Greetings\r", b"\x03"], seen)
+if b"Greetings" not in open(tmp + "/history", "rb").read():
+    print("FAIL: a line typed before Ctrl-C is not in the history"); ok = False
 sys.exit(0 if ok else 1)
 PY
 
