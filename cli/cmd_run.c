@@ -33,6 +33,7 @@ static const char *const run_help =
     "      --repeat-last-n N     penalty window (default 64; -1 = whole context)\n"
     "      --frequency-penalty F (default 0)\n"
     "      --presence-penalty F  (default 0)\n"
+    "      --logit-bias ID=BIAS  add BIAS to token ID's logit (repeatable; ID=-inf bans the token)\n"
     "      --seed S              RNG seed (default 0; -1: a random seed, printed on stderr)\n"
     "      --stop STR            stop when STR appears (repeatable, up to 16); STR is not printed\n"
     "      --echo                print the prompt before the continuation\n"

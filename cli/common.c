@@ -2,6 +2,7 @@
  * by the subcommands. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -403,6 +404,37 @@ static bool parse_seed(cli_args *a, const char *arg, uint64_t *seed) {
     return true;
 }
 
+#define MAX_LOGIT_BIAS 256
+
+/* --logit-bias ID=BIAS (repeatable): BIAS a finite number or -inf (a ban).
+ * The list lives as long as the process, as the parsed options do; the
+ * sampler checks the ids against the vocabulary. */
+static bool parse_logit_bias(cli_args *a, const char *arg, vka_sampling_params *s) {
+    static vka_logit_bias biases[MAX_LOGIT_BIAS];
+    const char *v = cli_value(a, arg);
+    if (!v) return false;
+    char *end;
+    errno = 0;
+    long id = strtol(v, &end, 10);
+    bool ok = !errno && end != v && *end == '=' && id >= 0 && id <= INT32_MAX;
+    const char *b = ok ? end + 1 : v;
+    double bias = ok ? strtod(b, &end) : 0;
+    if (!ok || end == b || *end || isnan(bias) || bias == INFINITY) {
+        cli_usage_error(a->cmd, "%s: '%s' is not ID=BIAS (a token id, and a number or -inf)", arg, v);
+        a->failed = true;
+        return false;
+    }
+    if (s->n_logit_bias >= MAX_LOGIT_BIAS) {
+        cli_usage_error(a->cmd, "%s: at most %d biases", arg, MAX_LOGIT_BIAS);
+        a->failed = true;
+        return false;
+    }
+    biases[s->n_logit_bias] = (vka_logit_bias){(int32_t)id, (float)bias};
+    s->logit_bias = biases;
+    s->n_logit_bias++;
+    return true;
+}
+
 bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched) {
     long l;
     *matched = true;
@@ -415,6 +447,7 @@ bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bo
         return cli_int(a, arg, -1, 1 << 24, &l) && ((s->penalty_last_n = (int32_t)l), true);
     if (cli_is(arg, "--frequency-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->frequency_penalty);
     if (cli_is(arg, "--presence-penalty", NULL)) return cli_float(a, arg, -100, 100, &s->presence_penalty);
+    if (cli_is(arg, "--logit-bias", NULL)) return parse_logit_bias(a, arg, s);
     if (cli_is(arg, "--seed", NULL)) return parse_seed(a, arg, &s->seed);
     *matched = false;
     return true;

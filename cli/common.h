@@ -109,7 +109,7 @@ int cli_convert_schema(const vka_sampling_params *sp, const char *cmd, char **gb
 
 /* The sampling options shared by run, chat and agent (--temp, --top-k,
  * --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
- * --presence-penalty, --seed; --seed -1 draws a random seed and prints it on
+ * --presence-penalty, --logit-bias ID=BIAS (repeatable), --seed; --seed -1 draws a random seed and prints it on
  * stderr, so that the run can be repeated). *matched says whether `arg` was
  * one of them; returns false after a usage error. */
 bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bool *matched);

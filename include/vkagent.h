@@ -229,8 +229,35 @@ VKA_API vka_status vka_token_to_piece(const vka_model *model, int32_t token, int
 VKA_API vka_status vka_detokenize(const vka_model *model, const int32_t *ids, size_t n_ids, int flags,
                           char *buf, size_t capacity, size_t *len);
 
-/* Text of a token as stored in the vocabulary (e.g. "▁Once", "<0x0A>", "Ġthe"). */
+/* Text of a token as stored in the vocabulary (e.g. "▁Once", "<0x0A>", "Ġthe"),
+ * NUL-terminated; NULL for an id outside the vocabulary. Valid while the
+ * model lives. */
 VKA_API const char *vka_token_text(const vka_model *model, int32_t token);
+
+/* The id of the token whose text is exactly `text`: first as stored in the
+ * vocabulary (vka_token_text: "<|im_end|>", "▁Once", "Ġthe"), else as the
+ * bytes it stands for (vka_token_to_piece with VKA_DETOKENIZE_SPECIAL:
+ * " Once", " the"; the lowest such id). VKA_ERR_NOT_FOUND when no token
+ * matches (*id is then -1). Use it for logit_bias and stop tokens. */
+VKA_API vka_status vka_token_lookup(const vka_model *model, const char *text, int32_t *id);
+
+/* Attributes of a token (bits of vka_token_attributes). Exactly one of
+ * NORMAL, CONTROL, BYTE, USER_DEFINED, UNKNOWN, UNUSED (the vocabulary's
+ * token type), plus EOG when the token ends a generation (EOS, EOT and
+ * control tokens that end a turn: what stop_on_eos stops at) and BOS. */
+typedef enum vka_token_attr {
+    VKA_TOKEN_ATTR_NORMAL = 1u << 0,
+    VKA_TOKEN_ATTR_CONTROL = 1u << 1,      /* special: <s>, <|im_start|>; not printed unless asked */
+    VKA_TOKEN_ATTR_BYTE = 1u << 2,         /* one raw byte, <0x0A> */
+    VKA_TOKEN_ATTR_USER_DEFINED = 1u << 3,
+    VKA_TOKEN_ATTR_UNKNOWN = 1u << 4,
+    VKA_TOKEN_ATTR_UNUSED = 1u << 5,
+    VKA_TOKEN_ATTR_EOG = 1u << 6,          /* end of generation */
+    VKA_TOKEN_ATTR_BOS = 1u << 7,
+} vka_token_attr;
+
+/* 0 for a NULL model or an id outside the vocabulary. */
+VKA_API uint32_t vka_token_attributes(const vka_model *model, int32_t token);
 
 /* Byte-level BPE: the pre-tokenizer that splits text before the merges
  * ("gpt2", "llama3", "qwen2", "smollm"; "" for SentencePiece). *fallback
@@ -242,6 +269,8 @@ VKA_API const char *vka_model_pretokenizer(const vka_model *model, bool *fallbac
 /* ---------------------------------------------------------------- sampling */
 
 /* The sampler's stages run in this fixed order:
+ *   0. logit_bias: each listed token's bias is added to its logit
+ *      (-INFINITY bans the token);
  *   1. penalties (repetition, frequency, presence) over the last
  *      penalty_last_n tokens of the history: the accepted tokens, and in
  *      vka_generate the prompt before them;
@@ -275,7 +304,18 @@ typedef struct vka_sampling_params {
     const char *json_schema;    /* JSON Schema text (draft 2020-12; docs/structured-output.md) */
     bool json;                  /* any JSON value */
     uint32_t json_schema_flags; /* VKA_JSON_SCHEMA_* options of the conversion; default 0 */
+    /* Biases added to the logits of the listed tokens (stage 0); a token
+     * listed twice gets both. Ids outside the vocabulary and biases that are
+     * NaN or +inf are VKA_ERR_INVALID_ARGUMENT. The array is copied when the
+     * sampler (or generation) is created. Default: none. */
+    const struct vka_logit_bias *logit_bias;
+    size_t n_logit_bias;
 } vka_sampling_params;
+
+typedef struct vka_logit_bias {
+    int32_t token;
+    float bias;                 /* added to the token's logit; -INFINITY bans it */
+} vka_logit_bias;
 
 /* Options of the JSON Schema conversion (bits of json_schema_flags). */
 typedef enum vka_json_schema_flag {

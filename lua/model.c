@@ -182,6 +182,41 @@ static int l_token_text(lua_State *L) {
     return 1;
 }
 
+/* model:token_lookup(text): the id of the token with exactly this text
+ * (stored, else its bytes), or nil. */
+static int l_token_lookup(lua_State *L) {
+    const char *fn = "model:token_lookup";
+    lvka_model *m = lvka_check_model(L, 1, fn);
+    const char *text = lvka_check_string(L, 2, 1, fn, "text", NULL);
+    int32_t id;
+    if (vka_token_lookup(m->ref->model, text, &id) != VKA_OK) lua_pushnil(L);
+    else lua_pushinteger(L, id);
+    return 1;
+}
+
+/* model:token_attributes(id): {normal|control|byte|user_defined|unknown|unused = true, eog =, bos =}. */
+static int l_token_attributes(lua_State *L) {
+    const char *fn = "model:token_attributes";
+    lvka_model *m = lvka_check_model(L, 1, fn);
+    lua_Integer id = lvka_check_integer(L, 2, 1, fn, "id");
+    uint32_t attr = id >= 0 && id <= INT32_MAX ? vka_token_attributes(m->ref->model, (int32_t)id) : 0;
+    if (!attr) return luaL_error(L, "%s: %d is not a token of this model", fn, (int)id);
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {{VKA_TOKEN_ATTR_NORMAL, "normal"}, {VKA_TOKEN_ATTR_CONTROL, "control"},
+                 {VKA_TOKEN_ATTR_BYTE, "byte"}, {VKA_TOKEN_ATTR_USER_DEFINED, "user_defined"},
+                 {VKA_TOKEN_ATTR_UNKNOWN, "unknown"}, {VKA_TOKEN_ATTR_UNUSED, "unused"},
+                 {VKA_TOKEN_ATTR_EOG, "eog"}, {VKA_TOKEN_ATTR_BOS, "bos"}};
+    lua_createtable(L, 0, 3);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(attr & names[i].bit)) continue;
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, names[i].name);
+    }
+    return 1;
+}
+
 static int l_meta(lua_State *L) {
     lvka_model *m = lvka_check_model(L, 1, "model:meta");
     const char *v = vka_model_meta_string(m->ref->model, lvka_check_string(L, 2, 1, "model:meta", "key", NULL));
@@ -286,6 +321,8 @@ void lvka_open_model(lua_State *L) {
         {"tokenize", l_tokenize},
         {"detokenize", l_detokenize},
         {"token_text", l_token_text},
+        {"token_lookup", l_token_lookup},
+        {"token_attributes", l_token_attributes},
         {"meta", l_meta},
         {"apply_chat_template", l_apply_chat_template},
         {"session", l_session},

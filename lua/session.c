@@ -37,7 +37,7 @@ void lvka_push_session(lua_State *L, vka_session *session, lvka_model_ref *mref,
 const char *const lvka_generate_opt_names[] = {
     "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "frequency_penalty", "presence_penalty",
     "penalty_last_n", "seed", "grammar", "grammar_root", "json_schema", "json", "max_tokens", "stop",
-    "on_token", "parse_special", "stop_on_eos", "strict", "lenient", "flexible_ws", "oneof_as_anyof", NULL,
+    "on_token", "parse_special", "stop_on_eos", "strict", "lenient", "flexible_ws", "oneof_as_anyof", "logit_bias", NULL,
 };
 
 static float opt_float(lua_State *L, int idx, const char *fn, const char *key, float dflt) {
@@ -79,6 +79,32 @@ static void parse_stop(lua_State *L, int idx, const char *fn, vka_generate_param
     }
     for (size_t i = 0; i < gp->n_stop; i++)
         if (!gp->stop[i][0]) luaL_error(L, "%s: opts.stop[%d] is empty", fn, (int)i + 1);
+}
+
+/* opts.logit_bias: {[token id] = bias}, -math.huge banning a token; the
+ * array lives in a userdata left on the stack (the sampler copies it). */
+static void parse_logit_bias(lua_State *L, int idx, const char *fn, vka_sampling_params *sp) {
+    int t = lvka_opt_push(L, idx, "logit_bias");
+    if (t == LUA_TNIL) return;   /* the nil stays as a placeholder */
+    if (t != LUA_TTABLE) luaL_error(L, "%s: opts.logit_bias must be a table {[token id] = bias}, got %s", fn, lua_typename(L, t));
+    int map = lua_gettop(L);
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) n++;
+    vka_logit_bias *arr = lua_newuserdatauv(L, (n ? n : 1) * sizeof *arr, 0);
+    size_t i = 0;
+    for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1), i++) {
+        int is_int = 0, is_num = 0;
+        lua_Integer id = lua_tointegerx(L, -2, &is_int);
+        lua_Number bias = lua_tonumberx(L, -1, &is_num);
+        if (!is_int || lua_type(L, -2) != LUA_TNUMBER || id < 0 || id > INT32_MAX)
+            luaL_error(L, "%s: opts.logit_bias keys must be token ids (integers >= 0), got %s", fn, luaL_typename(L, -2));
+        if (!is_num || lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "%s: opts.logit_bias[%d] must be a number (-math.huge bans), got %s", fn, (int)id,
+                       luaL_typename(L, -1));
+        arr[i] = (vka_logit_bias){(int32_t)id, (float)bias};
+    }
+    sp->logit_bias = arr;
+    sp->n_logit_bias = n;
 }
 
 /* opts.strict, lenient, flexible_ws, oneof_as_anyof: booleans for the
@@ -136,6 +162,7 @@ void lvka_parse_gen_opts(lua_State *L, int idx, const char *fn, lvka_gen_opts *o
         luaL_error(L, "%s: opts.json_schema must be a table or a JSON string, got %s", fn, lua_typename(L, t));
     }
     parse_schema_flags(L, idx, fn, sp);
+    parse_logit_bias(L, idx, fn, sp);
     gp->max_tokens = opt_i32(L, idx, fn, "max_tokens", gp->max_tokens);
     parse_stop(L, idx, fn, gp);
     lvka_opt_boolean(L, idx, fn, "parse_special", &gp->parse_special);
@@ -380,6 +407,122 @@ static int l_tokens(lua_State *L) {
     return 1;
 }
 
+/* ---------------------------------------------------------------- custom samplers */
+
+/* session:feed(ids): appends token ids (a list) to the context and
+ * evaluates them, so that session:logits() predicts what follows. */
+static int l_feed(lua_State *L) {
+    const char *fn = "session:feed";
+    lvka_session *s = lvka_check_session(L, 1, fn);
+    lvka_check_idle(L, s, fn);
+    lvka_check_table(L, 2, 1, fn, "ids");
+    size_t n;
+    int32_t *ids = lvka_ids_from_table(L, 2, vka_session_model(s->session), fn, &n);
+    if (vka_session_feed(s->session, ids, n) != VKA_OK) return lvka_fail(L, fn);
+    return 0;
+}
+
+#define LOGITS_MT "vkagent.logits"
+
+/* A copy of the next-token logits: logits[id] (ids from 0), #logits. */
+typedef struct logits_ud {
+    uint32_t n;
+    float v[];
+} logits_ud;
+
+static int logits_argmax(lua_State *L) {
+    logits_ud *u = luaL_checkudata(L, 1, LOGITS_MT);
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < u->n; i++)
+        if (u->v[i] > u->v[best]) best = i;
+    lua_pushinteger(L, best);
+    return 1;
+}
+
+/* logits:top(k): the ids of the k highest logits, best first (ties: lower id). */
+static int logits_top(lua_State *L) {
+    logits_ud *u = luaL_checkudata(L, 1, LOGITS_MT);
+    lua_Integer k = lvka_check_integer(L, 2, 1, "logits:top", "k");
+    if (k < 0 || k > u->n) return luaL_error(L, "logits:top: k must be between 0 and %d, got %d", (int)u->n, (int)k);
+    /* insertion into a sorted list of k: k is small for custom samplers */
+    uint32_t *best = lua_newuserdatauv(L, (k ? (size_t)k : 1) * sizeof *best, 0);
+    uint32_t have = 0;
+    for (uint32_t i = 0; i < u->n && k > 0; i++) {
+        if (have == (uint32_t)k && !(u->v[i] > u->v[best[have - 1]])) continue;
+        uint32_t at = have < (uint32_t)k ? have++ : have - 1;
+        while (at > 0 && u->v[i] > u->v[best[at - 1]]) {
+            best[at] = best[at - 1];
+            at--;
+        }
+        best[at] = i;
+    }
+    lua_createtable(L, (int)have, 0);
+    for (uint32_t i = 0; i < have; i++) {
+        lua_pushinteger(L, best[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int logits_index(lua_State *L) {
+    logits_ud *u = luaL_checkudata(L, 1, LOGITS_MT);
+    int is_int = 0;
+    lua_Integer id = lua_tointegerx(L, 2, &is_int);
+    if (is_int && lua_type(L, 2) == LUA_TNUMBER) {
+        if (id >= 0 && id < u->n) lua_pushnumber(L, u->v[id]);
+        else lua_pushnil(L);
+        return 1;
+    }
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "methods");
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static int logits_len(lua_State *L) {
+    lua_pushinteger(L, ((logits_ud *)luaL_checkudata(L, 1, LOGITS_MT))->n);
+    return 1;
+}
+
+/* session:logits(): a copy of the logits predicting the next token, nil
+ * before anything was fed. */
+static int l_logits(lua_State *L) {
+    const char *fn = "session:logits";
+    lvka_session *s = lvka_check_session(L, 1, fn);
+    lvka_check_idle(L, s, fn);
+    const float *v = vka_session_logits(s->session);
+    if (!v) {
+        lua_pushnil(L);
+        return 1;
+    }
+    vka_model_info info;
+    vka_model_get_info(vka_session_model(s->session), &info);
+    logits_ud *u = lua_newuserdatauv(L, sizeof *u + (size_t)info.n_vocab * sizeof(float), 0);
+    u->n = info.n_vocab;
+    memcpy(u->v, v, (size_t)info.n_vocab * sizeof(float));
+    if (luaL_newmetatable(L, LOGITS_MT)) {
+        static const luaL_Reg methods[] = {{"argmax", logits_argmax}, {"top", logits_top}, {NULL, NULL}};
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "methods");
+        lua_pushcfunction(L, logits_index);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, logits_len);
+        lua_setfield(L, -2, "__len");
+    }
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+/* session:warning(): vka_session_warning's text, or nil. */
+static int l_warning(lua_State *L) {
+    lvka_session *s = lvka_check_session(L, 1, "session:warning");
+    const char *w = vka_session_warning(s->session);
+    if (w) lua_pushstring(L, w);
+    else lua_pushnil(L);
+    return 1;
+}
+
 static int l_cancel(lua_State *L) {
     lvka_session *s = lvka_check_session(L, 1, "session:cancel");
     vka_session_cancel(s->session);
@@ -438,6 +581,9 @@ void lvka_open_session(lua_State *L) {
         {"n_past", l_n_past},
         {"n_ctx", l_n_ctx},
         {"tokens", l_tokens},
+        {"feed", l_feed},
+        {"logits", l_logits},
+        {"warning", l_warning},
         {"cancel", l_cancel},
         {"model", l_model},
         {"close", l_close},

@@ -350,13 +350,53 @@ Test(model, thread_count) {
     cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
     vka_model_info info;
     vka_model_get_info(m, &info);
-    cr_expect_str_eq(info.device, "cpu (3 threads)");
+    cr_expect_eq(strncmp(info.device, "cpu (3 threads", 14), 0, "device '%s'", info.device);
     vka_model_free(m);
     setenv("VKAGENT_THREADS", "2", 1);
     mp.n_threads = 0;
     cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
     vka_model_get_info(m, &info);
-    cr_expect_str_eq(info.device, "cpu (2 threads)");
+    cr_expect_eq(strncmp(info.device, "cpu (2 threads", 14), 0, "device '%s'", info.device);
     vka_model_free(m);
     unsetenv("VKAGENT_THREADS");
+}
+
+/* Token lookup by stored text or by the bytes a token stands for, and the
+ * token attributes, on stories260K (SentencePiece) and the Qwen3 vocabulary
+ * (byte-level BPE with control tokens). */
+Test(model, token_lookup_and_attributes) {
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu";
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(stories(), &mp, &m), VKA_OK, "%s", vka_last_error());
+    int32_t id = 0;
+    cr_expect_eq(vka_token_lookup(m, "\xe2\x96\x81Once", &id), VKA_OK);
+    cr_expect_eq(id, 403);
+    cr_expect_eq(vka_token_lookup(m, " Once", &id), VKA_OK, "by its bytes");
+    cr_expect_eq(id, 403);
+    cr_expect_eq(vka_token_lookup(m, "no such token text", &id), VKA_ERR_NOT_FOUND);
+    cr_expect_eq(id, -1);
+    cr_expect_eq(vka_token_lookup(m, NULL, &id), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(vka_token_attributes(m, 403), VKA_TOKEN_ATTR_NORMAL);
+    cr_expect_eq(vka_token_attributes(m, 1), VKA_TOKEN_ATTR_CONTROL | VKA_TOKEN_ATTR_BOS, "BOS: %#x",
+                 vka_token_attributes(m, 1));
+    cr_expect_eq(vka_token_attributes(m, 2), VKA_TOKEN_ATTR_CONTROL | VKA_TOKEN_ATTR_EOG, "EOS: %#x",
+                 vka_token_attributes(m, 2));
+    cr_expect_eq(vka_token_attributes(m, 13), VKA_TOKEN_ATTR_BYTE, "<0x0A>: %#x", vka_token_attributes(m, 13));
+    cr_expect_eq(vka_token_attributes(m, 512), 0u);
+    cr_expect_eq(vka_token_attributes(m, -1), 0u);
+    vka_model_free(m);
+
+    const char *qwen = test_data_path("fixtures/vocab/qwen3.gguf");
+    REQUIRE_FIXTURE(qwen);
+    mp.vocab_only = true;
+    cr_assert_eq(vka_model_load(qwen, &mp, &m), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_token_lookup(m, "<|im_end|>", &id), VKA_OK);
+    cr_expect_str_eq(vka_token_text(m, id), "<|im_end|>");
+    cr_expect_eq(vka_token_attributes(m, id), VKA_TOKEN_ATTR_CONTROL | VKA_TOKEN_ATTR_EOG);
+    cr_assert_eq(vka_token_lookup(m, " the", &id), VKA_OK);
+    cr_expect_str_eq(vka_token_text(m, id), "\xc4\xa0the");
+    cr_expect_eq(vka_token_attributes(m, id), VKA_TOKEN_ATTR_NORMAL);
+    vka_model_free(m);
 }

@@ -1037,3 +1037,52 @@ Test(grammar_hook, replacing_frees_the_old_one) {
     vka_sampler_free(s);
     cr_assert_eq(a.free_calls + b.free_calls, 2);
 }
+
+/* ------------------------------------------------------------------ logit_bias */
+
+/* Biases are added before every other stage; -inf bans a token even under
+ * greedy sampling; the caller's array is copied; bad entries are refused. */
+Test(logit_bias, adds_and_bans) {
+    float logits[4] = {1.0f, 3.0f, 2.0f, 0.0f};
+    vka_logit_bias bias[] = {{1, -INFINITY}, {3, 1.5f}, {3, 1.0f}};
+    vka_sampling_params p = greedy_params();
+    p.logit_bias = bias;
+    p.n_logit_bias = 2;
+    vka_sampler *s = make_sampler(4, &p);
+    bias[0].token = 0;   /* the sampler kept its own copy */
+    cr_expect_eq(sample_one(s, logits), 2, "token 1 is banned: 2 (2.0) beats 3 (1.5)");
+    vka_sampler_free(s);
+    p.n_logit_bias = 3;  /* token 3 listed twice: 0 + 1.5 + 1.0 beats 2.0 */
+    bias[0].token = 1;
+    s = make_sampler(4, &p);
+    cr_expect_eq(sample_one(s, logits), 3);
+    vka_sampler_free(s);
+    /* sampled draws never pick a banned token */
+    p = plain_params();
+    vka_logit_bias ban[] = {{1, -INFINITY}, {2, -INFINITY}};
+    p.logit_bias = ban;
+    p.n_logit_bias = 2;
+    s = make_sampler(4, &p);
+    for (int i = 0; i < 200; i++) {
+        int32_t t = sample_one(s, logits);
+        cr_assert(t == 0 || t == 3, "draw %d gave banned token %d", i, t);
+    }
+    vka_sampler_free(s);
+}
+
+Test(logit_bias, bad_entries_are_refused) {
+    vka_sampling_params p = greedy_params();
+    vka_sampler *s = NULL;
+    vka_logit_bias out_of_range[] = {{4, 1.0f}}, nan_bias[] = {{0, NAN}}, plus_inf[] = {{0, INFINITY}};
+    p.logit_bias = out_of_range;
+    p.n_logit_bias = 1;
+    cr_expect_eq(vka_sampler_new(NULL, 4, &p, &s), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_neq(strstr(vka_last_error(), "outside the vocabulary"), NULL, "%s", vka_last_error());
+    p.logit_bias = nan_bias;
+    cr_expect_eq(vka_sampler_new(NULL, 4, &p, &s), VKA_ERR_INVALID_ARGUMENT);
+    p.logit_bias = plus_inf;
+    cr_expect_eq(vka_sampler_new(NULL, 4, &p, &s), VKA_ERR_INVALID_ARGUMENT);
+    p.logit_bias = NULL;
+    cr_expect_eq(vka_sampler_new(NULL, 4, &p, &s), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_null(s);
+}

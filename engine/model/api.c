@@ -115,3 +115,36 @@ vka_status vka_sampler_create(const vka_model *m, const vka_sampling_params *par
     if (!m || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_sampler_create: model and out are required");
     return vka_sampler_new(m->vocab, vka_vocab_size(m->vocab), params, out);
 }
+
+vka_status vka_token_lookup(const vka_model *m, const char *text, int32_t *id) {
+    if (!m || !text || !id) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_token_lookup: model, text and id are required");
+    *id = -1;
+    size_t len = strlen(text);
+    int32_t found = vka_vocab_find(m->vocab, text, len);
+    /* Then the bytes a token stands for (" the" for "Ġthe" or "▁the"): the
+     * lowest id, so a whole-word token wins over a byte token of one byte. */
+    for (uint32_t i = 0; found < 0 && i < vka_vocab_size(m->vocab); i++) {
+        const char *bytes;
+        size_t n = vka_vocab_piece(m->vocab, (int32_t)i, true, &bytes);
+        if (n == len && n && memcmp(bytes, text, n) == 0) found = (int32_t)i;
+    }
+    if (found < 0) return vka_fail(VKA_ERR_NOT_FOUND, "no token has the text '%s'", text);
+    *id = found;
+    return VKA_OK;
+}
+
+uint32_t vka_token_attributes(const vka_model *m, int32_t token) {
+    if (!m || token < 0 || (uint32_t)token >= vka_vocab_size(m->vocab)) return 0;
+    uint32_t attr = 0;
+    switch (vka_vocab_token_type(m->vocab, token)) {
+    case VKA_TOKEN_CONTROL: attr |= VKA_TOKEN_ATTR_CONTROL; break;
+    case VKA_TOKEN_BYTE: attr |= VKA_TOKEN_ATTR_BYTE; break;
+    case VKA_TOKEN_USER_DEFINED: attr |= VKA_TOKEN_ATTR_USER_DEFINED; break;
+    case VKA_TOKEN_UNKNOWN: attr |= VKA_TOKEN_ATTR_UNKNOWN; break;
+    case VKA_TOKEN_UNUSED: attr |= VKA_TOKEN_ATTR_UNUSED; break;
+    default: attr |= VKA_TOKEN_ATTR_NORMAL; break;
+    }
+    if (vka_vocab_is_eog(m->vocab, token)) attr |= VKA_TOKEN_ATTR_EOG;
+    if (token == vka_vocab_bos(m->vocab)) attr |= VKA_TOKEN_ATTR_BOS;
+    return attr;
+}

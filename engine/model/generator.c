@@ -332,6 +332,8 @@ static vka_status setup(vka_generator *g, vka_session *s, const int32_t *ids, si
         g->params.stop = (const char *const *)g->stops;
     }
     g->params.sampling.grammar = g->params.sampling.grammar_root = g->params.sampling.json_schema = NULL;
+    g->params.sampling.logit_bias = NULL;   /* the sampler keeps its own copy */
+    g->params.sampling.n_logit_bias = 0;
     if (!(g->prompt = malloc((n_ids ? n_ids : 1) * sizeof *ids))) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     if (n_ids) memcpy(g->prompt, ids, n_ids * sizeof *ids);
     g->n_prompt = n_ids;

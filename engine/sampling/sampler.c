@@ -53,6 +53,7 @@ struct vka_sampler {
     candidate *cand;                /* (n_vocab) candidates, best first */
     candidate *cand_tmp;            /* (n_vocab) radix sort buffer */
     double *weight;                 /* (n_vocab) exp of scaled logits, parallel to cand */
+    vka_logit_bias *bias;           /* params.logit_bias, copied */
 };
 
 /* ------------------------------------------------------------------ RNG */
@@ -151,7 +152,36 @@ void vka_sampler_free(vka_sampler *s) {
     free(s->cand);
     free(s->cand_tmp);
     free(s->weight);
+    free(s->bias);
     free(s);
+}
+
+static vka_status check_logit_bias(const vka_sampling_params *p, uint32_t n_vocab) {
+    if (p->n_logit_bias && !p->logit_bias)
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "sampling: n_logit_bias is %zu but logit_bias is NULL", p->n_logit_bias);
+    for (size_t i = 0; i < p->n_logit_bias; i++) {
+        const vka_logit_bias *b = &p->logit_bias[i];
+        if (b->token < 0 || (uint32_t)b->token >= n_vocab)
+            return vka_fail(VKA_ERR_INVALID_ARGUMENT, "sampling: logit_bias[%zu] names token %d, outside the "
+                            "vocabulary (0..%u)", i, (int)b->token, n_vocab - 1);
+        if (isnan(b->bias) || b->bias == INFINITY)
+            return vka_fail(VKA_ERR_INVALID_ARGUMENT, "sampling: logit_bias[%zu] (token %d) is %g; it must be "
+                            "finite or -inf (a ban)", i, (int)b->token, (double)b->bias);
+    }
+    return VKA_OK;
+}
+
+/* Keeps a copy: the caller's array need not outlive the sampler. */
+static vka_status copy_logit_bias(vka_sampler *s, const vka_sampling_params *p) {
+    s->params.logit_bias = NULL;
+    s->params.n_logit_bias = 0;
+    if (!p->n_logit_bias) return VKA_OK;
+    s->bias = malloc(p->n_logit_bias * sizeof *s->bias);
+    if (!s->bias) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "sampling: out of memory for the logit biases");
+    memcpy(s->bias, p->logit_bias, p->n_logit_bias * sizeof *s->bias);
+    s->params.logit_bias = s->bias;
+    s->params.n_logit_bias = p->n_logit_bias;
+    return VKA_OK;
 }
 
 vka_status vka_sampler_new(const struct vka_vocab *vocab, uint32_t n_vocab,
@@ -167,6 +197,7 @@ vka_status vka_sampler_new(const struct vka_vocab *vocab, uint32_t n_vocab,
         params = &defaults;
     }
     VKA_TRY(check_params(params));
+    VKA_TRY(check_logit_bias(params, n_vocab));
 
     vka_sampler *s = calloc(1, sizeof *s);
     if (!s) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "vka_sampler_new: out of memory");
@@ -186,6 +217,11 @@ vka_status vka_sampler_new(const struct vka_vocab *vocab, uint32_t n_vocab,
         vka_sampler_free(s);
         return vka_fail(VKA_ERR_OUT_OF_MEMORY,
                         "vka_sampler_new: out of memory for the scratch of %u tokens", n_vocab);
+    }
+    vka_status bias_st = copy_logit_bias(s, params);
+    if (bias_st != VKA_OK) {
+        vka_sampler_free(s);
+        return bias_st;
     }
     if (params->grammar || params->json_schema || params->json) {
         vka_sampler_constraint c;
@@ -631,8 +667,9 @@ vka_status vka_sampler_sample(vka_sampler *s, const float *logits, int32_t *toke
                         !s ? "sampler" : !logits ? "logits" : "token");
     const float *src = logits;
     bool penalise = penalties_active(s);
-    if (penalise || s->has_constraint) {
+    if (penalise || s->has_constraint || s->params.n_logit_bias) {
         memcpy(s->work, logits, s->n_vocab * sizeof *logits);  /* cleaned as it is read */
+        for (size_t i = 0; i < s->params.n_logit_bias; i++) s->work[s->bias[i].token] += s->bias[i].bias;
         if (penalise) apply_penalties(s, s->work);
         src = s->work;
     }

@@ -115,5 +115,15 @@ expect_exit "grammar bad schema" 1 "pattern" "$vkagent" grammar --json-schema '{
 grep -q "\[ *1/" "$tmp/err" || fail "quantize shows no per-tensor progress"
 expect_exit "quantize onto itself" 1 "overwrite" "$vkagent" quantize "$tmp/tiny.gguf" "$tmp/tiny.gguf" Q8_0
 
+# ---- --logit-bias: a boost and a ban change the greedy text; bad values are usage errors ----
+plain=$("$vkagent" run -m "$stories" --device "$device" --temp 0 -n 6 -p "Once upon a time" 2>/dev/null)
+biased=$("$vkagent" run -m "$stories" --device "$device" --temp 0 -n 6 -p "Once upon a time" \
+  --logit-bias 300=100 --logit-bias=5=-inf 2>/dev/null) || fail "run --logit-bias"
+[[ -n $biased && $biased != "$plain" ]] || fail "--logit-bias changed nothing: '$biased'"
+expect_exit "logit-bias without =" 2 "ID=BIAS" "$vkagent" run -m "$stories" --logit-bias 300
+expect_exit "logit-bias +inf" 2 "ID=BIAS" "$vkagent" run -m "$stories" --logit-bias 300=inf
+expect_exit "logit-bias id" 1 "outside the vocabulary" "$vkagent" run -m "$stories" --device "$device" -n 1 \
+  --logit-bias 99999=1
+
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi
 echo "all CLI checks passed"

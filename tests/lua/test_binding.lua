@@ -344,6 +344,71 @@ T.test("reset, rewind, fork, cancel, n_ctx", function()
   s:close()
 end)
 
+T.test("logit_bias boosts and bans tokens", function()
+  local s = model:session({ n_ctx = 64 })
+  local function first_token(opts)
+    local got
+    opts.temperature, opts.max_tokens = 0, 1
+    opts.on_token = function(_, id) got = got or id end
+    s:reset()
+    s:generate("Once upon a time", opts)
+    return got
+  end
+  local greedy = first_token({})
+  T.ok(greedy ~= first_token({ logit_bias = { [greedy] = -math.huge } }), "a banned token is never chosen")
+  T.eq(first_token({ logit_bias = { [300] = 100 } }), 300, "a large bias wins")
+  T.raises("opts.logit_bias keys must be token ids", s.generate, s, "x", { logit_bias = { [-1] = 1 } })
+  T.raises("opts.logit_bias[3] must be a number", s.generate, s, "x", { logit_bias = { [3] = "a" } })
+  T.raises("outside the vocabulary", s.generate, s, "x", { logit_bias = { [512] = 1 } })
+  s:close()
+end)
+
+T.test("session:warning: a context above the training one", function()
+  local s = model:session({ n_ctx = 1024 })
+  T.contains(s:warning(), "larger than the model's training context (512 tokens)")
+  s:close()
+  s = model:session()
+  T.eq(s:warning(), nil)
+  T.eq(s:n_ctx(), 512, "the default: the smaller of the training context and 4096")
+  s:close()
+end)
+
+T.test("token lookup, attributes, and logits for a custom sampler", function()
+  T.eq(model:token_lookup("\u{2581}Once"), 403)
+  T.eq(model:token_lookup(" Once"), 403, "by the bytes it stands for")
+  T.eq(model:token_lookup("no such token"), nil)
+  T.same(model:token_attributes(403), { normal = true })
+  T.same(model:token_attributes(2), { control = true, eog = true })
+  T.same(model:token_attributes(1), { control = true, bos = true })
+  T.raises("model:token_attributes: 512 is not a token of this model", model.token_attributes, model, 512)
+  local s = model:session({ n_ctx = 64 })
+  T.eq(s:logits(), nil, "nothing fed yet")
+  local ids = model:tokenize("Once upon a time")
+  s:feed(ids)
+  local logits = s:logits()
+  T.eq(#logits, 512)
+  T.eq(logits[512], nil)
+  T.eq(type(logits[0]), "number")
+  local best = logits:argmax()
+  T.same(logits:top(1), { best })
+  local top = logits:top(5)
+  for i = 2, 5 do T.ok(logits[top[i - 1]] >= logits[top[i]], "top is best first") end
+  -- a greedy loop written in Lua gives the greedy text of generate
+  local mine = {}
+  for _ = 1, 6 do
+    local id = s:logits():argmax()
+    mine[#mine + 1] = id
+    s:feed({ id })
+  end
+  local g = model:session({ n_ctx = 64 })
+  local got = {}
+  g:generate("Once upon a time", { temperature = 0, max_tokens = 6, on_token = function(_, id) got[#got + 1] = id end })
+  T.same(mine, got)
+  T.raises("session:feed: argument #1 (ids) must be a table", s.feed, s, "text")
+  g:close()
+  s:close()
+end)
+
 T.test("use after close is a Lua error, never a crash", function()
   local m2 = vkagent.load(model_path, { device = "cpu" })
   local s = m2:session()
