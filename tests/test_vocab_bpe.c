@@ -200,6 +200,25 @@ Test(vocab_bpe, settings_from_metadata) {
     close_fixture(&l);
 }
 
+/* The same through the public API: vka_model_pretokenizer on a vocab-only load. */
+Test(vocab_bpe, pretokenizer_public) {
+    const char *path = test_data_path("fixtures/vocab/qwen3.gguf");
+    REQUIRE_FIXTURE(path);
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.vocab_only = true;
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "%s", vka_last_error());
+    bool fallback = true;
+    cr_expect_str_eq(vka_model_pretokenizer(m, &fallback), "qwen2");
+    cr_expect_not(fallback);
+    cr_expect_str_eq(vka_model_pretokenizer(m, NULL), "qwen2");
+    vka_model_free(m);
+    fallback = true;
+    cr_expect_null(vka_model_pretokenizer(NULL, &fallback));
+    cr_expect_not(fallback);
+}
+
 /* Control tokens' text is raw text without PARSE_SPECIAL; user-defined
  * ones are matched always; [PAD] (unused) texts never. */
 Test(vocab_bpe, qwen3_special_text_without_parse_special) {
