@@ -1,17 +1,13 @@
-/* cmd_devices.c — `vkagent devices`: every Vulkan device with what vkagent
- * needs to know about it, and with -m, the device memory a model actually
- * takes on the chosen backend. */
+/* cmd_devices.c — `vkagent devices`: where models can run (vka_device_list:
+ * the CPU backends and every Vulkan device with what vkagent needs to know
+ * about it), and with -m, the device memory a model actually takes on the
+ * chosen backend (vka_model_get_stats). Public API only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <vulkan/vulkan.h>
 
-#include "backends/backend.h"
 #include "commands.h"
 #include "common.h"
-#include "model/model.h"
-#include "model/session.h"
-#include "backends/vulkan/vulkan_backend.h"
 
 static const char *const devices_help =
     "usage: vkagent devices [-m MODEL [--device DEV] [-c N]]\n"
@@ -29,51 +25,74 @@ static const char *const devices_help =
 
 #define MiB (1024.0 * 1024.0)
 
-static void print_version(const char *label, uint32_t v) {
-    printf("    %-24s %u.%u.%u\n", label, VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v));
-}
-
-/* Prints a found feature; returns whether it was found. */
-static int print_feature(const char *name, bool found, bool enabled, const char *note) {
-    if (found) printf(" %s%s%s", name, enabled ? "" : " (off)", note ? note : "");
-    return found;
-}
-
-static void print_device(const vka_vk_device_desc *d, bool best) {
-    printf("%s vulkan:%u  %s  [%s]\n", best ? "*" : " ", d->index, d->name, d->type_name);
-    printf("    %-24s %s %s (version 0x%08x)\n", "driver", d->driver_name, d->driver_info, d->driver_version);
-    print_version("Vulkan", d->api_version);
+static void print_vulkan_device(const vka_device_info *d) {
+    printf("%s %s  %s  [%s]\n", d->is_auto ? "*" : " ", d->device, d->name, d->type_name);
+    printf("    %-24s %s\n", "driver", d->driver);
+    printf("    %-24s %s\n", "Vulkan", d->vulkan_version);
     printf("    %-24s %04x:%04x\n", "vendor:device", d->vendor_id, d->device_id);
     if (!d->usable) {
         printf("    %-24s %s\n", "not usable", d->unusable_reason);
         return;
     }
     for (uint32_t h = 0; h < d->n_heaps; h++)
-        printf("    %-24s %.0f MiB%s\n", h ? "" : "memory heaps", (double)d->heaps[h].size / MiB,
+        printf("    %-24s %.0f MiB%s\n", h ? "" : "memory heaps", (double)d->heaps[h].bytes / MiB,
                d->heaps[h].device_local ? " (device-local)" : "");
     if (d->min_subgroup_size != d->max_subgroup_size)
         printf("    %-24s %u (%u..%u)\n", "subgroup size", d->subgroup_size, d->min_subgroup_size, d->max_subgroup_size);
     else
         printf("    %-24s %u\n", "subgroup size", d->subgroup_size);
     printf("    %-24s %.0f MiB\n", "maxStorageBufferRange", (double)d->max_storage_buffer_range / MiB);
-    printf("    %-24s %.0f MiB\n", "maxMemoryAllocationSize", (double)d->max_memory_allocation_size / MiB);
+    printf("    %-24s %.0f MiB\n", "maxMemoryAllocationSize", (double)d->max_allocation_bytes / MiB);
     printf("    %-24s %u KiB\n", "max shared memory", d->max_shared_memory / 1024);
-    const vka_vk_features *f = &d->found, *e = &d->enabled;
-    printf("    %-24s", "optional features");
-    int shown = 0;
-    shown += print_feature("fp16", f->fp16, e->fp16, NULL);
-    shown += print_feature("16bit-storage", f->storage16, e->storage16, NULL);
-    shown += print_feature("8bit-storage", f->storage8, e->storage8, NULL);
-    shown += print_feature("subgroup-arithmetic", f->subgroup_arith, e->subgroup_arith, NULL);
-    shown += print_feature("subgroup-shuffle", f->subgroup_shuffle, e->subgroup_shuffle, NULL);
-    shown += print_feature("subgroup-ballot", f->subgroup_ballot, e->subgroup_ballot, NULL);
-    shown += print_feature("subgroup-size-control", f->size_control, e->size_control, NULL);
-    shown += print_feature("full-subgroups", f->full_subgroups, e->full_subgroups, NULL);
-    shown += print_feature("integer-dot-product", f->int_dot, e->int_dot, NULL);
-    shown += print_feature("NV-cooperative-matrix", f->coopmat_nv, e->coopmat_nv, NULL);
-    shown += print_feature("KHR-cooperative-matrix", f->coopmat_khr, e->coopmat_khr, " (no shader in this build)");
-    if (!shown) printf(" none");
-    printf("\n");
+    printf("    %-24s %s\n", "optional features", d->features[0] ? d->features : "none");
+}
+
+static void print_cpu_device(const vka_device_info *d) {
+    printf("%s %-9s %s\n", d->is_auto ? "*" : " ", d->device, d->name);
+}
+
+/* Every device; EXIT_OK, or EXIT_RUNTIME when they cannot be listed. */
+static int list_devices(void) {
+    size_t n = 0;
+    vka_status st = vka_device_list(NULL, 0, &n);
+    if (st != VKA_OK && st != VKA_ERR_BUFFER_TOO_SMALL) return cli_runtime_error("devices", "listing devices");
+    vka_device_info *devs = calloc(n, sizeof *devs);
+    if (!devs) return cli_runtime_error("devices", "out of memory");
+    if (vka_device_list(devs, n, &n) != VKA_OK) {
+        free(devs);
+        return cli_runtime_error("devices", "listing devices");
+    }
+    bool vulkan = false;
+    for (size_t i = 0; i < n; i++) {
+        bool cpu = devs[i].type == VKA_DEVICE_CPU;
+        if (cpu) print_cpu_device(&devs[i]);
+        else print_vulkan_device(&devs[i]);
+        vulkan |= !cpu;
+    }
+    if (!vulkan) printf("no Vulkan devices; vkagent runs on the CPU backend\n");
+    free(devs);
+    return EXIT_OK;
+}
+
+static void print_model_memory(const vka_model *m, const vka_session *s, double load_s, long n_ctx) {
+    vka_model_info info;
+    vka_model_stats st;
+    vka_model_get_info(m, &info);
+    vka_model_get_stats(m, &st);
+    printf("\nmodel on %s (loaded in %.2f s, session of %ld tokens, %s KV cache):\n", info.device, load_s, n_ctx,
+           vka_session_kv_type(s) == VKA_KV_F16 ? "f16" : "f32");
+    printf("    %-24s %.2f MiB allocated from the device\n", "device memory", (double)st.device_bytes / MiB);
+    printf("    %-24s %.2f MiB (%.2f MiB in the file)\n", "weights", (double)st.weight_bytes / MiB,
+           (double)info.weight_bytes / MiB);
+    printf("    %-24s %.2f MiB\n", "KV cache", (double)st.kv_bytes / MiB);
+    printf("    %-24s %.2f MiB\n", "activations", (double)st.activation_bytes / MiB);
+    printf("    %-24s %.2f MiB\n", "inputs/outputs", (double)st.io_bytes / MiB);
+    printf("    %-24s %.2f MiB\n", "internal", (double)st.internal_bytes / MiB);
+    printf("    %-24s %u in %.2f s (recording graphs: %.2f s)\n", "pipelines created", st.pipelines,
+           st.pipeline_seconds, st.record_seconds);
+    if (st.computes)
+        printf("    %-24s %.3f ms per step outside device work (%llu steps)\n", "host time",
+               st.host_seconds * 1e3 / (double)st.computes, (unsigned long long)st.computes);
 }
 
 /* Loads the model, runs a token of prompt and one of generation, prints what the backend holds. */
@@ -97,24 +116,7 @@ static int model_memory(const char *model_arg, const char *device, long n_ctx) {
                vka_session_feed(s, &tok, 1) != VKA_OK || vka_session_argmax(s, &tok) != VKA_OK) {
         code = cli_runtime_error("devices", "evaluating two tokens");
     }
-    if (code == EXIT_OK) {
-        vka_backend_stats st;
-        vka_backend_get_stats(m->backend, &st);
-        printf("\nmodel on %s (loaded in %.2f s, session of %ld tokens, %s KV cache):\n", m->backend->name, load_s,
-               n_ctx, s->kv_f16 ? "f16" : "f32");
-        printf("    %-24s %.2f MiB allocated from the device\n", "device memory", (double)st.device_bytes / MiB);
-        printf("    %-24s %.2f MiB (%.2f MiB in the file)\n", "weights", (double)st.weight_bytes / MiB,
-               (double)m->weight_bytes / MiB);
-        printf("    %-24s %.2f MiB\n", "KV cache", (double)st.kv_bytes / MiB);
-        printf("    %-24s %.2f MiB\n", "activations", (double)st.activation_bytes / MiB);
-        printf("    %-24s %.2f MiB\n", "inputs/outputs", (double)st.io_bytes / MiB);
-        printf("    %-24s %.2f MiB\n", "internal", (double)st.internal_bytes / MiB);
-        printf("    %-24s %u in %.2f s (recording graphs: %.2f s)\n", "pipelines created", st.pipelines,
-               st.pipeline_seconds, st.record_seconds);
-        if (st.computes)
-            printf("    %-24s %.3f ms per step outside device work (%llu steps)\n", "host time",
-                   st.host_seconds * 1e3 / (double)st.computes, (unsigned long long)st.computes);
-    }
+    if (code == EXIT_OK) print_model_memory(m, s, load_s, n_ctx);
     vka_session_free(s);
     vka_model_free(m);
     return code;
@@ -136,17 +138,7 @@ int cmd_devices(int argc, char **argv) {
     }
     if (a.failed) return EXIT_USAGE;
     if (device && !model) return cli_usage_error("devices", "--device goes with -m MODEL");
-    vka_vk_device_desc *devs = NULL;
-    uint32_t n = 0;
-    vka_status st = vka_vk_list_devices(&devs, &n);
-    if (st == VKA_ERR_NOT_FOUND || (st == VKA_OK && n == 0)) {
-        printf("no Vulkan devices (%s); vkagent runs on the CPU backend\n", st == VKA_OK ? "none listed" : vka_last_error());
-    } else if (st != VKA_OK) {
-        return cli_runtime_error("devices", "listing Vulkan devices");
-    } else {
-        int best = vka_vk_best_device(devs, n);
-        for (uint32_t i = 0; i < n; i++) print_device(&devs[i], (int)i == best);
-    }
-    free(devs);
+    int code = list_devices();
+    if (code != EXIT_OK) return code;
     return model ? model_memory(model, device, n_ctx) : EXIT_OK;
 }

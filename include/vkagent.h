@@ -159,10 +159,70 @@ typedef struct vka_model_params {
 
 VKA_API void vka_model_params_default(vka_model_params *params);
 
+/* ---------------------------------------------------------------- devices */
+
+typedef enum vka_device_type {
+    VKA_DEVICE_CPU = 0,             /* the CPU backend (device "cpu") */
+    VKA_DEVICE_DISCRETE_GPU = 1,
+    VKA_DEVICE_INTEGRATED_GPU = 2,
+    VKA_DEVICE_VIRTUAL_GPU = 3,
+    VKA_DEVICE_VULKAN_CPU = 4,      /* a CPU-type Vulkan device, e.g. Mesa's lavapipe */
+    VKA_DEVICE_OTHER = 5,
+} vka_device_type;
+
+#define VKA_DEVICE_MAX_HEAPS 16
+
+/* One place a model can run. Strings are NUL-terminated arrays inside the
+ * struct (they live as long as it does); type_name is static. */
+typedef struct vka_device_info {
+    char device[32];                /* the string for vka_model_params.device: "cpu", "vulkan:1" */
+    char name[256];                 /* e.g. "NVIDIA GeForce RTX 4090", "llvmpipe (LLVM 15.0.6, 256 bits)" */
+    vka_device_type type;
+    const char *type_name;          /* "cpu", "discrete", "integrated", "virtual", "cpu-type", "other" */
+    uint64_t memory_bytes;          /* device-local memory (Vulkan), available host memory (CPU); 0: unknown */
+    bool is_auto;                   /* the device "auto" takes */
+    bool usable;                    /* false: unusable_reason says why (e.g. below Vulkan 1.2) */
+    char unusable_reason[128];
+    /* Vulkan devices only (zero / "" for the CPU backend): */
+    char driver[512];               /* driver name and version text */
+    char vulkan_version[16];        /* e.g. "1.3.239" */
+    uint32_t vendor_id, device_id;
+    uint32_t n_heaps;
+    struct {
+        uint64_t bytes;
+        bool device_local;
+    } heaps[VKA_DEVICE_MAX_HEAPS];
+    uint32_t subgroup_size, min_subgroup_size, max_subgroup_size;
+    uint64_t max_storage_buffer_range;  /* bytes one binding may span */
+    uint64_t max_allocation_bytes;
+    uint32_t max_shared_memory;         /* bytes of workgroup shared memory */
+    /* Optional features found, space-separated ("fp16 16bit-storage ..."),
+     * each marked " (off)" where a VKAGENT_VK_* variable switches it off. */
+    char features[512];
+} vka_device_info;
+
+/* Lists where models can run: the CPU backends first ("cpu"; "cpu-ref",
+ * the plain-C reference, where the build has it), then every Vulkan device
+ * in "vulkan:N" order (none without a Vulkan loader or driver).
+ * Fills up to `capacity` entries and stores the count in *n_devices;
+ * VKA_ERR_BUFFER_TOO_SMALL (with the count stored) when capacity is too
+ * small, so capacity 0 with a NULL `out` counts. Each call asks the
+ * Vulkan driver afresh (it may take tens of milliseconds). */
+VKA_API vka_status vka_device_list(vka_device_info *out, size_t capacity, size_t *n_devices);
+
 /* Opens a GGUF file (memory-mapped) and prepares it on the chosen device. */
 VKA_API vka_status vka_model_load(const char *path, const vka_model_params *params, vka_model **out_model);
 
 VKA_API void vka_model_free(vka_model *model);
+
+/* Creates every pipeline the forward pass uses (Vulkan: compute pipelines
+ * for prompt steps and single-token steps, for both KV cache types), by
+ * running a few tokens through a tiny temporary session, so that the first
+ * generation, the first frame of a game, does not stall while the driver
+ * compiles shaders. Takes about as long as those compiles (milliseconds
+ * with a warm pipeline cache, up to seconds without); safe to call more
+ * than once. The CPU backends have nothing to build: VKA_OK at once. */
+VKA_API vka_status vka_model_warmup(vka_model *model);
 
 typedef struct vka_model_info {
     const char *architecture;   /* general.architecture, e.g. "llama" */
@@ -190,6 +250,21 @@ typedef struct vka_model_info {
 
 /* Fills *info; the strings stay valid while the model lives. */
 VKA_API vka_status vka_model_get_info(const vka_model *model, vka_model_info *info);
+
+/* What the model's backend holds and has done, for the model and all its
+ * sessions together (backends without a counter leave it 0). */
+typedef struct vka_model_stats {
+    uint64_t device_bytes;          /* memory allocated from the device (weights, KV caches, buffers) */
+    /* Vulkan: device_bytes by use (weights after repacking) */
+    uint64_t weight_bytes, kv_bytes, activation_bytes, io_bytes, internal_bytes;
+    uint32_t pipelines;             /* Vulkan compute pipelines created */
+    double pipeline_seconds;        /* creating them */
+    double record_seconds;          /* recording graphs (once per shape), pipelines included */
+    uint64_t computes;              /* forward steps run */
+    double host_seconds;            /* host time in those steps, minus waiting for the device */
+} vka_model_stats;
+
+VKA_API vka_status vka_model_get_stats(const vka_model *model, vka_model_stats *stats);
 
 /* Looks up a string-valued metadata key (e.g. "tokenizer.chat_template").
  * Returns NULL when absent or not a string. Valid while the model lives. */
@@ -458,6 +533,8 @@ VKA_API vka_status vka_session_load(vka_model *model, const char *path, const vk
                                     vka_session **out_session);
 
 VKA_API uint32_t vka_session_n_past(const vka_session *session);
+/* The KV cache's element type: VKA_KV_F16 or VKA_KV_F32 (VKA_KV_AUTO only for NULL). */
+VKA_API vka_kv_type vka_session_kv_type(const vka_session *session);
 VKA_API uint32_t vka_session_n_ctx(const vka_session *session);
 VKA_API const vka_model *vka_session_model(const vka_session *session);
 

@@ -119,6 +119,90 @@ Test(vulkan, device_strings_choose_the_backend) {
     no_validation_messages();
 }
 
+/* The public list: the CPU backend first, then the Vulkan devices as the
+ * backend lists them, each with the device string that opens it; exactly
+ * one is the device "auto" takes, and opening "auto" gives it. */
+Test(vulkan, public_device_list) {
+    require_vulkan();
+    vka_vk_device_desc *devs;
+    uint32_t n_vk;
+    cr_assert_eq(vka_vk_list_devices(&devs, &n_vk), VKA_OK);
+    size_t n = 0;
+    cr_expect_eq(vka_device_list(NULL, 0, &n), VKA_ERR_BUFFER_TOO_SMALL);
+    cr_assert_geq(n, 1 + (size_t)n_vk);
+    vka_device_info *list = calloc(n, sizeof *list);
+    cr_assert_eq(vka_device_list(list, n, &n), VKA_OK, "%s", vka_last_error());
+    size_t n_cpu = n - n_vk, n_auto = 0;
+    cr_expect_str_eq(list[0].device, "cpu");
+    cr_expect_eq(list[0].type, VKA_DEVICE_CPU);
+    for (size_t i = 0; i < n; i++) n_auto += list[i].is_auto;
+    cr_expect_eq(n_auto, 1);
+    for (uint32_t i = 0; i < n_vk; i++) {
+        const vka_device_info *d = &list[n_cpu + i];
+        char want[32];
+        snprintf(want, sizeof want, "vulkan:%u", i);
+        cr_expect_str_eq(d->device, want);
+        cr_expect_str_eq(d->name, devs[i].name);
+        cr_expect_str_eq(d->type_name, devs[i].type_name);
+        cr_expect_eq(d->type == VKA_DEVICE_VULKAN_CPU, devs[i].type == VK_PHYSICAL_DEVICE_TYPE_CPU);
+        cr_expect_eq(d->usable, devs[i].usable);
+        if (d->usable) cr_expect_gt(d->memory_bytes, 0, "%s has device-local memory", d->device);
+        cr_expect_gt(strlen(d->vulkan_version), 4);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!list[i].is_auto) continue;
+        vka_backend *b = NULL;
+        cr_assert_eq(vka_backend_open("auto", &b), VKA_OK);
+        cr_expect_eq(strncmp(b->name, list[i].device, strlen(list[i].device)), 0, "auto opened '%s', the list says %s",
+                     b->name, list[i].device);
+        vka_backend_close(b);
+    }
+    free(list);
+    free(devs);
+}
+
+/* vka_model_warmup creates the pipelines: a generation after it creates
+ * none, with either KV type; on the CPU backend it is a no-op. */
+Test(vulkan, warmup_builds_every_pipeline) {
+    require_vulkan();
+    const char *path = test_data_path("models/stories260K.gguf");
+    REQUIRE_FIXTURE(path);
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "vulkan";
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_model_warmup(m), VKA_OK, "%s", vka_last_error());
+    vka_model_stats before, after;
+    vka_model_get_stats(m, &before);
+    cr_expect_gt(before.pipelines, 0);
+    vka_kv_type kinds[] = {VKA_KV_AUTO, VKA_KV_F32};
+    for (size_t k = 0; k < 2; k++) {
+        vka_session_params sp;
+        vka_session_params_default(&sp);
+        sp.n_ctx = 64;
+        sp.kv_type = kinds[k];
+        vka_session *s = NULL;
+        cr_assert_eq(vka_session_create(m, &sp, &s), VKA_OK, "%s", vka_last_error());
+        vka_generate_params gp;
+        vka_generate_params_default(&gp);
+        gp.max_tokens = 4;
+        vka_generate_result r;
+        cr_assert_eq(vka_generate(s, "Once upon a time", &gp, &r), VKA_OK, "%s", vka_last_error());
+        vka_generate_result_clear(&r);
+        vka_session_free(s);
+    }
+    vka_model_get_stats(m, &after);
+    cr_expect_eq(after.pipelines, before.pipelines, "generation created %u pipelines after the warm-up",
+                 after.pipelines - before.pipelines);
+    vka_model_free(m);
+    mp.device = "cpu";
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "%s", vka_last_error());
+    cr_expect_eq(vka_model_warmup(m), VKA_OK);
+    vka_model_free(m);
+    no_validation_messages();
+}
+
 /* The name says the device type; a CPU-type device is marked as such. */
 Test(vulkan, backend_name_says_which_device) {
     require_vulkan();

@@ -148,3 +148,15 @@ uint32_t vka_token_attributes(const vka_model *m, int32_t token) {
     if (token == vka_vocab_bos(m->vocab)) attr |= VKA_TOKEN_ATTR_BOS;
     return attr;
 }
+
+vka_status vka_model_get_stats(const vka_model *m, vka_model_stats *out) {
+    if (!m || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_model_get_stats: model and stats are required");
+    memset(out, 0, sizeof *out);
+    if (!m->backend) return VKA_OK; /* vocab-only: nothing on a device */
+    vka_backend_stats st;
+    vka_backend_get_stats(m->backend, &st);
+    *out = (vka_model_stats){st.device_bytes, st.weight_bytes, st.kv_bytes, st.activation_bytes, st.io_bytes,
+                             st.internal_bytes, st.pipelines, st.pipeline_seconds, st.record_seconds, st.computes,
+                             st.host_seconds};
+    return VKA_OK;
+}

@@ -247,6 +247,7 @@ vka_status vka_session_fork(const vka_session *src, vka_session **out) {
 
 uint32_t vka_session_n_past(const vka_session *s) { return s ? s->n_past : 0; }
 uint32_t vka_session_n_ctx(const vka_session *s) { return s ? s->n_ctx : 0; }
+vka_kv_type vka_session_kv_type(const vka_session *s) { return !s ? VKA_KV_AUTO : s->kv_f16 ? VKA_KV_F16 : VKA_KV_F32; }
 const vka_model *vka_session_model(const vka_session *s) { return s ? s->model : NULL; }
 const int32_t *vka_session_tokens(const vka_session *s) { return s ? s->tokens : NULL; }
 

@@ -125,5 +125,12 @@ expect_exit "logit-bias +inf" 2 "ID=BIAS" "$vkagent" run -m "$stories" --logit-b
 expect_exit "logit-bias id" 1 "outside the vocabulary" "$vkagent" run -m "$stories" --device "$device" -n 1 \
   --logit-bias 99999=1
 
+# ---- devices: the public list, the CPU backend first, one device marked for auto ----
+"$vkagent" devices >"$tmp/dev" 2>&1 || fail "devices: $(cat "$tmp/dev")"
+grep -q "^[* ] cpu " "$tmp/dev" || fail "devices lists no CPU backend: $(cat "$tmp/dev")"
+[[ $(grep -c "^\*" "$tmp/dev") == 1 ]] || fail "devices marks $(grep -c "^\*" "$tmp/dev") devices for auto"
+"$vkagent" devices -m "$stories" --device cpu -c 64 >"$tmp/dev" 2>&1 || fail "devices -m: $(cat "$tmp/dev")"
+grep -q "^model on cpu" "$tmp/dev" || fail "devices -m says nothing of the model: $(cat "$tmp/dev")"
+
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi
 echo "all CLI checks passed"
