@@ -20,7 +20,7 @@ bool js_put(js_buf *b, const char *s, size_t n) {
         b->data = p;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, s, n);
+    if (n) memcpy(b->data + b->len, s, n);    /* s may be NULL when n is 0 */
     b->len += n;
     b->data[b->len] = 0;
     return true;
@@ -89,8 +89,23 @@ bool js_grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem) {
     return true;
 }
 
+typedef struct js_text_memo {
+    uint64_t hash;
+    char *key;                          /* NULL: empty slot */
+    size_t len;
+    char *text;
+} js_text_memo;
+
+static void texts_free(js_rules *r) {
+    for (uint32_t i = 0; i < r->cap_texts; i++) free(r->texts[i].key), free(r->texts[i].text);
+    free(r->texts);
+    r->texts = NULL;
+    r->n_texts = r->cap_texts = 0;
+}
+
 void js_rules_free(js_rules *r) {
     js_buf_free(&r->text);
+    texts_free(r);
     if (r->memo && r->memo_free) r->memo_free(r->memo);
     r->memo = NULL;
     r->memo_free = NULL;
@@ -104,9 +119,71 @@ bool js_rule_add(js_rules *r, const char *name, const char *body) {
     return js_printf(&r->text, "%s ::= %s\n", name, body);
 }
 
+static uint64_t bytes_hash(const void *key, size_t len) {
+    uint64_t h = 1469598103934665603u;
+    for (const unsigned char *p = key, *e = p + len; p < e; p++) h = (h ^ *p) * 1099511628211u;
+    return h;
+}
+
+static js_text_memo *text_slot(js_text_memo *table, uint32_t cap, uint64_t hash, const void *key, size_t len) {
+    uint32_t k = (uint32_t)(hash ^ (hash >> 32)) & (cap - 1);
+    while (table[k].key && (table[k].hash != hash || table[k].len != len || memcmp(table[k].key, key, len) != 0))
+        k = (k + 1) & (cap - 1);
+    return &table[k];
+}
+
+static bool texts_reserve(js_rules *r) {
+    if ((uint64_t)(r->n_texts + 1) * 2 <= r->cap_texts) return true;
+    uint32_t cap = r->cap_texts ? r->cap_texts * 2 : 256;
+    js_text_memo *table = calloc(cap, sizeof *table);
+    if (!table) return false;
+    for (uint32_t i = 0; i < r->cap_texts; i++)
+        if (r->texts[i].key) *text_slot(table, cap, r->texts[i].hash, r->texts[i].key, r->texts[i].len) = r->texts[i];
+    free(r->texts);
+    r->texts = table;
+    r->cap_texts = cap;
+    return true;
+}
+
+const char *js_rules_recall(const js_rules *r, const void *key, size_t len) {
+    if (!r->cap_texts) return NULL;
+    const js_text_memo *e = text_slot(r->texts, r->cap_texts, bytes_hash(key, len), key, len);
+    return e->key ? e->text : NULL;
+}
+
+bool js_rules_remember(js_rules *r, const void *key, size_t len, const char *text) {
+    if (!texts_reserve(r)) return false;
+    uint64_t hash = bytes_hash(key, len);
+    js_text_memo *e = text_slot(r->texts, r->cap_texts, hash, key, len);
+    if (e->key) return true;
+    char *k = malloc(len ? len : 1), *t = strdup(text);
+    if (!k || !t) {
+        free(k), free(t);
+        return false;
+    }
+    memcpy(k, key, len);
+    *e = (js_text_memo){hash, k, len, t};
+    r->n_texts++;
+    return true;
+}
+
 bool js_rule_new(js_rules *r, const char *prefix, const char *body, char name[JS_NAME_CAP]) {
+    /* keyed "R" + body */
+    size_t len = strlen(body);
+    char *key = malloc(len + 1);
+    if (!key) return false;
+    key[0] = 'R';
+    memcpy(key + 1, body, len);
+    const char *known = js_rules_recall(r, key, len + 1);
+    if (known) {
+        snprintf(name, JS_NAME_CAP, "%s", known);
+        free(key);
+        return true;
+    }
     js_rule_name(r, prefix, name);
-    return js_rule_add(r, name, body);
+    bool ok = js_rules_remember(r, key, len + 1, name) && js_rule_add(r, name, body);
+    free(key);
+    return ok;
 }
 
 /* ---------------------------------------------------------------- counted repetition */

@@ -40,7 +40,17 @@ typedef struct js_rules {
      * (the regex module's character classes); freed by js_rules_free. */
     void *memo;
     void (*memo_free)(void *memo);
+    struct js_text_memo *texts;         /* js_rules_recall/remember: hashed by key */
+    uint32_t n_texts, cap_texts;        /* cap_texts: a power of two, or 0 */
 } js_rules;
+
+/* Text remembered under a key of bytes, for parts written again for equal
+ * inputs (rules made by js_rule_new by their body, regular languages by
+ * their automaton); keys start with a byte naming their kind. The text lives
+ * as long as the rules; NULL when nothing is remembered. */
+const char *js_rules_recall(const js_rules *r, const void *key, size_t len);
+/* False when out of memory. */
+bool js_rules_remember(js_rules *r, const void *key, size_t len, const char *text);
 
 /* Frees the text and the memo. */
 void js_rules_free(js_rules *r);
@@ -51,7 +61,10 @@ void js_rules_free(js_rules *r);
 void js_rule_name(js_rules *r, const char *prefix, char name[JS_NAME_CAP]);
 /* Appends the rule "name ::= body". */
 bool js_rule_add(js_rules *r, const char *name, const char *body);
-/* A fresh rule with this body; its name into `name`. */
+/* A rule with this body, its name into `name`: the rule js_rule_new made
+ * earlier with the same body, or else a fresh one (equal parts of a grammar,
+ * such as a member's key and value in every alternative of its object, are
+ * written once). */
 bool js_rule_new(js_rules *r, const char *prefix, const char *body, char name[JS_NAME_CAP]);
 
 /* Ensures room for `need` elements of `elem` bytes in a growing array. */

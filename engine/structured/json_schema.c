@@ -61,6 +61,8 @@ static void conv_free(js_conv *c) {
     free(c->negations);
     js_exclusive_free(c);
     js_type_bounds_free(c);
+    js_key_memo_free(c);
+    js_lang_memo_free(c);
     js_edges_free(c);
     for (uint32_t i = 0; i < c->n_kept; i++) free(c->kept[i]);
     free(c->kept);

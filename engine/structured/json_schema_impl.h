@@ -190,6 +190,10 @@ struct js_conv {
     uint32_t cap_table;                 /* a power of two, at least twice n_nodes */
     struct js_pattern_memo *pattern_memo; /* patternProperties compiled, per object */
     uint32_t n_pattern_memo, cap_pattern_memo;
+    void *lang_memo;                    /* patterns compiled, by text (json_schema_node.c) */
+    uint32_t n_lang_memo, cap_lang_memo;
+    void *key_memo;                     /* undeclared-key expressions by signature (json_schema_object.c) */
+    uint32_t n_key_memo, cap_key_memo;
     struct js_bound_entry *bounds;      /* type bounds of schemas, hashed by pointer */
     uint32_t n_bounds, cap_bounds;      /* cap_bounds: a power of two, or 0 */
     cJSON *scratch;                     /* schemas the converter made (kept until the end) */
@@ -278,6 +282,8 @@ uint64_t js_utf8_length(const char *s);
 /* Emission (json_schema_emit.c, json_schema_object.c). */
 vka_status js_emit(js_conv *c, js_node *n, const char **rule);
 vka_status js_emit_object(js_conv *c, js_node *n, js_buf *body, bool *empty);
+void js_key_memo_free(js_conv *c);
+void js_lang_memo_free(js_conv *c);
 vka_status js_emit_array(js_conv *c, js_node *n, js_buf *body, bool *empty);
 /* The rule of the node of a set, or NULL when that node is empty; `step` says
  * where its value sits relative to the node being emitted. */

@@ -200,17 +200,66 @@ static vka_status regex_error(const char *path, const char *keyword, vka_status 
     return js_fail_at(path, keyword, "%s", msg);
 }
 
-static vka_status apply_pattern(js_node *n, const cJSON *v, const char *path, bool negate) {
+/* Patterns compiled once per converter, by their text: a definition's
+ * pattern is met again in every node that uses it. */
+typedef struct js_lang_memo {
+    const char *pattern;                /* the document's string; NULL: empty slot */
+    re_lang *lang;
+} js_lang_memo;
+
+void js_lang_memo_free(js_conv *c) {
+    js_lang_memo *table = c->lang_memo;
+    for (uint32_t i = 0; i < c->cap_lang_memo; i++) re_free(table[i].lang);
+    free(table);
+    c->lang_memo = NULL;
+    c->n_lang_memo = c->cap_lang_memo = 0;
+}
+
+static js_lang_memo *lang_slot(js_lang_memo *table, uint32_t cap, const char *pattern) {
+    uint64_t h = 1469598103934665603u;
+    for (const unsigned char *p = (const unsigned char *)pattern; *p; p++) h = (h ^ *p) * 1099511628211u;
+    uint32_t k = (uint32_t)(h ^ (h >> 32)) & (cap - 1);
+    while (table[k].pattern && strcmp(table[k].pattern, pattern) != 0) k = (k + 1) & (cap - 1);
+    return &table[k];
+}
+
+static bool lang_memo_reserve(js_conv *c) {
+    if ((uint64_t)(c->n_lang_memo + 1) * 2 <= c->cap_lang_memo) return true;
+    uint32_t cap = c->cap_lang_memo ? c->cap_lang_memo * 2 : 64;
+    js_lang_memo *table = calloc(cap, sizeof *table), *old = c->lang_memo;
+    if (!table) return false;
+    for (uint32_t i = 0; i < c->cap_lang_memo; i++)
+        if (old[i].pattern) *lang_slot(table, cap, old[i].pattern) = old[i];
+    free(old);
+    c->lang_memo = table;
+    c->cap_lang_memo = cap;
+    return true;
+}
+
+/* The pattern's language, a copy of the one compiled first. */
+static vka_status pattern_lang(js_conv *c, const char *pattern, re_lang **out) {
+    if (!lang_memo_reserve(c)) return js_oom();
+    js_lang_memo *e = lang_slot(c->lang_memo, c->cap_lang_memo, pattern);
+    if (!e->pattern) {
+        re_lang *l = NULL;
+        VKA_TRY(re_from_pattern(pattern, &l));
+        *e = (js_lang_memo){pattern, l};
+        c->n_lang_memo++;
+    }
+    return re_copy(e->lang, out);
+}
+
+static vka_status apply_pattern(js_conv *c, js_node *n, const cJSON *v, const char *path, bool negate) {
     if (!cJSON_IsString(v)) return js_fail_at(path, "pattern", "must be a string (an ECMA-262 regular expression)");
     re_lang *l = NULL;
-    vka_status s = re_from_pattern(v->valuestring, &l);
+    vka_status s = pattern_lang(c, v->valuestring, &l);
     if (s != VKA_OK) return regex_error(path, "pattern", s);
     if (negate) {
-        re_lang *c = NULL;
-        s = re_complement(l, &c);
+        re_lang *comp = NULL;
+        s = re_complement(l, &comp);
         re_free(l);
         if (s != VKA_OK) return s;
-        l = c;
+        l = comp;
     }
     return and_lang(n, l);
 }
@@ -268,7 +317,7 @@ static vka_status apply_string(js_conv *c, js_node *n, const cJSON *s, const cha
     VKA_TRY(get_count(s, path, "maxLength", &v, &present));
     if (present) lower_max(&n->max_len, v);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "pattern");
-    if (p) VKA_TRY(apply_pattern(n, p, path, false));
+    if (p) VKA_TRY(apply_pattern(c, n, p, path, false));
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(s, "format");
     if (f) VKA_TRY(apply_format(c, n, f, path, false));
     return VKA_OK;
@@ -567,7 +616,7 @@ static vka_status apply_source(js_conv *c, js_node *n, const cJSON *s) {
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(s, JS_KW_NOT_ENUM);
     if (ex) VKA_TRY(add_excluded(n, ex, false));
     const cJSON *np = cJSON_GetObjectItemCaseSensitive(s, JS_KW_NOT_PATTERN);
-    if (np) VKA_TRY(apply_pattern(n, np, path, true));
+    if (np) VKA_TRY(apply_pattern(c, n, np, path, true));
     if (cJSON_GetObjectItemCaseSensitive(s, JS_KW_FRACTION)) n->types &= ~(unsigned)JT_INTEGER;
     const cJSON *nf = cJSON_GetObjectItemCaseSensitive(s, JS_KW_NOT_FORMAT);
     if (nf) VKA_TRY(apply_format(c, n, nf, path, true));

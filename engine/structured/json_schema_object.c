@@ -224,27 +224,134 @@ static vka_status undeclared_keys(js_conv *c, js_node *n, js_node *keys, re_lang
     return s;
 }
 
-static vka_status put_region(js_conv *c, js_node *n, const re_lang *keys, const pattern_ref *pats, uint32_t np,
+/* The key expressions of an object's undeclared members, one per region
+ * (NULL where the region is empty). They depend only on the declared and
+ * forbidden names, the propertyNames node and the patterns, which many nodes
+ * share (every alternative of an object, every use of a definition): the
+ * converter computes them once per such signature. */
+typedef struct js_key_memo {
+    char *signature;                    /* NULL: empty slot */
+    uint64_t hash;
+    char **keys;                        /* 1 << n_patterns expressions */
+    uint32_t n;
+} js_key_memo;
+
+void js_key_memo_free(js_conv *c) {
+    for (uint32_t i = 0; i < c->cap_key_memo; i++) {
+        js_key_memo *m = &((js_key_memo *)c->key_memo)[i];
+        for (uint32_t k = 0; m->signature && k < m->n; k++) free(m->keys[k]);
+        free(m->signature);
+        free(m->keys);
+    }
+    free(c->key_memo);
+    c->key_memo = NULL;
+    c->n_key_memo = c->cap_key_memo = 0;
+}
+
+static js_key_memo *key_slot(js_key_memo *table, uint32_t cap, uint64_t hash, const char *signature) {
+    uint32_t k = (uint32_t)(hash ^ (hash >> 32)) & (cap - 1);
+    while (table[k].signature && (table[k].hash != hash || strcmp(table[k].signature, signature) != 0))
+        k = (k + 1) & (cap - 1);
+    return &table[k];
+}
+
+static bool key_memo_reserve(js_conv *c) {
+    if ((uint64_t)(c->n_key_memo + 1) * 2 <= c->cap_key_memo) return true;
+    uint32_t cap = c->cap_key_memo ? c->cap_key_memo * 2 : 64;
+    js_key_memo *table = calloc(cap, sizeof *table), *old = c->key_memo;
+    if (!table) return false;
+    for (uint32_t i = 0; i < c->cap_key_memo; i++)
+        if (old[i].signature) *key_slot(table, cap, old[i].hash, old[i].signature) = old[i];
+    free(old);
+    c->key_memo = table;
+    c->cap_key_memo = cap;
+    return true;
+}
+
+/* Names length-prefixed (any byte may occur in them), then the other inputs. */
+static bool key_signature(js_node *n, js_node *keys, const pattern_ref *pats, uint32_t np, js_buf *sig) {
+    for (uint32_t i = 0; i < n->n_names; i++) js_printf(sig, "%zu:%s", strlen(n->names[i]), n->names[i]);
+    js_puts(sig, "|");
+    for (uint32_t i = 0; i < n->n_forbidden; i++) js_printf(sig, "%zu:%s", strlen(n->forbidden[i]), n->forbidden[i]);
+    js_printf(sig, "|%ld|", keys ? (long)keys->id : -1L);
+    for (uint32_t j = 0; j < np; j++) js_printf(sig, "%p,", (const void *)pats[j].lang);
+    return !sig->failed;
+}
+
+static uint64_t text_hash(const char *s) {
+    uint64_t h = 1469598103934665603u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) h = (h ^ *p) * 1099511628211u;
+    return h;
+}
+
+static vka_status compute_region_keys(js_conv *c, js_node *n, js_node *keys, const pattern_ref *pats, uint32_t np,
+                                      char **out) {
+    re_lang *base = NULL;
+    vka_status s = undeclared_keys(c, n, keys, &base);
+    for (uint32_t mask = 0; mask < (1u << np) && s == VKA_OK; mask++) {
+        re_lang *own = NULL;
+        s = region_keys(base, pats, np, mask, &own);
+        const re_lang *region = own ? own : base;
+        if (s == VKA_OK && !re_is_empty(region)) {
+            js_buf key = {0};
+            bool empty = false;
+            s = js_emit_string_lang(c, region, 0, JS_UNBOUNDED, &key, &empty);
+            if (s == VKA_OK && key.failed) s = js_oom();
+            if (s == VKA_OK && !empty) out[mask] = key.data, key.data = NULL;
+            js_buf_free(&key);
+        }
+        re_free(own);
+    }
+    re_free(base);
+    return s;
+}
+
+static vka_status region_key_texts(js_conv *c, js_node *n, js_node *keys, const pattern_ref *pats, uint32_t np,
+                                   char *const **out) {
+    js_buf sig = {0};
+    if (!key_signature(n, keys, pats, np, &sig) || !key_memo_reserve(c)) {
+        js_buf_free(&sig);
+        return js_oom();
+    }
+    uint64_t hash = text_hash(sig.data);
+    js_key_memo *m = key_slot(c->key_memo, c->cap_key_memo, hash, sig.data);
+    if (m->signature) {
+        js_buf_free(&sig);
+        *out = m->keys;
+        return VKA_OK;
+    }
+    char **texts = calloc((size_t)1 << np, sizeof *texts);
+    vka_status s = texts ? compute_region_keys(c, n, keys, pats, np, texts) : js_oom();
+    if (s != VKA_OK) {
+        for (uint32_t k = 0; texts && k < (1u << np); k++) free(texts[k]);
+        free(texts);
+        js_buf_free(&sig);
+        return s;
+    }
+    /* the slot again: computing may have added entries (a propertyNames node emitted) */
+    m = key_slot(c->key_memo, c->cap_key_memo, hash, sig.data);
+    if (m->signature) {
+        for (uint32_t k = 0; k < (1u << np); k++) free(texts[k]);
+        free(texts);
+        js_buf_free(&sig);
+        *out = m->keys;
+        return VKA_OK;
+    }
+    *m = (js_key_memo){sig.data, hash, texts, 1u << np};
+    c->n_key_memo++;
+    *out = texts;
+    return VKA_OK;
+}
+
+static vka_status put_region(js_conv *c, js_node *n, const char *key, const pattern_ref *pats, uint32_t np,
                              uint32_t mask, js_buf *alts) {
-    re_lang *own = NULL;
-    VKA_TRY(region_keys(keys, pats, np, mask, &own));
-    const re_lang *region = own ? own : keys;
     js_set values = {0};
     bool allowed = false;
     const char *value = NULL;
-    vka_status s = re_is_empty(region) ? VKA_OK : region_values(c, n, pats, np, mask, &values, &allowed);
+    vka_status s = region_values(c, n, pats, np, mask, &values, &allowed);
     if (s == VKA_OK && allowed) s = js_rule_of_set(c, &values, (js_step){JS_STEP_ANY, NULL, 0}, &value);
-    if (s == VKA_OK && value) {
-        js_buf key = {0};
-        bool empty = false;
-        s = js_emit_string_lang(c, region, 0, JS_UNBOUNDED, &key, &empty);
-        if (s == VKA_OK && !empty && !key.failed) {
-            js_printf(alts, "%s(%s%s \":\"%s %s)", alts->len ? " | " : "", key.data, js_ws(c), js_ws(c), value);
-        }
-        js_buf_free(&key);
-    }
+    if (s == VKA_OK && value) js_printf(alts, "%s(%s%s \":\"%s %s)", alts->len ? " | " : "", key, js_ws(c), js_ws(c), value);
     js_set_free(&values);
-    re_free(own);
     return s;
 }
 
@@ -257,10 +364,11 @@ static vka_status plan_extra(js_conv *c, js_node *n, js_node *keys, obj_plan *p)
         free(pats);
         return js_unsupported(c, n->path, "patternProperties", "more than 6 patternProperties on one object are not supported");
     }
-    re_lang *base = NULL;
     js_buf alts = {0};
-    vka_status s = undeclared_keys(c, n, keys, &base);
-    for (uint32_t mask = 0; mask < (1u << np) && s == VKA_OK; mask++) s = put_region(c, n, base, pats, np, mask, &alts);
+    char *const *key_texts = NULL;
+    vka_status s = region_key_texts(c, n, keys, pats, np, &key_texts);
+    for (uint32_t mask = 0; mask < (1u << np) && s == VKA_OK; mask++)
+        if (key_texts[mask]) s = put_region(c, n, key_texts[mask], pats, np, mask, &alts);
     if (s == VKA_OK && alts.failed) s = js_oom();
     if (s == VKA_OK && alts.len) {
         char name[JS_NAME_CAP];
@@ -268,7 +376,6 @@ static vka_status plan_extra(js_conv *c, js_node *n, js_node *keys, obj_plan *p)
         else if (!(p->extra = js_keep_name(c, name))) s = js_oom();
     }
     js_buf_free(&alts);
-    re_free(base);
     free(pats);
     return s;
 }

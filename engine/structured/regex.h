@@ -68,6 +68,8 @@ bool re_is_empty(const re_lang *l);
 /* Whether the UTF-8 text (len bytes) is in the language (invalid UTF-8: no). */
 bool re_contains(const re_lang *l, const char *utf8, size_t len);
 void re_free(re_lang *l);
+/* A copy of the language (its automata shared, counted). */
+vka_status re_copy(const re_lang *l, re_lang **out);
 
 typedef enum re_spelling {
     RE_RAW = 0,                 /* each code point as itself (UTF-8) */

@@ -413,9 +413,66 @@ static bool put_piece(gctx *g, const re_piece *p, re_spelling spelling, js_buf *
     return ok && !expr->failed;
 }
 
+/* ---------------------------------------------------------------- memo */
+
+/* The bytes of a DFA: equal bytes, equal automata, equal GBNF. */
+static void put_dfa_key(js_buf *k, const re_dfa *d) {
+    uint32_t head[4] = {d ? d->n_states : UINT32_MAX, d ? d->n_syms : 0, d ? d->start : 0, d ? (uint32_t)d->n_ranges : 0};
+    js_put(k, (const char *)head, sizeof head);
+    if (!d) return;
+    js_put(k, (const char *)d->ranges, d->n_ranges * sizeof *d->ranges);
+    js_put(k, (const char *)d->range_sym, d->n_ranges * sizeof *d->range_sym);
+    js_put(k, (const char *)d->next, (size_t)d->n_states * d->n_syms * sizeof *d->next);
+    js_put(k, (const char *)d->accept, d->n_states);
+}
+
+/* "X", the spelling, the DFA, then each piece. */
+static bool lang_key(const re_lang *l, re_spelling spelling, js_buf *k) {
+    uint32_t head[2] = {(uint32_t)spelling, (uint32_t)l->n_pieces};
+    js_puts(k, "X");
+    js_put(k, (const char *)head, sizeof head);
+    put_dfa_key(k, l->dfa);
+    for (size_t i = 0; i < l->n_pieces; i++) {
+        const re_piece *p = &l->pieces[i];
+        uint64_t nums[5] = {p->pre_w, p->suf_w, p->min, p->max, p->cls.n};
+        js_put(k, (const char *)nums, sizeof nums);
+        js_put(k, (const char *)p->cls.r, p->cls.n * sizeof *p->cls.r);
+        put_dfa_key(k, p->pre_w > 0 ? p->pre : NULL);
+        put_dfa_key(k, p->suf_w > 0 ? p->suf : NULL);
+    }
+    return !k->failed;
+}
+
+static vka_status to_gbnf_uncached(const re_lang *l, re_spelling spelling, js_rules *rules, js_buf *expr);
+
+/* Equal languages recur (a pattern or format in every node that uses its
+ * definition, the keys of equal objects): each is written once, and its
+ * atom reused. */
 vka_status re_to_gbnf(const re_lang *l, re_spelling spelling, js_rules *rules, js_buf *expr) {
     if (!l || !rules || !expr) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "re_to_gbnf: NULL argument");
     if (re_is_empty(l)) return vka_fail(VKA_ERR_GRAMMAR, "no string satisfies the constraints (empty language)");
+    js_buf key = {0}, atom = {0};
+    if (!lang_key(l, spelling, &key)) {
+        js_buf_free(&key);
+        return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a regular language as GBNF");
+    }
+    const char *known = js_rules_recall(rules, key.data, key.len);
+    vka_status s = VKA_OK;
+    if (known) {
+        js_puts(expr, known);
+    } else {
+        s = to_gbnf_uncached(l, spelling, rules, &atom);
+        if (s == VKA_OK && (atom.failed || !js_rules_remember(rules, key.data, key.len, atom.data)))
+            s = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a regular language as GBNF");
+        if (s == VKA_OK) js_puts(expr, atom.data);
+    }
+    js_buf_free(&key);
+    js_buf_free(&atom);
+    if (s == VKA_OK && expr->failed) s = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a regular language as GBNF");
+    return s;
+}
+
+static vka_status to_gbnf_uncached(const re_lang *l, re_spelling spelling, js_rules *rules, js_buf *expr) {
     gctx g;
     if (!gctx_init(&g, rules)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory writing a regular language as GBNF");
     bool dfa_part = !re_dfa_is_empty(l->dfa), ok = true;

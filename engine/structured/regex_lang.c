@@ -73,6 +73,12 @@ vka_status re_lang_copy(const re_lang *l, re_lang **out) {
     return VKA_OK;
 }
 
+vka_status re_copy(const re_lang *l, re_lang **out) {
+    *out = NULL;
+    if (!l) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "re_copy: NULL language");
+    return re_lang_copy(l, out);
+}
+
 const re_dfa *re_lang_dfa_only(const re_lang *l) { return l->n_pieces ? NULL : l->dfa; }
 
 /* The piece as a DFA: pre, then the class min..max times, then suf. */
