@@ -227,6 +227,9 @@ typedef struct re_alphabet {
 bool re_alphabet_build(const re_nfa *n, re_alphabet *a);
 void re_alphabet_free(re_alphabet *a);
 int re_cmp_u32(const void *a, const void *b);
+/* Sorts v ascending: insertion for short arrays, else a byte-wise radix sort
+ * (passes over bytes that are zero everywhere skipped); false when out of memory. */
+bool re_sort_u32(uint32_t *v, size_t n);
 
 /* ---------------------------------------------------------------- languages (regex_lang.c) */
 

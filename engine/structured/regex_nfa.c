@@ -156,6 +156,35 @@ int re_cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+bool re_sort_u32(uint32_t *v, size_t n) {
+    if (n <= 48) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return true;
+    }
+    uint32_t all = 0;
+    for (size_t i = 0; i < n; i++) all |= v[i];
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) return false;
+    uint32_t *from = v, *to = tmp;
+    for (unsigned shift = 0; shift < 32; shift += 8) {
+        if (!((all >> shift) & 0xFFu)) continue;
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++) count[((from[i] >> shift) & 0xFFu) + 1]++;
+        for (size_t b = 1; b < 257; b++) count[b] += count[b - 1];
+        for (size_t i = 0; i < n; i++) to[count[(from[i] >> shift) & 0xFFu]++] = from[i];
+        uint32_t *t = from;
+        from = to, to = t;
+    }
+    if (from != v) memcpy(v, from, n * sizeof *v);
+    free(tmp);
+    return true;
+}
+
 static size_t atom_index(const re_alphabet *a, uint32_t cp) {
     size_t lo = 0, hi = a->n_atoms;
     while (lo + 1 < hi) {
@@ -180,7 +209,10 @@ static uint32_t *boundaries(const re_nfa *n, size_t *count) {
     for (uint32_t m = 0; m < n->n_autos; m++)
         for (size_t i = 0; i < n->autos[m].dfa->n_ranges; i++)
             b[k++] = n->autos[m].dfa->ranges[i].lo, b[k++] = n->autos[m].dfa->ranges[i].hi + 1;
-    qsort(b, k, sizeof *b, re_cmp_u32);
+    if (!re_sort_u32(b, k)) {
+        free(b);
+        return NULL;
+    }
     *count = k;
     return b;
 }

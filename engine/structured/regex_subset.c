@@ -215,8 +215,7 @@ static bool closure(subset *s, bool at_start) {
         }
     }
     s->tmp_n = k;
-    if (k > 1) qsort(s->tmp, k, sizeof *s->tmp, re_cmp_u32);
-    return true;
+    return re_sort_u32(s->tmp, k);
 }
 
 /* ---------------------------------------------------------------- DFA states */
