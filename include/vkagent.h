@@ -111,10 +111,10 @@ typedef enum vka_status {
  * Valid until the next failing vkagent call on this thread. */
 VKA_API const char *vka_last_error(void);
 
-/* Stable short name of a status, e.g. "VKA_ERR_FORMAT". */
+/* Stable short name of a status, e.g. "VKA_ERR_FORMAT" (a static string). */
 VKA_API const char *vka_status_name(vka_status status);
 
-/* Library version as "MAJOR.MINOR.PATCH". */
+/* Library version as "MAJOR.MINOR.PATCH" (a static string). */
 VKA_API const char *vka_version(void);
 
 /* Frees memory that vkagent allocated and handed to the caller. */
@@ -536,9 +536,13 @@ VKA_API uint32_t vka_session_n_past(const vka_session *session);
 /* The KV cache's element type: VKA_KV_F16 or VKA_KV_F32 (VKA_KV_AUTO only for NULL). */
 VKA_API vka_kv_type vka_session_kv_type(const vka_session *session);
 VKA_API uint32_t vka_session_n_ctx(const vka_session *session);
+/* The session's model: valid while the session lives, even after the
+ * caller's vka_model_free (the session holds a reference). */
 VKA_API const vka_model *vka_session_model(const vka_session *session);
 
-/* The tokens in the session's context, in order (n_past of them). */
+/* The tokens in the session's context, in order (n_past of them). Valid
+ * until the next call that changes the session (feed, generate, reset,
+ * rewind, shift, ...) or frees it. */
 VKA_API const int32_t *vka_session_tokens(const vka_session *session);
 
 /* Asks the generation in progress on `session` (vka_generate, vka_session_chat
@@ -585,6 +589,7 @@ typedef enum vka_stop_reason {
     VKA_STOP_GRAMMAR = 7,       /* the grammar is complete and nothing more can follow */
 } vka_stop_reason;
 
+/* "eos", "max_tokens", ... (a static string). */
 VKA_API const char *vka_stop_reason_name(vka_stop_reason reason);
 
 typedef struct vka_generate_params {
@@ -755,7 +760,7 @@ VKA_API vka_status vka_session_chat(vka_session *session, const char *messages_j
 /* Name of the family vka_chat_apply_template uses for this model without an
  * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when
  * the model has no template or one of no known family, which renders as
- * "chatml". Returns NULL only for a NULL model. */
+ * "chatml". A static string; NULL only for a NULL model. */
 VKA_API const char *vka_chat_template_family(const vka_model *model, bool *recognised);
 
 /* VKA_OK when `family` is a name template_override accepts; otherwise

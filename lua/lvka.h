@@ -120,6 +120,7 @@ void lvka_open_sandbox(lua_State *L);  /* pushes the sandbox table */
 
 void lvka_open_model(lua_State *L);    /* registers the model metatable */
 int lvka_model_load(lua_State *L);     /* vkagent.load(path, opts) */
+int lvka_devices(lua_State *L);        /* vkagent.devices() */
 void lvka_open_session(lua_State *L);  /* registers session metatable */
 void lvka_open_stream(lua_State *L);   /* registers the stream metatable */
 

@@ -217,6 +217,37 @@ static int l_token_attributes(lua_State *L) {
     return 1;
 }
 
+/* model:warmup(): vka_model_warmup (creates the Vulkan pipelines now). */
+static int l_warmup(lua_State *L) {
+    lvka_model *m = lvka_check_model(L, 1, "model:warmup");
+    if (vka_model_warmup(m->ref->model) != VKA_OK) return lvka_fail(L, "model:warmup");
+    return 0;
+}
+
+/* vkagent.devices(): vka_device_list as a list of
+ * {device =, name =, type =, memory =, auto =, usable =}. */
+int lvka_devices(lua_State *L) {
+    size_t n = 0;
+    vka_status st = vka_device_list(NULL, 0, &n);
+    if (st != VKA_OK && st != VKA_ERR_BUFFER_TOO_SMALL) return lvka_fail(L, "vkagent.devices");
+    vka_device_info *devs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *devs, 0);
+    if (vka_device_list(devs, n, &n) != VKA_OK) return lvka_fail(L, "vkagent.devices");
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 6);
+        set_str(L, "device", devs[i].device);
+        set_str(L, "name", devs[i].name);
+        set_str(L, "type", devs[i].type_name);
+        set_int(L, "memory", (lua_Integer)devs[i].memory_bytes);
+        lua_pushboolean(L, devs[i].is_auto);
+        lua_setfield(L, -2, "auto");
+        lua_pushboolean(L, devs[i].usable);
+        lua_setfield(L, -2, "usable");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 static int l_meta(lua_State *L) {
     lvka_model *m = lvka_check_model(L, 1, "model:meta");
     const char *v = vka_model_meta_string(m->ref->model, lvka_check_string(L, 2, 1, "model:meta", "key", NULL));
@@ -322,6 +353,7 @@ void lvka_open_model(lua_State *L) {
         {"detokenize", l_detokenize},
         {"token_text", l_token_text},
         {"token_lookup", l_token_lookup},
+        {"warmup", l_warmup},
         {"token_attributes", l_token_attributes},
         {"meta", l_meta},
         {"apply_chat_template", l_apply_chat_template},

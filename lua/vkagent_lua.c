@@ -213,6 +213,8 @@ int luaopen_vkagent(lua_State *L) {
     lua_newtable(L);
     lua_pushcfunction(L, lvka_model_load);
     lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, lvka_devices);
+    lua_setfield(L, -2, "devices");
     lua_pushcfunction(L, l_version);
     lua_setfield(L, -2, "version");
     lvka_open_json(L);

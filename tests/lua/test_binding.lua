@@ -373,6 +373,19 @@ T.test("session:warning: a context above the training one", function()
   s:close()
 end)
 
+T.test("vkagent.devices and model:warmup", function()
+  local devs = vkagent.devices()
+  T.eq(devs[1].device, "cpu")
+  T.eq(devs[1].type, "cpu")
+  local autos = 0
+  for _, d in ipairs(devs) do
+    T.eq(type(d.name), "string")
+    if d.auto then autos = autos + 1 end
+  end
+  T.eq(autos, 1, "one device is the one auto takes")
+  model:warmup()                          -- on the CPU: nothing to build, no error
+end)
+
 T.test("token lookup, attributes, and logits for a custom sampler", function()
   T.eq(model:token_lookup("\u{2581}Once"), 403)
   T.eq(model:token_lookup(" Once"), 403, "by the bytes it stands for")
