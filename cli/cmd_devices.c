@@ -12,15 +12,17 @@
 static const char *const devices_help =
     "usage: vkagent devices [-m MODEL [--device DEV] [-c N]]\n"
     "\n"
-    "Lists every Vulkan device (N of --device vulkan:N) with its type, driver,\n"
-    "Vulkan version, memory heaps, subgroup size, limits, and the optional features\n"
-    "found (marked 'off' where a VKAGENT_VK_* variable switches them off; see\n"
-    "docs/vulkan.md). The device `--device auto` would take is marked with '*'.\n"
+    "Lists the CPU backends (cpu: SIMD kernels; cpu-ref: the plain-C reference\n"
+    "the tests compare against) and every Vulkan device (N of --device vulkan:N)\n"
+    "with its type, driver, Vulkan version, memory heaps, subgroup size, limits,\n"
+    "and the optional features found (marked 'off' where a VKAGENT_VK_* variable\n"
+    "switches them off; see docs/vulkan.md). The device `--device auto` would take\n"
+    "is marked with '*'.\n"
     "\n"
     "  -m, --model PATH   also load PATH on the device (default auto), run one\n"
     "                     prompt token and one generated token, and print the\n"
     "                     device memory the backend holds\n"
-    "      --device DEV   auto, cpu, vulkan, vulkan:N (default: $VKAGENT_DEVICE or auto)\n"
+    "      --device DEV   auto, cpu, cpu-ref, vulkan, vulkan:N (default: $VKAGENT_DEVICE or auto)\n"
     "  -c, --ctx-size N   context of the session for -m (default 512)\n";
 
 #define MiB (1024.0 * 1024.0)

@@ -104,11 +104,12 @@ bool cli_u64(cli_args *a, const char *arg, uint64_t *out) {
 const char *cli_device(cli_args *a, const char *arg) {
     const char *v = cli_value(a, arg);
     if (!v) return NULL;
-    if (strcmp(v, "auto") == 0 || strcmp(v, "cpu") == 0 || strcmp(v, "vulkan") == 0) return v;
+    if (strcmp(v, "auto") == 0 || strcmp(v, "cpu") == 0 || strcmp(v, "cpu-ref") == 0 || strcmp(v, "vulkan") == 0)
+        return v;
     const char *n = v + 7;
     if (strncmp(v, "vulkan:", 7) == 0 && *n && strspn(n, "0123456789") == strlen(n) && strlen(n) < 6) return v;
-    cli_usage_error(a->cmd, "%s: unknown device '%s' (expected auto, cpu, vulkan or vulkan:N, N as `vkagent devices` "
-                    "lists them)", arg, v);
+    cli_usage_error(a->cmd, "%s: unknown device '%s' (expected auto, cpu, cpu-ref, vulkan or vulkan:N, N as "
+                    "`vkagent devices` lists them)", arg, v);
     a->failed = true;
     return NULL;
 }

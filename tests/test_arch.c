@@ -30,8 +30,17 @@ ParameterizedTestParameters(arch, logits_and_greedy) {
 }
 
 /* Float64 reference of the stored weights: an engine keeping f32 activations
- * lands within ~1e-5 on CPU; GPU reductions in another order get 1e-3. */
-static double reference_tolerance(const char *device) { return strcmp(device, "cpu") == 0 ? 1e-4 : 2e-3; }
+ * lands within ~1e-5 on CPU (cpu-ref; cpu for float weights); GPU reductions
+ * in another order get 1e-3. The fast `cpu` multiplies quantized weights
+ * with activations quantized to 8 bits per block of 32, as llama.cpp does, so
+ * it is held to the tolerance the fixtures grant llama.cpp's logits (tol_max). */
+static double reference_tolerance(const char *device, const cJSON *g, double tol_max) {
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(g, "type"));
+    bool float_weights = type && (strcmp(type, "F32") == 0 || strcmp(type, "F16") == 0 || strcmp(type, "BF16") == 0);
+    if (strcmp(device, "cpu-ref") == 0) return 1e-4;
+    if (strcmp(device, "cpu") == 0) return float_weights ? 1e-4 : tol_max;
+    return 2e-3;
+}
 
 static void check_logits(const char *device, const cJSON *g, const float *logits, size_t n_rows) {
     const cJSON *tol = cJSON_GetObjectItem(g, "tolerance");
@@ -54,7 +63,8 @@ static void check_logits(const char *device, const cJSON *g, const float *logits
     double rms = sqrt(sq / (double)n_rows);
     cr_expect_leq(worst, tol_max, "[%s] max abs %g vs llama.cpp > tolerance %g", device, worst, tol_max);
     cr_expect_leq(rms, tol_rms, "[%s] rms %g vs llama.cpp > tolerance %g", device, rms, tol_rms);
-    cr_expect_leq(worst_ref, reference_tolerance(device), "[%s] max abs %g vs float64 reference", device, worst_ref);
+    double tol_ref = reference_tolerance(device, g, tol_max);
+    cr_expect_leq(worst_ref, tol_ref, "[%s] max abs %g vs float64 reference > %g", device, worst_ref, tol_ref);
 }
 
 /* Teacher-forced greedy: at every step whose recorded margin is at least the

@@ -182,7 +182,7 @@ struct vka_backend {
     bool kv_f16_default;             /* what VKA_KV_AUTO chooses */
 };
 
-/* Opens the backend for a device string ("auto", "cpu", "vulkan", "vulkan:N");
+/* Opens the backend for a device string ("auto", "cpu", "cpu-ref", "vulkan", "vulkan:N");
  * NULL means VKAGENT_DEVICE or "auto". */
 vka_status vka_backend_open(const char *device, vka_backend **out);
 /* The same with the CPU backend's thread count (0: VKAGENT_THREADS, else
@@ -190,8 +190,11 @@ vka_status vka_backend_open(const char *device, vka_backend **out);
 vka_status vka_backend_open_threads(const char *device, unsigned n_threads, vka_backend **out);
 void vka_backend_close(vka_backend *b);
 
+/* The reference CPU backend (device `cpu-ref`, the tests' oracle). */
 vka_status vka_cpu_backend_create(vka_backend **out);
 vka_status vka_cpu_backend_create_threads(unsigned n_threads, vka_backend **out);
+/* The fast CPU backend (device `cpu`): the reference with SIMD matrix products. */
+vka_status vka_cpu_fast_backend_create_threads(unsigned n_threads, vka_backend **out);
 
 /* Host memory available to this process: MemAvailable of /proc/meminfo, else
  * the free physical pages. False when neither can be read. */

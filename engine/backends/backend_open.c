@@ -25,12 +25,13 @@ vka_status vka_backend_open_threads(const char *device, unsigned n_threads, vka_
     *out = NULL;
     if (!device || !*device) device = getenv("VKAGENT_DEVICE");
     if (!device || !*device) device = "auto";
-    if (strcmp(device, "cpu") == 0) return vka_cpu_backend_create_threads(n_threads, out);
+    if (strcmp(device, "cpu") == 0) return vka_cpu_fast_backend_create_threads(n_threads, out);
+    if (strcmp(device, "cpu-ref") == 0) return vka_cpu_backend_create_threads(n_threads, out);
     if (strcmp(device, "auto") == 0) {
         /* a GPU (discrete, integrated, virtual), else the CPU backend; the backend's name says which */
         int gpu = vka_vk_auto_gpu();
         if (gpu >= 0 && vka_vulkan_backend_create(gpu, out) == VKA_OK) return VKA_OK;
-        return vka_cpu_backend_create_threads(n_threads, out);
+        return vka_cpu_fast_backend_create_threads(n_threads, out);
     }
     if (strcmp(device, "vulkan") == 0) return vka_vulkan_backend_create(-1, out);
     if (strncmp(device, "vulkan:", 7) == 0) {
@@ -39,5 +40,5 @@ vka_status vka_backend_open_threads(const char *device, unsigned n_threads, vka_
                                    "(`vkagent devices` lists them)", device);
         return vka_vulkan_backend_create(n, out);
     }
-    return vka_fail(VKA_ERR_INVALID_ARGUMENT, "unknown device '%s' (expected auto, cpu, vulkan or vulkan:N)", device);
+    return vka_fail(VKA_ERR_INVALID_ARGUMENT, "unknown device '%s' (expected auto, cpu, cpu-ref, vulkan or vulkan:N)", device);
 }

@@ -129,6 +129,11 @@ size_t vka_type_row_size(vka_type type, int64_t n);
  * follow llama.cpp's quantization without an importance matrix. */
 bool vka_type_can_quantize(uint32_t type);
 
+/* Q4_K/Q5_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed
+ * bytes: j < 4 in the low 6 bits of bytes j and j+4; j >= 4 as a nibble of
+ * byte j+4 with its top 2 bits in the top bits of bytes j-4 and j. */
+void vka_k4_scale_min(const uint8_t *scales, int j, int *sc, int *m);
+
 /* IEEE half and bfloat16 conversion: round to nearest even, overflow to
  * infinity, subnormals kept (not flushed), NaN kept NaN (quieted). */
 float vka_f16_to_f32(uint16_t h);

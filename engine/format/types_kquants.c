@@ -21,7 +21,7 @@
  * low 6 bits of bytes j (scale) and j + 4 (min); j >= 4 keep their low 4 bits
  * in byte j + 4 (scale low nibble, min high nibble) and their top 2 bits in
  * bits 6-7 of bytes j - 4 (scale) and j (min). */
-static void k4_scale_min(const uint8_t *scales, int j, int *sc, int *m) {
+void vka_k4_scale_min(const uint8_t *scales, int j, int *sc, int *m) {
     if (j < 4) {
         *sc = scales[j] & 63;
         *m = scales[j + 4] & 63;
@@ -81,7 +81,7 @@ void vka_q4_k_to_f32(const void *src, float *dst, int64_t n) {
         const float d = vka_f16_to_f32(b[i].d), dmin = vka_f16_to_f32(b[i].dmin);
         for (int j = 0; j < VKA_QK_K / 32; j++) {
             int sc, m;
-            k4_scale_min(b[i].scales, j, &sc, &m);
+            vka_k4_scale_min(b[i].scales, j, &sc, &m);
             const float ds = d * (float)sc;
             const float dm = dmin * (float)m;
             const uint8_t *qs = b[i].qs + 32 * (j / 2);
@@ -98,7 +98,7 @@ void vka_q5_k_to_f32(const void *src, float *dst, int64_t n) {
         const float d = vka_f16_to_f32(b[i].d), dmin = vka_f16_to_f32(b[i].dmin);
         for (int j = 0; j < VKA_QK_K / 32; j++) {
             int sc, m;
-            k4_scale_min(b[i].scales, j, &sc, &m);
+            vka_k4_scale_min(b[i].scales, j, &sc, &m);
             const float ds = d * (float)sc;
             const float dm = dmin * (float)m;
             const uint8_t *qs = b[i].qs + 32 * (j / 2);
@@ -272,7 +272,7 @@ static float fit_symmetric(int n, int nmax, const float *x, int8_t *L) {
     return scale;
 }
 
-/* Packs 8 six-bit scales and mins the way k4_scale_min reads them. */
+/* Packs 8 six-bit scales and mins the way vka_k4_scale_min reads them. */
 static void k4_pack_scales(const uint8_t sc[8], const uint8_t m[8], uint8_t out[VKA_K_SCALE_SIZE]) {
     for (int j = 0; j < 4; j++) {
         out[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);

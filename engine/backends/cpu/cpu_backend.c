@@ -1,7 +1,9 @@
-/* cpu_backend.c — the plain-C reference backend: every op of backend.h
- * written for clarity. It is the oracle the Vulkan shaders are tested
- * against, so it favours exactness (double accumulation where it is cheap)
- * over speed. Matrix work is spread over threads by rows. */
+/* cpu_backend.c — the two CPU backends' shared plumbing. `cpu-ref` runs the
+ * plain-C ops of cpu_ops.c, written for clarity: the oracle the Vulkan
+ * shaders and the fast backend are tested against, favouring exactness
+ * (double accumulation where it is cheap) over speed. `cpu` is the same
+ * backend with the matrix products of cpu_fast.h (SIMD, 8-bit activations).
+ * Matrix work is spread over threads by rows. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +11,14 @@
 #include <time.h>
 
 #include "backends/backend.h"
+#include "backends/cpu/cpu_fast.h"
 #include "backends/cpu/cpu_ops.h"
 #include "base/status.h"
 
 typedef struct cpu_backend {
     vka_backend base;
     vka_cpu_pool *pool;
+    const vka_fast_kernels *fast; /* NULL: the reference ops (cpu-ref) */
     _Atomic uint64_t bytes;      /* weights (mapped) and buffers */
     _Atomic uint64_t computes;
 } cpu_backend;
@@ -81,6 +85,8 @@ static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) 
     case VKA_OP_GET_ROWS: return vka_cpu_get_rows(n->dst, n->src[0], n->src[1]);
     case VKA_OP_RMS_NORM: vka_cpu_rms_norm(n->dst, n->src[0], n->src[1], n->p.eps); return VKA_OK;
     case VKA_OP_MATMUL:
+        if (cb->fast)
+            return vka_cpu_fast_matmul(cb->fast, cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
         return vka_cpu_matmul(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
     case VKA_OP_ROPE: vka_cpu_rope(n->src[0], n->src[1], &n->p.rope, n_past); return VKA_OK;
     case VKA_OP_KV_STORE: return vka_cpu_kv_store(n->dst, n->src[0], n_past);
@@ -171,17 +177,29 @@ static const vka_backend_ops cpu_ops = {
 
 vka_status vka_cpu_backend_create(vka_backend **out) { return vka_cpu_backend_create_threads(0, out); }
 
-vka_status vka_cpu_backend_create_threads(unsigned n_threads, vka_backend **out) {
+/* fast: the kernels of cpu_fast.h, else the reference ops. */
+static vka_status create(bool fast, unsigned n_threads, vka_backend **out) {
     cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     cb->base.ops = &cpu_ops;
+    cb->fast = fast ? vka_fast_select() : NULL;
     cb->base.kv_f16_default = false; /* the oracle keeps the cache exact */
     vka_status s = vka_cpu_pool_create_threads(n_threads, &cb->pool);
     if (s != VKA_OK) {
         free(cb);
         return s;
     }
-    snprintf(cb->base.name, sizeof cb->base.name, "cpu (%u threads)", vka_cpu_pool_threads(cb->pool));
+    if (cb->fast)
+        snprintf(cb->base.name, sizeof cb->base.name, "cpu (%u threads, %s)", vka_cpu_pool_threads(cb->pool),
+                 cb->fast->isa);
+    else
+        snprintf(cb->base.name, sizeof cb->base.name, "cpu-ref (%u threads)", vka_cpu_pool_threads(cb->pool));
     *out = &cb->base;
     return VKA_OK;
+}
+
+vka_status vka_cpu_backend_create_threads(unsigned n_threads, vka_backend **out) { return create(false, n_threads, out); }
+
+vka_status vka_cpu_fast_backend_create_threads(unsigned n_threads, vka_backend **out) {
+    return create(true, n_threads, out);
 }

@@ -1,0 +1,45 @@
+/* cpu_fast.h — the fast CPU backend's matrix products (device `cpu`; the
+ * plain-C ops of cpu_ops.h stay the oracle, device `cpu-ref`). Quantized
+ * weights are multiplied with activations quantized to 8 bits per block of
+ * 32 (integer dot products); f16/f32 weights with f32 activations. Kernels
+ * exist in portable C and in AVX2 (chosen at run time). */
+#ifndef VKA_CPU_FAST_H
+#define VKA_CPU_FAST_H
+
+#include "backends/cpu/cpu_ops.h"
+
+/* 32 activations as q[i] * d, q in -127..127; sum = the sum of q (the
+ * offset of unsigned weight codes, e.g. Q4_0's -8, is applied through it). */
+typedef struct vka_q8_act {
+    float d;
+    int32_t sum;
+    int8_t q[32];
+} vka_q8_act;
+
+/* Quantizes n floats (a multiple of 32) to n/32 blocks: d = max|x| / 127,
+ * q = x / d rounded to nearest, so |x - q*d| <= d/2. */
+void vka_fast_quantize_row(const float *x, vka_q8_act *out, int64_t n);
+
+/* out[j] = dot(weight row w of k elements, activation row x[j]) for j < nx
+ * (nx <= VKA_FAST_TILE). x[j] points to k/32 vka_q8_act blocks for the
+ * quantized types and to k floats for F32/F16. */
+#define VKA_FAST_TILE 4
+typedef void (*vka_fast_dot_fn)(int64_t k, const void *w, const void *const *x, int nx, float *out);
+
+/* One implementation of every supported weight type's kernel. */
+typedef struct vka_fast_kernels {
+    const char *isa;                     /* "scalar", "avx2" */
+    vka_fast_dot_fn dot[VKA_TYPE_COUNT]; /* NULL: the type falls back to the reference matmul */
+} vka_fast_kernels;
+
+extern const vka_fast_kernels vka_fast_scalar;
+/* The AVX2 kernels, or NULL when this CPU (or compiler) lacks AVX2/FMA/F16C. */
+const vka_fast_kernels *vka_fast_avx2(void);
+/* The best kernels for this CPU; VKAGENT_CPU_ISA=scalar forces the portable ones. */
+const vka_fast_kernels *vka_fast_select(void);
+
+/* As vka_cpu_matmul with the given kernels; types without a kernel use the reference. */
+vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *w,
+                               const vka_tensor *x, const vka_tensor *bias, bool accumulate);
+
+#endif

@@ -1,0 +1,85 @@
+/* cpu_fast_matmul.c — the fast backend's matrix product: activations are
+ * quantized once per call (for the quantized weight types), output rows are
+ * split over the thread pool, and each weight row is applied to
+ * VKA_FAST_TILE activation rows per pass so prompt processing loads each
+ * weight block once for several tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu_fast.h"
+#include "base/status.h"
+
+/* Weight rows per chunk: a chunk stays in cache while every activation tile passes over it. */
+#define ROW_CHUNK 16
+
+typedef struct fast_job {
+    vka_fast_dot_fn dot;
+    const vka_tensor *w, *bias;
+    vka_tensor *dst;
+    bool accumulate;
+    const char *act;             /* activation rows: quantized blocks or the f32 input */
+    size_t act_row_bytes;
+    int64_t n_act;
+} fast_job;
+
+static void store(const fast_job *job, int64_t r, int64_t j0, int nx, const float *v) {
+    const float *bias = job->bias ? job->bias->data : NULL;
+    for (int j = 0; j < nx; j++) {
+        float *out = (float *)((char *)job->dst->data + (size_t)(j0 + j) * job->dst->row_bytes) + r;
+        float y = bias ? v[j] + bias[r] : v[j];
+        *out = job->accumulate ? *out + y : y;
+    }
+}
+
+static void fast_rows(void *ctx, int64_t r0, int64_t r1) {
+    const fast_job *job = ctx;
+    const vka_tensor *w = job->w;
+    for (int64_t c0 = r0; c0 < r1; c0 += ROW_CHUNK) {
+        int64_t c1 = c0 + ROW_CHUNK < r1 ? c0 + ROW_CHUNK : r1;
+        for (int64_t j0 = 0; j0 < job->n_act; j0 += VKA_FAST_TILE) {
+            int nx = job->n_act - j0 < VKA_FAST_TILE ? (int)(job->n_act - j0) : VKA_FAST_TILE;
+            const void *x[VKA_FAST_TILE];
+            for (int j = 0; j < nx; j++) x[j] = job->act + (size_t)(j0 + j) * job->act_row_bytes;
+            for (int64_t r = c0; r < c1; r++) {
+                float v[VKA_FAST_TILE];
+                job->dot(w->ne[0], (const char *)w->data + (size_t)r * w->row_bytes, x, nx, v);
+                store(job, r, j0, nx, v);
+            }
+        }
+    }
+}
+
+static bool float_type(vka_type t) { return t == VKA_TYPE_F32 || t == VKA_TYPE_F16; }
+
+vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *w,
+                               const vka_tensor *x, const vka_tensor *bias, bool accumulate) {
+    vka_fast_dot_fn dot = (unsigned)w->type < VKA_TYPE_COUNT ? kern->dot[w->type] : NULL;
+    int64_t k = w->ne[0];
+    /* (a row holds whole blocks, so k is a multiple of 32 for every quantized type) */
+    if (!dot) return vka_cpu_matmul(pool, dst, w, x, bias, accumulate);
+    if (w->ne[0] != x->ne[0] || dst->ne[0] != w->ne[1] || dst->ne[1] != x->ne[1])
+        return vka_fail(VKA_ERR_INTERNAL, "matmul shapes do not agree");
+    fast_job job = {dot, w, bias, dst, accumulate, x->data, x->row_bytes, x->ne[1]};
+    vka_q8_act *q = NULL;
+    if (!float_type(w->type)) {
+        /* each activation row quantized once, shared by every weight row */
+        size_t blocks = (size_t)(k / 32);
+        q = malloc(blocks * (size_t)x->ne[1] * sizeof *q);
+        if (!q) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in matmul");
+        for (int64_t j = 0; j < x->ne[1]; j++)
+            vka_fast_quantize_row((const float *)((const char *)x->data + (size_t)j * x->row_bytes),
+                                  q + (size_t)j * blocks, k);
+        job.act = (const char *)q;
+        job.act_row_bytes = blocks * sizeof *q;
+    }
+    vka_cpu_parallel_for(pool, w->ne[1], k * x->ne[1], fast_rows, &job);
+    free(q);
+    return VKA_OK;
+}
+
+const vka_fast_kernels *vka_fast_select(void) {
+    const char *isa = getenv("VKAGENT_CPU_ISA");
+    if (isa && strcmp(isa, "scalar") == 0) return &vka_fast_scalar;
+    const vka_fast_kernels *avx2 = vka_fast_avx2();
+    return avx2 ? avx2 : &vka_fast_scalar;
+}

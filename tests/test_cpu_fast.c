@@ -1,0 +1,202 @@
+/* test_cpu_fast.c — the fast CPU backend (device `cpu`) against the reference
+ * (`cpu-ref`): every kernel set this CPU runs (portable C, AVX2) for every
+ * weight type it accelerates, on seeded random inputs, with bounds derived
+ * from how the fast path rounds. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_ops.h"
+
+static vka_cpu_pool *pool;
+static void setup(void) { cr_assert_eq(vka_cpu_pool_create_threads(2, &pool), VKA_OK); }
+static void teardown(void) { vka_cpu_pool_free(pool); }
+TestSuite(cpu_fast, .init = setup, .fini = teardown);
+
+static uint64_t rng_state;
+static float frand(void) { /* uniform in [-1, 1), a plain LCG */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static vka_tensor make(vka_type type, int64_t ne0, int64_t ne1) {
+    vka_tensor t;
+    vka_tensor_init(&t, "t", type, ne0, ne1, VKA_USAGE_ACTIVATION);
+    t.data = calloc(1, t.nbytes);
+    return t;
+}
+
+static float *f32(const vka_tensor *t) { return t->data; }
+
+/* Random weights of `type` (through its quantizer) and their dequantized values. */
+static vka_tensor random_weights(vka_type type, int64_t k, int64_t m, float *deq) {
+    vka_tensor w = make(type, k, m);
+    const vka_type_traits *tr = vka_type_get_traits(type);
+    float *row = malloc((size_t)k * sizeof *row);
+    for (int64_t r = 0; r < m; r++) {
+        for (int64_t i = 0; i < k; i++) row[i] = frand() * (1.0f + (float)(r % 3)); /* rows of different scales */
+        char *dst = (char *)w.data + (size_t)r * w.row_bytes;
+        tr->from_f32(row, dst, k);
+        tr->to_f32(dst, deq + r * k, k);
+    }
+    free(row);
+    return w;
+}
+
+/* The bound on |fast - reference| for output (r, j):
+ * - 8-bit activations (quantized types): each x_i is replaced by q_i*d_b with
+ *   |x_i - q_i*d_b| <= d_b/2, d_b = max|x in block b| / 127, so the dot moves by
+ *   at most Q = sum_b d_b/2 * sum_{i in b} |w_i| (integer block sums are exact);
+ * - float rounding: the reference sums k f32 products, within gamma_k * S of
+ *   the exact sum (S = sum |w_i x_i|, gamma_k = k*eps/(1-k*eps)); the fast path
+ *   sums fewer, larger terms (per block or per 8 floats) whose magnitudes add up
+ *   to at most S + Q, within gamma_k * (S + Q). One more eps * (S + Q) covers the
+ *   scales' products (d_w * d_x, Q4_K's d*sc and dmin*m) rounded in another order. */
+static double bound(const float *w, const float *x, int64_t k, bool quantized) {
+    double quant = 0.0, magnitude = 0.0;
+    for (int64_t b = 0; b < k / 32; b++) {
+        double amax = 0.0, wsum = 0.0;
+        for (int i = 0; i < 32; i++) {
+            amax = fmax(amax, fabs(x[b * 32 + i]));
+            wsum += fabs(w[b * 32 + i]);
+            magnitude += fabs((double)w[b * 32 + i] * x[b * 32 + i]);
+        }
+        quant += amax / 127.0 / 2.0 * wsum;
+    }
+    double gamma = (double)k * FLT_EPSILON / (1.0 - (double)k * FLT_EPSILON);
+    double rounding = (2.0 * gamma + FLT_EPSILON) * (magnitude + (quantized ? quant : 0.0));
+    return (quantized ? quant : 0.0) + rounding + 1e-30;
+}
+
+/* The bound above allows for the activations' quantization, which is as
+ * large as a wrong result. So the kernels are also checked against the
+ * reference fed the activations they see (q_i * d_b), where only float
+ * rounding differs: gamma_k * S per side plus eps * S for q_i * d_b rounded to f32. */
+static void check_exact_activations(const vka_fast_kernels *kern, const vka_tensor *w, const float *deq,
+                                    const vka_tensor *x) {
+    int64_t k = x->ne[0], n = x->ne[1], m = w->ne[1];
+    vka_tensor xq = make(VKA_TYPE_F32, k, n), want = make(VKA_TYPE_F32, m, n), got = make(VKA_TYPE_F32, m, n);
+    vka_q8_act *blocks = malloc((size_t)(k / 32) * sizeof *blocks);
+    for (int64_t j = 0; j < n; j++) {
+        vka_fast_quantize_row(f32(x) + j * k, blocks, k);
+        for (int64_t i = 0; i < k; i++) f32(&xq)[j * k + i] = (float)blocks[i / 32].q[i % 32] * blocks[i / 32].d;
+    }
+    cr_assert_eq(vka_cpu_matmul(pool, &want, w, &xq, NULL, false), VKA_OK);
+    cr_assert_eq(vka_cpu_fast_matmul(kern, pool, &got, w, x, NULL, false), VKA_OK);
+    double gamma = (double)k * FLT_EPSILON / (1.0 - (double)k * FLT_EPSILON);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t r = 0; r < m; r++) {
+            double magnitude = 0.0;
+            for (int64_t i = 0; i < k; i++) magnitude += fabs((double)deq[r * k + i] * f32(&xq)[j * k + i]);
+            double tol = (2.0 * gamma + 2.0 * FLT_EPSILON) * magnitude + 1e-30;
+            double a = f32(&got)[j * m + r], b = f32(&want)[j * m + r];
+            cr_assert(fabs(a - b) <= tol, "%s %s, same activations: row %ld token %ld: fast %.8g reference %.8g (bound %.3g)",
+                      kern->isa, vka_type_get_traits(w->type)->name, (long)r, (long)j, a, b, tol);
+        }
+    free(blocks);
+    free(xq.data); free(want.data); free(got.data);
+}
+
+static bool is_quantized(vka_type t) { return t != VKA_TYPE_F32 && t != VKA_TYPE_F16; }
+
+static void check_type(const vka_fast_kernels *kern, vka_type type, int64_t n_tokens, bool with_bias) {
+    const int64_t k = 512, m = 150; /* m * k * n over the pool's threshold for n >= 7: several threads */
+    rng_state = 1000u * (uint64_t)type + (uint64_t)n_tokens;
+    float *deq = malloc((size_t)(k * m) * sizeof *deq);
+    vka_tensor w = random_weights(type, k, m, deq);
+    vka_tensor x = make(VKA_TYPE_F32, k, n_tokens), bias = make(VKA_TYPE_F32, m, 1);
+    vka_tensor want = make(VKA_TYPE_F32, m, n_tokens), got = make(VKA_TYPE_F32, m, n_tokens);
+    for (int64_t i = 0; i < k * n_tokens; i++) f32(&x)[i] = frand() * (i % 7 == 0 ? 4.0f : 1.0f); /* some outliers */
+    for (int64_t i = 0; i < m; i++) f32(&bias)[i] = frand();
+    cr_assert_eq(vka_cpu_matmul(pool, &want, &w, &x, with_bias ? &bias : NULL, false), VKA_OK);
+    cr_assert_eq(vka_cpu_fast_matmul(kern, pool, &got, &w, &x, with_bias ? &bias : NULL, false), VKA_OK);
+    for (int64_t j = 0; j < n_tokens; j++)
+        for (int64_t r = 0; r < m; r++) {
+            double tol = bound(deq + r * k, f32(&x) + j * k, k, is_quantized(type));
+            double a = f32(&got)[j * m + r], b = f32(&want)[j * m + r];
+            cr_assert(fabs(a - b) <= tol, "%s %s: row %ld token %ld of %ld: fast %.8g reference %.8g (bound %.3g)",
+                      kern->isa, vka_type_get_traits(type)->name, (long)r, (long)j, (long)n_tokens, a, b, tol);
+        }
+    if (is_quantized(type)) check_exact_activations(kern, &w, deq, &x);
+    /* accumulate adds onto what dst holds */
+    memcpy(want.data, got.data, got.nbytes);
+    cr_assert_eq(vka_cpu_fast_matmul(kern, pool, &got, &w, &x, NULL, true), VKA_OK);
+    vka_tensor once = make(VKA_TYPE_F32, m, n_tokens);
+    cr_assert_eq(vka_cpu_fast_matmul(kern, pool, &once, &w, &x, NULL, false), VKA_OK);
+    for (int64_t i = 0; i < m * n_tokens; i++)
+        cr_assert(f32(&got)[i] == f32(&want)[i] + f32(&once)[i], "%s accumulate at %ld", kern->isa, (long)i);
+    free(deq);
+    free(w.data); free(x.data); free(bias.data); free(want.data); free(got.data); free(once.data);
+}
+
+static const vka_type types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_Q4_0, VKA_TYPE_Q5_0,
+                                 VKA_TYPE_Q8_0, VKA_TYPE_Q4_K, VKA_TYPE_Q6_K};
+
+static void check_kernels(const vka_fast_kernels *kern) {
+    static const int64_t tokens[] = {1, 2, 3, 4, 7, 9};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        cr_assert_not_null(kern->dot[types[t]], "%s has no %s kernel", kern->isa, vka_type_get_traits(types[t])->name);
+        for (size_t n = 0; n < sizeof tokens / sizeof tokens[0]; n++) check_type(kern, types[t], tokens[n], n % 2 == 0);
+    }
+}
+
+Test(cpu_fast, scalar_kernels_match_reference) { check_kernels(&vka_fast_scalar); }
+
+Test(cpu_fast, avx2_kernels_match_reference) {
+    const vka_fast_kernels *avx2 = vka_fast_avx2();
+    if (!avx2) cr_skip("this CPU (or build) has no AVX2/FMA/F16C");
+    check_kernels(avx2);
+}
+
+/* A block of zeros gives a zero activation scale, not a division by zero. */
+Test(cpu_fast, quantize_zero_block_and_extremes) {
+    float x[64] = {0};
+    x[32] = -3.0f;
+    x[33] = 3.0f;
+    x[34] = 1.0f;
+    vka_q8_act q[2];
+    vka_fast_quantize_row(x, q, 64);
+    cr_expect_eq(q[0].d, 0.0f);
+    cr_expect_eq(q[0].sum, 0);
+    cr_expect_float_eq(q[1].d, 3.0f / 127.0f, 1e-9);
+    cr_expect_eq(q[1].q[0], -127);
+    cr_expect_eq(q[1].q[1], 127);
+    cr_expect_eq(q[1].q[2], 42); /* 1/3 of 127 = 42.33 */
+    cr_expect_eq(q[1].sum, 42);
+}
+
+/* Types without a fast kernel (Q5_K here) give exactly the reference. */
+Test(cpu_fast, other_types_fall_back_to_reference) {
+    rng_state = 7;
+    const int64_t k = 256, m = 8;
+    float *deq = malloc((size_t)(k * m) * sizeof *deq);
+    vka_tensor w = random_weights(VKA_TYPE_Q5_K, k, m, deq);
+    vka_tensor x = make(VKA_TYPE_F32, k, 2), want = make(VKA_TYPE_F32, m, 2), got = make(VKA_TYPE_F32, m, 2);
+    for (int64_t i = 0; i < k * 2; i++) f32(&x)[i] = frand();
+    cr_assert_eq(vka_cpu_matmul(pool, &want, &w, &x, NULL, false), VKA_OK);
+    cr_assert_eq(vka_cpu_fast_matmul(vka_fast_select(), pool, &got, &w, &x, NULL, false), VKA_OK);
+    cr_expect_eq(memcmp(want.data, got.data, want.nbytes), 0);
+    free(deq);
+    free(w.data); free(x.data); free(want.data); free(got.data);
+}
+
+/* `cpu` is the fast backend, `cpu-ref` the reference; VKAGENT_CPU_ISA=scalar picks the portable kernels. */
+Test(cpu_fast, devices) {
+    vka_backend *b = NULL;
+    cr_assert_eq(vka_backend_open("cpu-ref", &b), VKA_OK);
+    cr_expect_eq(strncmp(b->name, "cpu-ref (", 9), 0, "%s", b->name);
+    vka_backend_close(b);
+    cr_assert_eq(vka_backend_open("cpu", &b), VKA_OK);
+    cr_expect_eq(strncmp(b->name, "cpu (", 5), 0, "%s", b->name);
+    cr_expect(strstr(b->name, vka_fast_select()->isa) != NULL, "%s", b->name);
+    vka_backend_close(b);
+    setenv("VKAGENT_CPU_ISA", "scalar", 1);
+    cr_assert_eq(vka_backend_open("cpu", &b), VKA_OK);
+    cr_expect(strstr(b->name, "scalar") != NULL, "%s", b->name);
+    vka_backend_close(b);
+    unsetenv("VKAGENT_CPU_ISA");
+}
