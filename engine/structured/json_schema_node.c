@@ -141,25 +141,61 @@ static vka_status apply_type(js_node *n, const cJSON *type, const char *path) {
 
 /* ---------------------------------------------------------------- enum / const */
 
+/* A set of JSON values by deep equality, hashed: enums of thousands of
+ * values are intersected and deduplicated in linear time. Containers hash by
+ * their type alone (compared one by one, as they are rare in enums). */
+typedef struct value_set {
+    const cJSON **slots;
+    uint32_t cap;                       /* a power of two, at least twice the values */
+} value_set;
+
+static uint64_t value_hash(const cJSON *v) {
+    uint64_t h = 1469598103934665603u;
+    if (cJSON_IsString(v)) {
+        for (const unsigned char *p = (const unsigned char *)v->valuestring; *p; p++) h = (h ^ *p) * 1099511628211u;
+    } else if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble == 0 ? 0.0 : v->valuedouble;    /* -0 equals 0 */
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        h = (h ^ bits) * 1099511628211u;
+    }
+    return (h ^ (uint64_t)(v->type & 0xFF)) * 1099511628211u;
+}
+
+static bool value_set_init(value_set *vs, uint32_t n) {
+    vs->cap = 16;
+    while (vs->cap < 2 * (uint64_t)n + 2) vs->cap *= 2;
+    vs->slots = calloc(vs->cap, sizeof *vs->slots);
+    return vs->slots != NULL;
+}
+
+/* The slot of v: where an equal value is, or the empty one to put it in. */
+static const cJSON **value_slot(const value_set *vs, const cJSON *v) {
+    uint32_t k = (uint32_t)value_hash(v) & (vs->cap - 1);
+    while (vs->slots[k] && !js_json_equal(vs->slots[k], v)) k = (k + 1) & (vs->cap - 1);
+    return &vs->slots[k];
+}
+
 /* values := values ∩ list (deep equality); NULL values means "unrestricted". */
 static vka_status intersect_values(js_node *n, const cJSON *list, bool single) {
+    uint32_t k = single ? 1 : (uint32_t)cJSON_GetArraySize(list);
+    value_set old = {0}, kept = {0};
     cJSON *out = cJSON_CreateArray();
-    if (!out) return js_oom();
-    for (const cJSON *v = single ? list : list->child; v; v = single ? NULL : v->next) {
-        bool keep = true;
-        if (n->values) {
-            keep = false;
-            for (const cJSON *w = n->values->child; w && !keep; w = w->next) keep = js_json_equal(v, w);
-        }
-        for (const cJSON *w = out->child; w && keep; w = w->next)
-            if (js_json_equal(v, w)) keep = false;     /* duplicates in an enum */
-        if (!keep) continue;
+    bool ok = out && value_set_init(&kept, k) && (!n->values || value_set_init(&old, (uint32_t)cJSON_GetArraySize(n->values)));
+    for (const cJSON *w = ok && n->values ? n->values->child : NULL; w; w = w->next) *value_slot(&old, w) = w;
+    for (const cJSON *v = single ? list : list->child; ok && v; v = single ? NULL : v->next) {
+        if (n->values && !*value_slot(&old, v)) continue;
+        const cJSON **slot = value_slot(&kept, v);
+        if (*slot) continue;    /* duplicates in an enum */
         cJSON *dup = cJSON_Duplicate(v, true);
-        if (!dup) {
-            cJSON_Delete(out);
-            return js_oom();
-        }
-        cJSON_AddItemToArray(out, dup);
+        ok = dup != NULL;
+        if (ok) cJSON_AddItemToArray(out, dup), *slot = dup;
+    }
+    free(old.slots);
+    free(kept.slots);
+    if (!ok) {
+        cJSON_Delete(out);
+        return js_oom();
     }
     cJSON_Delete(n->values);
     n->values = out;
