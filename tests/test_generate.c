@@ -424,6 +424,7 @@ Test(generate, cancel_does_not_carry_over) {
     cr_expect(done);
     cr_expect_eq(vka_generator_result(g)->stop_reason, VKA_STOP_CANCELLED);
     cr_expect_eq(vka_generator_result(g)->n_generated, 0);
+    cr_expect_eq(vka_generator_result(g)->n_prompt_tokens, 0, "cancelled before its prompt was fed");
     vka_generator_free(g);
     vka_session_free(s);
     vka_model_free(m);

@@ -209,13 +209,17 @@ static vka_status shift_when_full(vka_generator *g, bool *shifted) {
     return VKA_OK;
 }
 
+/* vka_generator_cancel, or vka_session_cancel naming this generation. */
+static bool cancelled(const vka_generator *g) {
+    return atomic_load(&g->cancel) || atomic_load(&g->session->cancel_id) == g->number;
+}
+
 /* One token: the stop checks, a sample, its text. */
 static vka_status sample_one(vka_generator *g) {
     vka_session *s = g->session;
     const vka_vocab *vocab = s->model->vocab;
     const vka_generate_params *p = &g->params;
-    if (atomic_load(&g->cancel) || atomic_load(&s->cancel_id) == g->number)
-        return finish(g, VKA_STOP_CANCELLED), VKA_OK;
+    if (cancelled(g)) return finish(g, VKA_STOP_CANCELLED), VKA_OK;
     if (p->max_tokens > 0 && g->result.n_generated >= (uint32_t)p->max_tokens)
         return finish(g, VKA_STOP_MAX_TOKENS), VKA_OK;
     if (s->n_past >= s->n_ctx) {
@@ -256,7 +260,9 @@ vka_status vka_generator_step(vka_generator *g, uint32_t max_tokens, uint32_t pr
     if (!g->session && !g->done) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_step: the session was freed");
     vka_status st = VKA_OK;
     if (!g->done && !g->history_added) {
-        st = prefill(g, prefill_chunk);
+        /* a cancel also stops a prompt fed in chunks, between chunks */
+        if (cancelled(g)) finish(g, VKA_STOP_CANCELLED);
+        else st = prefill(g, prefill_chunk);
     } else if (!g->done) {
         double t0 = now_seconds();
         for (uint32_t i = 0; i < (max_tokens ? max_tokens : 1) && !g->done && st == VKA_OK; i++) st = sample_one(g);
