@@ -80,7 +80,7 @@ static void check_exact_activations(const vka_fast_kernels *kern, const vka_tens
                                     const vka_tensor *x) {
     int64_t k = x->ne[0], n = x->ne[1], m = w->ne[1];
     vka_tensor xq = make(VKA_TYPE_F32, k, n), want = make(VKA_TYPE_F32, m, n), got = make(VKA_TYPE_F32, m, n);
-    vka_q8_act *blocks = malloc((size_t)(k / 32) * sizeof *blocks);
+    vka_q8_act *blocks = malloc(vka_fast_act_row_bytes(k));
     for (int64_t j = 0; j < n; j++) {
         vka_fast_quantize_row(f32(x) + j * k, blocks, k);
         for (int64_t i = 0; i < k; i++) f32(&xq)[j * k + i] = (float)blocks[i / 32].q[i % 32] * blocks[i / 32].d;
@@ -158,7 +158,7 @@ Test(cpu_fast, quantize_zero_block_and_extremes) {
     x[32] = -3.0f;
     x[33] = 3.0f;
     x[34] = 1.0f;
-    vka_q8_act q[2];
+    vka_q8_act *q = malloc(vka_fast_act_row_bytes(64));
     vka_fast_quantize_row(x, q, 64);
     cr_expect_eq(q[0].d, 0.0f);
     cr_expect_eq(q[0].sum, 0);
@@ -167,6 +167,10 @@ Test(cpu_fast, quantize_zero_block_and_extremes) {
     cr_expect_eq(q[1].q[1], 127);
     cr_expect_eq(q[1].q[2], 42); /* 1/3 of 127 = 42.33 */
     cr_expect_eq(q[1].sum, 42);
+    const float *dsum = vka_fast_act_dsum(q, 64); /* after the blocks: d * sum */
+    cr_expect_eq(dsum[0], 0.0f);
+    cr_expect_eq(dsum[1], q[1].d * 42.0f);
+    free(q);
 }
 
 /* Types without a fast kernel (Q5_K here) give exactly the reference. */

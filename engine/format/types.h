@@ -129,10 +129,20 @@ size_t vka_type_row_size(vka_type type, int64_t n);
  * follow llama.cpp's quantization without an importance matrix. */
 bool vka_type_can_quantize(uint32_t type);
 
-/* Q4_K/Q5_K: the 6-bit scale and min of sub-block j (0..7) from the 12 packed
- * bytes: j < 4 in the low 6 bits of bytes j and j+4; j >= 4 as a nibble of
- * byte j+4 with its top 2 bits in the top bits of bytes j-4 and j. */
-void vka_k4_scale_min(const uint8_t *scales, int j, int *sc, int *m);
+/* Sub-block j's 6-bit scale and min of a Q4_K/Q5_K block: j < 4 sit in the
+ * low 6 bits of bytes j (scale) and j + 4 (min); j >= 4 keep their low 4 bits
+ * in byte j + 4 (scale low nibble, min high nibble) and their top 2 bits in
+ * bits 6-7 of bytes j - 4 (scale) and j (min). Inline: the CPU kernels unpack
+ * them per super-block in their inner loop. */
+static inline void vka_k4_scale_min(const uint8_t *scales, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = scales[j] & 63;
+        *m = scales[j + 4] & 63;
+    } else {
+        *sc = (scales[j + 4] & 0x0f) | (scales[j - 4] >> 6) << 4;
+        *m = (scales[j + 4] >> 4) | (scales[j] >> 6) << 4;
+    }
+}
 
 /* IEEE half and bfloat16 conversion: round to nearest even, overflow to
  * infinity, subnormals kept (not flushed), NaN kept NaN (quieted). */

@@ -17,19 +17,7 @@
  * Float operations in ggml's order (scale products first, then one multiply
  * and one subtract per value), so results are bit-identical to ggml. */
 
-/* Sub-block j's 6-bit scale and min of a Q4_K/Q5_K block: j < 4 sit in the
- * low 6 bits of bytes j (scale) and j + 4 (min); j >= 4 keep their low 4 bits
- * in byte j + 4 (scale low nibble, min high nibble) and their top 2 bits in
- * bits 6-7 of bytes j - 4 (scale) and j (min). */
-void vka_k4_scale_min(const uint8_t *scales, int j, int *sc, int *m) {
-    if (j < 4) {
-        *sc = scales[j] & 63;
-        *m = scales[j + 4] & 63;
-    } else {
-        *sc = (scales[j + 4] & 0x0f) | (scales[j - 4] >> 6) << 4;
-        *m = (scales[j + 4] >> 4) | (scales[j] >> 6) << 4;
-    }
-}
+/* (vka_k4_scale_min, in types.h, unpacks Q4_K/Q5_K's 6-bit scales and mins.) */
 
 /* Q2_K: within each half (128 values, 32 bytes of qs), bits 2g..2g+1 of byte
  * l hold value 32g + l; scales[j] covers values 16j .. 16j + 15. */

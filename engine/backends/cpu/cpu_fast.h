@@ -16,8 +16,13 @@ typedef struct vka_q8_act {
     int8_t q[32];
 } vka_q8_act;
 
-/* Quantizes n floats (a multiple of 32) to n/32 blocks: d = max|x| / 127,
- * q = x / d rounded to nearest, so |x - q*d| <= d/2. */
+/* A quantized row of n activations: n/32 blocks, then n/32 floats d * sum
+ * (for the weight types with a per-block min, Q4_K, read 8 at a time). */
+static inline size_t vka_fast_act_row_bytes(int64_t n) { return (size_t)(n / 32) * (sizeof(vka_q8_act) + sizeof(float)); }
+static inline const float *vka_fast_act_dsum(const vka_q8_act *row, int64_t n) { return (const float *)(row + n / 32); }
+
+/* Quantizes n floats (a multiple of 32) to a row of vka_fast_act_row_bytes(n)
+ * at out: d = max|x| / 127, q = x / d rounded to nearest, so |x - q*d| <= d/2. */
 void vka_fast_quantize_row(const float *x, vka_q8_act *out, int64_t n);
 
 /* out[j] = dot(weight row w of k elements, activation row x[j]) for j < nx

@@ -108,16 +108,38 @@ INLINE_AVX2 void q8_0_tile(int64_t k, const vka_block_q8_0 *wb, const vka_q8_act
     for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]);
 }
 
+/* Q4_K's eight 6-bit scales and mins (as vka_k4_scale_min), four at a time in
+ * 32-bit words: bytes 0-3 hold scales 0-3 (low 6 bits) and the top bits of
+ * scales 4-7; bytes 4-7 the same for the mins; bytes 8-11 the low nibbles. */
+INLINE_AVX2 void k4_unpack(const uint8_t *packed, uint8_t *sc, uint8_t *m) {
+    uint32_t w[3];
+    memcpy(w, packed, 12);
+    uint32_t sc_lo = w[0] & 0x3f3f3f3fu, m_lo = w[1] & 0x3f3f3f3fu;
+    uint32_t sc_hi = (w[2] & 0x0f0f0f0fu) | ((w[0] >> 2) & 0x30303030u);
+    uint32_t m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | ((w[1] >> 2) & 0x30303030u);
+    memcpy(sc, &sc_lo, 4);
+    memcpy(sc + 4, &sc_hi, 4);
+    memcpy(m, &m_lo, 4);
+    memcpy(m + 4, &m_hi, 4);
+}
+
+INLINE_AVX2 __m256 bytes_to_floats(const uint8_t *b) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b)));
+}
+
 INLINE_AVX2 void q4_k_tile(int64_t k, const vka_block_q4_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
-    __m256 acc[VKA_FAST_TILE];
-    float mins[VKA_FAST_TILE] = {0};
+    __m256 acc[VKA_FAST_TILE], mins[VKA_FAST_TILE];
     VKA_UNROLL
-    for (int j = 0; j < nx; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < nx; j++) acc[j] = mins[j] = _mm256_setzero_ps();
     const __m256i nibble = _mm256_set1_epi8(0x0f);
     for (int64_t b = 0; b < k / VKA_QK_K; b++) {
-        float d = _cvtsh_ss(wb[b].d), dmin = _cvtsh_ss(wb[b].dmin);
-        int sc[8], m[8];
-        for (int s = 0; s < 8; s++) vka_k4_scale_min(wb[b].scales, s, &sc[s], &m[s]);
+        float d = _cvtsh_ss(wb[b].d);
+        uint8_t sc[8], m[8];
+        k4_unpack(wb[b].scales, sc, m);
+        __m256 fm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), bytes_to_floats(m));
+        VKA_UNROLL
+        for (int j = 0; j < nx; j++) /* the mins: dmin * m_s * d_x * sum(q_x) over the 8 sub-blocks */
+            mins[j] = _mm256_fmadd_ps(fm, _mm256_loadu_ps(vka_fast_act_dsum(x[j], k) + b * 8), mins[j]);
         for (int c = 0; c < 4; c++) { /* 32 bytes: sub-block 2c in the low nibbles, 2c+1 in the high */
             __m256i raw = load32(wb[b].qs + 32 * c);
             __m256i lo = _mm256_and_si256(raw, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
@@ -128,12 +150,11 @@ INLINE_AVX2 void q4_k_tile(int64_t k, const vka_block_q4_k *wb, const vka_q8_act
                 __m256i s0 = dot_u8s8(lo, load32(a0->q), sc_lo), s1 = dot_u8s8(hi, load32(a1->q), sc_hi);
                 acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(d * a0->d), acc[j]);
                 acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_set1_ps(d * a1->d), acc[j]);
-                mins[j] += dmin * (a0->d * (float)(m[2 * c] * a0->sum) + a1->d * (float)(m[2 * c + 1] * a1->sum));
             }
         }
     }
     VKA_UNROLL
-    for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]) - mins[j];
+    for (int j = 0; j < nx; j++) out[j] = hsum(_mm256_sub_ps(acc[j], mins[j]));
 }
 
 INLINE_AVX2 void q6_k_tile(int64_t k, const vka_block_q6_k *wb, const vka_q8_act *const *x, float *out, const int nx) {

@@ -63,14 +63,14 @@ vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool,
     vka_q8_act *q = NULL;
     if (!float_type(w->type)) {
         /* each activation row quantized once, shared by every weight row */
-        size_t blocks = (size_t)(k / 32);
-        q = malloc(blocks * (size_t)x->ne[1] * sizeof *q);
+        size_t row_bytes = vka_fast_act_row_bytes(k);
+        q = malloc(row_bytes * (size_t)x->ne[1]);
         if (!q) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in matmul");
         for (int64_t j = 0; j < x->ne[1]; j++)
             vka_fast_quantize_row((const float *)((const char *)x->data + (size_t)j * x->row_bytes),
-                                  q + (size_t)j * blocks, k);
+                                  (vka_q8_act *)((char *)q + (size_t)j * row_bytes), k);
         job.act = (const char *)q;
-        job.act_row_bytes = blocks * sizeof *q;
+        job.act_row_bytes = row_bytes;
     }
     vka_cpu_parallel_for(pool, w->ne[1], k * x->ne[1], fast_rows, &job);
     free(q);

@@ -8,6 +8,7 @@
 #include "backends/cpu/cpu_fast.h"
 
 void vka_fast_quantize_row(const float *x, vka_q8_act *out, int64_t n) {
+    float *dsum = (float *)(out + n / 32);
     for (int64_t b = 0; b < n / 32; b++, x += 32) {
         float amax = 0.0f;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
@@ -23,6 +24,7 @@ void vka_fast_quantize_row(const float *x, vka_q8_act *out, int64_t n) {
         }
         out[b].d = d;
         out[b].sum = sum;
+        dsum[b] = d * (float)sum;
     }
 }
 
@@ -83,6 +85,7 @@ static void dot_q4_k(int64_t k, const void *w, const void *const *x, int nx, flo
     const vka_block_q4_k *wb = w;
     for (int j = 0; j < nx; j++) {
         const vka_q8_act *xb = x[j];
+        const float *dsum = vka_fast_act_dsum(xb, k);
         float acc = 0.0f;
         for (int64_t b = 0; b < k / VKA_QK_K; b++) {
             float d = vka_f16_to_f32(wb[b].d), dmin = vka_f16_to_f32(wb[b].dmin);
@@ -93,7 +96,7 @@ static void dot_q4_k(int64_t k, const void *w, const void *const *x, int nx, flo
                 vka_k4_scale_min(wb[b].scales, s, &sc, &m);
                 int32_t sum = 0;
                 for (int i = 0; i < 32; i++) sum += ((qs[i] >> shift) & 0x0f) * a->q[i];
-                acc += a->d * (d * (float)(sc * sum) - dmin * (float)(m * a->sum));
+                acc += a->d * d * (float)(sc * sum) - dmin * (float)m * dsum[b * 8 + s];
             }
         }
         out[j] = acc;
