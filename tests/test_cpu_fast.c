@@ -152,6 +152,12 @@ Test(cpu_fast, avx2_kernels_match_reference) {
     check_kernels(avx2);
 }
 
+Test(cpu_fast, vnni_kernels_match_reference) {
+    const vka_fast_kernels *vnni = vka_fast_vnni();
+    if (!vnni) cr_skip("this CPU (or build) has no AVX-512 VNNI");
+    check_kernels(vnni);
+}
+
 /* A block of zeros gives a zero activation scale, not a division by zero. */
 Test(cpu_fast, quantize_zero_block_and_extremes) {
     float x[64] = {0};
@@ -188,7 +194,8 @@ Test(cpu_fast, other_types_fall_back_to_reference) {
     free(w.data); free(x.data); free(want.data); free(got.data);
 }
 
-/* `cpu` is the fast backend, `cpu-ref` the reference; VKAGENT_CPU_ISA=scalar picks the portable kernels. */
+/* `cpu` is the fast backend, `cpu-ref` the reference; VKAGENT_CPU_ISA=scalar picks the portable kernels,
+ * =avx2 the AVX2 ones where the CPU has them. */
 Test(cpu_fast, devices) {
     vka_backend *b = NULL;
     cr_assert_eq(vka_backend_open("cpu-ref", &b), VKA_OK);
@@ -201,6 +208,10 @@ Test(cpu_fast, devices) {
     setenv("VKAGENT_CPU_ISA", "scalar", 1);
     cr_assert_eq(vka_backend_open("cpu", &b), VKA_OK);
     cr_expect(strstr(b->name, "scalar") != NULL, "%s", b->name);
+    vka_backend_close(b);
+    setenv("VKAGENT_CPU_ISA", "avx2", 1);
+    cr_assert_eq(vka_backend_open("cpu", &b), VKA_OK);
+    cr_expect(strstr(b->name, vka_fast_avx2() ? "avx2" : "scalar") != NULL, "%s", b->name);
     vka_backend_close(b);
     unsetenv("VKAGENT_CPU_ISA");
 }

@@ -2,7 +2,7 @@
  * plain-C ops of cpu_ops.h stay the oracle, device `cpu-ref`). Quantized
  * weights are multiplied with activations quantized to 8 bits per block of
  * 32 (integer dot products); f16/f32 weights with f32 activations. Kernels
- * exist in portable C and in AVX2 (chosen at run time). */
+ * exist in portable C, AVX2 and AVX-512 VNNI (chosen at run time). */
 #ifndef VKA_CPU_FAST_H
 #define VKA_CPU_FAST_H
 
@@ -33,14 +33,16 @@ typedef void (*vka_fast_dot_fn)(int64_t k, const void *w, const void *const *x, 
 
 /* One implementation of every supported weight type's kernel. */
 typedef struct vka_fast_kernels {
-    const char *isa;                     /* "scalar", "avx2" */
+    const char *isa;                     /* "scalar", "avx2", "avx512vnni" */
     vka_fast_dot_fn dot[VKA_TYPE_COUNT]; /* NULL: the type falls back to the reference matmul */
 } vka_fast_kernels;
 
 extern const vka_fast_kernels vka_fast_scalar;
 /* The AVX2 kernels, or NULL when this CPU (or compiler) lacks AVX2/FMA/F16C. */
 const vka_fast_kernels *vka_fast_avx2(void);
-/* The best kernels for this CPU; VKAGENT_CPU_ISA=scalar forces the portable ones. */
+/* The same with AVX-512 VNNI dot products, or NULL without AVX-512VL/VNNI. */
+const vka_fast_kernels *vka_fast_vnni(void);
+/* The best kernels for this CPU; VKAGENT_CPU_ISA=scalar or avx2 forces those. */
 const vka_fast_kernels *vka_fast_select(void);
 
 /* As vka_cpu_matmul with the given kernels; types without a kernel use the reference. */
