@@ -33,7 +33,7 @@ static const char *const chat_help =
     "      --stop STR       end a reply when STR appears (repeatable, up to 16); STR is not printed\n"
     "  -n, --n-predict N    at most N tokens per reply (default: until the end of the turn)\n"
     "  -c, --ctx-size N     context size (default: the model's, at most 4096)\n"
-    "      --device DEV     auto, cpu, vulkan, vulkan:N\n"
+    "      --device DEV     auto, cpu, cpu-ref, vulkan, vulkan:N\n"
     "      --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed ... as for run\n";
 
 typedef struct chat_state {

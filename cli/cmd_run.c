@@ -46,7 +46,7 @@ static const char *const run_help =
     "  -c, --ctx-size N          context size (default: the model's, at most 4096)\n"
     "  -b, --batch-size N        prompt tokens per step (default 512)\n"
     "      --kv-type auto|f32|f16\n"
-    "      --device DEV          auto, cpu, vulkan, vulkan:N (default: $VKAGENT_DEVICE or auto)\n"
+    "      --device DEV          auto, cpu, cpu-ref, vulkan, vulkan:N (default: $VKAGENT_DEVICE or auto)\n"
     "      --session FILE        a saved session, like a prompt cache: when FILE exists it is loaded (its context\n"
     "                            size and KV type unless -c/--kv-type say otherwise); with -p/-f the part of it the\n"
     "                            prompt starts with is kept and only the rest of the prompt is read; without a\n"

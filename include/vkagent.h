@@ -139,9 +139,11 @@ typedef struct vka_model_params {
     /* Where the model runs: "auto" (default: a GPU, i.e. the best discrete,
      * integrated or virtual Vulkan device; where there is none, or the only
      * Vulkan devices are CPU-type such as lavapipe, the CPU backend, which is
-     * faster on the same cores), "cpu", "vulkan" (the best Vulkan device,
-     * CPU-type ones included) or "vulkan:N" (device N as listed by
-     * vka_device_list and `vkagent devices`). NULL means the environment
+     * faster on the same cores), "cpu" (SIMD kernels), "cpu-ref" (the
+     * plain-C reference the tests check every backend against, slower),
+     * "vulkan" (the best Vulkan device, CPU-type ones included) or
+     * "vulkan:N" (device N as listed by vka_device_list and `vkagent
+     * devices`). NULL means the environment
      * variable VKAGENT_DEVICE, or "auto" when that is unset. */
     const char *device;
     /* Load only the tokenizer and metadata, no tensors: for vocab-only GGUF
@@ -162,7 +164,7 @@ VKA_API void vka_model_params_default(vka_model_params *params);
 /* ---------------------------------------------------------------- devices */
 
 typedef enum vka_device_type {
-    VKA_DEVICE_CPU = 0,             /* the CPU backend (device "cpu") */
+    VKA_DEVICE_CPU = 0,             /* a CPU backend (device "cpu" or "cpu-ref") */
     VKA_DEVICE_DISCRETE_GPU = 1,
     VKA_DEVICE_INTEGRATED_GPU = 2,
     VKA_DEVICE_VIRTUAL_GPU = 3,
