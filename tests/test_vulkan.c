@@ -377,7 +377,7 @@ Test(vulkan, prefill_batching_is_bit_identical_f16_kv) {
 /* llama.cpp-quantized copies on Vulkan: within the same bounds as on the CPU
  * (test_session.c) of llama.cpp's logits, and within 1e-3 of the CPU reference. */
 static void quantized_matches_cpu(const char *model_rel) {
-    vka_model *mv = load(model_rel, "vulkan"), *mc = load(model_rel, "cpu");
+    vka_model *mv = load(model_rel, "vulkan"), *mc = load(model_rel, "cpu-ref"); /* the oracle, f32 activations */
     vka_session *sv = session(mv, 64, 512, VKA_KV_F32), *sc = session(mc, 64, 512, VKA_KV_F32);
     size_t bytes = PROMPT_LEN * 512 * sizeof(float);
     float *lv = malloc(bytes), *lc = malloc(bytes);
@@ -416,7 +416,7 @@ static void synth_matches_cpu(const vka_synth_params *sp, const int32_t *ids, si
     mp.device = "vulkan";
     vka_model *mv = NULL, *mc = NULL;
     cr_assert_eq(vka_model_load(path, &mp, &mv), VKA_OK, "%s", vka_last_error());
-    mp.device = "cpu";
+    mp.device = "cpu-ref"; /* the oracle: f32 activations as on Vulkan */
     cr_assert_eq(vka_model_load(path, &mp, &mc), VKA_OK, "%s", vka_last_error());
     if (check) check(mc, mv);
     size_t vocab = sp->n_vocab, bytes = n * vocab * sizeof(float);
