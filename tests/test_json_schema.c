@@ -238,6 +238,38 @@ Test(json_schema, not_and_conditionals) {
     CHECK(s, LIST("{\"kind\":\"a\",\"n\":1}", "{\"kind\":\"b\",\"n\":\"s\"}"), LIST("{\"kind\":\"a\",\"n\":\"s\"}", "{\"kind\":\"b\",\"n\":1}"));
 }
 
+/* Combinations whose members pin a required member to values that do not
+ * meet are skipped unbuilt (json_schema_prune.c): the language stays the same,
+ * and combinations that only look alike (the member not required, values that
+ * meet, values of other types) are kept. */
+Test(json_schema, conflicting_pins_skip_combinations_exactly) {
+    const char *s = "{\"type\":\"object\",\"properties\":{\"kind\":{\"enum\":[\"a\",\"b\",\"c\"]}},\"allOf\":["
+                    "{\"if\":{\"properties\":{\"kind\":{\"const\":\"a\"}}},"
+                    "\"then\":{\"properties\":{\"kind\":{\"const\":\"a\"},\"x\":{\"type\":\"integer\"}},\"required\":[\"kind\",\"x\"]}},"
+                    "{\"if\":{\"properties\":{\"kind\":{\"const\":\"b\"}}},"
+                    "\"then\":{\"properties\":{\"kind\":{\"const\":\"b\"},\"y\":{\"type\":\"string\"}},\"required\":[\"kind\",\"y\"]}},"
+                    "{\"if\":{\"properties\":{\"kind\":{\"const\":\"c\"}}},\"then\":{\"required\":[\"z\"]}}]}";
+    CHECK(s, LIST("{\"kind\":\"a\",\"x\":1}", "{\"kind\":\"b\",\"y\":\"s\"}", "{\"kind\":\"c\",\"z\":null}"),
+          LIST("{}", "{\"kind\":\"a\",\"y\":\"s\"}", "{\"kind\":\"b\",\"x\":1}", "{\"kind\":\"c\"}", "{\"kind\":\"d\"}"));
+    /* kind not required: an object without it meets both conditions */
+    CHECK("{\"type\":\"object\",\"allOf\":[{\"if\":{\"properties\":{\"kind\":{\"const\":\"a\"}}},\"then\":{\"required\":[\"x\"]}},"
+          "{\"if\":{\"properties\":{\"kind\":{\"const\":\"b\"}}},\"then\":{\"required\":[\"y\"]}}]}",
+          LIST("{\"x\":1,\"y\":2}", "{\"kind\":\"a\",\"x\":1}", "{\"kind\":\"c\"}"), LIST("{}", "{\"x\":1}", "{\"kind\":\"a\"}"));
+    /* not only objects: other values satisfy required and properties (an
+     * integer meets both oneOf members) */
+    CHECK("{\"anyOf\":[{\"properties\":{\"k\":{\"const\":1}},\"required\":[\"k\"]},{\"type\":\"string\"}],"
+          "\"oneOf\":[{\"properties\":{\"k\":{\"const\":2}},\"required\":[\"k\"]},{\"type\":\"integer\"}]}",
+          LIST("\"s\"", "null", "1.5"), LIST("5", "{\"k\":1}", "{\"k\":2}"));
+    /* pins that meet: enums sharing a value, numbers equal by value */
+    CHECK("{\"type\":\"object\",\"required\":[\"k\"],\"anyOf\":[{\"properties\":{\"k\":{\"enum\":[\"a\",\"b\"]}}},{\"required\":[\"q\"]}],"
+          "\"oneOf\":[{\"properties\":{\"k\":{\"enum\":[\"b\",\"c\"]}}},{\"properties\":{\"k\":{\"const\":1.0}}}]}",
+          LIST("{\"k\":\"b\"}", "{\"k\":1,\"q\":0}", "{\"k\":\"c\",\"q\":0}"), LIST("{\"k\":\"a\"}", "{\"k\":1}", "{\"k\":\"c\"}"));
+    /* a member that may not be present, required by another */
+    CHECK("{\"type\":\"object\",\"anyOf\":[{\"properties\":{\"k\":false}},{\"required\":[\"j\"]}],"
+          "\"oneOf\":[{\"required\":[\"k\"]},{\"properties\":{\"k\":{\"const\":0}}}]}",
+          LIST("{\"j\":0,\"k\":1}", "{}"), LIST("{\"k\":1}", "{\"k\":0}", "{\"j\":0,\"k\":0}"));
+}
+
 Test(json_schema, refs) {
     const char *tree = "{\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"integer\"},"
                        "\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}},\"required\":[\"v\"],"

@@ -273,6 +273,31 @@ bool js_json_equal(const cJSON *a, const cJSON *b);
 unsigned js_type_bound(js_conv *c, const cJSON *schema);
 void js_type_bounds_free(js_conv *c);
 
+/* What sources say of an object's members (json_schema_prune.c): the names
+ * they require and the values `properties` pins them to, to prove a union's
+ * combination empty without building it. Names and values point into the
+ * schemas. */
+typedef enum js_pin_kind { JS_PIN_ABSENT, JS_PIN_CONST, JS_PIN_ENUM } js_pin_kind;
+typedef struct js_pin {
+    const char *name;
+    const cJSON *values;            /* the const value or the enum array */
+    js_pin_kind kind;               /* ABSENT: the property schema is false */
+} js_pin;
+typedef struct js_facts {
+    const char **required;
+    js_pin *pins;
+    uint32_t n_required, cap_required, n_pins, cap_pins;
+} js_facts;
+/* The facts of the set's sources (own keywords: a node's set is flattened). */
+vka_status js_facts_of_set(const js_set *set, js_facts *out);
+/* The facts of a schema with its allOf members and $ref targets. */
+vka_status js_facts_of_schema(js_conv *c, const cJSON *schema, js_facts *out);
+/* Whether an object satisfying all parts cannot exist: a name required by one
+ * part whose pins over all parts allow no common value. Sound only where the
+ * parts' values are all objects (the caller's type bound). */
+bool js_facts_conflict(const js_facts *const *parts, uint32_t n);
+void js_facts_free(js_facts *f);
+
 /* Whether two nodes provably share no value (false: unknown or overlapping). */
 vka_status js_disjoint(js_conv *c, js_node *a, js_node *b, bool *disjoint);
 
