@@ -297,6 +297,20 @@ vka_status js_facts_of_schema(js_conv *c, const cJSON *schema, js_facts *out);
  * parts' values are all objects (the caller's type bound). */
 bool js_facts_conflict(const js_facts *const *parts, uint32_t n);
 void js_facts_free(js_facts *f);
+/* The facts of a union's base (all[0]) and of every member of its choice
+ * lists (from all[1], list by list), read once for all its combinations;
+ * combination k takes member (k / product of earlier sizes) % size of each. */
+typedef struct js_union_facts {
+    js_facts *all;
+    const js_facts **parts;         /* scratch: one combination's */
+    uint32_t *sizes;
+    uint32_t n, n_lists;
+} js_union_facts;
+vka_status js_union_facts_new(js_conv *c, const js_set *base, const cJSON *const *lists, uint32_t n_lists,
+                              js_union_facts *u);
+/* Whether combination k provably admits no object (see js_facts_conflict). */
+bool js_union_facts_conflict(js_union_facts *u, uint64_t k);
+void js_union_facts_free(js_union_facts *u);
 
 /* Whether two nodes provably share no value (false: unknown or overlapping). */
 vka_status js_disjoint(js_conv *c, js_node *a, js_node *b, bool *disjoint);

@@ -851,52 +851,6 @@ static vka_status filter_values(js_conv *c, js_node *n) {
     return s;
 }
 
-/* The facts of a union's base (index 0) and of every choice member (from
- * index 1, choice by choice), read once for all combinations. */
-typedef struct union_facts {
-    js_facts *all;
-    const js_facts **parts;         /* scratch: one combination's */
-    uint32_t n;
-} union_facts;
-
-static void union_facts_free(union_facts *u) {
-    for (uint32_t i = 0; i < u->n; i++) js_facts_free(&u->all[i]);
-    free(u->all);
-    free(u->parts);
-    *u = (union_facts){0};
-}
-
-static vka_status union_facts_new(js_conv *c, const js_set *base, const flat *f, union_facts *u) {
-    uint32_t total = 1;
-    for (uint32_t i = 0; i < f->n_choices; i++) total += (uint32_t)cJSON_GetArraySize(f->choices[i].list);
-    u->all = calloc(total, sizeof *u->all);
-    u->parts = calloc((size_t)f->n_choices + 1, sizeof *u->parts);
-    if (!u->all || !u->parts) {
-        union_facts_free(u);
-        return js_oom();
-    }
-    u->n = total;
-    vka_status s = js_facts_of_set(base, &u->all[0]);
-    uint32_t at = 1;
-    for (uint32_t i = 0; i < f->n_choices && s == VKA_OK; i++)
-        for (const cJSON *m = f->choices[i].list->child; m && s == VKA_OK; m = m->next)
-            s = js_facts_of_schema(c, m, &u->all[at++]);
-    return s;
-}
-
-/* Whether combination k's base and members pin a required member apart. */
-static bool union_facts_conflict(union_facts *u, const flat *f, uint64_t k) {
-    uint32_t at = 1;
-    u->parts[0] = &u->all[0];
-    for (uint32_t i = 0; i < f->n_choices; i++) {
-        uint64_t size = (uint64_t)cJSON_GetArraySize(f->choices[i].list);
-        u->parts[i + 1] = &u->all[at + (uint32_t)(k % size)];
-        k /= size;
-        at += (uint32_t)size;
-    }
-    return js_facts_conflict(u->parts, f->n_choices + 1);
-}
-
 /* The alternatives: one per combination of the choices' members, each the
  * node of the whole set (choices now plain) plus the chosen members. */
 static vka_status build_union(js_conv *c, js_node *n, flat *f) {
@@ -927,8 +881,12 @@ static vka_status build_union(js_conv *c, js_node *n, flat *f) {
     for (uint32_t i = 0; i < base.n && base_types; i++) base_types &= js_type_bound(c, base.items[i].schema);
     /* and so are combinations of objects whose members pin a required
      * member to values that do not meet (json_schema_prune.c) */
-    union_facts facts = {0};
-    if (s == VKA_OK) s = union_facts_new(c, &base, f, &facts);
+    js_union_facts facts = {0};
+    const cJSON **lists = s == VKA_OK ? malloc((size_t)f->n_choices * sizeof *lists) : NULL;
+    if (s == VKA_OK && !lists) s = js_oom();
+    for (uint32_t i = 0; i < f->n_choices && s == VKA_OK; i++) lists[i] = f->choices[i].list;
+    if (s == VKA_OK) s = js_union_facts_new(c, &base, lists, f->n_choices, &facts);
+    free(lists);
     for (uint64_t k = 0; k < combos && s == VKA_OK; k++) {
         unsigned types = base_types;
         uint64_t rest = k;
@@ -937,7 +895,7 @@ static vka_status build_union(js_conv *c, js_node *n, flat *f) {
             types &= js_type_bound(c, cJSON_GetArrayItem(f->choices[i].list, (int)(rest % size)));
             rest /= size;
         }
-        if (!types || (types == JT_OBJECT && union_facts_conflict(&facts, f, k))) continue;
+        if (!types || (types == JT_OBJECT && js_union_facts_conflict(&facts, k))) continue;
         js_set alt = {0};
         s = set_copy(&base, &alt);
         rest = k;
@@ -951,7 +909,7 @@ static vka_status build_union(js_conv *c, js_node *n, flat *f) {
         js_set_free(&alt);
         if (s == VKA_OK) n->alts[n->n_alts++] = a;
     }
-    union_facts_free(&facts);
+    js_union_facts_free(&facts);
     js_set_free(&base);
     return s;
 }

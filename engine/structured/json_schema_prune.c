@@ -127,3 +127,47 @@ bool js_facts_conflict(const js_facts *const *parts, uint32_t n) {
             if (!name_satisfiable(parts, n, parts[i]->required[j])) return true;
     return false;
 }
+
+/* ---------------------------------------------------------------- unions */
+
+void js_union_facts_free(js_union_facts *u) {
+    for (uint32_t i = 0; i < u->n; i++) js_facts_free(&u->all[i]);
+    free(u->all);
+    free(u->parts);
+    free(u->sizes);
+    *u = (js_union_facts){0};
+}
+
+vka_status js_union_facts_new(js_conv *c, const js_set *base, const cJSON *const *lists, uint32_t n_lists,
+                              js_union_facts *u) {
+    *u = (js_union_facts){0};
+    uint32_t total = 1;
+    for (uint32_t i = 0; i < n_lists; i++) total += (uint32_t)cJSON_GetArraySize(lists[i]);
+    u->all = calloc(total, sizeof *u->all);
+    u->parts = calloc((size_t)n_lists + 1, sizeof *u->parts);
+    u->sizes = calloc((size_t)n_lists + 1, sizeof *u->sizes);
+    if (!u->all || !u->parts || !u->sizes) {
+        js_union_facts_free(u);
+        return js_oom();
+    }
+    u->n = total;
+    u->n_lists = n_lists;
+    vka_status s = js_facts_of_set(base, &u->all[0]);
+    uint32_t at = 1;
+    for (uint32_t i = 0; i < n_lists && s == VKA_OK; i++) {
+        u->sizes[i] = (uint32_t)cJSON_GetArraySize(lists[i]);
+        for (const cJSON *m = lists[i]->child; m && s == VKA_OK; m = m->next) s = js_facts_of_schema(c, m, &u->all[at++]);
+    }
+    return s;
+}
+
+bool js_union_facts_conflict(js_union_facts *u, uint64_t k) {
+    uint32_t at = 1;
+    u->parts[0] = &u->all[0];
+    for (uint32_t i = 0; i < u->n_lists; i++) {
+        u->parts[i + 1] = &u->all[at + (uint32_t)(k % u->sizes[i])];
+        k /= u->sizes[i];
+        at += u->sizes[i];
+    }
+    return js_facts_conflict(u->parts, u->n_lists + 1);
+}
