@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chat_shift.h"
+#include "common.h"
 
 /* The conversation's tokens as vka_session_chat reads them (the template's
  * text, special tokens parsed, BOS only where the text has it). */
@@ -21,17 +22,11 @@ static bool render_tokens(const vka_model *m, const vka_chat_params *chat, const
     return ok;
 }
 
-static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
-    size_t i = 0;
-    while (i < na && i < nb && a[i] == b[i]) i++;
-    return i;
-}
-
 /* Whether `after` is `before` less the stretch [keep, keep + drop). */
 static bool one_stretch_less(const int32_t *before, size_t n_before, const int32_t *after, size_t n_after,
                              size_t *keep, size_t *drop) {
     if (n_after >= n_before) return false;
-    *keep = common_prefix(before, n_before, after, n_after);
+    *keep = cli_common_prefix(before, n_before, after, n_after);
     *drop = n_before - n_after;
     return *keep <= n_after &&
            memcmp(before + *keep + *drop, after + *keep, (n_after - *keep) * sizeof *after) == 0;
@@ -46,7 +41,7 @@ bool cli_chat_shift(vka_session *s, const vka_chat_params *chat, const char *bef
               one_stretch_less(before, n_before, after, n_after, &keep, &drop);
     /* The session holds a prefix of the old conversation: the stretch must
      * be in it, whole. */
-    size_t held = common_prefix(vka_session_tokens(s), vka_session_n_past(s), before, n_before);
+    size_t held = cli_common_prefix(vka_session_tokens(s), vka_session_n_past(s), before, n_before);
     ok = ok && held == vka_session_n_past(s) && held >= keep + drop &&
          vka_session_shift(s, (uint32_t)keep, (uint32_t)drop) == VKA_OK;
     free(before);

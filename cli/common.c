@@ -461,3 +461,9 @@ bool cli_print_piece(const char *piece, size_t len, int32_t token, void *user) {
     fflush(stdout);
     return true;
 }
+
+size_t cli_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+    size_t i = 0;
+    while (i < na && i < nb && a[i] == b[i]) i++;
+    return i;
+}

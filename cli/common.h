@@ -117,4 +117,7 @@ bool cli_parse_sampling(cli_args *a, const char *arg, vka_sampling_params *s, bo
 /* Tokenizes text; returns malloc'ed ids (NULL on failure, vka_last_error() says why). */
 int32_t *cli_tokenize(const vka_model *m, const char *text, size_t len, int flags, size_t *n);
 
+/* How many leading tokens a and b share. */
+size_t cli_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb);
+
 #endif

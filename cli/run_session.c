@@ -21,15 +21,9 @@ static vka_status tokenize_prompt(const vka_model *m, const char *prompt, bool s
     return vka_tokenize(m, prompt, len, flags, *ids, *n, n);
 }
 
-static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
-    size_t i = 0;
-    while (i < na && i < nb && a[i] == b[i]) i++;
-    return i;
-}
-
 /* Keeps the saved tokens the prompt starts with; *ids become the rest. */
 static vka_status reuse_prefix(vka_session *s, int32_t **ids, size_t *n, size_t *kept) {
-    *kept = common_prefix(vka_session_tokens(s), vka_session_n_past(s), *ids, *n);
+    *kept = cli_common_prefix(vka_session_tokens(s), vka_session_n_past(s), *ids, *n);
     vka_status st = vka_session_rewind(s, (uint32_t)*kept);
     if (st == VKA_OK && *kept) {
         for (size_t i = *kept; i < *n; i++) (*ids)[i - *kept] = (*ids)[i];
