@@ -10,7 +10,7 @@
 
 const vka_fast_kernels *vka_fast_avx2(void) {
     __builtin_cpu_init();
-    bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     return ok ? &x86_kernels : NULL;
 }
 

@@ -12,7 +12,7 @@
 
 const vka_fast_kernels *vka_fast_vnni(void) {
     __builtin_cpu_init();
-    bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+    bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c() &&
               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     return ok ? &x86_kernels : NULL;
 }

@@ -9,10 +9,17 @@
  * is instantiated for 1..4 activation rows so the accumulators stay in
  * registers while a weight block, loaded once, is applied to every row of
  * the tile. */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_fast.h"
+
+/* CPUID leaf 1, ECX bit 29: clang 14's __builtin_cpu_supports knows no "f16c". */
+static bool has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
 
 #define KERNEL __attribute__((target(X86_TARGET)))
 #define INLINE_KERNEL static inline __attribute__((always_inline, target(X86_TARGET)))
