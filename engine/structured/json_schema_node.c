@@ -285,19 +285,25 @@ static vka_status pattern_lang(js_conv *c, const char *pattern, re_lang **out) {
     return re_copy(e->lang, out);
 }
 
-static vka_status apply_pattern(js_conv *c, js_node *n, const cJSON *v, const char *path, bool negate) {
-    if (!cJSON_IsString(v)) return js_fail_at(path, "pattern", "must be a string (an ECMA-262 regular expression)");
-    re_lang *l = NULL;
-    vka_status s = pattern_lang(c, v->valuestring, &l);
-    if (s != VKA_OK) return regex_error(path, "pattern", s);
+/* Intersects the node's strings with l, or with its complement (for `not`);
+ * takes l. */
+static vka_status and_lang_negated(js_node *n, re_lang *l, bool negate) {
     if (negate) {
         re_lang *comp = NULL;
-        s = re_complement(l, &comp);
+        vka_status s = re_complement(l, &comp);
         re_free(l);
         if (s != VKA_OK) return s;
         l = comp;
     }
     return and_lang(n, l);
+}
+
+static vka_status apply_pattern(js_conv *c, js_node *n, const cJSON *v, const char *path, bool negate) {
+    if (!cJSON_IsString(v)) return js_fail_at(path, "pattern", "must be a string (an ECMA-262 regular expression)");
+    re_lang *l = NULL;
+    vka_status s = pattern_lang(c, v->valuestring, &l);
+    if (s != VKA_OK) return regex_error(path, "pattern", s);
+    return and_lang_negated(n, l, negate);
 }
 
 /* ajv-formats' number formats: int32 and int64 only allow integers (int32
@@ -335,14 +341,7 @@ static vka_status apply_format(js_conv *c, js_node *n, const cJSON *v, const cha
         return js_fail_at(path, "format", "'%s' cannot be enforced exactly (HINT: use a pattern, or the lenient option "
                                           "to ignore it)", f);
     }
-    if (negate) {
-        re_lang *comp = NULL;
-        s = re_complement(l, &comp);
-        re_free(l);
-        if (s != VKA_OK) return s;
-        l = comp;
-    }
-    return and_lang(n, l);
+    return and_lang_negated(n, l, negate);
 }
 
 static vka_status apply_string(js_conv *c, js_node *n, const cJSON *s, const char *path) {
