@@ -23,6 +23,7 @@ static const preset presets[] = {
     {"stories260K", "llama", 64, 5, 8, 4, 172, 512, 512, 0, false},
     {"llama-1b-body", "llama", 2048, 16, 32, 8, 8192, 2048, 512, 0, false},
     {"llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 4096, 128256, 0, true},
+    {"llama-3.1-8b", "llama", 4096, 32, 32, 8, 14336, 4096, 128256, 0, false},
     {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 4096, 151936, 0, true},
     {"qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 4096, 151936, 0, true},
     {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 4096, 151936, 128, true},
@@ -48,7 +49,7 @@ bool vka_synth_preset(const char *name, vka_synth_params *p) {
 }
 
 const char *vka_synth_preset_list(void) {
-    return "stories260K, llama-1b-body, llama-3.2-1b, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b";
+    return "stories260K, llama-1b-body, llama-3.2-1b, llama-3.1-8b, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b";
 }
 
 /* ------------------------------------------------------------ vocabulary */

@@ -24,7 +24,7 @@ typedef struct vka_synth_params {
 } vka_synth_params;
 
 /* Shapes people benchmark: "stories260K", "llama-1b-body" (Llama-3.2-1B's
- * body with a 512-token vocabulary), "llama-3.2-1b", "qwen2.5-0.5b",
+ * body with a 512-token vocabulary), "llama-3.2-1b", "llama-3.1-8b", "qwen2.5-0.5b",
  * "qwen2.5-1.5b", "qwen3-0.6b". False if unknown. */
 bool vka_synth_preset(const char *name, vka_synth_params *p);
 const char *vka_synth_preset_list(void);
