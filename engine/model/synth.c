@@ -1,11 +1,16 @@
 /* synth.c — random-weight GGUF models of a given shape and type. Weights are
  * uniform with the variance of N(0, 1/fan_in) so activations stay in range;
- * each tensor has its own seeded stream, so files are reproducible. Tensors
- * are generated and quantized one at a time while the file is written. */
+ * each row of each tensor has its own seeded stream, so files are
+ * reproducible whatever the number of threads. Tensors are generated and
+ * quantized one at a time while the file is written, their rows spread over
+ * all cores (K-quant mixes of an 8B shape take minutes on one). */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format/gguf.h"
 #include "format/gguf_write.h"
@@ -155,7 +160,7 @@ typedef struct synth_job {
     const vka_synth_params *p;
     synth_tensor *tensors;
     uint32_t n, cap, done;
-    float *row;
+    int64_t widest;              /* the longest row of any tensor */
 } synth_job;
 
 static uint64_t name_hash(const char *s) {
@@ -164,24 +169,64 @@ static uint64_t name_hash(const char *s) {
     return h;
 }
 
-/* Writer callback, called once per tensor in order: rows of random f32,
- * converted to the tensor's type. Norm weights are 1 + small noise,
- * matrices uniform with the standard deviation 1/sqrt(fan_in). */
+/* One tensor being filled: workers take rows from `next` until none is left. */
+typedef struct fill_work {
+    const synth_tensor *t;
+    uint64_t seed;
+    char *dst;
+    size_t row_bytes;
+    int64_t widest;
+    atomic_int_fast64_t next;
+    atomic_bool out_of_memory;
+} fill_work;
+
+/* Rows of random f32 converted to the tensor's type. Norm weights are
+ * 1 + small noise, matrices uniform with the standard deviation
+ * 1/sqrt(fan_in). Row r is drawn from its own stream (seed, tensor name, r). */
+static void *fill_rows(void *arg) {
+    fill_work *fw = arg;
+    const synth_tensor *t = fw->t;
+    float *row = malloc((size_t)fw->widest * sizeof *row);
+    if (!row) {
+        atomic_store(&fw->out_of_memory, true);
+        return NULL;
+    }
+    bool is_norm = t->n_dims == 1;
+    float amp = is_norm ? 0.1f : sqrtf(3.0f / (float)t->ne[0]); /* uniform(-a, a) has std a/sqrt(3) */
+    const vka_type_traits *tr = vka_type_get_traits(t->type);
+    for (int64_t r; (r = atomic_fetch_add(&fw->next, 1)) < t->ne[1];) {
+        vka_rng rng;
+        vka_rng_seed(&rng, fw->seed + (uint64_t)r * 0x9e3779b97f4a7c15ull);
+        for (int64_t i = 0; i < t->ne[0]; i++)
+            row[i] = (is_norm ? 1.0f : 0.0f) + amp * (float)(2.0 * vka_rng_uniform(&rng) - 1.0);
+        tr->from_f32(row, fw->dst + (size_t)r * fw->row_bytes, t->ne[0]);
+    }
+    free(row);
+    return NULL;
+}
+
+static int worker_count(int64_t rows) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t n = cores < 1 ? 1 : cores > 64 ? 64 : cores;
+    return (int)(rows < n ? rows : n);
+}
+
+/* Writer callback, called once per tensor in order. */
 static vka_status fill_random(void *user, const char *name, void *dst, uint64_t nbytes) {
     synth_job *job = user;
     const synth_tensor *t = &job->tensors[job->done];
     if (strcmp(t->name, name) != 0) return vka_fail(VKA_ERR_INTERNAL, "synth: tensors out of order");
-    vka_rng rng;
-    vka_rng_seed(&rng, job->p->seed ^ name_hash(name));
-    bool is_norm = t->n_dims == 1;
-    float amp = is_norm ? 0.1f : sqrtf(3.0f / (float)t->ne[0]); /* uniform(-a, a) has std a/sqrt(3) */
-    size_t row_bytes = vka_type_row_size(t->type, t->ne[0]);
-    const vka_type_traits *tr = vka_type_get_traits(t->type);
-    for (int64_t r = 0; r < t->ne[1]; r++) {
-        for (int64_t i = 0; i < t->ne[0]; i++)
-            job->row[i] = (is_norm ? 1.0f : 0.0f) + amp * (float)(2.0 * vka_rng_uniform(&rng) - 1.0);
-        tr->from_f32(job->row, (char *)dst + (size_t)r * row_bytes, t->ne[0]);
-    }
+    fill_work fw = {.t = t, .seed = job->p->seed ^ name_hash(name), .dst = dst,
+                    .row_bytes = vka_type_row_size(t->type, t->ne[0]), .widest = job->widest};
+    atomic_init(&fw.next, 0);
+    atomic_init(&fw.out_of_memory, false);
+    pthread_t threads[64];
+    int n_threads = worker_count(t->ne[1]), started = 0;
+    for (; started < n_threads - 1; started++)
+        if (pthread_create(&threads[started], NULL, fill_rows, &fw) != 0) break; /* fewer threads: still correct */
+    fill_rows(&fw);
+    for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+    if (atomic_load(&fw.out_of_memory)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     (void)nbytes;
     job->done++;
     if (job->p->progress) job->p->progress(name, job->done, job->n, job->p->user);
@@ -261,15 +306,13 @@ vka_status vka_synth_model(const vka_synth_params *p, const char *path) {
     vka_quant_plan_init(&plan, p->ftype, p->tied_output ? no_output : with_output, 1);
     plan.n_attn_v = plan.n_ffn_down = (int)p->n_layer;
     if (st == VKA_OK) st = plan_tensors(&job, &plan, head_dim, n_vocab);
-    int64_t widest = (int64_t)p->n_ff > (int64_t)p->n_embd ? p->n_ff : p->n_embd;
-    if (st == VKA_OK && !(job.row = malloc((size_t)(widest > (int64_t)head_dim * p->n_head ? widest : (int64_t)head_dim * p->n_head) * sizeof(float))))
-        st = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint32_t i = 0; i < job.n; i++)
+        if (job.tensors[i].ne[0] > job.widest) job.widest = job.tensors[i].ne[0];
     for (uint32_t i = 0; st == VKA_OK && i < job.n; i++)
         st = vka_gguf_writer_add_tensor_fill(w, job.tensors[i].name, job.tensors[i].type, job.tensors[i].n_dims,
                                              job.tensors[i].ne, fill_random, &job);
     if (st == VKA_OK) st = vka_gguf_writer_write_file(w, path);
     vka_gguf_writer_free(w);
     free(job.tensors);
-    free(job.row);
     return st;
 }
