@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_packed.h"
 #include "backends/cpu/cpu_ops.h"
 
 static vka_cpu_pool *pool;
@@ -103,11 +103,18 @@ static void check_exact_activations(const vka_fast_kernels *kern, const vka_tens
 
 static bool is_quantized(vka_type t) { return t != VKA_TYPE_F32 && t != VKA_TYPE_F16; }
 
-static void check_type(const vka_fast_kernels *kern, vka_type type, int64_t n_tokens, bool with_bias) {
+/* packed: through the weights repacked as the backend does at load (the
+ * kernels must have packed kernels for the type); m = 150 leaves the last
+ * group of 16 rows part padding. */
+static void check_type(const vka_fast_kernels *kern, vka_type type, int64_t n_tokens, bool with_bias, bool packed) {
     const int64_t k = 512, m = 150; /* m * k * n over the pool's threshold for n >= 7: several threads */
     rng_state = 1000u * (uint64_t)type + (uint64_t)n_tokens;
     float *deq = malloc((size_t)(k * m) * sizeof *deq);
     vka_tensor w = random_weights(type, k, m, deq);
+    if (packed) {
+        w.impl = vka_cpu_fast_pack(kern, pool, &w, w.data);
+        cr_assert_not_null(w.impl, "%s packs no %s", kern->isa, vka_type_get_traits(type)->name);
+    }
     vka_tensor x = make(VKA_TYPE_F32, k, n_tokens), bias = make(VKA_TYPE_F32, m, 1);
     vka_tensor want = make(VKA_TYPE_F32, m, n_tokens), got = make(VKA_TYPE_F32, m, n_tokens);
     for (int64_t i = 0; i < k * n_tokens; i++) f32(&x)[i] = frand() * (i % 7 == 0 ? 4.0f : 1.0f); /* some outliers */
@@ -130,18 +137,35 @@ static void check_type(const vka_fast_kernels *kern, vka_type type, int64_t n_to
     for (int64_t i = 0; i < m * n_tokens; i++)
         cr_assert(f32(&got)[i] == f32(&want)[i] + f32(&once)[i], "%s accumulate at %ld", kern->isa, (long)i);
     free(deq);
+    vka_packed_free(w.impl);
     free(w.data); free(x.data); free(bias.data); free(want.data); free(got.data); free(once.data);
 }
 
 static const vka_type types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_Q4_0, VKA_TYPE_Q5_0,
                                  VKA_TYPE_Q8_0, VKA_TYPE_Q4_K, VKA_TYPE_Q6_K};
 
+/* Token counts cover every tile height of both layouts (up to 4 and 8) and a second tile. */
 static void check_kernels(const vka_fast_kernels *kern) {
-    static const int64_t tokens[] = {1, 2, 3, 4, 7, 9};
+    static const int64_t tokens[] = {1, 2, 3, 4, 7, 9, 13, 17};
+    const vka_packed_fn *packed = kern->packed ? kern->packed() : NULL;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         cr_assert_not_null(kern->dot[types[t]], "%s has no %s kernel", kern->isa, vka_type_get_traits(types[t])->name);
-        for (size_t n = 0; n < sizeof tokens / sizeof tokens[0]; n++) check_type(kern, types[t], tokens[n], n % 2 == 0);
+        for (size_t n = 0; n < sizeof tokens / sizeof tokens[0]; n++) {
+            check_type(kern, types[t], tokens[n], n % 2 == 0, false);
+            if (packed && packed[types[t]]) check_type(kern, types[t], tokens[n], n % 2 == 1, true);
+        }
     }
+}
+
+/* Where the CPU runs the packed kernels, every quantized type the CPU
+ * backend meets in the common files has one. */
+Test(cpu_fast, packed_kernels_cover_common_types) {
+    const vka_fast_kernels *vnni = vka_fast_vnni();
+    const vka_packed_fn *packed = vnni && vnni->packed ? vnni->packed() : NULL;
+    if (!packed) cr_skip("this CPU (or build) has no AVX-512 VNNI with BW");
+    static const vka_type wanted[] = {VKA_TYPE_Q4_0, VKA_TYPE_Q5_0, VKA_TYPE_Q8_0, VKA_TYPE_Q4_K, VKA_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+        cr_expect_not_null(packed[wanted[i]], "no packed %s kernel", vka_type_get_traits(wanted[i])->name);
 }
 
 Test(cpu_fast, scalar_kernels_match_reference) { check_kernels(&vka_fast_scalar); }

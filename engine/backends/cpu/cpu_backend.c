@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "backends/backend.h"
-#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_packed.h"
 #include "backends/cpu/cpu_ops.h"
 #include "base/status.h"
 
@@ -33,8 +33,12 @@ static vka_status cpu_tensor_alloc(vka_backend *b, vka_tensor *t, const void *in
     cpu_backend *cb = (cpu_backend *)b;
     cb->bytes += t->nbytes;
     if (t->usage == VKA_USAGE_WEIGHT) {
-        /* Weights are read in place from the model's mapping: no copy. */
+        /* Weights are read in place from the model's mapping: no copy. The
+         * fast backend's matrix products read a repacked copy where they
+         * have kernels for it (get_rows still reads the mapping). */
         t->data = (void *)init;
+        t->impl = cb->fast ? vka_cpu_fast_pack(cb->fast, cb->pool, t, init) : NULL;
+        cb->bytes += vka_packed_bytes(t->impl);
         return VKA_OK;
     }
     size_t size = (t->nbytes + 63) & ~(size_t)63;
@@ -46,8 +50,14 @@ static vka_status cpu_tensor_alloc(vka_backend *b, vka_tensor *t, const void *in
 }
 
 static void cpu_tensor_free(vka_backend *b, vka_tensor *t) {
-    ((cpu_backend *)b)->bytes -= t->nbytes;
+    cpu_backend *cb = (cpu_backend *)b;
+    cb->bytes -= t->nbytes;
     if (t->usage != VKA_USAGE_WEIGHT) free(t->data);
+    if (t->usage == VKA_USAGE_WEIGHT && t->impl) {
+        cb->bytes -= vka_packed_bytes(t->impl);
+        vka_packed_free(t->impl);
+        t->impl = NULL;
+    }
     t->data = NULL;
 }
 

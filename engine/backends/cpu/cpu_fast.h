@@ -31,10 +31,17 @@ void vka_fast_quantize_row(const float *x, vka_q8_act *out, int64_t n);
 #define VKA_FAST_TILE 4
 typedef void (*vka_fast_dot_fn)(int64_t k, const void *w, const void *const *x, int nx, float *out);
 
+/* A matrix product over weights repacked at load (cpu_packed.h). */
+struct vka_packed_product;
+typedef void (*vka_packed_fn)(const struct vka_packed_product *p, int64_t g0, int64_t g1);
+
 /* One implementation of every supported weight type's kernel. */
 typedef struct vka_fast_kernels {
     const char *isa;                     /* "scalar", "avx2", "avx512vnni" */
     vka_fast_dot_fn dot[VKA_TYPE_COUNT]; /* NULL: the type falls back to the reference matmul */
+    /* The kernels for repacked weights by type, or NULL (no repacking): a
+     * function, as the running CPU decides whether they can run. */
+    const vka_packed_fn *(*packed)(void);
 } vka_fast_kernels;
 
 extern const vka_fast_kernels vka_fast_scalar;
@@ -45,8 +52,16 @@ const vka_fast_kernels *vka_fast_vnni(void);
 /* The best kernels for this CPU; VKAGENT_CPU_ISA=scalar or avx2 forces those. */
 const vka_fast_kernels *vka_fast_select(void);
 
-/* As vka_cpu_matmul with the given kernels; types without a kernel use the reference. */
+/* As vka_cpu_matmul with the given kernels; types without a kernel use the
+ * reference. A weight whose impl holds its repacked copy (vka_packed, made
+ * by vka_cpu_fast_pack) goes through the packed kernels. */
 vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *w,
                                const vka_tensor *x, const vka_tensor *bias, bool accumulate);
+
+/* The repacked copy of weight matrix w (ne[1] rows of ne[0], GGUF data at
+ * `data`) for these kernels, filled on the pool's threads, or NULL when they have no packed kernel for its
+ * type (or memory runs out: the GGUF layout still works). */
+struct vka_packed *vka_cpu_fast_pack(const vka_fast_kernels *kern, vka_cpu_pool *pool, const vka_tensor *w,
+                                     const void *data);
 
 #endif

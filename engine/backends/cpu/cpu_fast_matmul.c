@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_packed.h"
 #include "base/status.h"
 
 /* Weight rows per chunk: a chunk stays in cache while every activation tile passes over it. */
@@ -51,6 +51,81 @@ static void fast_rows(void *ctx, int64_t r0, int64_t r1) {
 
 static bool float_type(vka_type t) { return t == VKA_TYPE_F32 || t == VKA_TYPE_F16; }
 
+/* The packed kernel for w, if w (not a view) carries a repacked copy. */
+static vka_packed_fn packed_kernel(const vka_fast_kernels *kern, const vka_tensor *w) {
+    if (w->parent || !w->impl || !kern->packed) return NULL;
+    const vka_packed_fn *table = kern->packed();
+    const vka_packed *p = w->impl;
+    return table && p->type == w->type && p->k == w->ne[0] && p->rows == w->ne[1] ? table[w->type] : NULL;
+}
+
+typedef struct pack_job {
+    vka_packed *p;
+    const void *data;
+} pack_job;
+
+static void pack_groups(void *ctx, int64_t g0, int64_t g1) {
+    const pack_job *job = ctx;
+    vka_packed_fill(job->p, job->data, g0, g1);
+}
+
+vka_packed *vka_cpu_fast_pack(const vka_fast_kernels *kern, vka_cpu_pool *pool, const vka_tensor *w,
+                              const void *data) {
+    const vka_packed_fn *table = kern->packed ? kern->packed() : NULL;
+    if (!table || !table[w->type] || !data) return NULL;
+    vka_packed *p = vka_packed_alloc(w->type, w->ne[0], w->ne[1]);
+    if (!p) return NULL;
+    pack_job job = {p, data};
+    vka_cpu_parallel_for(pool, p->n_groups, (int64_t)p->group_bytes, pack_groups, &job);
+    return p;
+}
+
+typedef struct packed_job {
+    vka_packed_fn fn;
+    vka_packed_product product;
+} packed_job;
+
+static void packed_groups(void *ctx, int64_t g0, int64_t g1) {
+    const packed_job *job = ctx;
+    job->fn(&job->product, g0, g1);
+}
+
+/* Sums of each 16 activation codes (Q6_K's scales cover 16 columns). */
+static void half_sums(const vka_q8_act *row, int64_t k, int32_t *out) {
+    for (int64_t b = 0; b < k / 32; b++)
+        for (int h = 0; h < 2; h++) {
+            int32_t s = 0;
+            for (int i = 0; i < 16; i++) s += row[b].q[16 * h + i];
+            out[2 * b + h] = s;
+        }
+}
+
+static vka_status packed_matmul(vka_packed_fn fn, vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *w,
+                                const vka_q8_act *q, size_t q_row_bytes, const vka_tensor *bias, bool accumulate) {
+    const vka_packed *p = w->impl;
+    int64_t n = dst->ne[1], k = w->ne[0];
+    int32_t *halves = NULL;
+    if (w->type == VKA_TYPE_Q6_K) {
+        halves = malloc((size_t)(n * (k / 16)) * sizeof *halves);
+        if (!halves) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in matmul");
+        for (int64_t j = 0; j < n; j++)
+            half_sums((const vka_q8_act *)((const char *)q + (size_t)j * q_row_bytes), k, halves + j * (k / 16));
+    }
+    packed_job job = {fn,
+                      {.w = p,
+                       .act = (const char *)q,
+                       .act_row_bytes = q_row_bytes,
+                       .half_sums = halves,
+                       .n_act = n,
+                       .dst = dst->data,
+                       .dst_row_floats = dst->row_bytes / sizeof(float),
+                       .bias = bias ? bias->data : NULL,
+                       .accumulate = accumulate}};
+    vka_cpu_parallel_for(pool, p->n_groups, VKA_PACK_ROWS * k * n, packed_groups, &job);
+    free(halves);
+    return VKA_OK;
+}
+
 vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *w,
                                const vka_tensor *x, const vka_tensor *bias, bool accumulate) {
     vka_fast_dot_fn dot = (unsigned)w->type < VKA_TYPE_COUNT ? kern->dot[w->type] : NULL;
@@ -71,6 +146,12 @@ vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool,
                                   (vka_q8_act *)((char *)q + (size_t)j * row_bytes), k);
         job.act = (const char *)q;
         job.act_row_bytes = row_bytes;
+        vka_packed_fn packed = packed_kernel(kern, w);
+        if (packed) {
+            vka_status st = packed_matmul(packed, pool, dst, w, q, row_bytes, bias, accumulate);
+            free(q);
+            return st;
+        }
     }
     vka_cpu_parallel_for(pool, w->ne[1], k * x->ne[1], fast_rows, &job);
     free(q);

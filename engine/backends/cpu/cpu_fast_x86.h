@@ -13,7 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_packed.h"
 
 /* CPUID leaf 1, ECX bit 29: clang 14's __builtin_cpu_supports knows no "f16c". */
 static bool has_f16c(void) {
@@ -271,4 +271,7 @@ static const vka_fast_kernels x86_kernels = {
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
     },
+#ifdef X86_VNNI
+    .packed = vka_packed_avx512,
+#endif
 };
