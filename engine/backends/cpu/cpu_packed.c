@@ -3,6 +3,7 @@
  * read as 32 unsigned codes, then scattered into the group's code vectors. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backends/cpu/cpu_packed.h"
 
@@ -146,6 +147,21 @@ static void pack_row(vka_type type, uint8_t *gw, int row, const void *src, int64
     }
 }
 
+/* Large matrices on 2 MiB pages where the kernel offers them: filling a
+ * 500 MiB model page by page costs more than repacking it, and the kernels
+ * stream through fewer TLB entries. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static uint8_t *alloc_weights(size_t bytes) {
+    if (bytes < HUGE_PAGE) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    uint8_t *p = aligned_alloc(HUGE_PAGE, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, rounded, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
+#endif
+    return p;
+}
+
 vka_packed *vka_packed_alloc(vka_type type, int64_t k, int64_t rows) {
     if (!vka_packed_supported(type, k) || rows <= 0) return NULL;
     vka_packed *p = calloc(1, sizeof *p);
@@ -156,7 +172,7 @@ vka_packed *vka_packed_alloc(vka_type type, int64_t k, int64_t rows) {
     p->n_groups = (rows + VKA_PACK_ROWS - 1) / VKA_PACK_ROWS;
     p->group_bytes = group_bytes(type, k);
     size_t total = p->group_bytes * (size_t)p->n_groups;
-    p->data = aligned_alloc(64, (total + 63) & ~(size_t)63);
+    p->data = alloc_weights(total);
     if (!p->data) {
         free(p);
         return NULL;
