@@ -203,6 +203,33 @@ Test(cpu_fast, quantize_zero_block_and_extremes) {
     free(q);
 }
 
+/* Every kernel set's quantizer gives the portable one's bytes, on ordinary
+ * values, zero blocks, ties, NaN, infinities and huge values. */
+Test(cpu_fast, quantizers_match_bit_for_bit) {
+    const int64_t n = 32 * 64;
+    float *x = malloc((size_t)n * sizeof *x);
+    rng_state = 99;
+    for (int64_t i = 0; i < n; i++) x[i] = frand() * (i % 5 == 0 ? 100.0f : 1.0f);
+    for (int i = 32; i < 64; i++) x[i] = 0.0f;                       /* a zero block */
+    for (int i = 64; i < 96; i++) x[i] = (float)(i - 80) * 0.5f;      /* halves: ties */
+    x[100] = NAN;
+    x[140] = INFINITY;
+    x[180] = -INFINITY;
+    x[220] = 3e38f;
+    x[260] = -1e-40f;                                                   /* subnormal */
+    size_t bytes = vka_fast_act_row_bytes(n);
+    vka_q8_act *want = malloc(bytes), *got = malloc(bytes);
+    vka_fast_quantize_row(x, want, n);
+    const vka_fast_kernels *sets[] = {&vka_fast_scalar, vka_fast_avx2(), vka_fast_vnni()};
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+        if (!sets[s]) continue; /* a set this CPU cannot run: nothing to compare */
+        memset(got, 0x55, bytes);
+        sets[s]->quantize(x, got, n);
+        cr_expect_eq(memcmp(want, got, bytes), 0, "%s quantizer differs", sets[s]->isa);
+    }
+    free(x); free(want); free(got);
+}
+
 /* Types without a fast kernel (Q5_K here) give exactly the reference. */
 Test(cpu_fast, other_types_fall_back_to_reference) {
     rng_state = 7;

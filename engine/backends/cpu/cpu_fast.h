@@ -38,6 +38,8 @@ typedef void (*vka_packed_fn)(const struct vka_packed_product *p, int64_t g0, in
 /* One implementation of every supported weight type's kernel. */
 typedef struct vka_fast_kernels {
     const char *isa;                     /* "scalar", "avx2", "avx512vnni" */
+    /* vka_fast_quantize_row, with identical results */
+    void (*quantize)(const float *x, vka_q8_act *out, int64_t n);
     vka_fast_dot_fn dot[VKA_TYPE_COUNT]; /* NULL: the type falls back to the reference matmul */
     /* The kernels for repacked weights by type, or NULL (no repacking): a
      * function, as the running CPU decides whether they can run. */

@@ -49,6 +49,21 @@ static void fast_rows(void *ctx, int64_t r0, int64_t r1) {
     }
 }
 
+/* Activation rows quantized on the pool's threads. */
+typedef struct quantize_job {
+    void (*quantize)(const float *x, vka_q8_act *out, int64_t n);
+    const vka_tensor *x;
+    vka_q8_act *q;
+    size_t q_row_bytes;
+} quantize_job;
+
+static void quantize_rows(void *ctx, int64_t j0, int64_t j1) {
+    const quantize_job *job = ctx;
+    for (int64_t j = j0; j < j1; j++)
+        job->quantize((const float *)((const char *)job->x->data + (size_t)j * job->x->row_bytes),
+                      (vka_q8_act *)((char *)job->q + (size_t)j * job->q_row_bytes), job->x->ne[0]);
+}
+
 static bool float_type(vka_type t) { return t == VKA_TYPE_F32 || t == VKA_TYPE_F16; }
 
 /* The packed kernel for w, if w (not a view) carries a repacked copy. */
@@ -141,9 +156,8 @@ vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool,
         size_t row_bytes = vka_fast_act_row_bytes(k);
         q = malloc(row_bytes * (size_t)x->ne[1]);
         if (!q) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in matmul");
-        for (int64_t j = 0; j < x->ne[1]; j++)
-            vka_fast_quantize_row((const float *)((const char *)x->data + (size_t)j * x->row_bytes),
-                                  (vka_q8_act *)((char *)q + (size_t)j * row_bytes), k);
+        quantize_job qj = {kern->quantize, x, q, row_bytes};
+        vka_cpu_parallel_for(pool, x->ne[1], k, quantize_rows, &qj);
         job.act = (const char *)q;
         job.act_row_bytes = row_bytes;
         vka_packed_fn packed = packed_kernel(kern, w);

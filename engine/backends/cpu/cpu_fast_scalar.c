@@ -147,6 +147,7 @@ static void dot_f16(int64_t k, const void *w, const void *const *x, int nx, floa
 
 const vka_fast_kernels vka_fast_scalar = {
     .isa = "scalar",
+    .quantize = vka_fast_quantize_row,
     .dot = {
         [VKA_TYPE_F32] = dot_f32,
         [VKA_TYPE_F16] = dot_f16,

@@ -240,6 +240,43 @@ INLINE_KERNEL void f16_tile(int64_t k, const uint16_t *w, const float *const *x,
     }
 }
 
+/* As vka_fast_quantize_row, bit for bit: the same float operations on each
+ * element (max of |x| skipping NaN, x * (1/d) rounded to nearest even,
+ * clamped), eight at a time. */
+KERNEL static void quantize_row(const float *x, vka_q8_act *out, int64_t n) {
+    float *dsum = (float *)(out + n / 32);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), m); /* a NaN in the first operand yields m */
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        float d = _mm_cvtss_f32(h) / 127.0f;
+        __m256 id = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+        __m256i q[4], sum = _mm256_setzero_si256();
+        for (int i = 0; i < 4; i++) {
+            /* out-of-range and NaN convert to INT_MIN, as lrintf's result does, and clamp to -127 */
+            q[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], id)), lo), hi);
+            sum = _mm256_add_epi32(sum, q[i]);
+        }
+        /* the packs interleave 128-bit lanes; the permute puts the 32 bytes back in order */
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)out[b].q, bytes);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        out[b].d = d;
+        out[b].sum = _mm_cvtsi128_si32(s);
+        dsum[b] = d * (float)out[b].sum;
+    }
+}
+
 /* The kernel entry for each type: one instance per tile height, so nx is a constant inside. */
 #define TILED(name, wtype, xtype)                                                                   \
     KERNEL static void dot_##name(int64_t k, const void *w, const void *const *x, int nx, float *out) { \
@@ -262,6 +299,7 @@ TILED(f16, uint16_t, float)
 
 static const vka_fast_kernels x86_kernels = {
     .isa = X86_ISA,
+    .quantize = quantize_row,
     .dot = {
         [VKA_TYPE_F32] = dot_f32,
         [VKA_TYPE_F16] = dot_f16,
