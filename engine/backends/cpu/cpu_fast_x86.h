@@ -311,5 +311,7 @@ static const vka_fast_kernels x86_kernels = {
     },
 #ifdef X86_VNNI
     .packed = vka_packed_avx512,
+#else
+    .packed = vka_packed_avx2,
 #endif
 };

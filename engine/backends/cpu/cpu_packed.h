@@ -67,5 +67,7 @@ typedef struct vka_packed_product {
 /* The AVX-512 VNNI kernels for the packed types (NULL entries elsewhere);
  * NULL when the running CPU lacks AVX-512 F/BW/VL/VNNI. */
 const vka_packed_fn *vka_packed_avx512(void);
+/* The AVX2 kernels for them (CPUs without AVX-512 VNNI); NULL without AVX2/FMA/F16C. */
+const vka_packed_fn *vka_packed_avx2(void);
 
 #endif
