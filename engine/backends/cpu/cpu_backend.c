@@ -12,6 +12,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_packed.h"
+#include "backends/cpu/cpu_fast_ops.h"
 #include "backends/cpu/cpu_ops.h"
 #include "base/status.h"
 
@@ -19,6 +20,7 @@ typedef struct cpu_backend {
     vka_backend base;
     vka_cpu_pool *pool;
     const vka_fast_kernels *fast; /* NULL: the reference ops (cpu-ref) */
+    const vka_fast_op_kernels *fast_ops; /* the other ops' kernels; NULL when fast is */
     _Atomic uint64_t bytes;      /* weights (mapped) and buffers */
     _Atomic uint64_t computes;
 } cpu_backend;
@@ -93,17 +95,32 @@ static vka_status cpu_tensor_copy(vka_backend *b, vka_tensor *dst, const vka_ten
 static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) {
     switch (n->op) {
     case VKA_OP_GET_ROWS: return vka_cpu_get_rows(n->dst, n->src[0], n->src[1]);
-    case VKA_OP_RMS_NORM: vka_cpu_rms_norm(n->dst, n->src[0], n->src[1], n->p.eps); return VKA_OK;
+    case VKA_OP_RMS_NORM:
+        if (cb->fast_ops) vka_fast_rms_norm(cb->fast_ops, cb->pool, n->dst, n->src[0], n->src[1], n->p.eps);
+        else vka_cpu_rms_norm(n->dst, n->src[0], n->src[1], n->p.eps);
+        return VKA_OK;
     case VKA_OP_MATMUL:
         if (cb->fast)
             return vka_cpu_fast_matmul(cb->fast, cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
         return vka_cpu_matmul(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
-    case VKA_OP_ROPE: vka_cpu_rope(n->src[0], n->src[1], &n->p.rope, n_past); return VKA_OK;
+    case VKA_OP_ROPE:
+        if (cb->fast_ops) return vka_fast_rope(cb->pool, n->src[0], n->src[1], &n->p.rope, n_past);
+        vka_cpu_rope(n->src[0], n->src[1], &n->p.rope, n_past);
+        return VKA_OK;
     case VKA_OP_KV_STORE: return vka_cpu_kv_store(n->dst, n->src[0], n_past);
     case VKA_OP_ATTENTION:
+        if (cb->fast_ops)
+            return vka_fast_attention(cb->fast_ops, cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.attn,
+                                      n_past);
         return vka_cpu_attention(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.attn, n_past);
-    case VKA_OP_SWIGLU: vka_cpu_swiglu(n->dst, n->src[0], n->src[1]); return VKA_OK;
-    case VKA_OP_ADD: vka_cpu_add(n->dst, n->src[0], n->src[1]); return VKA_OK;
+    case VKA_OP_SWIGLU:
+        if (cb->fast_ops) vka_fast_swiglu(cb->fast_ops, cb->pool, n->dst, n->src[0], n->src[1]);
+        else vka_cpu_swiglu(n->dst, n->src[0], n->src[1]);
+        return VKA_OK;
+    case VKA_OP_ADD:
+        if (cb->fast_ops) vka_fast_add(cb->fast_ops, cb->pool, n->dst, n->src[0], n->src[1]);
+        else vka_cpu_add(n->dst, n->src[0], n->src[1]);
+        return VKA_OK;
     case VKA_OP_ARGMAX: vka_cpu_argmax(n->dst, n->src[0]); return VKA_OK;
     case VKA_OP_COUNT: break;
     }
@@ -193,6 +210,7 @@ static vka_status create(bool fast, unsigned n_threads, vka_backend **out) {
     if (!cb) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     cb->base.ops = &cpu_ops;
     cb->fast = fast ? vka_fast_select() : NULL;
+    cb->fast_ops = fast ? vka_fast_ops_select() : NULL;
     cb->base.kv_f16_default = false; /* the oracle keeps the cache exact */
     vka_status s = vka_cpu_pool_create_threads(n_threads, &cb->pool);
     if (s != VKA_OK) {
