@@ -290,7 +290,26 @@ typedef struct mm_tol {
     int64_t K, M;
     const float *bias;
     const float *old;                /* dst before an accumulating matmul */
+    bool q8;                         /* Vulkan quantizes the activations (vka_vk_quantizes_activations) */
+    bool on_grid;                    /* ... and x is already q * d (q8_grid), so only rounding differs */
 } mm_tol;
+
+/* Sum over blocks of 32 of d_b/2 sum_{k in b} |w_k|, d_b = max|x in b|/127: how far
+ * 8-bit activations (|x_k - q_k d_b| <= d_b/2) can move a dot product. */
+static double q8_error(const float *w, const float *x, int64_t K) {
+    double quant = 0;
+    for (int64_t b = 0; b < K / 32; b++) {
+        double amax = 0, wsum = 0;
+        for (int i = 0; i < 32; i++) {
+            amax = fmax(amax, fabs(x[b * 32 + i]));
+            wsum += fabs(w[b * 32 + i]);
+        }
+        /* 2^-12 relative slack on d_b: the shader's division (2.5 ulp in Vulkan) and x * (1/d) rounded,
+         * a few eps relative each, times |q| <= 127, move q_k d_b by well under 2^-12 d_b/2 */
+        quant += amax / 127.0 * (1.0 + 0x1p-12) / 2.0 * wsum;
+    }
+    return quant;
+}
 
 static double matmul_tolerance(size_t i, double ref, void *ctx) {
     (void)ref;
@@ -304,7 +323,21 @@ static double matmul_tolerance(size_t i, double ref, void *ctx) {
     double extra = 0;
     if (t->bias) extra += fabs(t->bias[row]);
     if (t->old) extra += fabs(t->old[i]);
-    return 4.0 * sqrt((double)t->K) * FLT_EPSILON * mag + 4.0 * FLT_EPSILON * (fabs(ref) + extra) + 1e-30;
+    double tail = 4.0 * FLT_EPSILON * (fabs(ref) + extra) + 1e-30;
+    if (t->q8) {
+        /* The integer kernel: the reference sums K f32 products, within gamma_K S of the exact dot
+         * (S = sum |w x|, gamma_K = K eps / (1 - K eps)); the kernel sums K/32 terms (d_w d_x) * s_b,
+         * s_b the block's exact integer sum, each rounded twice (the scale product, the fma): within
+         * (gamma_K + 2 eps) of the magnitudes it sums. On the 8-bit grid (x = q d already) the kernel
+         * re-quantizes to the same q with d' = fl(fl(127 d) / 127), within 2 eps of d, and the
+         * reference's q d are rounded once: 3 eps S more. Otherwise the activations' quantization
+         * moves the dot by at most Q (q8_error), and the kernel's magnitudes add up to S + Q. */
+        double gamma = (double)t->K * FLT_EPSILON / (1.0 - (double)t->K * FLT_EPSILON);
+        if (t->on_grid) return (2.0 * gamma + 5.0 * FLT_EPSILON) * mag + tail;
+        double quant = q8_error(t->w + row * t->K, t->x + tok * t->K, t->K);
+        return quant + (2.0 * gamma + 2.0 * FLT_EPSILON) * (mag + quant) + tail;
+    }
+    return 4.0 * sqrt((double)t->K) * FLT_EPSILON * mag + tail;
 }
 
 static float *dequantize(vka_type type, const void *rows, int64_t ne0, int64_t ne1) {
@@ -315,13 +348,48 @@ static float *dequantize(vka_type type, const void *rows, int64_t ne0, int64_t n
     return out;
 }
 
+/* x on the 8-bit grid: each block of 32 as q * d with the quantizer's formula
+ * (d = max|x|/127, q = round-to-even(x / d) in [-127, 127]). */
+static float *q8_grid(const float *x, int64_t K, int64_t N) {
+    float *out = malloc((size_t)(K * N) * sizeof *out);
+    cr_assert(out);
+    for (int64_t b = 0; b < K * N / 32; b++) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fabsf(x[b * 32 + i]) > amax ? fabsf(x[b * 32 + i]) : amax;
+        float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
+        for (int i = 0; i < 32; i++) out[b * 32 + i] = fminf(fmaxf(rintf(x[b * 32 + i] * inv), -127.0f), 127.0f) * d;
+    }
+    return out;
+}
+
+/* Where Vulkan quantizes the activations, the bound of the quantization is
+ * as large as a wrong result: the product is also checked on activations
+ * already on the 8-bit grid, where only float rounding differs. */
+static void check_matmul_on_grid(vka_type type, pair *w, const float *wf, const float *x, int64_t K, int64_t M,
+                                 int64_t N) {
+    pair xq, dst;
+    float *grid = q8_grid(x, K, N);
+    mm_tol t = {wf, grid, K, M, NULL, NULL, true, true};
+    float *copy = malloc((size_t)(K * N) * sizeof *copy);
+    memcpy(copy, grid, (size_t)(K * N) * sizeof *copy);
+    make(&xq, "xq", VKA_TYPE_F32, K, N, VKA_USAGE_ACTIVATION, copy);
+    make(&dst, "dst", VKA_TYPE_F32, M, N, VKA_USAGE_ACTIVATION, NULL);
+    run(VKA_OP_MATMUL, &dst, w, &xq, NULL, NULL, (uint32_t)N, 0);
+    char what[128];
+    snprintf(what, sizeof what, "matmul %s K=%lld M=%lld N=%lld, activations on the 8-bit grid", vka_type_name(type),
+             (long long)K, (long long)M, (long long)N);
+    compare(&dst, matmul_tolerance, &t, what);
+    drop(&xq), drop(&dst);
+    free(grid);
+}
+
 static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bias, bool accumulate, int64_t x_row0) {
     pair w, x_all, x, dst, b;
     void *wdata = random_rows(type, K, M);
     float *wf = dequantize(type, wdata, K, M);
     make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, wdata);
     float *xs = random_floats((size_t)(K * (N + x_row0)), 1.0f);
-    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL};
+    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL, vka_vk_quantizes_activations(vk, type), false};
     float *xcopy = malloc((size_t)(K * (N + x_row0)) * sizeof *xcopy);
     memcpy(xcopy, xs, (size_t)(K * (N + x_row0)) * sizeof *xcopy);
     make(&x_all, "x", VKA_TYPE_F32, K, N + x_row0, VKA_USAGE_ACTIVATION, xcopy);
@@ -348,6 +416,7 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
     snprintf(what, sizeof what, "matmul %s K=%lld M=%lld N=%lld%s%s%s", vka_type_name(type), (long long)K,
              (long long)M, (long long)N, bias ? " +bias" : "", accumulate ? " +=" : "", x_row0 ? " (view)" : "");
     compare(&dst, matmul_tolerance, &t, what);
+    if (t.q8) check_matmul_on_grid(type, &w, wf, t.x, K, M, N);
     drop(&w), drop(&x_all), drop(&dst);
     if (bias) drop(&b);
     free(wf), free(xs), free(old_copy), free(bias_copy);

@@ -140,6 +140,7 @@ static vka_status setup(vk_backend *vb, int index) {
     if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) ||
         props.limits.maxTexelBufferElements < (vb->max_binding + 15) / 16 || props.limits.minTexelBufferOffsetAlignment > 256)
         vb->tune.texel = false;
+    if (!vb->tune.texel) vb->tune.q8_act = false; /* mm_q8 reads through texel views only */
     VKA_TRY(vk_arenas_init(vb));
     VKA_TRY(vk_pipelines_init(vb));
     VKA_TRY(vk_cmd_create(vb, VK_COMMAND_POOL_CREATE_TRANSIENT_BIT, &vb->xfer_pool, &vb->xfer_cmd, &vb->xfer_fence));
@@ -168,4 +169,10 @@ vka_status vka_vulkan_backend_create(int index, vka_backend **out) {
     }
     *out = &vb->base;
     return VKA_OK;
+}
+
+bool vka_vk_quantizes_activations(const vka_backend *b, vka_type type) {
+    if (!b || b->ops != &vk_backend_ops_table) return false; /* another backend */
+    const vk_backend *vb = (const vk_backend *)b;
+    return vb->tune.q8_act && (type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q8_0);
 }

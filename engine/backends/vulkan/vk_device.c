@@ -567,5 +567,8 @@ void vk_choose_tuning(vk_backend *vb) {
         t->tm = t->tn = t->tm / 2;
     if (t->rm > t->tm) t->rm = t->rn = t->tm;
     t->texel = env_u32("VKAGENT_VK_TEXEL", t->texel) != 0;
+    /* llvmpipe: integer products on 8-bit activations beat f32 arithmetic on
+     * dequantized weights (docs/vulkan.md); the kernel reads through texel views */
+    t->q8_act = cpu && t->texel && env_u32("VKAGENT_VK_Q8_ACT", 1) != 0;
     t->attn_wg = pow2_wg(env_u32("VKAGENT_VK_ATTN_WG", t->attn_wg), 1);
 }

@@ -40,6 +40,8 @@ typedef struct vk_graph_state {
     VkFence fence;
     VkDescriptorPool dpool;
     vk_alloc params, ws;
+    vk_alloc q8;               /* 8-bit activations of the integer matmuls (q8_act.comp's output) */
+    VkBufferView q8_view;
     uint32_t *params_map;
     vk_rope_table *ropes[8];
     uint32_t n_ropes;
@@ -57,6 +59,7 @@ typedef struct rec {
     uint32_t n, cap;
     const void *reads[MAX_HAZARDS], *writes[MAX_HAZARDS];
     uint32_t n_reads, n_writes;
+    const vka_tensor *q8_x;    /* the input gs->q8 holds quantized, until something writes it */
 } rec;
 
 /* ------------------------------------------------------------ bindings */
@@ -96,6 +99,8 @@ static vka_status push_dispatch(rec *r, const vk_dispatch *d, const void *const 
     for (const void *const *p = writes; *p && !barrier; p++)
         barrier = in_set(r->writes, r->n_writes, *p) || in_set(r->reads, r->n_reads, *p);
     if (barrier) r->n_reads = r->n_writes = 0;
+    for (const void *const *p = writes; *p && r->q8_x; p++)
+        if (*p == vk_storage_of(r->q8_x)) r->q8_x = NULL;
     for (const void *const *p = reads; *p; p++)
         if (!in_set(r->reads, r->n_reads, *p)) r->reads[r->n_reads++] = *p;
     for (const void *const *p = writes; *p; p++)
@@ -379,6 +384,81 @@ static vka_status emit_argmax(rec *r, const vka_node *n) {
     return push_dispatch(r, &d, reads, writes);
 }
 
+/* What a matmul dispatch reads (NULL-terminated): its input, the bias, the old dst when accumulating. */
+static void matmul_reads(const vka_node *n, const void *input, const void *reads[4]) {
+    uint32_t nr = 0;
+    reads[nr++] = input;
+    if (n->src[2]) reads[nr++] = vk_storage_of(n->src[2]);
+    if (n->p.accumulate) reads[nr++] = vk_storage_of(n->dst);
+    reads[nr] = NULL;
+}
+
+/* ------------------------------------------------------------ integer matmuls (CPU-type devices) */
+
+/* Q4_0/Q8_0 products on 8-bit activations (mm_q8.comp) for every batch size,
+ * so that a token's result does not depend on the batch. */
+static bool uses_q8(const vk_tuning *t, const vka_node *n) {
+    vka_type ty = n->src[0]->type;
+    return t->q8_act && (ty == VKA_TYPE_Q4_0 || ty == VKA_TYPE_Q8_0) && n->src[0]->ne[0] % 32 == 0;
+}
+
+static uint32_t q8_blocks(const vka_node *n) { return (uint32_t)(n->src[1]->ne[0] / 32 * n->src[1]->ne[1]); }
+
+/* Word offset of the scales in gs->q8: after 16 words of pairs per block. */
+static uint32_t q8_scale_words(const vka_node *n) { return q8_blocks(n) * 16; }
+
+/* Quantizes the matmul's input into gs->q8 unless it already holds it. */
+static vka_status emit_q8_act(rec *r, const vka_node *n) {
+    const vka_tensor *x = n->src[1];
+    if (r->q8_x == x) return VKA_OK;
+    vk_dispatch d = {0};
+    uint32_t x_off;
+    VKA_TRY(bind_plain(x, 4, &d.bind[2], &x_off));
+    d.bind[0] = bind_alloc(&r->gs->q8, r->gs->q8.size);
+    uint32_t pc[4] = {(uint32_t)x->ne[0], (uint32_t)x->ne[1], x_off, q8_scale_words(n)};
+    set_push(&d, pc, sizeof pc);
+    uint32_t wg = 64;
+    VKA_TRY(pipeline(r, "q8_act", &wg, 1, false, &d));
+    VKA_TRY(set_groups(&d, div_up(q8_blocks(n), wg), 1));
+    const void *reads[] = {vk_storage_of(x), NULL}, *writes[] = {&r->gs->q8, NULL};
+    VKA_TRY(push_dispatch(r, &d, reads, writes));
+    r->q8_x = x;
+    return VKA_OK;
+}
+
+static vka_status emit_matmul_q8(rec *r, const vka_node *n, const vk_storage *w) {
+    VKA_TRY(emit_q8_act(r, n));
+    const vka_tensor *x = n->src[1], *dst = n->dst, *bias = n->src[2];
+    uint32_t K = (uint32_t)x->ne[0], M = (uint32_t)dst->ne[0], N = (uint32_t)x->ne[1];
+    const vk_tuning *t = &r->vb->tune;
+    vk_dispatch d = {0};
+    uint32_t d_off, b_off = 0;
+    VKA_TRY(bind_plain(dst, 4, &d.bind[0], &d_off));
+    if (bias) VKA_TRY(bind_plain(bias, 4, &d.bind[3], &b_off));
+    d.bind[VK_XTEX_BINDING].view = r->gs->q8_view;
+    uint32_t flags = (bias ? 1u : 0u) | (n->p.accumulate ? 2u : 0u);
+    bool mv = N == 1;
+    uint32_t spec[4] = {mv ? t->mv_wg : t->mm_wg, 1, mv ? t->mv_tr : t->mm_tr, mv ? 1 : t->mm_tn};
+    char module[40];
+    snprintf(module, sizeof module, "mm_q8_%s", wtype_suffix(w->type));
+    VKA_TRY(pipeline(r, module, spec, 4, false, &d));
+    const void *reads[4], *writes[] = {vk_storage_of(dst), NULL};
+    matmul_reads(n, &r->gs->q8, reads);
+    for (uint32_t i = 0; i < w->n_parts; i++) {
+        const vk_part *p = &w->parts[i];
+        if (!p->view) return vka_fail(VKA_ERR_INTERNAL, "vulkan: weight part without a texel view");
+        /* x_off: the word offset of the activations' scales (see mm_q8.comp) */
+        uint32_t pc[12] = {p->rows, p->row0, K, N, q8_scale_words(n), d_off, M, b_off,
+                           w->layout.stride, (uint32_t)(p->scale_offset / 4), w->layout.s_row, flags};
+        set_push(&d, pc, sizeof pc);
+        d.bind[1] = bind_part(p);
+        d.bind[VK_TEXEL_BINDING].view = p->view;
+        VKA_TRY(set_groups(&d, div_up(p->rows, spec[0] * spec[2]), div_up(N, spec[3])));
+        VKA_TRY(push_dispatch(r, &d, reads, writes));
+    }
+    return VKA_OK;
+}
+
 static vka_status emit_matmul(rec *r, const vka_node *n) {
     vk_storage *w;
     VKA_TRY(weight_of(n->src[0], "matmul", &w));
@@ -387,6 +467,7 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
     if (x->ne[0] != (int64_t)K || dst->ne[0] != (int64_t)M || dst->ne[1] != (int64_t)N)
         return vka_fail(VKA_ERR_INTERNAL, "vulkan: matmul shapes do not agree");
     const vk_tuning *t = &r->vb->tune;
+    if (uses_q8(t, n) && r->gs->q8_view) return emit_matmul_q8(r, n, w);
     vk_dispatch d = {0};
     uint32_t d_off, x_off, b_off = 0;
     VKA_TRY(bind_plain(dst, 4, &d.bind[0], &d_off));
@@ -440,11 +521,8 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
         d.bind[VK_XTEX_BINDING].view = xs->parts[0].view;
     }
     VKA_TRY(pipeline(r, module, spec, n_spec, full_sg, &d));
-    const void *reads[4] = {vk_storage_of(x)}, *writes[] = {vk_storage_of(dst), NULL};
-    uint32_t nr = 1;
-    if (bias) reads[nr++] = vk_storage_of(bias);
-    if (n->p.accumulate) reads[nr++] = vk_storage_of(dst);
-    reads[nr] = NULL;
+    const void *reads[4], *writes[] = {vk_storage_of(dst), NULL};
+    matmul_reads(n, vk_storage_of(x), reads);
     for (uint32_t i = 0; i < w->n_parts; i++) {
         const vk_part *p = &w->parts[i];
         uint32_t pc[12] = {p->rows, p->row0, K, N, x_off, d_off, M, b_off,
@@ -477,13 +555,18 @@ static vka_status emit_node(rec *r, const vka_node *n) {
 /* ------------------------------------------------------------ recording */
 
 /* What recording needs before emitting: context limits, RoPE positions, workspace. */
-static void survey(const vka_graph *g, vk_graph_state *gs, VkDeviceSize *ws_bytes) {
+static void survey(const vk_tuning *t, const vka_graph *g, vk_graph_state *gs, VkDeviceSize *ws_bytes,
+                   VkDeviceSize *q8_bytes) {
     gs->max_n_past = INT64_MAX;
     gs->rope_tokens = 0;
     *ws_bytes = 16;
+    *q8_bytes = 0;
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const vka_node *n = &g->nodes[i];
-        if (n->op == VKA_OP_KV_STORE) {
+        if (n->op == VKA_OP_MATMUL && uses_q8(t, n)) {
+            VkDeviceSize need = q8_scale_words(n) * 4 + (VkDeviceSize)q8_blocks(n) * 8;
+            if (need > *q8_bytes) *q8_bytes = need;
+        } else if (n->op == VKA_OP_KV_STORE) {
             int64_t room = n->dst->ne[1] - n->src[0]->ne[1];
             if (room < gs->max_n_past) gs->max_n_past = room;
         } else if (n->op == VKA_OP_ATTENTION) {
@@ -507,9 +590,11 @@ static void state_free(vk_backend *vb, vk_graph_state *gs) {
     if (gs->pool) vkDestroyCommandPool(vb->device, gs->pool, NULL);
     if (gs->fence) vkDestroyFence(vb->device, gs->fence, NULL);
     if (gs->dpool) vkDestroyDescriptorPool(vb->device, gs->dpool, NULL);
-    vb->class_bytes[VK_MEM_INTERNAL] -= gs->params.size + gs->ws.size;
+    vb->class_bytes[VK_MEM_INTERNAL] -= gs->params.size + gs->ws.size + gs->q8.size;
     vk_free_mem(vb, &vb->host_arena, &gs->params);
     vk_free_mem(vb, &vb->device_arena, &gs->ws);
+    if (gs->q8_view) vkDestroyBufferView(vb->device, gs->q8_view, NULL);
+    if (gs->q8.chunk) vk_free_mem(vb, &vb->device_arena, &gs->q8);
     for (uint32_t i = 0; i < gs->n_ropes; i++) vk_rope_release(vb, gs->ropes[i]);
     free(gs->checks);
     free(gs);
@@ -599,16 +684,18 @@ static vka_status write_commands(vk_backend *vb, vk_graph_state *gs, const rec *
 static vka_status record(vk_backend *vb, const vka_graph *g, int64_t pos_hint, vk_graph_state **out) {
     vk_graph_state *gs = calloc(1, sizeof *gs);
     if (!gs) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    VkDeviceSize ws_bytes;
-    survey(g, gs, &ws_bytes);
+    VkDeviceSize ws_bytes, q8_bytes;
+    survey(&vb->tune, g, gs, &ws_bytes, &q8_bytes);
     int64_t positions = gs->max_n_past != INT64_MAX ? gs->max_n_past : pos_hint;
     gs->pos_limit = (positions > 0 ? positions : 0) + gs->rope_tokens;
     if (gs->pos_limit < 1) gs->pos_limit = 1;
     vka_status st = vk_cmd_create(vb, 0, &gs->pool, &gs->cmd, &gs->fence);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->host_arena, 256, "step parameters", &gs->params);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the attention workspace", &gs->ws);
+    if (st == VKA_OK && q8_bytes) st = vk_alloc_mem(vb, &vb->device_arena, q8_bytes, "8-bit activations", &gs->q8);
+    if (st == VKA_OK && q8_bytes) st = vk_texel_view(vb, &gs->q8, q8_bytes, &gs->q8_view);
     /* what was allocated (a failed allocation is zeroed); state_free takes it back */
-    vb->class_bytes[VK_MEM_INTERNAL] += gs->params.size + gs->ws.size;
+    vb->class_bytes[VK_MEM_INTERNAL] += gs->params.size + gs->ws.size + gs->q8.size;
     if (st == VKA_OK) {
         gs->params_map = (uint32_t *)(gs->params.chunk->map + gs->params.offset);
         memset(gs->params_map, 0, 256);

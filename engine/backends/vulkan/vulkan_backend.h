@@ -66,6 +66,12 @@ int vka_vk_auto_gpu(void);
 /* Opens device `index` (-1: the best one) as a backend. */
 vka_status vka_vulkan_backend_create(int index, vka_backend **out);
 
+/* Whether matrix products with `type` weights on backend `b` quantize the
+ * activations to 8 bits per block of 32 (d = max|x|/127, so |x - q d| <= d/2
+ * per element): the integer kernels of CPU-type devices. False for a backend
+ * that is not Vulkan. */
+bool vka_vk_quantizes_activations(const vka_backend *b, vka_type type);
+
 /* Validation-layer warnings and errors seen since the process started
  * (VKAGENT_VK_VALIDATION=1). */
 uint64_t vka_vk_validation_messages(void);

@@ -1,0 +1,102 @@
+#version 450
+// mm_q8.comp — matrix product of Q4_0 / Q8_0 weights with activations
+// quantized to 8 bits per block of 32 (q8_act.comp), in integer arithmetic,
+// for CPU-type devices (llvmpipe: each invocation is one lane of an 8-wide
+// SIMD vector; there is no integer dot instruction that glslc can emit).
+// Register tiles of TR rows x TN tokens, whole rows per invocation (no
+// K-lanes); TN = 1 is the matrix-vector kernel. Weights through the texel
+// view W_TEXEL, quantized activations through the texel view at binding 5.
+//
+// Two 8-bit products per 32-bit multiply: a weight pair (w_a, w_b) packed as
+// E = w_a + w_b 2^16 times an activation pair packed as X = x_b + x_a 2^16
+// gives, mod 2^32, L + M 2^16 with M = w_a x_a + w_b x_b (the wanted dot) and
+// L = w_a x_b. While |L| < 2^15 and |M| < 2^15 (sums of such products
+// included), M = (T + 2^15) >> 16 exactly (arithmetic shift):
+// - Q4_0 codes n in [0, 15], |x| <= 127: 8 products (16 elements) give
+//   |M| <= 16 * 15 * 127 = 30480 and |L| <= 8 * 15 * 127 = 15240;
+// - Q8_0 weights |w| <= 128: one product gives |M| <= 2 * 128 * 127 = 32512,
+//   |L| <= 16256, so each product is taken apart on its own.
+// A block's integer sum is exact; it is scaled into the f32 accumulator as
+// acc = fma(d_w * d_x, float(sum), acc), blocks in increasing order: one
+// order for every batch size (the matrix-vector and matrix-matrix dispatches
+// give the same bits for a token).
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 2) const uint TR = 1;  // rows per invocation
+layout(constant_id = 3) const uint TN = 1;  // tokens per invocation
+
+// pc.x_off: here the word offset of the activations' scale region in xq
+#include "mm_common.glsl"
+
+uint xword(uvec4 xv[4], uint w) { return xv[w >> 2][w & 3u]; }
+
+#if defined(WTYPE_Q4_0)
+// Sum of (n - 8) x over a block: low nibbles are elements 0..15, high 16..31.
+int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
+    uint lo = 0u, hi = 0u;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) {
+        const uint w = q0[c];
+        lo += (w & 0x000f000fu) * xword(xv, 2u * c) + ((w >> 8) & 0x000f000fu) * xword(xv, 2u * c + 1u);
+        hi += ((w >> 4) & 0x000f000fu) * xword(xv, 8u + 2u * c) + ((w >> 12) & 0x000f000fu) * xword(xv, 9u + 2u * c);
+    }
+    return (int(lo + 0x8000u) >> 16) + (int(hi + 0x8000u) >> 16) - 8 * xsum;
+}
+#elif defined(WTYPE_Q8_0)
+int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
+    int s = 0;
+    [[unroll]] for (uint c = 0u; c < 8u; c++) {
+        // signed byte pairs: ((b ^ 0x80) & 0xff) - 0x80 per half, borrows included
+        const uint w = (c < 4u ? q0[c] : q1[c - 4u]) ^ 0x80808080u;
+        const uint e = (w & 0x00ff00ffu) - 0x00800080u, o = ((w >> 8) & 0x00ff00ffu) - 0x00800080u;
+        s += (int(e * xword(xv, 2u * c) + 0x8000u) >> 16) + (int(o * xword(xv, 2u * c + 1u) + 0x8000u) >> 16);
+    }
+    return s;
+}
+#else
+#error "mm_q8.comp: Q4_0 or Q8_0 only"
+#endif
+
+void main() {
+    const uint r0 = gl_GlobalInvocationID.x * TR;
+    const uint t0 = gl_WorkGroupID.y * TN;
+    uint rr[TR];
+    uint tt[TN];
+    [[unroll]] for (uint i = 0; i < TR; i++) rr[i] = min(r0 + i, pc.rows - 1u);
+    [[unroll]] for (uint j = 0; j < TN; j++) tt[j] = min(t0 + j, pc.N - 1u);
+
+    precise float acc[TR * TN];
+    [[unroll]] for (uint o = 0; o < TR * TN; o++) acc[o] = 0.0;
+
+    const uint nb = pc.K / 32u;
+    for (uint b = 0u; b < nb; b++) {
+        float dw[TR];
+        uvec4 q0[TR], q1[TR];
+        [[unroll]] for (uint i = 0; i < TR; i++) {
+            dw[i] = w_scale(rr[i], b).x;
+#if defined(WTYPE_Q4_0)
+            q0[i] = W_LOAD16(rr[i] * W_STRIDE + b);
+            q1[i] = q0[i];
+#else
+            q0[i] = W_LOAD16((rr[i] * W_STRIDE + b) * 2u);
+            q1[i] = W_LOAD16((rr[i] * W_STRIDE + b) * 2u + 1u);
+#endif
+        }
+        [[unroll]] for (uint j = 0; j < TN; j++) {
+            const uint xb = tt[j] * nb + b;
+            uvec4 xv[4];
+            [[unroll]] for (uint g = 0; g < 4; g++) xv[g] = texelFetch(xtex, int(xb * 4u + g));
+            const uvec4 sc = texelFetch(xtex, int((pc.x_off >> 2) + (xb >> 1)));
+            const uvec2 ds = (xb & 1u) != 0u ? sc.zw : sc.xy;
+            const float dx = uintBitsToFloat(ds.x);
+            [[unroll]] for (uint i = 0; i < TR; i++) {
+                const int s = block_dot(q0[i], q1[i], xv, int(ds.y));
+                precise float scale = dw[i] * dx;
+                acc[i * TN + j] = fma(scale, float(s), acc[i * TN + j]);
+            }
+        }
+    }
+    [[unroll]] for (uint i = 0; i < TR; i++)
+        [[unroll]] for (uint j = 0; j < TN; j++)
+            if (r0 + i < pc.rows && t0 + j < pc.N) store_out(r0 + i, t0 + j, acc[i * TN + j]);
+}
