@@ -1,5 +1,5 @@
 #version 450
-// mm_q8.comp — matrix product of Q4_0 / Q8_0 weights with activations
+// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q4_K weights with activations
 // quantized to 8 bits per block of 32 (q8_act.comp), in integer arithmetic,
 // for CPU-type devices (llvmpipe: each invocation is one lane of an 8-wide
 // SIMD vector; there is no integer dot instruction that glslc can emit).
@@ -12,12 +12,13 @@
 // gives, mod 2^32, L + M 2^16 with M = w_a x_a + w_b x_b (the wanted dot) and
 // L = w_a x_b. While |L| < 2^15 and |M| < 2^15 (sums of such products
 // included), M = (T + 2^15) >> 16 exactly (arithmetic shift):
-// - Q4_0 codes n in [0, 15], |x| <= 127: 8 products (16 elements) give
+// - Q4_0 and Q4_K codes n in [0, 15], |x| <= 127: 8 products (16 elements) give
 //   |M| <= 16 * 15 * 127 = 30480 and |L| <= 8 * 15 * 127 = 15240;
 // - Q8_0 weights |w| <= 128: one product gives |M| <= 2 * 128 * 127 = 32512,
 //   |L| <= 16256, so each product is taken apart on its own.
 // A block's integer sum is exact; it is scaled into the f32 accumulator as
-// acc = fma(d_w * d_x, float(sum), acc), blocks in increasing order: one
+// acc = fma(d_w * d_x, float(sum), acc) (Q4_K: then acc = fma(-(dmin_w * d_x),
+// float(sum of x codes), acc)), blocks in increasing order: one
 // order for every batch size (the matrix-vector and matrix-matrix dispatches
 // give the same bits for a token).
 #extension GL_EXT_control_flow_attributes : require
@@ -42,6 +43,17 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     }
     return (int(lo + 0x8000u) >> 16) + (int(hi + 0x8000u) >> 16) - 8 * xsum;
 }
+#elif defined(WTYPE_Q4_K)
+// Sum of n x over a sub-block of 32: its halves' codes as bytes (kq_half), in
+// q0 (elements 0..15) and q1 (16..31).
+int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
+    uint lo = 0u, hi = 0u;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) {
+        lo += (q0[c] & 0x00ff00ffu) * xword(xv, 2u * c) + ((q0[c] >> 8) & 0x00ff00ffu) * xword(xv, 2u * c + 1u);
+        hi += (q1[c] & 0x00ff00ffu) * xword(xv, 8u + 2u * c) + ((q1[c] >> 8) & 0x00ff00ffu) * xword(xv, 9u + 2u * c);
+    }
+    return (int(lo + 0x8000u) >> 16) + (int(hi + 0x8000u) >> 16);
+}
 #elif defined(WTYPE_Q8_0)
 int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     int s = 0;
@@ -54,7 +66,7 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     return s;
 }
 #else
-#error "mm_q8.comp: Q4_0 or Q8_0 only"
+#error "mm_q8.comp: Q4_0, Q8_0 or Q4_K only"
 #endif
 
 void main() {
@@ -70,11 +82,14 @@ void main() {
 
     const uint nb = pc.K / 32u;
     for (uint b = 0u; b < nb; b++) {
-        float dw[TR];
+        vec2 dw[TR];
         uvec4 q0[TR], q1[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) {
-            dw[i] = w_scale(rr[i], b).x;
-#if defined(WTYPE_Q4_0)
+            dw[i] = w_scale(rr[i], b);
+#if defined(WTYPE_Q4_K)
+            q0[i] = kq_half(rr[i], b, 0u);
+            q1[i] = kq_half(rr[i], b, 1u);
+#elif defined(WTYPE_Q4_0)
             q0[i] = W_LOAD16(rr[i] * W_STRIDE + b);
             q1[i] = q0[i];
 #else
@@ -91,8 +106,12 @@ void main() {
             const float dx = uintBitsToFloat(ds.x);
             [[unroll]] for (uint i = 0; i < TR; i++) {
                 const int s = block_dot(q0[i], q1[i], xv, int(ds.y));
-                precise float scale = dw[i] * dx;
+                precise float scale = dw[i].x * dx;
                 acc[i * TN + j] = fma(scale, float(s), acc[i * TN + j]);
+#ifdef WTYPE_Q4_K
+                precise float mins = dw[i].y * dx;
+                acc[i * TN + j] = fma(-mins, float(int(ds.y)), acc[i * TN + j]);
+#endif
             }
         }
     }

@@ -292,7 +292,45 @@ typedef struct mm_tol {
     const float *old;                /* dst before an accumulating matmul */
     bool q8;                         /* Vulkan quantizes the activations (vka_vk_quantizes_activations) */
     bool on_grid;                    /* ... and x is already q * d (q8_grid), so only rounding differs */
+    const float *mins;               /* Q4_K: dmin * m of each row's sub-blocks [M][K/32], else NULL */
 } mm_tol;
+
+/* Q4_K: dmin * m of every sub-block of 32 (the reference's products), [rows][K/32]. */
+static float *q4_k_mins(const uint8_t *rows, int64_t K, int64_t M) {
+    size_t rb = vka_type_row_size(VKA_TYPE_Q4_K, K);
+    float *out = malloc((size_t)(M * K / 32) * sizeof *out);
+    cr_assert(out);
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t sb = 0; sb < K / 256; sb++) {
+            const uint8_t *b = rows + (size_t)r * rb + (size_t)sb * 144; /* d, dmin, 12 scale bytes, 128 of codes */
+            uint16_t h;
+            memcpy(&h, b + 2, 2);
+            float dmin = vka_f16_to_f32(h);
+            const uint8_t *sc = b + 4;
+            for (int j = 0; j < 8; j++) {
+                int m = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j - 4] >> 6) << 4);
+                out[r * (K / 32) + sb * 8 + j] = dmin * (float)m;
+            }
+        }
+    return out;
+}
+
+/* What the integer kernel's float sums add up in magnitude: per block the terms
+ * (d_w d_x) s_b and, for Q4_K, (dmin m d_x) sum_b q_x. With w = d_w q - dmin m,
+ * |d_w q| <= |w| + dmin m, so they are within sum_k (|w_k| + 2 dmin m) |x'_k|, x'_k the
+ * activation on the 8-bit grid: |x'_k| <= |x_k| + d_b/2 (|x_k| itself on the grid). */
+static double q8_magnitude(const mm_tol *t, size_t row, size_t tok) {
+    const float *w = t->w + row * (size_t)t->K, *x = t->x + tok * (size_t)t->K;
+    double mag = 0;
+    for (int64_t b = 0; b < t->K / 32; b++) {
+        double amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(x[b * 32 + i]));
+        double half_step = t->on_grid ? 0.0 : amax / 127.0 * (1.0 + 0x1p-12) / 2.0;
+        double m2 = t->mins ? 2.0 * fabs(t->mins[row * (size_t)(t->K / 32) + (size_t)b]) : 0.0;
+        for (int i = 0; i < 32; i++) mag += (fabs(w[b * 32 + i]) + m2) * (fabs(x[b * 32 + i]) + half_step);
+    }
+    return mag;
+}
 
 /* Sum over blocks of 32 of d_b/2 sum_{k in b} |w_k|, d_b = max|x in b|/127: how far
  * 8-bit activations (|x_k - q_k d_b| <= d_b/2) can move a dot product. */
@@ -326,16 +364,18 @@ static double matmul_tolerance(size_t i, double ref, void *ctx) {
     double tail = 4.0 * FLT_EPSILON * (fabs(ref) + extra) + 1e-30;
     if (t->q8) {
         /* The integer kernel: the reference sums K f32 products, within gamma_K S of the exact dot
-         * (S = sum |w x|, gamma_K = K eps / (1 - K eps)); the kernel sums K/32 terms (d_w d_x) * s_b,
-         * s_b the block's exact integer sum, each rounded twice (the scale product, the fma): within
-         * (gamma_K + 2 eps) of the magnitudes it sums. On the 8-bit grid (x = q d already) the kernel
-         * re-quantizes to the same q with d' = fl(fl(127 d) / 127), within 2 eps of d, and the
-         * reference's q d are rounded once: 3 eps S more. Otherwise the activations' quantization
-         * moves the dot by at most Q (q8_error), and the kernel's magnitudes add up to S + Q. */
+         * (S = sum |w x|, gamma_K = K eps / (1 - K eps)); the kernel sums at most K/16 terms
+         * (scale products times exact integer sums), each rounded twice (the scale product, the
+         * fma): within (gamma_K + 2 eps) G, G their magnitudes (q8_magnitude; S <= G + Q). On the
+         * 8-bit grid (x = q d already) the kernel re-quantizes to the same q with
+         * d' = fl(fl(127 d) / 127), within 2 eps of d, and the reference's q d are rounded once:
+         * 3 eps G more. Otherwise the activations' quantization moves the dot by at most Q
+         * (q8_error). */
         double gamma = (double)t->K * FLT_EPSILON / (1.0 - (double)t->K * FLT_EPSILON);
-        if (t->on_grid) return (2.0 * gamma + 5.0 * FLT_EPSILON) * mag + tail;
+        double g = q8_magnitude(t, row, tok);
+        if (t->on_grid) return (2.0 * gamma + 5.0 * FLT_EPSILON) * g + tail;
         double quant = q8_error(t->w + row * t->K, t->x + tok * t->K, t->K);
-        return quant + (2.0 * gamma + 2.0 * FLT_EPSILON) * (mag + quant) + tail;
+        return quant + (2.0 * gamma + 2.0 * FLT_EPSILON) * (g + quant) + tail;
     }
     return 4.0 * sqrt((double)t->K) * FLT_EPSILON * mag + tail;
 }
@@ -365,11 +405,11 @@ static float *q8_grid(const float *x, int64_t K, int64_t N) {
 /* Where Vulkan quantizes the activations, the bound of the quantization is
  * as large as a wrong result: the product is also checked on activations
  * already on the 8-bit grid, where only float rounding differs. */
-static void check_matmul_on_grid(vka_type type, pair *w, const float *wf, const float *x, int64_t K, int64_t M,
-                                 int64_t N) {
+static void check_matmul_on_grid(vka_type type, pair *w, const float *wf, const float *mins, const float *x,
+                                 int64_t K, int64_t M, int64_t N) {
     pair xq, dst;
     float *grid = q8_grid(x, K, N);
-    mm_tol t = {wf, grid, K, M, NULL, NULL, true, true};
+    mm_tol t = {wf, grid, K, M, NULL, NULL, true, true, mins};
     float *copy = malloc((size_t)(K * N) * sizeof *copy);
     memcpy(copy, grid, (size_t)(K * N) * sizeof *copy);
     make(&xq, "xq", VKA_TYPE_F32, K, N, VKA_USAGE_ACTIVATION, copy);
@@ -389,7 +429,8 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
     float *wf = dequantize(type, wdata, K, M);
     make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, wdata);
     float *xs = random_floats((size_t)(K * (N + x_row0)), 1.0f);
-    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL, vka_vk_quantizes_activations(vk, type), false};
+    float *mins = type == VKA_TYPE_Q4_K ? q4_k_mins(wdata, K, M) : NULL;
+    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL, vka_vk_quantizes_activations(vk, type), false, mins};
     float *xcopy = malloc((size_t)(K * (N + x_row0)) * sizeof *xcopy);
     memcpy(xcopy, xs, (size_t)(K * (N + x_row0)) * sizeof *xcopy);
     make(&x_all, "x", VKA_TYPE_F32, K, N + x_row0, VKA_USAGE_ACTIVATION, xcopy);
@@ -416,10 +457,10 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
     snprintf(what, sizeof what, "matmul %s K=%lld M=%lld N=%lld%s%s%s", vka_type_name(type), (long long)K,
              (long long)M, (long long)N, bias ? " +bias" : "", accumulate ? " +=" : "", x_row0 ? " (view)" : "");
     compare(&dst, matmul_tolerance, &t, what);
-    if (t.q8) check_matmul_on_grid(type, &w, wf, t.x, K, M, N);
+    if (t.q8) check_matmul_on_grid(type, &w, wf, mins, t.x, K, M, N);
     drop(&w), drop(&x_all), drop(&dst);
     if (bias) drop(&b);
-    free(wf), free(xs), free(old_copy), free(bias_copy);
+    free(wf), free(xs), free(old_copy), free(bias_copy), free(mins);
 }
 
 /* Shapes: rows 1, 31, 4097; tokens 1, 7, 33, 300; K not a multiple of 32 (float types) or of 4. */

@@ -174,5 +174,5 @@ vka_status vka_vulkan_backend_create(int index, vka_backend **out) {
 bool vka_vk_quantizes_activations(const vka_backend *b, vka_type type) {
     if (!b || b->ops != &vk_backend_ops_table) return false; /* another backend */
     const vk_backend *vb = (const vk_backend *)b;
-    return vb->tune.q8_act && (type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q8_0);
+    return vb->tune.q8_act && (type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_K);
 }

@@ -114,7 +114,7 @@ typedef struct vk_tuning {
     uint32_t tm, tn, rm, rn;         /* mm_tiled */
     bool sg_reduce;                  /* lane sums by subgroup shuffles */
     bool texel;                      /* matmul weights and inputs through texel buffer views */
-    bool q8_act;                     /* Q4_0/Q8_0 matmuls: 8-bit activations, integer kernel (mm_q8) */
+    bool q8_act;                     /* Q4_0/Q8_0/Q4_K matmuls: 8-bit activations, integer kernel (mm_q8) */
     bool coopmat;                    /* NV cooperative matrices for F16/Q8_0/Q4_0 */
     uint32_t norm_wg, norm_rt;
     bool attn_split;                 /* decode attention split by key chunks (GPUs) */
