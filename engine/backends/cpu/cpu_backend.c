@@ -2,8 +2,9 @@
  * plain-C ops of cpu_ops.c, written for clarity: the oracle the Vulkan
  * shaders and the fast backend are tested against, favouring exactness
  * (double accumulation where it is cheap) over speed. `cpu` is the same
- * backend with the matrix products of cpu_fast.h (SIMD, 8-bit activations).
- * Matrix work is spread over threads by rows. */
+ * backend with the matrix products of cpu_fast.h (SIMD, 8-bit activations)
+ * and the other ops of cpu_fast_ops.h (SIMD attention, norms, RoPE, SwiGLU).
+ * Work is spread over the threads of cpu_pool.c by rows or heads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
