@@ -193,7 +193,8 @@ void vka_backend_close(vka_backend *b);
 /* The reference CPU backend (device `cpu-ref`, the tests' oracle). */
 vka_status vka_cpu_backend_create(vka_backend **out);
 vka_status vka_cpu_backend_create_threads(unsigned n_threads, vka_backend **out);
-/* The fast CPU backend (device `cpu`): the reference's plumbing with SIMD kernels for every op. */
+/* The fast CPU backend (device `cpu`): the reference's plumbing with SIMD kernels for the
+ * matrix products, attention, norms, RoPE and SwiGLU (get_rows, kv_store, argmax stay plain C). */
 vka_status vka_cpu_fast_backend_create_threads(unsigned n_threads, vka_backend **out);
 
 /* Host memory available to this process: MemAvailable of /proc/meminfo, else
