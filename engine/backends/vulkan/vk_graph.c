@@ -564,6 +564,7 @@ static void survey(const vk_tuning *t, const vka_graph *g, vk_graph_state *gs, V
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const vka_node *n = &g->nodes[i];
         if (n->op == VKA_OP_MATMUL && uses_q8(t, n)) {
+            /* 2.25 bytes per input element: it fits one binding wherever the f32 input does */
             VkDeviceSize need = q8_scale_words(n) * 4 + (VkDeviceSize)q8_blocks(n) * 8;
             if (need > *q8_bytes) *q8_bytes = need;
         } else if (n->op == VKA_OP_KV_STORE) {
