@@ -2,7 +2,8 @@
  * plain-C ops of cpu_ops.h stay the oracle, device `cpu-ref`). Quantized
  * weights are multiplied with activations quantized to 8 bits per block of
  * 32 (integer dot products); f16/f32 weights with f32 activations. Kernels
- * exist in portable C, AVX2 and AVX-512 VNNI (chosen at run time). */
+ * exist in portable C, AVX2 and AVX-512 VNNI (chosen at run time) and NEON
+ * (arm64 builds). */
 #ifndef VKA_CPU_FAST_H
 #define VKA_CPU_FAST_H
 
@@ -31,13 +32,29 @@ void vka_fast_quantize_row(const float *x, vka_q8_act *out, int64_t n);
 #define VKA_FAST_TILE 4
 typedef void (*vka_fast_dot_fn)(int64_t k, const void *w, const void *const *x, int nx, float *out);
 
+/* Defines `attr static void dot_NAME`, a vka_fast_dot_fn over
+ * NAME_tile(k, w, x, out, nx) (w as wtype*, x as xtype* const*) instantiated
+ * for each tile height, so nx is a constant inside each instance and, the
+ * loops over it unrolled, the tile's accumulators live in registers. attr: a
+ * target attribute (the x86 sets) or nothing. */
+#define VKA_FAST_TILED(attr, name, wtype, xtype)                                                        \
+    attr static void dot_##name(int64_t k, const void *w, const void *const *x, int nx, float *out) { \
+        const xtype *const *xs = (const xtype *const *)x;                                            \
+        switch (nx) {                                                                                \
+        case 1: name##_tile(k, (const wtype *)w, xs, out, 1); break;                                 \
+        case 2: name##_tile(k, (const wtype *)w, xs, out, 2); break;                                 \
+        case 3: name##_tile(k, (const wtype *)w, xs, out, 3); break;                                 \
+        default: name##_tile(k, (const wtype *)w, xs, out, 4); break;                                \
+        }                                                                                            \
+    }
+
 /* A matrix product over weights repacked at load (cpu_packed.h). */
 struct vka_packed_product;
 typedef void (*vka_packed_fn)(const struct vka_packed_product *p, int64_t g0, int64_t g1);
 
 /* One implementation of every supported weight type's kernel. */
 typedef struct vka_fast_kernels {
-    const char *isa;                     /* "scalar", "avx2", "avx512vnni" */
+    const char *isa;                     /* "scalar", "avx2", "avx512vnni", "neon", "neon-dotprod" */
     /* vka_fast_quantize_row, with identical results */
     void (*quantize)(const float *x, vka_q8_act *out, int64_t n);
     vka_fast_dot_fn dot[VKA_TYPE_COUNT]; /* NULL: the type falls back to the reference matmul */
@@ -51,6 +68,9 @@ extern const vka_fast_kernels vka_fast_scalar;
 const vka_fast_kernels *vka_fast_avx2(void);
 /* The same with AVX-512 VNNI dot products, or NULL without AVX-512VL/VNNI. */
 const vka_fast_kernels *vka_fast_vnni(void);
+/* The NEON kernels where the build targets arm64 (dot products with the
+ * dot-product extension if the compiler targets it), else NULL. */
+const vka_fast_kernels *vka_fast_neon(void);
 /* The best kernels for this CPU; VKAGENT_CPU_ISA=scalar or avx2 forces those. */
 const vka_fast_kernels *vka_fast_select(void);
 

@@ -175,6 +175,8 @@ vka_status vka_cpu_fast_matmul(const vka_fast_kernels *kern, vka_cpu_pool *pool,
 const vka_fast_kernels *vka_fast_select(void) {
     const char *isa = getenv("VKAGENT_CPU_ISA");
     if (isa && strcmp(isa, "scalar") == 0) return &vka_fast_scalar;
+    const vka_fast_kernels *neon = vka_fast_neon(); /* NULL except on arm64 */
+    if (neon) return neon;
     const vka_fast_kernels *vnni = isa && strcmp(isa, "avx2") == 0 ? NULL : vka_fast_vnni();
     const vka_fast_kernels *avx2 = vka_fast_avx2();
     return vnni ? vnni : avx2 ? avx2 : &vka_fast_scalar;

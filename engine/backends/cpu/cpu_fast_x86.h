@@ -277,25 +277,14 @@ KERNEL static void quantize_row(const float *x, vka_q8_act *out, int64_t n) {
     }
 }
 
-/* The kernel entry for each type: one instance per tile height, so nx is a constant inside. */
-#define TILED(name, wtype, xtype)                                                                   \
-    KERNEL static void dot_##name(int64_t k, const void *w, const void *const *x, int nx, float *out) { \
-        const xtype *const *xs = (const xtype *const *)x;                                              \
-        switch (nx) {                                                                                  \
-        case 1: name##_tile(k, (const wtype *)w, xs, out, 1); break;                                   \
-        case 2: name##_tile(k, (const wtype *)w, xs, out, 2); break;                                   \
-        case 3: name##_tile(k, (const wtype *)w, xs, out, 3); break;                                   \
-        default: name##_tile(k, (const wtype *)w, xs, out, 4); break;                                  \
-        }                                                                                              \
-    }
-
-TILED(q4_0, vka_block_q4_0, vka_q8_act)
-TILED(q5_0, vka_block_q5_0, vka_q8_act)
-TILED(q8_0, vka_block_q8_0, vka_q8_act)
-TILED(q4_k, vka_block_q4_k, vka_q8_act)
-TILED(q6_k, vka_block_q6_k, vka_q8_act)
-TILED(f32, float, float)
-TILED(f16, uint16_t, float)
+/* The kernel entry for each type: one instance per tile height (cpu_fast.h). */
+VKA_FAST_TILED(KERNEL, q4_0, vka_block_q4_0, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q5_0, vka_block_q5_0, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q8_0, vka_block_q8_0, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q4_k, vka_block_q4_k, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q6_k, vka_block_q6_k, vka_q8_act)
+VKA_FAST_TILED(KERNEL, f32, float, float)
+VKA_FAST_TILED(KERNEL, f16, uint16_t, float)
 
 static const vka_fast_kernels x86_kernels = {
     .isa = X86_ISA,
