@@ -1,9 +1,9 @@
 /* test_cpu_fast.c — the fast CPU backend (device `cpu`) against the reference
- * (`cpu-ref`): every kernel set this CPU runs (portable C, AVX2) for every
+ * (`cpu-ref`): every kernel set this CPU runs (portable C, AVX2, AVX-512
+ * VNNI; NEON on arm64, also checked from x86 under qemu by scripts/test-arm64) for every
  * weight type it accelerates, on seeded random inputs, with bounds derived
  * from how the fast path rounds. */
 #include <criterion/criterion.h>
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,71 +11,19 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_packed.h"
 #include "backends/cpu/cpu_ops.h"
+#include "cpu_fast_check.h"
 
 static vka_cpu_pool *pool;
 static void setup(void) { cr_assert_eq(vka_cpu_pool_create_threads(2, &pool), VKA_OK); }
 static void teardown(void) { vka_cpu_pool_free(pool); }
 TestSuite(cpu_fast, .init = setup, .fini = teardown);
 
-static uint64_t rng_state;
-static float frand(void) { /* uniform in [-1, 1), a plain LCG */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+/* frand, make, random_weights: cpu_fast_check.h */
 
-static vka_tensor make(vka_type type, int64_t ne0, int64_t ne1) {
-    vka_tensor t;
-    vka_tensor_init(&t, "t", type, ne0, ne1, VKA_USAGE_ACTIVATION);
-    t.data = calloc(1, t.nbytes);
-    return t;
-}
-
-static float *f32(const vka_tensor *t) { return t->data; }
-
-/* Random weights of `type` (through its quantizer) and their dequantized values. */
-static vka_tensor random_weights(vka_type type, int64_t k, int64_t m, float *deq) {
-    vka_tensor w = make(type, k, m);
-    const vka_type_traits *tr = vka_type_get_traits(type);
-    float *row = malloc((size_t)k * sizeof *row);
-    for (int64_t r = 0; r < m; r++) {
-        for (int64_t i = 0; i < k; i++) row[i] = frand() * (1.0f + (float)(r % 3)); /* rows of different scales */
-        char *dst = (char *)w.data + (size_t)r * w.row_bytes;
-        tr->from_f32(row, dst, k);
-        tr->to_f32(dst, deq + r * k, k);
-    }
-    free(row);
-    return w;
-}
-
-/* The bound on |fast - reference| for output (r, j):
- * - 8-bit activations (quantized types): each x_i is replaced by q_i*d_b with
- *   |x_i - q_i*d_b| <= d_b/2, d_b = max|x in block b| / 127, so the dot moves by
- *   at most Q = sum_b d_b/2 * sum_{i in b} |w_i| (integer block sums are exact);
- * - float rounding: the reference sums k f32 products, within gamma_k * S of
- *   the exact sum (S = sum |w_i x_i|, gamma_k = k*eps/(1-k*eps)); the fast path
- *   sums fewer, larger terms (per block or per 8 floats) whose magnitudes add up
- *   to at most S + Q, within gamma_k * (S + Q). One more eps * (S + Q) covers the
- *   scales' products (d_w * d_x, Q4_K's d*sc and dmin*m) rounded in another order. */
-static double bound(const float *w, const float *x, int64_t k, bool quantized) {
-    double quant = 0.0, magnitude = 0.0;
-    for (int64_t b = 0; b < k / 32; b++) {
-        double amax = 0.0, wsum = 0.0;
-        for (int i = 0; i < 32; i++) {
-            amax = fmax(amax, fabs(x[b * 32 + i]));
-            wsum += fabs(w[b * 32 + i]);
-            magnitude += fabs((double)w[b * 32 + i] * x[b * 32 + i]);
-        }
-        quant += amax / 127.0 / 2.0 * wsum;
-    }
-    double gamma = (double)k * FLT_EPSILON / (1.0 - (double)k * FLT_EPSILON);
-    double rounding = (2.0 * gamma + FLT_EPSILON) * (magnitude + (quantized ? quant : 0.0));
-    return (quantized ? quant : 0.0) + rounding + 1e-30;
-}
-
-/* The bound above allows for the activations' quantization, which is as
- * large as a wrong result. So the kernels are also checked against the
- * reference fed the activations they see (q_i * d_b), where only float
- * rounding differs: gamma_k * S per side plus eps * S for q_i * d_b rounded to f32. */
+/* The bounds on |fast - reference| (derived in cpu_fast_check.h, shared
+ * with the arm64 check tests/arm64/check_fast.c): fast_bound for the
+ * activations as given; fast_bound_same_activations against the reference fed
+ * the 8-bit activations the kernels see, where only float rounding differs. */
 static void check_exact_activations(const vka_fast_kernels *kern, const vka_tensor *w, const float *deq,
                                     const vka_tensor *x) {
     int64_t k = x->ne[0], n = x->ne[1], m = w->ne[1];
@@ -87,12 +35,9 @@ static void check_exact_activations(const vka_fast_kernels *kern, const vka_tens
     }
     cr_assert_eq(vka_cpu_matmul(pool, &want, w, &xq, NULL, false), VKA_OK);
     cr_assert_eq(vka_cpu_fast_matmul(kern, pool, &got, w, x, NULL, false), VKA_OK);
-    double gamma = (double)k * FLT_EPSILON / (1.0 - (double)k * FLT_EPSILON);
     for (int64_t j = 0; j < n; j++)
         for (int64_t r = 0; r < m; r++) {
-            double magnitude = 0.0;
-            for (int64_t i = 0; i < k; i++) magnitude += fabs((double)deq[r * k + i] * f32(&xq)[j * k + i]);
-            double tol = (2.0 * gamma + 2.0 * FLT_EPSILON) * magnitude + 1e-30;
+            double tol = fast_bound_same_activations(deq + r * k, f32(&xq) + j * k, k);
             double a = f32(&got)[j * m + r], b = f32(&want)[j * m + r];
             cr_assert(fabs(a - b) <= tol, "%s %s, same activations: row %ld token %ld: fast %.8g reference %.8g (bound %.3g)",
                       kern->isa, vka_type_get_traits(w->type)->name, (long)r, (long)j, a, b, tol);
@@ -100,8 +45,6 @@ static void check_exact_activations(const vka_fast_kernels *kern, const vka_tens
     free(blocks);
     free(xq.data); free(want.data); free(got.data);
 }
-
-static bool is_quantized(vka_type t) { return t != VKA_TYPE_F32 && t != VKA_TYPE_F16; }
 
 /* packed: through the weights repacked as the backend does at load (the
  * kernels must have packed kernels for the type); m = 150 leaves the last
@@ -123,7 +66,7 @@ static void check_type(const vka_fast_kernels *kern, vka_type type, int64_t n_to
     cr_assert_eq(vka_cpu_fast_matmul(kern, pool, &got, &w, &x, with_bias ? &bias : NULL, false), VKA_OK);
     for (int64_t j = 0; j < n_tokens; j++)
         for (int64_t r = 0; r < m; r++) {
-            double tol = bound(deq + r * k, f32(&x) + j * k, k, is_quantized(type));
+            double tol = fast_bound(deq + r * k, f32(&x) + j * k, k, is_quantized(type));
             double a = f32(&got)[j * m + r], b = f32(&want)[j * m + r];
             cr_assert(fabs(a - b) <= tol, "%s %s: row %ld token %ld of %ld: fast %.8g reference %.8g (bound %.3g)",
                       kern->isa, vka_type_get_traits(type)->name, (long)r, (long)j, (long)n_tokens, a, b, tol);
@@ -141,18 +84,16 @@ static void check_type(const vka_fast_kernels *kern, vka_type type, int64_t n_to
     free(w.data); free(x.data); free(bias.data); free(want.data); free(got.data); free(once.data);
 }
 
-static const vka_type types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_Q4_0, VKA_TYPE_Q5_0,
-                                 VKA_TYPE_Q8_0, VKA_TYPE_Q4_K, VKA_TYPE_Q6_K};
-
-/* Token counts cover every tile height of both layouts (up to 4 and 8) and a second tile. */
+/* Every type with a kernel (fast_check_types), over token counts covering every tile height of both
+ * layouts (fast_check_tokens). */
 static void check_kernels(const vka_fast_kernels *kern) {
-    static const int64_t tokens[] = {1, 2, 3, 4, 7, 9, 13, 17};
     const vka_packed_fn *packed = kern->packed ? kern->packed() : NULL;
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        cr_assert_not_null(kern->dot[types[t]], "%s has no %s kernel", kern->isa, vka_type_get_traits(types[t])->name);
-        for (size_t n = 0; n < sizeof tokens / sizeof tokens[0]; n++) {
-            check_type(kern, types[t], tokens[n], n % 2 == 0, false);
-            if (packed && packed[types[t]]) check_type(kern, types[t], tokens[n], n % 2 == 1, true);
+    for (size_t t = 0; t < sizeof fast_check_types / sizeof fast_check_types[0]; t++) {
+        vka_type type = fast_check_types[t];
+        cr_assert_not_null(kern->dot[type], "%s has no %s kernel", kern->isa, vka_type_get_traits(type)->name);
+        for (size_t n = 0; n < sizeof fast_check_tokens / sizeof fast_check_tokens[0]; n++) {
+            check_type(kern, type, fast_check_tokens[n], n % 2 == 0, false);
+            if (packed && packed[type]) check_type(kern, type, fast_check_tokens[n], n % 2 == 1, true);
         }
     }
 }
@@ -182,6 +123,12 @@ Test(cpu_fast, vnni_kernels_match_reference) {
     check_kernels(vnni);
 }
 
+Test(cpu_fast, neon_kernels_match_reference) {
+    const vka_fast_kernels *neon = vka_fast_neon();
+    if (!neon) cr_skip("not an arm64 build (scripts/test-arm64 checks the NEON kernels under qemu)");
+    check_kernels(neon);
+}
+
 /* A block of zeros gives a zero activation scale, not a division by zero. */
 Test(cpu_fast, quantize_zero_block_and_extremes) {
     float x[64] = {0};
@@ -204,28 +151,23 @@ Test(cpu_fast, quantize_zero_block_and_extremes) {
 }
 
 /* Every kernel set's quantizer gives the portable one's bytes, on ordinary
- * values, zero blocks, ties, NaN, infinities and huge values. */
+ * values, zero blocks, ties, NaN, infinities, huge and tiny values
+ * (quantizer_inputs, cpu_fast_check.h). */
 Test(cpu_fast, quantizers_match_bit_for_bit) {
     const int64_t n = 32 * 64;
     float *x = malloc((size_t)n * sizeof *x);
-    rng_state = 99;
-    for (int64_t i = 0; i < n; i++) x[i] = frand() * (i % 5 == 0 ? 100.0f : 1.0f);
-    for (int i = 32; i < 64; i++) x[i] = 0.0f;                       /* a zero block */
-    for (int i = 64; i < 96; i++) x[i] = (float)(i - 80) * 0.5f;      /* halves: ties */
-    x[100] = NAN;
-    x[140] = INFINITY;
-    x[180] = -INFINITY;
-    x[220] = 3e38f;
-    x[260] = -1e-40f;                                                   /* subnormal */
     size_t bytes = vka_fast_act_row_bytes(n);
     vka_q8_act *want = malloc(bytes), *got = malloc(bytes);
-    vka_fast_quantize_row(x, want, n);
-    const vka_fast_kernels *sets[] = {&vka_fast_scalar, vka_fast_avx2(), vka_fast_vnni()};
-    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
-        if (!sets[s]) continue; /* a set this CPU cannot run: nothing to compare */
-        memset(got, 0x55, bytes);
-        sets[s]->quantize(x, got, n);
-        cr_expect_eq(memcmp(want, got, bytes), 0, "%s quantizer differs", sets[s]->isa);
+    const vka_fast_kernels *sets[] = {&vka_fast_scalar, vka_fast_avx2(), vka_fast_vnni(), vka_fast_neon()};
+    for (int round = 0; round < FAST_CHECK_QUANTIZER_ROUNDS; round++) {
+        quantizer_inputs(x, n, round);
+        vka_fast_quantize_row(x, want, n);
+        for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+            if (!sets[s]) continue; /* a set this CPU cannot run: nothing to compare */
+            memset(got, 0x55, bytes);
+            sets[s]->quantize(x, got, n);
+            cr_expect_eq(memcmp(want, got, bytes), 0, "%s quantizer differs in round %d", sets[s]->isa, round);
+        }
     }
     free(x); free(want); free(got);
 }
@@ -246,7 +188,7 @@ Test(cpu_fast, other_types_fall_back_to_reference) {
 }
 
 /* `cpu` is the fast backend, `cpu-ref` the reference; VKAGENT_CPU_ISA=scalar picks the portable kernels,
- * =avx2 the AVX2 ones where the CPU has them. */
+ * =avx2 the AVX2 ones where the CPU has them (on arm64 it changes nothing: NEON). */
 Test(cpu_fast, devices) {
     vka_backend *b = NULL;
     cr_assert_eq(vka_backend_open("cpu-ref", &b), VKA_OK);
@@ -262,7 +204,8 @@ Test(cpu_fast, devices) {
     vka_backend_close(b);
     setenv("VKAGENT_CPU_ISA", "avx2", 1);
     cr_assert_eq(vka_backend_open("cpu", &b), VKA_OK);
-    cr_expect(strstr(b->name, vka_fast_avx2() ? "avx2" : "scalar") != NULL, "%s", b->name);
+    const char *without_vnni = vka_fast_avx2() ? "avx2" : vka_fast_neon() ? vka_fast_neon()->isa : "scalar";
+    cr_expect(strstr(b->name, without_vnni) != NULL, "%s", b->name);
     vka_backend_close(b);
     unsetenv("VKAGENT_CPU_ISA");
 }
