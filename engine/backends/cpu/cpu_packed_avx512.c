@@ -182,7 +182,7 @@ INLINE void q6_k_tile(const vka_packed_product *p, const uint8_t *gw, int64_t j0
  * padding rows of the last group out. */
 INLINE void store(const vka_packed_product *p, int64_t g, int64_t j0, int nr, const __m512 *acc) {
     int64_t col = g * VKA_PACK_ROWS, left = p->w->rows - col;
-    __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __mmask16 mask = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
     __m512 bias = p->bias ? _mm512_maskz_loadu_ps(mask, p->bias + col) : _mm512_setzero_ps();
     for (int r = 0; r < nr; r++) {
         float *out = p->dst + (size_t)(j0 + r) * p->dst_row_floats + col;
