@@ -160,19 +160,45 @@ static void read_range(void *ctx, int64_t begin, int64_t end) {
     job->sink += acc[0] ^ acc[1] ^ acc[2] ^ acc[3] ^ acc[4] ^ acc[5] ^ acc[6] ^ acc[7];
 }
 
-/* Reads a 512 MiB buffer with every thread, best of 5. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The same with 256-bit loads, as the kernels read weights: the baseline
+ * build's 128-bit loop reads measurably slower than the kernels stream. */
+__attribute__((target("avx2"))) static void read_range_avx2(void *ctx, int64_t begin, int64_t end) {
+    read_job *job = ctx;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+    for (int64_t i = begin * 8; i < end * 8; i += 8) {
+        a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(job->data + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(job->data + i + 4)));
+    }
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, _mm256_xor_si256(a0, a1));
+    job->sink += lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
+}
+
+static vka_cpu_range_fn widest_read(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? read_range_avx2 : read_range;
+}
+#else
+static vka_cpu_range_fn widest_read(void) { return read_range; }
+#endif
+
+/* Reads a 512 MiB buffer with every thread, best of 5; on huge pages as the
+ * repacked weights are, so the limit it gives is the one they stream at. */
 static vka_status cpu_measure_bandwidth(vka_backend *b, double *bytes_per_second) {
     cpu_backend *cb = (cpu_backend *)b;
     size_t bytes = (size_t)512 << 20;
-    uint64_t *data = aligned_alloc(64, bytes);
+    uint64_t *data = (uint64_t *)vka_cpu_alloc_large(bytes);
     if (!data) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory for the bandwidth buffer");
     memset(data, 1, bytes);
     read_job job = {.data = data};
+    vka_cpu_range_fn read = widest_read();
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        vka_cpu_parallel_for(cb->pool, (int64_t)(bytes / 64), 1 << 20, read_range, &job);
+        vka_cpu_parallel_for(cb->pool, (int64_t)(bytes / 64), 1 << 20, read, &job);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
         if (s > 0 && (double)bytes / s > best) best = (double)bytes / s;

@@ -152,7 +152,7 @@ static void pack_row(vka_type type, uint8_t *gw, int row, const void *src, int64
  * stream through fewer TLB entries. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static uint8_t *alloc_weights(size_t bytes) {
+uint8_t *vka_cpu_alloc_large(size_t bytes) {
     if (bytes < HUGE_PAGE) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     uint8_t *p = aligned_alloc(HUGE_PAGE, rounded);
@@ -172,7 +172,7 @@ vka_packed *vka_packed_alloc(vka_type type, int64_t k, int64_t rows) {
     p->n_groups = (rows + VKA_PACK_ROWS - 1) / VKA_PACK_ROWS;
     p->group_bytes = group_bytes(type, k);
     size_t total = p->group_bytes * (size_t)p->n_groups;
-    p->data = alloc_weights(total);
+    p->data = vka_cpu_alloc_large(total);
     if (!p->data) {
         free(p);
         return NULL;

@@ -37,6 +37,10 @@ typedef struct vka_packed {
     uint8_t *data;         /* 64-byte aligned, n_groups * group_bytes */
 } vka_packed;
 
+/* Memory for large read-mostly buffers: 64-byte aligned, on transparent
+ * huge pages (2 MiB) from 2 MiB up where the kernel offers them; free(). */
+uint8_t *vka_cpu_alloc_large(size_t bytes);
+
 /* Whether `type` with rows of k values has a packed layout. */
 bool vka_packed_supported(vka_type type, int64_t k);
 
