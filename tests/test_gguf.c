@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include "format/gguf.h"
 #include "format/gguf_write.h"
@@ -761,4 +762,37 @@ Test(gguf, vocab_fixtures) {
     float f;
     cr_assert(vka_gguf_get_f32(g, "llama.rope.freq_base", &f) && f == 500000.0f);  /* exact in f32 */
     vka_gguf_free(g);
+}
+
+/* Releasing a tensor's pages drops them from the resident set only: a read
+ * afterwards sees the same bytes (from the file). Memory the gguf does not
+ * own is never released: its bytes stay, even where they were anonymous. */
+Test(gguf, released_pages_read_back_unchanged) {
+    const char *path = test_data_path("models/stories260K.gguf");
+    REQUIRE_FIXTURE(path);
+    vka_gguf *g;
+    cr_assert_eq(vka_gguf_open(path, &g), VKA_OK, "%s", vka_last_error());
+    size_t n = g->size - g->data_offset;
+    uint8_t *before = malloc(n);
+    memcpy(before, g->map + g->data_offset, n);
+    vka_gguf_release_pages(g, g->map + g->data_offset, n);
+    cr_expect_eq(memcmp(before, g->map + g->data_offset, n), 0);
+    vka_gguf_release_pages(g, g->map, g->size + 1); /* past the end: ignored */
+    cr_expect_eq(memcmp(before, g->map + g->data_offset, n), 0);
+    vka_gguf_free(g);
+
+    /* the same bytes in anonymous memory the caller owns: left alone */
+    size_t size = (size_t)sysconf(_SC_PAGESIZE) * 512;
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(mem != MAP_FAILED);
+    size_t got = fread(mem, 1, size, f);
+    fclose(f);
+    cr_assert_eq(vka_gguf_open_memory(mem, got, &g), VKA_OK, "%s", vka_last_error());
+    vka_gguf_release_pages(g, g->map + g->data_offset, got - g->data_offset);
+    cr_expect_eq(memcmp(before, mem + g->data_offset, got - g->data_offset), 0);
+    vka_gguf_free(g);
+    munmap(mem, size);
+    free(before);
 }

@@ -160,6 +160,10 @@ typedef struct vka_backend_ops {
     vka_status (*measure_bandwidth)(vka_backend *b, double *bytes_per_second);
     /* Optional: what is left to allocate (false when it cannot be known). */
     bool (*memory_budget)(vka_backend *b, vka_memory_budget *out);
+    /* Optional: whether weight t (allocated from host data) is computed from
+     * a copy the backend keeps, so the host data is rarely read again (the
+     * model then lets the kernel drop the file's pages; reads still work). */
+    bool (*weight_is_copied)(vka_backend *b, const vka_tensor *t);
 } vka_backend_ops;
 
 /* What a backend has done and holds (backends without a counter leave it 0). */

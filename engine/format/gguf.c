@@ -700,6 +700,17 @@ vka_status vka_gguf_open(const char *path, vka_gguf **out) {
 
 void vka_gguf_free(vka_gguf *gguf) { impl_free((gguf_impl *)gguf); }
 
+void vka_gguf_release_pages(const vka_gguf *g, const void *p, size_t n) {
+    /* only our own read-only private file mapping: its pages are never
+     * written, so MADV_DONTNEED can only drop them, never lose data */
+    if (!g || !g->owns_map || !p || n == 0) return;
+    uintptr_t begin = (uintptr_t)p, end = begin + n, map = (uintptr_t)g->map;
+    if (begin < map || end > map + g->size) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
+    if (first < last) madvise((void *)first, last - first, MADV_DONTNEED);
+}
+
 /* ---- lookups ---- */
 
 const vka_gguf_kv *vka_gguf_find(const vka_gguf *gguf, const char *key) {

@@ -87,6 +87,14 @@ typedef struct vka_gguf {
     bool owns_map;                   /* mmapped by us (unmapped on free) */
 } vka_gguf;
 
+/* Tells the kernel that bytes [p, p + n) of a file this gguf mapped itself
+ * are not needed for now (a backend holds its own copy): the whole pages
+ * inside the range leave the process's resident set, and a later read
+ * faults them back in from the file, unchanged. Does nothing for memory
+ * the gguf does not own (vka_gguf_open_memory), where dropping pages could
+ * lose data. */
+void vka_gguf_release_pages(const vka_gguf *g, const void *p, size_t n);
+
 /* Opens and validates a GGUF file. Every structural error is a
  * VKA_ERR_FORMAT with a message naming what is wrong and where. */
 vka_status vka_gguf_open(const char *path, vka_gguf **out);

@@ -65,6 +65,9 @@ static vka_status load_weight(vka_model *m, vka_tensor *t, const char *name, dim
     }
     m->n_params += (uint64_t)(d0.n * ne1);
     m->weight_bytes += t->nbytes;
+    /* the backend computes from its own copy: the file's pages need not stay resident */
+    if (m->backend->ops->weight_is_copied && m->backend->ops->weight_is_copied(m->backend, t))
+        vka_gguf_release_pages(m->gguf, gt->data, t->nbytes);
     return VKA_OK;
 }
 

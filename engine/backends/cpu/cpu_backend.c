@@ -208,6 +208,13 @@ static vka_status cpu_measure_bandwidth(vka_backend *b, double *bytes_per_second
     return VKA_OK;
 }
 
+/* Packed weights: the matrix products read the copy; only get_rows (a few
+ * rows of the token embeddings per step) reads the mapping again. */
+static bool cpu_weight_is_copied(vka_backend *b, const vka_tensor *t) {
+    (void)b;
+    return t->usage == VKA_USAGE_WEIGHT && t->impl != NULL;
+}
+
 static bool cpu_memory_budget(vka_backend *b, vka_memory_budget *out) {
     (void)b;
     memset(out, 0, sizeof *out);
@@ -226,6 +233,7 @@ static const vka_backend_ops cpu_ops = {
     .graph_release = cpu_graph_release,
     .get_stats = cpu_get_stats,
     .measure_bandwidth = cpu_measure_bandwidth,
+    .weight_is_copied = cpu_weight_is_copied,
     .memory_budget = cpu_memory_budget,
 };
 
