@@ -235,11 +235,19 @@ end
 
 T.test("runs on the tiny qwen3 model, English and Chinese: valid calls, Qwen3 prompts, tickets, a clean end", function()
   -- Random weights: a high temperature makes the runs try several tools.
-  local auto, called = 0, {}
-  -- Two seeds each (chosen so that, together, the runs call every tool)
-  -- keep the test quick under the sanitizers too.
-  for _, case in ipairs({ { EN, 1 }, { EN, 7 }, { ZH, 2 }, { ZH, 3 } }) do
-    local message, seed = case[1], case[2]
+  -- Which seed does what depends on every kernel's rounding, so rather than
+  -- seeds picked for one build, the runs go on (English and Chinese in turn)
+  -- until they have called three different tools: at least 4 runs, at most 16.
+  local auto, called, runs = 0, {}, 0
+  local function n_called()
+    local n = 0
+    for _ in pairs(called) do n = n + 1 end
+    return n
+  end
+  for seed = 1, 16 do
+    if seed > 4 and n_called() >= 3 then break end
+    local message = seed % 2 == 1 and EN or ZH
+    runs = runs + 1
     local ws = T.tmpdir("support-run")
     local sent = {}
     local r = support.run{ model = model, message = message, workspace = ws, seed = seed, max_steps = 5,
@@ -274,8 +282,8 @@ T.test("runs on the tiny qwen3 model, English and Chinese: valid calls, Qwen3 pr
   for name in pairs(called) do names[#names + 1] = name end
   table.sort(names)
   T.ok(#names >= 3, "the runs called several of the tools: " .. table.concat(names, ", "))
-  io.stderr:write(("# tools called: %s; %d of 4 runs escalated automatically\n"):format(table.concat(names, ", "),
-    auto))
+  io.stderr:write(("# tools called: %s; %d of %d runs escalated automatically\n"):format(table.concat(names, ", "),
+    auto, runs))
 end)
 
 T.test("the script: the message on stdin, replies on stdout, steps on stderr", function()
