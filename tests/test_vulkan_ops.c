@@ -293,7 +293,19 @@ typedef struct mm_tol {
     bool q8;                         /* Vulkan quantizes the activations (vka_vk_quantizes_activations) */
     bool on_grid;                    /* ... and x is already q * d (q8_grid), so only rounding differs */
     const float *mins;               /* Q4_K: dmin * m of each row's sub-blocks [M][K/32], else NULL */
+    bool f16;                        /* the cooperative-matrix path rounds w and x to f16 (vka_vk_rounds_to_f16) */
 } mm_tol;
+
+/* How far rounding both factors to f16 moves sum_k w_k x_k: |fl16(v) - v| <= u |v| + s
+ * (u = 2^-11, s = 2^-25 half the subnormal spacing), so per product
+ * |fl16(w) fl16(x) - w x| <= (2u + u^2) |w x| + s (1 + u) (|w| + |x|) + s^2. */
+static double f16_rounding(const float *w, const float *x, int64_t K) {
+    const double u = 0x1p-11, s = 0x1p-25;
+    double sum = 0;
+    for (int64_t k = 0; k < K; k++)
+        sum += (2 * u + u * u) * fabs((double)w[k] * x[k]) + s * (1 + u) * (fabs(w[k]) + fabs(x[k])) + s * s;
+    return sum;
+}
 
 /* Q4_K: dmin * m of every sub-block of 32 (the reference's products), [rows][K/32]. */
 static float *q4_k_mins(const uint8_t *rows, int64_t K, int64_t M) {
@@ -377,7 +389,9 @@ static double matmul_tolerance(size_t i, double ref, void *ctx) {
         double quant = q8_error(t->w + row * t->K, t->x + tok * t->K, t->K);
         return quant + (2.0 * gamma + 2.0 * FLT_EPSILON) * (g + quant) + tail;
     }
-    return 4.0 * sqrt((double)t->K) * FLT_EPSILON * mag + tail;
+    /* on the f16 path the f32 sums add the rounded products: their magnitudes are within mag + f16 */
+    double f16 = t->f16 ? f16_rounding(t->w + row * t->K, t->x + tok * t->K, t->K) : 0.0;
+    return f16 + 4.0 * sqrt((double)t->K) * FLT_EPSILON * (mag + f16) + tail;
 }
 
 static float *dequantize(vka_type type, const void *rows, int64_t ne0, int64_t ne1) {
@@ -409,7 +423,7 @@ static void check_matmul_on_grid(vka_type type, pair *w, const float *wf, const 
                                  int64_t K, int64_t M, int64_t N) {
     pair xq, dst;
     float *grid = q8_grid(x, K, N);
-    mm_tol t = {wf, grid, K, M, NULL, NULL, true, true, mins};
+    mm_tol t = {wf, grid, K, M, NULL, NULL, true, true, mins, false};
     float *copy = malloc((size_t)(K * N) * sizeof *copy);
     memcpy(copy, grid, (size_t)(K * N) * sizeof *copy);
     make(&xq, "xq", VKA_TYPE_F32, K, N, VKA_USAGE_ACTIVATION, copy);
@@ -430,7 +444,8 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
     make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, wdata);
     float *xs = random_floats((size_t)(K * (N + x_row0)), 1.0f);
     float *mins = type == VKA_TYPE_Q4_K ? q4_k_mins(wdata, K, M) : NULL;
-    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL, vka_vk_quantizes_activations(vk, type), false, mins};
+    mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL, vka_vk_quantizes_activations(vk, type), false, mins,
+                vka_vk_rounds_to_f16(vk, type)};
     float *xcopy = malloc((size_t)(K * (N + x_row0)) * sizeof *xcopy);
     memcpy(xcopy, xs, (size_t)(K * (N + x_row0)) * sizeof *xcopy);
     make(&x_all, "x", VKA_TYPE_F32, K, N + x_row0, VKA_USAGE_ACTIVATION, xcopy);

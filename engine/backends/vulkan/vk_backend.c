@@ -171,6 +171,11 @@ vka_status vka_vulkan_backend_create(int index, vka_backend **out) {
     return VKA_OK;
 }
 
+bool vka_vk_rounds_to_f16(const vka_backend *b, vka_type type) {
+    if (!b || b->ops != &vk_backend_ops_table) return false; /* another backend */
+    return vka_vk_matmul_uses_coopmat(&((const vk_backend *)b)->tune, type);
+}
+
 bool vka_vk_quantizes_activations(const vka_backend *b, vka_type type) {
     if (!b || b->ops != &vk_backend_ops_table) return false; /* another backend */
     const vk_backend *vb = (const vk_backend *)b;

@@ -459,6 +459,12 @@ static vka_status emit_matmul_q8(rec *r, const vka_node *n, const vk_storage *w)
     return VKA_OK;
 }
 
+bool vka_vk_matmul_uses_coopmat(const vk_tuning *t, vka_type type) {
+    char module[40];
+    snprintf(module, sizeof module, "mm_cm_nv_%s", wtype_suffix(type));
+    return t->coopmat && vka_vk_spirv_find(module);
+}
+
 static vka_status emit_matmul(rec *r, const vka_node *n) {
     vk_storage *w;
     VKA_TRY(weight_of(n->src[0], "matmul", &w));
@@ -479,9 +485,9 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
     uint32_t spec[6], n_spec, rows_per_group, toks_per_group;
     bool full_sg = false;
     /* the tensor-core path, for the types shaders/meson.build compiles it for */
-    snprintf(module, sizeof module, "mm_cm_nv_%s", ty);
-    bool coopmat = t->coopmat && vka_vk_spirv_find(module);
+    bool coopmat = vka_vk_matmul_uses_coopmat(t, w->type);
     if (coopmat) {
+        snprintf(module, sizeof module, "mm_cm_nv_%s", ty);
         spec[0] = 128;
         n_spec = 1;
         rows_per_group = 64;

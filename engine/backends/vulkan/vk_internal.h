@@ -255,4 +255,8 @@ vka_status vk_measure_bandwidth(vka_backend *b, double *bytes_per_second);
 
 double vk_now(void);
 
+/* Whether a matrix product with `type` weights takes the NV cooperative-
+ * matrix shader (weights and activations rounded to f16) under tuning t. */
+bool vka_vk_matmul_uses_coopmat(const vk_tuning *t, vka_type type);
+
 #endif

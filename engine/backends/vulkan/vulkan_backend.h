@@ -72,6 +72,12 @@ vka_status vka_vulkan_backend_create(int index, vka_backend **out);
  * that is not Vulkan. */
 bool vka_vk_quantizes_activations(const vka_backend *b, vka_type type);
 
+/* Whether matrix products with `type` weights on backend `b` round weights
+ * and activations to f16 (the cooperative-matrix path: |fl16(v) - v| <=
+ * 2^-11 |v| + 2^-25 per element), accumulating in f32. False for a backend
+ * that is not Vulkan. */
+bool vka_vk_rounds_to_f16(const vka_backend *b, vka_type type);
+
 /* Validation-layer warnings and errors seen since the process started
  * (VKAGENT_VK_VALIDATION=1). */
 uint64_t vka_vk_validation_messages(void);
