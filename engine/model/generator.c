@@ -124,7 +124,8 @@ static vka_status push_piece(vka_generator *g, const char *bytes, size_t n, int3
     size_t keep = stop_prefix_len(&g->params, held, g->held.len);
     size_t ready = g->held.len - keep;
     bool ok = emit(g, held, ready, token, &stopped);
-    memmove(g->held.data, g->held.data + ready, keep);
+    /* (held.data is NULL until the first complete character: no memmove from NULL, even of 0 bytes) */
+    if (keep) memmove(g->held.data, g->held.data + ready, keep);
     g->held.len = keep;
     if (stopped) *outcome = PIECE_CALLBACK_STOP;
     return ok || stopped ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
