@@ -71,7 +71,8 @@ typedef struct vka_packed_product {
 /* The AVX-512 VNNI kernels for the packed types (NULL entries elsewhere);
  * NULL when the running CPU lacks AVX-512 F/BW/VL/VNNI. */
 const vka_packed_fn *vka_packed_avx512(void);
-/* The AVX2 kernels for them (CPUs without AVX-512 VNNI); NULL without AVX2/FMA/F16C. */
+/* The AVX2 kernels for them (CPUs without AVX-512 VNNI); only for a caller
+ * that holds vka_fast_avx2()'s kernel set (its CPU check covers these). */
 const vka_packed_fn *vka_packed_avx2(void);
 
 #endif

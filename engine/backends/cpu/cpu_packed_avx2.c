@@ -13,7 +13,6 @@
 #include "backends/cpu/cpu_packed.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #define TARGET "avx2,fma,f16c"
@@ -265,18 +264,9 @@ static const vka_packed_fn kernels[VKA_TYPE_COUNT] = {
     [VKA_TYPE_Q4_K] = packed_q4_k, [VKA_TYPE_Q6_K] = packed_q6_k,
 };
 
-/* Cached: CPUID traps to the hypervisor in a virtual machine. 0 unknown, 1 yes, 2 no. */
-static _Atomic int supported;
-
-const vka_packed_fn *vka_packed_avx2(void) {
-    if (supported == 0) {
-        unsigned a, b, c, d;
-        __builtin_cpu_init();
-        bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C); /* clang 14 has no "f16c" name */
-        supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c ? 1 : 2;
-    }
-    return supported == 1 ? kernels : NULL;
-}
+/* Reached only through the AVX2 kernel set's `packed` entry, which
+ * vka_fast_avx2 offers after checking AVX2, FMA and F16C: no second check. */
+const vka_packed_fn *vka_packed_avx2(void) { return kernels; }
 
 #else
 
