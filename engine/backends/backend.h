@@ -67,13 +67,16 @@ typedef enum vka_op {
      * src0 is the weight (any supported type), src1 and dst F32. */
     VKA_OP_MATMUL = 2,
     /* in place on src0 (F32, rows of head_dim, heads * n rows): rotary embedding
-     * at positions n_past + token; src1 optional F32 frequency factors [n_rot/2] */
+     * at each token's position (see `layout` below); src1 optional F32
+     * frequency factors [n_rot/2] */
     VKA_OP_ROPE = 3,
-    /* dst (KV cache [kv_dim, n_ctx], F32 or F16) rows n_past .. n_past+n-1 = src0 [kv_dim, n] */
+    /* dst (KV cache [kv_dim, rows], F32 or F16): the cache row of each token's
+     * position (see `layout`) = the token's row of src0 [kv_dim, n] */
     VKA_OP_KV_STORE = 4,
-    /* dst[n_head*head_dim_v, n] = causal softmax(q·k * scale) · v, GQA:
-     * src0 q [n_head*head_dim, n] (token i at position n_past + i),
-     * src1 K cache [n_head_kv*head_dim, n_ctx], src2 V cache [n_head_kv*head_dim_v, n_ctx] */
+    /* dst[n_head*head_dim_v, n] = causal softmax(q·k * scale) · v, GQA: token i
+     * attends to positions 0 .. pos(i) of its own sequence (see `layout`).
+     * src0 q [n_head*head_dim, n], src1 K cache [n_head_kv*head_dim, rows],
+     * src2 V cache [n_head_kv*head_dim_v, rows] */
     VKA_OP_ATTENTION = 5,
     /* dst = silu(src0) * src1 elementwise */
     VKA_OP_SWIGLU = 6,
@@ -105,10 +108,45 @@ typedef struct vka_attention_params {
     float scale;             /* usually 1/sqrt(head_dim) */
 } vka_attention_params;
 
+/* Paged KV caches and ragged batches.
+ *
+ * ROPE, KV_STORE and ATTENTION find each token's position and cache rows in
+ * the node's `layout`, an I32 tensor (usage INPUT, one row of ne[0] words)
+ * the host writes before each run. For a step of n tokens (the token of row
+ * t of the activations being token t):
+ *
+ *   word t            (t < n): pos(t), the token's position in its sequence
+ *   word n + t        (t < n): tab(t), the index (in words of this tensor)
+ *                              where the block table of t's sequence starts
+ *   words from 2n on:          block tables, one per sequence of the batch:
+ *                              table[b] = the cache block holding positions
+ *                              b*VKA_KV_BLOCK .. b*VKA_KV_BLOCK + VKA_KV_BLOCK-1
+ *
+ * Position p of token t's sequence sits in cache row
+ *   row(t, p) = table_t[p / VKA_KV_BLOCK] * VKA_KV_BLOCK + p % VKA_KV_BLOCK
+ * KV_STORE writes row(t, pos(t)); ATTENTION reads rows row(t, 0 .. pos(t));
+ * ROPE rotates by pos(t). Sequences are independent: token t never sees
+ * another sequence's keys, and a sequence's own later tokens in the same
+ * batch only as the causal order allows (the host lists a sequence's tokens
+ * in position order and stores every table entry a token can reach).
+ * The host guarantees every row it names is inside the caches (backends may
+ * check cheaply, never by reading the whole table).
+ *
+ * Batch invariance: a token's results (every op's output row, bit for bit)
+ * depend only on its own inputs, its position and the cache rows it reads,
+ * never on n, on the other tokens of the step, or on where its rows sit in
+ * the cache. Schedulers rely on it: a sequence gets the same logits alone or
+ * in any batch.
+ *
+ * With layout NULL (tests, tools) the old contiguous form holds: token t at
+ * position n_past + t (vka_backend_compute's n_past), row(t, p) = p. */
+#define VKA_KV_BLOCK 32u
+
 typedef struct vka_node {
     vka_op op;
     vka_tensor *dst;
     vka_tensor *src[3];
+    vka_tensor *layout;                  /* ROPE, KV_STORE, ATTENTION: see above (NULL: contiguous) */
     union {
         float eps;                       /* RMS_NORM */
         bool accumulate;                 /* MATMUL: dst += instead of dst = */
@@ -150,7 +188,7 @@ typedef struct vka_backend_ops {
     vka_status (*tensor_get)(vka_backend *b, const vka_tensor *t, void *data, size_t offset, size_t size);
     /* Copies `size` bytes between two tensors' storage (KV cache forks). */
     vka_status (*tensor_copy)(vka_backend *b, vka_tensor *dst, const vka_tensor *src, size_t size);
-    /* Runs every node in order, token positions starting at n_past. */
+    /* Runs every node in order; nodes without a layout put token t at position n_past + t. */
     vka_status (*compute)(vka_backend *b, vka_graph *g, uint32_t n_past);
     /* Releases what the backend keeps for g (called by vka_graph_free). */
     void (*graph_release)(vka_backend *b, vka_graph *g);
