@@ -12,7 +12,7 @@ void main() {
     const uint item = gl_GlobalInvocationID.x;
     const uint h = item / HDV, d = item % HDV;
     if (h >= pc.n_head) return;
-    const uint n_keys = params.n_past + 1u;
+    const uint n_keys = query_keys(0u);
     const uint nch = (n_keys + CH - 1u) / CH;
     uint w = pc.ws_off + h * pc.max_chunks * (HDV + 2u);
     float M = ws[w];

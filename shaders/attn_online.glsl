@@ -2,7 +2,8 @@
 // O and a chunk's m, l, o), shared by every attention kernel so that the
 // prefill and decode paths perform the very same operations; and the
 // interface all of them share with engine/backends/vulkan/vk_graph.c (emit_attention):
-// workgroup size, head dimensions, push constants, the step's n_past.
+// workgroup size, head dimensions, push constants, and where each query's
+// keys are (paged.glsl: contiguous from n_past, or through block tables).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HD = 64;
 layout(constant_id = 2) const uint HDV = 64;
@@ -13,11 +14,24 @@ layout(push_constant) uniform PC {
     uint k_off, v_off, k_stride, v_stride;
     uint ws_off, max_chunks;
     float scale;
+    uint rows;      // cache rows (the smaller of K's and V's)
+    uint lay_off, lay_len;
 } pc;
 
-layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
+#include "paged.glsl"
 
-const uint CH = 32u;    // keys per chunk
+const uint CH = 32u;    // keys per chunk: KV_BLOCK, so that a chunk lies in one block
+
+// Keys query t attends to (its position + 1; paged: at most the cache rows).
+uint query_keys(uint t) { return paged() ? min(token_pos(t), pc.rows - 1u) + 1u : step[0] + t + 1u; }
+
+// First cache row of chunk c (cnt keys) of query t: contiguous c * CH;
+// paged, the chunk's block, clamped so that its cnt rows are in the cache.
+uint chunk_row(uint t, uint c, uint cnt) {
+    if (!paged()) return c * CH;
+    const uint k0 = min(token_block(t, pc.n_tokens, c), pc.rows / CH) * CH;
+    return min(k0, pc.rows - cnt);
+}
 
 // Weights of the running state (a) and of the new chunk (b) in a merge.
 void merge_weights(float M, float m, out float Mn, out float a, out float b) {

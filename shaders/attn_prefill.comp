@@ -1,7 +1,7 @@
 #version 450
 // attn_prefill.comp — causal attention with GQA for a batch of queries, one
 // invocation per (token, head), keys in chunks merged with an online softmax
-// (attn_common.glsl). Token t sits at position n_past + t.
+// (attn_common.glsl). Query t sees positions 0 .. pos(t) (paged.glsl).
 #ifdef KV_F16S
 #extension GL_EXT_shader_16bit_storage : require
 #endif
@@ -18,15 +18,16 @@ void main() {
     const uint t = item / pc.n_head, h = item % pc.n_head;
     const uint hkv = h / (pc.n_head / pc.n_head_kv);
     load_query(pc.q_off + (t * pc.n_head + h) * HD);
-    const uint n_keys = params.n_past + t + 1u;
+    const uint n_keys = query_keys(t);
     const uint nch = (n_keys + CH - 1u) / CH;
 
-    float M = chunk_scores(0u, min(CH, n_keys), hkv);
+    const uint cnt0 = min(CH, n_keys), r0 = chunk_row(t, 0u, cnt0);
+    float M = chunk_scores(r0, cnt0, hkv);
     precise float Ls = chunk_probs(M);
-    UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) O4[i] = chunk_out4(0u, min(CH, n_keys), hkv, i);
-    UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++) Ot[d - 4u * HDV4] = chunk_out1(0u, min(CH, n_keys), hkv, d);
+    UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) O4[i] = chunk_out4(r0, cnt0, hkv, i);
+    UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++) Ot[d - 4u * HDV4] = chunk_out1(r0, cnt0, hkv, d);
     for (uint c = 1u; c < nch; c++) {
-        const uint k0 = c * CH, cnt = min(CH, n_keys - k0);
+        const uint cnt = min(CH, n_keys - c * CH), k0 = chunk_row(t, c, cnt);
         const float m = chunk_scores(k0, cnt, hkv);
         const float l = chunk_probs(m);
         float Mn, a, b;

@@ -1,7 +1,7 @@
 #version 450
 // attn_split.comp — decode attention, pass 1: the state of every key chunk
 // of every head in parallel (one invocation per (head, chunk)); the dispatch
-// covers the whole context and chunks past n_past + 1 keys exit at once, so
+// covers the whole context and chunks past the query's keys exit at once, so
 // the recorded command buffer serves every step. Pass 2: attn_merge.comp.
 #ifdef KV_F16S
 #extension GL_EXT_shader_16bit_storage : require
@@ -13,11 +13,12 @@ layout(binding = 1) readonly buffer Q { float qb[]; };
 void main() {
     const uint item = gl_GlobalInvocationID.x;
     const uint h = item / pc.max_chunks, c = item % pc.max_chunks;
-    const uint n_keys = params.n_past + 1u;
-    if (h >= pc.n_head || c * CH >= n_keys) return;
+    if (h >= pc.n_head) return;
+    const uint n_keys = query_keys(0u);
+    if (c * CH >= n_keys) return;
     const uint hkv = h / (pc.n_head / pc.n_head_kv);
     load_query(pc.q_off + h * HD);
-    const uint k0 = c * CH, cnt = min(CH, n_keys - k0);
+    const uint cnt = min(CH, n_keys - c * CH), k0 = chunk_row(0u, c, cnt);
     const float m = chunk_scores(k0, cnt, hkv);
     const float l = chunk_probs(m);
     const uint w = pc.ws_off + (h * pc.max_chunks + c) * (HDV + 2u);

@@ -1,8 +1,9 @@
 #version 450
 // rope.comp — rotary embedding in place, rows of head_dim, row r belongs to
-// token r / n_heads at position n_past + token. cos/sin come from a table
-// computed on the host in double precision exactly as the CPU reference
-// does, so the rotation matches it bit for bit.
+// token r / n_heads, at the token's position (paged.glsl: n_past + token, or
+// from the node's layout). cos/sin come from a table computed on the host in
+// double precision exactly as the CPU reference does, so the rotation
+// matches it bit for bit.
 layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform PC {
@@ -13,18 +14,20 @@ layout(push_constant) uniform PC {
     uint neox;      // 1: pairs (i, i + n_rot/2); 0: adjacent pairs
     uint x_off;
     uint tab_off;   // vec2 offset of position 0
+    uint n_pos;     // positions the table holds (a position past them is clamped)
+    uint lay_off, lay_len;
 } pc;
 
 layout(binding = 0) buffer X { float x[]; };
 layout(binding = 1) readonly buffer TAB { vec2 tab[]; };   // [pos][n_rot/2] = (cos, sin)
-layout(binding = 4) readonly buffer PARAMS { uint n_past; } params;
+#include "paged.glsl"
 
 void main() {
     const uint half_rot = pc.n_rot / 2u;
     const uint id = gl_GlobalInvocationID.x;
     const uint row = id / half_rot, i = id % half_rot;
     if (row >= pc.rows) return;
-    const uint pos = params.n_past + row / pc.n_heads;
+    const uint pos = min(token_pos(row / pc.n_heads), pc.n_pos - 1u);
     const vec2 cs = tab[pc.tab_off + pos * half_rot + i];
     const uint base = pc.x_off + row * pc.ne0;
     const uint a = base + (pc.neox != 0u ? i : 2u * i);

@@ -1,7 +1,8 @@
 /* vk_graph.c — a graph becomes one command buffer, recorded once and
- * submitted for every step: per-step values (n_past) live in a small
- * host-visible parameter buffer the shaders read, and no dispatch size
- * depends on them. Barriers go only where a dispatch touches what an
+ * submitted for every step: per-step values live in host-visible memory the
+ * shaders read (n_past in a small parameter buffer; a node's paged-KV layout
+ * in its own INPUT tensor, vk_emit_kv.c), and no dispatch size depends on
+ * them. Barriers go only where a dispatch touches what an
  * earlier one wrote (or writes what one read) since the last barrier. */
 #include <math.h>
 #include <stdio.h>
@@ -9,68 +10,16 @@
 #include <string.h>
 
 #include "backends/vulkan/vk_internal.h"
+#include "backends/vulkan/vk_record.h"
 #include "backends/vulkan/vk_rope.h"
 #include "backends/vulkan/vk_spirv.h"
 
-#define MAX_HAZARDS 32
-
-typedef struct vk_binding {
-    VkBuffer buffer;
-    VkDeviceSize offset, range;
-    VkBufferView view;         /* the texel binding */
-} vk_binding;
-
-typedef struct vk_dispatch {
-    vk_pipeline *pipeline;
-    vk_binding bind[VK_BINDINGS];
-    uint32_t push[VK_PUSH_BYTES / 4];
-    uint32_t push_words;
-    uint32_t groups[3];
-    bool barrier_before;
-} vk_dispatch;
-
-typedef struct id_check {
-    const vka_tensor *ids;
-    int64_t rows;
-} id_check;
-
-typedef struct vk_graph_state {
-    VkCommandPool pool;
-    VkCommandBuffer cmd;
-    VkFence fence;
-    VkDescriptorPool dpool;
-    vk_alloc params, ws;
-    vk_alloc q8;               /* 8-bit activations of the integer matmuls (q8_act.comp's output) */
-    VkBufferView q8_view;
-    uint32_t *params_map;
-    vk_rope_table *ropes[8];
-    uint32_t n_ropes;
-    int64_t max_n_past;        /* largest n_past the KV caches allow (INT64_MAX without KV ops) */
-    int64_t pos_limit;         /* positions the RoPE tables cover */
-    uint32_t rope_tokens;      /* tokens of the largest RoPE node */
-    id_check *checks;
-    uint32_t n_checks;
-} vk_graph_state;
-
-typedef struct rec {
-    vk_backend *vb;
-    vk_graph_state *gs;
-    vk_dispatch *d;
-    uint32_t n, cap;
-    const void *reads[MAX_HAZARDS], *writes[MAX_HAZARDS];
-    uint32_t n_reads, n_writes;
-    const vka_tensor *q8_x;    /* the input gs->q8 holds quantized, until something writes it */
-} rec;
 
 /* ------------------------------------------------------------ bindings */
 
-static vk_binding bind_alloc(const vk_alloc *a, VkDeviceSize range) {
-    return (vk_binding){a->chunk->buffer, a->offset, range, NULL};
-}
+static vk_binding bind_part(const vk_part *p) { return vk_bind_alloc(&p->alloc, p->bytes); }
 
-static vk_binding bind_part(const vk_part *p) { return bind_alloc(&p->alloc, p->bytes); }
-
-static vka_status bind_plain(const vka_tensor *t, uint32_t elem_size, vk_binding *b, uint32_t *elem_off) {
+vka_status vk_bind_plain(const vka_tensor *t, uint32_t elem_size, vk_binding *b, uint32_t *elem_off) {
     vk_storage *s = vk_storage_of(t);
     if (!s) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: tensor '%s' has no storage on this device",
                             t->name ? t->name : "?");
@@ -92,8 +41,7 @@ static bool in_set(const void *const *set, uint32_t n, const void *key) {
     return false;
 }
 
-/* Adds a dispatch reading `reads` and writing `writes` (NULL-terminated lists of resources). */
-static vka_status push_dispatch(rec *r, const vk_dispatch *d, const void *const *reads, const void *const *writes) {
+vka_status vk_push_dispatch(rec *r, const vk_dispatch *d, const void *const *reads, const void *const *writes) {
     bool barrier = r->n_reads >= MAX_HAZARDS - 4 || r->n_writes >= MAX_HAZARDS - 4;
     for (const void *const *p = reads; *p && !barrier; p++) barrier = in_set(r->writes, r->n_writes, *p);
     for (const void *const *p = writes; *p && !barrier; p++)
@@ -115,16 +63,14 @@ static vka_status push_dispatch(rec *r, const vk_dispatch *d, const void *const 
     r->d[r->n] = *d;
     r->d[r->n].barrier_before = barrier;
     for (uint32_t i = 0; i < VK_XTEX_BINDING; i++)
-        if (!r->d[r->n].bind[i].buffer) r->d[r->n].bind[i] = bind_alloc(&r->vb->dummy, 16);
+        if (!r->d[r->n].bind[i].buffer) r->d[r->n].bind[i] = vk_bind_alloc(&r->vb->dummy, 16);
     for (uint32_t i = VK_XTEX_BINDING; i < VK_BINDINGS; i++)
         if (!r->d[r->n].bind[i].view) r->d[r->n].bind[i].view = r->vb->dummy_view;
     r->n++;
     return VKA_OK;
 }
 
-static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
-
-static vka_status set_groups(vk_dispatch *d, uint64_t x, uint64_t y) {
+vka_status vk_set_groups(vk_dispatch *d, uint64_t x, uint64_t y) {
     if (x == 0 || y == 0 || x > 65535 || y > 65535)
         return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: dispatch of %llu x %llu workgroups is out of range",
                         (unsigned long long)x, (unsigned long long)y);
@@ -134,12 +80,12 @@ static vka_status set_groups(vk_dispatch *d, uint64_t x, uint64_t y) {
     return VKA_OK;
 }
 
-static void set_push(vk_dispatch *d, const void *pc, size_t size) {
+void vk_set_push(vk_dispatch *d, const void *pc, size_t size) {
     memcpy(d->push, pc, size);
     d->push_words = (uint32_t)(size / 4);
 }
 
-static vka_status pipeline(rec *r, const char *module, const uint32_t *spec, uint32_t n_spec, bool full_sg,
+vka_status vk_rec_pipeline(rec *r, const char *module, const uint32_t *spec, uint32_t n_spec, bool full_sg,
                            vk_dispatch *d) {
     return vk_pipeline_get(r->vb, module, spec, n_spec, full_sg, &d->pipeline);
 }
@@ -172,30 +118,8 @@ static vka_status weight_of(const vka_tensor *t, const char *op, vk_storage **ou
 
 /* ------------------------------------------------------------ ops */
 
-static vka_status emit_get_rows(rec *r, const vka_node *n) {
-    vk_storage *w;
-    VKA_TRY(weight_of(n->src[0], "get_rows", &w));
-    vk_dispatch d = {0};
-    uint32_t d_off, ids_off;
-    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &ids_off));
-    uint32_t ne0 = (uint32_t)n->src[0]->ne[0], tokens = (uint32_t)n->src[1]->ne[1] * (uint32_t)n->src[1]->ne[0];
-    if (n->dst->ne[0] != n->src[0]->ne[0] || n->dst->ne[1] < (int64_t)tokens)
-        return vka_fail(VKA_ERR_INTERNAL, "vulkan: get_rows shapes do not agree");
-    char module[40];
-    snprintf(module, sizeof module, "get_rows_%s", wtype_suffix(w->type));
-    uint32_t wg = 64;
-    VKA_TRY(pipeline(r, module, &wg, 1, false, &d));
-    for (uint32_t i = 0; i < w->n_parts; i++) {
-        const vk_part *p = &w->parts[i];
-        uint32_t pc[9] = {ne0, tokens, p->row0, p->rows, d_off, ids_off, w->layout.stride,
-                          (uint32_t)(p->scale_offset / 4), w->layout.s_row};
-        set_push(&d, pc, sizeof pc);
-        d.bind[1] = bind_part(p);
-        VKA_TRY(set_groups(&d, div_up(div_up(ne0, 4), wg), tokens));
-        const void *reads[] = {vk_storage_of(n->src[1]), NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
-        VKA_TRY(push_dispatch(r, &d, reads, writes));
-    }
+/* The ids are checked against the source's rows before each submit. */
+static vka_status add_id_check(rec *r, const vka_node *n) {
     id_check *grown = realloc(r->gs->checks, (r->gs->n_checks + 1) * sizeof *grown);
     if (!grown) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     r->gs->checks = grown;
@@ -203,185 +127,103 @@ static vka_status emit_get_rows(rec *r, const vka_node *n) {
     return VKA_OK;
 }
 
+/* Rows of an f32 activation tensor (the model picks the output rows of the
+ * residual stream): a bit-exact copy. */
+static vka_status emit_get_rows_act(rec *r, const vka_node *n, vk_dispatch *d, uint32_t d_off, uint32_t ids_off,
+                                    uint32_t tokens) {
+    const vka_tensor *src = n->src[0];
+    if (src->type != VKA_TYPE_F32)
+        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: get_rows from a non-weight tensor needs F32 rows ('%s' is %s)",
+                        src->name ? src->name : "?", vka_type_name(src->type));
+    uint32_t s_off, ne0 = (uint32_t)src->ne[0], wg = 64;
+    VKA_TRY(vk_bind_plain(src, 4, &d->bind[1], &s_off));
+    uint32_t pc[9] = {ne0, tokens, 0, (uint32_t)src->ne[1], d_off, ids_off, ne0, s_off, 0};
+    vk_set_push(d, pc, sizeof pc);
+    VKA_TRY(vk_rec_pipeline(r, "get_rows_act", &wg, 1, false, d));
+    VKA_TRY(vk_set_groups(d, vk_div_up(vk_div_up(ne0, 4), wg), tokens));
+    const void *reads[] = {vk_storage_of(n->src[1]), vk_storage_of(src), NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
+    VKA_TRY(vk_push_dispatch(r, d, reads, writes));
+    return add_id_check(r, n);
+}
+
+static vka_status emit_get_rows(rec *r, const vka_node *n) {
+    vk_dispatch d = {0};
+    uint32_t d_off, ids_off;
+    VKA_TRY(vk_bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(vk_bind_plain(n->src[1], 4, &d.bind[2], &ids_off));
+    uint32_t ne0 = (uint32_t)n->src[0]->ne[0], tokens = (uint32_t)n->src[1]->ne[1] * (uint32_t)n->src[1]->ne[0];
+    if (n->dst->ne[0] != n->src[0]->ne[0] || n->dst->ne[1] < (int64_t)tokens)
+        return vka_fail(VKA_ERR_INTERNAL, "vulkan: get_rows shapes do not agree");
+    vk_storage *w = vk_storage_of(n->src[0]);
+    if (w && w->usage != VKA_USAGE_WEIGHT) return emit_get_rows_act(r, n, &d, d_off, ids_off, tokens);
+    VKA_TRY(weight_of(n->src[0], "get_rows", &w));
+    char module[40];
+    snprintf(module, sizeof module, "get_rows_%s", wtype_suffix(w->type));
+    uint32_t wg = 64;
+    VKA_TRY(vk_rec_pipeline(r, module, &wg, 1, false, &d));
+    for (uint32_t i = 0; i < w->n_parts; i++) {
+        const vk_part *p = &w->parts[i];
+        uint32_t pc[9] = {ne0, tokens, p->row0, p->rows, d_off, ids_off, w->layout.stride,
+                          (uint32_t)(p->scale_offset / 4), w->layout.s_row};
+        vk_set_push(&d, pc, sizeof pc);
+        d.bind[1] = bind_part(p);
+        VKA_TRY(vk_set_groups(&d, vk_div_up(vk_div_up(ne0, 4), wg), tokens));
+        const void *reads[] = {vk_storage_of(n->src[1]), NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
+        VKA_TRY(vk_push_dispatch(r, &d, reads, writes));
+    }
+    return add_id_check(r, n);
+}
+
 static vka_status emit_rms_norm(rec *r, const vka_node *n) {
     vk_dispatch d = {0};
     uint32_t d_off, x_off, w_off;
-    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &x_off));
-    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &w_off));
+    VKA_TRY(vk_bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(vk_bind_plain(n->src[0], 4, &d.bind[1], &x_off));
+    VKA_TRY(vk_bind_plain(n->src[1], 4, &d.bind[2], &w_off));
     const vk_tuning *t = &r->vb->tune;
     uint32_t ne0 = (uint32_t)n->src[0]->ne[0], rows = (uint32_t)n->src[0]->ne[1];
     float eps = n->p.eps;
     uint32_t pc[6] = {ne0, rows, x_off, d_off, w_off, 0};
     memcpy(&pc[5], &eps, 4);
-    set_push(&d, pc, sizeof pc);
+    vk_set_push(&d, pc, sizeof pc);
     uint32_t spec[2] = {t->norm_wg, t->norm_rt};
-    VKA_TRY(pipeline(r, "rms_norm", spec, 2, false, &d));
-    VKA_TRY(set_groups(&d, div_up(rows, t->norm_wg / t->norm_rt), 1));
+    VKA_TRY(vk_rec_pipeline(r, "rms_norm", spec, 2, false, &d));
+    VKA_TRY(vk_set_groups(&d, vk_div_up(rows, t->norm_wg / t->norm_rt), 1));
     const void *reads[] = {vk_storage_of(n->src[0]), vk_storage_of(n->src[1]), NULL};
     const void *writes[] = {vk_storage_of(n->dst), NULL};
-    return push_dispatch(r, &d, reads, writes);
-}
-
-static vka_status emit_rope(rec *r, const vka_node *n) {
-    const vka_rope_params *rp = &n->p.rope;
-    const vka_tensor *x = n->src[0];
-    if (rp->n_rot == 0 || rp->n_rot % 2 || rp->n_rot > x->ne[0] || rp->n_heads == 0)
-        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: rope with n_rot %u on rows of %lld", rp->n_rot,
-                        (long long)x->ne[0]);
-    vk_graph_state *gs = r->gs;
-    vk_rope_table *tab = NULL;
-    VKA_TRY(vk_rope_acquire(r->vb, rp->n_rot, rp->freq_base, rp->freq_scale, n->src[1] ? vk_storage_of(n->src[1]) : NULL,
-                            (uint32_t)gs->pos_limit, &tab));
-    bool held = false; /* the graph keeps one reference per distinct table */
-    for (uint32_t i = 0; i < gs->n_ropes && !held; i++) held = gs->ropes[i] == tab;
-    if (held) {
-        vk_rope_release(r->vb, tab);
-    } else if (gs->n_ropes == sizeof gs->ropes / sizeof gs->ropes[0]) {
-        vk_rope_release(r->vb, tab);
-        return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: more than %u RoPE configurations in one graph",
-                        (unsigned)(sizeof gs->ropes / sizeof gs->ropes[0]));
-    } else {
-        gs->ropes[gs->n_ropes++] = tab;
-    }
-    vk_dispatch d = {0};
-    uint32_t x_off;
-    VKA_TRY(bind_plain(x, 4, &d.bind[0], &x_off));
-    d.bind[1] = bind_alloc(&tab->alloc, (VkDeviceSize)tab->n_pos * rp->n_rot * sizeof(float));
-    d.bind[4] = bind_alloc(&gs->params, 16);
-    uint32_t rows = (uint32_t)x->ne[1];
-    uint32_t pc[7] = {rows, rp->n_heads, (uint32_t)x->ne[0], rp->n_rot, rp->mode == VKA_ROPE_NEOX, x_off, 0};
-    set_push(&d, pc, sizeof pc);
-    uint32_t wg = 64;
-    VKA_TRY(pipeline(r, "rope", &wg, 1, false, &d));
-    VKA_TRY(set_groups(&d, div_up((uint64_t)rows * (rp->n_rot / 2), wg), 1));
-    const void *reads[] = {vk_storage_of(x), NULL}, *writes[] = {vk_storage_of(x), NULL};
-    return push_dispatch(r, &d, reads, writes);
-}
-
-static const char *kv_variant(const vk_backend *vb, vka_type t) {
-    if (t == VKA_TYPE_F32) return "f32";
-    if (t == VKA_TYPE_F16) return vb->desc.enabled.storage16 ? "f16s" : "f16p";
-    return NULL;
-}
-
-static vka_status emit_kv_store(rec *r, const vka_node *n) {
-    const vka_tensor *cache = n->dst, *src = n->src[0];
-    const char *kv = kv_variant(r->vb, cache->type);
-    if (!kv) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: KV cache of type %s", vka_type_name(cache->type));
-    if (cache->ne[0] != src->ne[0]) return vka_fail(VKA_ERR_INTERNAL, "vulkan: kv_store row sizes differ");
-    uint32_t esize = cache->type == VKA_TYPE_F32 ? 4 : 2;
-    vk_dispatch d = {0};
-    uint32_t dst_off, src_off;
-    VKA_TRY(bind_plain(cache, esize, &d.bind[0], &dst_off));
-    VKA_TRY(bind_plain(src, 4, &d.bind[1], &src_off));
-    d.bind[4] = bind_alloc(&r->gs->params, 16);
-    uint64_t count = (uint64_t)src->ne[0] * (uint64_t)src->ne[1];
-    uint32_t pc[4] = {(uint32_t)count, (uint32_t)cache->ne[0], src_off, dst_off};
-    set_push(&d, pc, sizeof pc);
-    char module[40];
-    snprintf(module, sizeof module, "kv_store_%s", kv);
-    uint32_t wg = 256;
-    VKA_TRY(pipeline(r, module, &wg, 1, false, &d));
-    uint64_t invocations = strcmp(kv, "f16p") == 0 ? count / 2 + 2 : count;
-    VKA_TRY(set_groups(&d, div_up(invocations, wg), 1));
-    const void *reads[] = {vk_storage_of(src), NULL}, *writes[] = {vk_storage_of(cache), NULL};
-    return push_dispatch(r, &d, reads, writes);
-}
-
-static vka_status emit_attention(rec *r, const vka_node *n) {
-    const vka_attention_params *ap = &n->p.attn;
-    const vka_tensor *q = n->src[0], *kc = n->src[1], *vc = n->src[2];
-    if (kc->type != vc->type) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: K and V caches of different types");
-    const char *kv = kv_variant(r->vb, kc->type);
-    if (!kv) return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: KV cache of type %s", vka_type_name(kc->type));
-    if (!ap->n_head_kv || ap->n_head % ap->n_head_kv || q->ne[0] != (int64_t)ap->n_head * ap->head_dim ||
-        kc->ne[0] < (int64_t)ap->n_head_kv * ap->head_dim || vc->ne[0] < (int64_t)ap->n_head_kv * ap->head_dim_v)
-        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vulkan: attention shapes do not agree");
-    uint32_t esize = kc->type == VKA_TYPE_F32 ? 4 : 2;
-    uint32_t tokens = (uint32_t)q->ne[1];
-    uint32_t max_chunks = div_up((uint64_t)kc->ne[1], 32);
-    vk_dispatch d = {0};
-    uint32_t o_off, q_off, k_off, v_off;
-    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &o_off));
-    VKA_TRY(bind_plain(q, 4, &d.bind[1], &q_off));
-    VKA_TRY(bind_plain(kc, esize, &d.bind[2], &k_off));
-    VKA_TRY(bind_plain(vc, esize, &d.bind[3], &v_off));
-    d.bind[4] = bind_alloc(&r->gs->params, 16);
-    float scale = ap->scale;
-    uint32_t pc[12] = {ap->n_head, ap->n_head_kv, tokens, q_off, o_off, k_off, v_off,
-                       (uint32_t)kc->ne[0], (uint32_t)vc->ne[0], 0, max_chunks, 0};
-    memcpy(&pc[11], &scale, 4);
-    set_push(&d, pc, sizeof pc);
-    uint32_t spec[3] = {r->vb->tune.attn_wg, ap->head_dim, ap->head_dim_v};
-    const void *caches[] = {vk_storage_of(q), vk_storage_of(kc), vk_storage_of(vc), NULL};
-    /* CPU-type devices read the caches through texel views, 4 aligned elements at a time */
-    const vk_storage *ks = vk_storage_of(kc), *vs = vk_storage_of(vc);
-    bool texel = r->vb->tune.texel && ks->parts[0].view && vs->parts[0].view &&
-                 (k_off | v_off | pc[7] | pc[8] | ap->head_dim | ap->head_dim_v) % 4 == 0;
-    if (texel) {
-        kv = kc->type == VKA_TYPE_F32 ? "tf32" : "tf16";
-        d.bind[VK_XTEX_BINDING].view = ks->parts[0].view;
-        d.bind[VK_TEXEL_BINDING].view = vs->parts[0].view;
-    }
-    char module[40];
-    /* one invocation per (query, head), looping over the chunks; decode
-     * splits the chunks over invocations where the device wants the
-     * parallelism (the two paths give the same bits) */
-    if (tokens > 1 || !r->vb->tune.attn_split) {
-        snprintf(module, sizeof module, "attn_prefill_%s", kv);
-        VKA_TRY(pipeline(r, module, spec, 3, false, &d));
-        VKA_TRY(set_groups(&d, div_up((uint64_t)tokens * ap->n_head, spec[0]), 1));
-        const void *writes[] = {vk_storage_of(n->dst), NULL};
-        return push_dispatch(r, &d, caches, writes);
-    }
-    /* decode: chunk states over the whole context, then a left-to-right merge */
-    vk_dispatch m = d;
-    d.bind[0] = bind_alloc(&r->gs->ws, r->gs->ws.size);
-    snprintf(module, sizeof module, "attn_split_%s", kv);
-    VKA_TRY(pipeline(r, module, spec, 3, false, &d));
-    VKA_TRY(set_groups(&d, div_up((uint64_t)ap->n_head * max_chunks, spec[0]), 1));
-    const void *ws_w[] = {&r->gs->ws, NULL};
-    VKA_TRY(push_dispatch(r, &d, caches, ws_w));
-    m.bind[1] = bind_alloc(&r->gs->ws, r->gs->ws.size);
-    m.bind[2] = m.bind[3] = (vk_binding){0};
-    m.bind[VK_XTEX_BINDING].view = m.bind[VK_TEXEL_BINDING].view = VK_NULL_HANDLE;
-    VKA_TRY(pipeline(r, "attn_merge", spec, 3, false, &m));
-    VKA_TRY(set_groups(&m, div_up((uint64_t)ap->n_head * ap->head_dim_v, spec[0]), 1));
-    const void *ws_r[] = {&r->gs->ws, NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
-    return push_dispatch(r, &m, ws_r, writes);
+    return vk_push_dispatch(r, &d, reads, writes);
 }
 
 static vka_status emit_eltwise(rec *r, const vka_node *n, const char *module) {
     vk_dispatch d = {0};
     uint32_t d_off, a_off, b_off;
-    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &a_off));
-    VKA_TRY(bind_plain(n->src[1], 4, &d.bind[2], &b_off));
+    VKA_TRY(vk_bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(vk_bind_plain(n->src[0], 4, &d.bind[1], &a_off));
+    VKA_TRY(vk_bind_plain(n->src[1], 4, &d.bind[2], &b_off));
     uint64_t count = (uint64_t)n->src[0]->ne[0] * (uint64_t)n->src[0]->ne[1];
     uint32_t pc[4] = {(uint32_t)count, d_off, a_off, b_off};
-    set_push(&d, pc, sizeof pc);
+    vk_set_push(&d, pc, sizeof pc);
     uint32_t wg = r->vb->tune.elt_wg;
-    VKA_TRY(pipeline(r, module, &wg, 1, false, &d));
-    VKA_TRY(set_groups(&d, div_up(count, wg), 1));
+    VKA_TRY(vk_rec_pipeline(r, module, &wg, 1, false, &d));
+    VKA_TRY(vk_set_groups(&d, vk_div_up(count, wg), 1));
     const void *reads[] = {vk_storage_of(n->src[0]), vk_storage_of(n->src[1]), NULL};
     const void *writes[] = {vk_storage_of(n->dst), NULL};
-    return push_dispatch(r, &d, reads, writes);
+    return vk_push_dispatch(r, &d, reads, writes);
 }
 
 static vka_status emit_argmax(rec *r, const vka_node *n) {
     vk_dispatch d = {0};
     uint32_t d_off, x_off;
-    VKA_TRY(bind_plain(n->dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(n->src[0], 4, &d.bind[1], &x_off));
+    VKA_TRY(vk_bind_plain(n->dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(vk_bind_plain(n->src[0], 4, &d.bind[1], &x_off));
     uint32_t rows = (uint32_t)n->src[0]->ne[1];
     uint32_t pc[4] = {(uint32_t)n->src[0]->ne[0], rows, x_off, d_off};
-    set_push(&d, pc, sizeof pc);
+    vk_set_push(&d, pc, sizeof pc);
     uint32_t wg = r->vb->tune.argmax_wg;
-    VKA_TRY(pipeline(r, "argmax", &wg, 1, false, &d));
-    VKA_TRY(set_groups(&d, rows, 1));
+    VKA_TRY(vk_rec_pipeline(r, "argmax", &wg, 1, false, &d));
+    VKA_TRY(vk_set_groups(&d, rows, 1));
     const void *reads[] = {vk_storage_of(n->src[0]), NULL}, *writes[] = {vk_storage_of(n->dst), NULL};
-    return push_dispatch(r, &d, reads, writes);
+    return vk_push_dispatch(r, &d, reads, writes);
 }
 
 /* What a matmul dispatch reads (NULL-terminated): its input, the bias, the old dst when accumulating. */
@@ -413,15 +255,15 @@ static vka_status emit_q8_act(rec *r, const vka_node *n) {
     if (r->q8_x == x) return VKA_OK;
     vk_dispatch d = {0};
     uint32_t x_off;
-    VKA_TRY(bind_plain(x, 4, &d.bind[2], &x_off));
-    d.bind[0] = bind_alloc(&r->gs->q8, r->gs->q8.size);
+    VKA_TRY(vk_bind_plain(x, 4, &d.bind[2], &x_off));
+    d.bind[0] = vk_bind_alloc(&r->gs->q8, r->gs->q8.size);
     uint32_t pc[4] = {(uint32_t)x->ne[0], (uint32_t)x->ne[1], x_off, q8_scale_words(n)};
-    set_push(&d, pc, sizeof pc);
+    vk_set_push(&d, pc, sizeof pc);
     uint32_t wg = 64;
-    VKA_TRY(pipeline(r, "q8_act", &wg, 1, false, &d));
-    VKA_TRY(set_groups(&d, div_up(q8_blocks(n), wg), 1));
+    VKA_TRY(vk_rec_pipeline(r, "q8_act", &wg, 1, false, &d));
+    VKA_TRY(vk_set_groups(&d, vk_div_up(q8_blocks(n), wg), 1));
     const void *reads[] = {vk_storage_of(x), NULL}, *writes[] = {&r->gs->q8, NULL};
-    VKA_TRY(push_dispatch(r, &d, reads, writes));
+    VKA_TRY(vk_push_dispatch(r, &d, reads, writes));
     r->q8_x = x;
     return VKA_OK;
 }
@@ -433,15 +275,15 @@ static vka_status emit_matmul_q8(rec *r, const vka_node *n, const vk_storage *w)
     const vk_tuning *t = &r->vb->tune;
     vk_dispatch d = {0};
     uint32_t d_off, b_off = 0;
-    VKA_TRY(bind_plain(dst, 4, &d.bind[0], &d_off));
-    if (bias) VKA_TRY(bind_plain(bias, 4, &d.bind[3], &b_off));
+    VKA_TRY(vk_bind_plain(dst, 4, &d.bind[0], &d_off));
+    if (bias) VKA_TRY(vk_bind_plain(bias, 4, &d.bind[3], &b_off));
     d.bind[VK_XTEX_BINDING].view = r->gs->q8_view;
     uint32_t flags = (bias ? 1u : 0u) | (n->p.accumulate ? 2u : 0u);
     bool mv = N == 1;
     uint32_t spec[4] = {mv ? t->mv_wg : t->mm_wg, 1, mv ? t->mv_tr : t->mm_tr, mv ? 1 : t->mm_tn};
     char module[40];
     snprintf(module, sizeof module, "mm_q8_%s", wtype_suffix(w->type));
-    VKA_TRY(pipeline(r, module, spec, 4, false, &d));
+    VKA_TRY(vk_rec_pipeline(r, module, spec, 4, false, &d));
     const void *reads[4], *writes[] = {vk_storage_of(dst), NULL};
     matmul_reads(n, &r->gs->q8, reads);
     for (uint32_t i = 0; i < w->n_parts; i++) {
@@ -450,11 +292,11 @@ static vka_status emit_matmul_q8(rec *r, const vka_node *n, const vk_storage *w)
         /* x_off: the word offset of the activations' scales (see mm_q8.comp) */
         uint32_t pc[12] = {p->rows, p->row0, K, N, q8_scale_words(n), d_off, M, b_off,
                            w->layout.stride, (uint32_t)(p->scale_offset / 4), w->layout.s_row, flags};
-        set_push(&d, pc, sizeof pc);
+        vk_set_push(&d, pc, sizeof pc);
         d.bind[1] = bind_part(p);
         d.bind[VK_TEXEL_BINDING].view = p->view;
-        VKA_TRY(set_groups(&d, div_up(p->rows, spec[0] * spec[2]), div_up(N, spec[3])));
-        VKA_TRY(push_dispatch(r, &d, reads, writes));
+        VKA_TRY(vk_set_groups(&d, vk_div_up(p->rows, spec[0] * spec[2]), vk_div_up(N, spec[3])));
+        VKA_TRY(vk_push_dispatch(r, &d, reads, writes));
     }
     return VKA_OK;
 }
@@ -476,9 +318,9 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
     if (uses_q8(t, n) && r->gs->q8_view) return emit_matmul_q8(r, n, w);
     vk_dispatch d = {0};
     uint32_t d_off, x_off, b_off = 0;
-    VKA_TRY(bind_plain(dst, 4, &d.bind[0], &d_off));
-    VKA_TRY(bind_plain(x, 4, &d.bind[2], &x_off));
-    if (bias) VKA_TRY(bind_plain(bias, 4, &d.bind[3], &b_off));
+    VKA_TRY(vk_bind_plain(dst, 4, &d.bind[0], &d_off));
+    VKA_TRY(vk_bind_plain(x, 4, &d.bind[2], &x_off));
+    if (bias) VKA_TRY(vk_bind_plain(bias, 4, &d.bind[3], &b_off));
     uint32_t flags = (bias ? 1u : 0u) | (n->p.accumulate ? 2u : 0u) | ((x_off % 4 == 0 && K % 4 == 0) ? 4u : 0u);
     const char *ty = wtype_suffix(w->type);
     char module[40];
@@ -526,18 +368,18 @@ static vka_status emit_matmul(rec *r, const vka_node *n) {
         full_sg = false;
         d.bind[VK_XTEX_BINDING].view = xs->parts[0].view;
     }
-    VKA_TRY(pipeline(r, module, spec, n_spec, full_sg, &d));
+    VKA_TRY(vk_rec_pipeline(r, module, spec, n_spec, full_sg, &d));
     const void *reads[4], *writes[] = {vk_storage_of(dst), NULL};
     matmul_reads(n, vk_storage_of(x), reads);
     for (uint32_t i = 0; i < w->n_parts; i++) {
         const vk_part *p = &w->parts[i];
         uint32_t pc[12] = {p->rows, p->row0, K, N, x_off, d_off, M, b_off,
                            w->layout.stride, (uint32_t)(p->scale_offset / 4), w->layout.s_row, flags};
-        set_push(&d, pc, sizeof pc);
+        vk_set_push(&d, pc, sizeof pc);
         d.bind[1] = bind_part(p);
         d.bind[VK_TEXEL_BINDING].view = texel ? p->view : VK_NULL_HANDLE;
-        VKA_TRY(set_groups(&d, div_up(p->rows, rows_per_group), div_up(N, toks_per_group)));
-        VKA_TRY(push_dispatch(r, &d, reads, writes));
+        VKA_TRY(vk_set_groups(&d, vk_div_up(p->rows, rows_per_group), vk_div_up(N, toks_per_group)));
+        VKA_TRY(vk_push_dispatch(r, &d, reads, writes));
     }
     return VKA_OK;
 }
@@ -547,9 +389,9 @@ static vka_status emit_node(rec *r, const vka_node *n) {
     case VKA_OP_GET_ROWS: return emit_get_rows(r, n);
     case VKA_OP_RMS_NORM: return emit_rms_norm(r, n);
     case VKA_OP_MATMUL: return emit_matmul(r, n);
-    case VKA_OP_ROPE: return emit_rope(r, n);
-    case VKA_OP_KV_STORE: return emit_kv_store(r, n);
-    case VKA_OP_ATTENTION: return emit_attention(r, n);
+    case VKA_OP_ROPE: return vk_emit_rope(r, n);
+    case VKA_OP_KV_STORE: return vk_emit_kv_store(r, n);
+    case VKA_OP_ATTENTION: return vk_emit_attention(r, n);
     case VKA_OP_SWIGLU: return emit_eltwise(r, n, "swiglu");
     case VKA_OP_ADD: return emit_eltwise(r, n, "add");
     case VKA_OP_ARGMAX: return emit_argmax(r, n);
@@ -560,6 +402,11 @@ static vka_status emit_node(rec *r, const vka_node *n) {
 
 /* ------------------------------------------------------------ recording */
 
+static int64_t cache_rows(const vka_node *n) {
+    if (n->op == VKA_OP_KV_STORE) return n->dst->ne[1];
+    return n->src[1]->ne[1] < n->src[2]->ne[1] ? n->src[1]->ne[1] : n->src[2]->ne[1];
+}
+
 /* What recording needs before emitting: context limits, RoPE positions, workspace. */
 static void survey(const vk_tuning *t, const vka_graph *g, vk_graph_state *gs, VkDeviceSize *ws_bytes,
                    VkDeviceSize *q8_bytes) {
@@ -569,27 +416,57 @@ static void survey(const vk_tuning *t, const vka_graph *g, vk_graph_state *gs, V
     *q8_bytes = 0;
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const vka_node *n = &g->nodes[i];
+        bool kv = n->op == VKA_OP_KV_STORE || n->op == VKA_OP_ATTENTION;
+        if (kv && cache_rows(n) > gs->kv_rows) gs->kv_rows = cache_rows(n);
+        /* nodes with a layout: the host checks the rows (backend.h) */
+        if (kv && !n->layout) {
+            int64_t room = cache_rows(n) - n->src[0]->ne[1];
+            if (room < gs->max_n_past) gs->max_n_past = room;
+        }
         if (n->op == VKA_OP_MATMUL && uses_q8(t, n)) {
             /* 2.25 bytes per input element: it fits one binding wherever the f32 input does */
             VkDeviceSize need = q8_scale_words(n) * 4 + (VkDeviceSize)q8_blocks(n) * 8;
             if (need > *q8_bytes) *q8_bytes = need;
-        } else if (n->op == VKA_OP_KV_STORE) {
-            int64_t room = n->dst->ne[1] - n->src[0]->ne[1];
-            if (room < gs->max_n_past) gs->max_n_past = room;
-        } else if (n->op == VKA_OP_ATTENTION) {
-            int64_t tokens = n->src[0]->ne[1];
-            int64_t rows = n->src[1]->ne[1] < n->src[2]->ne[1] ? n->src[1]->ne[1] : n->src[2]->ne[1];
-            if (rows - tokens < gs->max_n_past) gs->max_n_past = rows - tokens;
-            if (tokens == 1) {
-                VkDeviceSize chunks = ((VkDeviceSize)n->src[1]->ne[1] + 31) / 32;
-                VkDeviceSize need = (VkDeviceSize)n->p.attn.n_head * chunks * (n->p.attn.head_dim_v + 2) * 4;
-                if (need > *ws_bytes) *ws_bytes = need;
-            }
+        } else if (n->op == VKA_OP_ATTENTION && n->src[0]->ne[1] == 1) {
+            VkDeviceSize chunks = ((VkDeviceSize)n->src[1]->ne[1] + 31) / 32;
+            VkDeviceSize need = (VkDeviceSize)n->p.attn.n_head * chunks * (n->p.attn.head_dim_v + 2) * 4;
+            if (need > *ws_bytes) *ws_bytes = need;
+        } else if (n->op == VKA_OP_ROPE && n->layout) {
+            gs->paged_ropes = true;
         } else if (n->op == VKA_OP_ROPE && n->p.rope.n_heads) {
             uint32_t tokens = (uint32_t)((n->src[0]->ne[1] + n->p.rope.n_heads - 1) / n->p.rope.n_heads);
             if (tokens > gs->rope_tokens) gs->rope_tokens = tokens;
         }
     }
+}
+
+/* Positions the RoPE tables cover: contiguous nodes up to the room the KV
+ * nodes leave (else pos_hint) plus their tokens; nodes with a layout every
+ * row of the largest cache (positions stay below it, backend.h), without KV
+ * nodes pos_hint (checked at compute, positions_needed). */
+static int64_t rope_positions(const vk_graph_state *gs, int64_t pos_hint) {
+    int64_t limit = 1;
+    if (gs->rope_tokens) {
+        int64_t room = gs->max_n_past != INT64_MAX ? gs->max_n_past : pos_hint;
+        limit = (room > 0 ? room : 0) + gs->rope_tokens;
+    }
+    int64_t paged = gs->paged_ropes ? (gs->kv_rows ? gs->kv_rows : pos_hint) : 0;
+    return paged > limit ? paged : limit;
+}
+
+/* The RoPE nodes with a layout in a graph without KV nodes, whose positions compute checks. */
+static vka_status collect_pos_checks(const vka_graph *g, vk_graph_state *gs) {
+    if (!gs->paged_ropes || gs->kv_rows) return VKA_OK;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const vka_node *n = &g->nodes[i];
+        if (n->op != VKA_OP_ROPE || !n->layout || !n->p.rope.n_heads) continue;
+        pos_check *grown = realloc(gs->pos_checks, (gs->n_pos_checks + 1) * sizeof *grown);
+        if (!grown) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+        gs->pos_checks = grown;
+        uint32_t tokens = (uint32_t)((n->src[0]->ne[1] + n->p.rope.n_heads - 1) / n->p.rope.n_heads);
+        gs->pos_checks[gs->n_pos_checks++] = (pos_check){n->layout, tokens};
+    }
+    return VKA_OK;
 }
 
 static void state_free(vk_backend *vb, vk_graph_state *gs) {
@@ -604,6 +481,7 @@ static void state_free(vk_backend *vb, vk_graph_state *gs) {
     if (gs->q8.chunk) vk_free_mem(vb, &vb->device_arena, &gs->q8);
     for (uint32_t i = 0; i < gs->n_ropes; i++) vk_rope_release(vb, gs->ropes[i]);
     free(gs->checks);
+    free(gs->pos_checks);
     free(gs);
 }
 
@@ -693,10 +571,10 @@ static vka_status record(vk_backend *vb, const vka_graph *g, int64_t pos_hint, v
     if (!gs) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     VkDeviceSize ws_bytes, q8_bytes;
     survey(&vb->tune, g, gs, &ws_bytes, &q8_bytes);
-    int64_t positions = gs->max_n_past != INT64_MAX ? gs->max_n_past : pos_hint;
-    gs->pos_limit = (positions > 0 ? positions : 0) + gs->rope_tokens;
-    if (gs->pos_limit < 1) gs->pos_limit = 1;
-    vka_status st = vk_cmd_create(vb, 0, &gs->pool, &gs->cmd, &gs->fence);
+    gs->pos_limit = rope_positions(gs, pos_hint);
+    if (gs->pos_limit > UINT32_MAX) gs->pos_limit = UINT32_MAX; /* a table that large is refused, with the count */
+    vka_status st = collect_pos_checks(g, gs);
+    if (st == VKA_OK) st = vk_cmd_create(vb, 0, &gs->pool, &gs->cmd, &gs->fence);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->host_arena, 256, "step parameters", &gs->params);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the attention workspace", &gs->ws);
     if (st == VKA_OK && q8_bytes) st = vk_alloc_mem(vb, &vb->device_arena, q8_bytes, "8-bit activations", &gs->q8);
@@ -741,6 +619,27 @@ static vka_status check_ids(const vk_graph_state *gs) {
     return VKA_OK;
 }
 
+/* Positions this step's RoPE nodes reach (exclusive): contiguous ones
+ * n_past + their tokens; those with a layout in a graph without KV nodes
+ * the largest position their layout holds (n words each, host-visible). */
+static int64_t positions_needed(const vk_graph_state *gs, uint32_t n_past) {
+    int64_t need = gs->rope_tokens ? (int64_t)n_past + gs->rope_tokens : 0;
+    for (uint32_t i = 0; i < gs->n_pos_checks; i++) {
+        const vka_tensor *t = gs->pos_checks[i].layout;
+        vk_storage *s = vk_storage_of(t);
+        if (!s || !s->parts[0].alloc.chunk->map) continue; /* a layout kept on the device: the shader clamps */
+        const int32_t *pos = (const int32_t *)(s->parts[0].alloc.chunk->map + s->parts[0].alloc.offset + t->offset);
+        for (uint32_t j = 0; j < gs->pos_checks[i].tokens; j++)
+            if ((int64_t)pos[j] + 1 > need) need = (int64_t)pos[j] + 1;
+    }
+    return need;
+}
+
+static int64_t position_hint(int64_t need, uint32_t n_past) {
+    int64_t hint = 2 * (need > (int64_t)n_past ? need : (int64_t)n_past);
+    return hint > 4096 ? hint : 4096;
+}
+
 vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
     vk_backend *vb = (vk_backend *)b;
     double t0 = vk_now();
@@ -748,7 +647,8 @@ vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
     vk_graph_state *gs = g->backend_state;
     pthread_mutex_lock(&vb->mutex);
     vka_status st = vk_stage_flush(vb);
-    if (st == VKA_OK && gs && (int64_t)n_past + gs->rope_tokens > gs->pos_limit) {
+    int64_t need = gs ? positions_needed(gs, n_past) : 0;
+    if (st == VKA_OK && gs && need > gs->pos_limit) {
         /* RoPE positions beyond the recorded tables (graphs without KV ops): record again */
         state_free(vb, gs);
         gs = g->backend_state = NULL;
@@ -756,8 +656,12 @@ vka_status vk_compute(vka_backend *b, vka_graph *g, uint32_t n_past) {
     double record_s = 0;
     if (st == VKA_OK && !gs) {
         double r0 = vk_now();
-        int64_t hint = (int64_t)n_past * 2 > 4096 ? (int64_t)n_past * 2 : 4096;
-        st = record(vb, g, hint, &gs);
+        st = record(vb, g, position_hint(need, n_past), &gs);
+        if (st == VKA_OK && (need = positions_needed(gs, n_past)) > gs->pos_limit) {
+            /* a layout's positions past the default tables: once more with room for them */
+            state_free(vb, gs);
+            st = record(vb, g, position_hint(need, n_past), &gs);
+        }
         if (st == VKA_OK) {
             g->backend_state = gs;
             g->state_owner = b;
