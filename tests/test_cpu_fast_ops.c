@@ -189,8 +189,8 @@ Test(cpu_fast_ops, rope_equals_reference) {
         memcpy(y.data, x.data, x.nbytes);
         vka_rope_params p = {cases[c].mode, cases[c].heads, cases[c].n_rot, 500000.0f, 0.5f};
         const vka_tensor *factors = cases[c].factors ? &ff : NULL;
-        vka_cpu_rope(&x, factors, &p, cases[c].n_past);
-        cr_assert_eq(vka_fast_rope(pool, &y, factors, &p, cases[c].n_past), VKA_OK);
+        cr_assert_eq(vka_cpu_rope(&x, factors, &p, NULL, cases[c].n_past), VKA_OK);
+        cr_assert_eq(vka_fast_rope(pool, &y, factors, &p, NULL, cases[c].n_past), VKA_OK);
         cr_expect_eq(memcmp(x.data, y.data, x.nbytes), 0, "rope case %zu", c);
         free(x.data); free(ff.data); free(y.data);
     }
@@ -271,8 +271,8 @@ static void check_attention(const vka_fast_op_kernels *kern, const attn_case *c,
     int64_t out_dim = (int64_t)c->n_head * c->head_dim_v;
     vka_tensor want = make(VKA_TYPE_F32, out_dim, c->tokens), got = make(VKA_TYPE_F32, out_dim, c->tokens);
     vka_attention_params p = {c->n_head, c->n_head_kv, c->head_dim, c->head_dim_v, scale};
-    cr_assert_eq(vka_cpu_attention(pool, &want, &q, &k, &v, &p, c->n_past), VKA_OK);
-    cr_assert_eq(vka_fast_attention(kern, pool, &got, &q, &k, &v, &p, c->n_past), VKA_OK);
+    cr_assert_eq(vka_cpu_attention(pool, &want, &q, &k, &v, &p, NULL, c->n_past), VKA_OK);
+    cr_assert_eq(vka_fast_attention(kern, pool, &got, &q, &k, &v, &p, NULL, c->n_past), VKA_OK);
     double *tol = malloc(c->head_dim_v * sizeof *tol);
     for (uint32_t t = 0; t < c->tokens; t++)
         for (uint32_t h = 0; h < c->n_head; h++) {
@@ -292,7 +292,7 @@ static void check_attention(const vka_fast_op_kernels *kern, const attn_case *c,
     for (unsigned threads = 1; threads <= 3; threads += 2) {
         cr_assert_eq(vka_cpu_pool_create_threads(threads, &other), VKA_OK);
         memset(want.data, 0, want.nbytes);
-        cr_assert_eq(vka_fast_attention(kern, other, &want, &q, &k, &v, &p, c->n_past), VKA_OK);
+        cr_assert_eq(vka_fast_attention(kern, other, &want, &q, &k, &v, &p, NULL, c->n_past), VKA_OK);
         cr_expect_eq(memcmp(want.data, got.data, got.nbytes), 0, "%s: %u threads differ", kern->isa, threads);
         vka_cpu_pool_free(other);
     }
@@ -332,7 +332,7 @@ Test(cpu_fast_ops, attention_past_the_cache) {
     vka_tensor q = make(VKA_TYPE_F32, 64, 2), k = make(VKA_TYPE_F32, 64, 4), v = make(VKA_TYPE_F32, 64, 4);
     vka_tensor out = make(VKA_TYPE_F32, 64, 2);
     vka_attention_params p = {1, 1, 64, 64, 0.125f};
-    cr_expect_eq(vka_fast_attention(vka_fast_ops_select(), pool, &out, &q, &k, &v, &p, 3), VKA_ERR_CONTEXT_FULL);
-    cr_expect_eq(vka_fast_attention(vka_fast_ops_select(), pool, &out, &q, &k, &v, &p, 2), VKA_OK);
+    cr_expect_eq(vka_fast_attention(vka_fast_ops_select(), pool, &out, &q, &k, &v, &p, NULL, 3), VKA_ERR_CONTEXT_FULL);
+    cr_expect_eq(vka_fast_attention(vka_fast_ops_select(), pool, &out, &q, &k, &v, &p, NULL, 2), VKA_OK);
     free(q.data); free(k.data); free(v.data); free(out.data);
 }

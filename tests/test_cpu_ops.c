@@ -89,7 +89,7 @@ Test(cpu_ops, rope_modes) {
         float *orig = malloc(x.nbytes);
         memcpy(orig, x.data, x.nbytes);
         vka_rope_params p = {.mode = (vka_rope_mode)mode, .n_heads = 3, .n_rot = 8, .freq_base = 100.0f, .freq_scale = 1.0f};
-        vka_cpu_rope(&x, NULL, &p, 5);
+        cr_assert_eq(vka_cpu_rope(&x, NULL, &p, NULL, 5), VKA_OK);
         for (int r = 0; r < 6; r++) {
             double pos = 5 + r / 3;
             for (int i = 0; i < 4; i++) {
@@ -111,7 +111,7 @@ Test(cpu_ops, attention_causal_gqa) {
     vka_tensor q = make_random(hd * nh, n), k = make_random(hd * nkv, 8), v = make_random(hd * nkv, 8);
     vka_tensor out = make(VKA_TYPE_F32, hd * nh, n);
     vka_attention_params p = {.n_head = nh, .n_head_kv = nkv, .head_dim = hd, .head_dim_v = hd, .scale = 0.5f};
-    cr_assert_eq(vka_cpu_attention(pool, &out, &q, &k, &v, &p, n_past), VKA_OK);
+    cr_assert_eq(vka_cpu_attention(pool, &out, &q, &k, &v, &p, NULL, n_past), VKA_OK);
     const float *Q = q.data, *K = k.data, *V = v.data, *O = out.data;
     for (uint32_t t = 0; t < n; t++)
         for (uint32_t h = 0; h < nh; h++) {

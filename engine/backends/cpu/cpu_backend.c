@@ -105,15 +105,14 @@ static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) 
             return vka_cpu_fast_matmul(cb->fast, cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
         return vka_cpu_matmul(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], n->p.accumulate);
     case VKA_OP_ROPE:
-        if (cb->fast_ops) return vka_fast_rope(cb->pool, n->src[0], n->src[1], &n->p.rope, n_past);
-        vka_cpu_rope(n->src[0], n->src[1], &n->p.rope, n_past);
-        return VKA_OK;
-    case VKA_OP_KV_STORE: return vka_cpu_kv_store(n->dst, n->src[0], n_past);
+        if (cb->fast_ops) return vka_fast_rope(cb->pool, n->src[0], n->src[1], &n->p.rope, n->layout, n_past);
+        return vka_cpu_rope(n->src[0], n->src[1], &n->p.rope, n->layout, n_past);
+    case VKA_OP_KV_STORE: return vka_cpu_kv_store(n->dst, n->src[0], n->layout, n_past);
     case VKA_OP_ATTENTION:
         if (cb->fast_ops)
             return vka_fast_attention(cb->fast_ops, cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.attn,
-                                      n_past);
-        return vka_cpu_attention(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.attn, n_past);
+                                      n->layout, n_past);
+        return vka_cpu_attention(cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.attn, n->layout, n_past);
     case VKA_OP_SWIGLU:
         if (cb->fast_ops) vka_fast_swiglu(cb->fast_ops, cb->pool, n->dst, n->src[0], n->src[1]);
         else vka_cpu_swiglu(n->dst, n->src[0], n->src[1]);

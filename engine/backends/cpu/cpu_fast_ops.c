@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backends/cpu/cpu_fast_ops.h"
+#include "backends/cpu/cpu_layout.h"
 #include "base/status.h"
 
 static float *row_of(const vka_tensor *t, int64_t row) {
@@ -43,15 +44,15 @@ static const float *row_values(const void *row, uint32_t i0, uint32_t n, bool f1
     return buf;
 }
 
-static void scalar_scores(const float *const *q, int nq, const void *k, size_t stride, bool f16, int64_t n_keys,
-                          uint32_t dim, float scale, float *const *out) {
+static void scalar_scores(const float *const *q, int nq, const vka_fast_kv_rows *k, int64_t n_keys, uint32_t dim,
+                          float scale, float *const *out) {
     float buf[ROW_CHUNK];
     for (int64_t t = 0; t < n_keys; t++) {
-        const char *row = (const char *)k + (size_t)t * stride;
+        const char *row = vka_fast_kv_row(k, t);
         for (int h = 0; h < nq; h++) out[h][t] = 0.0f;
         for (uint32_t i0 = 0; i0 < dim; i0 += ROW_CHUNK) {
             uint32_t n = dim - i0 < ROW_CHUNK ? dim - i0 : ROW_CHUNK;
-            const float *x = row_values(row, i0, n, f16, buf);
+            const float *x = row_values(row, i0, n, k->f16, buf);
             for (int h = 0; h < nq; h++) out[h][t] += vka_cpu_dot(q[h] + i0, x, n);
         }
         for (int h = 0; h < nq; h++) out[h][t] *= scale;
@@ -68,15 +69,15 @@ static float scalar_softmax_exp(float *s, int64_t n) {
     return sum;
 }
 
-static void scalar_weighted_sum(const float *const *w, int nq, const void *v, size_t stride, bool f16, int64_t n_keys,
+static void scalar_weighted_sum(const float *const *w, int nq, const vka_fast_kv_rows *v, int64_t n_keys,
                                 uint32_t dim, float *const *out) {
     float buf[ROW_CHUNK];
     for (int h = 0; h < nq; h++) memset(out[h], 0, dim * sizeof(float));
     for (int64_t t = 0; t < n_keys; t++) {
-        const char *row = (const char *)v + (size_t)t * stride;
+        const char *row = vka_fast_kv_row(v, t);
         for (uint32_t i0 = 0; i0 < dim; i0 += ROW_CHUNK) {
             uint32_t n = dim - i0 < ROW_CHUNK ? dim - i0 : ROW_CHUNK;
-            const float *x = row_values(row, i0, n, f16, buf); /* once for all nq heads */
+            const float *x = row_values(row, i0, n, v->f16, buf); /* once for all nq heads */
             for (int h = 0; h < nq; h++)
                 for (uint32_t i = 0; i < n; i++) out[h][i0 + i] += w[h][t] * x[i];
         }
@@ -154,7 +155,7 @@ typedef struct rope_job {
     vka_tensor *x;
     const float *ff;
     const vka_rope_params *p;
-    uint32_t n_past;
+    const vka_cpu_layout *layout;
     atomic_bool out_of_memory;
 } rope_job;
 
@@ -185,7 +186,7 @@ static void rope_tokens(void *ctx, int64_t t0, int64_t t1) {
         return;
     }
     for (int64_t token = t0; token < t1; token++) {
-        double pos = (double)(job->n_past + (uint32_t)token);
+        double pos = (double)vka_cpu_layout_pos(job->layout, token);
         for (uint32_t i = 0; i < half; i++) {
             double theta = vka_rope_theta(pos, i, p->n_rot, p->freq_base, p->freq_scale, job->ff);
             c[i] = (float)cos(theta);
@@ -198,10 +199,12 @@ static void rope_tokens(void *ctx, int64_t t0, int64_t t1) {
 }
 
 vka_status vka_fast_rope(vka_cpu_pool *pool, vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_params *p,
-                         uint32_t n_past) {
+                         const vka_tensor *layout, uint32_t n_past) {
     if (p->n_heads == 0) return vka_fail(VKA_ERR_INTERNAL, "rope: no heads");
-    rope_job job = {x, freq_factors ? freq_factors->data : NULL, p, n_past, false};
     int64_t n_tokens = (x->ne[1] + p->n_heads - 1) / p->n_heads;
+    vka_cpu_layout l;
+    VKA_TRY(vka_cpu_layout_init(&l, layout, n_tokens, n_past, "rope"));
+    rope_job job = {x, freq_factors ? freq_factors->data : NULL, p, &l, false};
     /* a cos and a sin per pair and token (~100 multiply-adds), then the rotations */
     vka_cpu_parallel_for(pool, n_tokens, (int64_t)p->n_rot * (50 + p->n_heads), rope_tokens, &job);
     if (atomic_load(&job.out_of_memory)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in rope");
@@ -215,7 +218,8 @@ typedef struct attention_job {
     vka_tensor *dst;
     const vka_tensor *q, *k, *v;
     const vka_attention_params *p;
-    uint32_t n_past;
+    const vka_cpu_layout *layout;
+    const int32_t *identity; /* the block table of a contiguous cache: 0, 1, 2, ... */
     int64_t n_tokens;
     atomic_bool out_of_memory;
 } attention_job;
@@ -224,8 +228,10 @@ typedef struct attention_job {
  * the same key and value rows, which stay in cache (a Llama-3.2-1B head's
  * 640 positions are 320 KiB in f32; all 8 heads' would not fit in L2).
  * Within a head, slots take tokens from both ends in turn (0, n-1, 1, n-2,
- * ...): token t sees n_past + t + 1 keys, so every thread's contiguous range
- * of items gets about the same work. */
+ * ...): in a prompt token t sees n_past + t + 1 keys, so every thread's
+ * contiguous range of items gets about the same work. Each (token, head) is
+ * computed whole by one thread, its keys in one order whatever the batch:
+ * its bits depend only on its query, position and cache rows. */
 static int64_t slot_token(int64_t slot, int64_t n_tokens) { return slot % 2 == 0 ? slot / 2 : n_tokens - 1 - slot / 2; }
 
 /* Query heads [h0, h0 + nq) of KV head hkv, which share its key and value rows. */
@@ -233,9 +239,13 @@ static void attend_heads(const attention_job *job, int64_t token, uint32_t hkv, 
                          int64_t stride) {
     const vka_attention_params *p = job->p;
     bool k16 = job->k->type == VKA_TYPE_F16, v16 = job->v->type == VKA_TYPE_F16;
-    const char *k = (const char *)job->k->data + (size_t)hkv * p->head_dim * (k16 ? 2 : 4);
-    const char *v = (const char *)job->v->data + (size_t)hkv * p->head_dim_v * (v16 ? 2 : 4);
-    int64_t n_keys = (int64_t)job->n_past + token + 1; /* causal: keys 0..pos */
+    const int32_t *table = vka_cpu_layout_table(job->layout, token);
+    if (!table) table = job->identity;
+    vka_fast_kv_rows k = {(const char *)job->k->data + (size_t)hkv * p->head_dim * (k16 ? 2 : 4), job->k->row_bytes,
+                          table, k16};
+    vka_fast_kv_rows v = {(const char *)job->v->data + (size_t)hkv * p->head_dim_v * (v16 ? 2 : 4),
+                          job->v->row_bytes, table, v16};
+    int64_t n_keys = vka_cpu_layout_pos(job->layout, token) + 1; /* causal: keys 0..pos */
     const float *q[VKA_FAST_ATTN_HEADS];
     float *s[VKA_FAST_ATTN_HEADS], *out[VKA_FAST_ATTN_HEADS], sum[VKA_FAST_ATTN_HEADS];
     for (int j = 0; j < nq; j++) {
@@ -243,9 +253,9 @@ static void attend_heads(const attention_job *job, int64_t token, uint32_t hkv, 
         s[j] = scores + j * stride;
         out[j] = row_of(job->dst, token) + (size_t)(h0 + (uint32_t)j) * p->head_dim_v;
     }
-    job->kern->scores(q, nq, k, job->k->row_bytes, k16, n_keys, p->head_dim, p->scale, s);
+    job->kern->scores(q, nq, &k, n_keys, p->head_dim, p->scale, s);
     for (int j = 0; j < nq; j++) sum[j] = job->kern->softmax_exp(s[j], n_keys);
-    job->kern->weighted_sum((const float *const *)s, nq, v, job->v->row_bytes, v16, n_keys, p->head_dim_v, out);
+    job->kern->weighted_sum((const float *const *)s, nq, &v, n_keys, p->head_dim_v, out);
     /* the weights' normalization, once per output instead of once per key */
     for (int j = 0; j < nq; j++) {
         float inv = 1.0f / sum[j];
@@ -257,7 +267,7 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
     attention_job *job = ctx;
     const vka_attention_params *p = job->p;
     uint32_t group = p->n_head / p->n_head_kv;
-    int64_t stride = (int64_t)job->n_past + job->n_tokens; /* the most keys a token sees */
+    int64_t stride = job->layout->max_pos + 1; /* the most keys a token sees */
     float *scores = malloc((size_t)(VKA_FAST_ATTN_HEADS * stride) * sizeof(float));
     if (!scores) {
         atomic_store(&job->out_of_memory, true);
@@ -278,17 +288,25 @@ static bool cache_type_ok(vka_type t) { return t == VKA_TYPE_F32 || t == VKA_TYP
 
 vka_status vka_fast_attention(const vka_fast_op_kernels *kern, vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *q,
                               const vka_tensor *k_cache, const vka_tensor *v_cache, const vka_attention_params *p,
-                              uint32_t n_past) {
-    if (n_past + q->ne[1] > k_cache->ne[1] || n_past + q->ne[1] > v_cache->ne[1])
-        return vka_fail(VKA_ERR_CONTEXT_FULL, "attention past the end of the KV cache");
+                              const vka_tensor *layout, uint32_t n_past) {
     if (!cache_type_ok(k_cache->type) || !cache_type_ok(v_cache->type) || p->n_head_kv == 0 ||
         p->n_head % p->n_head_kv != 0)
         return vka_fail(VKA_ERR_INTERNAL, "attention: unsupported cache type or head counts");
-    attention_job job = {kern, dst, q, k_cache, v_cache, p, n_past, q->ne[1], false};
-    int64_t keys = (int64_t)n_past + q->ne[1];
+    vka_cpu_layout l;
+    VKA_TRY(vka_cpu_layout_check_keys(&l, layout, q->ne[1], n_past, k_cache, v_cache));
+    int32_t *identity = NULL;
+    if (!layout) {
+        int64_t n_blocks = (l.max_pos + VKA_KV_BLOCK) / VKA_KV_BLOCK;
+        identity = malloc((size_t)(n_blocks > 0 ? n_blocks : 1) * sizeof *identity);
+        if (!identity) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in attention");
+        for (int64_t b = 0; b < n_blocks; b++) identity[b] = (int32_t)b;
+    }
+    attention_job job = {kern, dst, q, k_cache, v_cache, p, &l, identity, q->ne[1], false};
+    int64_t keys = l.max_pos + 1;
     int64_t group = p->n_head / p->n_head_kv;
     vka_cpu_parallel_for(pool, q->ne[1] * p->n_head_kv, keys * (p->head_dim + p->head_dim_v) * group, attention_items,
                          &job);
+    free(identity);
     if (atomic_load(&job.out_of_memory)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in attention");
     return VKA_OK;
 }

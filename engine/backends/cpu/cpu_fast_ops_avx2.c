@@ -195,37 +195,48 @@ INLINE __m256 scores8(const bool f16, const float *q, const char *rows, size_t s
 }
 
 /* Eight keys at a time for each head in turn: the eight rows stay in L1
- * while the group's heads pass over them. */
-INLINE void scores_tile(const int nq, const bool f16, const float *const *q, const char *k, size_t stride,
+ * while the group's heads pass over them. Blocks hold a multiple of eight
+ * rows, so a key is in a group of eight (or the tail, one by one) by its
+ * index alone, wherever its block sits. */
+INLINE void scores_tile(const int nq, const bool f16, const float *const *q, const vka_fast_kv_rows *k,
                         int64_t n_keys, uint32_t dim, float scale, float *const *out) {
-    int64_t t = 0;
-    for (; t + 8 <= n_keys; t += 8)
-        UNROLL
-        for (int h = 0; h < nq; h++)
-            _mm256_storeu_ps(out[h] + t, _mm256_mul_ps(scores8(f16, q[h], k + (size_t)t * stride, stride, dim),
-                                                       _mm256_set1_ps(scale)));
-    for (; t < n_keys; t++)
-        for (int h = 0; h < nq; h++) out[h][t] = score1(f16, q[h], k + (size_t)t * stride, dim) * scale;
+    for (int64_t b0 = 0; b0 < n_keys; b0 += VKA_KV_BLOCK) {
+        const char *rows = vka_fast_kv_row(k, b0);
+        int64_t n = n_keys - b0 < VKA_KV_BLOCK ? n_keys - b0 : VKA_KV_BLOCK, t = 0;
+        for (; t + 8 <= n; t += 8)
+            UNROLL
+            for (int h = 0; h < nq; h++)
+                _mm256_storeu_ps(out[h] + b0 + t, _mm256_mul_ps(scores8(f16, q[h], rows + (size_t)t * k->stride,
+                                                                        k->stride, dim),
+                                                                _mm256_set1_ps(scale)));
+        for (; t < n; t++)
+            for (int h = 0; h < nq; h++)
+                out[h][b0 + t] = score1(f16, q[h], rows + (size_t)t * k->stride, dim) * scale;
+    }
 }
 
-/* nv vectors (8 values each) of dims [i0, i0 + 8 nv) for nq heads. */
-INLINE void wsum_tile(const int nq, const bool f16, const int nv, const float *const *w, const char *v, size_t stride,
+/* nv vectors (8 values each) of dims [i0, i0 + 8 nv) for nq heads, keys in order. */
+INLINE void wsum_tile(const int nq, const bool f16, const int nv, const float *const *w, const vka_fast_kv_rows *v,
                       int64_t n_keys, uint32_t i0, float *const *out) {
     __m256 acc[VKA_FAST_ATTN_HEADS][2];
     UNROLL
     for (int h = 0; h < nq; h++)
         UNROLL
         for (int c = 0; c < nv; c++) acc[h][c] = _mm256_setzero_ps();
-    for (int64_t t = 0; t < n_keys; t++) {
-        const char *row = v + (size_t)t * stride;
-        __m256 x[2];
-        UNROLL
-        for (int c = 0; c < nv; c++) x[c] = load_row8(row, i0 + 8 * (uint32_t)c, f16);
-        UNROLL
-        for (int h = 0; h < nq; h++) {
-            __m256 wt = _mm256_set1_ps(w[h][t]);
+    for (int64_t b0 = 0; b0 < n_keys; b0 += VKA_KV_BLOCK) {
+        const char *rows = vka_fast_kv_row(v, b0);
+        int64_t n = n_keys - b0 < VKA_KV_BLOCK ? n_keys - b0 : VKA_KV_BLOCK;
+        for (int64_t t = 0; t < n; t++) {
+            const char *row = rows + (size_t)t * v->stride;
+            __m256 x[2];
             UNROLL
-            for (int c = 0; c < nv; c++) acc[h][c] = _mm256_fmadd_ps(wt, x[c], acc[h][c]);
+            for (int c = 0; c < nv; c++) x[c] = load_row8(row, i0 + 8 * (uint32_t)c, f16);
+            UNROLL
+            for (int h = 0; h < nq; h++) {
+                __m256 wt = _mm256_set1_ps(w[h][b0 + t]);
+                UNROLL
+                for (int c = 0; c < nv; c++) acc[h][c] = _mm256_fmadd_ps(wt, x[c], acc[h][c]);
+            }
         }
     }
     UNROLL
@@ -235,15 +246,15 @@ INLINE void wsum_tile(const int nq, const bool f16, const int nv, const float *c
 }
 
 /* 16 dims at a time (a 64-byte line of an f32 row), then 8, then one by one. */
-INLINE void wsum_heads(const int nq, const bool f16, const float *const *w, const char *v, size_t stride,
+INLINE void wsum_heads(const int nq, const bool f16, const float *const *w, const vka_fast_kv_rows *v,
                        int64_t n_keys, uint32_t dim, float *const *out) {
     uint32_t i = 0;
-    for (; i + 16 <= dim; i += 16) wsum_tile(nq, f16, 2, w, v, stride, n_keys, i, out);
-    for (; i + 8 <= dim; i += 8) wsum_tile(nq, f16, 1, w, v, stride, n_keys, i, out);
+    for (; i + 16 <= dim; i += 16) wsum_tile(nq, f16, 2, w, v, n_keys, i, out);
+    for (; i + 8 <= dim; i += 8) wsum_tile(nq, f16, 1, w, v, n_keys, i, out);
     for (; i < dim; i++)
         for (int h = 0; h < nq; h++) {
             float acc = 0.0f;
-            for (int64_t t = 0; t < n_keys; t++) acc += w[h][t] * row_at(v + (size_t)t * stride, i, f16);
+            for (int64_t t = 0; t < n_keys; t++) acc += w[h][t] * row_at(vka_fast_kv_row(v, t), i, f16);
             out[h][i] = acc;
         }
 }
@@ -265,14 +276,14 @@ INLINE void wsum_heads(const int nq, const bool f16, const float *const *w, cons
         }                                             \
     } while (0)
 
-KERNEL void avx2_scores(const float *const *q, int nq, const void *k, size_t stride, bool f16, int64_t n_keys,
-                        uint32_t dim, float scale, float *const *out) {
-    BY_HEADS(scores_tile, nq, f16, q, k, stride, n_keys, dim, scale, out);
+KERNEL void avx2_scores(const float *const *q, int nq, const vka_fast_kv_rows *k, int64_t n_keys, uint32_t dim,
+                        float scale, float *const *out) {
+    BY_HEADS(scores_tile, nq, k->f16, q, k, n_keys, dim, scale, out);
 }
 
-KERNEL void avx2_weighted_sum(const float *const *w, int nq, const void *v, size_t stride, bool f16, int64_t n_keys,
-                              uint32_t dim, float *const *out) {
-    BY_HEADS(wsum_heads, nq, f16, w, v, stride, n_keys, dim, out);
+KERNEL void avx2_weighted_sum(const float *const *w, int nq, const vka_fast_kv_rows *v, int64_t n_keys, uint32_t dim,
+                              float *const *out) {
+    BY_HEADS(wsum_heads, nq, v->f16, w, v, n_keys, dim, out);
 }
 
 static const vka_fast_op_kernels avx2_kernels = {

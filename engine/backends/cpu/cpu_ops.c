@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_layout.h"
 #include "backends/cpu/cpu_ops.h"
 #include "base/status.h"
 
@@ -21,7 +22,14 @@ float vka_cpu_dot(const float *a, const float *b, int64_t n) {
 }
 
 vka_status vka_cpu_get_rows(vka_tensor *dst, const vka_tensor *table, const vka_tensor *ids) {
+    /* table may be a weight (token embeddings) or an F32 activation (rows of
+     * the residual stream picked for logits): to_f32 of F32 copies the bits */
     const vka_type_traits *tr = vka_type_get_traits(table->type);
+    if (!tr || !tr->to_f32 || ids->type != VKA_TYPE_I32 || table->ne[0] != dst->ne[0] ||
+        ids->ne[0] * ids->ne[1] < dst->ne[1])
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "get_rows: %lld rows of %lld from '%s' (%lld ids)",
+                        (long long)dst->ne[1], (long long)dst->ne[0], table->name ? table->name : "?",
+                        (long long)(ids->ne[0] * ids->ne[1]));
     const int32_t *id = ids->data;
     for (int64_t j = 0; j < dst->ne[1]; j++) {
         if (id[j] < 0 || id[j] >= table->ne[1])
@@ -92,11 +100,15 @@ vka_status vka_cpu_matmul(vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor 
     return VKA_OK;
 }
 
-void vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_params *p, uint32_t n_past) {
+vka_status vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_params *p,
+                        const vka_tensor *layout, uint32_t n_past) {
+    if (p->n_heads == 0) return vka_fail(VKA_ERR_INTERNAL, "rope: no heads");
+    vka_cpu_layout l;
+    VKA_TRY(vka_cpu_layout_init(&l, layout, (x->ne[1] + p->n_heads - 1) / p->n_heads, n_past, "rope"));
     const float *ff = freq_factors ? freq_factors->data : NULL;
     uint32_t half = p->n_rot / 2;
     for (int64_t r = 0; r < x->ne[1]; r++) {
-        double pos = (double)(n_past + (uint32_t)(r / p->n_heads));
+        double pos = (double)vka_cpu_layout_pos(&l, r / p->n_heads);
         float *v = f32_row(x, r);
         for (uint32_t i = 0; i < half; i++) {
             double theta = vka_rope_theta(pos, i, p->n_rot, p->freq_base, p->freq_scale, ff);
@@ -109,15 +121,25 @@ void vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_
             v[b] = x0 * s + x1 * c;
         }
     }
+    return VKA_OK;
 }
 
-vka_status vka_cpu_kv_store(vka_tensor *cache, const vka_tensor *src, uint32_t n_past) {
-    if (n_past + src->ne[1] > cache->ne[1])
-        return vka_fail(VKA_ERR_CONTEXT_FULL, "KV cache overflow: %u + %lld tokens > %lld", n_past,
-                        (long long)src->ne[1], (long long)cache->ne[1]);
+vka_status vka_cpu_kv_store(vka_tensor *cache, const vka_tensor *src, const vka_tensor *layout, uint32_t n_past) {
+    if (src->ne[0] != cache->ne[0] || src->type != VKA_TYPE_F32)
+        return vka_fail(VKA_ERR_INTERNAL, "kv_store: rows of %lld f32 into a cache of rows of %lld",
+                        (long long)src->ne[0], (long long)cache->ne[0]);
+    vka_cpu_layout l;
+    VKA_TRY(vka_cpu_layout_init(&l, layout, src->ne[1], n_past, "kv_store"));
+    /* every row checked before any is written: a refused step changes nothing */
+    for (int64_t j = 0; j < src->ne[1]; j++) {
+        int64_t pos = vka_cpu_layout_pos(&l, j);
+        VKA_TRY(vka_cpu_layout_check_rows(&l, j, pos, pos, cache->ne[1], "kv_store"));
+    }
     const vka_type_traits *tr = vka_type_get_traits(cache->type);
-    for (int64_t j = 0; j < src->ne[1]; j++)
-        tr->from_f32(f32_row(src, j), (char *)cache->data + (size_t)(n_past + j) * cache->row_bytes, src->ne[0]);
+    for (int64_t j = 0; j < src->ne[1]; j++) {
+        int64_t row = vka_cpu_layout_row(&l, j, vka_cpu_layout_pos(&l, j));
+        tr->from_f32(f32_row(src, j), (char *)cache->data + (size_t)row * cache->row_bytes, src->ne[0]);
+    }
     return VKA_OK;
 }
 
@@ -125,7 +147,7 @@ typedef struct attention_job {
     vka_tensor *dst;
     const vka_tensor *q, *k, *v;
     const vka_attention_params *p;
-    uint32_t n_past;
+    const vka_cpu_layout *layout;
     atomic_bool out_of_memory;
 } attention_job;
 
@@ -145,7 +167,7 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
     attention_job *job = ctx;
     const vka_attention_params *p = job->p;
     uint32_t group = p->n_head / p->n_head_kv;
-    int64_t n_keys_max = (int64_t)job->n_past + job->q->ne[1];
+    int64_t n_keys_max = job->layout->max_pos + 1;
     float *scores = malloc((size_t)n_keys_max * sizeof(float));
     float *kv = malloc((p->head_dim > p->head_dim_v ? p->head_dim : p->head_dim_v) * sizeof(float));
     if (!scores || !kv) {
@@ -158,11 +180,11 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
         int64_t token = item / p->n_head;
         uint32_t h = (uint32_t)(item % p->n_head);
         uint32_t hkv = h / group;
-        int64_t n_keys = (int64_t)job->n_past + token + 1; /* causal: keys 0..pos */
+        int64_t n_keys = vka_cpu_layout_pos(job->layout, token) + 1; /* causal: keys 0..pos */
         const float *q = f32_row(job->q, token) + (size_t)h * p->head_dim;
         float max = -INFINITY;
         for (int64_t t = 0; t < n_keys; t++) {
-            cache_head(job->k, t, hkv, p->head_dim, kv);
+            cache_head(job->k, vka_cpu_layout_row(job->layout, token, t), hkv, p->head_dim, kv);
             scores[t] = vka_cpu_dot(q, kv, p->head_dim) * p->scale;
             if (scores[t] > max) max = scores[t];
         }
@@ -175,7 +197,7 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
         memset(out, 0, p->head_dim_v * sizeof(float));
         for (int64_t t = 0; t < n_keys; t++) {
             float w = (float)(scores[t] / sum);
-            cache_head(job->v, t, hkv, p->head_dim_v, kv);
+            cache_head(job->v, vka_cpu_layout_row(job->layout, token, t), hkv, p->head_dim_v, kv);
             for (uint32_t i = 0; i < p->head_dim_v; i++) out[i] += w * kv[i];
         }
     }
@@ -184,11 +206,14 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
 }
 
 vka_status vka_cpu_attention(vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *q, const vka_tensor *k_cache,
-                             const vka_tensor *v_cache, const vka_attention_params *p, uint32_t n_past) {
-    if (n_past + q->ne[1] > k_cache->ne[1])
-        return vka_fail(VKA_ERR_CONTEXT_FULL, "attention past the end of the KV cache");
-    attention_job job = {dst, q, k_cache, v_cache, p, n_past, false};
-    int64_t keys = (int64_t)n_past + q->ne[1];
+                             const vka_tensor *v_cache, const vka_attention_params *p, const vka_tensor *layout,
+                             uint32_t n_past) {
+    if (p->n_head_kv == 0 || p->n_head % p->n_head_kv != 0)
+        return vka_fail(VKA_ERR_INTERNAL, "attention: %u query heads on %u KV heads", p->n_head, p->n_head_kv);
+    vka_cpu_layout l;
+    VKA_TRY(vka_cpu_layout_check_keys(&l, layout, q->ne[1], n_past, k_cache, v_cache));
+    attention_job job = {dst, q, k_cache, v_cache, p, &l, false};
+    int64_t keys = l.max_pos + 1;
     vka_cpu_parallel_for(pool, q->ne[1] * p->n_head, keys * (p->head_dim + p->head_dim_v), attention_items, &job);
     if (atomic_load(&job.out_of_memory)) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory in attention");
     return VKA_OK;

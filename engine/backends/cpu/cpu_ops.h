@@ -26,10 +26,15 @@ vka_status vka_cpu_get_rows(vka_tensor *dst, const vka_tensor *table, const vka_
 void vka_cpu_rms_norm(vka_tensor *dst, const vka_tensor *x, const vka_tensor *weight, float eps);
 vka_status vka_cpu_matmul(vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *w, const vka_tensor *x,
                           const vka_tensor *bias, bool accumulate);
-void vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_params *p, uint32_t n_past);
-vka_status vka_cpu_kv_store(vka_tensor *cache, const vka_tensor *src, uint32_t n_past);
+/* ROPE, KV_STORE and ATTENTION place tokens by `layout` (backend.h; NULL: the
+ * contiguous form at n_past) and refuse a layout that names words or rows
+ * outside its tensor or the caches. */
+vka_status vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka_rope_params *p,
+                        const vka_tensor *layout, uint32_t n_past);
+vka_status vka_cpu_kv_store(vka_tensor *cache, const vka_tensor *src, const vka_tensor *layout, uint32_t n_past);
 vka_status vka_cpu_attention(vka_cpu_pool *pool, vka_tensor *dst, const vka_tensor *q, const vka_tensor *k_cache,
-                             const vka_tensor *v_cache, const vka_attention_params *p, uint32_t n_past);
+                             const vka_tensor *v_cache, const vka_attention_params *p, const vka_tensor *layout,
+                             uint32_t n_past);
 void vka_cpu_swiglu(vka_tensor *dst, const vka_tensor *gate, const vka_tensor *up);
 void vka_cpu_add(vka_tensor *dst, const vka_tensor *a, const vka_tensor *b);
 void vka_cpu_argmax(vka_tensor *dst, const vka_tensor *x);
