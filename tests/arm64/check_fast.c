@@ -141,6 +141,37 @@ static bool check_quantizer(const vka_fast_kernels *kern) {
     return report(kern->isa, "quantizer bit for bit");
 }
 
+/* Batch invariance (backend.h), as tests/test_batch_invariance.c checks the
+ * x86 sets: each token's row of a 40-token product is the same bits when the
+ * token runs alone and in a batch of every size 2..40 at other rows. */
+static bool check_invariance(const vka_fast_kernels *kern) {
+    const int64_t k = 544, m = 150, total = 40;
+    for (size_t t = 0; t < sizeof fast_check_types / sizeof fast_check_types[0]; t++) {
+        vka_type type = fast_check_types[t];
+        int64_t kt = vka_type_get_traits(type)->block_size == 256 ? 512 : k;
+        rng_state = 3000u + (uint64_t)type;
+        float *deq = malloc((size_t)(kt * m) * sizeof *deq);
+        vka_tensor w = random_weights(type, kt, m, deq), x = make(VKA_TYPE_F32, kt, total);
+        vka_tensor full = make(VKA_TYPE_F32, m, total);
+        for (int64_t i = 0; i < kt * total; i++) f32(&x)[i] = frand();
+        if (vka_cpu_fast_matmul(kern, pool, &full, &w, &x, NULL, false) != VKA_OK) fail("matmul failed");
+        for (int64_t n = 1; n <= total; n++) {
+            /* tokens (7j + n) mod 40 for j < n: every size, at shifted rows */
+            vka_tensor xs = make(VKA_TYPE_F32, kt, n), got = make(VKA_TYPE_F32, m, n);
+            for (int64_t j = 0; j < n; j++)
+                memcpy(f32(&xs) + j * kt, f32(&x) + ((7 * j + n) % total) * kt, (size_t)kt * sizeof(float));
+            if (vka_cpu_fast_matmul(kern, pool, &got, &w, &xs, NULL, false) != VKA_OK) fail("matmul failed");
+            for (int64_t j = 0; j < n; j++)
+                if (memcmp(f32(&got) + j * m, f32(&full) + ((7 * j + n) % total) * m, (size_t)m * sizeof(float)))
+                    fail("%s: token %ld differs as row %ld of %ld", vka_type_get_traits(type)->name,
+                         (long)((7 * j + n) % total), (long)j, (long)n);
+            free(xs.data); free(got.data);
+        }
+        free(deq); free(w.data); free(x.data); free(full.data);
+    }
+    return report(kern->isa, "batch invariance");
+}
+
 /* vka_fast_select picks NEON on arm64; VKAGENT_CPU_ISA=scalar still forces the portable set. */
 static bool check_select(const vka_fast_kernels *neon) {
     if (vka_fast_select() != neon) fail("vka_fast_select gives %s", vka_fast_select()->isa);
@@ -163,6 +194,7 @@ int main(void) {
     bool ok = check_select(neon);
     ok &= check_quantizer(neon);
     ok &= check_kernels(neon);
+    ok &= check_invariance(neon);
     vka_cpu_pool_free(pool);
     printf("%s: NEON kernels (%s)\n", ok ? "PASS" : "FAIL", neon->isa);
     return ok ? 0 : 1;
