@@ -493,8 +493,11 @@ VKA_API const char *vka_session_warning(const vka_session *session);
 /* Forgets everything fed so far (position 0). */
 VKA_API vka_status vka_session_reset(vka_session *session);
 
-/* A new session with a copy of `session`'s context (KV cache and tokens),
- * for trying alternatives from a shared prefix. */
+/* A new session with `session`'s context (KV cache and tokens), for trying
+ * alternatives from a shared prefix. A session of a scheduler
+ * (vka_scheduler_session_create) forks into the same scheduler, sharing its
+ * KV blocks until one of them writes; a session from vka_session_create
+ * gets a copy in a scheduler of its own. */
 VKA_API vka_status vka_session_fork(const vka_session *session, vka_session **out_session);
 
 /* Drops tokens so that `n_past` remain (n_past <= current position). */
@@ -686,6 +689,10 @@ VKA_API bool vka_generator_done(const vka_generator *gen);
  * the generator; valid until its next call. */
 VKA_API const vka_generate_result *vka_generator_result(const vka_generator *gen);
 
+/* VKA_OK, or the error that ended the generation (its message was
+ * vka_last_error() of the call that failed; the status stays here). */
+VKA_API vka_status vka_generator_status(const vka_generator *gen);
+
 /* Asks this generator to stop before its next token (VKA_STOP_CANCELLED);
  * safe from any thread while the generator lives. */
 VKA_API void vka_generator_cancel(vka_generator *gen);
@@ -696,6 +703,118 @@ VKA_API void vka_generator_cancel(vka_generator *gen);
  * steps fail with VKA_ERR_INVALID_ARGUMENT, and the generator must still
  * be freed. */
 VKA_API void vka_generator_free(vka_generator *gen);
+
+/* ---------------------------------------------------------------- schedulers (continuous batching) */
+
+/* A scheduler runs many sessions of one model together: each step gathers
+ * the pending work of every open generator of its sessions (a chunk of
+ * prompt for some, one new token for others) into one batch and runs one
+ * forward pass over it, so the weights are read once for all of them; each
+ * generator then samples with its own sampler (grammar, seed).
+ *
+ * The sessions draw their KV caches from the scheduler's pool of blocks of
+ * VKA_KV_BLOCK_TOKENS tokens. Sessions whose contexts begin with the same
+ * tokens share those blocks (a system prompt and tool list is computed and
+ * stored once for all agents); vka_session_fork shares blocks instead of
+ * copying, and a block is copied only when a sequence writes into a shared
+ * one. When the pool is full, sessions that wait for work give their blocks
+ * back first (they are recomputed when used again), then the newest
+ * generation is preempted and recomputed later; nobody fails for lack of
+ * blocks unless one session alone needs more than the pool holds
+ * (VKA_ERR_CONTEXT_FULL, with the numbers).
+ *
+ * Results do not depend on the batch: a session gets bit-identical logits
+ * (and so, with the same seed, the same text) whether it runs alone or with
+ * any other traffic. A session made by vka_session_create is a scheduler of
+ * one with a pool sized to its context.
+ *
+ *     vka_scheduler *sched;
+ *     vka_scheduler_create(model, NULL, &sched);
+ *     vka_session *s[3];
+ *     vka_generator *g[3];
+ *     const char *prompts[3] = {"The guard says:", "The merchant says:", "The cat says:"};
+ *     for (int i = 0; i < 3; i++) {
+ *         vka_scheduler_session_create(sched, NULL, &s[i]);
+ *         vka_generator_create(s[i], prompts[i], &gp, &g[i]);   // gp: vka_generate_params
+ *     }
+ *     uint32_t active = 3;
+ *     while (active > 0)
+ *         if (vka_scheduler_step(sched, &active) != VKA_OK) break;   // one batched forward pass
+ *     for (int i = 0; i < 3; i++) {
+ *         printf("%s\n", vka_generator_result(g[i])->text);
+ *         vka_generator_free(g[i]);
+ *         vka_session_free(s[i]);
+ *     }
+ *     vka_scheduler_free(sched);
+ *
+ * Threads: a scheduler and its sessions are used by one thread at a time
+ * (vka_session_cancel and vka_generator_cancel excepted). The per-session
+ * calls (vka_session_feed, vka_generate, vka_generator_step, ...) work on a
+ * scheduler's sessions too: they run that session alone. */
+typedef struct vka_scheduler vka_scheduler;
+
+/* Tokens per KV block. */
+#define VKA_KV_BLOCK_TOKENS 32
+
+typedef struct vka_scheduler_params {
+    uint32_t n_kv_tokens;       /* pool size in tokens, rounded up to whole blocks; 0: 4 x the default context */
+    uint32_t n_batch;           /* most tokens in one forward pass; 0: 512 */
+    uint32_t n_seq_max;         /* most sequences in one forward pass; 0: 64 */
+    vka_kv_type kv_type;
+} vka_scheduler_params;
+
+VKA_API void vka_scheduler_params_default(vka_scheduler_params *params);
+/* NULL params: the defaults. The scheduler holds a reference to the model. */
+VKA_API vka_status vka_scheduler_create(vka_model *model, const vka_scheduler_params *params, vka_scheduler **out);
+/* Drops the caller's reference: the scheduler is freed with its last
+ * session (sessions keep it alive, as they keep their model). */
+VKA_API void vka_scheduler_free(vka_scheduler *sched);
+
+/* A session drawing its KV cache from the scheduler's pool. params->n_ctx
+ * caps its context (0: the smaller of the model's default context and the
+ * pool); n_batch and kv_type are the scheduler's and are ignored. */
+VKA_API vka_status vka_scheduler_session_create(vka_scheduler *sched, const vka_session_params *params,
+                                                vka_session **out_session);
+
+/* Advances every open generator of the scheduler's sessions by one step
+ * (one token, or one chunk of prompt) in as few forward passes as the batch
+ * limits allow (usually one). *n_active (may be NULL) is the number of
+ * generators not yet done afterwards. A generator whose own work fails (its
+ * sampler, its grammar, its context) ends, and vka_generator_status says
+ * why; the others go on. The call fails only when a forward pass does; the
+ * generators of that batch are then left as they were and can be stepped
+ * again. */
+VKA_API vka_status vka_scheduler_step(vka_scheduler *sched, uint32_t *n_active);
+
+typedef struct vka_scheduler_stats {
+    uint32_t block_tokens;      /* VKA_KV_BLOCK_TOKENS */
+    uint32_t n_blocks;          /* blocks in the pool */
+    uint32_t blocks_used;       /* held by at least one session */
+    uint32_t blocks_shared;     /* held by more than one session */
+    uint32_t blocks_cached;     /* held by none, kept for prefix reuse (reusable at once) */
+    uint32_t n_sessions;
+    uint32_t n_active;          /* generators not done */
+    uint64_t steps;             /* forward passes run */
+    uint64_t batch_tokens;      /* tokens over all forward passes */
+    uint64_t prefix_tokens;     /* prompt tokens found already in the pool instead of computed */
+    uint64_t preemptions;       /* sessions whose blocks were taken back to make room */
+} vka_scheduler_stats;
+
+VKA_API vka_status vka_scheduler_get_stats(const vka_scheduler *sched, vka_scheduler_stats *stats);
+
+/* The session's share of the KV pool: blocks it holds, of which shared with
+ * other sessions, and the tokens they hold. */
+typedef struct vka_session_kv_info {
+    uint32_t blocks;
+    uint32_t blocks_shared;
+    uint32_t tokens;
+} vka_session_kv_info;
+
+VKA_API vka_status vka_session_get_kv_info(const vka_session *session, vka_session_kv_info *info);
+
+/* The session's scheduler (for a session from vka_session_create, its own
+ * scheduler of one); valid while the session lives. */
+VKA_API vka_scheduler *vka_session_scheduler(const vka_session *session);
 
 /* ---------------------------------------------------------------- chat templates */
 

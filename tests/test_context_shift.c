@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/session.h"
+#include "model/scheduler.h"
 #include "model/synth.h"
 #include "test_util.h"
 #include "vkagent.h"
@@ -150,11 +150,10 @@ Test(context_shift, one_layer_matches_fresh_feed) {
 
 /* Layer 0's K rows (as f32) of a session, for the first n positions. */
 static float *layer0_keys(vka_session *s, uint32_t n) {
-    vka_tensor *k = &s->k_cache[0];
-    vka_backend *b = s->model->backend;
+    vka_tensor *k = &s->sched->pool.k[0];
     void *raw = malloc(k->row_bytes * n);
     float *out = malloc((size_t)k->ne[0] * n * sizeof *out);
-    cr_assert_eq(b->ops->tensor_get(b, k, raw, 0, k->row_bytes * n), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_seq_rows_get(s, 0, false, 0, n, raw), VKA_OK, "%s", vka_last_error());
     vka_type_get_traits(k->type)->to_f32(raw, out, k->ne[0] * (int64_t)n);
     free(raw);
     return out;
@@ -179,7 +178,7 @@ static void check_fixture(const char *rel, const char *device) {
      * are asked for; rows before it are the moved ones. */
     uint32_t moved = (uint32_t)n_short - 1;
     float *a = layer0_keys(shifted, moved), *b = layer0_keys(fresh, moved);
-    size_t n = (size_t)shifted->k_cache[0].ne[0] * moved;
+    size_t n = (size_t)shifted->sched->pool.k[0].ne[0] * moved;
     double worst = 0, scale = 0;
     for (size_t i = 0; i < n; i++) {
         worst = fmax(worst, fabs((double)a[i] - (double)b[i]));

@@ -71,19 +71,20 @@ typedef struct shift_job {
     rotation rot;
 } shift_job;
 
-/* Moves one cache's rows; keys are rotated on the way (through f32). */
-static vka_status move_rows(shift_job *j, vka_tensor *cache, bool rotate) {
-    vka_backend *b = j->s->model->backend;
-    size_t bytes = cache->row_bytes * j->n_rows;
-    VKA_TRY(b->ops->tensor_get(b, cache, j->raw, cache->row_bytes * j->from, bytes));
-    if (rotate) {
+/* Moves one cache's rows (by position, through the block table); keys are
+ * rotated on the way (through f32). */
+static vka_status move_rows(shift_job *j, uint32_t layer, bool v) {
+    vka_kv_pool *pool = &j->s->sched->pool;
+    const vka_tensor *cache = v ? &pool->v[layer] : &pool->k[layer];
+    VKA_TRY(vka_seq_rows_get(j->s, layer, v, j->from, j->n_rows, j->raw));
+    if (!v) {
         const vka_type_traits *tr = vka_type_get_traits(cache->type);
         int64_t n = cache->ne[0] * (int64_t)j->n_rows;
         tr->to_f32(j->raw, j->f32, n);
         rotate_rows(&j->rot, j->f32, j->n_rows);
         tr->from_f32(j->f32, j->raw, n);
     }
-    return b->ops->tensor_set(b, cache, j->raw, cache->row_bytes * j->to, bytes);
+    return vka_seq_rows_set(j->s, layer, v, j->to, j->n_rows, j->raw);
 }
 
 static vka_status shift_caches(vka_session *s, uint32_t from, uint32_t to, uint32_t n_rows) {
@@ -95,9 +96,11 @@ static vka_status shift_caches(vka_session *s, uint32_t from, uint32_t to, uint3
     j.f32 = malloc(elems * sizeof(float));
     vka_status st = j.raw && j.f32 ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory shifting the context");
     if (st == VKA_OK) st = rotation_init(s->model, -(double)(from - to), &j.rot);
+    /* the destination rows become this session's own (copied if shared) */
+    if (st == VKA_OK) st = vka_seq_prepare_range(s, to, n_rows, false);
     for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
-        st = move_rows(&j, &s->k_cache[il], true);
-        if (st == VKA_OK) st = move_rows(&j, &s->v_cache[il], false);
+        st = move_rows(&j, il, false);
+        if (st == VKA_OK) st = move_rows(&j, il, true);
     }
     rotation_free(&j.rot);
     free(j.raw);
@@ -120,6 +123,8 @@ vka_status vka_session_shift_kv(vka_session *s, uint32_t n_keep, uint32_t n_disc
             s->n_evaluated = s->n_evaluated < n_keep ? s->n_evaluated : n_keep;
             s->n_past = s->n_evaluated;
             s->logits_fresh = false;
+            vka_sched_forget_logits(s);
+            vka_seq_truncate(s);
             return st;
         }
         evaluated -= n_discard;
@@ -129,6 +134,8 @@ vka_status vka_session_shift_kv(vka_session *s, uint32_t n_keep, uint32_t n_disc
     memmove(s->tokens + n_keep, s->tokens + tail, (size_t)(s->n_past - tail) * sizeof *s->tokens);
     s->n_past -= n_discard;
     s->n_evaluated = evaluated;
+    vka_sched_forget_logits(s);
+    vka_seq_truncate(s);
     /* The host logits followed the old context: the last token is evaluated
      * again over the shifted cache (as rewind does) when logits are asked for. */
     s->logits_fresh = false;

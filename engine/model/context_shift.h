@@ -3,7 +3,7 @@
 #ifndef VKA_CONTEXT_SHIFT_H
 #define VKA_CONTEXT_SHIFT_H
 
-#include "model/session.h"
+#include "model/scheduler.h"
 
 /* vka_session_shift without the check that no generator is open: the
  * generator itself calls it when its context fills. */

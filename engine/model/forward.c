@@ -1,11 +1,13 @@
 /* forward.c — the transformer forward pass, written once for every
  * architecture and backend as a graph of backend ops. One step takes the
- * tokens in act.ids and leaves logits (and their argmax) in act.logits. */
+ * tokens in act.ids (of any sequences: act.layout says where each sits in
+ * the paged KV pool) and leaves the logits of the rows act.out_ids names
+ * (and their argmax) in act.logits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/session.h"
+#include "model/scheduler.h"
 #include "base/status.h"
 
 /* A view of the first n rows of a per-token buffer, optionally re-shaped to
@@ -34,7 +36,7 @@ static void matmul(vka_forward_graph *fg, vka_tensor *dst, vka_tensor *w, vka_te
     node(fg, &(vka_node){.op = VKA_OP_MATMUL, .dst = dst, .src = {w, x, bias}, .p.accumulate = accumulate});
 }
 
-static void rope(vka_forward_graph *fg, const vka_model *m, vka_tensor *heads, uint32_t n_heads) {
+static void rope(vka_forward_graph *fg, const vka_model *m, vka_tensor *heads, uint32_t n_heads, vka_tensor *layout) {
     vka_rope_params p = {
         .mode = m->arch->rope_mode,
         .n_heads = n_heads,
@@ -42,14 +44,16 @@ static void rope(vka_forward_graph *fg, const vka_model *m, vka_tensor *heads, u
         .freq_base = m->hp.rope_base,
         .freq_scale = m->hp.rope_scale,
     };
-    node(fg, &(vka_node){.op = VKA_OP_ROPE, .dst = heads, .src = {heads, m->rope_freqs}, .p.rope = p});
+    node(fg, &(vka_node){.op = VKA_OP_ROPE, .dst = heads, .src = {heads, m->rope_freqs}, .p.rope = p,
+                         .layout = layout});
 }
 
-static void attention_block(vka_forward_graph *fg, vka_session *s, uint32_t il, uint32_t n) {
-    vka_model *m = s->model;
+static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t il, uint32_t n) {
+    vka_model *m = sc->model;
     const vka_hparams *hp = &m->hp;
     vka_layer *L = &m->layers[il];
-    vka_activations *a = &s->act;
+    vka_activations *a = &sc->act;
+    vka_tensor *kc = &sc->pool.k[il], *vc = &sc->pool.v[il];
     vka_tensor *x = view(fg, &a->x, 0, n, 0), *xb = view(fg, &a->xb, 0, n, 0);
     vka_tensor *q = view(fg, &a->q, 0, n, 0), *k = view(fg, &a->k, 0, n, 0), *v = view(fg, &a->v, 0, n, 0);
     vka_tensor *q_heads = view(fg, &a->q, 0, n, hp->head_dim), *k_heads = view(fg, &a->k, 0, n, hp->head_dim);
@@ -63,10 +67,10 @@ static void attention_block(vka_forward_graph *fg, vka_session *s, uint32_t il, 
         rms_norm(fg, q_heads, q_heads, L->q_norm, hp->rms_eps);
         rms_norm(fg, k_heads, k_heads, L->k_norm, hp->rms_eps);
     }
-    rope(fg, m, q_heads, hp->n_head);
-    rope(fg, m, k_heads, hp->n_head_kv);
-    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = &s->k_cache[il], .src = {k}});
-    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = &s->v_cache[il], .src = {v}});
+    rope(fg, m, q_heads, hp->n_head, &a->layout);
+    rope(fg, m, k_heads, hp->n_head_kv, &a->layout);
+    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = kc, .src = {k}, .layout = &a->layout});
+    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = vc, .src = {v}, .layout = &a->layout});
     vka_attention_params ap = {
         .n_head = hp->n_head,
         .n_head_kv = hp->n_head_kv,
@@ -74,15 +78,15 @@ static void attention_block(vka_forward_graph *fg, vka_session *s, uint32_t il, 
         .head_dim_v = hp->head_dim_v,
         .scale = 1.0f / sqrtf((float)hp->head_dim),
     };
-    node(fg, &(vka_node){.op = VKA_OP_ATTENTION, .dst = att, .src = {q, &s->k_cache[il], &s->v_cache[il]},
-                         .p.attn = ap});
+    node(fg, &(vka_node){.op = VKA_OP_ATTENTION, .dst = att, .src = {q, kc, vc}, .p.attn = ap,
+                         .layout = &a->layout});
     matmul(fg, x, &L->wo, att, NULL, true); /* residual: x += Wo·att */
 }
 
-static void ffn_block(vka_forward_graph *fg, vka_session *s, uint32_t il, uint32_t n) {
-    const vka_hparams *hp = &s->model->hp;
-    vka_layer *L = &s->model->layers[il];
-    vka_activations *a = &s->act;
+static void ffn_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t il, uint32_t n) {
+    const vka_hparams *hp = &sc->model->hp;
+    vka_layer *L = &sc->model->layers[il];
+    vka_activations *a = &sc->act;
     vka_tensor *x = view(fg, &a->x, 0, n, 0), *xb = view(fg, &a->xb, 0, n, 0);
     vka_tensor *gate = view(fg, &a->gate, 0, n, 0), *up = view(fg, &a->up, 0, n, 0);
 
@@ -93,36 +97,38 @@ static void ffn_block(vka_forward_graph *fg, vka_session *s, uint32_t il, uint32
     matmul(fg, x, &L->w_down, gate, NULL, true); /* residual: x += Wdown·(silu(gate)·up) */
 }
 
-/* Final norm and vocabulary projection: for every token, or only the last. */
-static void output_block(vka_forward_graph *fg, vka_session *s, uint32_t n, bool all_logits) {
-    vka_model *m = s->model;
-    vka_activations *a = &s->act;
-    uint32_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
-    vka_tensor *x = view(fg, &a->x, first, rows, 0), *xb = view(fg, &a->xb, 0, rows, 0);
-    vka_tensor *logits = view(fg, &a->logits, 0, rows, 0), *argmax = view(fg, &a->argmax, 0, rows, 1);
+/* Final norm and vocabulary projection for the n_out rows act.out_ids picks
+ * (the rows whose next token is wanted: one per sequence, or every row). */
+static void output_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t n, uint32_t n_out) {
+    vka_model *m = sc->model;
+    vka_activations *a = &sc->act;
+    vka_tensor *x = view(fg, &a->x, 0, n, 0), *xb = view(fg, &a->xb, 0, n_out, 0);
+    vka_tensor *rows = view(fg, &a->out_ids, 0, n_out, 1);
+    vka_tensor *logits = view(fg, &a->logits, 0, n_out, 0), *argmax = view(fg, &a->argmax, 0, n_out, 1);
 
-    rms_norm(fg, xb, x, &m->output_norm, m->hp.rms_eps);
+    node(fg, &(vka_node){.op = VKA_OP_GET_ROWS, .dst = xb, .src = {x, rows}});
+    rms_norm(fg, xb, xb, &m->output_norm, m->hp.rms_eps);
     matmul(fg, logits, m->output, xb, NULL, false);
     node(fg, &(vka_node){.op = VKA_OP_ARGMAX, .dst = argmax, .src = {logits}});
 }
 
-vka_status vka_forward_build(vka_session *s, uint32_t n, bool all_logits, vka_forward_graph *fg) {
-    vka_model *m = s->model;
+vka_status vka_forward_build(vka_scheduler *sc, uint32_t n, uint32_t n_out, vka_forward_graph *fg) {
+    vka_model *m = sc->model;
     memset(fg, 0, sizeof *fg);
     fg->cap_views = 16 * m->hp.n_layer + 16;
     fg->views = calloc(fg->cap_views, sizeof *fg->views);
     if (!fg->views) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory building the forward graph");
     vka_graph_init(&fg->graph, n);
     fg->n_tokens = n;
-    fg->all_logits = all_logits;
+    fg->n_out = n_out;
 
-    vka_tensor *ids = view(fg, &s->act.ids, 0, n, 1), *x = view(fg, &s->act.x, 0, n, 0);
-    node(fg, &(vka_node){.op = VKA_OP_GET_ROWS, .dst = x, .src = {&s->model->tok_embd, ids}});
+    vka_tensor *ids = view(fg, &sc->act.ids, 0, n, 1), *x = view(fg, &sc->act.x, 0, n, 0);
+    node(fg, &(vka_node){.op = VKA_OP_GET_ROWS, .dst = x, .src = {&m->tok_embd, ids}});
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
-        attention_block(fg, s, il, n);
-        ffn_block(fg, s, il, n);
+        attention_block(fg, sc, il, n);
+        ffn_block(fg, sc, il, n);
     }
-    output_block(fg, s, n, all_logits);
+    if (n_out) output_block(fg, sc, n, n_out);
 
     if (fg->status != VKA_OK) {
         vka_status st = fg->status;

@@ -10,7 +10,7 @@
 
 #include "model/generator.h"
 #include "sampling/sampler.h"
-#include "model/session.h"
+#include "model/scheduler.h"
 #include "model/context_shift.h"
 #include "base/status.h"
 
@@ -31,6 +31,7 @@ struct vka_generator {
     bool history_added;              /* the prompt is in the sampler's penalty window */
     bool stripped_space;             /* the first piece lost a space that the grammar saw */
     bool done;
+    vka_status error;                /* what ended it, if an error did */
     vka_utf8_stream utf8;
     text_buf held;                   /* complete characters that may start a stop string */
     text_buf out;                    /* everything emitted */
@@ -215,11 +216,12 @@ static bool cancelled(const vka_generator *g) {
     return atomic_load(&g->cancel) || atomic_load(&g->session->cancel_id) == g->number;
 }
 
-/* One token: the stop checks, a sample, its text. */
-static vka_status sample_one(vka_generator *g) {
+/* The checks before a token that need no logits: cancel, max_tokens, a
+ * full context (shifted when allowed). *stopped when the generation ended. */
+static vka_status stop_checks(vka_generator *g, bool *stopped) {
     vka_session *s = g->session;
-    const vka_vocab *vocab = s->model->vocab;
     const vka_generate_params *p = &g->params;
+    *stopped = true;
     if (cancelled(g)) return finish(g, VKA_STOP_CANCELLED), VKA_OK;
     if (p->max_tokens > 0 && g->result.n_generated >= (uint32_t)p->max_tokens)
         return finish(g, VKA_STOP_MAX_TOKENS), VKA_OK;
@@ -228,6 +230,15 @@ static vka_status sample_one(vka_generator *g) {
         VKA_TRY(shift_when_full(g, &shifted));
         if (!shifted) return finish(g, VKA_STOP_CONTEXT_FULL), VKA_OK;
     }
+    *stopped = false;
+    return VKA_OK;
+}
+
+/* A sample from the session's logits (evaluating what is pending first), its text. */
+static vka_status sample_next(vka_generator *g) {
+    vka_session *s = g->session;
+    const vka_vocab *vocab = s->model->vocab;
+    const vka_generate_params *p = &g->params;
     const float *logits;
     VKA_TRY(vka_session_get_logits(s, &logits));
     int32_t id;
@@ -256,6 +267,22 @@ static vka_status sample_one(vka_generator *g) {
     return VKA_OK;
 }
 
+/* One token: the stop checks, a sample, its text. */
+static vka_status sample_one(vka_generator *g) {
+    bool stopped;
+    VKA_TRY(stop_checks(g, &stopped));
+    return stopped ? VKA_OK : sample_next(g);
+}
+
+/* An error ends the generation; it stays in g->error. */
+static vka_status fail(vka_generator *g, vka_status st) {
+    if (st == VKA_OK) return st;
+    g->done = true;
+    if (g->error == VKA_OK) g->error = st;
+    end_in_progress(g);
+    return st;
+}
+
 vka_status vka_generator_step(vka_generator *g, uint32_t max_tokens, uint32_t prefill_chunk, bool *done) {
     if (!g) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_step: generator is NULL");
     if (!g->session && !g->done) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_generator_step: the session was freed");
@@ -269,13 +296,60 @@ vka_status vka_generator_step(vka_generator *g, uint32_t max_tokens, uint32_t pr
         for (uint32_t i = 0; i < (max_tokens ? max_tokens : 1) && !g->done && st == VKA_OK; i++) st = sample_one(g);
         g->result.generate_seconds += now_seconds() - t0;
     }
-    if (st != VKA_OK) {
-        g->done = true;
-        end_in_progress(g);
-    }
+    fail(g, st);
     if (done) *done = g->done;
     return st;
 }
+
+/* ------------------------------------------------------------ stepped by a scheduler */
+
+vka_status vka_generator_sched_begin(vka_generator *g, bool *go_on) {
+    *go_on = false;
+    if (g->done || !g->session) return VKA_OK;
+    vka_status st = VKA_OK;
+    if (!g->history_added) {
+        if (cancelled(g)) {
+            finish(g, VKA_STOP_CANCELLED);
+            return VKA_OK;
+        }
+        /* the whole prompt is queued; the scheduler evaluates it in chunks */
+        vka_session *s = g->session;
+        size_t left = g->n_prompt - g->n_fed;
+        if (left > s->n_ctx - s->n_past)
+            st = vka_fail(VKA_ERR_CONTEXT_FULL, "%zu prompt tokens do not fit: the session holds %u of %u", left,
+                          s->n_past, s->n_ctx);
+        for (size_t i = 0; st == VKA_OK && i < left; i++) st = vka_session_push_pending(s, g->prompt[g->n_fed + i]);
+        if (st == VKA_OK) {
+            g->n_fed = g->n_prompt;
+            g->result.n_prompt_tokens = (uint32_t)g->n_fed;
+            st = vka_sampler_add_history(g->sampler, s->tokens, s->n_past);
+        }
+        if (st == VKA_OK) g->history_added = true;
+        if (st != VKA_OK) return fail(g, st);
+    }
+    bool stopped;
+    st = stop_checks(g, &stopped);
+    *go_on = st == VKA_OK && !stopped;
+    return fail(g, st);
+}
+
+vka_status vka_generator_sched_sample(vka_generator *g, double seconds, bool prompt) {
+    if (prompt) g->result.prompt_seconds += seconds;
+    else g->result.generate_seconds += seconds;
+    double t0 = now_seconds();
+    vka_status st = sample_next(g);
+    g->result.generate_seconds += now_seconds() - t0;
+    return fail(g, st);
+}
+
+void vka_generator_sched_fail(vka_generator *g, vka_status st) { fail(g, st); }
+
+void vka_generator_sched_time(vka_generator *g, double seconds, bool prompt) {
+    if (prompt) g->result.prompt_seconds += seconds;
+    else g->result.generate_seconds += seconds;
+}
+
+vka_status vka_generator_status(const vka_generator *g) { return g ? g->error : VKA_ERR_INVALID_ARGUMENT; }
 
 /* ------------------------------------------------------------ lifetime */
 
@@ -371,6 +445,8 @@ vka_status vka_generator_create_tokens(vka_session *s, const int32_t *ids, size_
     }
     atomic_init(&g->cancel, false);
     g->number = ++s->generations;
+    s->order = ++s->sched->orders; /* the scheduler serves older generations first */
+    s->preempted = false;
     s->generator = g;
     atomic_store(&s->active, g->number);
     *out = g;

@@ -1,5 +1,5 @@
-/* session.h — a session's state: KV cache, activation buffers, the tokens of
- * its context, and the forward graphs built for it. */
+/* session.h — a session's state: the tokens of its context, its blocks in
+ * its scheduler's KV pool, its logits, its open generator. */
 #ifndef VKA_SESSION_H
 #define VKA_SESSION_H
 
@@ -8,48 +8,26 @@
 #include "backends/backend.h"
 #include "model/model.h"
 
-/* A forward graph plus the tensor views its nodes point at. */
-typedef struct vka_forward_graph {
-    vka_graph graph;
-    vka_tensor *views;
-    uint32_t n_views, cap_views;
-    uint32_t n_tokens;
-    bool all_logits;             /* logits for every token, not only the last */
-    bool built;
-    vka_status status;           /* first failure while building */
-} vka_forward_graph;
-
-/* Activation buffers, each with room for n_batch tokens (one row per token). */
-typedef struct vka_activations {
-    vka_tensor ids;              /* I32 [n_batch]: input token ids */
-    vka_tensor x;                /* [n_embd, n_batch] residual stream */
-    vka_tensor xb;               /* [n_embd, n_batch] normed input of a sub-block */
-    vka_tensor q;                /* [n_head * head_dim, n_batch] */
-    vka_tensor k;                /* [n_head_kv * head_dim, n_batch] */
-    vka_tensor v;                /* [n_head_kv * head_dim_v, n_batch] */
-    vka_tensor att;              /* [n_head * head_dim_v, n_batch] attention output */
-    vka_tensor gate;             /* [n_ff, n_batch] */
-    vka_tensor up;               /* [n_ff, n_batch] */
-    vka_tensor logits;           /* [n_vocab, n_logit_rows] */
-    vka_tensor argmax;           /* I32 [n_logit_rows] */
-} vka_activations;
-
 struct vka_session {
     vka_model *model;
+    vka_scheduler *sched;        /* where its KV blocks, buffers and graphs are */
+    vka_session *sched_next;     /* the scheduler's list of sessions */
     uint32_t n_ctx;
     uint32_t n_batch;
-    uint32_t n_logit_rows;       /* rows of logits one step can produce (bounds feed_all_logits chunks) */
     bool kv_f16;
-    vka_activations act;
-    vka_tensor *k_cache;         /* per layer [n_head_kv * head_dim, n_ctx] */
-    vka_tensor *v_cache;         /* per layer [n_head_kv * head_dim_v, n_ctx] */
+    uint32_t *blocks;            /* its block table: blocks[i] holds positions 32i .. 32i+31 */
+    uint32_t n_blocks, cap_blocks;
+    uint32_t n_checked;          /* leading full blocks already in the prefix cache (or swapped for one there) */
+    uint64_t order;              /* admission number of its current generation (older first) */
+    uint64_t last_use;           /* scheduler clock when last evaluated */
+    bool in_batch;               /* being gathered into the current step (not to be preempted) */
+    bool preempted;              /* its blocks were taken back during a generation */
     int32_t *tokens;             /* the context: n_past tokens */
     uint32_t n_past;
     uint32_t n_evaluated;        /* tokens already in the KV cache (<= n_past) */
     float *logits;               /* host copy, n_vocab */
     bool logits_fresh;           /* logits match n_evaluated == n_past */
-    vka_forward_graph decode;    /* one token, last logits */
-    vka_forward_graph prefill;   /* the most recent other shape */
+    bool logits_on_device;       /* they are row 0 of the scheduler's logits (sched->device_logits == this) */
     /* Cancellation targets one generation, named by a number that is never
      * reused: `active` is the number of the generation in progress (0: none),
      * and vka_session_cancel copies it into `cancel_id`. A cancel that reads
@@ -69,10 +47,6 @@ vka_status vka_session_check_idle(const vka_session *s, const char *what);
 
 /* Feeds tokens without the idle check: the open generator's own prefill. */
 vka_status vka_session_feed_tokens(vka_session *s, const int32_t *ids, size_t n_ids);
-
-/* Builds the graph of one forward step over n_tokens (forward.c). */
-vka_status vka_forward_build(vka_session *s, uint32_t n_tokens, bool all_logits, vka_forward_graph *fg);
-void vka_forward_graph_free(vka_forward_graph *fg);
 
 /* Evaluates tokens[n_evaluated .. n_past) (the context not yet in the KV cache). */
 vka_status vka_session_evaluate_pending(vka_session *s);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/session.h"
+#include "model/scheduler.h"
 #include "base/status.h"
 
 /* Layout (little-endian, version 1):
@@ -110,18 +110,17 @@ static void put(out_file *o, const void *data, size_t n) {
 
 /* Rows [0, n_evaluated) of every layer's K and V caches, read back from the
  * backend one tensor at a time. */
-static vka_status put_kv(out_file *o, const vka_session *s) {
-    vka_backend *b = s->model->backend;
-    size_t most = s->k_cache[0].row_bytes > s->v_cache[0].row_bytes ? s->k_cache[0].row_bytes : s->v_cache[0].row_bytes;
+static vka_status put_kv(out_file *o, vka_session *s) {
+    const vka_kv_pool *pool = &s->sched->pool;
+    size_t most = pool->k[0].row_bytes > pool->v[0].row_bytes ? pool->k[0].row_bytes : pool->v[0].row_bytes;
     size_t cap = most * s->n_evaluated;
     void *rows = malloc(cap ? cap : 1);
     if (!rows) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory saving the KV cache");
     vka_status st = VKA_OK;
     for (uint32_t il = 0; st == VKA_OK && il < s->model->hp.n_layer; il++) {
-        const vka_tensor *caches[2] = {&s->k_cache[il], &s->v_cache[il]};
         for (int c = 0; st == VKA_OK && c < 2; c++) {
-            size_t n = caches[c]->row_bytes * s->n_evaluated;
-            st = b->ops->tensor_get(b, caches[c], rows, 0, n);
+            size_t n = (c ? pool->v : pool->k)[il].row_bytes * s->n_evaluated;
+            st = vka_seq_rows_get(s, il, c == 1, 0, s->n_evaluated, rows);
             if (st == VKA_OK) put(o, rows, n);
         }
     }
@@ -259,8 +258,9 @@ static vka_status params_for(const session_header *h, const vka_session_params *
 
 /* Reads one cache's rows (in the file's type) and stores them in the
  * session's type: f32 <-> f16 is converted through f32. */
-static vka_status get_cache(in_file *in, vka_session *s, vka_tensor *cache, bool file_f16, uint32_t n_rows,
+static vka_status get_cache(in_file *in, vka_session *s, uint32_t layer, bool v, bool file_f16, uint32_t n_rows,
                             void *buf, float *f32) {
+    const vka_tensor *cache = v ? &s->sched->pool.v[layer] : &s->sched->pool.k[layer];
     const vka_type_traits *from = vka_type_get_traits(file_f16 ? VKA_TYPE_F16 : VKA_TYPE_F32);
     const vka_type_traits *to = vka_type_get_traits(cache->type);
     int64_t row_elems = cache->ne[0];
@@ -270,8 +270,7 @@ static vka_status get_cache(in_file *in, vka_session *s, vka_tensor *cache, bool
         from->to_f32(buf, f32, row_elems * n_rows);
         to->from_f32(f32, buf, row_elems * n_rows);
     }
-    vka_backend *b = s->model->backend;
-    return b->ops->tensor_set(b, cache, buf, 0, cache->row_bytes * n_rows);
+    return vka_seq_rows_set(s, layer, v, 0, n_rows, buf);
 }
 
 static vka_status read_body(in_file *in, const session_header *h, vka_session *s) {
@@ -287,9 +286,10 @@ static vka_status read_body(in_file *in, const session_header *h, vka_session *s
     float *f32 = malloc(elems * sizeof *f32 + 1);
     vka_status st = buf && f32 ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory loading the KV cache");
     bool file_f16 = h->kv_type == KV_CODE_F16;
+    if (st == VKA_OK) st = vka_seq_prepare(s, h->n_evaluated, false); /* s is new: n_evaluated is 0 */
     for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
-        st = get_cache(in, s, &s->k_cache[il], file_f16, h->n_evaluated, buf, f32);
-        if (st == VKA_OK) st = get_cache(in, s, &s->v_cache[il], file_f16, h->n_evaluated, buf, f32);
+        st = get_cache(in, s, il, false, file_f16, h->n_evaluated, buf, f32);
+        if (st == VKA_OK) st = get_cache(in, s, il, true, file_f16, h->n_evaluated, buf, f32);
     }
     free(buf);
     free(f32);

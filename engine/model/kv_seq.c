@@ -1,0 +1,231 @@
+/* kv_seq.c — a session's sequence in its scheduler's KV pool: its block
+ * table, copy on write of shared blocks, prefix matching against blocks
+ * other sequences computed, and making room when the pool is short (idle
+ * sessions first, then the newest generation). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/scheduler.h"
+#include "base/status.h"
+
+static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+static vka_status grow_table(vka_session *s, uint32_t want) {
+    if (want <= s->cap_blocks) return VKA_OK;
+    uint32_t cap = s->cap_blocks ? s->cap_blocks : 4;
+    while (cap < want) cap *= 2;
+    uint32_t *blocks = realloc(s->blocks, cap * sizeof *blocks);
+    if (!blocks) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    s->blocks = blocks;
+    s->cap_blocks = cap;
+    return VKA_OK;
+}
+
+void vka_seq_release_all(vka_session *s) {
+    for (uint32_t i = 0; i < s->n_blocks; i++) vka_kv_block_release(&s->sched->pool, s->blocks[i]);
+    s->n_blocks = 0;
+    s->n_checked = 0;
+    s->n_evaluated = 0;
+    s->logits_fresh = false;
+    vka_sched_forget_logits(s);
+}
+
+void vka_seq_truncate(vka_session *s) {
+    uint32_t keep = div_up(s->n_evaluated, VKA_KV_BLOCK);
+    while (s->n_blocks > keep) vka_kv_block_release(&s->sched->pool, s->blocks[--s->n_blocks]);
+    uint32_t full = s->n_evaluated / VKA_KV_BLOCK;
+    if (s->n_checked > full) s->n_checked = full;
+}
+
+vka_status vka_seq_share(vka_session *dst, const vka_session *src) {
+    VKA_TRY(grow_table(dst, src->n_blocks));
+    for (uint32_t i = 0; i < src->n_blocks; i++) {
+        vka_kv_block_retain(&src->sched->pool, src->blocks[i]);
+        dst->blocks[i] = src->blocks[i];
+    }
+    dst->n_blocks = src->n_blocks;
+    dst->n_checked = src->n_checked;
+    return VKA_OK;
+}
+
+/* ------------------------------------------------------------ making room */
+
+/* Whether s may give its blocks back now: nothing of it is in the step being
+ * gathered, and no generation of it is running (or preemption is allowed). */
+static bool idle(const vka_session *s) {
+    return !s->in_batch && s->n_blocks > 0 && (!s->generator || vka_generator_done(s->generator));
+}
+
+/* The idle session other than `self` used least recently, or NULL. */
+static vka_session *oldest_idle(vka_scheduler *sc, const vka_session *self) {
+    vka_session *best = NULL;
+    for (vka_session *o = sc->sessions; o; o = o->sched_next)
+        if (o != self && idle(o) && (!best || o->last_use < best->last_use)) best = o;
+    return best;
+}
+
+/* The running generation admitted last, other than `self` and the step's, or NULL. */
+static vka_session *newest_running(vka_scheduler *sc, const vka_session *self) {
+    vka_session *best = NULL;
+    for (vka_session *o = sc->sessions; o; o = o->sched_next)
+        if (o != self && !o->in_batch && o->n_blocks > 0 && o->generator && !vka_generator_done(o->generator) &&
+            (!best || o->order > best->order))
+            best = o;
+    return best;
+}
+
+/* Frees one session's blocks for s; false when nobody can give any. */
+static bool make_room(vka_session *s, bool preempt) {
+    vka_scheduler *sc = s->sched;
+    vka_session *victim = oldest_idle(sc, s);
+    if (!victim && preempt) {
+        victim = newest_running(sc, s);
+        /* never one older than s: the newer one waits instead */
+        if (victim && s->generator && victim->order < s->order) victim = NULL;
+        if (victim) {
+            victim->preempted = true;
+            sc->stats.preemptions++;
+        }
+    }
+    if (!victim) return false;
+    vka_seq_release_all(victim);
+    return true;
+}
+
+static vka_status alloc_block(vka_session *s, bool preempt, uint32_t *id) {
+    vka_kv_pool *pool = &s->sched->pool;
+    while (vka_kv_pool_available(pool) == 0)
+        if (!make_room(s, preempt))
+            return vka_fail(VKA_ERR_CONTEXT_FULL, "the KV pool is full: its %u blocks of %u tokens are held by "
+                            "other sessions and this one holds %u", pool->n_blocks, VKA_KV_BLOCK, s->n_blocks);
+    return vka_kv_block_alloc(pool, id);
+}
+
+/* Block b of s becomes its own: copied if shared, out of the prefix cache if registered. */
+static vka_status own_block(vka_session *s, uint32_t b, bool preempt) {
+    vka_kv_pool *pool = &s->sched->pool;
+    uint32_t id = s->blocks[b];
+    if (s->n_checked > b) s->n_checked = b; /* its contents change: entered again once full */
+    if (pool->blocks[id].refs == 1) {
+        vka_kv_block_unregister(pool, id);
+        return VKA_OK;
+    }
+    uint32_t fresh;
+    VKA_TRY(alloc_block(s, preempt, &fresh));
+    uint32_t valid = s->n_evaluated > b * VKA_KV_BLOCK ? s->n_evaluated - b * VKA_KV_BLOCK : 0;
+    vka_status st = valid ? vka_kv_block_copy(pool, fresh, id, valid < VKA_KV_BLOCK ? valid : VKA_KV_BLOCK) : VKA_OK;
+    if (st != VKA_OK) {
+        vka_kv_block_release(pool, fresh);
+        return st;
+    }
+    vka_kv_block_release(pool, id);
+    s->blocks[b] = fresh;
+    return VKA_OK;
+}
+
+vka_status vka_seq_prepare_range(vka_session *s, uint32_t pos, uint32_t n, bool preempt) {
+    if (n == 0) return VKA_OK;
+    uint32_t first = pos / VKA_KV_BLOCK, last = (pos + n - 1) / VKA_KV_BLOCK;
+    if (first > s->n_blocks) return vka_fail(VKA_ERR_INTERNAL, "KV position %u is past the session's blocks", pos);
+    VKA_TRY(grow_table(s, last + 1));
+    /* the session itself must not be chosen to give room while it asks */
+    bool was = s->in_batch;
+    s->in_batch = true;
+    vka_status st = VKA_OK;
+    for (uint32_t b = first; st == VKA_OK && b <= last; b++) {
+        if (b < s->n_blocks) {
+            st = own_block(s, b, preempt);
+        } else {
+            st = alloc_block(s, preempt, &s->blocks[b]);
+            if (st == VKA_OK) s->n_blocks = b + 1;
+        }
+    }
+    s->in_batch = was;
+    return st;
+}
+
+vka_status vka_seq_prepare(vka_session *s, uint32_t n, bool preempt) {
+    return vka_seq_prepare_range(s, s->n_evaluated, n, preempt);
+}
+
+/* ------------------------------------------------------------ the prefix cache */
+
+void vka_seq_match_prefix(vka_session *s) {
+    vka_kv_pool *pool = &s->sched->pool;
+    if (s->n_evaluated % VKA_KV_BLOCK || s->n_blocks != s->n_evaluated / VKA_KV_BLOCK) return;
+    /* a block is taken only when a token after it is left to compute, so
+     * that the step still produces the logits */
+    while (s->n_evaluated + VKA_KV_BLOCK < s->n_past) {
+        if (grow_table(s, s->n_blocks + 1) != VKA_OK) return;
+        uint32_t parent = s->n_blocks ? s->blocks[s->n_blocks - 1] : VKA_KV_NONE;
+        uint32_t id = vka_kv_block_lookup(pool, parent, s->tokens + s->n_evaluated);
+        if (id == VKA_KV_NONE) return;
+        vka_kv_block_retain(pool, id);
+        s->blocks[s->n_blocks++] = id;
+        s->n_evaluated += VKA_KV_BLOCK;
+        s->n_checked = s->n_blocks;
+        s->sched->stats.prefix_tokens += VKA_KV_BLOCK;
+    }
+}
+
+/* Full blocks are entered in the prefix cache. A block equal to one already
+ * there (two sequences computed the same prompt in the same step) is
+ * swapped for it: the contents are the same bits (batch invariance), and
+ * the copy goes back to the pool. */
+void vka_seq_register(vka_session *s) {
+    vka_kv_pool *pool = &s->sched->pool;
+    uint32_t full = s->n_evaluated / VKA_KV_BLOCK;
+    if (full > s->n_blocks) full = s->n_blocks;
+    for (uint32_t b = s->n_checked; b < full; b++) {
+        uint32_t parent = b ? s->blocks[b - 1] : VKA_KV_NONE, id = s->blocks[b];
+        const int32_t *tokens = s->tokens + b * VKA_KV_BLOCK;
+        if (pool->blocks[id].registered) continue;
+        uint32_t same = vka_kv_block_lookup(pool, parent, tokens);
+        if (same == VKA_KV_NONE) {
+            vka_kv_block_register(pool, id, parent, tokens);
+            continue;
+        }
+        vka_kv_block_retain(pool, same);
+        vka_kv_block_release(pool, id);
+        s->blocks[b] = same;
+    }
+    if (full > s->n_checked) s->n_checked = full;
+}
+
+/* ------------------------------------------------------------ rows by position */
+
+typedef vka_status (*rows_fn)(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *buf);
+
+static vka_status rows_get(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *buf) {
+    return vka_kv_rows_get(pool, layer, v, row, n, buf);
+}
+
+static vka_status rows_set(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *buf) {
+    return vka_kv_rows_set(pool, layer, v, row, n, buf);
+}
+
+/* Positions pos..pos+n-1, a block's run at a time. */
+static vka_status each_run(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, char *buf, rows_fn fn) {
+    vka_kv_pool *pool = &s->sched->pool;
+    size_t row_bytes = (v ? pool->v : pool->k)[layer].row_bytes;
+    if (n && (pos + n - 1) / VKA_KV_BLOCK >= s->n_blocks)
+        return vka_fail(VKA_ERR_INTERNAL, "KV rows %u..%u are past the session's %u blocks", pos, pos + n - 1,
+                        s->n_blocks);
+    while (n > 0) {
+        uint32_t run = VKA_KV_BLOCK - pos % VKA_KV_BLOCK;
+        if (run > n) run = n;
+        VKA_TRY(fn(pool, layer, v, vka_seq_row(s, pos), run, buf));
+        buf += row_bytes * run;
+        pos += run;
+        n -= run;
+    }
+    return VKA_OK;
+}
+
+vka_status vka_seq_rows_get(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, void *out) {
+    return each_run(s, layer, v, pos, n, out, rows_get);
+}
+
+vka_status vka_seq_rows_set(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, const void *in) {
+    return each_run(s, layer, v, pos, n, (char *)(uintptr_t)in, rows_set);
+}
