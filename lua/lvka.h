@@ -35,12 +35,15 @@ typedef struct lvka_model {
 } lvka_model;
 
 /* Userdata of a session. Its uservalue 1 is the model's userdata, so the
- * model stays reachable (and alive) while the session is. */
+ * model stays reachable (and alive) while the session is; uservalue 2 is
+ * the scheduler's userdata for a session of vkagent.scheduler (nil
+ * otherwise). */
 typedef struct lvka_session {
     vka_session *session;      /* NULL once closed */
     lvka_model_ref *mref;
     bool generating;           /* inside generate/chat (callbacks run) */
     bool streaming;            /* a stream is open on it */
+    bool batched;              /* made by scheduler:session (scheduler.c) */
 } lvka_session;
 
 /* Checks that argument `arg` is an open model / session; `fn` names the
@@ -123,6 +126,11 @@ int lvka_model_load(lua_State *L);     /* vkagent.load(path, opts) */
 int lvka_devices(lua_State *L);        /* vkagent.devices() */
 void lvka_open_session(lua_State *L);  /* registers session metatable */
 void lvka_open_stream(lua_State *L);   /* registers the stream metatable */
+void lvka_open_scheduler(lua_State *L);   /* registers the scheduler metatable */
+int lvka_scheduler_new(lua_State *L);     /* vkagent.scheduler(model, opts) */
+/* scheduler.c: whether the session at `session_idx` belongs to a scheduler
+ * still open in Lua, whose sched:step() advances its streams. */
+bool lvka_session_batched(lua_State *L, int session_idx);
 
 /* session.c: the method that opens a stream (stream.c). */
 int lvka_session_stream(lua_State *L);

@@ -22,7 +22,7 @@ void lvka_check_idle(lua_State *L, lvka_session *s, const char *fn) {
 
 void lvka_push_session(lua_State *L, vka_session *session, lvka_model_ref *mref, int model_idx) {
     model_idx = lua_absindex(L, model_idx);
-    lvka_session *ud = lua_newuserdatauv(L, sizeof *ud, 1);
+    lvka_session *ud = lua_newuserdatauv(L, sizeof *ud, 2);
     memset(ud, 0, sizeof *ud);
     ud->session = session;
     ud->mref = mref;
@@ -523,6 +523,36 @@ static int l_warning(lua_State *L) {
     return 1;
 }
 
+/* session:kv_info() -> {blocks, blocks_shared, tokens}: its share of the KV pool. */
+static int l_kv_info(lua_State *L) {
+    lvka_session *s = lvka_check_session(L, 1, "session:kv_info");
+    vka_session_kv_info kv;
+    if (vka_session_get_kv_info(s->session, &kv) != VKA_OK) return lvka_fail(L, "session:kv_info");
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, kv.blocks);
+    lua_setfield(L, -2, "blocks");
+    lua_pushinteger(L, kv.blocks_shared);
+    lua_setfield(L, -2, "blocks_shared");
+    lua_pushinteger(L, kv.tokens);
+    lua_setfield(L, -2, "tokens");
+    return 1;
+}
+
+/* session:scheduler(): the vkagent.scheduler it was made by, or nil. */
+static int l_scheduler(lua_State *L) {
+    lvka_check_session(L, 1, "session:scheduler");
+    lua_getiuservalue(L, 1, 2);
+    return 1;
+}
+
+/* session:batched(): true while its scheduler is open, so that its streams
+ * advance by scheduler:step() rather than by stream:next(). */
+static int l_batched(lua_State *L) {
+    lvka_check_session(L, 1, "session:batched");
+    lua_pushboolean(L, lvka_session_batched(L, 1));
+    return 1;
+}
+
 static int l_cancel(lua_State *L) {
     lvka_session *s = lvka_check_session(L, 1, "session:cancel");
     vka_session_cancel(s->session);
@@ -584,6 +614,9 @@ void lvka_open_session(lua_State *L) {
         {"feed", l_feed},
         {"logits", l_logits},
         {"warning", l_warning},
+        {"kv_info", l_kv_info},
+        {"scheduler", l_scheduler},
+        {"batched", l_batched},
         {"cancel", l_cancel},
         {"model", l_model},
         {"close", l_close},

@@ -2,7 +2,10 @@
  * a coroutine advances a bounded number of tokens per call. It is the
  * engine's step-wise generator (vka_generator), the same machine that
  * vka_generate runs to the end, so for the same prompt, parameters and seed
- * it produces the same text. */
+ * it produces the same text. On a session of
+ * vkagent.scheduler, next() does not step: scheduler:step() advances every
+ * stream of the scheduler in one batched pass, and next() returns the text
+ * that arrived since the last call. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,7 @@ typedef struct lvka_stream {
     bool drained;              /* nil has been returned */
     char *text;                /* everything emitted, kept once the generator is gone */
     size_t text_len;
+    size_t returned;           /* bytes of it that next() has returned */
     vka_generate_result result;   /* counts and stop reason, kept likewise (text unused) */
 } lvka_stream;
 
@@ -78,18 +82,29 @@ static int l_next(lua_State *L) {
         stream_release(st);
         return luaL_error(L, "%s: the session was closed", fn);
     }
-    /* this call's text is what the generator's output grows by */
-    size_t from, len;
-    emitted(st, &from);
+    /* this call's text is what the generator's output grew by since the last call */
+    size_t from = st->returned, len;
     bool done = false;
-    vka_status status = vka_generator_step(st->gen, (uint32_t)budget, (uint32_t)st->prefill_chunk, &done);
-    if (status != VKA_OK) {
+    lua_getiuservalue(L, 1, 1);
+    bool batched = lvka_session_batched(L, -1);
+    lua_pop(L, 1);
+    if (batched) {
+        /* scheduler:step() did the work; a failure of this generator's own is kept in it */
+        vka_status status = vka_generator_status(st->gen);
+        if (status != VKA_OK) {
+            stream_release(st);
+            st->drained = true;
+            return luaL_error(L, "%s: the generation failed in scheduler:step (%s)", fn, vka_status_name(status));
+        }
+        done = vka_generator_done(st->gen);
+    } else if (vka_generator_step(st->gen, (uint32_t)budget, (uint32_t)st->prefill_chunk, &done) != VKA_OK) {
         stream_release(st);
         st->drained = true;
         return lvka_fail(L, fn);
     }
     if (done) stream_release(st);
     const char *text = emitted(st, &len);
+    st->returned = len;
     if (len == from && st->finished) {
         st->drained = true;
         lua_pushnil(L);

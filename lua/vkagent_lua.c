@@ -208,6 +208,7 @@ int luaopen_vkagent(lua_State *L) {
     lvka_open_model(L);
     lvka_open_session(L);
     lvka_open_stream(L);
+    lvka_open_scheduler(L);
     preload_embedded(L);
 
     lua_newtable(L);
@@ -215,6 +216,8 @@ int luaopen_vkagent(lua_State *L) {
     lua_setfield(L, -2, "load");
     lua_pushcfunction(L, lvka_devices);
     lua_setfield(L, -2, "devices");
+    lua_pushcfunction(L, lvka_scheduler_new);
+    lua_setfield(L, -2, "scheduler");
     lua_pushcfunction(L, l_version);
     lua_setfield(L, -2, "version");
     lvka_open_json(L);
