@@ -444,8 +444,11 @@ end
 local function generate_some(self, tokens)
   local rs = self.run_state
   local st, fed, sampled = rs.stream, false, 0
+  -- A session of a scheduler: scheduler:step() advanced the stream; one
+  -- next() takes what arrived since the last poll (the reply may end).
+  if self.session:batched() then tokens = 1 end
   while true do
-    local feeding = rs.to_feed > 0
+    local feeding = rs.to_feed > 0 and not self.session:batched()
     if (feeding and fed) or (not feeding and sampled >= tokens) then return false end
     local ok, piece = pcall(st.next, st, 1)
     if not ok then
@@ -587,6 +590,10 @@ end
 -- call resumes the tool.
 function Agent:step()
   local rs = current_run(self, "agent:step")
+  if self.session:batched() then
+    error("agent:step: the agent's session belongs to a scheduler, whose scheduler:step() advances it; "
+      .. "call agent:poll() and scheduler:step() from the loop instead", 2)
+  end
   if rs.phase == "ended" then return nil, rs.result.status end
   rs.prefill = 0
   local resume
