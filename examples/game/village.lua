@@ -1,8 +1,12 @@
 -- village.lua — NPC agents in a game loop: three villagers share one model,
 -- each an agent with tools that act on a small world (walk, say, wait for
--- the bell). A simulated frame loop gives the agents a budget of CPU time
--- per frame and advances them in turn with agent:poll, a few tokens at a
--- time, so no frame waits for a whole reply. The bell tool yields until the
+-- the bell). Their sessions come from one vkagent.scheduler: each frame
+-- polls every agent (agent:poll takes the text that arrived, runs tools,
+-- opens the next reply) and then calls sched:step() once, which advances
+-- every villager's reply by a token in one batched forward pass. With
+-- --batched 0 each agent has a session of its own instead, and the frame
+-- gives the agents a budget of CPU time and advances them in turn with
+-- agent:poll, a few tokens at a time, so no frame waits for a whole reply. The bell tool yields until the
 -- bell rings (every 40 frames). Halfway the game is saved: the agents that
 -- are generating a reply finish it first (a session is saved between
 -- replies), then the world and every agent (agent:save) go into a JSON file
@@ -23,17 +27,21 @@ usage: vkagent agent examples/game/village.lua [options]
   --model PATH       GGUF model (default: stories260K)
   --steps N          steps per villager (default 4)
   --frame-ms MS      CPU time the agents may use per frame (default 4)
-  --tokens N         tokens per agent:poll (default 4)
+  --tokens N         tokens per agent:poll without a scheduler (default 4)
+  --batched 0|1      one scheduler for all villagers (default 1)
   --save-at FRAME    frame at which the game is saved and reloaded (default 60)
   --save DIR         where the save files go (default /tmp/vkagent-village)
   --max-frames N     give up after this many frames (default 20000)
   --quiet 1          print nothing (for tests: the script returns a summary)]]
 local opts = cli.parse(arg, { device = "auto", model = "", steps = 4, frame_ms = 4, tokens = 4, save_at = 60,
-                              save = "/tmp/vkagent-village", max_frames = 20000, quiet = 0 }, usage)
+                              save = "/tmp/vkagent-village", max_frames = 20000, quiet = 0, batched = 1 }, usage)
 local quiet = opts.quiet ~= 0 and opts.quiet ~= "0"
 local function say(...) if not quiet then print(...) end end
 
 local model = vkagent.load(cli.find_model(opts.model), { device = opts.device })
+local batched = opts.batched ~= 0 and opts.batched ~= "0"
+-- one KV pool and one forward pass per frame for all the villagers
+local sched = batched and vkagent.scheduler(model) or nil
 local PLACES = { "well", "bakery", "gate", "market" }
 local BELL_EVERY = 40
 
@@ -75,7 +83,7 @@ end
 local function make_agent(v, session)
   local agent = Agent.new{
     model = model, name = v.name, role = v.role, goals = { v.goal }, max_steps = math.tointeger(opts.steps),
-    seed = #v.name, finish = false, repeat_limit = false, session = session,
+    seed = #v.name, finish = false, repeat_limit = false, session = session or (sched and sched:session()),
     on_step = function(step, a) say(("frame %5d  %s\n%s"):format(world.frame, a.name, Agent.format_step(step))) end,
   }
   agent:tool(tools_for())
@@ -108,7 +116,16 @@ local function load_game(dir)
   world = state.world
   for _, v in ipairs(villagers) do
     local path = state.sessions[v.name]
-    v.agent = make_agent(v, path and model:load_session(path) or nil)
+    local session = path and model:load_session(path) or nil
+    if session and sched then
+      -- a session file loads into a session of its own: its tokens go into a
+      -- session of the scheduler (fed, the pool sharing what it can)
+      local shared = sched:session{ n_ctx = session:n_ctx() }
+      shared:feed(session:tokens())
+      session:close()
+      session = shared
+    end
+    v.agent = make_agent(v, session)
     v.agent:restore(state.agents[v.name])
     v.loaded_tokens = #v.agent.session:tokens()   -- reused by the next prompt where they match it
   end
@@ -139,7 +156,8 @@ while not all_ended() and world.frame < opts.max_frames do
   local t0 = os.clock()
   for k = 0, #villagers - 1 do
     local v = villagers[(world.frame + k) % #villagers + 1]
-    if os.clock() - t0 > budget and k > 0 then break end
+    -- (batched, every agent is polled: its reply joins the frame's one pass)
+    if not sched and os.clock() - t0 > budget and k > 0 then break end
     if not (saving and not v.agent:generating()) then
       local p0 = os.clock()
       v.agent:poll{ tokens = math.tointeger(opts.tokens), prefill = 32 }
@@ -147,6 +165,8 @@ while not all_ended() and world.frame < opts.max_frames do
       worst_poll = math.max(worst_poll, os.clock() - p0)
     end
   end
+  -- every reply in progress advances by one token (or prompt chunk), together
+  if sched then sched:step() end
   worst_frame = math.max(worst_frame, os.clock() - t0)
   -- ... the rest of the frame (physics, drawing) would run here ...
   saving = saving or (saved_at == nil and world.frame >= opts.save_at)
@@ -162,7 +182,7 @@ while not all_ended() and world.frame < opts.max_frames do
   end
 end
 
-local summary = { frames = world.frame, polls = polls, saved_at = saved_at, sessions_reloaded = reloaded,
+local summary = { frames = world.frame, polls = polls, batched = batched, sched = sched and sched:stats() or nil, saved_at = saved_at, sessions_reloaded = reloaded,
                   worst_poll_ms = worst_poll * 1000, worst_frame_ms = worst_frame * 1000, log = world.log,
                   villagers = {} }
 say(("\n%d frames, %d polls; slowest poll %.1f ms, slowest frame %.1f ms (CPU time, budget %g ms)"):format(
