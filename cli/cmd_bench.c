@@ -14,6 +14,7 @@
 
 static const char *const bench_help =
     "usage: vkagent bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--device DEV] [--bandwidth] [--json]\n"
+    "       vkagent bench -m MODEL --parallel [N,N...] [-p 512] [-n 128] [-r 1] [-b B] [--device DEV] [--json]\n"
     "       vkagent bench --grammar [-m VOCAB.gguf] [--json-schema S ... | --grammar-file F ... | --corpus DIR ...\n"
     "                               | --json] [-n 500] [--json-out]    (details: bench --grammar --help)\n"
     "       vkagent bench --tokenizer [-m VOCAB.gguf] [--file F] [--reps N] [--json]\n"
@@ -24,6 +25,15 @@ static const char *const bench_help =
     "tokens/s (median, min-max), load time and memory. --bandwidth measures the device's read\n"
     "bandwidth and reports generation as a fraction of the bandwidth limit (bytes of weights and\n"
     "KV cache read per token / bandwidth).\n"
+    "Parallel: for each N (default 1,2,4,8,16), N sequences through one scheduler (continuous\n"
+    "batching), as llama-batched-bench measures: each a distinct prompt of -p random tokens, then -n\n"
+    "greedy tokens (no EOS stop). Prompt phase: until every sequence has its first token (all\n"
+    "prompts in one forward pass unless -b is smaller; then sequences whose prompt is in decode\n"
+    "during it, and S_TG counts only the tokens after it); generation: the -n batched decode passes\n"
+    "after it. Columns: PP, TG, B (= N), N_KV (N x (PP + TG)), T_PP/S_PP (prompt time, N x PP /\n"
+    "time), T_TG/S_TG (generation time, N x TG / time), TG/seq (S_TG / N: one sequence's speed), T/S\n"
+    "(both phases), KV blocks (peak blocks of the pool in use, and per sequence). -r: runs per N\n"
+    "(default 1).\n"
     "Grammar: compile time (schema to ready sampler) and full token-mask time, p50/p99/max, over\n"
     "random walks with random logits (default vocabulary: ../shared/fixtures/vocab/qwen3.gguf,\n"
     "151,936 tokens), for each schema or grammar and over all of them.\n"
@@ -186,6 +196,14 @@ static int bench_model(const bench_opts *o) {
     return code;
 }
 
+/* --parallel's list: "--parallel=1,2", or the next argument when it is a
+ * list of numbers (it starts with a digit), else the default list. */
+static const char *parallel_list(cli_args *a, const char *arg) {
+    if (strchr(arg, '=')) return cli_value(a, arg);
+    if (a->i < a->argc && a->argv[a->i][0] >= '0' && a->argv[a->i][0] <= '9') return a->argv[a->i++];
+    return "1,2,4,8,16";
+}
+
 int cmd_bench(int argc, char **argv) {
     /* --grammar: the grammar benchmark (bench_grammar.c) takes all the arguments itself */
     for (int i = 0; i < argc; i++)
@@ -204,6 +222,8 @@ int cmd_bench(int argc, char **argv) {
     cli_args a;
     cli_args_init(&a, "bench", argc, argv);
     bench_opts o = {.p = 512, .n = 128, .reps = 3};
+    const char *parallel = NULL;
+    bool reps_given = false;
     const char *arg;
     long l;
     while ((arg = cli_args_next(&a))) {
@@ -215,7 +235,8 @@ int cmd_bench(int argc, char **argv) {
         else if (cli_is(arg, "-p", NULL)) cli_int(&a, arg, 0, 1 << 20, &o.p);
         else if (cli_is(arg, "-n", NULL)) cli_int(&a, arg, 1, 1 << 20, &o.n);
         else if (cli_is(arg, "-d", "--depth")) cli_int(&a, arg, 0, 1 << 20, &o.depth);
-        else if (cli_is(arg, "-r", "--reps")) cli_int(&a, arg, 1, 1000, &o.reps);
+        else if (cli_is(arg, "-r", "--reps")) reps_given = cli_int(&a, arg, 1, 1000, &o.reps);
+        else if (cli_is(arg, "--parallel", NULL)) parallel = parallel_list(&a, arg);
         else if (cli_is(arg, "-b", "--batch-size")) {
             if (cli_int(&a, arg, 1, 8192, &l)) o.batch = (uint32_t)l;
         } else if (cli_is(arg, "--json", NULL)) o.json = true;
@@ -223,5 +244,11 @@ int cmd_bench(int argc, char **argv) {
         else return cli_usage_error("bench", "unknown argument '%s'", arg);
     }
     if (a.failed) return EXIT_USAGE;
+    if (parallel) {
+        if (o.p < 1) return cli_usage_error("bench", "--parallel needs -p of at least 1");
+        bench_parallel_opts po = {.model = o.model, .device = o.device, .list = parallel, .p = o.p, .n = o.n,
+                                  .reps = reps_given ? o.reps : 1, .batch = o.batch, .json = o.json};
+        return bench_parallel(&po);
+    }
     return bench_model(&o);
 }

@@ -3,6 +3,9 @@
 #ifndef VKA_CLI_COMMANDS_H
 #define VKA_CLI_COMMANDS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
@@ -20,5 +23,15 @@ int cmd_template(int argc, char **argv);
 int bench_tokenizer(int argc, char **argv);
 /* Grammar compile and token-mask times (bench_grammar.c), run by `vkagent bench --grammar`. */
 int bench_grammar(int argc, char **argv);
+
+/* Continuous batching throughput (bench_parallel.c), run by `vkagent bench --parallel`. */
+typedef struct bench_parallel_opts {
+    const char *model, *device;
+    const char *list;            /* "1,2,4": the numbers of sequences */
+    long p, n, reps;
+    uint32_t batch;              /* 0: every prompt in one forward pass (at least 512 tokens) */
+    bool json;
+} bench_parallel_opts;
+int bench_parallel(const bench_parallel_opts *o);
 
 #endif
