@@ -200,40 +200,42 @@ INLINE __m256 scores8(const bool f16, const float *q, const char *rows, size_t s
  * index alone, wherever its block sits. */
 INLINE void scores_tile(const int nq, const bool f16, const float *const *q, const vka_fast_kv_rows *k,
                         int64_t n_keys, uint32_t dim, float scale, float *const *out) {
+    const size_t stride = k->stride;
+    const __m256 sv = _mm256_set1_ps(scale);
     for (int64_t b0 = 0; b0 < n_keys; b0 += VKA_KV_BLOCK) {
         const char *rows = vka_fast_kv_row(k, b0);
         int64_t n = n_keys - b0 < VKA_KV_BLOCK ? n_keys - b0 : VKA_KV_BLOCK, t = 0;
-        for (; t + 8 <= n; t += 8)
+        for (; t + 8 <= n; t += 8, rows += 8 * stride)
             UNROLL
             for (int h = 0; h < nq; h++)
-                _mm256_storeu_ps(out[h] + b0 + t, _mm256_mul_ps(scores8(f16, q[h], rows + (size_t)t * k->stride,
-                                                                        k->stride, dim),
-                                                                _mm256_set1_ps(scale)));
-        for (; t < n; t++)
-            for (int h = 0; h < nq; h++)
-                out[h][b0 + t] = score1(f16, q[h], rows + (size_t)t * k->stride, dim) * scale;
+                _mm256_storeu_ps(out[h] + b0 + t, _mm256_mul_ps(scores8(f16, q[h], rows, stride, dim), sv));
+        for (; t < n; t++, rows += stride)
+            for (int h = 0; h < nq; h++) out[h][b0 + t] = score1(f16, q[h], rows, dim) * scale;
     }
 }
 
 /* nv vectors (8 values each) of dims [i0, i0 + 8 nv) for nq heads, keys in order. */
 INLINE void wsum_tile(const int nq, const bool f16, const int nv, const float *const *w, const vka_fast_kv_rows *v,
                       int64_t n_keys, uint32_t i0, float *const *out) {
+    const size_t stride = v->stride;
     __m256 acc[VKA_FAST_ATTN_HEADS][2];
     UNROLL
     for (int h = 0; h < nq; h++)
         UNROLL
         for (int c = 0; c < nv; c++) acc[h][c] = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < n_keys; b0 += VKA_KV_BLOCK) {
-        const char *rows = vka_fast_kv_row(v, b0);
+        const char *row = vka_fast_kv_row(v, b0);
         int64_t n = n_keys - b0 < VKA_KV_BLOCK ? n_keys - b0 : VKA_KV_BLOCK;
-        for (int64_t t = 0; t < n; t++) {
-            const char *row = rows + (size_t)t * v->stride;
+        const float *wb[VKA_FAST_ATTN_HEADS];
+        UNROLL
+        for (int h = 0; h < nq; h++) wb[h] = w[h] + b0;
+        for (int64_t t = 0; t < n; t++, row += stride) {
             __m256 x[2];
             UNROLL
             for (int c = 0; c < nv; c++) x[c] = load_row8(row, i0 + 8 * (uint32_t)c, f16);
             UNROLL
             for (int h = 0; h < nq; h++) {
-                __m256 wt = _mm256_set1_ps(w[h][b0 + t]);
+                __m256 wt = _mm256_set1_ps(wb[h][t]);
                 UNROLL
                 for (int c = 0; c < nv; c++) acc[h][c] = _mm256_fmadd_ps(wt, x[c], acc[h][c]);
             }
