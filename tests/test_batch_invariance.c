@@ -14,6 +14,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_fast_ops.h"
 #include "backends/cpu/cpu_packed.h"
+#include "cpu_attention_bound.h" /* attention_bounds */
 #include "cpu_fast_check.h"
 
 static vka_cpu_pool *pool;
@@ -499,6 +500,30 @@ static void expect_contiguous(const vka_fast_op_kernels *kern, const attn_data *
     }
 }
 
+/* The fast kernels' paged step against the reference's, within the bound
+ * test_cpu_fast_ops derives (cpu_attention_bound.h), evaluated for each
+ * token over its sequence's contiguous caches. */
+static void expect_near_reference(const vka_fast_op_kernels *kern, const attn_data *d, const vka_attention_params *p,
+                                  const vka_tensor *got, const vka_tensor *want) {
+    double *tol = malloc(p->head_dim_v * sizeof *tol);
+    for (int64_t t = 0; t < d->pg.n; t++) {
+        int s = d->pg.seq_of[t];
+        attn_case c = {p->n_head, p->n_head_kv, p->head_dim, p->head_dim_v, 1, (uint32_t)d->pg.pos_of[t]};
+        vka_tensor qt;
+        vka_tensor_view(&qt, (vka_tensor *)&d->q, t, 1, d->q.ne[0]);
+        for (uint32_t h = 0; h < p->n_head; h++) {
+            attention_bounds(&c, &qt, &d->kc[s], &d->vc[s], p->scale, 0, h, tol);
+            for (uint32_t i = 0; i < p->head_dim_v; i++) {
+                size_t at = (size_t)t * (size_t)got->ne[0] + (size_t)h * p->head_dim_v + i;
+                double a = f32(got)[at], b = f32(want)[at];
+                cr_assert(fabs(a - b) <= tol[i], "%s: sequence %d position %lld head %u dim %u: %.9g vs reference %.9g "
+                          "(bound %.3g)", kern->isa, s, (long long)d->pg.pos_of[t], h, i, a, b, tol[i]);
+            }
+        }
+    }
+    free(tol);
+}
+
 /* Every check of one kernel set (NULL: the reference) on one random step;
  * returns the step's output (the caller frees it). */
 static vka_tensor check_attention(const vka_fast_op_kernels *kern, const attn_shape *sh, vka_type type, uint64_t seed,
@@ -519,12 +544,7 @@ static vka_tensor check_attention(const vka_fast_op_kernels *kern, const attn_sh
         expect_same_step(kern, &d, &p, &full, idx, m, "in a sub-batch");
     }
     expect_contiguous(kern, &d, &p, &full);
-    if (reference) /* the fast kernels' bound is derived in test_cpu_fast_ops; here a sanity margin */
-        for (int64_t i = 0; i < out_dim * d.pg.n; i++) {
-            double a = f32(&full)[i], b = f32(reference)[i];
-            cr_assert(fabs(a - b) <= 2e-5 + 1e-4 * fabs(b), "%s vs reference at %lld: %.9g vs %.9g", kern->isa,
-                      (long long)i, a, b);
-        }
+    if (reference) expect_near_reference(kern, &d, &p, &full, reference);
     free(layout.data);
     attn_free(&d);
     return full;
