@@ -1,7 +1,7 @@
 // attn_online.glsl — merging two online-softmax states (running state M, L,
 // O and a chunk's m, l, o), shared by every attention kernel so that the
 // prefill and decode paths perform the very same operations; and the
-// interface all of them share with engine/backends/vulkan/vk_graph.c (emit_attention):
+// interface all of them share with engine/backends/vulkan/vk_emit_kv.c (vk_emit_attention):
 // workgroup size, head dimensions, push constants, and where each query's
 // keys are (paged.glsl: contiguous from n_past, or through block tables).
 layout(local_size_x_id = 0) in;
