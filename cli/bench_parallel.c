@@ -182,8 +182,9 @@ int bench_parallel(const bench_parallel_opts *o) {
     free(path);
     if (!m) return EXIT_RUNTIME;
     parallel_row r;
-    /* first-use costs (weights paged in, pipelines built) out of the figures */
-    vka_status st = run_parallel(m, 1, o->p < 16 ? o->p : 16, 2, o->batch, 99, &r);
+    /* first-use costs (weights paged in, pipelines built for the prompt's
+     * shapes and for batched decodes) out of the figures */
+    vka_status st = run_parallel(m, 2, o->p, 2, o->batch, 99, &r);
     if (st == VKA_OK && !o->json) {
         printf("model   %s (%s)\ndevice  %s; KV blocks of %d tokens (peak in use)\n", m->path, m->arch_name,
                m->backend->name, VKA_KV_BLOCK_TOKENS);
