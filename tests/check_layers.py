@@ -10,9 +10,9 @@ import os, re, sys
 # tools/ is the top: tools.h gathers what the CLI's tools use of the layers below.
 LAYERS = ['base', 'format', 'text', 'structured', 'sampling', 'backends', 'model', 'tools']
 PUBLIC = {'vkagent.h', 'vkagent_lua.h'}
-# The CLI's files that may include "tools/tools.h": bench (and bench --grammar),
-# quantize, synth, info, grammar (GBNF checks and sampling walks).
-TOOLS = {'bench_grammar.c', 'cmd_bench.c', 'cmd_quantize.c', 'cmd_synth.c', 'cmd_info.c',
+# The CLI's files that may include "tools/tools.h": bench (and bench --grammar,
+# bench --parallel), quantize, synth, info, grammar (GBNF checks and sampling walks).
+TOOLS = {'bench_grammar.c', 'bench_parallel.c', 'cmd_bench.c', 'cmd_quantize.c', 'cmd_synth.c', 'cmd_info.c',
          'cmd_grammar.c', 'grammar_sample.c', 'grammar_sample.h'}
 # Files still including engine internals until the public API covers them,
 # each with the reason; printed on every run so that they are not forgotten.
