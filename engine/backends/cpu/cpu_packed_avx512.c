@@ -25,6 +25,21 @@
 /* Tokens per tile: 8 accumulators and 8 code vectors stay in the 32 registers. */
 #define TILE 8
 
+/* Weight bytes fetched ahead of use. With several tokens per tile a block's
+ * arithmetic takes about as long as streaming it from memory, and the
+ * hardware prefetcher alone leaves the two unoverlapped: prefetching about
+ * 2 KB ahead made decoding 8 sequences at once (one 8-token tile) 1.3x
+ * faster on a 1B Q4_0 (bench --parallel 8), while single tokens, which are
+ * bound by bandwidth anyway, are left alone. */
+#define PREFETCH_BYTES 2304
+
+/* Prefetches `bytes` from PREFETCH_BYTES past p, for the first tile of a
+ * group when it has 2 tokens or more (later tiles find the group in cache). */
+INLINE void prefetch_ahead(const uint8_t *p, size_t bytes, int nr, int64_t j0) {
+    if (nr < 2 || j0 != 0) return;
+    for (size_t line = 0; line < bytes; line += 64) _mm_prefetch((const char *)p + PREFETCH_BYTES + line, _MM_HINT_T0);
+}
+
 typedef struct code_vectors {
     __m512i v[8];
 } code_vectors;
@@ -93,6 +108,7 @@ INLINE void offset_tile(const vka_packed_product *p, const uint8_t *gw, int64_t 
     }
     for (int64_t b = 0; b < p->w->k / 32; b++) {
         const uint8_t *blk = gw + (size_t)b * block_bytes;
+        prefetch_ahead(blk, block_bytes, nr, j0);
         code_vectors c;
         if (type == VKA_TYPE_Q8_0) {
             UNROLL
@@ -127,6 +143,7 @@ INLINE void q4_k_tile(const vka_packed_product *p, const uint8_t *gw, int64_t j0
         const uint8_t *sb = gw + (size_t)s * super_bytes;
         __m512 d = load_f16x16(sb), dmin = load_f16x16(sb + 32);
         for (int j = 0; j < 8; j++) {
+            prefetch_ahead(sb + j * (super_bytes / 8), super_bytes / 8, nr, j0);
             __m512 scale = _mm512_mul_ps(d, load_u8x16(sb + 64 + 16 * j));
             __m512 min = _mm512_mul_ps(dmin, load_u8x16(sb + 64 + 128 + 16 * j));
             code_vectors c;
@@ -160,6 +177,7 @@ INLINE void q6_k_tile(const vka_packed_product *p, const uint8_t *gw, int64_t j0
         const uint8_t *sb = gw + (size_t)s * super_bytes;
         __m512 d = load_f16x16(sb);
         for (int j = 0; j < 8; j++) {
+            prefetch_ahead(sb + j * (super_bytes / 8), super_bytes / 8, nr, j0);
             __m512 scale_lo = _mm512_mul_ps(d, load_i8x16(sb + 32 + 16 * (2 * j)));
             __m512 scale_hi = _mm512_mul_ps(d, load_i8x16(sb + 32 + 16 * (2 * j + 1)));
             const uint8_t *blk = sb + 32 + 256 + (256 + 128) * j;
