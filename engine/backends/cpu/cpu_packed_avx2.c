@@ -67,6 +67,17 @@ INLINE void add_masked(const uint8_t *masks, int h, half_codes *c, char value) {
     }
 }
 
+/* Weight bytes fetched ahead of use (as in cpu_packed_avx512.c): only the
+ * first pass over a group (h = 0), first tile, of 2 tokens or more, reads it
+ * from memory; the others find it in cache, and single tokens are bound by
+ * bandwidth anyway. */
+#define PREFETCH_BYTES 2304
+
+INLINE void prefetch_ahead(const uint8_t *p, size_t bytes, int h, int nr, int64_t j0) {
+    if (h != 0 || nr < 2 || j0 != 0) return;
+    for (size_t line = 0; line < bytes; line += 64) _mm_prefetch((const char *)p + PREFETCH_BYTES + line, _MM_HINT_T0);
+}
+
 INLINE __m256i broadcast4(const int8_t *q, int g) {
     int32_t four;
     memcpy(&four, q + 4 * g, 4);
@@ -118,6 +129,7 @@ INLINE void offset_tile(const vka_packed_product *p, const uint8_t *gw, int h, i
     }
     for (int64_t b = 0; b < p->w->k / 32; b++) {
         const uint8_t *blk = gw + (size_t)b * block_bytes;
+        prefetch_ahead(blk, block_bytes, h, nr, j0);
         half_codes c, mag;
         if (type == VKA_TYPE_Q8_0) {
             const __m256i flip = _mm256_set1_epi8((char)0x80); /* code - 128 as a signed byte */
@@ -157,6 +169,7 @@ INLINE void q4_k_tile(const vka_packed_product *p, const uint8_t *gw, int h, int
     for (int64_t s = 0; s < k / VKA_QK_K; s++) {
         const uint8_t *sb = gw + (size_t)s * super_bytes;
         for (int j = 0; j < 8; j++) {
+            prefetch_ahead(sb + j * (super_bytes / 8), super_bytes / 8, h, nr, j0);
             __m256 scale = _mm256_mul_ps(load_f16x8(sb, h), load_u8x8(sb + 64 + 16 * j, h));
             __m256 min = _mm256_mul_ps(load_f16x8(sb + 32, h), load_u8x8(sb + 64 + 128 + 16 * j, h));
             half_codes c;
@@ -188,6 +201,7 @@ INLINE void q6_k_tile(const vka_packed_product *p, const uint8_t *gw, int h, int
     for (int64_t s = 0; s < k / VKA_QK_K; s++) {
         const uint8_t *sb = gw + (size_t)s * super_bytes;
         for (int j = 0; j < 8; j++) {
+            prefetch_ahead(sb + j * (super_bytes / 8), super_bytes / 8, h, nr, j0);
             __m256 d = load_f16x8(sb, h);
             __m256 scale_lo = _mm256_mul_ps(d, load_i8x8(sb + 32 + 16 * (2 * j), h));
             __m256 scale_hi = _mm256_mul_ps(d, load_i8x8(sb + 32 + 16 * (2 * j + 1), h));
