@@ -11,6 +11,8 @@
 
 #define LOGITS_BUFFER_BYTES (64u << 20) /* caps rows of logits per step for big vocabularies */
 
+_Static_assert(VKA_KV_BLOCK == VKA_KV_BLOCK_TOKENS, "the public block size is the backends' layout block");
+
 void vka_scheduler_params_default(vka_scheduler_params *p) {
     memset(p, 0, sizeof *p);
     p->n_batch = 512;
