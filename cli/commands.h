@@ -18,6 +18,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Tokenizer throughput (bench_tokenizer.c), run by `vkagent bench --tokenizer`. */
 int bench_tokenizer(int argc, char **argv);

@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"chat", cmd_chat, "chat with an instruct model in its own chat template"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server on the continuous-batching scheduler"},
     {"agent", cmd_agent, "run a Lua agent script (vkagent agent SCRIPT.lua [args...])"},
     {"logits", cmd_logits, "print or save the logits at every prompt position"},
     {"tokenize", cmd_tokenize, "show the token ids and pieces of a text"},

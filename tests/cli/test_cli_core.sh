@@ -28,7 +28,7 @@ expect_exit() { # NAME CODE NEEDLE COMMAND...
 }
 
 # ---- --help everywhere, usage errors, runtime errors ----
-for cmd in run chat logits tokenize template info grammar bench synth quantize; do
+for cmd in run chat serve logits tokenize template info grammar bench synth quantize; do
   expect_exit "$cmd --help" 0 "usage:" "$vkagent" "$cmd" --help
   expect_exit "$cmd --bogus" 2 "--bogus" "$vkagent" "$cmd" --bogus
 done

@@ -1,0 +1,271 @@
+// serve.mjs — `vkagent serve` through the official `openai` npm client (and
+// plain fetch for what the client cannot send): chat, streams, completions,
+// models, health, json_schema answers validated by ajv, the error statuses, a
+// stream aborted mid-way (its generation is cancelled), concurrent clients
+// with fixed seeds getting what they get alone, and SIGTERM finishing the
+// request in flight. The server listens on a free loopback port.
+// usage: node serve.mjs VKAGENT_EXE MODEL.gguf
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const [exe, model] = process.argv.slice(2);
+if (!existsSync(model)) {
+  console.log(`SKIP: fixture missing: ${model} (set VKAGENT_TEST_DATA)`);
+  process.exit(77);
+}
+const validatorPkg = new URL('../validator/package.json', import.meta.url);
+if (!existsSync(new URL('../validator/node_modules/openai/package.json', import.meta.url))) {
+  console.log('FAIL: the openai client is not installed in tests/validator (run ./scripts/setup, which runs npm ci there)');
+  process.exit(1);
+}
+const require = createRequire(validatorPkg);
+const { default: OpenAI } = require('openai');
+const Ajv2020 = require('ajv/dist/2020.js');
+
+const KEY = 'test-key-0123456789';
+const MODEL = 'stories260K';
+let server, base, client, tmp = null;
+
+// Starts a server on `modelPath` and waits for its "listening on" line, then
+// for /health 200 (503 before). Its stderr collects in srv.log.
+async function startServer(modelPath) {
+  const srv = { log: '' };
+  srv.proc = spawn(exe, ['serve', '-m', modelPath, '--port', '0', '--api-key', KEY, '--parallel', '4',
+    '--max-body', '65536', '--grace', '20'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  srv.proc.stderr.setEncoding('utf8');
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${srv.log}`)), 20000);
+    srv.proc.stderr.on('data', (d) => {
+      srv.log += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(srv.log);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    srv.proc.on('exit', (code) => reject(new Error(`server exited (${code}):\n${srv.log}`)));
+  });
+  srv.base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`${srv.base}/health`).catch(() => null);
+    if (r && r.status === 200) return srv;
+    if (r) assert.equal(r.status, 503, 'health answers 503 while loading');
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`not ready in 10 s:\n${srv.log}`);
+}
+
+const servers = [];
+before(async () => {
+  const srv = await startServer(model);
+  servers.push(srv);
+  ({ proc: server, base } = srv);
+  client = new OpenAI({ baseURL: `${base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+});
+
+after(() => {
+  for (const srv of servers) if (srv.proc.exitCode === null) srv.proc.kill('SIGKILL');
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+const messages = [{ role: 'system', content: 'You tell short stories.' }, { role: 'user', content: 'Tell me about a cat.' }];
+
+async function post(path, body, headers = {}) {
+  const r = await fetch(`${base}${path}`, {
+    method: 'POST', body, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers },
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+function assertErrorShape(json) {
+  assert.equal(typeof json.error.message, 'string');
+  assert.ok(json.error.message.length > 0);
+  assert.equal(typeof json.error.type, 'string');
+  assert.ok('param' in json.error && 'code' in json.error);
+}
+
+test('health and models', async () => {
+  const h = await fetch(`${base}/health`);
+  assert.equal(h.status, 200);
+  assert.equal((await h.json()).status, 'ok');
+  const list = await client.models.list();
+  assert.deepEqual(list.data.map((m) => m.id), [MODEL]);
+});
+
+test('chat, plain and streamed, give the same text and usage', async () => {
+  const params = { model: MODEL, messages, max_tokens: 24, seed: 7, temperature: 0.8 };
+  const plain = await client.chat.completions.create(params);
+  const text = plain.choices[0].message.content;
+  assert.equal(plain.object, 'chat.completion');
+  assert.equal(plain.choices[0].message.role, 'assistant');
+  assert.ok(text.length > 0);
+  assert.equal(plain.choices[0].finish_reason, 'length');
+  assert.equal(plain.usage.completion_tokens, 24);
+  assert.equal(plain.usage.total_tokens, plain.usage.prompt_tokens + 24);
+
+  const stream = await client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+  let streamed = '', finish = null, usage = null, role = null;
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, 'chat.completion.chunk');
+    if (chunk.usage) usage = chunk.usage;
+    for (const c of chunk.choices) {
+      if (c.delta.role) role = c.delta.role;
+      if (c.delta.content) streamed += c.delta.content;
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(role, 'assistant');
+  assert.equal(streamed, text);
+  assert.equal(finish, 'length');
+  assert.deepEqual(usage, plain.usage);
+});
+
+test('completions: text, greedy repeatable, stop strings', async () => {
+  const params = { model: MODEL, prompt: 'Once upon a time', max_tokens: 30, temperature: 0 };
+  const a = await client.completions.create(params);
+  const b = await client.completions.create(params);
+  assert.equal(a.object, 'text_completion');
+  assert.equal(a.choices[0].text, b.choices[0].text);
+  assert.equal(a.usage.completion_tokens, 30);
+  const text = a.choices[0].text;
+  const words = text.trim().split(/\s+/);
+  assert.ok(words.length >= 4, text);
+  const stop = ` ${words[3]}`;
+  const cut = await client.completions.create({ ...params, stop: [stop] });
+  assert.equal(cut.choices[0].text, text.slice(0, text.indexOf(stop)));
+  assert.equal(cut.choices[0].finish_reason, 'stop');
+  // the default is 16 tokens, as OpenAI's
+  const short = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', seed: 1 });
+  assert.equal(short.usage.completion_tokens, 16);
+});
+
+test('json_schema answers validate', async () => {
+  const schema = {
+    type: 'object',
+    properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 120 } },
+    required: ['name', 'age'],
+    additionalProperties: false,
+  };
+  const validate = new Ajv2020({ strict: false }).compile(schema);
+  for (const seed of [1, 2, 3]) {
+    const r = await client.chat.completions.create({
+      model: MODEL, messages, seed, max_tokens: 200,
+      response_format: { type: 'json_schema', json_schema: { name: 'person', strict: true, schema } },
+    });
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    const doc = JSON.parse(r.choices[0].message.content);
+    assert.ok(validate(doc), `${r.choices[0].message.content}: ${JSON.stringify(validate.errors)}`);
+  }
+  const obj = await client.chat.completions.create({
+    model: MODEL, messages, seed: 4, max_tokens: 200, response_format: { type: 'json_object' },
+  });
+  const doc = JSON.parse(obj.choices[0].message.content);
+  assert.equal(typeof doc, 'object');
+  assert.ok(doc !== null && !Array.isArray(doc));
+});
+
+test('error statuses', async () => {
+  const badJson = await post('/v1/chat/completions', '{"messages": [');
+  assert.equal(badJson.status, 400);
+  assertErrorShape(badJson.json);
+
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages, temperature: 5 }), (e) => {
+    assert.equal(e.status, 400);
+    assert.equal(e.param, 'temperature');
+    return true;
+  });
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [] }), (e) => e.status === 400 && e.param === 'messages');
+  await assert.rejects(client.completions.create({ model: MODEL, prompt: 'x', stop: 3 }), (e) => e.status === 400 && e.param === 'stop');
+  await assert.rejects(client.chat.completions.create({
+    model: MODEL, messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'nonsense' } } },
+  }), (e) => e.status === 400 && e.param === 'response_format.json_schema.schema');
+
+  const wrong = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'wrong-key', maxRetries: 0 });
+  await assert.rejects(wrong.models.list(), (e) => e.status === 401);
+  const noKey = await fetch(`${base}/v1/models`);
+  assert.equal(noKey.status, 401);
+  assertErrorShape(await noKey.json());
+
+  const missing = await post('/v1/nothing', '{}');
+  assert.equal(missing.status, 404);
+  assertErrorShape(missing.json);
+  const get = await fetch(`${base}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` } });
+  assert.equal(get.status, 405);
+
+  const big = await post('/v1/completions', JSON.stringify({ prompt: 'x'.repeat(70000) }));
+  assert.equal(big.status, 413);
+  assertErrorShape(big.json);
+});
+
+test('a stream aborted mid-way is cancelled and its session freed', async () => {
+  // A random-weight model with stories260K's tokenizer and a 4096-token
+  // context, slow enough that the generation is still running when the
+  // client leaves: only the abort (or the context) ends it, EOS (id 2) banned.
+  tmp = mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
+  const slow = join(tmp, 'slow.gguf');
+  const synth = spawnSync(exe, ['synth', '-o', slow, '--preset', 'stories260K', '--dim', '512', '--layers', '8',
+    '--heads', '8', '--kv-heads', '8', '--ffn', '1376', '--ctx', '4096', '--vocab-from', model], { encoding: 'utf8' });
+  assert.equal(synth.status, 0, synth.stderr);
+  const srv = await startServer(slow);
+  servers.push(srv);
+  const slowClient = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  const controller = new AbortController();
+  const stream = await slowClient.completions.create({
+    model: 'slow', prompt: 'Once upon a time', max_tokens: 100000, seed: 5, stream: true, logit_bias: { 2: -100 },
+  }, { signal: controller.signal });
+  let chunks = 0;
+  try {
+    for await (const chunk of stream) { // eslint-disable-line no-unused-vars
+      if (++chunks === 2) controller.abort();
+    }
+  } catch (e) {
+    assert.equal(e.name, 'APIUserAbortError'); // the client may end the loop quietly instead
+  }
+  assert.ok(chunks >= 2 && chunks < 100, `${chunks} chunks`); // a few already received may still come
+  let health;
+  for (let i = 0; i < 100; i++) {
+    health = await (await fetch(`${srv.base}/health`)).json();
+    if (health.requests_running === 0 && health.requests_queued === 0) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(health.requests_running, 0);
+  const m = /request \d+: (\w+), \d+ prompt \+ (\d+) generated tokens/.exec(srv.log);
+  assert.ok(m, srv.log);
+  assert.equal(m[1], 'cancelled');
+  assert.ok(Number(m[2]) < 4000, `${m[2]} tokens generated`);
+  const exited = new Promise((res) => srv.proc.on('exit', (code) => res(code)));
+  srv.proc.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+test('four concurrent clients get what they get alone', async () => {
+  const jobs = [0, 1, 2, 3].map((i) => ({
+    model: MODEL, max_tokens: 40, seed: 100 + i, temperature: 0.9,
+    messages: [{ role: 'user', content: ['A dog.', 'A bird in the tree.', 'The sea.', 'Lily and Tom play.'][i] }],
+  }));
+  const alone = [];
+  for (const j of jobs) alone.push((await client.chat.completions.create(j)).choices[0].message.content);
+  const together = await Promise.all(jobs.map(async (j, i) => {
+    if (i % 2 === 0) return (await client.chat.completions.create(j)).choices[0].message.content;
+    let text = '';
+    for await (const c of await client.chat.completions.create({ ...j, stream: true })) text += c.choices[0]?.delta?.content ?? '';
+    return text;
+  }));
+  assert.deepEqual(together, alone);
+});
+
+test('SIGTERM finishes the request in flight, then exits 0', async () => {
+  const stream = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 200, seed: 9, stream: true, logit_bias: { 2: -100 } });
+  const exited = new Promise((res) => server.on('exit', (code, signal) => res({ code, signal })));
+  let text = '', finish = null, first = true;
+  for await (const chunk of stream) {
+    if (first) { server.kill('SIGTERM'); first = false; }
+    text += chunk.choices[0].text;
+    finish = chunk.choices[0].finish_reason ?? finish;
+  }
+  assert.equal(finish, 'length');
+  assert.ok(text.length > 0);
+  assert.deepEqual(await exited, { code: 0, signal: null });
+});
