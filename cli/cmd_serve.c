@@ -134,7 +134,9 @@ int cmd_serve(int argc, char **argv) {
     struct MHD_Daemon *d = s.model_name ? serve_http_start(&s, o.host, (uint16_t)o.port, &port) : NULL;
     int code = EXIT_RUNTIME;
     if (d) {
-        fprintf(stderr, "vkagent serve: listening on http://%s:%u (loading %s)\n", o.host, port, path);
+        bool v6 = strchr(o.host, ':') != NULL; /* an IPv6 address goes in brackets in a URL */
+        fprintf(stderr, "vkagent serve: listening on http://%s%s%s:%u (loading %s)\n", v6 ? "[" : "", o.host,
+                v6 ? "]" : "", port, path);
         code = become_ready(&s, &o, path);
         if (code == EXIT_OK) {
             fprintf(stderr, "vkagent serve: ready (%s, %ld in parallel)\n", s.model_name, o.parallel);
