@@ -22,6 +22,10 @@ typedef struct serve_job {
     char **stop;
     size_t n_stop;
     char *json_schema;           /* response_format's schema text, or NULL */
+    char *tools_json;            /* the request's tools, for the chat template, or NULL */
+    char *grammar;               /* the tool-call grammar, or NULL */
+    bool tool_calls;             /* the text may be a tool call (tool_choice other than none) */
+    const char *call_open, *call_close, *args_key; /* the family's call syntax (static strings) */
     vka_logit_bias *bias;
     double deadline;             /* cli_now() after which the worker cancels it */
     uint64_t id;                 /* the number in its answer's id, for the log */
@@ -102,6 +106,13 @@ typedef struct serve_request {
 bool serve_parse_request(serve_state *s, serve_endpoint ep, const char *body, size_t len, serve_request *out,
                          serve_error *err);
 
+/* serve_tools.c: tools and tool_choice into the job (the tools for the
+ * template, the grammar of a call); false with *err set. */
+struct cJSON;
+bool serve_parse_tools(const serve_state *s, const struct cJSON *root, serve_job *job, serve_error *err);
+/* A finished job's text read as OpenAI tool_calls, or NULL when it is not a call. */
+struct cJSON *serve_tool_calls(const serve_job *job, uint64_t id);
+
 /* serve_response.c: the JSON of the answers (malloc'ed text). */
 char *serve_error_json(const serve_error *e);
 char *serve_models_json(const serve_state *s);
@@ -112,6 +123,8 @@ char *serve_completion_json(const serve_state *s, const serve_request *r, uint64
  * usage. Returned as "data: {...}\n\n". */
 char *serve_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id, const char *delta, size_t len,
                       bool first, bool last, bool usage_only);
+/* The chunk of a finished job's tool calls (NULL when its text is none). */
+char *serve_tool_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id);
 const char *serve_finish_reason(vka_stop_reason reason);
 
 /* serve_http.c: the HTTP server (libmicrohttpd). */

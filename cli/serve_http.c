@@ -174,7 +174,9 @@ static bool next_events(stream_ctx *c) {
         return ok;
     }
     size_t n = 0;
-    while (!job->done && (n = utf8_complete(job->text, c->sent, job->len)) == 0) {
+    /* With tools, the text is held until it is known whether it is a call. */
+    bool hold = job->tool_calls;
+    while (!job->done && (hold || (n = utf8_complete(job->text, c->sent, job->len)) == 0)) {
         serve_wait_progress(s, POLL_SECONDS);
         if (peer_gone(c->fd)) {
             job->cancel = true;
@@ -182,6 +184,13 @@ static bool next_events(stream_ctx *c) {
             pthread_mutex_unlock(&s->lock);
             return false;
         }
+    }
+    char *calls = hold && job->done && c->sent < job->len ? serve_tool_chunk_sse(s, &c->req, c->id) : NULL;
+    if (calls) {
+        c->sent = job->len;
+        ok = append_pending(c, calls);
+        pthread_mutex_unlock(&s->lock);
+        return ok;
     }
     if (job->done) n = job->len - c->sent;
     if (n > 0) {

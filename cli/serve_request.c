@@ -235,37 +235,24 @@ static bool tokenize_into(const serve_state *s, serve_job *job, const char *text
     return true;
 }
 
-/* Tools are the next slice of the server: refused rather than ignored. */
-static bool refuse_tools(const cJSON *root, serve_error *err) {
-    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
-    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
-    bool none = cJSON_IsString(choice) && strcmp(choice->valuestring, "none") == 0;
-    if (tools && !cJSON_IsNull(tools) && !(cJSON_IsArray(tools) && cJSON_GetArraySize(tools) == 0) && !none) {
-        serve_error_set(err, 400, "tools", "'tools' are not supported by this server yet");
-        return false;
-    }
-    if (choice && !cJSON_IsNull(choice) && !none && !(cJSON_IsString(choice) && strcmp(choice->valuestring, "auto") == 0)) {
-        serve_error_set(err, 400, "tool_choice", "'tool_choice' other than 'none' or 'auto' is not supported yet");
-        return false;
-    }
-    return true;
-}
-
-/* Chat: the messages rendered in the model's chat template, tokenized with
- * its special tokens (BOS only where the template writes it). */
+/* Chat: the messages (and tools) rendered in the model's chat template,
+ * tokenized with its special tokens (BOS only where the template writes it). */
 static bool parse_chat(const serve_state *s, const cJSON *root, serve_request *r, serve_error *err) {
     const cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
     if (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) == 0) {
         serve_error_set(err, 400, "messages", "'messages' must be a non-empty array");
         return false;
     }
-    if (!refuse_tools(root, err)) return false;
+    if (!serve_parse_tools(s, root, r->job, err)) return false;
     char *json = cJSON_PrintUnformatted(messages), *prompt = NULL;
     if (!json) {
         serve_error_set(err, 500, NULL, "out of memory");
         return false;
     }
-    vka_status st = vka_chat_apply_template(s->model, json, NULL, &prompt);
+    vka_chat_params cp;
+    vka_chat_params_default(&cp);
+    cp.tools_json = r->job->tools_json;
+    vka_status st = vka_chat_apply_template(s->model, json, &cp, &prompt);
     free(json);
     if (st != VKA_OK) {
         serve_error_set(err, 400, "messages", "%s", vka_last_error());

@@ -83,6 +83,13 @@ static cJSON *string_n(const char *text, size_t len) {
     return v;
 }
 
+/* "tool_calls" when the text is a tool call, else as serve_finish_reason. */
+static const char *finish_reason_of(const serve_job *job, uint64_t id) {
+    cJSON *calls = serve_tool_calls(job, id);
+    cJSON_Delete(calls);
+    return calls ? "tool_calls" : serve_finish_reason(job->stop_reason);
+}
+
 char *serve_completion_json(const serve_state *s, const serve_request *r, uint64_t id) {
     const serve_job *job = r->job;
     cJSON *root = envelope(s, r, id, false);
@@ -90,17 +97,19 @@ char *serve_completion_json(const serve_state *s, const serve_request *r, uint64
     cJSON *c = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, c);
     cJSON_AddNumberToObject(c, "index", 0);
-    cJSON *text = string_n(job->text ? job->text : "", job->len);
+    cJSON *calls = serve_tool_calls(job, id);
+    cJSON *text = calls ? cJSON_CreateNull() : string_n(job->text ? job->text : "", job->len);
     if (r->endpoint == SERVE_CHAT) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(msg, "role", "assistant");
         cJSON_AddItemToObject(msg, "content", text);
+        if (calls) cJSON_AddItemToObject(msg, "tool_calls", calls);
         cJSON_AddNullToObject(msg, "refusal");
     } else {
         cJSON_AddItemToObject(c, "text", text);
     }
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", serve_finish_reason(job->stop_reason));
+    cJSON_AddStringToObject(c, "finish_reason", calls ? "tool_calls" : serve_finish_reason(job->stop_reason));
     add_usage(root, job);
     return print_free(root);
 }
@@ -137,8 +146,26 @@ char *serve_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id,
         cJSON_AddItemToObject(c, "text", text);
     }
     cJSON_AddNullToObject(c, "logprobs");
-    if (last) cJSON_AddStringToObject(c, "finish_reason", serve_finish_reason(r->job->stop_reason));
+    if (last) cJSON_AddStringToObject(c, "finish_reason", finish_reason_of(r->job, id));
     else cJSON_AddNullToObject(c, "finish_reason");
+    if (r->include_usage) cJSON_AddNullToObject(root, "usage");
+    return sse(root);
+}
+
+char *serve_tool_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id) {
+    cJSON *calls = serve_tool_calls(r->job, id);
+    if (!calls) return NULL;
+    cJSON *root = envelope(s, r, id, true);
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "choices"), c);
+    cJSON_AddNumberToObject(c, "index", 0);
+    /* Stream deltas number their calls. */
+    int i = 0;
+    cJSON *call;
+    cJSON_ArrayForEach(call, calls) cJSON_AddNumberToObject(call, "index", i++);
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(c, "delta"), "tool_calls", calls);
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddNullToObject(c, "finish_reason");
     if (r->include_usage) cJSON_AddNullToObject(root, "usage");
     return sse(root);
 }

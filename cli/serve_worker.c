@@ -17,6 +17,8 @@ void serve_job_free(serve_job *job) {
     for (size_t i = 0; i < job->n_stop; i++) free(job->stop[i]);
     free(job->stop);
     free(job->json_schema);
+    free(job->tools_json);
+    free(job->grammar);
     free(job->bias);
     free(job->text);
     free(job);

@@ -1,6 +1,7 @@
 // serve.mjs — `vkagent serve` through the official `openai` npm client (and
 // plain fetch for what the client cannot send): chat, streams, completions,
-// models, health, json_schema answers validated by ajv, the error statuses, a
+// models, health, json_schema answers validated by ajv, tool calls (their
+// arguments validated by ajv), the error statuses, a
 // stream aborted mid-way (its generation is cancelled), concurrent clients
 // with fixed seeds getting what they get alone, and SIGTERM finishing the
 // request in flight. The server listens on a free loopback port.
@@ -84,6 +85,22 @@ function assertErrorShape(json) {
   assert.ok(json.error.message.length > 0);
   assert.equal(typeof json.error.type, 'string');
   assert.ok('param' in json.error && 'code' in json.error);
+}
+
+// A server on a random-weight model with stories260K's tokenizer and a
+// 4096-token context (room for a tool list), slow enough that a generation
+// is still running when a client leaves. Made once, on first use.
+let slow = null;
+async function slowServer() {
+  if (slow) return slow;
+  tmp = mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
+  const path = join(tmp, 'slow.gguf');
+  const synth = spawnSync(exe, ['synth', '-o', path, '--preset', 'stories260K', '--dim', '512', '--layers', '8',
+    '--heads', '8', '--kv-heads', '8', '--ffn', '1376', '--ctx', '4096', '--vocab-from', model], { encoding: 'utf8' });
+  assert.equal(synth.status, 0, synth.stderr);
+  slow = await startServer(path);
+  servers.push(slow);
+  return slow;
 }
 
 test('health and models', async () => {
@@ -199,18 +216,76 @@ test('error statuses', async () => {
   assertErrorShape(big.json);
 });
 
+test('tools: calls generated under their schemas, as tool_calls', async () => {
+  const srv = await slowServer();
+  const c = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  const weather = {
+    type: 'object',
+    properties: { city: { enum: ['Paris', 'Rome', 'Oslo'] }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+    required: ['city', 'days'],
+    additionalProperties: false,
+  };
+  const empty = { type: 'object', properties: {}, additionalProperties: false };
+  const tools = [
+    { type: 'function', function: { name: 'get_weather', description: 'The weather', parameters: weather, strict: true } },
+    { type: 'function', function: { name: 'now', description: 'The time', parameters: empty, strict: true } },
+  ];
+  const ajv = new Ajv2020({ strict: false });
+  const validators = { get_weather: ajv.compile(weather), now: ajv.compile(empty) };
+  const msgs = [{ role: 'user', content: 'What is the weather in Paris?' }];
+  const checkCall = (call) => {
+    assert.equal(call.type, 'function');
+    assert.ok(call.id);
+    const args = JSON.parse(call.function.arguments);
+    const validate = validators[call.function.name];
+    assert.ok(validate, call.function.name);
+    assert.ok(validate(args), `${call.function.arguments}: ${JSON.stringify(validate.errors)}`);
+    return call.function;
+  };
+  for (const seed of [1, 2]) {
+    const r = await c.chat.completions.create({ model: 'slow', messages: msgs, tools, tool_choice: 'required', seed, max_tokens: 1000 });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal(r.choices[0].message.content, null);
+    assert.equal(r.choices[0].message.tool_calls.length, 1);
+    checkCall(r.choices[0].message.tool_calls[0]);
+  }
+  const named = { model: 'slow', messages: msgs, tools, seed: 3, max_tokens: 1000,
+    tool_choice: { type: 'function', function: { name: 'get_weather' } } };
+  const r = await c.chat.completions.create(named);
+  const fn = checkCall(r.choices[0].message.tool_calls[0]);
+  assert.equal(fn.name, 'get_weather');
+  // streamed: the same call, as a tool_calls delta
+  let streamed = null, finish = null;
+  for await (const chunk of await c.chat.completions.create({ ...named, stream: true })) {
+    const ch = chunk.choices[0];
+    if (ch?.delta?.tool_calls) streamed = ch.delta.tool_calls[0];
+    if (ch?.finish_reason) finish = ch.finish_reason;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(streamed.index, 0);
+  assert.deepEqual(checkCall(streamed), fn);
+  // auto: text or a valid call; none: text
+  const auto = await c.chat.completions.create({ model: 'slow', messages: msgs, tools, seed: 4, max_tokens: 30 });
+  if (auto.choices[0].message.tool_calls) checkCall(auto.choices[0].message.tool_calls[0]);
+  else assert.equal(typeof auto.choices[0].message.content, 'string');
+  const none = await c.chat.completions.create({ model: 'slow', messages: msgs, tools, tool_choice: 'none', seed: 4, max_tokens: 5 });
+  assert.equal(none.choices[0].message.tool_calls, undefined);
+  // a conversation with the call and its result goes on
+  const after = await c.chat.completions.create({ model: 'slow', tools, max_tokens: 5, seed: 5, messages: [
+    ...msgs, { role: 'assistant', content: null, tool_calls: r.choices[0].message.tool_calls },
+    { role: 'tool', tool_call_id: r.choices[0].message.tool_calls[0].id, content: '{"sky": "clear"}' }] });
+  assert.equal(typeof after.choices[0].message.content, 'string');
+  await assert.rejects(c.chat.completions.create({ ...named, tool_choice: { type: 'function', function: { name: 'nope' } } }),
+    (e) => e.status === 400 && e.param === 'tool_choice');
+  await assert.rejects(c.chat.completions.create({ model: 'slow', messages: msgs, tool_choice: 'required' }),
+    (e) => e.status === 400 && e.param === 'tool_choice');
+});
+
 test('a stream aborted mid-way is cancelled and its session freed', async () => {
-  // A random-weight model with stories260K's tokenizer and a 4096-token
-  // context, slow enough that the generation is still running when the
-  // client leaves: only the abort (or the context) ends it, EOS (id 2) banned.
-  tmp = mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
-  const slow = join(tmp, 'slow.gguf');
-  const synth = spawnSync(exe, ['synth', '-o', slow, '--preset', 'stories260K', '--dim', '512', '--layers', '8',
-    '--heads', '8', '--kv-heads', '8', '--ffn', '1376', '--ctx', '4096', '--vocab-from', model], { encoding: 'utf8' });
-  assert.equal(synth.status, 0, synth.stderr);
-  const srv = await startServer(slow);
-  servers.push(srv);
+  const srv = await slowServer();
   const slowClient = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  const lines = () => [...srv.log.matchAll(/request \d+: (\w+), \d+ prompt \+ (\d+) generated tokens/g)];
+  const before = lines().length;
   const controller = new AbortController();
   const stream = await slowClient.completions.create({
     model: 'slow', prompt: 'Once upon a time', max_tokens: 100000, seed: 5, stream: true, logit_bias: { 2: -100 },
@@ -227,12 +302,13 @@ test('a stream aborted mid-way is cancelled and its session freed', async () => 
   let health;
   for (let i = 0; i < 100; i++) {
     health = await (await fetch(`${srv.base}/health`)).json();
-    if (health.requests_running === 0 && health.requests_queued === 0) break;
+    if (health.requests_running === 0 && health.requests_queued === 0 && lines().length > before) break;
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.equal(health.requests_running, 0);
-  const m = /request \d+: (\w+), \d+ prompt \+ (\d+) generated tokens/.exec(srv.log);
-  assert.ok(m, srv.log);
+  // its log line (the tools test ran on this server before)
+  assert.equal(lines().length, before + 1, srv.log);
+  const m = lines().at(-1);
   assert.equal(m[1], 'cancelled');
   assert.ok(Number(m[2]) < 4000, `${m[2]} tokens generated`);
   const exited = new Promise((res) => srv.proc.on('exit', (code) => res(code)));
