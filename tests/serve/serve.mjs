@@ -1,10 +1,10 @@
 // serve.mjs — `vkagent serve` through the official `openai` npm client (and
 // plain fetch for what the client cannot send): chat, streams, completions,
 // models, health, json_schema answers validated by ajv, tool calls (their
-// arguments validated by ajv), the error statuses, a
-// stream aborted mid-way (its generation is cancelled), concurrent clients
-// with fixed seeds getting what they get alone, and SIGTERM finishing the
-// request in flight. The server listens on a free loopback port.
+// arguments validated by ajv), the error statuses, a full queue (503), a
+// stream aborted mid-way (its generation is cancelled), sixteen concurrent
+// clients with fixed seeds getting what they get alone, and SIGTERM
+// finishing the request in flight. The servers listen on free loopback ports.
 // usage: node serve.mjs VKAGENT_EXE MODEL.gguf
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,10 +34,10 @@ let server, base, client, tmp = null;
 
 // Starts a server on `modelPath` and waits for its "listening on" line, then
 // for /health 200 (503 before). Its stderr collects in srv.log.
-async function startServer(modelPath) {
+async function startServer(modelPath, parallel = 8, queue = 64) {
   const srv = { log: '' };
-  srv.proc = spawn(exe, ['serve', '-m', modelPath, '--port', '0', '--api-key', KEY, '--parallel', '4',
-    '--max-body', '65536', '--grace', '20'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  srv.proc = spawn(exe, ['serve', '-m', modelPath, '--port', '0', '--api-key', KEY, '--parallel', String(parallel),
+    '--queue', String(queue), '--max-body', '65536', '--grace', '20'], { stdio: ['ignore', 'ignore', 'pipe'] });
   srv.proc.stderr.setEncoding('utf8');
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${srv.log}`)), 20000);
@@ -89,7 +89,8 @@ function assertErrorShape(json) {
 
 // A server on a random-weight model with stories260K's tokenizer and a
 // 4096-token context (room for a tool list), slow enough that a generation
-// is still running when a client leaves. Made once, on first use.
+// is still running when a client leaves; 2 in parallel and 1 waiting. Made
+// once, on first use.
 let slow = null;
 async function slowServer() {
   if (slow) return slow;
@@ -98,7 +99,7 @@ async function slowServer() {
   const synth = spawnSync(exe, ['synth', '-o', path, '--preset', 'stories260K', '--dim', '512', '--layers', '8',
     '--heads', '8', '--kv-heads', '8', '--ffn', '1376', '--ctx', '4096', '--vocab-from', model], { encoding: 'utf8' });
   assert.equal(synth.status, 0, synth.stderr);
-  slow = await startServer(path);
+  slow = await startServer(path, 2, 1); // small, for the queue-full test
   servers.push(slow);
   return slow;
 }
@@ -281,6 +282,53 @@ test('tools: calls generated under their schemas, as tool_calls', async () => {
     (e) => e.status === 400 && e.param === 'tool_choice');
 });
 
+test('sixteen concurrent clients get what they get alone', async () => {
+  const subjects = ['A dog.', 'A bird in the tree.', 'The sea.', 'Lily and Tom play.', 'A big red ball.', 'The sun.',
+    'Mom and the cake.', 'A little fish.', 'The park.', 'A toy car.', 'Rain.', 'A cat and a dog.', 'The moon.',
+    'Ben was sad.', 'A tree.', 'The shop.'];
+  const jobs = subjects.map((content, i) => ({
+    model: MODEL, max_tokens: 40, seed: 100 + i, temperature: 0.9, messages: [{ role: 'user', content }],
+  }));
+  const alone = [];
+  for (const j of jobs) alone.push((await client.chat.completions.create(j)).choices[0].message.content);
+  // eight at once on the server (--parallel 8), the others queued; half of them streamed
+  const together = await Promise.all(jobs.map(async (j, i) => {
+    if (i % 2 === 0) return (await client.chat.completions.create(j)).choices[0].message.content;
+    let text = '';
+    for await (const c of await client.chat.completions.create({ ...j, stream: true })) text += c.choices[0]?.delta?.content ?? '';
+    return text;
+  }));
+  assert.deepEqual(together, alone);
+});
+
+test('a full queue answers 503', async () => {
+  const srv = await slowServer();
+  const c = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  const long = { model: 'slow', prompt: 'Once upon a time', max_tokens: 3000, logit_bias: { 2: -100 }, stream: true };
+  const controllers = [0, 1, 2].map(() => new AbortController());
+  const streams = await Promise.all(controllers.map((ctl, i) => c.completions.create({ ...long, seed: i }, { signal: ctl.signal })));
+  let health;
+  for (let i = 0; i < 200; i++) {
+    health = await (await fetch(`${srv.base}/health`)).json();
+    if (health.requests_running === 2 && health.requests_queued === 1) break;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  assert.deepEqual([health.requests_running, health.requests_queued], [2, 1]);
+  await assert.rejects(c.completions.create({ model: 'slow', prompt: 'x', max_tokens: 2 }), (e) => {
+    assert.equal(e.status, 503);
+    assert.equal(typeof e.error.message, 'string');
+    return true;
+  });
+  for (const ctl of controllers) ctl.abort();
+  await Promise.all(streams.map(async (st) => { try { for await (const x of st); } catch { /* aborted */ } })); // eslint-disable-line no-unused-vars
+  for (let i = 0; i < 200; i++) {
+    health = await (await fetch(`${srv.base}/health`)).json();
+    if (health.requests_running === 0 && health.requests_queued === 0) break;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  assert.deepEqual([health.requests_running, health.requests_queued], [0, 0]);
+});
+
 test('a stream aborted mid-way is cancelled and its session freed', async () => {
   const srv = await slowServer();
   const slowClient = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
@@ -314,22 +362,6 @@ test('a stream aborted mid-way is cancelled and its session freed', async () => 
   const exited = new Promise((res) => srv.proc.on('exit', (code) => res(code)));
   srv.proc.kill('SIGTERM');
   assert.equal(await exited, 0);
-});
-
-test('four concurrent clients get what they get alone', async () => {
-  const jobs = [0, 1, 2, 3].map((i) => ({
-    model: MODEL, max_tokens: 40, seed: 100 + i, temperature: 0.9,
-    messages: [{ role: 'user', content: ['A dog.', 'A bird in the tree.', 'The sea.', 'Lily and Tom play.'][i] }],
-  }));
-  const alone = [];
-  for (const j of jobs) alone.push((await client.chat.completions.create(j)).choices[0].message.content);
-  const together = await Promise.all(jobs.map(async (j, i) => {
-    if (i % 2 === 0) return (await client.chat.completions.create(j)).choices[0].message.content;
-    let text = '';
-    for await (const c of await client.chat.completions.create({ ...j, stream: true })) text += c.choices[0]?.delta?.content ?? '';
-    return text;
-  }));
-  assert.deepEqual(together, alone);
 });
 
 test('SIGTERM finishes the request in flight, then exits 0', async () => {
