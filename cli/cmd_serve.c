@@ -14,7 +14,7 @@
 static const char *const serve_help =
     "usage: vkagent serve [-m MODEL] [options]\n"
     "An OpenAI-compatible HTTP server: POST /v1/chat/completions, POST /v1/completions,\n"
-    "GET /v1/models, GET /health. Requests share batches through the scheduler.\n\n"
+    "GET /v1/models, GET /metrics, GET /health. Requests share batches through the scheduler.\n\n"
     "  -m, --model PATH      GGUF model (default: $VKAGENT_MODEL, models/ or ../shared)\n"
     "      --host ADDR       address to listen on (default 127.0.0.1: this machine only)\n"
     "      --port N          port (default 8080; 0 picks a free one, printed on stderr)\n"

@@ -29,6 +29,8 @@ typedef struct serve_job {
     vka_logit_bias *bias;
     double deadline;             /* cli_now() after which the worker cancels it */
     uint64_t id;                 /* the number in its answer's id, for the log */
+    double t_submit, t_last;     /* when it was queued, when its last token came */
+    uint32_t n_seen;             /* tokens generated at the last look */
     /* outputs, under the lock */
     char *text;                  /* emitted so far (stop strings excluded) */
     size_t len, cap;
@@ -43,6 +45,20 @@ typedef struct serve_job {
     vka_generator *gen;
     struct serve_job *next;
 } serve_job;
+
+#define SERVE_TTFT_BUCKETS 11
+#define SERVE_ITL_BUCKETS 10
+#define SERVE_N_STATUSES 8
+
+/* What GET /metrics reports (under serve_state.lock). */
+typedef struct serve_metrics {
+    uint64_t by_status[SERVE_N_STATUSES + 1]; /* 200, 400, 401, 404, 405, 413, 500, 503, other */
+    uint64_t prompt_tokens, generated_tokens;
+    uint64_t ttft[SERVE_TTFT_BUCKETS + 1], itl[SERVE_ITL_BUCKETS + 1]; /* per bucket, the last one +Inf */
+    double ttft_sum, itl_sum;
+    uint64_t ttft_count, itl_count;
+    uint32_t kv_blocks, kv_blocks_used;
+} serve_metrics;
 
 typedef struct serve_state {
     vka_model *model;            /* NULL while loading */
@@ -62,6 +78,7 @@ typedef struct serve_state {
     bool ready, stopping, worker_quit;
     uint64_t next_id;
     pthread_t worker;
+    serve_metrics metrics;
 } serve_state;
 
 /* serve_worker.c: the thread that owns the scheduler. */
@@ -126,6 +143,14 @@ char *serve_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id,
 /* The chunk of a finished job's tool calls (NULL when its text is none). */
 char *serve_tool_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id);
 const char *serve_finish_reason(vka_stop_reason reason);
+
+/* serve_metrics.c: counting (the observe calls under the lock) and the
+ * Prometheus text of GET /metrics (malloc'ed). */
+void serve_count_status(serve_state *s, int status);
+void serve_observe_ttft(serve_state *s, double seconds);
+/* `tokens` tokens that came `seconds` apart each. */
+void serve_observe_itl(serve_state *s, double seconds, uint64_t tokens);
+char *serve_metrics_text(serve_state *s);
 
 /* serve_http.c: the HTTP server (libmicrohttpd). */
 struct MHD_Daemon;

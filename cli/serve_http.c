@@ -36,8 +36,10 @@ typedef struct stream_ctx {
     bool started, over;
 } stream_ctx;
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *text, const char *type) {
+static enum MHD_Result send_text(serve_state *s, struct MHD_Connection *conn, unsigned status, char *text,
+                                 const char *type) {
     if (!text) return MHD_NO;
+    serve_count_status(s, (int)status);
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
@@ -49,14 +51,15 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
     return ok;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, const serve_error *e) {
-    return send_text(conn, (unsigned)e->status, serve_error_json(e), "application/json");
+static enum MHD_Result send_error(serve_state *s, struct MHD_Connection *conn, const serve_error *e) {
+    return send_text(s, conn, (unsigned)e->status, serve_error_json(e), "application/json");
 }
 
-static enum MHD_Result fail(struct MHD_Connection *conn, int status, const char *param, const char *message) {
+static enum MHD_Result fail(serve_state *s, struct MHD_Connection *conn, int status, const char *param,
+                            const char *message) {
     serve_error e;
     serve_error_set(&e, status, param, "%s", message);
-    return send_error(conn, &e);
+    return send_error(s, conn, &e);
 }
 
 /* The client closed its end (or the socket broke). */
@@ -248,6 +251,7 @@ static enum MHD_Result start_stream(serve_state *s, struct MHD_Connection *conn,
         stream_free(c);
         return MHD_NO;
     }
+    serve_count_status(s, MHD_HTTP_OK);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -260,23 +264,23 @@ static enum MHD_Result start_stream(serve_state *s, struct MHD_Connection *conn,
 static enum MHD_Result generate(serve_state *s, struct MHD_Connection *conn, serve_endpoint ep, conn_ctx *ctx) {
     serve_request req;
     serve_error err;
-    if (!serve_parse_request(s, ep, ctx->body ? ctx->body : "", ctx->len, &req, &err)) return send_error(conn, &err);
+    if (!serve_parse_request(s, ep, ctx->body ? ctx->body : "", ctx->len, &req, &err)) return send_error(s, conn, &err);
     pthread_mutex_lock(&s->lock);
     uint64_t id = ++s->next_id;
     pthread_mutex_unlock(&s->lock);
     req.job->id = id;
     if (!serve_submit(s, req.job)) {
         serve_job_free(req.job);
-        return fail(conn, 503, NULL, "the server is busy (its queue is full) or shutting down; retry later");
+        return fail(s, conn, 503, NULL, "the server is busy (its queue is full) or shutting down; retry later");
     }
     if (req.stream) return start_stream(s, conn, &req, id);
     enum MHD_Result ok = MHD_NO;
     if (wait_done(s, req.job, connection_fd(conn))) {
         if (req.job->status != VKA_OK) {
             job_error(&req, &err);
-            ok = send_error(conn, &err);
+            ok = send_error(s, conn, &err);
         } else {
-            ok = send_text(conn, MHD_HTTP_OK, serve_completion_json(s, &req, id), "application/json");
+            ok = send_text(s, conn, MHD_HTTP_OK, serve_completion_json(s, &req, id), "application/json");
         }
     }
     serve_job_free(req.job);
@@ -290,6 +294,7 @@ typedef struct route {
 static const route routes[] = {
     {"/health", "GET"},
     {"/v1/models", "GET"},
+    {"/metrics", "GET"},
     {"/v1/chat/completions", "POST"},
     {"/v1/completions", "POST"},
 };
@@ -302,22 +307,22 @@ static bool check_headers(serve_state *s, struct MHD_Connection *conn, const cha
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(url, routes[i].path) == 0) found = &routes[i];
     if (!found) {
-        *res = fail(conn, 404, NULL, "no such endpoint");
+        *res = fail(s, conn, 404, NULL, "no such endpoint");
         return true;
     }
     if (strcmp(method, found->method) != 0) {
         serve_error e;
         serve_error_set(&e, 405, NULL, "%s needs %s", url, found->method);
-        *res = send_error(conn, &e);
+        *res = send_error(s, conn, &e);
         return true;
     }
     if (strcmp(url, "/health") != 0 && !authorized(s, conn)) {
-        *res = fail(conn, 401, NULL, "a valid API key is needed (Authorization: Bearer KEY)");
+        *res = fail(s, conn, 401, NULL, "a valid API key is needed (Authorization: Bearer KEY)");
         return true;
     }
     const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtoull(length, NULL, 10) > s->max_body) {
-        *res = fail(conn, 413, NULL, "the request body is over the server's limit");
+        *res = fail(s, conn, 413, NULL, "the request body is over the server's limit");
         return true;
     }
     return false;
@@ -357,7 +362,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return ok ? MHD_YES : MHD_NO;
     }
     ctx->responded = true;
-    if (ctx->too_large) return fail(conn, 413, NULL, "the request body is over the server's limit");
+    if (ctx->too_large) return fail(s, conn, 413, NULL, "the request body is over the server's limit");
     pthread_mutex_lock(&s->lock);
     bool ready = s->ready && !s->stopping;
     char health[128];
@@ -365,9 +370,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
              ready ? "ok" : s->ready ? "stopping" : "loading", s->n_active, s->n_queued);
     pthread_mutex_unlock(&s->lock);
     if (strcmp(url, "/health") == 0)
-        return send_text(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, strdup(health), "application/json");
-    if (!ready) return fail(conn, 503, NULL, s->ready ? "the server is shutting down" : "the model is loading");
-    if (strcmp(url, "/v1/models") == 0) return send_text(conn, MHD_HTTP_OK, serve_models_json(s), "application/json");
+        return send_text(s, conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, strdup(health), "application/json");
+    if (!ready) return fail(s, conn, 503, NULL, s->ready ? "the server is shutting down" : "the model is loading");
+    if (strcmp(url, "/metrics") == 0)
+        return send_text(s, conn, MHD_HTTP_OK, serve_metrics_text(s), "text/plain; version=0.0.4");
+    if (strcmp(url, "/v1/models") == 0) return send_text(s, conn, MHD_HTTP_OK, serve_models_json(s), "application/json");
     return generate(s, conn, strcmp(url, "/v1/completions") == 0 ? SERVE_COMPLETION : SERVE_CHAT, ctx);
 }
 

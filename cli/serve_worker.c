@@ -40,6 +40,7 @@ bool serve_submit(serve_state *s, serve_job *job) {
     bool ok = !s->stopping && s->n_queued + s->n_active < s->parallel + s->queue_max;
     if (ok) {
         job->next = NULL;
+        job->t_submit = cli_now();
         if (s->queue_tail) s->queue_tail->next = job;
         else s->queue_head = job;
         s->queue_tail = job;
@@ -71,6 +72,8 @@ static void finish(serve_state *s, serve_job *job, vka_status st, const char *er
     vka_session_free(job->session);
     job->session = NULL;
     job->status = st;
+    s->metrics.prompt_tokens += job->n_prompt;
+    s->metrics.generated_tokens += job->n_generated;
     if (error) snprintf(job->error, sizeof job->error, "%s", error);
     job->done = true;
     /* One line per request: what ended it tells an operator (and the tests)
@@ -106,6 +109,16 @@ static void collect_text(serve_job *job) {
         serve_append(&job->text, &job->len, &job->cap, r->text + job->len, r->text_len - job->len);
 }
 
+/* The latencies of the tokens a step produced (under the lock). */
+static void time_tokens(serve_state *s, serve_job *job, double now) {
+    uint32_t n = vka_generator_result(job->gen)->n_generated;
+    if (n <= job->n_seen) return;
+    if (job->n_seen == 0) serve_observe_ttft(s, now - job->t_submit);
+    else serve_observe_itl(s, (now - job->t_last) / (double)(n - job->n_seen), n - job->n_seen);
+    job->t_last = now;
+    job->n_seen = n;
+}
+
 /* Moves queued jobs to the active list while there is room (under the lock).
  * Creating a session and a generator is quick: nothing is evaluated yet. */
 static void admit(serve_state *s) {
@@ -139,6 +152,7 @@ static void harvest(serve_state *s, vka_status step_status, const char *step_err
     while (*link) {
         serve_job *job = *link;
         collect_text(job);
+        time_tokens(s, job, now);
         if (job->cancel || now > job->deadline || s->worker_quit) vka_generator_cancel(job->gen);
         if (step_status != VKA_OK || vka_generator_done(job->gen)) {
             vka_status st = step_status != VKA_OK ? step_status : vka_generator_status(job->gen);
@@ -148,6 +162,11 @@ static void harvest(serve_state *s, vka_status step_status, const char *step_err
             continue;
         }
         link = &job->next;
+    }
+    vka_scheduler_stats stats;
+    if (vka_scheduler_get_stats(s->sched, &stats) == VKA_OK) {
+        s->metrics.kv_blocks = stats.n_blocks;
+        s->metrics.kv_blocks_used = stats.blocks_used;
     }
     pthread_cond_broadcast(&s->progress);
 }

@@ -1,6 +1,6 @@
 // serve.mjs — `vkagent serve` through the official `openai` npm client (and
 // plain fetch for what the client cannot send): chat, streams, completions,
-// models, health, json_schema answers validated by ajv, tool calls (their
+// models, health, metrics, json_schema answers validated by ajv, tool calls (their
 // arguments validated by ajv), the error statuses, a full queue (503), a
 // stream aborted mid-way (its generation is cancelled), sixteen concurrent
 // clients with fixed seeds getting what they get alone, and SIGTERM
@@ -215,6 +215,36 @@ test('error statuses', async () => {
   const big = await post('/v1/completions', JSON.stringify({ prompt: 'x'.repeat(70000) }));
   assert.equal(big.status, 413);
   assertErrorShape(big.json);
+});
+
+test('metrics in Prometheus text', async () => {
+  assert.equal((await fetch(`${base}/metrics`)).status, 401);
+  const r = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /^text\/plain/);
+  const values = new Map();
+  for (const line of (await r.text()).split('\n')) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[a-z_]+="[^"]*"\})?) (\S+)$/.exec(line);
+    assert.ok(m, `not a sample line: ${line}`);
+    assert.ok(!Number.isNaN(Number(m[2])), line);
+    values.set(m[1], Number(m[2]));
+  }
+  // what the tests before this one did
+  const status = (code) => values.get(`vkagent_requests_total{status="${code}"}`);
+  assert.ok(status(200) >= 10, `${status(200)} answers 200`);
+  for (const code of [400, 401, 404, 405, 413]) assert.ok(status(code) >= 1, `no ${code} counted`);
+  assert.ok(values.get('vkagent_generated_tokens_total') > 0);
+  assert.ok(values.get('vkagent_prompt_tokens_total') > 0);
+  assert.ok(values.get('vkagent_kv_blocks') > 0);
+  for (const h of ['vkagent_time_to_first_token_seconds', 'vkagent_inter_token_latency_seconds']) {
+    const buckets = [...values].filter(([k]) => k.startsWith(`${h}_bucket`)).map(([, v]) => v);
+    assert.ok(buckets.length > 2);
+    for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i] >= buckets[i - 1], `${h} buckets decrease`);
+    assert.equal(buckets.at(-1), values.get(`${h}_count`));
+    assert.ok(values.get(`${h}_count`) > 0);
+    assert.ok(values.get(`${h}_sum`) > 0);
+  }
 });
 
 test('tools: calls generated under their schemas, as tool_calls', async () => {
