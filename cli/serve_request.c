@@ -135,6 +135,7 @@ static bool parse_response_format(const cJSON *root, serve_job *job, serve_error
     if (strcmp(type->valuestring, "json_object") == 0) {
         job->json_schema = strdup("{\"type\": \"object\"}");
         job->gp.sampling.json_schema = job->json_schema;
+        if (!job->json_schema) serve_error_set(err, 500, NULL, "out of memory");
         return job->json_schema != NULL;
     }
     if (strcmp(type->valuestring, "json_schema") != 0) {
@@ -152,7 +153,10 @@ static bool parse_response_format(const cJSON *root, serve_job *job, serve_error
     bool strict = false;
     if (!get_bool(js, "strict", &strict, err)) return false;
     job->json_schema = cJSON_PrintUnformatted(schema);
-    if (!job->json_schema) return false;
+    if (!job->json_schema) {
+        serve_error_set(err, 500, NULL, "out of memory");
+        return false;
+    }
     job->gp.sampling.json_schema = job->json_schema;
     job->gp.sampling.json_schema_flags = strict ? VKA_JSON_SCHEMA_STRICT : 0;
     char *gbnf = NULL;

@@ -83,6 +83,7 @@ static bool build_grammar(serve_job *job, const cJSON *schema, bool strict, bool
     FILE *f = open_memstream(&job->grammar, &size);
     if (!f) {
         vka_free(gbnf);
+        serve_error_set(err, 500, NULL, "out of memory");
         return false;
     }
     fprintf(f, "%s\nvkagent-call ::= ", gbnf);
@@ -121,7 +122,10 @@ bool serve_parse_tools(const serve_state *s, const cJSON *root, serve_job *job, 
         serve_error_set(err, 400, "tool_choice", "'tool_choice' asks for a tool call but there are no 'tools'");
         return false;
     }
-    if (!(job->tools_json = cJSON_PrintUnformatted(tools))) return false;
+    if (!(job->tools_json = cJSON_PrintUnformatted(tools))) {
+        serve_error_set(err, 500, NULL, "out of memory");
+        return false;
+    }
     if (none) return true;
     if (job->gp.sampling.json_schema) {
         serve_error_set(err, 400, "response_format", "'response_format' cannot be combined with tool calls");
