@@ -13,6 +13,7 @@ const char *serve_finish_reason(vka_stop_reason reason) {
     switch (reason) {
     case VKA_STOP_MAX_TOKENS:
     case VKA_STOP_CONTEXT_FULL:
+    case VKA_STOP_CANCELLED: /* --timeout or the end of the grace period cut it */
         return "length";
     default:
         return "stop";
