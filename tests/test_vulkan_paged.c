@@ -304,9 +304,10 @@ Test(vulkan_ops, paged_tables_outside_the_cache) {
     vk_make(&kc, "k", VKA_TYPE_F16, kd, rows, VKA_USAGE_KV, NULL);
     vk_make(&vc, "v", VKA_TYPE_F16, kd, rows, VKA_USAGE_KV, NULL);
     vk_make(&canary, "canary", VKA_TYPE_F32, 4096, 1, VKA_USAGE_KV, canary_data);
-    vk_make(&q, "q", VKA_TYPE_F32, 2 * kd, n, VKA_USAGE_ACTIVATION, random_floats(2 * kd * n, 1.0f));
+    float *q_data = random_floats(2 * kd * n, 1.0f), *src_data = random_floats(kd * n, 1.0f);
+    vk_make(&q, "q", VKA_TYPE_F32, 2 * kd, n, VKA_USAGE_ACTIVATION, q_data);
     vk_make(&out, "out", VKA_TYPE_F32, 2 * kd, n, VKA_USAGE_ACTIVATION, NULL);
-    vk_make(&src, "src", VKA_TYPE_F32, kd, n, VKA_USAGE_ACTIVATION, random_floats(kd * n, 1.0f));
+    vk_make(&src, "src", VKA_TYPE_F32, kd, n, VKA_USAGE_ACTIVATION, src_data);
     vk_make(&lay, "layout", VKA_TYPE_I32, 9, 1, VKA_USAGE_INPUT, words);
     vka_tensor_view(&qh, &q, 0, n, kd); /* rows of one head */
     vka_node nodes[] = {
@@ -318,7 +319,7 @@ Test(vulkan_ops, paged_tables_outside_the_cache) {
     vk_run(nodes, 4, n, 0);
     float *c = read_back(vk, &canary);
     cr_expect_eq(memcmp(c, canary_data, 4096 * sizeof(float)), 0, "a hostile table wrote past the cache");
-    free(c), free(canary_data);
+    free(c), free(canary_data), free(q_data), free(src_data);
     vk_drop(&kc), vk_drop(&vc), vk_drop(&canary), vk_drop(&q), vk_drop(&out), vk_drop(&src), vk_drop(&lay);
     close_backends();
 }
