@@ -118,8 +118,15 @@ test('SIGTERM to a replica mid-run loses no request', async () => {
       }
     }
   };
+  // the signal goes while replica 1 reports a request running (each takes
+  // hundreds of milliseconds), so that there is something in flight to finish
+  const running = async () => {
+    const r = await fetch(`http://127.0.0.1:${base + 1}/health`).catch(() => null);
+    return r !== null && r.status === 200 && (await r.json()).requests_running > 0;
+  };
   const killer = (async () => {
     await sleep(1000);
+    for (let i = 0; i < 200 && !(await running()); i++) await sleep(5);
     process.kill(pid, 'SIGTERM');
     killedAt = Date.now();
   })();
