@@ -102,7 +102,8 @@ static void drain(serve_state *s, struct MHD_Daemon *d, long grace) {
     serve_http_quiesce(d);
     double until = cli_now() + (double)grace;
     pthread_mutex_lock(&s->lock);
-    while (serve_jobs_in_flight(s) > 0 && cli_now() < until) serve_wait_progress(s, 0.05);
+    /* the generations, then the last bytes of their answers */
+    while ((serve_jobs_in_flight(s) > 0 || s->n_answering > 0) && cli_now() < until) serve_wait_progress(s, 0.05);
     uint32_t left = serve_jobs_in_flight(s);
     pthread_mutex_unlock(&s->lock);
     if (left) fprintf(stderr, "vkagent serve: grace period over, cancelling %u request(s)\n", left);

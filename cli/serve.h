@@ -75,6 +75,7 @@ typedef struct serve_state {
     serve_job *queue_head, *queue_tail;
     serve_job *active;           /* admitted, being stepped */
     uint32_t n_queued, n_active;
+    uint32_t n_answering;        /* requests whose answer is not yet all sent (HTTP side) */
     bool ready, stopping, worker_quit;
     uint64_t next_id;
     pthread_t worker;

@@ -345,6 +345,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (!ctx) {
         if (!(ctx = calloc(1, sizeof *ctx))) return MHD_NO;
         *con_cls = ctx;
+        pthread_mutex_lock(&s->lock);
+        s->n_answering++;
+        pthread_mutex_unlock(&s->lock);
         enum MHD_Result res;
         if (check_headers(s, conn, url, method, &res)) {
             ctx->responded = true;
@@ -378,12 +381,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return generate(s, conn, strcmp(url, "/v1/completions") == 0 ? SERVE_COMPLETION : SERVE_CHAT, ctx);
 }
 
+/* A request's answer is sent (or its connection gone): a stop waits for this,
+ * not only for the generation, so that a stream ends with its last chunk. */
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode code) {
-    (void)cls, (void)conn, (void)code;
+    (void)conn, (void)code;
+    serve_state *s = cls;
     conn_ctx *ctx = *con_cls;
-    if (ctx) free(ctx->body);
+    if (!ctx) return;
+    free(ctx->body);
     free(ctx);
     *con_cls = NULL;
+    pthread_mutex_lock(&s->lock);
+    s->n_answering--;
+    pthread_cond_broadcast(&s->progress);
+    pthread_mutex_unlock(&s->lock);
 }
 
 struct MHD_Daemon *serve_http_start(serve_state *s, const char *host, uint16_t port, uint16_t *bound_port) {
