@@ -724,7 +724,7 @@ vka_status vka_chat_render(const vka_chat_render_params *params, const vka_chat_
     if (!params || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_chat_render: NULL argument");
     *out = NULL;
     VKA_TRY(validate_messages(msgs, n));
-    vka_chat_family family;
+    vka_chat_family family = VKA_CHAT_CHATML; /* set below on every path; -O3 cannot see it through VKA_TRY */
     const char *tmpl = params->template_text;
     if (params->family) {
         VKA_TRY(vka_chat_family_from_name(params->family, &family));
