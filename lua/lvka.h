@@ -64,6 +64,10 @@ void lvka_check_table(lua_State *L, int arg, int pos, const char *fn, const char
 /* Raises "fn: vka_last_error()". */
 int lvka_fail(lua_State *L, const char *fn);
 
+/* Registers the metatable `name` once: `methods` as its __index, and the
+ * metamethods (__gc, __close, __tostring, ...) of a NULL-terminated list. */
+void lvka_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *metamethods);
+
 /* ---------------------------------------------------------------- options */
 
 /* An options table at `idx` (nil allowed); keys outside `allowed`

@@ -168,17 +168,11 @@ void lvka_open_scheduler(lua_State *L) {
         {"close", l_close},
         {NULL, NULL},
     };
-    if (!luaL_newmetatable(L, LVKA_SCHEDULER_MT)) {
-        lua_pop(L, 1);
-        return;
-    }
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    static const luaL_Reg metamethods[] = {
+        {"__gc", l_close},
+        {"__close", l_close},
+        {"__tostring", l_tostring},
+        {NULL, NULL},
+    };
+    lvka_new_class(L, LVKA_SCHEDULER_MT, methods, metamethods);
 }

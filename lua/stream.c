@@ -236,17 +236,11 @@ void lvka_open_stream(lua_State *L) {
         {"close", l_close},
         {NULL, NULL},
     };
-    if (!luaL_newmetatable(L, LVKA_STREAM_MT)) {
-        lua_pop(L, 1);
-        return;
-    }
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_call);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
+    static const luaL_Reg metamethods[] = {
+        {"__call", l_call},
+        {"__gc", l_gc},
+        {"__close", l_close},
+        {NULL, NULL},
+    };
+    lvka_new_class(L, LVKA_STREAM_MT, methods, metamethods);
 }

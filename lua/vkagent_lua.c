@@ -12,6 +12,18 @@
 #define VKA_SOURCE_DIR ""
 #endif
 
+void lvka_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *metamethods) {
+    if (!luaL_newmetatable(L, name)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    luaL_setfuncs(L, metamethods, 0);
+    lua_pop(L, 1);
+}
+
 int lvka_fail(lua_State *L, const char *fn) {
     return luaL_error(L, "%s: %s", fn, vka_last_error());
 }

@@ -194,18 +194,9 @@ void vka_seq_register(vka_session *s) {
 
 /* ------------------------------------------------------------ rows by position */
 
-typedef vka_status (*rows_fn)(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *buf);
-
-static vka_status rows_get(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *buf) {
-    return vka_kv_rows_get(pool, layer, v, row, n, buf);
-}
-
-static vka_status rows_set(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *buf) {
-    return vka_kv_rows_set(pool, layer, v, row, n, buf);
-}
-
 /* Positions pos..pos+n-1, a block's run at a time. */
-static vka_status each_run(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, char *buf, rows_fn fn) {
+static vka_status each_run(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, char *out,
+                           const char *in) {
     vka_kv_pool *pool = &s->sched->pool;
     size_t row_bytes = (v ? pool->v : pool->k)[layer].row_bytes;
     if (n && (pos + n - 1) / VKA_KV_BLOCK >= s->n_blocks)
@@ -214,8 +205,10 @@ static vka_status each_run(vka_session *s, uint32_t layer, bool v, uint32_t pos,
     while (n > 0) {
         uint32_t run = VKA_KV_BLOCK - pos % VKA_KV_BLOCK;
         if (run > n) run = n;
-        VKA_TRY(fn(pool, layer, v, vka_seq_row(s, pos), run, buf));
-        buf += row_bytes * run;
+        uint32_t row = vka_seq_row(s, pos);
+        VKA_TRY(out ? vka_kv_rows_get(pool, layer, v, row, run, out) : vka_kv_rows_set(pool, layer, v, row, run, in));
+        if (out) out += row_bytes * run;
+        else in += row_bytes * run;
         pos += run;
         n -= run;
     }
@@ -223,9 +216,9 @@ static vka_status each_run(vka_session *s, uint32_t layer, bool v, uint32_t pos,
 }
 
 vka_status vka_seq_rows_get(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, void *out) {
-    return each_run(s, layer, v, pos, n, out, rows_get);
+    return each_run(s, layer, v, pos, n, out, NULL);
 }
 
 vka_status vka_seq_rows_set(vka_session *s, uint32_t layer, bool v, uint32_t pos, uint32_t n, const void *in) {
-    return each_run(s, layer, v, pos, n, (char *)(uintptr_t)in, rows_set);
+    return each_run(s, layer, v, pos, n, NULL, in);
 }

@@ -241,13 +241,19 @@ static vka_status graph_for(vka_scheduler *sc, uint32_t n, uint32_t n_out, vka_f
     return VKA_OK;
 }
 
-/* Fills the ids, the layout (positions, table starts, tables) and the output rows. */
+/* Blocks of the entry's table that its tokens reach. */
+static uint32_t entry_blocks(const vka_batch_entry *e) {
+    return (e->s->n_evaluated + e->n + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK;
+}
+
+/* Fills the ids, the layout (positions, table starts, tables) and the
+ * output rows; returns the layout's words in use. */
 static uint32_t fill_inputs(vka_scheduler *sc, const vka_batch_entry *e, uint32_t n_entries, uint32_t n) {
     int32_t *layout = sc->layout_host;
     uint32_t t = 0, words = 2 * n, n_out = 0;
     for (uint32_t i = 0; i < n_entries; i++) {
         const vka_session *s = e[i].s;
-        uint32_t table = words, blocks = (s->n_evaluated + e[i].n + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK;
+        uint32_t table = words, blocks = entry_blocks(&e[i]);
         memcpy(layout + words, s->blocks, blocks * sizeof *s->blocks);
         words += blocks;
         for (uint32_t j = 0; j < e[i].n; j++, t++) {
@@ -257,7 +263,7 @@ static uint32_t fill_inputs(vka_scheduler *sc, const vka_batch_entry *e, uint32_
             if (e[i].all_rows || (e[i].last_row && j == e[i].n - 1)) sc->out_host[n_out++] = (int32_t)t;
         }
     }
-    return n_out;
+    return words;
 }
 
 static vka_status check_batch(const vka_scheduler *sc, const vka_batch_entry *e, uint32_t n_entries, uint32_t *n,
@@ -266,12 +272,11 @@ static vka_status check_batch(const vka_scheduler *sc, const vka_batch_entry *e,
     uint64_t words = 0;
     for (uint32_t i = 0; i < n_entries; i++) {
         const vka_session *s = e[i].s;
-        if (e[i].n == 0 || s->n_evaluated + e[i].n > s->n_past ||
-            (s->n_evaluated + e[i].n + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK > s->n_blocks)
+        if (e[i].n == 0 || s->n_evaluated + e[i].n > s->n_past || entry_blocks(&e[i]) > s->n_blocks)
             return vka_fail(VKA_ERR_INTERNAL, "batch entry %u is not prepared", i);
         *n += e[i].n;
         *n_out += e[i].all_rows ? e[i].n : e[i].last_row ? 1 : 0;
-        words += (s->n_evaluated + e[i].n + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK;
+        words += entry_blocks(&e[i]);
     }
     if (*n > sc->n_batch || n_entries > sc->n_seq_max || *n_out > sc->n_logit_rows ||
         words + 2ull * *n > sc->layout_words)
@@ -312,10 +317,8 @@ vka_status vka_sched_run(vka_scheduler *sc, vka_batch_entry *e, uint32_t n_entri
     uint32_t n, n_out;
     VKA_TRY(check_batch(sc, e, n_entries, &n, &n_out));
     VKA_TRY(vka_sched_fetch_logits(sc)); /* a session's logits on the device are about to be overwritten */
-    fill_inputs(sc, e, n_entries, n);
+    uint32_t words = fill_inputs(sc, e, n_entries, n);
     vka_backend *b = sc->model->backend;
-    uint32_t words = 2 * n;
-    for (uint32_t i = 0; i < n_entries; i++) words += (e[i].s->n_evaluated + e[i].n + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK;
     VKA_TRY(b->ops->tensor_set(b, &sc->act.ids, sc->ids_host, 0, n * sizeof(int32_t)));
     VKA_TRY(b->ops->tensor_set(b, &sc->act.layout, sc->layout_host, 0, words * sizeof(int32_t)));
     if (n_out) VKA_TRY(b->ops->tensor_set(b, &sc->act.out_ids, sc->out_host, 0, n_out * sizeof(int32_t)));
