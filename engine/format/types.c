@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/types.h"
+#include "format/types_iq4.h"
 #include "format/types_kquants.h"
 
 /* Byte identity with llama.cpp needs every multiply and add rounded on its
@@ -286,8 +287,8 @@ static const vka_type_traits traits[VKA_TYPE_COUNT] = {
     T(VKA_TYPE_Q5_1, "q5_1", 32, 24, q5_1_to_f32, q5_1_from_f32),
     T(VKA_TYPE_Q8_0, "q8_0", 32, 34, q8_0_to_f32, q8_0_from_f32),
     T(VKA_TYPE_Q8_1, "q8_1", 32, 36, NULL, NULL),
-    T(VKA_TYPE_Q2_K, "q2_K", 256, 84, vka_q2_k_to_f32, NULL),
-    T(VKA_TYPE_Q3_K, "q3_K", 256, 110, vka_q3_k_to_f32, NULL),
+    T(VKA_TYPE_Q2_K, "q2_K", 256, 84, vka_q2_k_to_f32, vka_q2_k_from_f32),
+    T(VKA_TYPE_Q3_K, "q3_K", 256, 110, vka_q3_k_to_f32, vka_q3_k_from_f32),
     T(VKA_TYPE_Q4_K, "q4_K", 256, 144, vka_q4_k_to_f32, vka_q4_k_from_f32),
     T(VKA_TYPE_Q5_K, "q5_K", 256, 176, vka_q5_k_to_f32, vka_q5_k_from_f32),
     T(VKA_TYPE_Q6_K, "q6_K", 256, 210, vka_q6_k_to_f32, vka_q6_k_from_f32),
@@ -296,10 +297,10 @@ static const vka_type_traits traits[VKA_TYPE_COUNT] = {
     T(VKA_TYPE_IQ2_XS, "iq2_xs", 256, 74, NULL, NULL),
     T(VKA_TYPE_IQ3_XXS, "iq3_xxs", 256, 98, NULL, NULL),
     T(VKA_TYPE_IQ1_S, "iq1_s", 256, 50, NULL, NULL),
-    T(VKA_TYPE_IQ4_NL, "iq4_nl", 32, 18, NULL, NULL),
+    T(VKA_TYPE_IQ4_NL, "iq4_nl", 32, 18, vka_iq4_nl_to_f32, vka_iq4_nl_from_f32),
     T(VKA_TYPE_IQ3_S, "iq3_s", 256, 110, NULL, NULL),
     T(VKA_TYPE_IQ2_S, "iq2_s", 256, 82, NULL, NULL),
-    T(VKA_TYPE_IQ4_XS, "iq4_xs", 256, 136, NULL, NULL),
+    T(VKA_TYPE_IQ4_XS, "iq4_xs", 256, 136, vka_iq4_xs_to_f32, vka_iq4_xs_from_f32),
     T(VKA_TYPE_I8, "i8", 1, 1, NULL, NULL),
     T(VKA_TYPE_I16, "i16", 1, 2, NULL, NULL),
     T(VKA_TYPE_I32, "i32", 1, 4, NULL, NULL),
@@ -323,6 +324,8 @@ _Static_assert(sizeof(vka_block_q3_k) == 110, "q3_K block layout");
 _Static_assert(sizeof(vka_block_q4_k) == 144, "q4_K block layout");
 _Static_assert(sizeof(vka_block_q5_k) == 176, "q5_K block layout");
 _Static_assert(sizeof(vka_block_q6_k) == 210, "q6_K block layout");
+_Static_assert(sizeof(vka_block_iq4_nl) == 18, "iq4_nl block layout");
+_Static_assert(sizeof(vka_block_iq4_xs) == 136, "iq4_xs block layout");
 
 const vka_type_traits *vka_type_get_traits(uint32_t type) {
     if (type >= VKA_TYPE_COUNT || !traits[type].name) return NULL;
@@ -337,11 +340,12 @@ const char *vka_type_name(uint32_t type) {
 /* The weight types the forward pass runs (F32 also for norms and biases).
  * Q4_1, Q5_0 and Q5_1 are in: llama-quantize writes Q5_0/Q5_1 for the rows
  * of a Q4_K/Q5_K mix that are not whole super-blocks (Qwen2.5-0.5B's 896,
- * SmolLM's 576). Q2_K and Q3_K dequantize (for tools) but are left out: the
- * GPU path has no shaders for them. */
+ * SmolLM's 576). A backend may still refuse a type it has no kernels for
+ * (the Vulkan one says so when it loads the weights). */
 static const vka_type supported[] = {
-    VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0, VKA_TYPE_Q4_1,
-    VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K,
+    VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0,   VKA_TYPE_Q4_1,   VKA_TYPE_Q5_0,
+    VKA_TYPE_Q5_1, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K,   VKA_TYPE_Q6_K,   VKA_TYPE_IQ4_NL,
+    VKA_TYPE_IQ4_XS,
 };
 
 bool vka_type_is_supported(uint32_t type) {

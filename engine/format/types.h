@@ -55,6 +55,7 @@ typedef enum vka_type {
 #define VKA_QK8_0 32
 #define VKA_QK_K 256
 #define VKA_K_SCALE_SIZE 12
+#define VKA_QK4_NL 32
 
 /* x = d * (nibble - 8); byte j holds value j (low nibble) and j + 16 (high) */
 typedef struct { uint16_t d; uint8_t qs[VKA_QK4_0 / 2]; } vka_block_q4_0;                  /* 18 bytes */
@@ -97,6 +98,21 @@ typedef struct {                        /* 210 bytes: 16 sub-blocks of 16, x = d
     int8_t scales[VKA_QK_K / 16];       /* 16 int8 scales */
     uint16_t d;                         /* f16 super-block scale */
 } vka_block_q6_k;
+
+/* IQ4: 4-bit codes index the non-linear code book vka_iq4nl_values. */
+typedef struct {                        /* 18 bytes: x = d * T[code] */
+    uint16_t d;                         /* f16 scale */
+    uint8_t qs[VKA_QK4_NL / 2];         /* byte j: value j (low nibble), value j + 16 (high) */
+} vka_block_iq4_nl;
+typedef struct {                        /* 136 bytes: 8 sub-blocks of 32, x = d*(ls-32)*T[code] */
+    uint16_t d;                         /* f16 super-block scale */
+    uint16_t scales_h;                  /* bits 2ib..2ib+1: top 2 bits of sub-block ib's 6-bit ls */
+    uint8_t scales_l[VKA_QK_K / 64];    /* low 4 bits of ls: ib even low nibble of byte ib/2, odd high */
+    uint8_t qs[VKA_QK_K / 2];           /* sub-block ib: bytes 16ib.. as an IQ4_NL block's qs */
+} vka_block_iq4_xs;
+
+/* The IQ4 code book (ggml's kvalues_iq4nl): code c decodes to vka_iq4nl_values[c]. */
+extern const int8_t vka_iq4nl_values[16];
 
 typedef struct vka_type_traits {
     const char *name;        /* ggml's name, e.g. "q4_0"; NULL for a removed number */

@@ -1,6 +1,7 @@
 /* types_kquants.c — ggml's K-quant formats: 256-value super-blocks of 16 or
  * 32-value sub-blocks whose scales (and mins) are themselves quantized. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "format/types.h"
@@ -136,10 +137,11 @@ static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi :
  * minimizing the weighted squared error: starting from the min/max fit, it
  * tries nstep + 1 inverse scales (nmax + rmin + rdelta*k)/(max - min),
  * solving the weighted least-squares scale and offset for each rounding and
- * keeping the best (llama.cpp's make_qkx2_quants). Note that a better fit
- * moves `lo`, which later candidates use. Returns the scale. */
+ * keeping the best (llama.cpp's make_qkx2_quants). Errors are squared, or
+ * absolute with `mad` (Q2_K). Note that a better fit moves `lo`, which later
+ * candidates use. Returns the scale. */
 static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *the_min,
-                           uint8_t *Laux, float rmin, float rdelta, int nstep) {
+                           uint8_t *Laux, float rmin, float rdelta, int nstep, bool mad) {
     float lo = x[0], hi = x[0];
     float sum_w = w[0];
     float sum_x = sum_w * x[0];
@@ -162,7 +164,7 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
         float t = iscale * (x[i] - lo);
         L[i] = (uint8_t)clamp_int(round_even(t), 0, nmax);
         float diff = scale * (float)L[i] + lo - x[i];
-        diff = diff * diff;
+        diff = mad ? fabsf(diff) : diff * diff;
         best_error += w[i] * diff;
     }
     for (int k = 0; k <= nstep; k++) {
@@ -188,7 +190,7 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
         float err = 0;
         for (int i = 0; i < n; i++) {
             float diff = this_scale * (float)Laux[i] + this_min - x[i];
-            diff = diff * diff;
+            diff = mad ? fabsf(diff) : diff * diff;
             err += w[i] * diff;
         }
         if (err < best_error) {
@@ -285,7 +287,7 @@ static void k4_quantize_block(const float *x, int nmax, float rmin, float rdelta
         for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
         float av_x = sqrtf(sum_x2 / 32.0f);
         for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-        scales[j] = fit_scale_min(32, nmax, xs, w, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
+        scales[j] = fit_scale_min(32, nmax, xs, w, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep, false);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -386,5 +388,155 @@ void vka_q6_k_from_f32(const float *src, void *dst, int64_t n) {
                 qh[l] = (uint8_t)(Lh[l] >> 4 | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 | (Lh[l + 96] >> 4) << 6);
             }
         }
+    }
+}
+
+/* Packs 256 2-bit codes the way vka_q2_k_to_f32 reads them: per half of 128,
+ * byte l holds values l, l + 32, l + 64, l + 96 in bits 0-1, 2-3, 4-5, 6-7. */
+static void k2_pack_codes(const uint8_t L[VKA_QK_K], uint8_t qs[VKA_QK_K / 4]) {
+    for (int half = 0; half < 2; half++) {
+        const uint8_t *Lh = L + 128 * half;
+        for (int l = 0; l < 32; l++)
+            qs[32 * half + l] = (uint8_t)(Lh[l] | Lh[l + 32] << 2 | Lh[l + 64] << 4 | Lh[l + 96] << 6);
+    }
+}
+
+/* Q2_K: per 16-value sub-block a scale/min fit with codes 0..3 (weights |x|,
+ * absolute errors), then scales and mins each quantized to 4 bits against
+ * f16 d = max_scale/15, dmin = max_min/15, then every value requantized
+ * against the stored scales (llama.cpp's quantize_row_q2_K_ref). */
+void vka_q2_k_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q2_k *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK_K; i++, src += VKA_QK_K) {
+        uint8_t L[VKA_QK_K], Laux[16];
+        float w[16], scales[16], mins[16];
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 16; j++) {
+            for (int l = 0; l < 16; l++) w[l] = fabsf(src[16 * j + l]);
+            scales[j] = fit_scale_min(16, 3, src + 16 * j, w, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+            if (scales[j] > max_scale) max_scale = scales[j];
+            if (mins[j] > max_min) max_min = mins[j];
+        }
+        memset(b[i].scales, 0, sizeof b[i].scales);
+        b[i].d = b[i].dmin = vka_f32_to_f16(0.0f);
+        /* llama.cpp stores the low byte of each rounded value (low nibble for
+         * the scale, shifted into the high nibble for the min) */
+        if (max_scale > 0) {
+            float iscale = 15.0f / max_scale;
+            for (int j = 0; j < 16; j++) b[i].scales[j] = (uint8_t)(round_even(iscale * scales[j]) & 0xff);
+            b[i].d = vka_f32_to_f16(max_scale / 15.0f);
+        }
+        if (max_min > 0) {
+            float iscale = 15.0f / max_min;
+            for (int j = 0; j < 16; j++) b[i].scales[j] |= (uint8_t)(((unsigned)round_even(iscale * mins[j]) << 4) & 0xff);
+            b[i].dmin = vka_f32_to_f16(max_min / 15.0f);
+        }
+        const float d = vka_f16_to_f32(b[i].d), dmin = vka_f16_to_f32(b[i].dmin);
+        for (int j = 0; j < 16; j++) {
+            const float dl = d * (float)(b[i].scales[j] & 0x0f);
+            if (dl == 0) continue;   /* keep the fit's codes, as llama.cpp does */
+            const float ml = dmin * (float)(b[i].scales[j] >> 4);
+            for (int l = 0; l < 16; l++) {
+                float t = (src[16 * j + l] + ml) / dl;
+                L[16 * j + l] = (uint8_t)clamp_int(round_even(t), 0, 3);
+            }
+        }
+        k2_pack_codes(L, b[i].qs);
+    }
+}
+
+/* Fits 16 values x[i] ≈ scale * L[i], L in -4..3, weighting errors by x^2:
+ * the value of largest magnitude sets the first scale, then up to 5 passes
+ * move single codes while that improves the least-squares fit (llama.cpp's
+ * make_q3_quants with do_rmse). L gets the codes + 4; returns the scale. */
+static float fit_q3(const float *x, int8_t *L) {
+    float max = 0, amax = 0;
+    for (int i = 0; i < 16; i++) {
+        float ax = fabsf(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < 1e-15f) {
+        memset(L, 0, 16);
+        return 0.0f;
+    }
+    float iscale = -4.0f / max;
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < 16; i++) {
+        int l = clamp_int(round_even(iscale * x[i]), -4, 3);
+        L[i] = (int8_t)l;
+        float w = x[i] * x[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    for (int pass = 0; pass < 5; pass++) {
+        int changed = 0;
+        for (int i = 0; i < 16; i++) {
+            float w = x[i] * x[i];
+            float slx = sumlx - w * x[i] * (float)L[i];
+            if (!(slx > 0)) continue;
+            float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+            int l = clamp_int(round_even(x[i] * sl2 / slx), -4, 3);
+            if (l == L[i]) continue;
+            slx += w * x[i] * (float)l;
+            sl2 += w * (float)l * (float)l;
+            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                L[i] = (int8_t)l;
+                sumlx = slx;
+                suml2 = sl2;
+                changed++;
+            }
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < 16; i++) L[i] = (int8_t)(L[i] + 4);
+    return suml2 > 0 ? sumlx / suml2 : 0.0f;
+}
+
+/* Q3_K: per 16-value sub-block fit_q3, then the 16 scales as 6-bit values
+ * (bias 32) against d = max_scale / -32 (the scale of largest magnitude,
+ * with its sign, maps to -32), then every value requantized against the
+ * stored scales; the third bit of each code goes to hmask
+ * (llama.cpp's quantize_row_q3_K_ref). */
+void vka_q3_k_from_f32(const float *src, void *dst, int64_t n) {
+    vka_block_q3_k *b = dst;
+    for (int64_t i = 0; i < n / VKA_QK_K; i++, src += VKA_QK_K) {
+        int8_t L[VKA_QK_K];
+        float scales[16];
+        float max_scale = 0, amax = 0;
+        for (int j = 0; j < 16; j++) {
+            scales[j] = fit_q3(src + 16 * j, L + 16 * j);
+            if (fabsf(scales[j]) > amax) {
+                amax = fabsf(scales[j]);
+                max_scale = scales[j];
+            }
+        }
+        memset(b[i].scales, 0, sizeof b[i].scales);
+        b[i].d = vka_f32_to_f16(0.0f);
+        if (max_scale != 0) {
+            float iscale = -32.0f / max_scale;
+            for (int j = 0; j < 16; j++) {
+                int l = clamp_int(round_even(iscale * scales[j]), -32, 31) + 32;
+                if (j < 8) b[i].scales[j] = (uint8_t)(l & 0x0f);
+                else b[i].scales[j - 8] |= (uint8_t)((l & 0x0f) << 4);
+                b[i].scales[8 + j % 4] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+            }
+            b[i].d = vka_f32_to_f16(1 / iscale);
+        }
+        const float d = vka_f16_to_f32(b[i].d);
+        for (int j = 0; j < 16; j++) {
+            const float dl = d * (float)k3_scale(b[i].scales, j);
+            if (dl == 0) continue;   /* keep the fit's codes, as llama.cpp does */
+            for (int l = 0; l < 16; l++) L[16 * j + l] = (int8_t)(clamp_int(round_even(src[16 * j + l] / dl), -4, 3) + 4);
+        }
+        uint8_t low[VKA_QK_K];
+        memset(b[i].hmask, 0, sizeof b[i].hmask);
+        for (int v = 0; v < VKA_QK_K; v++) {
+            if (L[v] > 3) b[i].hmask[v % 32] |= (uint8_t)(1u << (v / 32));
+            low[v] = (uint8_t)(L[v] & 3);
+        }
+        k2_pack_codes(low, b[i].qs);
     }
 }
