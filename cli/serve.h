@@ -11,11 +11,15 @@
 
 #include "vkagent.h"
 
-/* One generation. The HTTP thread fills the inputs and submits it; the worker
- * owns `session` and `gen` and appends to the outputs under serve_state.lock;
- * the HTTP thread frees the job once `done` is set. */
+/* One generation: one choice of a request. The HTTP thread fills the inputs
+ * and submits it; the worker owns `session` and `gen` and appends to the
+ * outputs under serve_state.lock; the HTTP thread frees the job once `done`
+ * is set. The other choices of a request (n > 1) share the first one's
+ * inputs: their `leader` points to it, and only the leader frees them. */
 typedef struct serve_job {
     /* inputs (read-only once submitted) */
+    struct serve_job *leader;    /* the request's first choice, or NULL for that one */
+    uint32_t index;              /* the choice's index */
     int32_t *ids;                /* the prompt's tokens */
     size_t n_ids;
     vka_generate_params gp;      /* its strings point into the fields below */
@@ -58,6 +62,7 @@ typedef struct serve_metrics {
     double ttft_sum, itl_sum;
     uint64_t ttft_count, itl_count;
     uint32_t kv_blocks, kv_blocks_used;
+    uint64_t prefix_tokens;      /* prompt tokens found in the KV pool instead of computed */
 } serve_metrics;
 
 typedef struct serve_state {
@@ -82,14 +87,19 @@ typedef struct serve_state {
     serve_metrics metrics;
 } serve_state;
 
+struct serve_request;
+
 /* serve_worker.c: the thread that owns the scheduler. */
 int serve_worker_start(serve_state *s);
 /* Makes the worker finish what it has and return; joins it. */
 void serve_worker_stop(serve_state *s);
-/* Queues a job; false when the queue is full or the server is stopping (503). */
-bool serve_submit(serve_state *s, serve_job *job);
-/* Asks for a job's end (the client left); the worker cancels its generator. */
-void serve_cancel(serve_state *s, serve_job *job);
+/* Queues the request's choices together; false when the queue has no room
+ * for all of them or the server is stopping (503). */
+bool serve_submit(serve_state *s, struct serve_request *r);
+/* Asks for the end of every choice (the client left); the worker cancels their generators. */
+void serve_cancel(serve_state *s, struct serve_request *r);
+/* Every choice is done (under the lock). */
+bool serve_request_done(const struct serve_request *r);
 /* Waits up to `seconds` for a change of any job (call with the lock held). */
 void serve_wait_progress(serve_state *s, double seconds);
 void serve_job_free(serve_job *job);
@@ -112,38 +122,91 @@ void serve_error_set(serve_error *e, int status, const char *param, const char *
 
 typedef enum serve_endpoint { SERVE_CHAT, SERVE_COMPLETION } serve_endpoint;
 
-/* serve_request.c: an OpenAI request turned into a job. */
+/* Most choices (`n`) in one request. */
+#define SERVE_MAX_N 16
+
+/* serve_request.c: an OpenAI request turned into jobs, one per choice. */
 typedef struct serve_request {
     serve_endpoint endpoint;
     bool stream, include_usage;
-    serve_job *job;
+    serve_job *job;              /* the first choice (choice[0]) */
+    serve_job *choice[SERVE_MAX_N];
+    uint32_t n;                  /* choices */
 } serve_request;
+
+/* Frees every choice of the request (the leader last). */
+void serve_request_free(serve_request *r);
 
 /* Parses and validates a request body; false with *err set (the job is then
  * freed). */
 bool serve_parse_request(serve_state *s, serve_endpoint ep, const char *body, size_t len, serve_request *out,
                          serve_error *err);
 
-/* serve_tools.c: tools and tool_choice into the job (the tools for the
- * template, the grammar of a call); false with *err set. */
+/* serve_tools.c: tools, tool_choice and parallel_tool_calls into the job
+ * (the tools for the template, the grammar of the calls); false with *err set. */
 struct cJSON;
 bool serve_parse_tools(const serve_state *s, const struct cJSON *root, serve_job *job, serve_error *err);
-/* A finished job's text read as OpenAI tool_calls, or NULL when it is not a call. */
-struct cJSON *serve_tool_calls(const serve_job *job, uint64_t id);
+
+/* A tool call found in a job's text: offsets into the text. */
+typedef struct serve_call {
+    size_t name_at, name_len;    /* the name's JSON string, quotes included; name_len 0 until it is whole */
+    size_t args_at, args_len;    /* the arguments' JSON text so far; args_len 0 until it begins */
+    bool args_done;              /* the arguments' value is whole */
+    bool closed;                 /* the call's syntax is whole (its closing tag written) */
+} serve_call;
+
+/* A job's text read as content, then tool calls. */
+typedef struct serve_scan {
+    size_t content_end;          /* the content is text[0, content_end) */
+    serve_call *calls;           /* malloc'ed (free it), n_calls of them */
+    size_t n_calls;
+} serve_scan;
+
+/* Reads a job's text so far. final: the generation has ended. Before the
+ * end, content_end stops before what may still turn out to be the start of
+ * a call (and the whitespace before it), so that what it covers never
+ * changes; at the end it covers the whole text when there is no call. The
+ * content before calls loses its trailing whitespace. False when memory
+ * ran out. */
+bool serve_scan_text(const serve_job *job, bool final, serve_scan *out);
+/* A call's id: distinct over the calls of every choice of every request. */
+void serve_call_id(const serve_job *job, size_t call, char *buf, size_t size);
+/* The name of a call (malloc'ed), NULL when memory ran out. */
+char *serve_call_name(const serve_job *job, const serve_call *call);
+/* A finished job's calls as OpenAI tool_calls (NULL when none). */
+struct cJSON *serve_tool_calls(const serve_job *job, const serve_scan *scan);
 
 /* serve_response.c: the JSON of the answers (malloc'ed text). */
 char *serve_error_json(const serve_error *e);
 char *serve_models_json(const serve_state *s);
-/* The whole answer of a finished job. */
+/* The whole answer of a request whose choices are all finished. */
 char *serve_completion_json(const serve_state *s, const serve_request *r, uint64_t id);
-/* A streamed chunk: `delta` text (may be NULL), the role on the first chunk,
- * the finish reason on the last; usage_only: the chunk with choices [] and the
- * usage. Returned as "data: {...}\n\n". */
-char *serve_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id, const char *delta, size_t len,
-                      bool first, bool last, bool usage_only);
-/* The chunk of a finished job's tool calls (NULL when its text is none). */
-char *serve_tool_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id);
+
+/* Where a stream is, for each choice. */
+typedef struct serve_stream_choice {
+    size_t sent;                 /* bytes of content sent */
+    size_t calls_started;        /* calls whose first chunk (id, name) went */
+    size_t args_sent;            /* bytes of the arguments of call calls_started - 1 sent */
+    bool started, finished;      /* the role chunk went; the finish chunk went */
+} serve_stream_choice;
+
+typedef struct serve_stream {
+    serve_stream_choice choice[SERVE_MAX_N];
+    bool usage_sent;
+} serve_stream;
+
+/* The SSE events ("data: {...}\n\n" each) of what the request's choices
+ * produced since the last call (under the lock): content deltas, tool-call
+ * deltas (the first with the call's id and name, then fragments of its
+ * arguments as they are generated), each finished choice's last chunk,
+ * then the usage chunk when asked for once all are finished. Appended to
+ * *buf; *over: everything is sent (only [DONE] is left). False when memory
+ * ran out. */
+bool serve_stream_events(const serve_state *s, const serve_request *r, uint64_t id, serve_stream *st, char **buf,
+                         size_t *len, size_t *cap, bool *over);
 const char *serve_finish_reason(vka_stop_reason reason);
+/* A cJSON string of text[0, len) (cJSON strings end at a NUL). */
+struct cJSON *serve_string_n(const char *text, size_t len);
 
 /* serve_metrics.c: counting (the observe calls under the lock) and the
  * Prometheus text of GET /metrics (malloc'ed). */

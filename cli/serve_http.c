@@ -32,8 +32,8 @@ typedef struct stream_ctx {
     int fd;
     char *pending;               /* SSE text not yet handed to MHD */
     size_t pending_len, pending_cap, pending_off;
-    size_t sent;                 /* bytes of the job's text already sent */
-    bool started, over;
+    serve_stream st;             /* what of each choice is sent */
+    bool over;
 } stream_ctx;
 
 static enum MHD_Result send_text(serve_state *s, struct MHD_Connection *conn, unsigned status, char *text,
@@ -92,26 +92,40 @@ static bool authorized(const serve_state *s, struct MHD_Connection *conn) {
     return h && strncmp(h, "Bearer ", 7) == 0 && key_matches(h + 7, s->api_key);
 }
 
-/* Waits for a whole answer; false when the client left (its job is then
- * cancelled and waited for, so that its session is freed). */
-static bool wait_done(serve_state *s, serve_job *job, int fd) {
-    pthread_mutex_lock(&s->lock);
-    while (!job->done) {
-        serve_wait_progress(s, POLL_SECONDS);
-        if (!job->cancel && peer_gone(fd)) {
-            job->cancel = true;
-            pthread_cond_signal(&s->work);
-        }
-    }
-    bool kept = !job->cancel;
-    pthread_mutex_unlock(&s->lock);
-    return kept;
+/* Asks the worker to end every choice (under the lock). */
+static void cancel_locked(serve_state *s, serve_request *r) {
+    for (uint32_t i = 0; i < r->n; i++) r->choice[i]->cancel = true;
+    pthread_cond_signal(&s->work);
 }
 
-/* The error of a job that failed: a prompt too long for the context is the
- * client's (400), anything else the server's. */
+/* Waits for a whole answer; false when the client left (its choices are
+ * then cancelled and waited for, so that their sessions are freed). */
+static bool wait_done(serve_state *s, serve_request *r, int fd) {
+    pthread_mutex_lock(&s->lock);
+    bool left = false;
+    while (!serve_request_done(r)) {
+        serve_wait_progress(s, POLL_SECONDS);
+        if (!left && peer_gone(fd)) {
+            left = true;
+            cancel_locked(s, r);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return !left && !r->job->cancel;
+}
+
+/* The first failed choice, or NULL (under the lock, or once all are done). */
+static const serve_job *failed_choice(const serve_request *r) {
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->choice[i]->done && r->choice[i]->status != VKA_OK) return r->choice[i];
+    return NULL;
+}
+
+/* The error of a choice that failed: a prompt too long for the context is
+ * the client's (400), anything else the server's. */
 static void job_error(const serve_request *r, serve_error *e) {
-    const serve_job *job = r->job;
+    const serve_job *job = failed_choice(r);
+    if (!job) job = r->job;
     if (job->status == VKA_ERR_CONTEXT_FULL || job->status == VKA_ERR_INVALID_ARGUMENT ||
         job->status == VKA_ERR_GRAMMAR)
         serve_error_set(e, 400, r->endpoint == SERVE_CHAT ? "messages" : "prompt", "%s", job->error);
@@ -121,16 +135,6 @@ static void job_error(const serve_request *r, serve_error *e) {
 
 /* ---------------------------------------------------------------- streams */
 
-/* Bytes of text[from, len) that end on a whole UTF-8 character. */
-static size_t utf8_complete(const char *text, size_t from, size_t len) {
-    size_t lead = len;
-    while (lead > from && len - lead < 4 && ((unsigned char)text[lead - 1] & 0xC0) == 0x80) lead--;
-    if (lead == from) return len - from;
-    unsigned char c = (unsigned char)text[lead - 1];
-    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return (len - (lead - 1) < need ? lead - 1 : len) - from;
-}
-
 /* Appends `text` (freed) to what is to be sent. */
 static bool append_pending(stream_ctx *c, char *text) {
     bool ok = text && serve_append(&c->pending, &c->pending_len, &c->pending_cap, text, strlen(text));
@@ -138,72 +142,47 @@ static bool append_pending(stream_ctx *c, char *text) {
     return ok;
 }
 
-/* The events of a finished job: the last chunk (or the error), the usage,
- * and [DONE]. */
-static bool finish_stream(stream_ctx *c) {
-    const serve_job *job = c->req.job;
-    bool ok;
-    if (job->status != VKA_OK) {
-        serve_error e;
-        job_error(&c->req, &e);
-        char *json = serve_error_json(&e);
-        size_t n = json ? strlen(json) + 9 : 0;
-        char *ev = json ? malloc(n) : NULL;
-        if (ev) snprintf(ev, n, "data: %s\n\n", json);
-        free(json);
-        ok = append_pending(c, ev);
-    } else {
-        ok = append_pending(c, serve_chunk_sse(c->s, &c->req, c->id, NULL, 0, false, true, false));
-        if (ok && c->req.include_usage)
-            ok = append_pending(c, serve_chunk_sse(c->s, &c->req, c->id, NULL, 0, false, false, true));
-    }
-    c->over = true;
-    return ok && append_pending(c, strdup("data: [DONE]\n\n"));
+/* The error event of a failed choice, in place of the rest of the stream. */
+static bool error_event(stream_ctx *c) {
+    serve_error e;
+    job_error(&c->req, &e);
+    char *json = serve_error_json(&e);
+    size_t n = json ? strlen(json) + 9 : 0;
+    char *ev = json ? malloc(n) : NULL;
+    if (ev) snprintf(ev, n, "data: %s\n\n", json);
+    free(json);
+    return append_pending(c, ev);
 }
 
-/* Waits for the next thing to send and formats it into c->pending; false
- * when the client left or memory ran out. */
+/* Waits for the next things to send and formats them into c->pending
+ * (serve_stream_events), [DONE] after the last; false when the client left
+ * or memory ran out. */
 static bool next_events(stream_ctx *c) {
     serve_state *s = c->s;
-    serve_job *job = c->req.job;
     c->pending_len = c->pending_off = 0;
     pthread_mutex_lock(&s->lock);
     bool ok = true;
-    if (!c->started) {
-        c->started = true;
-        if (c->req.endpoint == SERVE_CHAT)
-            ok = append_pending(c, serve_chunk_sse(s, &c->req, c->id, "", 0, true, false, false));
-        pthread_mutex_unlock(&s->lock);
-        return ok;
-    }
-    size_t n = 0;
-    /* With tools, the text is held until it is known whether it is a call. */
-    bool hold = job->tool_calls;
-    while (!job->done && (hold || (n = utf8_complete(job->text, c->sent, job->len)) == 0)) {
+    for (;;) {
+        if (failed_choice(&c->req)) {
+            c->over = true;
+            ok = error_event(c);
+            break;
+        }
+        if (!serve_stream_events(s, &c->req, c->id, &c->st, &c->pending, &c->pending_len, &c->pending_cap,
+                                 &c->over)) {
+            ok = false;
+            break;
+        }
+        if (c->pending_len > 0 || c->over) break;
         serve_wait_progress(s, POLL_SECONDS);
         if (peer_gone(c->fd)) {
-            job->cancel = true;
-            pthread_cond_signal(&s->work);
-            pthread_mutex_unlock(&s->lock);
-            return false;
+            cancel_locked(s, &c->req);
+            ok = false;
+            break;
         }
     }
-    char *calls = hold && job->done && c->sent < job->len ? serve_tool_chunk_sse(s, &c->req, c->id) : NULL;
-    if (calls) {
-        c->sent = job->len;
-        ok = append_pending(c, calls);
-        pthread_mutex_unlock(&s->lock);
-        return ok;
-    }
-    if (job->done) n = job->len - c->sent;
-    if (n > 0) {
-        ok = append_pending(c, serve_chunk_sse(s, &c->req, c->id, job->text + c->sent, n, false, false, false));
-        c->sent += n;
-    } else {
-        ok = finish_stream(c);
-    }
     pthread_mutex_unlock(&s->lock);
-    return ok;
+    return ok && (!c->over || append_pending(c, strdup("data: [DONE]\n\n")));
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -226,13 +205,10 @@ static void stream_free(void *cls) {
     stream_ctx *c = cls;
     serve_state *s = c->s;
     pthread_mutex_lock(&s->lock);
-    if (!c->req.job->done) {
-        c->req.job->cancel = true;
-        pthread_cond_signal(&s->work);
-    }
-    while (!c->req.job->done) serve_wait_progress(s, POLL_SECONDS);
+    if (!serve_request_done(&c->req)) cancel_locked(s, &c->req);
+    while (!serve_request_done(&c->req)) serve_wait_progress(s, POLL_SECONDS);
     pthread_mutex_unlock(&s->lock);
-    serve_job_free(c->req.job);
+    serve_request_free(&c->req);
     free(c->pending);
     free(c);
 }
@@ -240,9 +216,9 @@ static void stream_free(void *cls) {
 static enum MHD_Result start_stream(serve_state *s, struct MHD_Connection *conn, serve_request *req, uint64_t id) {
     stream_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        serve_cancel(s, req->job);
-        wait_done(s, req->job, -1);
-        serve_job_free(req->job);
+        serve_cancel(s, req);
+        wait_done(s, req, -1);
+        serve_request_free(req);
         return MHD_NO;
     }
     *c = (stream_ctx){.s = s, .req = *req, .id = id, .fd = connection_fd(conn)};
@@ -268,22 +244,22 @@ static enum MHD_Result generate(serve_state *s, struct MHD_Connection *conn, ser
     pthread_mutex_lock(&s->lock);
     uint64_t id = ++s->next_id;
     pthread_mutex_unlock(&s->lock);
-    req.job->id = id;
-    if (!serve_submit(s, req.job)) {
-        serve_job_free(req.job);
+    for (uint32_t i = 0; i < req.n; i++) req.choice[i]->id = id;
+    if (!serve_submit(s, &req)) {
+        serve_request_free(&req);
         return fail(s, conn, 503, NULL, "the server is busy (its queue is full) or shutting down; retry later");
     }
     if (req.stream) return start_stream(s, conn, &req, id);
     enum MHD_Result ok = MHD_NO;
-    if (wait_done(s, req.job, connection_fd(conn))) {
-        if (req.job->status != VKA_OK) {
+    if (wait_done(s, &req, connection_fd(conn))) {
+        if (failed_choice(&req)) {
             job_error(&req, &err);
             ok = send_error(s, conn, &err);
         } else {
             ok = send_text(s, conn, MHD_HTTP_OK, serve_completion_json(s, &req, id), "application/json");
         }
     }
-    serve_job_free(req.job);
+    serve_request_free(&req);
     return ok;
 }
 

@@ -77,6 +77,9 @@ char *serve_metrics_text(serve_state *s) {
     put_value(f, "vkagent_kv_blocks_used", "gauge", "KV blocks held by sessions (after the last step).",
               m->kv_blocks_used);
     put_value(f, "vkagent_kv_block_tokens", "gauge", "Tokens per KV block.", VKA_KV_BLOCK_TOKENS);
+    put_value(f, "vkagent_prefix_cache_tokens_total", "counter",
+              "Prompt tokens found in the KV pool (a shared prefix, or the other choices of n > 1) instead of computed.",
+              (double)m->prefix_tokens);
     put_histogram(f, "vkagent_time_to_first_token_seconds", "From a request's arrival to its first token.", m->ttft,
                   ttft_bounds, SERVE_TTFT_BUCKETS, m->ttft_sum, m->ttft_count);
     put_histogram(f, "vkagent_inter_token_latency_seconds", "Time between a generation's tokens.", m->itl,

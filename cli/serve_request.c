@@ -205,12 +205,11 @@ static bool parse_common(const serve_state *s, serve_endpoint ep, const cJSON *r
         !get_int(root, "max_completion_tokens", 1, 1e9, &max_tokens, err))
         return false;
     job->gp.max_tokens = (int32_t)max_tokens;
-    double n = 1;
-    if (!get_int(root, "n", 1, 1e9, &n, err)) return false;
-    if (n != 1) {
-        serve_error_set(err, 400, "n", "only n = 1 is supported");
-        return false;
-    }
+    /* Every choice runs at once, so n is bounded by --parallel too. */
+    double n = 1, n_max = s->parallel < SERVE_MAX_N ? s->parallel : SERVE_MAX_N;
+    if (n_max < 1) n_max = 1;
+    if (!get_int(root, "n", 1, n_max, &n, err)) return false;
+    r->n = (uint32_t)n;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (model && !cJSON_IsString(model)) {
         serve_error_set(err, 400, "model", "'model' must be a string");
@@ -280,6 +279,36 @@ static bool parse_completion(const serve_state *s, const cJSON *root, serve_requ
     return tokenize_into(s, r->job, prompt->valuestring, VKA_TOKENIZE_MODEL_BOS, "prompt", err);
 }
 
+/* The choices after the first: copies of it that share its inputs, each
+ * with the next seed, so that choice i gives what a request of its own
+ * with seed + i gives. */
+static bool add_choices(serve_request *r, serve_error *err) {
+    serve_job *first = r->job;
+    uint32_t n = r->n;
+    r->choice[0] = first;
+    r->n = 1;
+    for (uint32_t i = 1; i < n; i++) {
+        serve_job *job = calloc(1, sizeof *job);
+        if (!job) {
+            serve_error_set(err, 500, NULL, "out of memory");
+            return false;
+        }
+        job->leader = first;
+        job->index = i;
+        job->ids = first->ids;
+        job->n_ids = first->n_ids;
+        job->gp = first->gp;
+        job->gp.sampling.seed = first->gp.sampling.seed + i;
+        job->tool_calls = first->tool_calls;
+        job->call_open = first->call_open;
+        job->call_close = first->call_close;
+        job->args_key = first->args_key;
+        job->deadline = first->deadline;
+        r->choice[r->n++] = job;
+    }
+    return true;
+}
+
 bool serve_parse_request(serve_state *s, serve_endpoint ep, const char *body, size_t len, serve_request *out,
                          serve_error *err) {
     memset(out, 0, sizeof *out);
@@ -294,11 +323,9 @@ bool serve_parse_request(serve_state *s, serve_endpoint ep, const char *body, si
     bool ok = out->job != NULL;
     if (!ok) serve_error_set(err, 500, NULL, "out of memory");
     ok = ok && parse_common(s, ep, root, out, err) &&
-         (ep == SERVE_CHAT ? parse_chat(s, root, out, err) : parse_completion(s, root, out, err));
+         (ep == SERVE_CHAT ? parse_chat(s, root, out, err) : parse_completion(s, root, out, err)) &&
+         add_choices(out, err);
     cJSON_Delete(root);
-    if (!ok) {
-        serve_job_free(out->job);
-        out->job = NULL;
-    }
+    if (!ok) serve_request_free(out);
     return ok;
 }

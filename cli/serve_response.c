@@ -52,11 +52,15 @@ char *serve_models_json(const serve_state *s) {
     return print_free(root);
 }
 
-static void add_usage(cJSON *root, const serve_job *job) {
+/* The prompt is counted once; the completion tokens of every choice. */
+static void add_usage(cJSON *root, const serve_request *r) {
+    uint64_t generated = 0;
+    for (uint32_t i = 0; i < r->n; i++) generated += r->choice[i]->n_generated;
+    uint32_t prompt = r->job->n_prompt;
     cJSON *u = cJSON_AddObjectToObject(root, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", job->n_prompt);
-    cJSON_AddNumberToObject(u, "completion_tokens", job->n_generated);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)job->n_prompt + job->n_generated);
+    cJSON_AddNumberToObject(u, "prompt_tokens", prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)generated);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(prompt + generated));
 }
 
 /* The members every answer starts with. */
@@ -73,8 +77,7 @@ static cJSON *envelope(const serve_state *s, const serve_request *r, uint64_t id
     return root;
 }
 
-/* cJSON strings are NUL-terminated: the text of a piece is copied first. */
-static cJSON *string_n(const char *text, size_t len) {
+cJSON *serve_string_n(const char *text, size_t len) {
     char *copy = malloc(len + 1);
     if (!copy) return NULL;
     memcpy(copy, text, len);
@@ -84,22 +87,25 @@ static cJSON *string_n(const char *text, size_t len) {
     return v;
 }
 
-/* "tool_calls" when the text is a tool call, else as serve_finish_reason. */
-static const char *finish_reason_of(const serve_job *job, uint64_t id) {
-    cJSON *calls = serve_tool_calls(job, id);
-    cJSON_Delete(calls);
-    return calls ? "tool_calls" : serve_finish_reason(job->stop_reason);
+/* A finished choice's finish reason: "tool_calls" when it ended (not cut)
+ * after a whole call. */
+static const char *finish_reason_of(const serve_job *job, const serve_scan *scan) {
+    const char *reason = serve_finish_reason(job->stop_reason);
+    bool called = scan->n_calls > 0 && scan->calls[scan->n_calls - 1].closed;
+    return called && strcmp(reason, "stop") == 0 ? "tool_calls" : reason;
 }
 
-char *serve_completion_json(const serve_state *s, const serve_request *r, uint64_t id) {
-    const serve_job *job = r->job;
-    cJSON *root = envelope(s, r, id, false);
-    cJSON *choices = cJSON_AddArrayToObject(root, "choices");
+/* One choice of a whole answer; false when memory ran out. */
+static bool add_choice(cJSON *choices, const serve_request *r, const serve_job *job) {
+    serve_scan scan;
+    if (!serve_scan_text(job, true, &scan)) return false;
     cJSON *c = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
-    cJSON *calls = serve_tool_calls(job, id);
-    cJSON *text = calls ? cJSON_CreateNull() : string_n(job->text ? job->text : "", job->len);
+    cJSON_AddNumberToObject(c, "index", job->index);
+    cJSON *calls = serve_tool_calls(job, &scan);
+    /* OpenAI: content null beside calls when there is no text */
+    cJSON *text = calls && scan.content_end == 0 ? cJSON_CreateNull()
+                                                 : serve_string_n(job->text ? job->text : "", scan.content_end);
     if (r->endpoint == SERVE_CHAT) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(msg, "role", "assistant");
@@ -108,65 +114,177 @@ char *serve_completion_json(const serve_state *s, const serve_request *r, uint64
         cJSON_AddNullToObject(msg, "refusal");
     } else {
         cJSON_AddItemToObject(c, "text", text);
+        cJSON_Delete(calls);
     }
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", calls ? "tool_calls" : serve_finish_reason(job->stop_reason));
-    add_usage(root, job);
+    cJSON_AddStringToObject(c, "finish_reason", finish_reason_of(job, &scan));
+    free(scan.calls);
+    return true;
+}
+
+char *serve_completion_json(const serve_state *s, const serve_request *r, uint64_t id) {
+    cJSON *root = envelope(s, r, id, false);
+    cJSON *choices = cJSON_AddArrayToObject(root, "choices");
+    for (uint32_t i = 0; i < r->n; i++)
+        if (!add_choice(choices, r, r->choice[i])) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    add_usage(root, r);
     return print_free(root);
 }
 
-/* "data: JSON\n\n" of `root` (freed). */
-static char *sse(cJSON *root) {
+/* ---------------------------------------------------------------- streams */
+
+/* Bytes of text[from, len) that end on a whole UTF-8 character. */
+static size_t utf8_complete(const char *text, size_t from, size_t len) {
+    size_t lead = len;
+    while (lead > from && len - lead < 4 && ((unsigned char)text[lead - 1] & 0xC0) == 0x80) lead--;
+    if (lead == from) return len - from;
+    unsigned char c = (unsigned char)text[lead - 1];
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return (len - (lead - 1) < need ? lead - 1 : len) - from;
+}
+
+/* Where the events of one call go. */
+typedef struct sink {
+    const serve_state *s;
+    const serve_request *r;
+    uint64_t id;
+    char **buf;
+    size_t *len, *cap;
+} sink;
+
+/* Appends "data: JSON\n\n" of `root` (freed). */
+static bool emit(const sink *k, cJSON *root) {
     char *json = print_free(root);
-    if (!json) return NULL;
-    size_t n = strlen(json) + 9;
-    char *out = malloc(n);
-    if (out) snprintf(out, n, "data: %s\n\n", json);
+    bool ok = json && serve_append(k->buf, k->len, k->cap, "data: ", 6) &&
+              serve_append(k->buf, k->len, k->cap, json, strlen(json)) && serve_append(k->buf, k->len, k->cap, "\n\n", 2);
     free(json);
-    return out;
+    return ok;
 }
 
-char *serve_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id, const char *delta, size_t len,
-                      bool first, bool last, bool usage_only) {
-    cJSON *root = envelope(s, r, id, true);
-    cJSON *choices = cJSON_AddArrayToObject(root, "choices");
-    if (usage_only) {
-        add_usage(root, r->job);
-        return sse(root);
-    }
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
-    cJSON *text = string_n(delta ? delta : "", delta ? len : 0);
-    if (r->endpoint == SERVE_CHAT) {
-        cJSON *d = cJSON_AddObjectToObject(c, "delta");
-        if (first) cJSON_AddStringToObject(d, "role", "assistant");
-        if (delta || first) cJSON_AddItemToObject(d, "content", text);
-        else cJSON_Delete(text);
-    } else {
-        cJSON_AddItemToObject(c, "text", text);
-    }
-    cJSON_AddNullToObject(c, "logprobs");
-    if (last) cJSON_AddStringToObject(c, "finish_reason", finish_reason_of(r->job, id));
-    else cJSON_AddNullToObject(c, "finish_reason");
-    if (r->include_usage) cJSON_AddNullToObject(root, "usage");
-    return sse(root);
-}
-
-char *serve_tool_chunk_sse(const serve_state *s, const serve_request *r, uint64_t id) {
-    cJSON *calls = serve_tool_calls(r->job, id);
-    if (!calls) return NULL;
-    cJSON *root = envelope(s, r, id, true);
+/* A chunk for one choice; *delta receives the delta object (chat) or is
+ * NULL (completions, whose chunks carry `text`). */
+static cJSON *chunk(const sink *k, uint32_t index, const char *finish, cJSON **delta) {
+    cJSON *root = envelope(k->s, k->r, k->id, true);
     cJSON *c = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "choices"), c);
-    cJSON_AddNumberToObject(c, "index", 0);
-    /* Stream deltas number their calls. */
-    int i = 0;
-    cJSON *call;
-    cJSON_ArrayForEach(call, calls) cJSON_AddNumberToObject(call, "index", i++);
-    cJSON_AddItemToObject(cJSON_AddObjectToObject(c, "delta"), "tool_calls", calls);
+    cJSON_AddNumberToObject(c, "index", index);
+    *delta = k->r->endpoint == SERVE_CHAT ? cJSON_AddObjectToObject(c, "delta") : NULL;
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddNullToObject(c, "finish_reason");
-    if (r->include_usage) cJSON_AddNullToObject(root, "usage");
-    return sse(root);
+    if (finish) cJSON_AddStringToObject(c, "finish_reason", finish);
+    else cJSON_AddNullToObject(c, "finish_reason");
+    if (k->r->include_usage) cJSON_AddNullToObject(root, "usage");
+    return root;
+}
+
+static bool emit_text(const sink *k, uint32_t index, const char *text, size_t len, const char *finish) {
+    cJSON *delta, *root = chunk(k, index, finish, &delta);
+    cJSON *piece = serve_string_n(text, len);
+    if (delta) cJSON_AddItemToObject(delta, "content", piece);
+    else cJSON_AddItemToObject(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "text", piece);
+    return emit(k, root);
+}
+
+/* A tool-call delta: the first one with id, type and name (name non-NULL),
+ * the others with a piece of the arguments. */
+static bool emit_call(const sink *k, const serve_job *job, size_t call, const char *name, const char *args,
+                      size_t args_len) {
+    cJSON *delta, *root = chunk(k, job->index, NULL, &delta);
+    cJSON *tc = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
+    cJSON_AddNumberToObject(tc, "index", (double)call);
+    if (name) {
+        char id[64];
+        serve_call_id(job, call, id, sizeof id);
+        cJSON_AddStringToObject(tc, "id", id);
+        cJSON_AddStringToObject(tc, "type", "function");
+    }
+    cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+    if (name) cJSON_AddStringToObject(fn, "name", name);
+    cJSON_AddItemToObject(fn, "arguments", serve_string_n(args, args_len));
+    return emit(k, root);
+}
+
+/* The calls' new deltas: each call's first chunk once its name is whole,
+ * then its arguments as far as they go, before the next call. */
+static bool call_events(const sink *k, const serve_job *job, const serve_scan *scan, bool final,
+                        serve_stream_choice *cs) {
+    for (size_t i = cs->calls_started ? cs->calls_started - 1 : 0; i < scan->n_calls; i++) {
+        const serve_call *call = &scan->calls[i];
+        if (!call->name_len) break;
+        if (i >= cs->calls_started) {
+            char *name = serve_call_name(job, call);
+            if (!name) break; /* as serve_tool_calls does */
+            bool ok = emit_call(k, job, i, name, "", 0);
+            free(name);
+            if (!ok) return false;
+            cs->calls_started = i + 1;
+            cs->args_sent = 0;
+        }
+        const char *args = job->text + call->args_at;
+        bool whole = call->args_done || final;
+        size_t n = call->args_len <= cs->args_sent ? 0
+                   : whole                        ? call->args_len - cs->args_sent
+                                                  : utf8_complete(args, cs->args_sent, call->args_len);
+        if (n > 0 && !emit_call(k, job, i, NULL, args + cs->args_sent, n)) return false;
+        cs->args_sent += n;
+        if (!call->args_done || cs->args_sent < call->args_len) break;
+    }
+    return true;
+}
+
+/* One choice's new events. */
+static bool choice_events(const sink *k, const serve_job *job, serve_stream_choice *cs) {
+    bool chat = k->r->endpoint == SERVE_CHAT;
+    if (!cs->started) {
+        cs->started = true;
+        if (chat) {
+            cJSON *delta, *root = chunk(k, job->index, NULL, &delta);
+            cJSON_AddStringToObject(delta, "role", "assistant");
+            cJSON_AddStringToObject(delta, "content", "");
+            if (!emit(k, root)) return false;
+        }
+    }
+    bool final = job->done;
+    serve_scan scan;
+    if (!serve_scan_text(job, final, &scan)) return false;
+    const char *text = job->text ? job->text : "";
+    bool ok = true;
+    size_t end = scan.content_end;
+    if (cs->calls_started == 0 && end > cs->sent) {
+        /* content before a call ends before its tag, on a whole character */
+        size_t n = final || scan.n_calls ? end - cs->sent : utf8_complete(text, cs->sent, end);
+        if (n > 0) ok = emit_text(k, job->index, text + cs->sent, n, NULL);
+        cs->sent += n;
+    }
+    ok = ok && call_events(k, job, &scan, final, cs);
+    if (ok && final) {
+        cs->finished = true;
+        cJSON *delta, *root = chunk(k, job->index, finish_reason_of(job, &scan), &delta);
+        if (!delta) cJSON_AddStringToObject(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "text", "");
+        ok = emit(k, root);
+    }
+    free(scan.calls);
+    return ok;
+}
+
+bool serve_stream_events(const serve_state *s, const serve_request *r, uint64_t id, serve_stream *st, char **buf,
+                         size_t *len, size_t *cap, bool *over) {
+    sink k = {s, r, id, buf, len, cap};
+    bool all_done = true;
+    for (uint32_t i = 0; i < r->n; i++) {
+        serve_stream_choice *cs = &st->choice[i];
+        if (cs->finished) continue;
+        if (!choice_events(&k, r->choice[i], cs)) return false;
+        all_done = all_done && cs->finished;
+    }
+    *over = all_done;
+    if (!all_done || !r->include_usage || st->usage_sent) return true;
+    st->usage_sent = true;
+    cJSON *root = envelope(s, r, id, true);
+    cJSON_AddArrayToObject(root, "choices");
+    add_usage(root, r);
+    return emit(&k, root);
 }

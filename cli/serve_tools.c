@@ -68,9 +68,21 @@ static void put_literal(FILE *f, const char *text) {
     fputc('"', f);
 }
 
-/* The grammar: one call in the family's syntax ("required" and a named
- * function), or that or text not starting like a call ("auto"). */
-static bool build_grammar(serve_job *job, const cJSON *schema, bool strict, bool required, serve_error *err) {
+/* Whether a family writes calls the Hermes way (<tool_call> tags): only
+ * there can an answer hold text and then several calls, because only those
+ * templates render such a message back (docs/chat-templates.md, "Tools"). */
+static bool tagged(const serve_job *job) { return job->call_open[0] != '\0'; }
+
+/* The grammar of the calls, by tool_choice:
+ *   required (or a named function): one call, or with parallel calls several
+ *     separated by "\n", as the template writes them;
+ *   auto: text, then optionally calls (tagged families), or either one call
+ *     or text that does not begin like one (the others).
+ * The text of "auto" may hold '<' only before a character other than 't'
+ * and '<', so that it never holds "<tool_call>": what follows a call's
+ * opening tag is always a call. */
+static bool build_grammar(serve_job *job, const cJSON *schema, bool strict, bool required, bool parallel,
+                          serve_error *err) {
     char *json = cJSON_PrintUnformatted(schema), *gbnf = NULL;
     uint32_t flags = strict ? VKA_JSON_SCHEMA_STRICT : 0;
     vka_status st = json ? vka_json_schema_to_grammar(json, flags, &gbnf, NULL) : VKA_ERR_OUT_OF_MEMORY;
@@ -90,11 +102,16 @@ static bool build_grammar(serve_job *job, const cJSON *schema, bool strict, bool
     put_literal(f, job->call_open);
     fputs(" root ", f);
     put_literal(f, job->call_close);
-    fprintf(f, "\nvkagent-auto ::= vkagent-call | [^%s] .*\n", job->call_open[0] ? "<" : "{");
+    bool several = parallel && tagged(job);
+    fprintf(f, "\nvkagent-calls ::= vkagent-call%s\n", several ? " (\"\\n\" vkagent-call)*" : "");
+    if (tagged(job))
+        fputs("vkagent-text ::= [^<]* (\"<\" [^t<] [^<]*)*\nvkagent-auto ::= vkagent-text vkagent-calls?\n", f);
+    else
+        fputs("vkagent-auto ::= vkagent-calls | [^{] .*\n", f);
     fclose(f);
     vka_free(gbnf);
     job->gp.sampling.grammar = job->grammar;
-    job->gp.sampling.grammar_root = required ? "vkagent-call" : "vkagent-auto";
+    job->gp.sampling.grammar_root = required ? "vkagent-calls" : "vkagent-auto";
     return true;
 }
 
@@ -105,6 +122,15 @@ bool serve_parse_tools(const serve_state *s, const cJSON *root, serve_job *job, 
     if (tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools)) {
         serve_error_set(err, 400, "tools", "'tools' must be an array");
         return false;
+    }
+    bool parallel = true; /* OpenAI's default */
+    const cJSON *ptc = cJSON_GetObjectItemCaseSensitive(root, "parallel_tool_calls");
+    if (ptc && !cJSON_IsNull(ptc)) {
+        if (!cJSON_IsBool(ptc)) {
+            serve_error_set(err, 400, "parallel_tool_calls", "'parallel_tool_calls' must be true or false");
+            return false;
+        }
+        parallel = cJSON_IsTrue(ptc);
     }
     const char *mode = have ? "auto" : "none", *only = NULL;
     if (cJSON_IsString(choice)) mode = choice->valuestring;
@@ -134,7 +160,7 @@ bool serve_parse_tools(const serve_state *s, const cJSON *root, serve_job *job, 
     call_syntax(s->model, job);
     bool strict = false;
     cJSON *schema = call_schema(tools, only, job->args_key, &strict, err);
-    bool ok = schema && build_grammar(job, schema, strict, required, err);
+    bool ok = schema && build_grammar(job, schema, strict, required, parallel, err);
     cJSON_Delete(schema);
     job->tool_calls = ok;
     return ok;
@@ -144,39 +170,178 @@ bad_choice:
     return false;
 }
 
-/* Appends the call in text[0, len) (JSON {"name", KEY}) to `calls`. */
-static bool read_call(const serve_job *job, const char *text, size_t len, cJSON *calls, uint64_t id) {
-    cJSON *obj = cJSON_ParseWithLength(text, len);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
-    const cJSON *args = cJSON_GetObjectItemCaseSensitive(obj, job->args_key);
-    char *args_text = cJSON_IsString(name) && cJSON_IsObject(args) ? cJSON_PrintUnformatted(args) : NULL;
-    if (args_text) {
-        char call_id[48];
-        snprintf(call_id, sizeof call_id, "call_%llu_%d", (unsigned long long)id, cJSON_GetArraySize(calls));
-        cJSON *call = cJSON_CreateObject();
-        cJSON_AddStringToObject(call, "id", call_id);
-        cJSON_AddStringToObject(call, "type", "function");
-        cJSON *fn = cJSON_AddObjectToObject(call, "function");
-        cJSON_AddStringToObject(fn, "name", name->valuestring);
-        cJSON_AddStringToObject(fn, "arguments", args_text);
-        cJSON_AddItemToArray(calls, call);
-    }
-    free(args_text);
-    cJSON_Delete(obj);
-    return args_text != NULL;
+/* ---------------------------------------------------------------- reading calls back */
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static size_t skip_ws(const char *t, size_t len, size_t i) {
+    while (i < len && is_ws(t[i])) i++;
+    return i;
 }
 
-cJSON *serve_tool_calls(const serve_job *job, uint64_t id) {
-    if (!job->tool_calls || !job->text) return NULL;
-    size_t open = strlen(job->call_open), close = strlen(job->call_close);
-    if (job->len < open + close || strncmp(job->text, job->call_open, open) != 0 ||
-        strncmp(job->text + job->len - close, job->call_close, close) != 0)
-        return NULL;
-    if (!open && job->text[0] != '{') return NULL;
-    cJSON *calls = cJSON_CreateArray();
-    if (!read_call(job, job->text + open, job->len - open - close, calls, id)) {
-        cJSON_Delete(calls);
-        return NULL;
+/* The end of the JSON value that starts at t[at]; *whole false when the text
+ * ends first (the end is then len). Values are well formed here: the
+ * grammar made them. */
+static size_t value_end(const char *t, size_t len, size_t at, bool *whole) {
+    *whole = true;
+    size_t i = at;
+    if (t[i] == '"' || t[i] == '{' || t[i] == '[') {
+        int depth = 0;
+        bool in_string = false;
+        for (; i < len; i++) {
+            char c = t[i];
+            if (in_string) {
+                if (c == '\\') i++;
+                else if (c == '"') in_string = false;
+            } else if (c == '"') in_string = true;
+            else if (c == '{' || c == '[') depth++;
+            else if (c == '}' || c == ']') depth--;
+            if (!in_string && depth == 0) return i + 1;
+        }
+    } else {
+        /* a number, true, false or null: up to what cannot belong to it */
+        while (i < len && !is_ws(t[i]) && t[i] != ',' && t[i] != '}' && t[i] != ']') i++;
+        if (i < len) return i;
+    }
+    *whole = false;
+    return len;
+}
+
+/* The call object in t[at, len): its name and arguments as far as they go.
+ * Returns the end of the object, or 0 while it is not whole. */
+static size_t read_call(const serve_job *job, const char *t, size_t len, size_t at, serve_call *call) {
+    size_t i = skip_ws(t, len, at);
+    if (i >= len || t[i] != '{') return 0;
+    i++;
+    for (;;) {
+        i = skip_ws(t, len, i);
+        if (i >= len) return 0;
+        if (t[i] == '}') return i + 1;
+        if (t[i] == ',') {
+            i++;
+            continue;
+        }
+        bool whole;
+        size_t key_end = value_end(t, len, i, &whole);
+        if (!whole) return 0;
+        /* keys may be written with escapes (\u006e...): compared decoded */
+        cJSON *k = cJSON_ParseWithLength(t + i, key_end - i);
+        const char *name = cJSON_GetStringValue(k);
+        bool is_name = name && strcmp(name, "name") == 0, is_args = name && strcmp(name, job->args_key) == 0;
+        cJSON_Delete(k);
+        i = skip_ws(t, len, key_end);
+        if (i < len && t[i] == ':') i = skip_ws(t, len, i + 1);
+        if (i >= len) return 0;
+        size_t end = value_end(t, len, i, &whole);
+        /* the first of each member counts (the grammar writes each once) */
+        if (is_name && whole && t[i] == '"' && !call->name_len) {
+            call->name_at = i;
+            call->name_len = end - i;
+        }
+        if (is_args && !call->args_at) {
+            call->args_at = i;
+            call->args_len = end - i;
+            call->args_done = whole;
+        }
+        if (!whole) return 0;
+        i = end;
+    }
+}
+
+/* How many of the last bytes of t[0, len) begin `word` (a proper prefix of it). */
+static size_t partial_suffix(const char *t, size_t len, const char *word) {
+    size_t w = strlen(word);
+    for (size_t k = w - 1 < len ? w - 1 : len; k > 0; k--)
+        if (memcmp(t + len - k, word, k) == 0) return k;
+    return 0;
+}
+
+static size_t trim_end(const char *t, size_t end) {
+    while (end > 0 && is_ws(t[end - 1])) end--;
+    return end;
+}
+
+static bool add_call(serve_scan *out, size_t *cap) {
+    if (out->n_calls == *cap) {
+        size_t c = *cap ? 2 * *cap : 4;
+        serve_call *calls = realloc(out->calls, c * sizeof *calls);
+        if (!calls) return false;
+        out->calls = calls;
+        *cap = c;
+    }
+    memset(&out->calls[out->n_calls++], 0, sizeof *out->calls);
+    return true;
+}
+
+/* The calls from t[at] on: a call, then for each further one "\n" and its
+ * opening tag. */
+static bool read_calls(const serve_job *job, const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t open = strlen(job->call_open), close = strlen(job->call_close), cap = 0;
+    for (;;) {
+        if (!add_call(out, &cap)) return false;
+        serve_call *call = &out->calls[out->n_calls - 1];
+        size_t end = read_call(job, t, len, at, call);
+        if (end == 0 || len - end < close || memcmp(t + end, job->call_close, close) != 0) return true;
+        call->closed = true;
+        at = end + close;
+        if (!tagged(job) || len - at < open + 1 || t[at] != '\n' || memcmp(t + at + 1, job->call_open, open) != 0)
+            return true;
+        at += 1 + open;
+    }
+}
+
+bool serve_scan_text(const serve_job *job, bool final, serve_scan *out) {
+    memset(out, 0, sizeof *out);
+    const char *t = job->text ? job->text : "";
+    size_t len = job->len;
+    out->content_end = len;
+    if (!job->tool_calls) return true;
+    if (!tagged(job)) {
+        /* one call, or text that does not begin with '{' */
+        if (len == 0) return true;
+        if (t[0] != '{') return true;
+        out->content_end = 0;
+        return read_calls(job, t, len, 0, out);
+    }
+    const char *open = memmem(t, len, job->call_open, strlen(job->call_open));
+    if (!open) {
+        if (!final) out->content_end = trim_end(t, len - partial_suffix(t, len, job->call_open));
+        return true;
+    }
+    out->content_end = trim_end(t, (size_t)(open - t));
+    return read_calls(job, t, len, (size_t)(open - t) + strlen(job->call_open), out);
+}
+
+void serve_call_id(const serve_job *job, size_t call, char *buf, size_t size) {
+    snprintf(buf, size, "call_%llu_%u_%zu", (unsigned long long)job->id, job->index, call);
+}
+
+char *serve_call_name(const serve_job *job, const serve_call *call) {
+    cJSON *name = cJSON_ParseWithLength(job->text + call->name_at, call->name_len);
+    char *copy = cJSON_IsString(name) ? strdup(name->valuestring) : NULL;
+    cJSON_Delete(name);
+    return copy;
+}
+
+/* The calls whose name is whole, as OpenAI's tool_calls; the arguments are
+ * the generated JSON text as it is (what a stream sends piece by piece). */
+cJSON *serve_tool_calls(const serve_job *job, const serve_scan *scan) {
+    cJSON *calls = NULL;
+    for (size_t i = 0; i < scan->n_calls; i++) {
+        const serve_call *sc = &scan->calls[i];
+        if (!sc->name_len) break;
+        char id[64], *name = serve_call_name(job, sc);
+        if (!name) break;
+        if (!calls) calls = cJSON_CreateArray();
+        serve_call_id(job, i, id, sizeof id);
+        cJSON *call = cJSON_CreateObject();
+        cJSON_AddStringToObject(call, "id", id);
+        cJSON_AddStringToObject(call, "type", "function");
+        cJSON *fn = cJSON_AddObjectToObject(call, "function");
+        cJSON_AddStringToObject(fn, "name", name);
+        cJSON_AddItemToObject(fn, "arguments", serve_string_n(job->text + sc->args_at, sc->args_len));
+        cJSON_AddItemToArray(calls, call);
+        free(name);
     }
     return calls;
 }

@@ -13,6 +13,11 @@
 
 void serve_job_free(serve_job *job) {
     if (!job) return;
+    free(job->text);
+    if (job->leader) { /* the inputs are the leader's */
+        free(job);
+        return;
+    }
     free(job->ids);
     for (size_t i = 0; i < job->n_stop; i++) free(job->stop[i]);
     free(job->stop);
@@ -20,8 +25,22 @@ void serve_job_free(serve_job *job) {
     free(job->tools_json);
     free(job->grammar);
     free(job->bias);
-    free(job->text);
     free(job);
+}
+
+void serve_request_free(serve_request *r) {
+    /* Before the choices are made, only the first job exists. */
+    if (!r->choice[0]) serve_job_free(r->job);
+    for (uint32_t i = r->n; i-- > 0;) serve_job_free(r->choice[i]);
+    memset(r->choice, 0, sizeof r->choice);
+    r->n = 0;
+    r->job = NULL;
+}
+
+bool serve_request_done(const serve_request *r) {
+    for (uint32_t i = 0; i < r->n; i++)
+        if (!r->choice[i]->done) return false;
+    return true;
 }
 
 uint32_t serve_jobs_in_flight(serve_state *s) { return s->n_queued + s->n_active; }
@@ -35,25 +54,26 @@ void serve_wait_progress(serve_state *s, double seconds) {
     pthread_cond_timedwait(&s->progress, &s->lock, &ts);
 }
 
-bool serve_submit(serve_state *s, serve_job *job) {
+bool serve_submit(serve_state *s, serve_request *r) {
     pthread_mutex_lock(&s->lock);
-    bool ok = !s->stopping && s->n_queued + s->n_active < s->parallel + s->queue_max;
-    if (ok) {
+    bool ok = !s->stopping && s->n_queued + s->n_active + r->n <= s->parallel + s->queue_max;
+    for (uint32_t i = 0; ok && i < r->n; i++) {
+        serve_job *job = r->choice[i];
         job->next = NULL;
         job->t_submit = cli_now();
         if (s->queue_tail) s->queue_tail->next = job;
         else s->queue_head = job;
         s->queue_tail = job;
         s->n_queued++;
-        pthread_cond_signal(&s->work);
     }
+    if (ok) pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     return ok;
 }
 
-void serve_cancel(serve_state *s, serve_job *job) {
+void serve_cancel(serve_state *s, serve_request *r) {
     pthread_mutex_lock(&s->lock);
-    job->cancel = true;
+    for (uint32_t i = 0; i < r->n; i++) r->choice[i]->cancel = true;
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
 }
@@ -78,11 +98,14 @@ static void finish(serve_state *s, serve_job *job, vka_status st, const char *er
     job->done = true;
     /* One line per request: what ended it tells an operator (and the tests)
      * whether a client that left was really cancelled. */
+    char who[64];
+    if (job->leader) snprintf(who, sizeof who, "request %llu choice %u", (unsigned long long)job->id, job->index);
+    else snprintf(who, sizeof who, "request %llu", (unsigned long long)job->id);
     if (st == VKA_OK)
-        fprintf(stderr, "vkagent serve: request %llu: %s, %u prompt + %u generated tokens\n",
-                (unsigned long long)job->id, vka_stop_reason_name(job->stop_reason), job->n_prompt, job->n_generated);
+        fprintf(stderr, "vkagent serve: %s: %s, %u prompt + %u generated tokens\n", who,
+                vka_stop_reason_name(job->stop_reason), job->n_prompt, job->n_generated);
     else
-        fprintf(stderr, "vkagent serve: request %llu failed: %s\n", (unsigned long long)job->id, job->error);
+        fprintf(stderr, "vkagent serve: %s failed: %s\n", who, job->error);
     pthread_cond_broadcast(&s->progress);
 }
 
@@ -119,10 +142,20 @@ static void time_tokens(serve_state *s, serve_job *job, double now) {
     job->n_seen = n;
 }
 
-/* Moves queued jobs to the active list while there is room (under the lock).
- * Creating a session and a generator is quick: nothing is evaluated yet. */
+/* Whether a choice may start: the first choice of a request at once; the
+ * others once the first one's prompt is in the KV pool (it has sampled, or
+ * ended), so that they find its blocks in the prefix cache instead of
+ * computing the same prompt again in the same step. */
+static bool may_start(const serve_job *job) {
+    return !job->leader || job->leader->done || job->leader->n_seen > 0 || job->cancel;
+}
+
+/* Moves queued jobs to the active list while there is room (under the lock),
+ * in order: a choice that waits for its first one's prompt holds the queue
+ * behind it for those few steps. Creating a session and a generator is
+ * quick: nothing is evaluated yet. */
 static void admit(serve_state *s) {
-    while (s->queue_head && s->n_active < s->parallel) {
+    while (s->queue_head && s->n_active < s->parallel && may_start(s->queue_head)) {
         serve_job *job = s->queue_head;
         s->queue_head = job->next;
         if (!s->queue_head) s->queue_tail = NULL;
@@ -167,6 +200,7 @@ static void harvest(serve_state *s, vka_status step_status, const char *step_err
     if (vka_scheduler_get_stats(s->sched, &stats) == VKA_OK) {
         s->metrics.kv_blocks = stats.n_blocks;
         s->metrics.kv_blocks_used = stats.blocks_used;
+        s->metrics.prefix_tokens = stats.prefix_tokens;
     }
     pthread_cond_broadcast(&s->progress);
 }

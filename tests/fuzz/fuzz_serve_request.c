@@ -4,8 +4,10 @@
  * vocabulary and chat template, or stories260K without one), parsed and
  * checked as the server does (cli/serve_request.c, serve_tools.c), then
  * answered with the bytes after the NUL (or the body) as the generated text
- * (serve_response.c, tool calls read back). */
+ * of each choice (serve_response.c, tool calls read back), whole and
+ * streamed: the stream reassembled gives the whole answer. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +33,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-/* The grammar a request asks for must be one the sampler accepts, and a
- * text complete under a tool-call grammar must read back as a call. */
+/* A text the tool-call grammar accepts reads back as its calls: each call
+ * whole, with a name and arguments that parse; under "required" there is
+ * at least one and no content before. */
+static void check_calls(serve_job *job, const uint8_t *text, size_t len) {
+    FUZZ_CHECK(serve_append(&job->text, &job->len, &job->cap, (const char *)text, len), "out of memory");
+    serve_scan scan;
+    FUZZ_CHECK(serve_scan_text(job, true, &scan), "out of memory");
+    bool required = strcmp(job->gp.sampling.grammar_root, "vkagent-calls") == 0;
+    FUZZ_CHECK(!required || (scan.n_calls > 0 && scan.content_end == 0), "a required call does not read back: %.*s",
+               (int)len, (const char *)text);
+    for (size_t i = 0; i < scan.n_calls; i++) {
+        const serve_call *call = &scan.calls[i];
+        FUZZ_CHECK(call->closed && call->name_len && call->args_done, "call %zu of %.*s does not read back", i, (int)len,
+                   (const char *)text);
+        cJSON *args = cJSON_ParseWithLength(job->text + call->args_at, call->args_len);
+        FUZZ_CHECK(args != NULL, "call %zu's arguments do not parse: %.*s", i, (int)len, (const char *)text);
+        cJSON_Delete(args);
+    }
+    free(scan.calls);
+    job->len = 0;
+}
+
+/* The grammar a request asks for must be one the sampler accepts. */
 static void check_constraint(serve_job *job, const uint8_t *text, size_t len) {
     const vka_sampling_params *sp = &job->gp.sampling;
     if (!sp->grammar && !sp->json_schema) return;
@@ -40,37 +63,111 @@ static void check_constraint(serve_job *job, const uint8_t *text, size_t len) {
     FUZZ_CHECK(vka_structured_checker_create(sp, &c) == VKA_OK, "the request's constraint does not compile: %s",
                vka_last_error());
     bool accepted = false;
-    if (vka_structured_check(c, (const char *)text, len, &accepted) == VKA_OK && accepted && job->tool_calls &&
-        strcmp(sp->grammar_root, "vkagent-call") == 0) {
-        FUZZ_CHECK(serve_append(&job->text, &job->len, &job->cap, (const char *)text, len), "out of memory");
-        cJSON *calls = serve_tool_calls(job, 1);
-        FUZZ_CHECK(calls != NULL, "a complete call does not read back: %.*s", (int)len, (const char *)text);
-        cJSON_Delete(calls);
-        job->len = 0;
-    }
+    if (vka_structured_check(c, (const char *)text, len, &accepted) == VKA_OK && accepted && job->tool_calls)
+        check_calls(job, text, len);
     vka_structured_checker_free(c);
 }
 
-/* The answer, with the body standing in for the generated text. */
+/* What a client rebuilds from the stream: per choice, the content and the
+ * calls' names and arguments, as "content\x01name\x02args\x01..." */
+static void reassemble(const char *events, char **out, uint32_t n) {
+    const char *p = events;
+    while ((p = strstr(p, "data: ")) != NULL) {
+        p += 6;
+        const char *end = strstr(p, "\n\n");
+        FUZZ_CHECK(end != NULL, "an event without its blank line");
+        cJSON *ev = cJSON_ParseWithLength(p, (size_t)(end - p));
+        FUZZ_CHECK(ev != NULL, "an event is not JSON: %.*s", (int)(end - p), p);
+        const cJSON *ch;
+        cJSON_ArrayForEach(ch, cJSON_GetObjectItem(ev, "choices")) {
+            int index = cJSON_GetObjectItem(ch, "index")->valueint;
+            FUZZ_CHECK(index >= 0 && (uint32_t)index < n, "choice index %d", index);
+            const cJSON *delta = cJSON_GetObjectItem(ch, "delta");
+            const cJSON *content = delta ? cJSON_GetObjectItem(delta, "content") : cJSON_GetObjectItem(ch, "text");
+            size_t len = strlen(out[index]);
+            if (cJSON_IsString(content)) {
+                out[index] = realloc(out[index], len + strlen(content->valuestring) + 1);
+                strcpy(out[index] + len, content->valuestring);
+            }
+            const cJSON *tc, *calls = delta ? cJSON_GetObjectItem(delta, "tool_calls") : NULL;
+            cJSON_ArrayForEach(tc, calls) {
+                const cJSON *fn = cJSON_GetObjectItem(tc, "function");
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name"));
+                const char *args = cJSON_GetStringValue(cJSON_GetObjectItem(fn, "arguments"));
+                FUZZ_CHECK(args != NULL, "a tool-call delta without arguments");
+                len = strlen(out[index]);
+                size_t size = len + (name ? strlen(name) + 2 : 0) + strlen(args) + 1;
+                out[index] = realloc(out[index], size);
+                snprintf(out[index] + len, size - len, "%s%s%s%s", name ? "\x01" : "", name ? name : "", name ? "\x02" : "", args);
+            }
+        }
+        cJSON_Delete(ev);
+        p = end;
+    }
+}
+
+/* The same from the whole answer. */
+static char *flatten_choice(const cJSON *choice) {
+    const cJSON *msg = cJSON_GetObjectItem(choice, "message");
+    const char *content = cJSON_GetStringValue(msg ? cJSON_GetObjectItem(msg, "content") : cJSON_GetObjectItem(choice, "text"));
+    char *out = strdup(content ? content : "");
+    const cJSON *tc, *calls = msg ? cJSON_GetObjectItem(msg, "tool_calls") : NULL;
+    cJSON_ArrayForEach(tc, calls) {
+        const cJSON *fn = cJSON_GetObjectItem(tc, "function");
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name"));
+        const char *args = cJSON_GetStringValue(cJSON_GetObjectItem(fn, "arguments"));
+        size_t len = strlen(out);
+        size_t size = len + strlen(name) + strlen(args) + 3;
+        out = realloc(out, size);
+        snprintf(out + len, size - len, "\x01%s\x02%s", name, args);
+    }
+    return out;
+}
+
+/* The answer, with the text standing in for what each choice generated:
+ * whole, and streamed as it grows (in three parts); the stream reassembled
+ * as a client does gives the whole answer. */
 static void check_answer(serve_state *s, serve_request *r, const uint8_t *text, size_t len) {
-    serve_job *job = r->job;
-    FUZZ_CHECK(serve_append(&job->text, &job->len, &job->cap, (const char *)text, len), "out of memory");
-    job->stop_reason = VKA_STOP_EOS;
+    len = strnlen((const char *)text, len); /* JSON strings end at a NUL: generated text has none */
+    serve_stream st;
+    memset(&st, 0, sizeof st);
+    char *events = NULL, *streamed[SERVE_MAX_N];
+    size_t ev_len = 0, ev_cap = 0;
+    bool over = false;
+    for (int part = 1; part <= 3; part++) {
+        for (uint32_t i = 0; i < r->n; i++) {
+            serve_job *job = r->choice[i];
+            size_t upto = len * (size_t)part / 3;
+            FUZZ_CHECK(serve_append(&job->text, &job->len, &job->cap, (const char *)text + job->len, upto - job->len),
+                       "out of memory");
+            job->done = part == 3;
+            job->stop_reason = VKA_STOP_EOS;
+        }
+        FUZZ_CHECK(serve_stream_events(s, r, 1, &st, &events, &ev_len, &ev_cap, &over), "out of memory");
+    }
+    FUZZ_CHECK(over, "a stream of finished choices is not over");
+    for (uint32_t i = 0; i < r->n; i++) streamed[i] = strdup("");
+    reassemble(events ? events : "", streamed, r->n);
+    free(events);
     char *json = serve_completion_json(s, r, 1);
     FUZZ_CHECK(json != NULL, "no answer");
     cJSON *parsed = cJSON_Parse(json);
     FUZZ_CHECK(parsed != NULL, "the answer is not JSON: %s", json);
+    const cJSON *choices = cJSON_GetObjectItem(parsed, "choices");
+    FUZZ_CHECK(cJSON_GetArraySize(choices) == (int)r->n, "%d choices for n = %u", cJSON_GetArraySize(choices), r->n);
+    for (uint32_t i = 0; i < r->n; i++) {
+        char *whole = flatten_choice(cJSON_GetArrayItem(choices, (int)i));
+        FUZZ_CHECK(strcmp(whole, streamed[i]) == 0, "choice %u streamed differs: %s vs %s", i, streamed[i], whole);
+        free(whole);
+        free(streamed[i]);
+    }
     cJSON_Delete(parsed);
     free(json);
-    char *chunk = serve_chunk_sse(s, r, 1, (const char *)text, len, true, true, false);
-    FUZZ_CHECK(chunk && strncmp(chunk, "data: {", 7) == 0, "a chunk is not an SSE event");
-    free(chunk);
-    free(serve_tool_chunk_sse(s, r, 1));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    serve_state s = {.model = models[data[0] % N_MODELS], .model_name = "fuzz", .request_timeout = 60};
+    serve_state s = {.model = models[data[0] % N_MODELS], .model_name = "fuzz", .request_timeout = 60, .parallel = 4};
     serve_endpoint ep = (data[0] >> 1) & 1 ? SERVE_COMPLETION : SERVE_CHAT;
     serve_request r;
     serve_error err;
@@ -83,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(r.job && r.job->n_ids > 0, "an accepted request has prompt tokens");
         check_constraint(r.job, text, text_len);
         check_answer(&s, &r, text, text_len);
-        serve_job_free(r.job);
+        serve_request_free(&r);
     } else {
         FUZZ_CHECK(r.job == NULL, "a refused request leaves no job");
         FUZZ_CHECK(err.status == 400 || err.status == 500, "status %d", err.status);
