@@ -1,7 +1,9 @@
 // serve.mjs — `vkagent serve` through the official `openai` npm client (and
 // plain fetch for what the client cannot send): chat, streams, completions,
 // models, health, metrics, json_schema answers validated by ajv, tool calls (their
-// arguments validated by ajv), the error statuses, a full queue (503), a
+// arguments validated by ajv: several per answer, text before them, streamed
+// argument by argument and reassembled by the client), n choices (each what
+// a request with its seed gives alone), the error statuses, a full queue (503), a
 // stream aborted mid-way (its generation is cancelled), sixteen concurrent
 // clients with fixed seeds getting what they get alone, and SIGTERM
 // finishing the request in flight. The servers listen on free loopback ports.
@@ -94,7 +96,7 @@ function assertErrorShape(json) {
 let slow = null;
 async function slowServer() {
   if (slow) return slow;
-  tmp = mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
+  tmp ??= mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
   const path = join(tmp, 'slow.gguf');
   const synth = spawnSync(exe, ['synth', '-o', path, '--preset', 'stories260K', '--dim', '512', '--layers', '8',
     '--heads', '8', '--kv-heads', '8', '--ffn', '1376', '--ctx', '4096', '--vocab-from', model], { encoding: 'utf8' });
@@ -102,6 +104,29 @@ async function slowServer() {
   slow = await startServer(path, 2, 1); // small, for the queue-full test
   servers.push(slow);
   return slow;
+}
+
+// A server on a random-weight model of stories260K's size, with its tokenizer
+// and a 4096-token context (room for a tool list): as fast as stories260K.
+let fast = null;
+async function fastServer() {
+  if (fast) return fast;
+  tmp ??= mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
+  const path = join(tmp, 'fast.gguf');
+  const synth = spawnSync(exe, ['synth', '-o', path, '--preset', 'stories260K', '--ctx', '4096', '--vocab-from', model],
+    { encoding: 'utf8' });
+  assert.equal(synth.status, 0, synth.stderr);
+  fast = await startServer(path);
+  servers.push(fast);
+  fast.client = new OpenAI({ baseURL: `${fast.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  return fast;
+}
+
+async function metric(srvBase, name) {
+  const text = await (await fetch(`${srvBase}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `no ${name} in /metrics`);
+  return Number(m[1]);
 }
 
 test('health and models', async () => {
@@ -247,69 +272,179 @@ test('metrics in Prometheus text', async () => {
   }
 });
 
+const weather = {
+  type: 'object',
+  properties: { city: { enum: ['Paris', 'Rome', 'Oslo'] }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+  required: ['city', 'days'],
+  additionalProperties: false,
+};
+const empty = { type: 'object', properties: {}, additionalProperties: false };
+const tools = [
+  { type: 'function', function: { name: 'get_weather', description: 'The weather', parameters: weather, strict: true } },
+  { type: 'function', function: { name: 'now', description: 'The time', parameters: empty, strict: true } },
+];
+const toolAjv = new Ajv2020({ strict: false });
+const validators = { get_weather: toolAjv.compile(weather), now: toolAjv.compile(empty) };
+const toolMsgs = [{ role: 'user', content: 'What is the weather in Paris?' }];
+// Raises '<' (504) and 't' (413) of stories260K's vocabulary, so that the
+// random model starts calls sooner: text, then one or several calls.
+const callBias = { 504: 3, 413: 5 };
+
+function checkCall(call) {
+  assert.equal(call.type, 'function');
+  assert.match(call.id, /^call_/);
+  const args = JSON.parse(call.function.arguments);
+  const validate = validators[call.function.name];
+  assert.ok(validate, call.function.name);
+  assert.ok(validate(args), `${call.function.arguments}: ${JSON.stringify(validate.errors)}`);
+  return call.function;
+}
+
+// Every call of a finished choice validates, under distinct ids.
+function checkCalls(choice) {
+  const calls = choice.message.tool_calls ?? [];
+  if (choice.finish_reason === 'tool_calls') {
+    assert.ok(calls.length > 0);
+    calls.forEach(checkCall);
+  }
+  assert.equal(new Set(calls.map((c) => c.id)).size, calls.length, 'call ids are distinct');
+  return calls;
+}
+
 test('tools: calls generated under their schemas, as tool_calls', async () => {
-  const srv = await slowServer();
-  const c = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
-  const weather = {
-    type: 'object',
-    properties: { city: { enum: ['Paris', 'Rome', 'Oslo'] }, days: { type: 'integer', minimum: 1, maximum: 7 } },
-    required: ['city', 'days'],
-    additionalProperties: false,
-  };
-  const empty = { type: 'object', properties: {}, additionalProperties: false };
-  const tools = [
-    { type: 'function', function: { name: 'get_weather', description: 'The weather', parameters: weather, strict: true } },
-    { type: 'function', function: { name: 'now', description: 'The time', parameters: empty, strict: true } },
-  ];
-  const ajv = new Ajv2020({ strict: false });
-  const validators = { get_weather: ajv.compile(weather), now: ajv.compile(empty) };
-  const msgs = [{ role: 'user', content: 'What is the weather in Paris?' }];
-  const checkCall = (call) => {
-    assert.equal(call.type, 'function');
-    assert.ok(call.id);
-    const args = JSON.parse(call.function.arguments);
-    const validate = validators[call.function.name];
-    assert.ok(validate, call.function.name);
-    assert.ok(validate(args), `${call.function.arguments}: ${JSON.stringify(validate.errors)}`);
-    return call.function;
-  };
+  const { client: c } = await fastServer();
   for (const seed of [1, 2]) {
-    const r = await c.chat.completions.create({ model: 'slow', messages: msgs, tools, tool_choice: 'required', seed, max_tokens: 1000 });
+    const r = await c.chat.completions.create({ model: 'fast', messages: toolMsgs, tools, tool_choice: 'required', seed, max_tokens: 1000 });
     assert.equal(r.choices[0].finish_reason, 'tool_calls');
     assert.equal(r.choices[0].message.content, null);
-    assert.equal(r.choices[0].message.tool_calls.length, 1);
-    checkCall(r.choices[0].message.tool_calls[0]);
+    assert.ok(checkCalls(r.choices[0]).length >= 1);
   }
-  const named = { model: 'slow', messages: msgs, tools, seed: 3, max_tokens: 1000,
+  const named = { model: 'fast', messages: toolMsgs, tools, seed: 3, max_tokens: 1000,
     tool_choice: { type: 'function', function: { name: 'get_weather' } } };
   const r = await c.chat.completions.create(named);
-  const fn = checkCall(r.choices[0].message.tool_calls[0]);
-  assert.equal(fn.name, 'get_weather');
-  // streamed: the same call, as a tool_calls delta
-  let streamed = null, finish = null;
-  for await (const chunk of await c.chat.completions.create({ ...named, stream: true })) {
-    const ch = chunk.choices[0];
-    if (ch?.delta?.tool_calls) streamed = ch.delta.tool_calls[0];
-    if (ch?.finish_reason) finish = ch.finish_reason;
-  }
-  assert.equal(finish, 'tool_calls');
-  assert.equal(streamed.index, 0);
-  assert.deepEqual(checkCall(streamed), fn);
-  // auto: text or a valid call; none: text
-  const auto = await c.chat.completions.create({ model: 'slow', messages: msgs, tools, seed: 4, max_tokens: 30 });
-  if (auto.choices[0].message.tool_calls) checkCall(auto.choices[0].message.tool_calls[0]);
-  else assert.equal(typeof auto.choices[0].message.content, 'string');
-  const none = await c.chat.completions.create({ model: 'slow', messages: msgs, tools, tool_choice: 'none', seed: 4, max_tokens: 5 });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  for (const call of checkCalls(r.choices[0])) assert.equal(call.function.name, 'get_weather');
+  // auto: text, calls, or text then calls; none: text
+  const auto = await c.chat.completions.create({ model: 'fast', messages: toolMsgs, tools, seed: 4, max_tokens: 30 });
+  checkCalls(auto.choices[0]);
+  const none = await c.chat.completions.create({ model: 'fast', messages: toolMsgs, tools, tool_choice: 'none', seed: 4, max_tokens: 5 });
   assert.equal(none.choices[0].message.tool_calls, undefined);
-  // a conversation with the call and its result goes on
-  const after = await c.chat.completions.create({ model: 'slow', tools, max_tokens: 5, seed: 5, messages: [
-    ...msgs, { role: 'assistant', content: null, tool_calls: r.choices[0].message.tool_calls },
-    { role: 'tool', tool_call_id: r.choices[0].message.tool_calls[0].id, content: '{"sky": "clear"}' }] });
+  // a conversation with the calls and their results goes on
+  const calls = r.choices[0].message.tool_calls;
+  const after = await c.chat.completions.create({ model: 'fast', tools, max_tokens: 5, seed: 5, messages: [
+    ...toolMsgs, { role: 'assistant', content: null, tool_calls: calls },
+    ...calls.map((call) => ({ role: 'tool', tool_call_id: call.id, content: '{"sky": "clear"}' }))] });
   assert.equal(typeof after.choices[0].message.content, 'string');
   await assert.rejects(c.chat.completions.create({ ...named, tool_choice: { type: 'function', function: { name: 'nope' } } }),
     (e) => e.status === 400 && e.param === 'tool_choice');
-  await assert.rejects(c.chat.completions.create({ model: 'slow', messages: msgs, tool_choice: 'required' }),
+  await assert.rejects(c.chat.completions.create({ model: 'fast', messages: toolMsgs, tool_choice: 'required' }),
     (e) => e.status === 400 && e.param === 'tool_choice');
+  await assert.rejects(c.chat.completions.create({ model: 'fast', messages: toolMsgs, tools, parallel_tool_calls: 'yes' }),
+    (e) => e.status === 400 && e.param === 'parallel_tool_calls');
+});
+
+test('tools: several calls per answer, text before calls, parallel_tool_calls false', async () => {
+  const { client: c } = await fastServer();
+  const params = { model: 'fast', messages: toolMsgs, tools, max_tokens: 600, logit_bias: callBias };
+  let several = 0, textThenCalls = 0;
+  for (let seed = 1; seed <= 8; seed++) {
+    const ch = (await c.chat.completions.create({ ...params, seed })).choices[0];
+    const calls = checkCalls(ch);
+    if (ch.finish_reason !== 'tool_calls') continue;
+    if (calls.length >= 2) several++;
+    if (ch.message.content) {
+      textThenCalls++;
+      assert.ok(!ch.message.content.includes('<tool_call>'), ch.message.content);
+    }
+  }
+  assert.ok(several > 0, 'no answer with several calls');
+  assert.ok(textThenCalls > 0, 'no answer with text before its calls');
+  for (let seed = 1; seed <= 8; seed++) {
+    const ch = (await c.chat.completions.create({ ...params, seed, parallel_tool_calls: false })).choices[0];
+    const calls = checkCalls(ch);
+    assert.ok(calls.length <= 1, `${calls.length} calls without parallel_tool_calls`);
+  }
+});
+
+// name and arguments of each call (ids differ between requests)
+const callsOf = (choice) => (choice.message.tool_calls ?? []).map((t) => ({ name: t.function.name, arguments: t.function.arguments }));
+
+test('tools: streamed calls, argument by argument, reassemble to the same answer', async () => {
+  const { client: c } = await fastServer();
+  let firsts = 0, fragments = 0, withCalls = 0;
+  for (const seed of [1, 2, 3]) {
+    const params = { model: 'fast', messages: toolMsgs, tools, max_tokens: 600, logit_bias: callBias, seed, n: 2 };
+    const whole = await c.chat.completions.create(params);
+    const stream = c.chat.completions.stream(params);
+    stream.on('chunk', (chunk) => {
+      for (const ch of chunk.choices) {
+        for (const tc of ch.delta.tool_calls ?? []) {
+          if (tc.id) { // the first chunk of a call: its id and name, no arguments yet
+            firsts++;
+            assert.equal(tc.type, 'function');
+            assert.ok(tc.function.name);
+            assert.equal(tc.function.arguments, '');
+          } else {
+            fragments++;
+          }
+        }
+      }
+    });
+    const final = await stream.finalChatCompletion();
+    assert.equal(final.choices.length, 2);
+    for (const i of [0, 1]) {
+      const [a, b] = [final.choices[i], whole.choices[i]];
+      assert.equal(a.index, i);
+      assert.equal(a.finish_reason, b.finish_reason);
+      assert.equal(a.message.content, b.message.content);
+      assert.deepEqual(callsOf(a), callsOf(b));
+      checkCalls(a);
+      withCalls += callsOf(b).length > 0;
+    }
+  }
+  assert.ok(withCalls > 0);
+  assert.ok(fragments > 2 * firsts, `${fragments} argument fragments for ${firsts} calls`);
+});
+
+test('n choices: each what its seed gives alone, streamed or not', async () => {
+  const params = { model: MODEL, messages: [{ role: 'user', content: 'A story about a frog on a log.' }], max_tokens: 20,
+    temperature: 0.9, seed: 21 };
+  const prefixBefore = await metric(base, 'vkagent_prefix_cache_tokens_total');
+  const r = await client.chat.completions.create({ ...params, n: 3 });
+  // the prompt was new: choices 1 and 2 found its full blocks (32 tokens) in the KV pool
+  assert.ok(await metric(base, 'vkagent_prefix_cache_tokens_total') - prefixBefore >= 64, 'the prompt was computed more than once');
+  assert.deepEqual(r.choices.map((ch) => ch.index), [0, 1, 2]);
+  let generated = 0;
+  for (const i of [0, 1, 2]) {
+    const alone = await client.chat.completions.create({ ...params, seed: 21 + i });
+    assert.equal(r.choices[i].message.content, alone.choices[0].message.content);
+    assert.equal(r.choices[i].finish_reason, alone.choices[0].finish_reason);
+    assert.equal(r.usage.prompt_tokens, alone.usage.prompt_tokens);
+    generated += alone.usage.completion_tokens;
+  }
+  assert.equal(r.usage.completion_tokens, generated);
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + generated);
+  const texts = ['', '', ''], finish = [], roles = [];
+  let usage = null;
+  for await (const chunk of await client.chat.completions.create({ ...params, n: 3, stream: true, stream_options: { include_usage: true } })) {
+    if (chunk.usage) usage = chunk.usage;
+    for (const ch of chunk.choices) {
+      texts[ch.index] += ch.delta.content ?? '';
+      if (ch.delta.role) roles[ch.index] = ch.delta.role;
+      if (ch.finish_reason) finish[ch.index] = ch.finish_reason;
+    }
+  }
+  assert.deepEqual(texts, r.choices.map((ch) => ch.message.content));
+  assert.deepEqual(finish, r.choices.map((ch) => ch.finish_reason));
+  assert.deepEqual(roles, ['assistant', 'assistant', 'assistant']);
+  assert.deepEqual(usage, r.usage);
+  // completions too
+  const cp = { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, seed: 5 };
+  const two = await client.completions.create({ ...cp, n: 2 });
+  for (const i of [0, 1])
+    assert.equal(two.choices[i].text, (await client.completions.create({ ...cp, seed: 5 + i })).choices[0].text);
+  // at most --parallel (8 here)
+  await assert.rejects(client.chat.completions.create({ ...params, n: 9 }), (e) => e.status === 400 && e.param === 'n');
 });
 
 test('sixteen concurrent clients get what they get alone', async () => {
