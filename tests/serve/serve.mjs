@@ -347,7 +347,8 @@ test('tools: several calls per answer, text before calls, parallel_tool_calls fa
   const { client: c } = await fastServer();
   const params = { model: 'fast', messages: toolMsgs, tools, max_tokens: 600, logit_bias: callBias };
   let several = 0, textThenCalls = 0;
-  for (let seed = 1; seed <= 8; seed++) {
+  // both forms come within a few seeds (on the CPU: seeds 1 and 2)
+  for (let seed = 1; seed <= 16 && !(several && textThenCalls); seed++) {
     const ch = (await c.chat.completions.create({ ...params, seed })).choices[0];
     const calls = checkCalls(ch);
     if (ch.finish_reason !== 'tool_calls') continue;
@@ -359,7 +360,7 @@ test('tools: several calls per answer, text before calls, parallel_tool_calls fa
   }
   assert.ok(several > 0, 'no answer with several calls');
   assert.ok(textThenCalls > 0, 'no answer with text before its calls');
-  for (let seed = 1; seed <= 8; seed++) {
+  for (let seed = 1; seed <= 6; seed++) {
     const ch = (await c.chat.completions.create({ ...params, seed, parallel_tool_calls: false })).choices[0];
     const calls = checkCalls(ch);
     assert.ok(calls.length <= 1, `${calls.length} calls without parallel_tool_calls`);
