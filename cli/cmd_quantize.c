@@ -10,13 +10,15 @@
 static const char *const quantize_help =
     "usage: vkagent quantize IN.gguf OUT.gguf TYPE [--tensor-type SUBSTRING=TYPE ...] [--allow-requantize]\n"
     "\n"
-    "TYPE: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M (= Q4_K), Q5_K_S,\n"
-    "Q5_K_M (= Q5_K), Q6_K.\n"
-    "The mixes follow llama.cpp: the output tensor gets Q6_K (Q8_0 for Q8_0); Q4_K_M and\n"
-    "Q5_K_M give Q6_K to attn_v and ffn_down in the first and last eighth of the layers\n"
-    "and every third layer between. Rows that are not whole K-quant super-blocks take\n"
-    "llama-quantize's substitutes (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0); rows that\n"
-    "32 does not divide, F16. --tensor-type ffn_down=f32 keeps tensors whose name contains\n"
+    "TYPE: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M (= Q3_K),\n"
+    "Q3_K_L, Q4_K_S, Q4_K_M (= Q4_K), Q5_K_S, Q5_K_M (= Q5_K), Q6_K, IQ4_NL, IQ4_XS.\n"
+    "The mixes follow llama.cpp (without an importance matrix): the output tensor gets Q6_K\n"
+    "(Q8_0 for Q8_0); Q4_K_M and Q5_K_M give Q6_K to attn_v and ffn_down in the first and\n"
+    "last eighth of the layers and every third layer between; Q2_K and the Q3_K mixes give\n"
+    "attn_v, attn_output and ffn_down more bits. Rows that are not whole K-quant\n"
+    "super-blocks take llama-quantize's substitutes (Q2_K, Q3_K -> Q4_0, Q4_K -> Q5_0,\n"
+    "Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL); rows that 32 does not divide, F16.\n"
+    "--tensor-type ffn_down=f32 keeps tensors whose name contains\n"
     "ffn_down in F32. The input is never overwritten.\n";
 
 static void show_progress(const vka_quantize_progress *p, void *user) {

@@ -67,6 +67,33 @@ Test(quantize, fixtures_match_llama_quantize, .timeout = 300) {
         }
 }
 
+/* arch2/: llama-quantize's Q2_K, Q3_K_M, IQ4_NL and IQ4_XS of the same F32 files. */
+Test(quantize, low_bit_fixtures_match_llama_quantize, .timeout = 300) {
+    const char *archs[] = {"llama", "qwen3"};
+    const char *types[] = {"q2_k", "q3_k_m", "iq4_nl", "iq4_xs"};
+    for (int a = 0; a < 2; a++)
+        for (int t = 0; t < 4; t++) {
+            char in[96], ref[96];
+            snprintf(in, sizeof in, "fixtures/arch/%s-f32.gguf", archs[a]);
+            snprintf(ref, sizeof ref, "fixtures/arch2/%s-%s.gguf", archs[a], types[t]);
+            quantize_and_compare(in, ref, types[t], NULL);
+        }
+}
+
+/* arch2/'s gemma2, gemma3, phi3 (fused attn_qkv: attn_v's rules) and
+ * qwen3moe (8 experts: Q8_0 attn_k/attn_v, Q5_K attn_output, F32 router). */
+Test(quantize, arch2_models_match_llama_quantize, .timeout = 300) {
+    const char *archs[] = {"gemma2", "gemma3", "phi3", "qwen3moe"};
+    const char *types[] = {"q8_0", "q4_k_m"};
+    for (int a = 0; a < 4; a++)
+        for (int t = 0; t < 2; t++) {
+            char in[96], ref[96];
+            snprintf(in, sizeof in, "fixtures/arch2/%s-f32.gguf", archs[a]);
+            snprintf(ref, sizeof ref, "fixtures/arch2/%s-%s.gguf", archs[a], types[t]);
+            quantize_and_compare(in, ref, types[t], NULL);
+        }
+}
+
 /* models/README.md: made with --tensor-type ffn_down=f32 (172-wide rows). */
 Test(quantize, stories_match_llama_quantize) {
     quantize_and_compare("models/stories260K.gguf", "models/stories260K-q8_0.gguf", "Q8_0", "ffn_down=f32");
@@ -108,6 +135,53 @@ Test(quantize, q4_k_m_layer_choice) {
     cr_expect_eq(vka_quant_choose(&plan, names[0], 2, qwen05, VKA_TYPE_F32), VKA_TYPE_Q8_0,
                  "layer 0's attn_v: Q6_K -> Q8_0");
     cr_expect_eq(vka_quant_choose(&plan, names[1], 2, ne, VKA_TYPE_F32), VKA_TYPE_Q6_K, "whole super-blocks keep Q6_K");
+}
+
+/* The low-bit mixes' choices (llama.cpp's rules): Q3_K_M gives attn_v of
+ * the first two layers Q5_K, later ones Q4_K, and ffn_down of the first
+ * sixteenth Q5_K; grouped-query models and 8-expert models get more bits in
+ * attention; rows of whole blocks but not super-blocks fall back. */
+Test(quantize, low_bit_layer_choice) {
+    char names[64][32];
+    const char *ptrs[64];
+    for (int i = 0; i < 32; i++) {
+        snprintf(names[2 * i], 32, "blk.%d.attn_v.weight", i);
+        snprintf(names[2 * i + 1], 32, "blk.%d.ffn_down.weight", i);
+    }
+    for (int i = 0; i < 64; i++) ptrs[i] = names[i];
+    int64_t ne[2] = {4096, 1024};
+    vka_quant_plan plan;
+    vka_quant_plan_init(&plan, VKA_FTYPE_Q3_K_M, ptrs, 64);
+    for (int i = 0; i < 32; i++) {
+        cr_expect_eq(vka_quant_choose(&plan, names[2 * i], 2, ne, VKA_TYPE_F32), i < 2 ? VKA_TYPE_Q5_K : VKA_TYPE_Q4_K,
+                     "Q3_K_M attn_v layer %d", i);
+        cr_expect_eq(vka_quant_choose(&plan, names[2 * i + 1], 2, ne, VKA_TYPE_F32),
+                     i < 2 ? VKA_TYPE_Q5_K : VKA_TYPE_Q4_K, "Q3_K_M ffn_down layer %d", i);
+    }
+    cr_expect_eq(vka_quant_choose(&plan, "token_embd.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_Q6_K, "tied: the output");
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_output.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_Q4_K);
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.ffn_gate_inp.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_F32, "router");
+    vka_quant_plan_init(&plan, VKA_FTYPE_Q2_K, ptrs, 64);
+    cr_expect_eq(vka_quant_choose(&plan, names[0], 2, ne, VKA_TYPE_F32), VKA_TYPE_Q3_K);
+    plan.n_gqa = 4;
+    cr_expect_eq(vka_quant_choose(&plan, names[2], 2, ne, VKA_TYPE_F32), VKA_TYPE_Q4_K, "Q2_K attn_v with GQA 4");
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_Q2_K);
+    int64_t by32[2] = {96, 64};
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, by32, VKA_TYPE_F32), VKA_TYPE_Q4_0, "Q2_K -> Q4_0");
+    vka_quant_plan_init(&plan, VKA_FTYPE_IQ4_XS, ptrs, 64);
+    cr_expect_eq(vka_quant_choose(&plan, names[1], 2, ne, VKA_TYPE_F32), VKA_TYPE_Q5_K, "IQ4_XS ffn_down, first eighth");
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_q.weight", 2, by32, VKA_TYPE_F32), VKA_TYPE_IQ4_NL,
+                 "IQ4_XS -> IQ4_NL");
+    vka_quant_plan_init(&plan, VKA_FTYPE_Q3_K_L, ptrs, 64);
+    plan.n_expert = 8;
+    cr_expect_eq(vka_quant_choose(&plan, names[0], 2, ne, VKA_TYPE_F32), VKA_TYPE_Q8_0, "8 experts: attn_v Q8_0");
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_k.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_Q8_0);
+    vka_quant_plan_init(&plan, VKA_FTYPE_Q4_K_M, ptrs, 64);
+    plan.n_expert = 8;
+    cr_expect_eq(vka_quant_choose(&plan, "blk.0.attn_output.weight", 2, ne, VKA_TYPE_F32), VKA_TYPE_Q5_K);
+    vka_ftype f;
+    cr_expect(vka_ftype_from_name("q3_k", &f) && f == VKA_FTYPE_Q3_K_M);
+    cr_expect(vka_ftype_from_name("IQ4_xs", &f) && f == VKA_FTYPE_IQ4_XS);
 }
 
 Test(quantize, refusals) {

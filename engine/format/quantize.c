@@ -24,6 +24,9 @@ static const struct {
     {"Q4_K_S", VKA_FTYPE_Q4_K_S, VKA_TYPE_Q4_K},
     {"Q4_K_M", VKA_FTYPE_Q4_K_M, VKA_TYPE_Q4_K}, {"Q5_K_S", VKA_FTYPE_Q5_K_S, VKA_TYPE_Q5_K},
     {"Q5_K_M", VKA_FTYPE_Q5_K_M, VKA_TYPE_Q5_K}, {"Q6_K", VKA_FTYPE_Q6_K, VKA_TYPE_Q6_K},
+    {"Q2_K", VKA_FTYPE_Q2_K, VKA_TYPE_Q2_K},     {"Q3_K_S", VKA_FTYPE_Q3_K_S, VKA_TYPE_Q3_K},
+    {"Q3_K_M", VKA_FTYPE_Q3_K_M, VKA_TYPE_Q3_K}, {"Q3_K_L", VKA_FTYPE_Q3_K_L, VKA_TYPE_Q3_K},
+    {"IQ4_NL", VKA_FTYPE_IQ4_NL, VKA_TYPE_IQ4_NL}, {"IQ4_XS", VKA_FTYPE_IQ4_XS, VKA_TYPE_IQ4_XS},
 };
 #define N_FTYPES (sizeof ftypes / sizeof ftypes[0])
 
@@ -33,7 +36,8 @@ bool vka_ftype_from_name(const char *name, vka_ftype *out) {
             *out = ftypes[i].ftype;
             return true;
         }
-    /* Q4_K and Q5_K alone mean their _M mix, as in llama-quantize */
+    /* Q3_K, Q4_K and Q5_K alone mean their _M mix, as in llama-quantize */
+    if (strcasecmp(name, "Q3_K") == 0) return (*out = VKA_FTYPE_Q3_K_M), true;
     if (strcasecmp(name, "Q4_K") == 0) return (*out = VKA_FTYPE_Q4_K_M), true;
     if (strcasecmp(name, "Q5_K") == 0) return (*out = VKA_FTYPE_Q5_K_M), true;
     return false;
@@ -46,7 +50,8 @@ const char *vka_ftype_name(vka_ftype ftype) {
 }
 
 const char *vka_ftype_list(void) {
-    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K";
+    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S, Q4_K_M (Q4_K), "
+           "Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ4_NL, IQ4_XS";
 }
 
 static vka_type base_type(vka_ftype ftype) {
@@ -60,15 +65,52 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Tensor roles as llama.cpp's rules see them (by name). attn_qkv and
+ * attn_kv_b count as attn_v: they carry the values. */
+typedef enum tensor_role {
+    ROLE_OTHER, ROLE_OUTPUT, ROLE_TOKEN_EMBD, ROLE_ATTN_V, ROLE_ATTN_K, ROLE_ATTN_OUTPUT, ROLE_FFN_DOWN,
+} tensor_role;
+
+static tensor_role role_of(const char *name) {
+    if (strcmp(name, "output.weight") == 0) return ROLE_OUTPUT;
+    if (strcmp(name, "token_embd.weight") == 0) return ROLE_TOKEN_EMBD;
+    if (strstr(name, "attn_qkv.weight") || strstr(name, "attn_kv_b.weight") || strstr(name, "attn_v.weight"))
+        return ROLE_ATTN_V;
+    if (strstr(name, "attn_k.weight")) return ROLE_ATTN_K;
+    if (strstr(name, "attn_q.weight")) return ROLE_OTHER;
+    if (strstr(name, "attn_output.weight")) return ROLE_ATTN_OUTPUT;
+    if (strstr(name, "ffn_up") || strstr(name, "ffn_gate")) return ROLE_OTHER;
+    if (strstr(name, "ffn_down")) return ROLE_FFN_DOWN;
+    return ROLE_OTHER;
+}
+
 void vka_quant_plan_init(vka_quant_plan *plan, vka_ftype ftype, const char *const *names, size_t n_names) {
     memset(plan, 0, sizeof *plan);
     plan->ftype = ftype;
     plan->tied_output = true;
+    plan->n_gqa = 1;
     for (size_t i = 0; i < n_names; i++) {
-        if (strcmp(names[i], "output.weight") == 0) plan->tied_output = false;
-        if (strstr(names[i], "attn_v.weight")) plan->n_attn_v++;
-        if (strstr(names[i], "ffn_down")) plan->n_ffn_down++;
+        tensor_role r = role_of(names[i]);
+        if (r == ROLE_OUTPUT) plan->tied_output = false;
+        if (r == ROLE_ATTN_V) plan->n_attn_v++;
+        if (r == ROLE_FFN_DOWN) plan->n_ffn_down++;
     }
+}
+
+void vka_quant_plan_set_model(vka_quant_plan *plan, const vka_gguf *g) {
+    const char *arch = vka_gguf_get_str(g, "general.architecture");
+    if (!arch) return;
+    char key[160];
+    uint32_t v = 0, heads = 0, kv_heads = 0;
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    if (vka_gguf_get_u32(g, key, &v) && v > 0 && v < 1u << 20) plan->n_ffn_down = (int)v;
+    snprintf(key, sizeof key, "%s.attention.head_count", arch);
+    bool have_heads = vka_gguf_get_u32(g, key, &heads);
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    if (!vka_gguf_get_u32(g, key, &kv_heads)) kv_heads = heads;
+    if (have_heads && kv_heads > 0) plan->n_gqa = heads / kv_heads;
+    snprintf(key, sizeof key, "%s.expert_count", arch);
+    if (vka_gguf_get_u32(g, key, &v)) plan->n_expert = v;
 }
 
 /* llama.cpp's rule for which layers of a mix get more bits: the first and
@@ -79,41 +121,91 @@ static bool use_more_bits(int i_layer, int n_layers) {
 
 static bool divides(vka_type type, int64_t ne0) { return ne0 % vka_type_get_traits(type)->block_size == 0; }
 
-/* Row lengths a block size does not divide fall back to a runnable type:
- * the K-quants to the 32-element type of about their size, as llama-quantize
- * does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0: Qwen2.5-0.5B's rows of 896
- * and SmolLM's of 576 are not whole super-blocks); anything else to Q8_0,
- * or F16 when even 32 does not divide the row. */
+/* Row lengths a block size does not divide fall back as llama-quantize's
+ * do: the 256-value types to a 32-value type of about their size (Q2_K and
+ * Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL:
+ * Qwen2.5-0.5B's rows of 896 and SmolLM's of 576 are not whole
+ * super-blocks); anything else to Q8_0, or F16 when even 32 does not divide
+ * the row. */
 static vka_type fall_back(vka_type type, int64_t ne0) {
     if (divides(type, ne0)) return type;
-    vka_type small = type == VKA_TYPE_Q4_K ? VKA_TYPE_Q5_0 : type == VKA_TYPE_Q5_K ? VKA_TYPE_Q5_1 : VKA_TYPE_Q8_0;
-    if (divides(small, ne0) && type != VKA_TYPE_F16 && type != VKA_TYPE_BF16 && type != VKA_TYPE_F32) return small;
-    return VKA_TYPE_F16;
+    if (type == VKA_TYPE_F16 || type == VKA_TYPE_BF16 || type == VKA_TYPE_F32) return VKA_TYPE_F16;
+    vka_type small = type == VKA_TYPE_Q4_K                          ? VKA_TYPE_Q5_0
+                     : type == VKA_TYPE_Q5_K                        ? VKA_TYPE_Q5_1
+                     : type == VKA_TYPE_Q2_K || type == VKA_TYPE_Q3_K ? VKA_TYPE_Q4_0
+                     : type == VKA_TYPE_IQ4_XS                      ? VKA_TYPE_IQ4_NL
+                                                                    : VKA_TYPE_Q8_0;
+    return divides(small, ne0) ? small : VKA_TYPE_F16;
 }
 
-static vka_type mix_type(vka_quant_plan *p, const char *name, int64_t ne0, vka_type base) {
+/* The layer of an FFN tensor: its position among them, or with experts the
+ * number in its name (llama.cpp: expert tensors need not come in order). */
+static int ffn_layer(const vka_quant_plan *p, const char *name, int counter) {
+    int layer = counter;
+    if (p->n_expert > 1 && sscanf(name, "blk.%d.", &layer) != 1) layer = counter;
+    return layer;
+}
+
+static vka_type attn_v_type(vka_quant_plan *p, vka_type base) {
     vka_ftype f = p->ftype;
-    bool is_output = strcmp(name, "output.weight") == 0 || (p->tied_output && strcmp(name, "token_embd.weight") == 0);
-    if (is_output) {
-        if (!divides(base, ne0)) return VKA_TYPE_Q8_0;
-        return base == VKA_TYPE_Q8_0 ? VKA_TYPE_Q8_0 : VKA_TYPE_Q6_K;
-    }
-    if (strstr(name, "attn_v.weight")) {
-        int i = p->i_attn_v++;
-        if ((f == VKA_FTYPE_Q4_K_M || f == VKA_FTYPE_Q5_K_M) && use_more_bits(i, p->n_attn_v)) return VKA_TYPE_Q6_K;
-        if (f == VKA_FTYPE_Q4_K_S && i < 4) return VKA_TYPE_Q5_K;
-        return base;
-    }
-    if (strstr(name, "ffn_down")) {
-        int i = p->i_ffn_down++;
-        if ((f == VKA_FTYPE_Q4_K_M || f == VKA_FTYPE_Q5_K_M) && use_more_bits(i, p->n_ffn_down)) return VKA_TYPE_Q6_K;
-        if (f == VKA_FTYPE_Q4_K_S && i < p->n_ffn_down / 8) return VKA_TYPE_Q5_K;
-    }
+    int i = p->i_attn_v++;
+    vka_type t = base;
+    if (f == VKA_FTYPE_Q2_K) t = p->n_gqa >= 4 ? VKA_TYPE_Q4_K : VKA_TYPE_Q3_K;
+    else if (f == VKA_FTYPE_Q3_K_M) t = i < 2 ? VKA_TYPE_Q5_K : VKA_TYPE_Q4_K;
+    else if (f == VKA_FTYPE_Q3_K_L) t = VKA_TYPE_Q5_K;
+    else if ((f == VKA_FTYPE_IQ4_NL || f == VKA_FTYPE_IQ4_XS) && p->n_gqa >= 4) t = VKA_TYPE_Q5_K;
+    else if ((f == VKA_FTYPE_Q4_K_M || f == VKA_FTYPE_Q5_K_M) && use_more_bits(i, p->n_attn_v)) t = VKA_TYPE_Q6_K;
+    else if (f == VKA_FTYPE_Q4_K_S && i < 4) t = VKA_TYPE_Q5_K;
+    return p->n_expert == 8 ? VKA_TYPE_Q8_0 : t;   /* cheap for 8-expert models: the rest is experts */
+}
+
+static vka_type ffn_down_type(vka_quant_plan *p, const char *name, vka_type base) {
+    vka_ftype f = p->ftype;
+    int i = ffn_layer(p, name, p->i_ffn_down++), n = p->n_ffn_down;
+    if (f == VKA_FTYPE_Q2_K) return VKA_TYPE_Q3_K;
+    if (f == VKA_FTYPE_Q3_K_M) return i < n / 16 ? VKA_TYPE_Q5_K : VKA_TYPE_Q4_K;
+    if (f == VKA_FTYPE_Q3_K_L) return VKA_TYPE_Q5_K;
+    if (f == VKA_FTYPE_Q4_K_M) return use_more_bits(i, n) ? VKA_TYPE_Q6_K : base;
+    if ((f == VKA_FTYPE_IQ4_NL || f == VKA_FTYPE_IQ4_XS) && i < n / 8) return VKA_TYPE_Q5_K;
+    if (f == VKA_FTYPE_Q5_K_M && use_more_bits(i, n)) return VKA_TYPE_Q6_K;
+    if (f == VKA_FTYPE_Q4_K_S && i < n / 8) return VKA_TYPE_Q5_K;
     return base;
 }
 
+static vka_type attn_output_type(const vka_quant_plan *p, vka_type base) {
+    vka_ftype f = p->ftype;
+    if (p->n_expert == 8)
+        return f == VKA_FTYPE_Q2_K || f == VKA_FTYPE_Q3_K_S || f == VKA_FTYPE_Q3_K_M || f == VKA_FTYPE_IQ4_NL ||
+                       f == VKA_FTYPE_Q4_K_S || f == VKA_FTYPE_Q4_K_M || f == VKA_FTYPE_IQ4_XS
+                   ? VKA_TYPE_Q5_K
+                   : base;
+    if (f == VKA_FTYPE_Q2_K) return VKA_TYPE_Q3_K;
+    if (f == VKA_FTYPE_Q3_K_M) return VKA_TYPE_Q4_K;
+    if (f == VKA_FTYPE_Q3_K_L) return VKA_TYPE_Q5_K;
+    return base;
+}
+
+/* llama.cpp's per-tensor choice within a mix (llama_tensor_get_type, for
+ * the file types above; its Falcon and 70B special cases left out). */
+static vka_type mix_type(vka_quant_plan *p, const char *name, int64_t ne0, vka_type base) {
+    tensor_role role = role_of(name);
+    if (role == ROLE_OUTPUT || (p->tied_output && role == ROLE_TOKEN_EMBD)) {
+        if (!divides(base, ne0)) return VKA_TYPE_Q8_0;
+        return base == VKA_TYPE_Q8_0 ? VKA_TYPE_Q8_0 : VKA_TYPE_Q6_K;
+    }
+    switch (role) {
+    case ROLE_ATTN_V: return attn_v_type(p, base);
+    case ROLE_ATTN_K: return p->n_expert == 8 ? VKA_TYPE_Q8_0 : base;
+    case ROLE_FFN_DOWN: return ffn_down_type(p, name, base);
+    case ROLE_ATTN_OUTPUT: return attn_output_type(p, base);
+    default: return base;
+    }
+}
+
 vka_type vka_quant_choose(vka_quant_plan *p, const char *name, uint32_t n_dims, const int64_t *ne, vka_type current) {
-    bool quantizable = n_dims >= 2 && ends_with(name, "weight") && !strstr(name, "_norm.weight");
+    /* as llama.cpp: neither norms nor MoE routers (ffn_gate_inp) are quantized */
+    bool quantizable = n_dims >= 2 && ends_with(name, "weight") && !strstr(name, "_norm.weight") &&
+                       !strstr(name, "ffn_gate_inp.weight");
     if (!quantizable) return current;
     vka_type base = base_type(p->ftype);
     if (base == VKA_TYPE_F32 || base == VKA_TYPE_F16 || base == VKA_TYPE_BF16) return base;
@@ -171,6 +263,7 @@ static vka_status choose_types(const vka_gguf *g, const vka_quantize_params *p, 
     for (uint64_t i = 0; i < g->n_tensors; i++) names[i] = g->tensors[i].name.data;
     vka_quant_plan plan;
     vka_quant_plan_init(&plan, p->ftype, names, g->n_tensors);
+    vka_quant_plan_set_model(&plan, g);
     free(names);
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const vka_gguf_tensor *t = &g->tensors[i];

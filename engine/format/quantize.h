@@ -19,11 +19,17 @@ typedef enum vka_ftype {
     VKA_FTYPE_Q8_0 = 7,
     VKA_FTYPE_Q5_0 = 8,
     VKA_FTYPE_Q5_1 = 9,
+    VKA_FTYPE_Q2_K = 10,
+    VKA_FTYPE_Q3_K_S = 11,
+    VKA_FTYPE_Q3_K_M = 12,
+    VKA_FTYPE_Q3_K_L = 13,
     VKA_FTYPE_Q4_K_S = 14,
     VKA_FTYPE_Q4_K_M = 15,
     VKA_FTYPE_Q5_K_S = 16,
     VKA_FTYPE_Q5_K_M = 17,
     VKA_FTYPE_Q6_K = 18,
+    VKA_FTYPE_IQ4_NL = 25,
+    VKA_FTYPE_IQ4_XS = 30,
     VKA_FTYPE_BF16 = 32,
 } vka_ftype;
 
@@ -34,16 +40,22 @@ const char *vka_ftype_name(vka_ftype ftype);
 const char *vka_ftype_list(void);
 
 /* Per-file state of the type choice: layer counters for the mixes that give
- * some attn_v / ffn_down layers more bits. */
+ * some attn_v / ffn_down layers more bits, and the model facts llama.cpp's
+ * rules look at. */
 typedef struct vka_quant_plan {
     vka_ftype ftype;
     bool tied_output;            /* no output.weight: token_embd is the output */
-    int n_attn_v, i_attn_v;
-    int n_ffn_down, i_ffn_down;
+    int n_attn_v, i_attn_v;      /* attn_v, attn_qkv, attn_kv_b */
+    int n_ffn_down, i_ffn_down;  /* n_ffn_down: the layer count */
+    uint32_t n_gqa;              /* query heads per KV head (1 unless set) */
+    uint32_t n_expert;           /* experts per MoE layer (0: dense) */
 } vka_quant_plan;
 
 /* Counts the layers' tensors of a file (names and shapes) for the plan. */
 void vka_quant_plan_init(vka_quant_plan *plan, vka_ftype ftype, const char *const *names, size_t n_names);
+/* The hyperparameters of a GGUF file's metadata the rules use (block count,
+ * heads per KV head, experts). */
+void vka_quant_plan_set_model(vka_quant_plan *plan, const vka_gguf *g);
 
 /* The type for a tensor (call once per tensor, in file order). 1-D tensors
  * and norms keep `current`. A row length the chosen block size does not

@@ -141,8 +141,9 @@ const char *vka_type_supported_list(void);
 size_t vka_type_row_size(vka_type type, int64_t n);
 
 /* True if rows of f32 can be converted to this type (traits from_f32). Q8_0
- * and Q4_0 give the bytes of ggml's reference quantizers; Q4_K, Q5_K, Q6_K
- * follow llama.cpp's quantization without an importance matrix. */
+ * and Q4_0 give the bytes of ggml's reference quantizers; Q2_K .. Q6_K,
+ * IQ4_NL and IQ4_XS follow llama.cpp's quantization without an importance
+ * matrix, byte for byte. */
 bool vka_type_can_quantize(uint32_t type);
 
 /* Sub-block j's 6-bit scale and min of a Q4_K/Q5_K block: j < 4 sit in the
