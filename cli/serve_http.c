@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "serve_llama.h"
 
 /* How often a waiting thread looks whether its client is still there. */
 #define POLL_SECONDS 0.05
@@ -279,9 +280,10 @@ static const route routes[] = {
  * in; true when an answer was queued. */
 static bool check_headers(serve_state *s, struct MHD_Connection *conn, const char *url, const char *method,
                           enum MHD_Result *res) {
-    const route *found = NULL;
+    const route *found = NULL, extension = {url, serve_extension_method(url)};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(url, routes[i].path) == 0) found = &routes[i];
+    if (extension.method) found = &extension; /* serve_llama.c's */
     if (!found) {
         *res = fail(s, conn, 404, NULL, "no such endpoint");
         return true;
@@ -354,6 +356,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(url, "/metrics") == 0)
         return send_text(s, conn, MHD_HTTP_OK, serve_metrics_text(s), "text/plain; version=0.0.4");
     if (strcmp(url, "/v1/models") == 0) return send_text(s, conn, MHD_HTTP_OK, serve_models_json(s), "application/json");
+    if (serve_extension_method(url)) {
+        int status = 500;
+        char *answer = serve_extension_answer(s, url, ctx->body, ctx->len, &status);
+        return send_text(s, conn, (unsigned)status, answer, "application/json");
+    }
     return generate(s, conn, strcmp(url, "/v1/completions") == 0 ? SERVE_COMPLETION : SERVE_CHAT, ctx);
 }
 
