@@ -124,6 +124,7 @@ void lvka_json_encode_value(lua_State *L, int idx, bool pretty, const char *fn);
 void lvka_open_json(lua_State *L);     /* pushes the json table */
 void lvka_open_fs(lua_State *L);       /* pushes the fs table */
 void lvka_open_sandbox(lua_State *L);  /* pushes the sandbox table */
+void lvka_open_http(lua_State *L);     /* remote.c: pushes the http table (libcurl) */
 
 void lvka_open_model(lua_State *L);    /* registers the model metatable */
 int lvka_model_load(lua_State *L);     /* vkagent.load(path, opts) */

@@ -216,6 +216,20 @@ static void preload_embedded(lua_State *L) {
     lua_pop(L, 1);
 }
 
+/* vkagent.connect{url, ...}: a model served over HTTP; the code is
+ * lua/vkagent/remote.lua (the agent library's model surface on libcurl). */
+static int l_connect(lua_State *L) {
+    int n = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vkagent.remote");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "connect");
+    lua_insert(L, 1);
+    lua_pop(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 int luaopen_vkagent(lua_State *L) {
     lvka_open_model(L);
     lvka_open_session(L);
@@ -238,6 +252,10 @@ int luaopen_vkagent(lua_State *L) {
     lua_setfield(L, -2, "fs");
     lvka_open_sandbox(L);
     lua_setfield(L, -2, "sandbox");
+    lvka_open_http(L);
+    lua_setfield(L, -2, "http");
+    lua_pushcfunction(L, l_connect);
+    lua_setfield(L, -2, "connect");
     lua_pushstring(L, VKA_SOURCE_DIR);
     lua_setfield(L, -2, "source_dir");
     return 1;

@@ -97,9 +97,10 @@ void load_query(uint base) {
     UNROLL_DIMS for (uint d = 4u * HD4; d < HD; d++) qt[d - 4u * HD4] = qb[base + d];
 }
 
-// Scores of the CH keys from k0 of kv head hkv into p[] (slots from `cnt` on
-// are -inf); returns their max.
-float chunk_scores(uint k0, uint cnt, uint hkv) {
+// Scores of the CH keys from k0 of kv head hkv into p[] (slots before `lo`,
+// keys outside a sliding window, and slots from `cnt` on are -inf; at least
+// one slot is not); soft-capped when pc.softcap > 0; returns their max.
+float chunk_scores(uint k0, uint lo, uint cnt, uint hkv) {
     UNROLL_KEYS for (uint j = 0u; j < CH; j++) {
         const uint base = pc.k_off + (k0 + min(j, cnt - 1u)) * pc.k_stride + hkv * HD;
         precise vec4 a = vec4(0.0);
@@ -107,7 +108,13 @@ float chunk_scores(uint k0, uint cnt, uint hkv) {
         precise float s = (a.x + a.y) + (a.z + a.w);
         UNROLL_DIMS for (uint d = 4u * HD4; d < HD; d++) s = fma(qt[d - 4u * HD4], k_at(base + d), s);
         precise float sc = s * pc.scale;
-        p[j] = j < cnt ? sc : -1.0 / 0.0;
+        if (pc.softcap > 0.0) {
+            // tanh(u) = 1 - 2 / (e^(2u) + 1): exactly +-1 where e^(2u) overflows or vanishes
+            precise float u = sc / pc.softcap;
+            precise float th = 1.0 - 2.0 / (exp(2.0 * u) + 1.0);
+            sc = pc.softcap * th;
+        }
+        p[j] = j < cnt && j >= lo ? sc : -1.0 / 0.0;
     }
     float m = p[0];
     UNROLL_KEYS for (uint j = 1u; j < CH; j++) m = max(m, p[j]);

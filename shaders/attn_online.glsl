@@ -16,6 +16,8 @@ layout(push_constant) uniform PC {
     float scale;
     uint rows;      // cache rows (the smaller of K's and V's)
     uint lay_off, lay_len;
+    float softcap;  // > 0: scores s become softcap * tanh(s / softcap)
+    uint window;    // > 0: a query sees only its last `window` positions
 } pc;
 
 #include "paged.glsl"
@@ -24,6 +26,10 @@ const uint CH = 32u;    // keys per chunk: KV_BLOCK, so that a chunk lies in one
 
 // Keys query t attends to (its position + 1; paged: at most the cache rows).
 uint query_keys(uint t) { return paged() ? min(token_pos(t), pc.rows - 1u) + 1u : step[0] + t + 1u; }
+
+// The first key query t sees, given its key count (0 unless a sliding
+// window hides older ones); its chunk is the first one the query uses.
+uint query_first_key(uint n_keys) { return pc.window != 0u && n_keys > pc.window ? n_keys - pc.window : 0u; }
 
 // First cache row of chunk c (cnt keys) of query t: contiguous c * CH;
 // paged, the chunk's block, clamped so that its cnt rows are in the cache.

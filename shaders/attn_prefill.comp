@@ -1,7 +1,8 @@
 #version 450
 // attn_prefill.comp — causal attention with GQA for a batch of queries, one
 // invocation per (token, head), keys in chunks merged with an online softmax
-// (attn_common.glsl). Query t sees positions 0 .. pos(t) (paged.glsl).
+// (attn_common.glsl). Query t sees positions 0 .. pos(t) (paged.glsl), or the
+// last pc.window of them.
 #ifdef KV_F16S
 #extension GL_EXT_shader_16bit_storage : require
 #endif
@@ -20,15 +21,16 @@ void main() {
     load_query(pc.q_off + (t * pc.n_head + h) * HD);
     const uint n_keys = query_keys(t);
     const uint nch = (n_keys + CH - 1u) / CH;
+    const uint first = query_first_key(n_keys), c0 = first / CH;   // chunks before c0 are outside the window
 
-    const uint cnt0 = min(CH, n_keys), r0 = chunk_row(t, 0u, cnt0);
-    float M = chunk_scores(r0, cnt0, hkv);
+    const uint cnt0 = min(CH, n_keys - c0 * CH), r0 = chunk_row(t, c0, cnt0);
+    float M = chunk_scores(r0, first - c0 * CH, cnt0, hkv);
     precise float Ls = chunk_probs(M);
     UNROLL_DIMS for (uint i = 0u; i < HDV4; i++) O4[i] = chunk_out4(r0, cnt0, hkv, i);
     UNROLL_DIMS for (uint d = 4u * HDV4; d < HDV; d++) Ot[d - 4u * HDV4] = chunk_out1(r0, cnt0, hkv, d);
-    for (uint c = 1u; c < nch; c++) {
+    for (uint c = c0 + 1u; c < nch; c++) {
         const uint cnt = min(CH, n_keys - c * CH), k0 = chunk_row(t, c, cnt);
-        const float m = chunk_scores(k0, cnt, hkv);
+        const float m = chunk_scores(k0, 0u, cnt, hkv);
         const float l = chunk_probs(m);
         float Mn, a, b;
         merge_weights(M, m, Mn, a, b);

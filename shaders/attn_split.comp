@@ -14,12 +14,12 @@ void main() {
     const uint item = gl_GlobalInvocationID.x;
     const uint h = item / pc.max_chunks, c = item % pc.max_chunks;
     if (h >= pc.n_head) return;
-    const uint n_keys = query_keys(0u);
-    if (c * CH >= n_keys) return;
+    const uint n_keys = query_keys(0u), first = query_first_key(n_keys);
+    if (c * CH >= n_keys || c < first / CH) return;   // past the keys, or before the window
     const uint hkv = h / (pc.n_head / pc.n_head_kv);
     load_query(pc.q_off + h * HD);
     const uint cnt = min(CH, n_keys - c * CH), k0 = chunk_row(0u, c, cnt);
-    const float m = chunk_scores(k0, cnt, hkv);
+    const float m = chunk_scores(k0, c == first / CH ? first - c * CH : 0u, cnt, hkv);
     const float l = chunk_probs(m);
     const uint w = pc.ws_off + (h * pc.max_chunks + c) * (HDV + 2u);
     ws[w] = m;

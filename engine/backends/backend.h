@@ -84,7 +84,14 @@ typedef enum vka_op {
     VKA_OP_ADD = 7,
     /* dst (I32 [1, rows]) = index of the largest value of each row of src0 (lowest on ties) */
     VKA_OP_ARGMAX = 8,
-    VKA_OP_COUNT = 9,
+    /* dst = gelu(src0) * src1 elementwise, GELU in its tanh form:
+     * gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (gemma's FFN) */
+    VKA_OP_GEGLU = 9,
+    /* dst = src0 * p.scale elementwise (may be in place) */
+    VKA_OP_SCALE = 10,
+    /* dst = p.cap * tanh(src0 / p.cap) elementwise (soft-capping; may be in place) */
+    VKA_OP_SOFTCAP = 11,
+    VKA_OP_COUNT = 12,
 } vka_op;
 
 typedef struct vka_rope_params {
@@ -106,7 +113,20 @@ static inline double vka_rope_theta(double pos, uint32_t i, uint32_t n_rot, floa
 typedef struct vka_attention_params {
     uint32_t n_head, n_head_kv, head_dim, head_dim_v;
     float scale;             /* usually 1/sqrt(head_dim) */
+    /* Optional (0: off). softcap: each score s = scale * q·k becomes
+     * softcap * tanh(s / softcap) before the softmax (gemma2). window: a
+     * query at position p sees only keys at positions j with p - j < window,
+     * i.e. the last `window` positions, itself included (sliding-window
+     * layers; the cache keeps every row: only the visible ones are used). */
+    float softcap;
+    uint32_t window;
 } vka_attention_params;
+
+/* The first key position a query at `pos` sees under attention params p. */
+static inline int64_t vka_attention_first_key(const vka_attention_params *p, int64_t pos) {
+    return p->window && pos + 1 > (int64_t)p->window ? pos + 1 - (int64_t)p->window : 0;
+}
+
 
 /* Paged KV caches and ragged batches.
  *
@@ -152,6 +172,8 @@ typedef struct vka_node {
         bool accumulate;                 /* MATMUL: dst += instead of dst = */
         vka_rope_params rope;            /* ROPE */
         vka_attention_params attn;       /* ATTENTION */
+        float scale;                     /* SCALE */
+        float cap;                       /* SOFTCAP */
     } p;
 } vka_node;
 

@@ -2,6 +2,8 @@
 -- story into its workspace through tool calls (append_file, read_file,
 -- finish), printing each step — thought, tool call, observation —
 -- as it happens. Run: vkagent agent examples/agents/storyteller.lua [--device cpu]
+-- The same agent runs against a server: --url http://127.0.0.1:8080 (a
+-- `vkagent serve`, or another OpenAI-compatible server) instead of a local model.
 local vkagent = require "vkagent"
 local Agent = require "vkagent.agent"
 local tools = require "vkagent.tools"
@@ -11,14 +13,23 @@ local usage = [[
 usage: vkagent agent examples/agents/storyteller.lua [options]
   --device D      auto, cpu, vulkan, vulkan:N (default: auto)
   --model PATH    GGUF model (default: stories260K)
+  --url URL       use the model of a server (vkagent serve) instead of --model
+  --api-key KEY   the server's key (default: $VKAGENT_API_KEY)
   --workspace DIR where the story is written (default: /tmp/vkagent-storyteller)
   --steps N       step limit (default 8)
   --seed N        sampling seed (default 42)
-  --temperature T (default 0.8)]]
-local opts = cli.parse(arg, { device = "auto", model = "", workspace = "/tmp/vkagent-storyteller", steps = 8,
-                               seed = 42, temperature = 0.8 }, usage)
+  --temperature T (default 0.8)
+  --top-k N, --top-p P, --min-p P  (default: the library's; a server's own for --url)]]
+local opts = cli.parse(arg, { device = "auto", model = "", url = "", api_key = "", workspace = "/tmp/vkagent-storyteller",
+                               steps = 8, seed = 42, temperature = 0.8, top_k = -1, top_p = -1, min_p = -1 }, usage)
+local function given(v) return v >= 0 and v or nil end
 
-local model = vkagent.load(cli.find_model(opts.model), { device = opts.device })
+local model
+if opts.url ~= "" then
+  model = vkagent.connect{ url = opts.url, api_key = opts.api_key ~= "" and opts.api_key or nil }
+else
+  model = vkagent.load(cli.find_model(opts.model), { device = opts.device })
+end
 local info = model:info()
 print(("model: %s (%s), %d-token context, on %s"):format(info.name, info.architecture, info.n_ctx, info.device))
 
@@ -53,6 +64,7 @@ local agent = Agent.new{
   max_steps = opts.steps,
   seed = math.tointeger(opts.seed),
   temperature = opts.temperature,
+  top_k = given(math.tointeger(opts.top_k) or -1), top_p = given(opts.top_p), min_p = given(opts.min_p),
   workspace = opts.workspace,
   on_step = function(step)
     print(Agent.format_step(step))

@@ -23,13 +23,13 @@ local Agent = {}
 Agent.__index = Agent
 
 local options = {
-  model = "userdata", name = "string", role = "string", goals = "table", constraints = "table",
+  model = "userdata|table", name = "string", role = "string", goals = "table", constraints = "table",
   max_steps = "number", prompt_style = "string", n_ctx = "number", temperature = "number", top_k = "number",
   top_p = "number", min_p = "number", seed = "number", token_budget = "number", repeat_limit = "number|boolean",
   observation_tokens = "number", history = "number", history_call_chars = "number", thought_chars = "number",
   string_chars = "number|boolean", reply_tokens = "number", finish = "boolean", workspace = "string",
   chat_template = "boolean", strict = "boolean",
-  on_step = "function", approve = "function", on_token = "function", session = "userdata",
+  on_step = "function", approve = "function", on_token = "function", session = "userdata|table",
 }
 
 local function check_options(o)
@@ -42,8 +42,8 @@ local function check_options(o)
     end
   end
   local mt = getmetatable(o.model)
-  if type(mt) ~= "table" or mt.__name ~= "vkagent.model" then
-    error("Agent.new: option 'model' must be a model from vkagent.load", 3)
+  if type(mt) ~= "table" or (mt.__name ~= "vkagent.model" and mt.__name ~= "vkagent.remote_model") then
+    error("Agent.new: option 'model' must be a model from vkagent.load or vkagent.connect", 3)
   end
 end
 
@@ -73,7 +73,7 @@ function Agent.new(o)
   if o.session ~= nil then
     -- a session of the game's own, e.g. one loaded with model:load_session
     local smt = getmetatable(o.session)
-    if type(smt) ~= "table" or smt.__name ~= "vkagent.session" then
+    if type(smt) ~= "table" or (smt.__name ~= "vkagent.session" and smt.__name ~= "vkagent.remote_session") then
       error("Agent.new: option 'session' must be a session from model:session or model:load_session", 2)
     end
     if o.n_ctx then error("Agent.new: give n_ctx or session, not both (a session has its context)", 2) end
@@ -388,6 +388,26 @@ local function complete_step(self, step)
   end
 end
 
+-- A model of vkagent.connect: the whole prompt goes to the server, which
+-- reuses its cached prefix itself: a plain prompt as text (/v1/completions),
+-- a chat-template one as its system and user messages (/v1/chat/completions,
+-- rendered by the server).
+local function begin_remote_step(self, step, text, gen)
+  local rs = self.run_state
+  local ok, err = pcall(function()
+    self.session:reset()
+    if self.chat_template then
+      gen.enable_thinking = false
+      rs.stream = self.session:chat_stream(prompt.messages_of(self, text), gen)
+    else
+      rs.stream = self.session:stream(text, gen)
+    end
+  end)
+  if not ok then return finish_run(self, "error", ("step %d: generation failed: %s"):format(rs.n, error_text(err))) end
+  rs.to_feed, rs.chunk, rs.hook_stopped = 0, 0, false
+  rs.step, rs.phase = step, "generate"
+end
+
 -- Fits the prompt of the next step and opens its generation, reusing the
 -- session's tokens that match the prompt (only the changed end is fed).
 local function begin_step(self)
@@ -406,6 +426,12 @@ local function begin_step(self)
   end
   local step = { n = rs.n, prompt = text, prompt_tokens = n_prompt, omitted = fit.omitted, summarised = fit.omitted,
                  history_clipped = fit.clipped or nil }
+  local gen = {
+    json_schema = self.reply_schema, strict = self.strict, max_tokens = self.n_ctx - n_prompt,
+    seed = self.seed + rs.n - 1, temperature = self.sampling.temperature, top_k = self.sampling.top_k,
+    top_p = self.sampling.top_p, min_p = self.sampling.min_p,
+  }
+  if self.model.remote then return begin_remote_step(self, step, text, gen) end
   local ids = prompt.tokenize(self, text)
   local have = self.session:tokens()
   local keep = 0
@@ -413,11 +439,8 @@ local function begin_step(self)
   if keep == #ids then keep = keep - 1 end
   local ok, err = pcall(function()
     self.session:rewind(keep)
-    rs.stream = self.session:stream(table.move(ids, keep + 1, #ids, 1, {}), {
-      json_schema = self.reply_schema, strict = self.strict, max_tokens = self.n_ctx - n_prompt,
-      seed = self.seed + rs.n - 1, temperature = self.sampling.temperature, top_k = self.sampling.top_k,
-      top_p = self.sampling.top_p, min_p = self.sampling.min_p, prefill_chunk = rs.prefill,
-    })
+    gen.prefill_chunk = rs.prefill
+    rs.stream = self.session:stream(table.move(ids, keep + 1, #ids, 1, {}), gen)
   end)
   if not ok then return finish_run(self, "error", ("step %d: generation failed: %s"):format(rs.n, error_text(err))) end
   rs.to_feed, rs.chunk, rs.hook_stopped = #ids - keep, rs.prefill, false

@@ -118,9 +118,19 @@ function M.tokenize(a, text)
 end
 
 --- The number of tokens `text` takes as a prompt, counted by the model's
--- tokenizer.
+-- tokenizer (a model of vkagent.connect counts through its server, or
+-- estimates where the server cannot tokenize).
 function M.count(a, text)
+  if a.model.remote then
+    return a.model:count_tokens(text, a.chat_template and { special = true, bos = false } or nil)
+  end
   return #M.tokenize(a, text)
+end
+
+-- Tokens of a piece of text inside a prompt (no BOS), on either kind of model.
+local function count_plain(model, text)
+  if model.remote then return model:count_tokens(text, { bos = false }) end
+  return #model:tokenize(text, { bos = false })
 end
 
 --- The prompt text: header and body as they are, or, for a model with a
@@ -128,8 +138,22 @@ end
 -- history and the request), with the assistant's turn opened (thinking off).
 function M.render(a, header, body)
   if not a.chat_template then return header .. body end
-  return a.model:apply_chat_template({ { role = "system", content = header }, { role = "user", content = body } },
-    { enable_thinking = false })
+  local messages = { { role = "system", content = header }, { role = "user", content = body } }
+  local text = a.model:apply_chat_template(messages, { enable_thinking = false })
+  -- a server renders the messages itself: remember which made the text
+  if a.model.remote then
+    a.rendered = a.rendered or {}
+    a.rendered[text] = messages
+  end
+  return text
+end
+
+--- The messages M.render made `text` of (a model of vkagent.connect, whose
+-- server is sent the messages rather than the text).
+function M.messages_of(a, text)
+  local messages = a.rendered and a.rendered[text]
+  if not messages then error("prompt.messages_of: no rendering made this prompt") end
+  return messages
 end
 
 -- The least of the last observation a prompt shows, in bytes.
@@ -148,6 +172,7 @@ local MIN_OBSERVATION_BYTES = 24
 -- message when even the header does not fit.
 function M.fit(a, steps, n, budget)
   local header, last = M.header(a), #steps
+  a.rendered = nil   -- M.render's texts of this fit only
   local function build(first, last_line, bare_summary)
     local parts = { bare_summary and M.summary_line({}, first - 1) or M.summary_line(steps, first - 1) }
     for i = first, last - 1 do parts[#parts + 1] = M.step_line(a, steps[i]) end
@@ -198,7 +223,7 @@ end
 --- `text` cut so that it takes at most max_tokens tokens, with a note
 -- saying how much was cut; returns text, was_cut.
 function M.cut_observation(model, text, max_tokens)
-  local function count(t) return #model:tokenize(t, { bos = false }) end
+  local function count(t) return count_plain(model, t) end
   if #text <= max_tokens or count(text) <= max_tokens then return text, false end
   local function note(rest) return (" [...cut: %d more bytes]"):format(rest) end
   -- Largest prefix (on a character boundary) that fits together with the note.
@@ -253,7 +278,7 @@ function M.reply_estimate(a, chars_per_token)
     return "null", 16
   end
   local text, chars = skeleton(a.reply_schema)
-  return #a.model:tokenize(text, { bos = false }) + math.ceil(chars / chars_per_token)
+  return count_plain(a.model, text) + math.ceil(chars / chars_per_token)
 end
 
 return M

@@ -24,13 +24,7 @@ local function write(path, text)
   f:close()
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = T.read_file
 
 T.test("terms: lowercased words, compounds and their parts, stop words out, plurals cut, CJK bigrams", function()
   T.same(support.terms("How do I get a REFUND for my plans?"), { "refund", "plan" })

@@ -14,13 +14,7 @@ local model, model_path = T.tiny_qwen3("translate")
 
 local function count(text) return #model:tokenize(text, { bos = false }) end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = T.read_file
 
 -- A long document of many shapes: headings, English and Chinese paragraphs,
 -- a list, odd blank lines (with spaces, CRLF, three newlines), a sentence

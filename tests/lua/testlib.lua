@@ -101,6 +101,15 @@ function T.tiny_qwen3(tag, opts)
   return require("vkagent").load(path, opts), path
 end
 
+--- A file's bytes, or nil when it cannot be read.
+function T.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
 --- A fresh empty directory under /tmp.
 function T.tmpdir(tag)
   local dir = os.tmpname()

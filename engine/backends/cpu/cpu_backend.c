@@ -122,6 +122,10 @@ static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) 
         else vka_cpu_add(n->dst, n->src[0], n->src[1]);
         return VKA_OK;
     case VKA_OP_ARGMAX: vka_cpu_argmax(n->dst, n->src[0]); return VKA_OK;
+    /* elementwise ops of gemma's blocks: plain C on both CPU backends (a few per layer, cheap next to matmuls) */
+    case VKA_OP_GEGLU: vka_cpu_geglu(n->dst, n->src[0], n->src[1]); return VKA_OK;
+    case VKA_OP_SCALE: vka_cpu_scale(n->dst, n->src[0], n->p.scale); return VKA_OK;
+    case VKA_OP_SOFTCAP: vka_cpu_softcap(n->dst, n->src[0], n->p.cap); return VKA_OK;
     case VKA_OP_COUNT: break;
     }
     return vka_fail(VKA_ERR_INTERNAL, "cpu backend: unknown op %d", (int)n->op);

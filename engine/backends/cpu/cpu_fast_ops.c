@@ -234,6 +234,18 @@ typedef struct attention_job {
  * its bits depend only on its query, position and cache rows. */
 static int64_t slot_token(int64_t slot, int64_t n_tokens) { return slot % 2 == 0 ? slot / 2 : n_tokens - 1 - slot / 2; }
 
+/* Soft-capping and the sliding window on nq rows of n_keys scores: the
+ * kernels score every key from 0 (their tiles follow the cache blocks), and
+ * keys before the window get -inf, so a weight of exactly 0. */
+static void cap_and_mask(const vka_attention_params *p, int64_t n_keys, float *const *s, int nq) {
+    int64_t first = vka_attention_first_key(p, n_keys - 1);
+    for (int j = 0; j < nq; j++) {
+        for (int64_t t = 0; t < first; t++) s[j][t] = -INFINITY;
+        if (p->softcap > 0.0f)
+            for (int64_t t = first; t < n_keys; t++) s[j][t] = p->softcap * tanhf(s[j][t] / p->softcap);
+    }
+}
+
 /* Query heads [h0, h0 + nq) of KV head hkv, which share its key and value rows. */
 static void attend_heads(const attention_job *job, int64_t token, uint32_t hkv, uint32_t h0, int nq, float *scores,
                          int64_t stride) {
@@ -254,6 +266,7 @@ static void attend_heads(const attention_job *job, int64_t token, uint32_t hkv, 
         out[j] = row_of(job->dst, token) + (size_t)(h0 + (uint32_t)j) * p->head_dim_v;
     }
     job->kern->scores(q, nq, &k, n_keys, p->head_dim, p->scale, s);
+    if (p->softcap > 0.0f || p->window) cap_and_mask(p, n_keys, s, nq);
     for (int j = 0; j < nq; j++) sum[j] = job->kern->softmax_exp(s[j], n_keys);
     job->kern->weighted_sum((const float *const *)s, nq, &v, n_keys, p->head_dim_v, out);
     /* the weights' normalization, once per output instead of once per key */

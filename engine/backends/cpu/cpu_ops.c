@@ -180,22 +180,24 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
         int64_t token = item / p->n_head;
         uint32_t h = (uint32_t)(item % p->n_head);
         uint32_t hkv = h / group;
-        int64_t n_keys = vka_cpu_layout_pos(job->layout, token) + 1; /* causal: keys 0..pos */
+        int64_t pos = vka_cpu_layout_pos(job->layout, token);
+        int64_t first = vka_attention_first_key(p, pos), n_keys = pos + 1; /* causal, within the window */
         const float *q = f32_row(job->q, token) + (size_t)h * p->head_dim;
         float max = -INFINITY;
-        for (int64_t t = 0; t < n_keys; t++) {
+        for (int64_t t = first; t < n_keys; t++) {
             cache_head(job->k, vka_cpu_layout_row(job->layout, token, t), hkv, p->head_dim, kv);
             scores[t] = vka_cpu_dot(q, kv, p->head_dim) * p->scale;
+            if (p->softcap > 0.0f) scores[t] = p->softcap * tanhf(scores[t] / p->softcap);
             if (scores[t] > max) max = scores[t];
         }
         double sum = 0.0;
-        for (int64_t t = 0; t < n_keys; t++) {
+        for (int64_t t = first; t < n_keys; t++) {
             scores[t] = expf(scores[t] - max);
             sum += scores[t];
         }
         float *out = f32_row(job->dst, token) + (size_t)h * p->head_dim_v;
         memset(out, 0, p->head_dim_v * sizeof(float));
-        for (int64_t t = 0; t < n_keys; t++) {
+        for (int64_t t = first; t < n_keys; t++) {
             float w = (float)(scores[t] / sum);
             cache_head(job->v, vka_cpu_layout_row(job->layout, token, t), hkv, p->head_dim_v, kv);
             for (uint32_t i = 0; i < p->head_dim_v; i++) out[i] += w * kv[i];
@@ -224,6 +226,35 @@ void vka_cpu_swiglu(vka_tensor *dst, const vka_tensor *gate, const vka_tensor *u
         const float *g = f32_row(gate, j), *u = f32_row(up, j);
         float *out = f32_row(dst, j);
         for (int64_t i = 0; i < gate->ne[0]; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+
+float vka_cpu_gelu(float x) {
+    const float sqrt_2_over_pi = 0.7978845608028654f;
+    return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * (x + 0.044715f * x * x * x)));
+}
+
+void vka_cpu_geglu(vka_tensor *dst, const vka_tensor *gate, const vka_tensor *up) {
+    for (int64_t j = 0; j < gate->ne[1]; j++) {
+        const float *g = f32_row(gate, j), *u = f32_row(up, j);
+        float *out = f32_row(dst, j);
+        for (int64_t i = 0; i < gate->ne[0]; i++) out[i] = vka_cpu_gelu(g[i]) * u[i];
+    }
+}
+
+void vka_cpu_scale(vka_tensor *dst, const vka_tensor *x, float scale) {
+    for (int64_t j = 0; j < x->ne[1]; j++) {
+        const float *in = f32_row(x, j);
+        float *out = f32_row(dst, j);
+        for (int64_t i = 0; i < x->ne[0]; i++) out[i] = in[i] * scale;
+    }
+}
+
+void vka_cpu_softcap(vka_tensor *dst, const vka_tensor *x, float cap) {
+    for (int64_t j = 0; j < x->ne[1]; j++) {
+        const float *in = f32_row(x, j);
+        float *out = f32_row(dst, j);
+        for (int64_t i = 0; i < x->ne[0]; i++) out[i] = cap * tanhf(in[i] / cap);
     }
 }
 

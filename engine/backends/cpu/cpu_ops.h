@@ -37,6 +37,11 @@ vka_status vka_cpu_attention(vka_cpu_pool *pool, vka_tensor *dst, const vka_tens
                              uint32_t n_past);
 void vka_cpu_swiglu(vka_tensor *dst, const vka_tensor *gate, const vka_tensor *up);
 void vka_cpu_add(vka_tensor *dst, const vka_tensor *a, const vka_tensor *b);
+/* GELU in its tanh form (backend.h, VKA_OP_GEGLU), in f32; and the ops built on it and on tanh. */
+float vka_cpu_gelu(float x);
+void vka_cpu_geglu(vka_tensor *dst, const vka_tensor *gate, const vka_tensor *up);
+void vka_cpu_scale(vka_tensor *dst, const vka_tensor *x, float scale);
+void vka_cpu_softcap(vka_tensor *dst, const vka_tensor *x, float cap);
 void vka_cpu_argmax(vka_tensor *dst, const vka_tensor *x);
 
 /* Dot product of two f32 vectors with a fixed summation order. */

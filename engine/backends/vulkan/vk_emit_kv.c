@@ -132,10 +132,12 @@ vka_status vk_emit_attention(rec *r, const vka_node *n) {
     VKA_TRY(vk_bind_plain(kc, esize, &d.bind[2], &k_off));
     VKA_TRY(vk_bind_plain(vc, esize, &d.bind[3], &v_off));
     VKA_TRY(bind_positions(r, n, tokens, &d, lay));
-    float scale = ap->scale;
-    uint32_t pc[15] = {ap->n_head, ap->n_head_kv, tokens, q_off, o_off, k_off, v_off,
-                       (uint32_t)kc->ne[0], (uint32_t)vc->ne[0], 0, max_chunks, 0, cache_rows, lay[0], lay[1]};
+    float scale = ap->scale, softcap = ap->softcap;
+    uint32_t pc[17] = {ap->n_head, ap->n_head_kv, tokens, q_off, o_off, k_off, v_off,
+                       (uint32_t)kc->ne[0], (uint32_t)vc->ne[0], 0, max_chunks, 0, cache_rows, lay[0], lay[1],
+                       0, ap->window};
     memcpy(&pc[11], &scale, 4);
+    memcpy(&pc[15], &softcap, 4);
     vk_set_push(&d, pc, sizeof pc);
     uint32_t spec[3] = {r->vb->tune.attn_wg, ap->head_dim, ap->head_dim_v};
     const void *caches[] = {vk_storage_of(q), vk_storage_of(kc), vk_storage_of(vc), layout_storage(n), NULL};

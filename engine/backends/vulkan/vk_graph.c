@@ -194,19 +194,22 @@ static vka_status emit_rms_norm(rec *r, const vka_node *n) {
     return vk_push_dispatch(r, &d, reads, writes);
 }
 
-static vka_status emit_eltwise(rec *r, const vka_node *n, const char *module) {
+/* Elementwise ops; a unary one (src[1] NULL) binds src[0] twice, `f` is its parameter. */
+static vka_status emit_eltwise(rec *r, const vka_node *n, const char *module, float f) {
     vk_dispatch d = {0};
     uint32_t d_off, a_off, b_off;
+    const vka_tensor *b = n->src[1] ? n->src[1] : n->src[0];
     VKA_TRY(vk_bind_plain(n->dst, 4, &d.bind[0], &d_off));
     VKA_TRY(vk_bind_plain(n->src[0], 4, &d.bind[1], &a_off));
-    VKA_TRY(vk_bind_plain(n->src[1], 4, &d.bind[2], &b_off));
+    VKA_TRY(vk_bind_plain(b, 4, &d.bind[2], &b_off));
     uint64_t count = (uint64_t)n->src[0]->ne[0] * (uint64_t)n->src[0]->ne[1];
-    uint32_t pc[4] = {(uint32_t)count, d_off, a_off, b_off};
+    uint32_t pc[5] = {(uint32_t)count, d_off, a_off, b_off, 0};
+    memcpy(&pc[4], &f, sizeof f);
     vk_set_push(&d, pc, sizeof pc);
     uint32_t wg = r->vb->tune.elt_wg;
     VKA_TRY(vk_rec_pipeline(r, module, &wg, 1, false, &d));
     VKA_TRY(vk_set_groups(&d, vk_div_up(count, wg), 1));
-    const void *reads[] = {vk_storage_of(n->src[0]), vk_storage_of(n->src[1]), NULL};
+    const void *reads[] = {vk_storage_of(n->src[0]), vk_storage_of(b), NULL};
     const void *writes[] = {vk_storage_of(n->dst), NULL};
     return vk_push_dispatch(r, &d, reads, writes);
 }
@@ -392,8 +395,11 @@ static vka_status emit_node(rec *r, const vka_node *n) {
     case VKA_OP_ROPE: return vk_emit_rope(r, n);
     case VKA_OP_KV_STORE: return vk_emit_kv_store(r, n);
     case VKA_OP_ATTENTION: return vk_emit_attention(r, n);
-    case VKA_OP_SWIGLU: return emit_eltwise(r, n, "swiglu");
-    case VKA_OP_ADD: return emit_eltwise(r, n, "add");
+    case VKA_OP_SWIGLU: return emit_eltwise(r, n, "swiglu", 0.0f);
+    case VKA_OP_ADD: return emit_eltwise(r, n, "add", 0.0f);
+    case VKA_OP_GEGLU: return emit_eltwise(r, n, "geglu", 0.0f);
+    case VKA_OP_SCALE: return emit_eltwise(r, n, "scale", n->p.scale);
+    case VKA_OP_SOFTCAP: return emit_eltwise(r, n, "softcap", n->p.cap);
     case VKA_OP_ARGMAX: return emit_argmax(r, n);
     case VKA_OP_COUNT: break;
     }
