@@ -13,12 +13,12 @@ void main() {
     const uint h = item / HDV, d = item % HDV;
     if (h >= pc.n_head) return;
     const uint n_keys = query_keys(0u);
-    const uint nch = (n_keys + CH - 1u) / CH;
-    uint w = pc.ws_off + h * pc.max_chunks * (HDV + 2u);
+    const uint nch = (n_keys + CH - 1u) / CH, c0 = query_first_key(n_keys) / CH;
+    uint w = pc.ws_off + (h * pc.max_chunks + c0) * (HDV + 2u);
     float M = ws[w];
     precise float Ls = ws[w + 1u];
     precise float O = ws[w + 2u + d];
-    for (uint c = 1u; c < nch; c++) {
+    for (uint c = c0 + 1u; c < nch; c++) {
         w += HDV + 2u;
         float Mn, a, b;
         merge_weights(M, ws[w], Mn, a, b);

@@ -1,8 +1,9 @@
 /* test_arch.c — every tiny model of ../shared/fixtures/arch (llama, qwen2,
- * qwen3 in F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K) on each test
- * device: logits within the per-type tolerances of llama.cpp's goldens and
- * close to the float64 reference; greedy steps where the margins make them
- * decidable. */
+ * qwen3 in F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K) and the gemma2,
+ * gemma3 and phi3 models of fixtures/arch2 (F32, F16, Q8_0, Q4_K_M) on each
+ * test device: logits within the per-file tolerances of llama.cpp's goldens
+ * and close to the float64 reference; greedy steps where the margins make
+ * them decidable. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <math.h>
@@ -103,12 +104,13 @@ static void check_greedy(const char *device, vka_model *m, const cJSON *g) {
     free(margins);
 }
 
-ParameterizedTest(arch_case *c, arch, logits_and_greedy, .timeout = 300) {
+/* One fixture (fixtures/DIR/NAME.gguf and its golden) on every test device. */
+static void check_fixture(const char *dir, const char *name) {
     char rel[96];
-    snprintf(rel, sizeof rel, "fixtures/arch/%s.gguf", c->name);
+    snprintf(rel, sizeof rel, "fixtures/%s/%s.gguf", dir, name);
     const char *path = test_data_path(rel);
     REQUIRE_FIXTURE(path);
-    snprintf(rel, sizeof rel, "fixtures/arch/%s.golden.json", c->name);
+    snprintf(rel, sizeof rel, "fixtures/%s/%s.golden.json", dir, name);
     cJSON *g = golden_load(test_data_path(rel));
     cr_assert_not_null(g, "golden %s missing or invalid", rel);
     const char *const *devices;
@@ -137,3 +139,22 @@ ParameterizedTest(arch_case *c, arch, logits_and_greedy, .timeout = 300) {
     }
     cJSON_Delete(g);
 }
+
+ParameterizedTest(arch_case *c, arch, logits_and_greedy, .timeout = 300) { check_fixture("arch", c->name); }
+
+/* arch2: gemma2 (soft-caps, sliding window, post-norms, GELU FFN), gemma3
+ * (q/k norms, sliding pattern, local RoPE base, linear scaling) and phi3
+ * (fused matrices, RoPE factors and attention factor). Engines with an f32
+ * GELU land on the float64 reference; llama.cpp's fp16 GELU table is inside
+ * the gemma rows' tolerances. */
+ParameterizedTestParameters(arch, arch2) {
+    static const char *const archs2[] = {"gemma2", "gemma3", "phi3"};
+    static const char *const types2[] = {"f32", "f16", "q8_0", "q4_k_m"};
+    static arch_case cases[12];
+    int n = 0;
+    for (int a = 0; a < 3; a++)
+        for (int t = 0; t < 4; t++) snprintf(cases[n++].name, sizeof cases[0].name, "%s-%s", archs2[a], types2[t]);
+    return cr_make_param_array(arch_case, cases, (size_t)n);
+}
+
+ParameterizedTest(arch_case *c, arch, arch2, .timeout = 300) { check_fixture("arch2", c->name); }

@@ -530,7 +530,7 @@ static vka_tensor check_attention(const vka_fast_op_kernels *kern, const attn_sh
                                   const vka_tensor *reference) {
     attn_data d = attn_setup(sh, type, seed);
     vka_attention_params p = {sh->n_head, sh->n_head_kv, sh->head_dim, sh->head_dim_v,
-                              1.0f / sqrtf((float)sh->head_dim)};
+                              1.0f / sqrtf((float)sh->head_dim), 0.0f, 0};
     int64_t out_dim = (int64_t)sh->n_head * sh->head_dim_v, idx[MAX_BATCH];
     vka_tensor full = make(VKA_TYPE_F32, out_dim, d.pg.n);
     all_tokens(idx, d.pg.n);
@@ -615,7 +615,7 @@ static vka_tensor hostile_layout(const hostile *h) {
 
 Test(batch_invariance, hostile_layouts) {
     const attn_shape sh = {2, 1, 16, 16};
-    vka_attention_params p = {2, 1, 16, 16, 0.25f};
+    vka_attention_params p = {2, 1, 16, 16, 0.25f, 0.0f, 0};
     vka_rope_params rp = {VKA_ROPE_NORM, 2, 16, 10000.0f, 1.0f};
     rng_state = 1100;
     for (size_t i = 0; i < sizeof hostiles / sizeof hostiles[0]; i++) {
@@ -678,7 +678,7 @@ Test(batch_invariance, backends_pass_the_layout) {
         vka_graph g;
         vka_graph_init(&g, (uint32_t)n);
         vka_rope_params rp = {VKA_ROPE_NEOX, 4, 32, 10000.0f, 1.0f};
-        vka_attention_params p = {4, 2, 32, 32, 0.17f};
+        vka_attention_params p = {4, 2, 32, 32, 0.17f, 0.0f, 0};
         cr_assert_eq(vka_graph_add(&g, &(vka_node){.op = VKA_OP_ROPE, .src = {&q_heads}, .layout = &layout, .p.rope = rp}),
                      VKA_OK);
         cr_assert_eq(vka_graph_add(&g, &(vka_node){.op = VKA_OP_KV_STORE, .dst = &k, .src = {&kv}, .layout = &layout}),

@@ -214,7 +214,7 @@ static void check_attention(const vka_fast_op_kernels *kern, const attn_case *c,
     vka_tensor v = random_cache(cache_type, c->n_head_kv * c->head_dim_v, n_ctx);
     int64_t out_dim = (int64_t)c->n_head * c->head_dim_v;
     vka_tensor want = make(VKA_TYPE_F32, out_dim, c->tokens), got = make(VKA_TYPE_F32, out_dim, c->tokens);
-    vka_attention_params p = {c->n_head, c->n_head_kv, c->head_dim, c->head_dim_v, scale};
+    vka_attention_params p = {c->n_head, c->n_head_kv, c->head_dim, c->head_dim_v, scale, 0.0f, 0};
     cr_assert_eq(vka_cpu_attention(pool, &want, &q, &k, &v, &p, NULL, c->n_past), VKA_OK);
     cr_assert_eq(vka_fast_attention(kern, pool, &got, &q, &k, &v, &p, NULL, c->n_past), VKA_OK);
     double *tol = malloc(c->head_dim_v * sizeof *tol);
@@ -272,10 +272,36 @@ Test(cpu_fast_ops, attention_avx2_matches_reference) {
 }
 
 /* What the reference refuses, the fast op refuses. */
+/* gemma's attention: a sliding window (keys before it must get weight 0,
+ * also when the window starts past a cache block) and soft-capped scores;
+ * outputs are convex combinations of values in [-1, 1]. */
+Test(cpu_fast_ops, attention_window_softcap_matches_reference) {
+    const vka_fast_op_kernels *sets[2];
+    int n_sets = kernel_sets(sets);
+    struct { uint32_t tokens, n_past, window; float softcap; } cases[] = {
+        {9, 30, 5, 10.0f}, {1, 70, 6, 0.0f}, {3, 40, 33, 3.0f}, {4, 2, 100, 10.0f}};
+    for (int ki = 0; ki < n_sets; ki++)
+        for (int ci = 0; ci < 4; ci++) {
+            rng_state = 900 + (uint64_t)ci;
+            uint32_t n_ctx = cases[ci].n_past + cases[ci].tokens;
+            vka_tensor q = make_random(4 * 32, cases[ci].tokens, 8.0f);
+            vka_tensor k = random_cache(VKA_TYPE_F32, 2 * 32, n_ctx), v = random_cache(VKA_TYPE_F16, 2 * 32, n_ctx);
+            vka_tensor want = make(VKA_TYPE_F32, 4 * 32, cases[ci].tokens);
+            vka_tensor got = make(VKA_TYPE_F32, 4 * 32, cases[ci].tokens);
+            vka_attention_params p = {4, 2, 32, 32, 0.5f, cases[ci].softcap, cases[ci].window};
+            cr_assert_eq(vka_cpu_attention(pool, &want, &q, &k, &v, &p, NULL, cases[ci].n_past), VKA_OK);
+            cr_assert_eq(vka_fast_attention(sets[ki], pool, &got, &q, &k, &v, &p, NULL, cases[ci].n_past), VKA_OK);
+            for (int64_t i = 0; i < 4 * 32 * (int64_t)cases[ci].tokens; i++)
+                cr_assert(fabs(f32(&got)[i] - f32(&want)[i]) <= 2e-5, "%s case %d value %lld: fast %.9g reference %.9g",
+                          sets[ki]->isa, ci, (long long)i, (double)f32(&got)[i], (double)f32(&want)[i]);
+            free(q.data); free(k.data); free(v.data); free(want.data); free(got.data);
+        }
+}
+
 Test(cpu_fast_ops, attention_past_the_cache) {
     vka_tensor q = make(VKA_TYPE_F32, 64, 2), k = make(VKA_TYPE_F32, 64, 4), v = make(VKA_TYPE_F32, 64, 4);
     vka_tensor out = make(VKA_TYPE_F32, 64, 2);
-    vka_attention_params p = {1, 1, 64, 64, 0.125f};
+    vka_attention_params p = {1, 1, 64, 64, 0.125f, 0.0f, 0};
     cr_expect_eq(vka_fast_attention(vka_fast_ops_select(), pool, &out, &q, &k, &v, &p, NULL, 3), VKA_ERR_CONTEXT_FULL);
     cr_expect_eq(vka_fast_attention(vka_fast_ops_select(), pool, &out, &q, &k, &v, &p, NULL, 2), VKA_OK);
     free(q.data); free(k.data); free(v.data); free(out.data);

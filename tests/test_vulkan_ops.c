@@ -440,7 +440,7 @@ static void attention_setup(const attn_case *a, pair *q, pair *kc, pair *vc, pai
 
 static vka_node attention_params(const attn_case *a) {
     return (vka_node){.p.attn = {a->n_head, a->n_head_kv, a->head_dim, a->head_dim_v,
-                                 1.0f / sqrtf((float)a->head_dim)}};
+                                 1.0f / sqrtf((float)a->head_dim), 0.0f, 0}};
 }
 
 static void check_attention(attn_case a) {
@@ -465,6 +465,35 @@ Test(vulkan_ops, attention) {
     check_attention((attn_case){2, 2, 16, 16, 300, 0, 300, VKA_TYPE_F32});
     check_attention((attn_case){8, 4, 8, 8, 33, 70, 128, VKA_TYPE_F16});
     check_attention((attn_case){4, 2, 64, 64, 1, 1000, 1100, VKA_TYPE_F16});
+    close_backends();
+}
+
+/* gemma's attention parameters: soft-capped scores and a sliding window,
+ * including windows that start past the first chunk of 32 keys (prefill,
+ * and decode's split and merge passes), both cache types. */
+Test(vulkan_ops, attention_window_softcap) {
+    open_backends();
+    seed(42);
+    struct { attn_case a; float softcap; uint32_t window; } cases[] = {
+        {{4, 2, 32, 32, 40, 30, 128, VKA_TYPE_F32}, 10.0f, 5},
+        {{4, 2, 32, 32, 1, 100, 128, VKA_TYPE_F32}, 0.0f, 40},
+        {{4, 1, 16, 16, 1, 70, 96, VKA_TYPE_F16}, 3.0f, 6},
+        {{2, 2, 16, 16, 3, 2, 32, VKA_TYPE_F32}, 10.0f, 100},
+    };
+    for (int i = 0; i < 4; i++) {
+        attn_case a = cases[i].a;
+        pair q, kc, vc, out;
+        attention_setup(&a, &q, &kc, &vc, &out);
+        vka_node p = attention_params(&a);
+        p.p.attn.softcap = cases[i].softcap;
+        p.p.attn.window = cases[i].window;
+        run(VKA_OP_ATTENTION, &out, &q, &kc, &vc, &p, a.tokens, a.n_past);
+        char what[96];
+        snprintf(what, sizeof what, "attention case %d (softcap %g, window %u)", i, (double)cases[i].softcap,
+                 cases[i].window);
+        compare(&out, attention_tolerance, NULL, what);
+        drop(&q), drop(&kc), drop(&vc), drop(&out);
+    }
     close_backends();
 }
 
@@ -531,6 +560,42 @@ Test(vulkan_ops, swiglu_and_add) {
         free(keep);
         drop(&a), drop(&b), drop(&d);
     }
+    close_backends();
+}
+
+static double geglu_tolerance(size_t i, double ref, void *ctx) {
+    const float *g = ctx;
+    /* tanh through exp (a few ulp of e^2u, cancelling near 0: an absolute error of a few eps), times x and up */
+    return (fabs(ref) * 16.0 + 8.0 * (1.0 + fabs(g[i])) * 3.0) * FLT_EPSILON;
+}
+
+static double softcap_tolerance(size_t i, double ref, void *ctx) {
+    (void)i, (void)ref;
+    return 8.0 * *(const float *)ctx * FLT_EPSILON; /* cap * tanh: a few eps of the cap */
+}
+
+/* gemma's elementwise ops: GELU-gated product, scale (in place) and soft-cap. */
+Test(vulkan_ops, geglu_scale_softcap) {
+    open_backends();
+    seed(51);
+    int64_t ne0 = 300, ne1 = 5;
+    size_t n = (size_t)(ne0 * ne1);
+    pair a, b, d;
+    float *av = random_floats(n, 8.0f), *keep = malloc(n * sizeof *keep), cap = 3.0f;
+    memcpy(keep, av, n * sizeof *keep);
+    make(&a, "a", VKA_TYPE_F32, ne0, ne1, VKA_USAGE_ACTIVATION, av);
+    make(&b, "b", VKA_TYPE_F32, ne0, ne1, VKA_USAGE_ACTIVATION, random_floats(n, 3.0f));
+    make(&d, "d", VKA_TYPE_F32, ne0, ne1, VKA_USAGE_ACTIVATION, NULL);
+    run(VKA_OP_GEGLU, &d, &a, &b, NULL, NULL, (uint32_t)ne1, 0);
+    compare(&d, geglu_tolerance, keep, "geglu");
+    vka_node p = {.p.cap = cap};
+    run(VKA_OP_SOFTCAP, &d, &a, NULL, NULL, &p, (uint32_t)ne1, 0);
+    compare(&d, softcap_tolerance, &cap, "softcap");
+    p.p.scale = 16.0f;
+    run(VKA_OP_SCALE, &a, &a, NULL, NULL, &p, (uint32_t)ne1, 0);
+    compare(&a, exact, NULL, "scale in place"); /* one correctly rounded product */
+    free(keep);
+    drop(&a), drop(&b), drop(&d);
     close_backends();
 }
 

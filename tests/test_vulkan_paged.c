@@ -176,7 +176,7 @@ static void check_paged_attention(paged_attn a, uint32_t n_seq, const uint32_t *
     vk_make(&out, "out", VKA_TYPE_F32, od, b.n, VKA_USAGE_ACTIVATION, NULL);
     vk_make(&lay, "layout", VKA_TYPE_I32, b.words, 1, VKA_USAGE_INPUT, b.layout);
     vka_node n = {.op = VKA_OP_ATTENTION, .dst = &out, .src = {&qt, &kc, &vc}, .layout = &lay,
-                  .p.attn = {a.n_head, a.n_head_kv, a.head_dim, a.head_dim_v, 1.0f / sqrtf((float)a.head_dim)}};
+                  .p.attn = {a.n_head, a.n_head_kv, a.head_dim, a.head_dim_v, 1.0f / sqrtf((float)a.head_dim), 0.0f, 0}};
     vk_run(&n, 1, b.n, 0);
     float *paged = read_back(vk, &out);
     for (uint32_t s = 0; s < n_seq; s++) {
@@ -314,7 +314,7 @@ Test(vulkan_ops, paged_tables_outside_the_cache) {
         {.op = VKA_OP_KV_STORE, .dst = &kc, .src = {&src}, .layout = &lay},
         {.op = VKA_OP_KV_STORE, .dst = &vc, .src = {&src}, .layout = &lay},
         {.op = VKA_OP_ROPE, .dst = &qh, .src = {&qh}, .layout = &lay, .p.rope = {VKA_ROPE_NORM, 2, 16, 10000.0f, 1.0f}},
-        {.op = VKA_OP_ATTENTION, .dst = &out, .src = {&q, &kc, &vc}, .layout = &lay, .p.attn = {2, 1, 32, 32, 0.2f}},
+        {.op = VKA_OP_ATTENTION, .dst = &out, .src = {&q, &kc, &vc}, .layout = &lay, .p.attn = {2, 1, 32, 32, 0.2f, 0.0f, 0}},
     };
     vk_run(nodes, 4, n, 0);
     float *c = read_back(vk, &canary);

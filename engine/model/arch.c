@@ -10,11 +10,14 @@
 #include "base/status.h"
 
 static const vka_arch arches[] = {
-    /* name      rope mode      qk_norm  default rope base */
-    {"llama", VKA_ROPE_NORM, false, 10000.0f},
-    {"mistral", VKA_ROPE_NORM, false, 10000.0f},
-    {"qwen2", VKA_ROPE_NEOX, false, 1000000.0f},
-    {"qwen3", VKA_ROPE_NEOX, true, 1000000.0f},
+    /* name      rope mode      qk_norm  default rope base  family */
+    {"llama", VKA_ROPE_NORM, false, 10000.0f, VKA_FAMILY_LLAMA},
+    {"mistral", VKA_ROPE_NORM, false, 10000.0f, VKA_FAMILY_LLAMA},
+    {"qwen2", VKA_ROPE_NEOX, false, 1000000.0f, VKA_FAMILY_LLAMA},
+    {"qwen3", VKA_ROPE_NEOX, true, 1000000.0f, VKA_FAMILY_LLAMA},
+    {"gemma2", VKA_ROPE_NEOX, false, 10000.0f, VKA_FAMILY_GEMMA2},
+    {"gemma3", VKA_ROPE_NEOX, true, 10000.0f, VKA_FAMILY_GEMMA3},
+    {"phi3", VKA_ROPE_NEOX, false, 10000.0f, VKA_FAMILY_PHI3},
 };
 
 const vka_arch *vka_arch_find(const char *name) {
@@ -23,12 +26,12 @@ const vka_arch *vka_arch_find(const char *name) {
     return NULL;
 }
 
-const char *vka_arch_list(void) { return "llama, mistral, qwen2, qwen3"; }
+const char *vka_arch_list(void) { return "llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3"; }
 
 /* Limits on hyperparameters: far above any released model, low enough that
  * the sizes derived from them (tensor shapes, caches, per-layer tables)
  * cannot overflow or ask for absurd memory before anything is checked. */
-#define MAX_LAYERS 4096u
+#define MAX_LAYERS VKA_MAX_LAYERS
 #define MAX_EMBD (1u << 20)
 #define MAX_HEADS 16384u
 #define MAX_HEAD_DIM 1024u          /* what the attention kernels handle */
@@ -132,6 +135,99 @@ static vka_status read_floats(const vka_gguf *g, const vka_arch *arch, const cha
     return VKA_OK;
 }
 
+/* An optional positive float key: false when absent, an error when present but not a positive finite number. */
+static vka_status read_positive(const vka_gguf *g, const char *a, const char *suffix, bool *present, float *out) {
+    char key[128];
+    arch_key(key, sizeof key, a, suffix);
+    *present = vka_gguf_find(g, key) != NULL;
+    if (!*present) return VKA_OK;
+    if (!vka_gguf_get_f32(g, key, out) || !(*out > 0.0f) || !isfinite(*out))
+        return vka_fail(VKA_ERR_FORMAT, "metadata key '%s' must be a positive number", key);
+    return VKA_OK;
+}
+
+static void set_swa_layer(vka_hparams *hp, uint32_t il) { hp->swa_layers[il / 8] |= (uint8_t)(1u << (il % 8)); }
+
+/* Which layers slide: attention.sliding_window_pattern is either N (layer il
+ * slides iff il % N < N - 1) or an array of one bool per layer (true:
+ * sliding); absent, the family's N (gemma2 2: even layers; gemma3 6). */
+static vka_status read_swa_pattern(const vka_gguf *g, const char *a, uint32_t default_n, vka_hparams *hp) {
+    char key[128];
+    arch_key(key, sizeof key, a, "attention.sliding_window_pattern");
+    const vka_gguf_kv *kv = vka_gguf_find(g, key);
+    if (kv && kv->value.type == VKA_GGUF_ARRAY) {
+        const vka_gguf_array *arr = &kv->value.v.arr;
+        if (arr->type != VKA_GGUF_BOOL || arr->n != hp->n_layer)
+            return vka_fail(VKA_ERR_FORMAT, "metadata key '%s' must be an integer or an array of %u bools", key,
+                            hp->n_layer);
+        for (uint32_t il = 0; il < hp->n_layer; il++)
+            if (((const bool *)arr->data)[il]) set_swa_layer(hp, il);
+        return VKA_OK;
+    }
+    uint32_t n;
+    VKA_TRY(read_u32(g, a, "attention.sliding_window_pattern", 1, MAX_LAYERS, default_n, &n));
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        if (il % n < n - 1) set_swa_layer(hp, il);
+    return VKA_OK;
+}
+
+/* gemma2 and gemma3 (as llama.cpp builds them): the soft-caps, the sliding
+ * window and its layers, gemma3's local RoPE; the defaults are llama.cpp's. */
+static vka_status read_gemma(const vka_gguf *g, const vka_arch *arch, const char *a, vka_hparams *hp) {
+    bool g2 = arch->family == VKA_FAMILY_GEMMA2, present;
+    hp->gemma_block = true;
+    hp->embd_scale = sqrtf((float)hp->n_embd);
+    /* the 27B models (46 layers in gemma2, 62 in gemma3) scale queries by the head size the embedding implies */
+    if (hp->n_layer == (g2 ? 46u : 62u)) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    float v;
+    VKA_TRY(read_positive(g, a, "final_logit_softcapping", &present, &v));
+    hp->final_softcap = present ? v : g2 ? 30.0f : 0.0f; /* gemma3 caps only when the key says so */
+    if (g2) {
+        VKA_TRY(read_positive(g, a, "attn_logit_softcapping", &present, &v));
+        hp->attn_softcap = present ? v : 50.0f;
+    }
+    VKA_TRY(read_u32(g, a, "attention.sliding_window", 0, UINT32_MAX, g2 ? 4096u : 0u, &hp->swa_window));
+    if (hp->swa_window) VKA_TRY(read_swa_pattern(g, a, g2 ? 2u : 6u, hp));
+    VKA_TRY(read_positive(g, a, "rope.freq_base_swa", &present, &v));
+    if (g2) {
+        hp->rope_base_swa = present ? v : hp->rope_base;
+        hp->rope_scale_swa = hp->rope_scale;
+    } else { /* gemma3's local layers: their own base (10000 when absent), never scaled */
+        hp->rope_base_swa = present ? v : 10000.0f;
+        hp->rope_scale_swa = 1.0f;
+    }
+    return VKA_OK;
+}
+
+/* phi3: RoPE's attention factor and the context the short factors cover. */
+static vka_status read_phi3(const vka_gguf *g, const char *a, vka_hparams *hp) {
+    bool present;
+    hp->fused_weights = true;
+    VKA_TRY(read_positive(g, a, "rope.scaling.attn_factor", &present, &hp->rope_attn_factor));
+    if (!present) hp->rope_attn_factor = 1.0f;
+    /* folded into the attention scale (forward.c): exact only when RoPE turns the whole head */
+    if (hp->rope_attn_factor != 1.0f && hp->n_rot != hp->head_dim)
+        return vka_fail(VKA_ERR_UNSUPPORTED, "metadata key '%s.rope.scaling.attn_factor' with a partial rotation "
+                        "(rope.dimension_count %u of head size %u) is not supported", a, hp->n_rot, hp->head_dim);
+    return read_u32(g, a, "rope.scaling.original_context_length", 1, MAX_CTX, hp->n_ctx_train, &hp->n_ctx_orig);
+}
+
+/* What the family adds to the llama-style hyperparameters. */
+static vka_status read_family(const vka_gguf *g, const vka_arch *arch, const char *a, vka_hparams *hp) {
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->embd_scale = 1.0f;
+    hp->rope_attn_factor = 1.0f;
+    hp->rope_base_swa = hp->rope_base;
+    hp->rope_scale_swa = hp->rope_scale;
+    switch (arch->family) {
+    case VKA_FAMILY_GEMMA2:
+    case VKA_FAMILY_GEMMA3: return read_gemma(g, arch, a, hp);
+    case VKA_FAMILY_PHI3: return read_phi3(g, a, hp);
+    case VKA_FAMILY_LLAMA: break;
+    }
+    return VKA_OK;
+}
+
 vka_status vka_hparams_read(const vka_gguf *g, const vka_arch *arch, const char *a, uint32_t n_vocab,
                             vka_hparams *hp) {
     memset(hp, 0, sizeof *hp);
@@ -147,7 +243,8 @@ vka_status vka_hparams_read(const vka_gguf *g, const vka_arch *arch, const char 
         return vka_fail(VKA_ERR_FORMAT, "metadata key '%s.vocab_size' is %u but the tokenizer (tokenizer.ggml.tokens) "
                         "has %u tokens", a, meta_vocab, n_vocab);
     hp->n_vocab = n_vocab;
-    return read_rope_scaling(g, a, hp);
+    VKA_TRY(read_rope_scaling(g, a, hp));
+    return read_family(g, arch, a, hp);
 }
 
 bool vka_hparams_present(const vka_gguf *g, const char *a) {

@@ -19,7 +19,11 @@ typedef struct rotation {
 
 /* The angles of a rotation by `delta` positions, computed as the backends
  * compute theirs (vka_rope_theta, in double), frequency factors included. */
-static vka_status rotation_init(const vka_model *m, double delta, rotation *r) {
+static vka_status rotation_init(const vka_scheduler *sc, uint32_t layer, double delta, rotation *r) {
+    const vka_model *m = sc->model;
+    const vka_tensor *factors = vka_forward_rope_factors(sc); /* the ones the forward pass uses */
+    float base, scale;
+    vka_hparams_layer_rope(&m->hp, layer, &base, &scale);
     memset(r, 0, sizeof *r);
     r->n_rot = m->hp.n_rot;
     r->head_dim = m->hp.head_dim;
@@ -28,13 +32,13 @@ static vka_status rotation_init(const vka_model *m, double delta, rotation *r) {
     uint32_t half = r->n_rot / 2;
     r->cos = malloc((half ? half : 1) * sizeof *r->cos);
     r->sin = malloc((half ? half : 1) * sizeof *r->sin);
-    float *ff = m->rope_freqs ? malloc(half * sizeof *ff + 1) : NULL;
-    vka_status st = r->cos && r->sin && (ff || !m->rope_freqs) ? VKA_OK
+    float *ff = factors ? malloc(half * sizeof *ff + 1) : NULL;
+    vka_status st = r->cos && r->sin && (ff || !factors) ? VKA_OK
                                                                : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == VKA_OK && ff)
-        st = m->backend->ops->tensor_get(m->backend, m->rope_freqs, ff, 0, half * sizeof *ff);
+        st = m->backend->ops->tensor_get(m->backend, factors, ff, 0, half * sizeof *ff);
     for (uint32_t i = 0; st == VKA_OK && i < half; i++) {
-        double theta = vka_rope_theta(delta, i, r->n_rot, m->hp.rope_base, m->hp.rope_scale, ff);
+        double theta = vka_rope_theta(delta, i, r->n_rot, base, scale, ff);
         r->cos[i] = (float)cos(theta);
         r->sin[i] = (float)sin(theta);
     }
@@ -68,7 +72,7 @@ typedef struct shift_job {
     uint32_t from, to, n_rows;     /* rows [from, from + n_rows) move to [to, ...) */
     void *raw;                     /* n_rows rows of the widest cache */
     float *f32;
-    rotation rot;
+    rotation rot, rot_swa;         /* gemma3's sliding layers turn with their own RoPE base */
 } shift_job;
 
 /* Moves one cache's rows (by position, through the block table); keys are
@@ -81,7 +85,7 @@ static vka_status move_rows(shift_job *j, uint32_t layer, bool v) {
         const vka_type_traits *tr = vka_type_get_traits(cache->type);
         int64_t n = cache->ne[0] * (int64_t)j->n_rows;
         tr->to_f32(j->raw, j->f32, n);
-        rotate_rows(&j->rot, j->f32, j->n_rows);
+        rotate_rows(vka_hparams_layer_swa(&j->s->model->hp, layer) ? &j->rot_swa : &j->rot, j->f32, j->n_rows);
         tr->from_f32(j->f32, j->raw, n);
     }
     return vka_seq_rows_set(j->s, layer, v, j->to, j->n_rows, j->raw);
@@ -95,7 +99,12 @@ static vka_status shift_caches(vka_session *s, uint32_t from, uint32_t to, uint3
     j.raw = malloc(elems * sizeof(float));
     j.f32 = malloc(elems * sizeof(float));
     vka_status st = j.raw && j.f32 ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory shifting the context");
-    if (st == VKA_OK) st = rotation_init(s->model, -(double)(from - to), &j.rot);
+    /* layer 0's rotation and the other kind's (the first layer of the other kind, if any) */
+    uint32_t other = 0;
+    while (other < hp->n_layer && vka_hparams_layer_swa(hp, other) == vka_hparams_layer_swa(hp, 0)) other++;
+    if (st == VKA_OK) st = rotation_init(s->sched, 0, -(double)(from - to), vka_hparams_layer_swa(hp, 0) ? &j.rot_swa : &j.rot);
+    if (st == VKA_OK && other < hp->n_layer)
+        st = rotation_init(s->sched, other, -(double)(from - to), vka_hparams_layer_swa(hp, other) ? &j.rot_swa : &j.rot);
     /* the destination rows become this session's own (copied if shared) */
     if (st == VKA_OK) st = vka_seq_prepare_range(s, to, n_rows, false);
     for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
@@ -103,6 +112,7 @@ static vka_status shift_caches(vka_session *s, uint32_t from, uint32_t to, uint3
         if (st == VKA_OK) st = move_rows(&j, il, true);
     }
     rotation_free(&j.rot);
+    rotation_free(&j.rot_swa);
     free(j.raw);
     free(j.f32);
     return st;

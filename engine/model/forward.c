@@ -36,16 +36,27 @@ static void matmul(vka_forward_graph *fg, vka_tensor *dst, vka_tensor *w, vka_te
     node(fg, &(vka_node){.op = VKA_OP_MATMUL, .dst = dst, .src = {w, x, bias}, .p.accumulate = accumulate});
 }
 
-static void rope(vka_forward_graph *fg, const vka_model *m, vka_tensor *heads, uint32_t n_heads, vka_tensor *layout) {
-    vka_rope_params p = {
-        .mode = m->arch->rope_mode,
-        .n_heads = n_heads,
-        .n_rot = m->hp.n_rot,
-        .freq_base = m->hp.rope_base,
-        .freq_scale = m->hp.rope_scale,
-    };
-    node(fg, &(vka_node){.op = VKA_OP_ROPE, .dst = heads, .src = {heads, m->rope_freqs}, .p.rope = p,
+vka_tensor *vka_forward_rope_factors(const vka_scheduler *sc) {
+    const vka_model *m = sc->model;
+    if (!m->rope_freqs_long) return m->rope_freqs;
+    /* phi3 (as llama.cpp): the long factors when a sequence's context exceeds the original one */
+    uint32_t n_ctx_seq = sc->private_to_session ? sc->pool.n_blocks * VKA_KV_BLOCK : vka_session_default_n_ctx(m);
+    return n_ctx_seq > m->hp.n_ctx_orig ? m->rope_freqs_long : m->rope_freqs;
+}
+
+static void rope(vka_forward_graph *fg, const vka_scheduler *sc, uint32_t il, vka_tensor *heads, uint32_t n_heads,
+                 vka_tensor *layout) {
+    const vka_model *m = sc->model;
+    vka_rope_params p = {.mode = m->arch->rope_mode, .n_heads = n_heads, .n_rot = m->hp.n_rot};
+    vka_hparams_layer_rope(&m->hp, il, &p.freq_base, &p.freq_scale);
+    node(fg, &(vka_node){.op = VKA_OP_ROPE, .dst = heads, .src = {heads, vka_forward_rope_factors(sc)}, .p.rope = p,
                          .layout = layout});
+}
+
+/* gemma's post-norms: x += rms(out)·w, out being a [n_embd, n] sub-block output (overwritten). */
+static void add_normed(vka_forward_graph *fg, vka_tensor *x, vka_tensor *out, vka_tensor *w, float eps) {
+    rms_norm(fg, out, out, w, eps);
+    node(fg, &(vka_node){.op = VKA_OP_ADD, .dst = x, .src = {x, out}});
 }
 
 static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t il, uint32_t n) {
@@ -67,8 +78,8 @@ static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t i
         rms_norm(fg, q_heads, q_heads, L->q_norm, hp->rms_eps);
         rms_norm(fg, k_heads, k_heads, L->k_norm, hp->rms_eps);
     }
-    rope(fg, m, q_heads, hp->n_head, &a->layout);
-    rope(fg, m, k_heads, hp->n_head_kv, &a->layout);
+    rope(fg, sc, il, q_heads, hp->n_head, &a->layout);
+    rope(fg, sc, il, k_heads, hp->n_head_kv, &a->layout);
     node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = kc, .src = {k}, .layout = &a->layout});
     node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = vc, .src = {v}, .layout = &a->layout});
     vka_attention_params ap = {
@@ -76,10 +87,18 @@ static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t i
         .n_head_kv = hp->n_head_kv,
         .head_dim = hp->head_dim,
         .head_dim_v = hp->head_dim_v,
-        .scale = 1.0f / sqrtf((float)hp->head_dim),
+        /* phi3's RoPE attention factor scales q and k (whole heads, arch.c checks): q·k by its square */
+        .scale = hp->attn_scale * hp->rope_attn_factor * hp->rope_attn_factor,
+        .softcap = hp->attn_softcap,
+        .window = vka_hparams_layer_swa(hp, il) ? hp->swa_window : 0,
     };
     node(fg, &(vka_node){.op = VKA_OP_ATTENTION, .dst = att, .src = {q, kc, vc}, .p.attn = ap,
                          .layout = &a->layout});
+    if (hp->gemma_block) { /* x += rms(Wo·att)·post_attention_norm */
+        matmul(fg, xb, &L->wo, att, NULL, false);
+        add_normed(fg, x, xb, &L->post_attn_norm, hp->rms_eps);
+        return;
+    }
     matmul(fg, x, &L->wo, att, NULL, true); /* residual: x += Wo·att */
 }
 
@@ -93,6 +112,12 @@ static void ffn_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t il, uin
     rms_norm(fg, xb, x, &L->ffn_norm, hp->rms_eps);
     matmul(fg, gate, &L->w_gate, xb, NULL, false);
     matmul(fg, up, &L->w_up, xb, NULL, false);
+    if (hp->gemma_block) { /* x += rms(Wdown·(gelu(gate)·up))·post_ffw_norm */
+        node(fg, &(vka_node){.op = VKA_OP_GEGLU, .dst = gate, .src = {gate, up}});
+        matmul(fg, xb, &L->w_down, gate, NULL, false);
+        add_normed(fg, x, xb, &L->post_ffn_norm, hp->rms_eps);
+        return;
+    }
     node(fg, &(vka_node){.op = VKA_OP_SWIGLU, .dst = gate, .src = {gate, up}});
     matmul(fg, x, &L->w_down, gate, NULL, true); /* residual: x += Wdown·(silu(gate)·up) */
 }
@@ -109,6 +134,8 @@ static void output_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t n, u
     node(fg, &(vka_node){.op = VKA_OP_GET_ROWS, .dst = xb, .src = {x, rows}});
     rms_norm(fg, xb, xb, &m->output_norm, m->hp.rms_eps);
     matmul(fg, logits, m->output, xb, NULL, false);
+    if (m->hp.final_softcap > 0.0f)
+        node(fg, &(vka_node){.op = VKA_OP_SOFTCAP, .dst = logits, .src = {logits}, .p.cap = m->hp.final_softcap});
     node(fg, &(vka_node){.op = VKA_OP_ARGMAX, .dst = argmax, .src = {logits}});
 }
 
@@ -124,6 +151,8 @@ vka_status vka_forward_build(vka_scheduler *sc, uint32_t n, uint32_t n_out, vka_
 
     vka_tensor *ids = view(fg, &sc->act.ids, 0, n, 1), *x = view(fg, &sc->act.x, 0, n, 0);
     node(fg, &(vka_node){.op = VKA_OP_GET_ROWS, .dst = x, .src = {&m->tok_embd, ids}});
+    if (m->hp.embd_scale != 1.0f) /* gemma: embeddings times sqrt(n_embd) */
+        node(fg, &(vka_node){.op = VKA_OP_SCALE, .dst = x, .src = {x}, .p.scale = m->hp.embd_scale});
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         attention_block(fg, sc, il, n);
         ffn_block(fg, sc, il, n);

@@ -81,6 +81,43 @@ static vka_status load_optional(vka_model *m, vka_tensor *storage, vka_tensor **
     return VKA_OK;
 }
 
+/* Rows [row0, row0 + d1.n) of the checked 2-D tensor gt as a weight of its
+ * own (a part of a fused matrix: phi3's attn_qkv and ffn_up). */
+static vka_status load_rows(vka_model *m, vka_tensor *t, const vka_gguf_tensor *gt, int64_t row0, dim d1) {
+    if (!m->backend) return VKA_OK;
+    vka_tensor_init(t, gt->name.data, (vka_type)gt->type, gt->ne[0], d1.n, VKA_USAGE_WEIGHT);
+    const char *data = (const char *)gt->data + (size_t)row0 * t->row_bytes;
+    vka_status s = m->backend->ops->tensor_alloc(m->backend, t, data);
+    if (s != VKA_OK) {
+        t->nbytes = 0;
+        return vka_fail_context(s, "uploading rows %" PRId64 "..%" PRId64 " of tensor '%s'", row0, row0 + d1.n - 1,
+                                gt->name.data);
+    }
+    m->n_params += (uint64_t)(gt->ne[0] * d1.n);
+    m->weight_bytes += t->nbytes;
+    if (m->backend->ops->weight_is_copied && m->backend->ops->weight_is_copied(m->backend, t))
+        vka_gguf_release_pages(m->gguf, data, t->nbytes);
+    return VKA_OK;
+}
+
+/* phi3's attn_qkv: output rows Q, then K, then V, loaded as wq, wk, wv. */
+static vka_status load_fused_qkv(vka_model *m, vka_layer *L, const char *name, dim embd, dim q, dim k, dim v) {
+    const vka_gguf_tensor *gt;
+    dim all = {q.n + k.n + v.n, "attention.head_count * key_length + 2 * head_count_kv * key_length"};
+    VKA_TRY(find_checked(m, name, embd, all, &gt));
+    VKA_TRY(load_rows(m, &L->wq, gt, 0, q));
+    VKA_TRY(load_rows(m, &L->wk, gt, q.n, k));
+    return load_rows(m, &L->wv, gt, q.n + k.n, v);
+}
+
+/* phi3's ffn_up: rows [0, n_ff) the gate, [n_ff, 2 n_ff) the up projection. */
+static vka_status load_fused_gate_up(vka_model *m, vka_layer *L, const char *name, dim embd, dim ff) {
+    const vka_gguf_tensor *gt;
+    VKA_TRY(find_checked(m, name, embd, (dim){2 * ff.n, "2 * feed_forward_length"}, &gt));
+    VKA_TRY(load_rows(m, &L->w_gate, gt, 0, ff));
+    return load_rows(m, &L->w_up, gt, ff.n, ff);
+}
+
 static vka_status load_layer(vka_model *m, uint32_t il) {
     const vka_hparams *hp = &m->hp;
     vka_layer *L = &m->layers[il];
@@ -94,9 +131,13 @@ static vka_status load_layer(vka_model *m, uint32_t il) {
     char name[96];
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, il), name)
     VKA_TRY(load_weight(m, &L->attn_norm, NAME("attn_norm.weight"), embd, NO_DIM));
-    VKA_TRY(load_weight(m, &L->wq, NAME("attn_q.weight"), embd, q));
-    VKA_TRY(load_weight(m, &L->wk, NAME("attn_k.weight"), embd, k));
-    VKA_TRY(load_weight(m, &L->wv, NAME("attn_v.weight"), embd, v));
+    if (hp->fused_weights) {
+        VKA_TRY(load_fused_qkv(m, L, NAME("attn_qkv.weight"), embd, q, k, v));
+    } else {
+        VKA_TRY(load_weight(m, &L->wq, NAME("attn_q.weight"), embd, q));
+        VKA_TRY(load_weight(m, &L->wk, NAME("attn_k.weight"), embd, k));
+        VKA_TRY(load_weight(m, &L->wv, NAME("attn_v.weight"), embd, v));
+    }
     VKA_TRY(load_optional(m, &L->biases[0], &L->bq, NAME("attn_q.bias"), q, NO_DIM));
     VKA_TRY(load_optional(m, &L->biases[1], &L->bk, NAME("attn_k.bias"), k, NO_DIM));
     VKA_TRY(load_optional(m, &L->biases[2], &L->bv, NAME("attn_v.bias"), v, NO_DIM));
@@ -106,8 +147,16 @@ static vka_status load_layer(vka_model *m, uint32_t il) {
         return vka_fail(VKA_ERR_FORMAT, "architecture %s needs blk.%u.attn_q_norm/attn_k_norm tensors", m->arch->name, il);
     VKA_TRY(load_weight(m, &L->wo, NAME("attn_output.weight"), o, embd));
     VKA_TRY(load_weight(m, &L->ffn_norm, NAME("ffn_norm.weight"), embd, NO_DIM));
-    VKA_TRY(load_weight(m, &L->w_gate, NAME("ffn_gate.weight"), embd, ff));
-    VKA_TRY(load_weight(m, &L->w_up, NAME("ffn_up.weight"), embd, ff));
+    if (hp->gemma_block) {
+        VKA_TRY(load_weight(m, &L->post_attn_norm, NAME("post_attention_norm.weight"), embd, NO_DIM));
+        VKA_TRY(load_weight(m, &L->post_ffn_norm, NAME("post_ffw_norm.weight"), embd, NO_DIM));
+    }
+    if (hp->fused_weights) {
+        VKA_TRY(load_fused_gate_up(m, L, NAME("ffn_up.weight"), embd, ff));
+    } else {
+        VKA_TRY(load_weight(m, &L->w_gate, NAME("ffn_gate.weight"), embd, ff));
+        VKA_TRY(load_weight(m, &L->w_up, NAME("ffn_up.weight"), embd, ff));
+    }
     VKA_TRY(load_weight(m, &L->w_down, NAME("ffn_down.weight"), ff, embd));
 #undef NAME
     return VKA_OK;
@@ -142,6 +191,10 @@ static vka_status load_weights(vka_model *m, const vka_model_params *progress) {
     m->output = own ? own : &m->tok_embd; /* tied embeddings when there is no output.weight */
     dim rot = {hp->n_rot / 2, "rope.dimension_count / 2"};
     VKA_TRY(load_optional(m, &m->rope_freqs_own, &m->rope_freqs, "rope_freqs.weight", rot, NO_DIM));
+    if (hp->fused_weights && !m->rope_freqs) { /* phi3: the short factors, and the long ones for long contexts */
+        VKA_TRY(load_optional(m, &m->rope_freqs_own, &m->rope_freqs, "rope_factors_short.weight", rot, NO_DIM));
+        VKA_TRY(load_optional(m, &m->rope_long_own, &m->rope_freqs_long, "rope_factors_long.weight", rot, NO_DIM));
+    }
     return report_progress(progress, steps, steps);
 }
 
@@ -152,6 +205,7 @@ static vka_status check_weights(vka_model *m) {
     m->layers = NULL;
     m->output = NULL;
     m->rope_freqs = NULL;
+    m->rope_freqs_long = NULL;
     return s;
 }
 
@@ -259,7 +313,8 @@ static void model_destroy(vka_model *m) {
         for (uint32_t il = 0; il < m->hp.n_layer; il++) {
             vka_layer *L = &m->layers[il];
             vka_tensor *all[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, L->bq, L->bk, L->bv, L->q_norm,
-                                 L->k_norm, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+                                 L->k_norm, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down,
+                                 &L->post_attn_norm, &L->post_ffn_norm};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free_weight(m, all[i]);
         }
         free(m->layers);
@@ -268,6 +323,7 @@ static void model_destroy(vka_model *m) {
     free_weight(m, &m->output_norm);
     free_weight(m, &m->output_own);
     free_weight(m, m->rope_freqs);
+    free_weight(m, m->rope_freqs_long);
     vka_backend_close(m->backend);
     vka_vocab_free(m->vocab);
     vka_gguf_free(m->gguf);

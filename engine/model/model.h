@@ -12,16 +12,26 @@
 
 /* What differs between architectures: data, plus a few hooks the shared
  * forward pass consults. Adding an architecture is a row in arch.c. */
+typedef enum vka_arch_family {
+    VKA_FAMILY_LLAMA = 0,           /* llama-style block: llama, mistral, qwen2, qwen3 */
+    VKA_FAMILY_GEMMA2 = 1,          /* scaled embeddings, GELU FFN, post-norms, soft-caps, sliding layers */
+    VKA_FAMILY_GEMMA3 = 2,          /* gemma2's block with q/k norms, a sliding pattern and a local RoPE base */
+    VKA_FAMILY_PHI3 = 3,            /* fused QKV and gate/up matrices, RoPE factors and attention factor */
+} vka_arch_family;
+
 typedef struct vka_arch {
     const char *name;               /* general.architecture */
     vka_rope_mode rope_mode;
     bool qk_norm;                   /* per-head RMSNorm of q and k before RoPE (qwen3) */
     float default_rope_base;        /* when rope.freq_base is absent */
+    vka_arch_family family;
 } vka_arch;
 
 const vka_arch *vka_arch_find(const char *name);
 /* Comma-separated names, for error messages. */
 const char *vka_arch_list(void);
+
+#define VKA_MAX_LAYERS 4096u
 
 typedef struct vka_hparams {
     uint32_t n_vocab;
@@ -37,7 +47,31 @@ typedef struct vka_hparams {
     float rms_eps;
     float rope_base;
     float rope_scale;               /* 1 / rope.scaling.factor for linear scaling */
+    /* Architecture options (arch.c derives them from the family and the file's keys). */
+    float attn_scale;               /* query scale, usually 1/sqrt(head_dim) */
+    float embd_scale;               /* embeddings multiplied by it (gemma: sqrt(n_embd)); 1 otherwise */
+    bool gemma_block;               /* GELU-gated FFN and post-attention / post-FFN norms */
+    bool fused_weights;             /* attn_qkv and ffn_up holding gate and up (phi3) */
+    float attn_softcap;             /* 0: none */
+    float final_softcap;            /* 0: none */
+    uint32_t swa_window;            /* 0: no sliding layers */
+    uint8_t swa_layers[VKA_MAX_LAYERS / 8]; /* bit il set: layer il is a sliding-window layer */
+    float rope_base_swa;            /* RoPE base and scale of the sliding layers */
+    float rope_scale_swa;
+    float rope_attn_factor;         /* phi3: cos and sin multiplied by it (1: none) */
+    uint32_t n_ctx_orig;            /* phi3: context beyond which rope_factors_long apply */
 } vka_hparams;
+
+static inline bool vka_hparams_layer_swa(const vka_hparams *hp, uint32_t il) {
+    return hp->swa_window && il < VKA_MAX_LAYERS && (hp->swa_layers[il / 8] >> (il % 8)) & 1u;
+}
+
+/* RoPE base and frequency scale of layer il (gemma3's sliding layers have their own). */
+static inline void vka_hparams_layer_rope(const vka_hparams *hp, uint32_t il, float *base, float *scale) {
+    bool swa = vka_hparams_layer_swa(hp, il);
+    *base = swa ? hp->rope_base_swa : hp->rope_base;
+    *scale = swa ? hp->rope_scale_swa : hp->rope_scale;
+}
 
 /* Weights of one transformer block. Shapes are [ne0, ne1] = [in, out]. */
 typedef struct vka_layer {
@@ -54,6 +88,8 @@ typedef struct vka_layer {
     vka_tensor w_gate;              /* [n_embd, n_ff] */
     vka_tensor w_up;                /* [n_embd, n_ff] */
     vka_tensor w_down;              /* [n_ff, n_embd] */
+    vka_tensor post_attn_norm;      /* [n_embd] gemma: norm of the attention output before the residual */
+    vka_tensor post_ffn_norm;       /* [n_embd] gemma: norm of the FFN output before the residual */
 } vka_layer;
 
 struct vka_model {
@@ -70,6 +106,8 @@ struct vka_model {
     vka_tensor *output;             /* &output_own, or &tok_embd when tied */
     vka_tensor rope_freqs_own;      /* [n_rot / 2] llama3 frequency factors */
     vka_tensor *rope_freqs;         /* NULL when absent */
+    vka_tensor rope_long_own;       /* [n_rot / 2] phi3 rope_factors_long (rope_factors_short: rope_freqs) */
+    vka_tensor *rope_freqs_long;    /* NULL when absent */
     vka_layer *layers;
     uint64_t n_params;
     uint64_t weight_bytes;

@@ -89,6 +89,8 @@ void vka_sched_forget_logits(vka_session *s);
 /* Builds the graph of one forward step over n_tokens with n_out rows of logits (forward.c). */
 vka_status vka_forward_build(vka_scheduler *sc, uint32_t n_tokens, uint32_t n_out, vka_forward_graph *fg);
 void vka_forward_graph_free(vka_forward_graph *fg);
+/* The RoPE frequency factors sc's graphs use (NULL: none): phi3 picks its long or short ones by context size. */
+vka_tensor *vka_forward_rope_factors(const vka_scheduler *sc);
 
 /* ------------------------------------------------------------ a session's blocks (kv_seq.c) */
 
