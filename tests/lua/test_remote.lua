@@ -20,27 +20,30 @@ local read_file = T.read_file
 
 local function sleep(seconds) os.execute(("sleep %.2f"):format(seconds)) end
 
--- The server: `timeout` ends it even if this script dies first.
+-- Servers: `timeout` ends each even if this script dies first.
 local tmp = T.tmpdir("remote")
-local log_path, pid_path = tmp .. "/serve.log", tmp .. "/serve.pid"
-os.execute(("timeout 300 '%s' serve -m '%s' --port 0 --api-key %s --parallel 4 2>'%s' & echo $! > '%s'"):format(
-  exe, model_path, KEY, log_path, pid_path))
-local pid = math.tointeger(tonumber(read_file(pid_path)))
-local function stop_server()
-  if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
-  pid = nil
+local pids = {}
+local function stop_servers()
+  for _, pid in ipairs(pids) do os.execute("kill " .. pid .. " 2>/dev/null") end
+  pids = {}
 end
 
-local url
-for _ = 1, 200 do
-  local port = (read_file(log_path) or ""):match("listening on http://[^\n]-:(%d+)")
-  if port then url = "http://127.0.0.1:" .. port break end
-  sleep(0.05)
+-- Starts `cmd` in the background and returns the address it prints
+-- ("listening on http://HOST:PORT" on stderr).
+local function spawn(cmd, tag)
+  local log_path, pid_path = tmp .. "/" .. tag .. ".log", tmp .. "/" .. tag .. ".pid"
+  os.execute(("timeout 300 %s 2>'%s' & echo $! > '%s'"):format(cmd, log_path, pid_path))
+  pids[#pids + 1] = math.tointeger(tonumber(read_file(pid_path)))
+  for _ = 1, 200 do
+    local port = (read_file(log_path) or ""):match("listening on http://[^\n]-:(%d+)")
+    if port then return "http://127.0.0.1:" .. port end
+    sleep(0.05)
+  end
+  stop_servers()
+  error(tag .. " did not start: " .. tostring(read_file(log_path)))
 end
-if not url then
-  stop_server()
-  error("vkagent serve did not start: " .. tostring(read_file(log_path)))
-end
+
+local url = spawn(("'%s' serve -m '%s' --port 0 --api-key %s --parallel 4"):format(exe, model_path, KEY), "serve")
 for _ = 1, 400 do
   local ok, status = pcall(vkagent.http.request, { url = url .. "/health" })
   if ok and status == 200 then break end
@@ -186,9 +189,38 @@ T.test("storyteller through the server: valid tool calls, the same story as loca
   T.eq(body(out), body(here))
 end)
 
--- last, whatever failed before: the server goes
+T.test("a plain OpenAI server (no /props, /tokenize): estimates, chat messages, a timeout", function()
+  local proxy = spawn(("python3 '%s/tests/lua/openai_proxy.py' %s"):format(T.source_dir, url), "proxy")
+  local plain = vkagent.connect{ url = proxy, api_key = KEY }
+  local info = plain:info()
+  T.eq(info.exact_tokens, false)
+  T.eq(info.n_ctx, 4096, "no /props: the default")
+  T.eq(info.chat_template_recognised, true, "prompts go as chat messages")
+  T.raises("has no /tokenize", plain.tokenize, plain, "x")
+  T.eq(plain:count_tokens("abcdefg"), 3, "one token per 3 bytes, rounded up")
+  T.ok(plain:count_tokens("Once upon a time there was a cat") >= #local_model:tokenize("Once upon a time there was a cat"),
+    "an over-estimate")
+  -- generation goes through as it is
+  local o = with(openai, { temperature = 0, max_tokens = 20 })
+  T.eq(plain:session():generate("Once upon a time", o), remote:session():generate("Once upon a time", o))
+  -- an agent: the server renders its messages and constrains every reply
+  plain = vkagent.connect{ url = proxy, api_key = KEY, n_ctx = 512 }
+  local Agent = require "vkagent.agent"
+  local agent = Agent.new{ model = plain, goals = { "Compute 6 * 7." }, max_steps = 3, seed = 3 }
+  agent:tool(require("vkagent.tools").calculator())
+  local result = agent:run()
+  T.ok(#result.steps >= 1, "steps: " .. tostring(result.reason))
+  for _, step in ipairs(result.steps) do
+    if step.complete then
+      T.ok(step.command ~= nil, ("step %d: a valid call, got %s (%s)"):format(step.n, step.reply, tostring(step.error)))
+    end
+  end
+  T.raises("timed out", vkagent.http.request, { url = proxy .. "/slow", timeout = 0.3 })
+end)
+
+-- last, whatever failed before: the servers go
 T.test("the server stops", function()
-  stop_server()
+  stop_servers()
   T.raises("cannot reach", function()
     for _ = 1, 100 do
       vkagent.http.request{ url = url .. "/health" }
