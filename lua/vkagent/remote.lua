@@ -451,12 +451,32 @@ local stop_reasons = { stop = "eos", length = "max_tokens", tool_calls = "eos", 
 
 -- Raises the server's error: a non-200 answer is read whole first.
 local function check_status(st)
-  local status = st.response:status(true)
-  if status == 200 then return end
+  local status, content_type = st.response:status(true)
+  if status == 200 then
+    -- a server that ignores stream = true answers with the whole JSON
+    st.whole = content_type ~= nil and content_type:find("json", 1, true) ~= nil
+    return
+  end
   local parts = {}
   for piece in function() return st.response:read() end do parts[#parts + 1] = piece end
   st:close()
   error(http_error(st.fn, st.url, status, table.concat(parts)), 0)
+end
+
+-- The whole answer of a server that did not stream, as one piece.
+local function take_whole(st)
+  local ok, doc = pcall(json.decode, st.pending)
+  if not ok or type(doc) ~= "table" then
+    error(("%s: %s answered text that is not JSON: %s"):format(st.fn, st.url, st.pending:sub(1, 120)), 0)
+  end
+  st.usage = type(doc.usage) == "table" and doc.usage or nil
+  local choice = type(doc.choices) == "table" and doc.choices[1] or {}
+  local text = st.chat and type(choice.message) == "table" and choice.message.content or choice.text
+  if type(text) == "string" and text ~= "" then
+    st.pieces[#st.pieces + 1] = text
+    st.n_pieces = 1
+  end
+  st.finish_reason, st.ended = choice.finish_reason, true
 end
 
 -- Takes the complete events out of st.pending and queues the text they
@@ -520,6 +540,14 @@ function Stream:next()
       self:close()
       error(data, 0)
     end
+    if data == nil and self.whole and not self.ended then
+      local okw, err = pcall(take_whole, self)
+      if not okw then
+        self:close()
+        error(err, 0)
+      end
+      if #self.pieces > 0 then return hand_out(self) end
+    end
     if data == nil then
       if not self.finish_reason and not self.ended then
         self:close()
@@ -529,7 +557,8 @@ function Stream:next()
       return nil
     end
     self.pending = self.pending .. data
-    local okp, err = pcall(take_events, self)
+    local okp, err = true, nil
+    if not self.whole then okp, err = pcall(take_events, self) end
     if not okp then
       self:close()
       error(err, 0)

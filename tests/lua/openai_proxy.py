@@ -2,10 +2,13 @@
 """openai_proxy.py — a plain OpenAI-compatible server for test_remote.lua: it
 passes /v1/* through to a `vkagent serve` (streams included) and answers
 404 for everything else, so vkagent.connect meets a server without /props,
-/tokenize or /apply-template. GET /slow answers after 5 s (a timeout test).
+/tokenize or /apply-template. Under /nostream/v1/* it drops "stream" from
+requests (a server that answers whole). GET /slow answers after 5 s (a
+timeout test).
 Prints "listening on http://127.0.0.1:PORT" on stderr.
 usage: openai_proxy.py UPSTREAM_URL"""
 import http.server
+import json
 import sys
 import time
 import urllib.error
@@ -31,11 +34,19 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if self.path == "/slow":
             time.sleep(5)
             return self.answer(200, b"{}")
-        if not self.path.startswith("/v1/"):
+        path, whole = self.path, self.path.startswith("/nostream/")
+        if whole:
+            path = path[len("/nostream"):]
+        if not path.startswith("/v1/"):
             return self.answer(404, b'{"error": {"message": "not found", "type": "invalid_request_error"}}')
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        req = urllib.request.Request(UPSTREAM + self.path, data=body, method=self.command)
+        if body and whole:
+            doc = json.loads(body)
+            doc.pop("stream", None)
+            doc.pop("stream_options", None)
+            body = json.dumps(doc).encode()
+        req = urllib.request.Request(UPSTREAM + path, data=body, method=self.command)
         for name in ("Authorization", "Content-Type"):
             if self.headers.get(name):
                 req.add_header(name, self.headers[name])

@@ -202,7 +202,14 @@ T.test("a plain OpenAI server (no /props, /tokenize): estimates, chat messages, 
     "an over-estimate")
   -- generation goes through as it is
   local o = with(openai, { temperature = 0, max_tokens = 20 })
-  T.eq(plain:session():generate("Once upon a time", o), remote:session():generate("Once upon a time", o))
+  local want = remote:session():generate("Once upon a time", o)
+  T.eq(plain:session():generate("Once upon a time", o), want)
+  -- a server that ignores stream = true: its whole answer is one piece
+  local whole = vkagent.connect{ url = proxy .. "/nostream", api_key = KEY }
+  local text, winfo = whole:session():generate("Once upon a time", o)
+  T.eq(text, want)
+  T.eq(winfo.n_generated, 20)
+  T.eq(winfo.stop_reason, "max_tokens")
   -- an agent: the server renders its messages and constrains every reply
   plain = vkagent.connect{ url = proxy, api_key = KEY, n_ctx = 512 }
   local Agent = require "vkagent.agent"
