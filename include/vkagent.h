@@ -868,6 +868,30 @@ VKA_API void vka_chat_params_default(vka_chat_params *params);
 VKA_API vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
                                    const vka_chat_params *params, char **out_text);
 
+/* Renders `template_text`, a chat template in Jinja (as found in
+ * tokenizer.chat_template), without a model. The template sees `messages`
+ * (the parsed `messages_json` array), `tools` (params->tools_json parsed, or
+ * none), `add_generation_prompt`, and every member of `variables_json` (a
+ * JSON object, e.g. {"bos_token": "<s>", "enable_thinking": false}; NULL for
+ * none), which may not redefine those three nor the template globals.
+ * params->template_override and enable_thinking are not used (pass
+ * enable_thinking in variables_json). Rendering is sandboxed (bounded
+ * memory, output, steps and nesting) and byte-identical to
+ * @huggingface/jinja. *out_text is freed with vka_free. Errors:
+ * VKA_ERR_FORMAT for template syntax or rendering errors (with the line),
+ * VKA_ERR_INVALID_ARGUMENT when the template itself rejects the input
+ * (raise_exception: "template raised: ..."), VKA_ERR_UNSUPPORTED when a
+ * sandbox limit is reached. */
+VKA_API vka_status vka_chat_template_render(const char *template_text, const char *messages_json,
+                                            const vka_chat_params *params, const char *variables_json,
+                                            char **out_text);
+
+/* Why the calling thread's last vka_chat_apply_template did not use the
+ * model's own template but the family layout (the template failed to parse
+ * or render: the message says how), or "" when it did not fall back. A
+ * thread-local string valid until the thread's next call. */
+VKA_API const char *vka_chat_template_warning(void);
+
 /* One chat turn: renders the whole conversation (with the generation
  * prompt), keeps the part of the session's context that already matches it
  * (so a multi-turn chat re-uses its KV cache instead of re-reading the

@@ -86,6 +86,26 @@ vka_status vka_chat_messages_from_json(const char *json, vka_chat_message **msgs
 
 void vka_chat_messages_free(vka_chat_message *msgs, size_t n);
 
+/* ---- Jinja templates (chat_jinja.c) ---- */
+
+/* What a Jinja chat template is rendered with: messages (a JSON array),
+ * tools (a JSON array or NULL, which the template sees as none),
+ * add_generation_prompt, and the members of variables_json (an object, or
+ * NULL), which may not redefine the others. */
+typedef struct vka_chat_template_context {
+    const char *template_text;
+    const char *messages_json;
+    const char *tools_json;
+    bool add_generation_prompt;
+    const char *variables_json;
+} vka_chat_template_context;
+
+/* Parses and renders the template (see vka_chat_template_render). */
+vka_status vka_chat_jinja_render(const vka_chat_template_context *c, char **out);
+
+/* Sets the thread's vka_chat_template_warning() text (NULL or "": none). */
+void vka_chat_set_template_warning(const char *text);
+
 /* ---- text and JSON helpers shared by chat.c and chat_json.c ---- */
 
 /* A growing NUL-terminated string; the first failed allocation is sticky
@@ -110,6 +130,10 @@ void vka_chat_buf_puts(vka_chat_buf *buf, const char *text);
  * was parsed into doubles. `item` is a const cJSON *; void to keep cJSON
  * out of this header. */
 void vka_chat_tojson(vka_chat_buf *buf, const void *item, int indent);
+
+/* Appends `v` as JavaScript's Number.prototype.toString writes it (and
+ * JSON.stringify, which writes "null" for NaN and infinities). */
+void vka_chat_js_number(vka_chat_buf *buf, double v);
 
 /* Appends `text` as a JSON string literal (quoted and escaped as above). */
 void vka_chat_tojson_string(vka_chat_buf *buf, const char *text, size_t len);

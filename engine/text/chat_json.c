@@ -70,7 +70,7 @@ void vka_chat_tojson_string(vka_chat_buf *buf, const char *text, size_t len) {
  * JSON.stringify uses, and so @huggingface/jinja's tojson): the shortest
  * digits that read back to the same double, placed by the exponent rules of
  * ECMA-262 Number::toString. Integers come out without a fraction. */
-static void tojson_number(vka_chat_buf *buf, double v) {
+void vka_chat_js_number(vka_chat_buf *buf, double v) {
     if (!isfinite(v)) { /* JSON has no NaN/Infinity; JSON.stringify writes null */
         vka_chat_buf_puts(buf, "null");
         return;
@@ -136,7 +136,7 @@ static void tojson_at(vka_chat_buf *buf, const cJSON *item, int indent, int dept
     if (cJSON_IsString(item)) {
         vka_chat_tojson_string(buf, item->valuestring, strlen(item->valuestring));
     } else if (cJSON_IsNumber(item)) {
-        tojson_number(buf, item->valuedouble);
+        vka_chat_js_number(buf, item->valuedouble);
     } else if (cJSON_IsTrue(item)) {
         vka_chat_buf_puts(buf, "true");
     } else if (cJSON_IsFalse(item)) {
