@@ -100,6 +100,23 @@ static void check_kernels(const vka_fast_kernels *kern) {
     }
 }
 
+/* The low-bit types have portable and x86 kernels (no packed layout; on
+ * arm64 they take the reference path): each set against the reference. */
+static void check_low_bit_kernels(const vka_fast_kernels *kern) {
+    static const vka_type types[] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        cr_assert_not_null(kern->dot[types[t]], "%s has no %s kernel", kern->isa, vka_type_get_traits(types[t])->name);
+        for (size_t n = 0; n < sizeof fast_check_tokens / sizeof fast_check_tokens[0]; n++)
+            check_type(kern, types[t], fast_check_tokens[n], n % 2 == 0, false);
+    }
+}
+
+Test(cpu_fast, low_bit_kernels_match_reference) {
+    const vka_fast_kernels *sets[] = {&vka_fast_scalar, vka_fast_avx2(), vka_fast_vnni()};
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++)
+        if (sets[s]) check_low_bit_kernels(sets[s]); /* NULL: a set this CPU cannot run */
+}
+
 /* Where the CPU runs the packed kernels, every quantized type the CPU
  * backend meets in the common files has one. */
 Test(cpu_fast, packed_kernels_cover_common_types) {

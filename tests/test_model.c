@@ -26,7 +26,7 @@ typedef struct change {
     const char *set_str_key;
     const char *str;
     const char *drop_tensor;
-    const char *retype_tensor;   /* becomes iq2_xxs-sized bytes of a different type */
+    const char *retype_tensor;   /* becomes zero bytes of new_type */
     uint32_t new_type;
     const char *reshape_tensor;  /* ne[1] halved */
     bool no_tensors;             /* a vocab-only file */
@@ -165,8 +165,8 @@ Test(model, wrong_shape) {
 }
 
 Test(model, unsupported_tensor_type) {
-    change c = {.retype_tensor = "blk.0.attn_q.weight", .new_type = 20 /* iq4_nl */};
-    expect_load_error(&c, VKA_ERR_UNSUPPORTED, "iq4_nl");
+    change c = {.retype_tensor = "blk.0.attn_q.weight", .new_type = 39 /* mxfp4 */};
+    expect_load_error(&c, VKA_ERR_UNSUPPORTED, "mxfp4");
     expect_load_error(&c, VKA_ERR_UNSUPPORTED, "q8_0"); /* lists what is supported */
 }
 

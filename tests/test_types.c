@@ -76,10 +76,10 @@ Test(types, traits_and_row_size) {
 }
 
 Test(types, supported_and_quantizable) {
-    const vka_type yes[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0,
-                            VKA_TYPE_Q4_0, VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1,
-                            VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
-    const vka_type no[] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_Q8_K, VKA_TYPE_IQ4_NL, VKA_TYPE_MXFP4, VKA_TYPE_I32};
+    const vka_type yes[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0,   VKA_TYPE_Q4_0,
+                            VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q2_K,   VKA_TYPE_Q3_K,
+                            VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
+    const vka_type no[] = {VKA_TYPE_Q8_K, VKA_TYPE_IQ2_XXS, VKA_TYPE_IQ3_S, VKA_TYPE_MXFP4, VKA_TYPE_I32};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         cr_assert(vka_type_is_supported(yes[i]), "%s", vka_type_name(yes[i]));
         cr_assert_not_null(strstr(vka_type_supported_list(), vka_type_name(yes[i])));
@@ -88,14 +88,10 @@ Test(types, supported_and_quantizable) {
         cr_assert_not(vka_type_is_supported(no[i]), "%s", vka_type_name(no[i]));
     cr_assert_not(vka_type_is_supported(4));
     cr_assert_not(vka_type_is_supported(1000));
-    /* dequantizable for tools even though the forward pass does not run them */
-    const vka_type dequant_only[] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K};
-    for (size_t i = 0; i < sizeof dequant_only / sizeof dequant_only[0]; i++)
-        cr_assert_not_null(vka_type_get_traits(dequant_only[i])->to_f32);
 
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         cr_assert(vka_type_can_quantize(yes[i]), "%s", vka_type_name(yes[i]));
-    cr_assert_not(vka_type_can_quantize(VKA_TYPE_Q2_K));
+    cr_assert_not(vka_type_can_quantize(VKA_TYPE_IQ2_XXS));
     cr_assert_not(vka_type_can_quantize(VKA_TYPE_Q8_K));
     cr_assert_not(vka_type_can_quantize(5));
 }

@@ -161,6 +161,22 @@ static inline void vka_k4_scale_min(const uint8_t *scales, int j, int *sc, int *
     }
 }
 
+/* Sub-block j's scale (-32..31) of a Q3_K block: 6 bits stored with a bias
+ * of 32, the low 4 in the nibbles of bytes 0-7 (j < 8 low nibble of byte j,
+ * else high nibble of byte j - 8), the top 2 in bits 2*(j/4) of byte 8 + j%4. */
+static inline int vka_k3_scale(const uint8_t *scales, int j) {
+    int low = j < 8 ? scales[j] & 0x0f : scales[j - 8] >> 4;
+    int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (low | high << 4) - 32;
+}
+
+/* Sub-block ib's scale (-32..31) of an IQ4_XS block. */
+static inline int vka_iq4_xs_scale(const vka_block_iq4_xs *b, int ib) {
+    int low = (b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+    int high = (b->scales_h >> (2 * ib)) & 3;
+    return (low | high << 4) - 32;
+}
+
 /* IEEE half and bfloat16 conversion: round to nearest even, overflow to
  * infinity, subnormals kept (not flushed), NaN kept NaN (quieted). */
 float vka_f16_to_f32(uint16_t h);

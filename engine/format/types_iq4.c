@@ -30,19 +30,12 @@ void vka_iq4_nl_to_f32(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / VKA_QK4_NL; i++, dst += VKA_QK4_NL) iq4_codes_to_f32(b[i].qs, vka_f16_to_f32(b[i].d), dst);
 }
 
-/* IQ4_XS sub-block ib's 6-bit scale, stored with a bias of 32. */
-static int iq4_xs_scale(const vka_block_iq4_xs *b, int ib) {
-    int low = (b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f;
-    int high = (b->scales_h >> (2 * ib)) & 3;
-    return (low | high << 4) - 32;
-}
-
 void vka_iq4_xs_to_f32(const void *src, float *dst, int64_t n) {
     const vka_block_iq4_xs *b = src;
     for (int64_t i = 0; i < n / VKA_QK_K; i++) {
         const float d = vka_f16_to_f32(b[i].d);
         for (int ib = 0; ib < VKA_QK_K / 32; ib++, dst += 32)
-            iq4_codes_to_f32(b[i].qs + 16 * ib, d * (float)iq4_xs_scale(&b[i], ib), dst);
+            iq4_codes_to_f32(b[i].qs + 16 * ib, d * (float)vka_iq4_xs_scale(&b[i], ib), dst);
     }
 }
 

@@ -37,15 +37,6 @@ void vka_q2_k_to_f32(const void *src, float *dst, int64_t n) {
     }
 }
 
-/* Q3_K's 16 6-bit scales: low 4 bits in the nibbles of bytes 0-7 (j < 8 low
- * nibble of byte j, else high nibble of byte j - 8), top 2 bits in bits
- * 2*(j/4) of byte 8 + j%4. Stored with a bias of 32. */
-static int k3_scale(const uint8_t *scales, int j) {
-    int low = j < 8 ? scales[j] & 0x0f : scales[j - 8] >> 4;
-    int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-    return (low | high << 4) - 32;
-}
-
 /* Q3_K: low 2 bits as Q2_K; the third bit of value v is bit 4*half + g of
  * hmask[l]; a clear bit subtracts 4 (q in -4..3). */
 void vka_q3_k_to_f32(const void *src, float *dst, int64_t n) {
@@ -56,7 +47,7 @@ void vka_q3_k_to_f32(const void *src, float *dst, int64_t n) {
             int half = v / 128, g = v % 128 / 32, l = v % 32;
             int low = (b[i].qs[32 * half + l] >> (2 * g)) & 3;
             int high = (b[i].hmask[l] >> (4 * half + g)) & 1;
-            const float dl = d * (float)k3_scale(b[i].scales, v / 16);
+            const float dl = d * (float)vka_k3_scale(b[i].scales, v / 16);
             dst[i * VKA_QK_K + v] = dl * (float)(low - (high ? 0 : 4));
         }
     }
@@ -527,7 +518,7 @@ void vka_q3_k_from_f32(const float *src, void *dst, int64_t n) {
         }
         const float d = vka_f16_to_f32(b[i].d);
         for (int j = 0; j < 16; j++) {
-            const float dl = d * (float)k3_scale(b[i].scales, j);
+            const float dl = d * (float)vka_k3_scale(b[i].scales, j);
             if (dl == 0) continue;   /* keep the fit's codes, as llama.cpp does */
             for (int l = 0; l < 16; l++) L[16 * j + l] = (int8_t)(clamp_int(round_even(src[16 * j + l] / dl), -4, 3) + 4);
         }

@@ -131,6 +131,103 @@ static void dot_q6_k(int64_t k, const void *w, const void *const *x, int nx, flo
     }
 }
 
+/* Q2_K: activation block ab of a super-block holds value group g = ab % 4 of
+ * half ab / 4 (2 bits at 2g of qs[32*half + l]); its two 16-value halves h
+ * have their own 4-bit scale and min, scales[2*ab + h]. */
+static void dot_q2_k(int64_t k, const void *w, const void *const *x, int nx, float *out) {
+    const vka_block_q2_k *wb = w;
+    for (int j = 0; j < nx; j++) {
+        const vka_q8_act *xb = x[j];
+        float acc = 0.0f;
+        for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+            float d = vka_f16_to_f32(wb[b].d), dmin = vka_f16_to_f32(wb[b].dmin);
+            for (int ab = 0; ab < 8; ab++) {
+                const uint8_t *qs = wb[b].qs + 32 * (ab / 4);
+                const vka_q8_act *a = &xb[b * 8 + ab];
+                int shift = 2 * (ab % 4);
+                int32_t sum = 0, msum = 0;
+                for (int h = 0; h < 2; h++) {
+                    int32_t part = 0, asum = 0;
+                    for (int l = 16 * h; l < 16 * h + 16; l++) {
+                        part += ((qs[l] >> shift) & 3) * a->q[l];
+                        asum += a->q[l];
+                    }
+                    uint8_t sc = wb[b].scales[2 * ab + h];
+                    sum += (sc & 0x0f) * part;
+                    msum += (sc >> 4) * asum;
+                }
+                acc += a->d * (d * (float)sum - dmin * (float)msum);
+            }
+        }
+        out[j] = acc;
+    }
+}
+
+/* Q3_K: as Q2_K's order, the third bit of the code in bit 4*half + g of
+ * hmask[l]; value d * scale * (code - 4). */
+static void dot_q3_k(int64_t k, const void *w, const void *const *x, int nx, float *out) {
+    const vka_block_q3_k *wb = w;
+    for (int j = 0; j < nx; j++) {
+        const vka_q8_act *xb = x[j];
+        float acc = 0.0f;
+        for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+            float d = vka_f16_to_f32(wb[b].d);
+            for (int ab = 0; ab < 8; ab++) {
+                const uint8_t *qs = wb[b].qs + 32 * (ab / 4);
+                const vka_q8_act *a = &xb[b * 8 + ab];
+                int shift = 2 * (ab % 4), bit = ab; /* 4 * half + g */
+                int32_t sum = 0;
+                for (int h = 0; h < 2; h++) {
+                    int32_t part = 0;
+                    for (int l = 16 * h; l < 16 * h + 16; l++) {
+                        int q = ((qs[l] >> shift) & 3) | ((wb[b].hmask[l] >> bit) & 1) << 2;
+                        part += (q - 4) * a->q[l];
+                    }
+                    sum += vka_k3_scale(wb[b].scales, 2 * ab + h) * part;
+                }
+                acc += d * a->d * (float)sum;
+            }
+        }
+        out[j] = acc;
+    }
+}
+
+/* Sum of the code book values of 32 IQ4 codes (low nibbles first) times 32 activations. */
+static int32_t iq4_block_dot(const uint8_t *qs, const int8_t *q) {
+    int32_t s = 0;
+    for (int i = 0; i < 16; i++)
+        s += vka_iq4nl_values[qs[i] & 0x0f] * q[i] + vka_iq4nl_values[qs[i] >> 4] * q[i + 16];
+    return s;
+}
+
+static void dot_iq4_nl(int64_t k, const void *w, const void *const *x, int nx, float *out) {
+    const vka_block_iq4_nl *wb = w;
+    for (int j = 0; j < nx; j++) {
+        const vka_q8_act *xb = x[j];
+        float acc = 0.0f;
+        for (int64_t b = 0; b < k / 32; b++)
+            acc += vka_f16_to_f32(wb[b].d) * xb[b].d * (float)iq4_block_dot(wb[b].qs, xb[b].q);
+        out[j] = acc;
+    }
+}
+
+static void dot_iq4_xs(int64_t k, const void *w, const void *const *x, int nx, float *out) {
+    const vka_block_iq4_xs *wb = w;
+    for (int j = 0; j < nx; j++) {
+        const vka_q8_act *xb = x[j];
+        float acc = 0.0f;
+        for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+            float d = vka_f16_to_f32(wb[b].d);
+            for (int ib = 0; ib < 8; ib++) {
+                const vka_q8_act *a = &xb[b * 8 + ib];
+                int32_t s = vka_iq4_xs_scale(&wb[b], ib) * iq4_block_dot(wb[b].qs + 16 * ib, a->q);
+                acc += d * a->d * (float)s;
+            }
+        }
+        out[j] = acc;
+    }
+}
+
 static void dot_f32(int64_t k, const void *w, const void *const *x, int nx, float *out) {
     for (int j = 0; j < nx; j++) out[j] = vka_cpu_dot(w, x[j], k);
 }
@@ -156,5 +253,9 @@ const vka_fast_kernels vka_fast_scalar = {
         [VKA_TYPE_Q8_0] = dot_q8_0,
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
+        [VKA_TYPE_Q2_K] = dot_q2_k,
+        [VKA_TYPE_Q3_K] = dot_q3_k,
+        [VKA_TYPE_IQ4_NL] = dot_iq4_nl,
+        [VKA_TYPE_IQ4_XS] = dot_iq4_xs,
     },
 };

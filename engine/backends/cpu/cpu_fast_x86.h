@@ -206,6 +206,122 @@ INLINE_KERNEL void q6_k_tile(int64_t k, const vka_block_q6_k *wb, const vka_q8_a
     for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]);
 }
 
+/* Q2_K: per half (32 bytes of qs) group g is bits 2g..2g+1 of each byte, one
+ * activation block; its 16-value halves have their own 4-bit scale (16-bit
+ * lanes 0-7 and 8-15) and min, the mins applied to the activations' sums. */
+INLINE_KERNEL void q2_k_tile(int64_t k, const vka_block_q2_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
+    __m256 acc[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = _mm256_setzero_ps();
+    const __m256i two = _mm256_set1_epi8(3), ones = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+        float d = _cvtsh_ss(wb[b].d), dmin = _cvtsh_ss(wb[b].dmin);
+        for (int half = 0; half < 2; half++) {
+            __m256i raw = load32(wb[b].qs + 32 * half);
+            for (int g = 0; g < 4; g++) {
+                __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), two);
+                const uint8_t *sc = wb[b].scales + 8 * half + 2 * g;
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[1] & 0x0f), _mm_set1_epi16(sc[0] & 0x0f));
+                __m256i mscale = _mm256_set_m128i(_mm_set1_epi16(sc[1] >> 4), _mm_set1_epi16(sc[0] >> 4));
+                VKA_UNROLL
+                for (int j = 0; j < nx; j++) {
+                    const vka_q8_act *a = &x[j][b * 8 + 4 * half + g];
+                    __m256i aq = load32(a->q);
+                    __m256i s = dot_u8s8(q, aq, scale), ms = dot_u8s8(ones, aq, mscale);
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * a->d), acc[j]);
+                    acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmin * a->d), acc[j]);
+                }
+            }
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]);
+}
+
+/* Q3_K: Q2_K's low bits plus bit 4*half + g of each hmask byte as bit 2;
+ * codes - 4 (-4..3) times the activations as |code| * (x with its sign),
+ * each 16 values with their signed 6-bit scale. */
+INLINE_KERNEL void q3_k_tile(int64_t k, const vka_block_q3_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
+    __m256 acc[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = _mm256_setzero_ps();
+    const __m256i two = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+        float d = _cvtsh_ss(wb[b].d);
+        __m256i hm = load32(wb[b].hmask);
+        for (int half = 0; half < 2; half++) {
+            __m256i raw = load32(wb[b].qs + 32 * half);
+            for (int g = 0; g < 4; g++) {
+                __m256i low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * g), two);
+                __m256i high = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * half + g), one);
+                __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 2)), four);
+                __m256i mag = _mm256_abs_epi8(q);
+                int sub = 8 * half + 2 * g;
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16((short)vka_k3_scale(wb[b].scales, sub + 1)),
+                                                 _mm_set1_epi16((short)vka_k3_scale(wb[b].scales, sub)));
+                VKA_UNROLL
+                for (int j = 0; j < nx; j++) {
+                    const vka_q8_act *a = &x[j][b * 8 + 4 * half + g];
+                    __m256i s = dot_u8s8(mag, _mm256_sign_epi8(load32(a->q), q), scale);
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * a->d), acc[j]);
+                }
+            }
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]);
+}
+
+/* 32 IQ4 codes (16 bytes, low nibbles first) looked up in the code book:
+ * signed bytes -127..113. */
+INLINE_KERNEL __m256i iq4_values(const uint8_t *qs) {
+    const __m256i book = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)vka_iq4nl_values));
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+    return _mm256_shuffle_epi8(book, codes);
+}
+
+INLINE_KERNEL void iq4_nl_tile(int64_t k, const vka_block_iq4_nl *wb, const vka_q8_act *const *x, float *out,
+                               const int nx) {
+    __m256 acc[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 32; b++) {
+        __m256i v = iq4_values(wb[b].qs), mag = _mm256_abs_epi8(v); /* |v| <= 127: pair sums fit 16 bits */
+        float dw = _cvtsh_ss(wb[b].d);
+        VKA_UNROLL
+        for (int j = 0; j < nx; j++) {
+            const vka_q8_act *a = &x[j][b];
+            __m256i s = dot_sum(mag, _mm256_sign_epi8(load32(a->q), v));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw * a->d), acc[j]);
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]);
+}
+
+INLINE_KERNEL void iq4_xs_tile(int64_t k, const vka_block_iq4_xs *wb, const vka_q8_act *const *x, float *out,
+                               const int nx) {
+    __m256 acc[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+        float d = _cvtsh_ss(wb[b].d);
+        for (int ib = 0; ib < 8; ib++) {
+            __m256i v = iq4_values(wb[b].qs + 16 * ib), mag = _mm256_abs_epi8(v);
+            float ds = d * (float)vka_iq4_xs_scale(&wb[b], ib);
+            VKA_UNROLL
+            for (int j = 0; j < nx; j++) {
+                const vka_q8_act *a = &x[j][b * 8 + ib];
+                __m256i s = dot_sum(mag, _mm256_sign_epi8(load32(a->q), v));
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(ds * a->d), acc[j]);
+            }
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = hsum(acc[j]);
+}
+
 INLINE_KERNEL void f32_tile(int64_t k, const float *w, const float *const *x, float *out, const int nx) {
     __m256 acc[VKA_FAST_TILE];
     VKA_UNROLL
@@ -283,6 +399,10 @@ VKA_FAST_TILED(KERNEL, q5_0, vka_block_q5_0, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q8_0, vka_block_q8_0, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q4_k, vka_block_q4_k, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q6_k, vka_block_q6_k, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q2_k, vka_block_q2_k, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q3_k, vka_block_q3_k, vka_q8_act)
+VKA_FAST_TILED(KERNEL, iq4_nl, vka_block_iq4_nl, vka_q8_act)
+VKA_FAST_TILED(KERNEL, iq4_xs, vka_block_iq4_xs, vka_q8_act)
 VKA_FAST_TILED(KERNEL, f32, float, float)
 VKA_FAST_TILED(KERNEL, f16, uint16_t, float)
 
@@ -297,6 +417,10 @@ static const vka_fast_kernels x86_kernels = {
         [VKA_TYPE_Q8_0] = dot_q8_0,
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
+        [VKA_TYPE_Q2_K] = dot_q2_k,
+        [VKA_TYPE_Q3_K] = dot_q3_k,
+        [VKA_TYPE_IQ4_NL] = dot_iq4_nl,
+        [VKA_TYPE_IQ4_XS] = dot_iq4_xs,
     },
 #ifdef X86_VNNI
     .packed = vka_packed_avx512,
