@@ -158,3 +158,18 @@ ParameterizedTestParameters(arch, arch2) {
 }
 
 ParameterizedTest(arch_case *c, arch, arch2, .timeout = 300) { check_fixture("arch2", c->name); }
+
+/* arch2's low-bit files of the arch/ llama and qwen3 models: Q2_K (with
+ * Q3_K for attn_v, attn_output, ffn_down), Q3_K_M (Q3_K, Q4_K, Q5_K),
+ * IQ4_NL and IQ4_XS (each with a Q6_K output). */
+ParameterizedTestParameters(arch, low_bit) {
+    static const char *const archs3[] = {"llama", "qwen3"};
+    static const char *const types3[] = {"q2_k", "q3_k_m", "iq4_nl", "iq4_xs"};
+    static arch_case cases[8];
+    int n = 0;
+    for (int a = 0; a < 2; a++)
+        for (int t = 0; t < 4; t++) snprintf(cases[n++].name, sizeof cases[0].name, "%s-%s", archs3[a], types3[t]);
+    return cr_make_param_array(arch_case, cases, (size_t)n);
+}
+
+ParameterizedTest(arch_case *c, arch, low_bit, .timeout = 300) { check_fixture("arch2", c->name); }
