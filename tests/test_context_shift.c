@@ -207,6 +207,8 @@ Test(context_shift, first_layer_keys_match_fresh_in_deep_models) {
         check_fixture("fixtures/arch/llama-f32.gguf", devices[i]);
         check_fixture("fixtures/arch/qwen2-f32.gguf", devices[i]);
         check_fixture("fixtures/arch/qwen3-f32.gguf", devices[i]);
+        check_fixture("fixtures/arch2/gemma3-f32.gguf", devices[i]); /* layer 0 slides: its own RoPE base */
+        check_fixture("fixtures/arch2/phi3-f32.gguf", devices[i]);   /* RoPE frequency factors */
         check_fixture("models/stories260K.gguf", devices[i]);
     }
 }

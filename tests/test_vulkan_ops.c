@@ -492,6 +492,18 @@ Test(vulkan_ops, attention_window_softcap) {
         snprintf(what, sizeof what, "attention case %d (softcap %g, window %u)", i, (double)cases[i].softcap,
                  cases[i].window);
         compare(&out, attention_tolerance, NULL, what);
+        if (a.tokens > 1) { /* the last query alone (decode kernels) gives the bits of its row in the batch */
+            pair q1, out1;
+            int64_t width = out.v.ne[0];
+            make(&out1, "out1", VKA_TYPE_F32, width, 1, VKA_USAGE_ACTIVATION, NULL);
+            view(&q1, &q, a.tokens - 1, 1, q.c.ne[0]);
+            run(VKA_OP_ATTENTION, &out1, &q1, &kc, &vc, &p, 1, a.n_past + a.tokens - 1);
+            float *batch = read_back(vk, &out.v), *one = read_back(vk, &out1.v);
+            cr_expect_eq(memcmp(one, batch + (a.tokens - 1) * width, (size_t)width * sizeof(float)), 0,
+                         "%s: the last query alone differs from its row in the batch", what);
+            free(batch), free(one);
+            drop(&out1);
+        }
         drop(&q), drop(&kc), drop(&vc), drop(&out);
     }
     close_backends();
