@@ -179,11 +179,15 @@ static cJSON *chunk(const sink *k, uint32_t index, const char *finish, cJSON **d
     return root;
 }
 
+/* A text chunk, or with `finish` a choice's last chunk (a chat's has an
+ * empty delta; a completion's an empty text). */
 static bool emit_text(const sink *k, uint32_t index, const char *text, size_t len, const char *finish) {
     cJSON *delta, *root = chunk(k, index, finish, &delta);
-    cJSON *piece = serve_string_n(text, len);
-    if (delta) cJSON_AddItemToObject(delta, "content", piece);
-    else cJSON_AddItemToObject(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "text", piece);
+    if (!delta)
+        cJSON_AddItemToObject(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "text",
+                              serve_string_n(text, len));
+    else if (!finish)
+        cJSON_AddItemToObject(delta, "content", serve_string_n(text, len));
     return emit(k, root);
 }
 
@@ -262,9 +266,7 @@ static bool choice_events(const sink *k, const serve_job *job, serve_stream_choi
     ok = ok && call_events(k, job, &scan, final, cs);
     if (ok && final) {
         cs->finished = true;
-        cJSON *delta, *root = chunk(k, job->index, finish_reason_of(job, &scan), &delta);
-        if (!delta) cJSON_AddStringToObject(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "text", "");
-        ok = emit(k, root);
+        ok = emit_text(k, job->index, "", 0, finish_reason_of(job, &scan));
     }
     free(scan.calls);
     return ok;

@@ -405,6 +405,12 @@ test('tools: streamed calls, argument by argument, reassemble to the same answer
   }
   assert.ok(withCalls > 0);
   assert.ok(fragments > 2 * firsts, `${fragments} argument fragments for ${firsts} calls`);
+  // the last test on this server: it exits 0 (under the sanitizers: nothing leaked)
+  const srv = await fastServer();
+  const exited = new Promise((res) => srv.proc.on('exit', (code) => res(code)));
+  srv.proc.kill('SIGTERM');
+  assert.equal(await exited, 0, srv.log);
+  fast = null;
 });
 
 test('n choices: each what its seed gives alone, streamed or not', async () => {
