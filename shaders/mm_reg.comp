@@ -40,7 +40,7 @@ void main() {
     for (uint b = lane; b < nb; b += L) {
         const uint k0 = b * 32u;
         const uint kend = min(k0 + 32u, pc.K);
-        vec2 ds[TR];
+        W_SCALES ds[TR];
         [[unroll]] for (uint i = 0; i < TR; i++) ds[i] = w_scale(rr[i], b);
 #ifdef W_BLOCK_RAW
         w_raw raw[TR];

@@ -3,17 +3,20 @@
 //
 // The including shader defines W_BINDING and the macros W_STRIDE (row
 // stride: elements for F32/F16/BF16, blocks of 32 for Q8_0/Q4_0/Q4_1/Q5_0/
-// Q5_1, super-blocks of 256 for K-quants), W_SOFF (uint index of the scale
-// region) and W_SROW (scale row stride: halves for Q8_0/Q4_0, uints for the
-// others). Rows of
+// Q5_1/IQ4_NL/IQ4_XS, super-blocks of 256 for Q2_K..Q6_K), W_SOFF (uint index
+// of the scale region) and W_SROW (scale row stride: halves for Q8_0/Q4_0/
+// IQ4_NL, uints for the others). Rows of
 // float types are zero-padded to whole blocks of 32, so that a block can
 // always be loaded whole, in 16-byte loads.
 //
 // The unit of work is a block of 32 elements (K-quant super-blocks hold 8).
-// w_scale(r, b) gives what its elements need besides their quants:
-//   Q8_0, Q4_0, Q5_0: (d, -);  Q4_1, Q5_1: (d, -m);
+// w_scale(r, b) gives what its elements need besides their quants (a
+// W_SCALES: vec4 for Q2_K, vec2 for the others):
+//   Q8_0, Q4_0, Q5_0, IQ4_NL: (d, -);  Q4_1, Q5_1: (d, -m);
 //   Q4_K, Q5_K: (d * scale, dmin * min) of the sub-block;
-//   Q6_K: (d * scale) of its two halves of 16;  float types: unused.
+//   Q3_K, Q6_K: (d * scale) of its two halves of 16;
+//   Q2_K: (d * scale, dmin * min) of each half of 16;
+//   IQ4_XS: (d * (scale - 32), -);  float types: unused.
 // Dequantization is exactly the CPU reference's (engine/format/types.c,
 // types_kquants.c): the same f32 operations in the same order, so every
 // dequantized value matches it bit for bit.
@@ -25,8 +28,16 @@ layout(binding = W_BINDING) readonly buffer WU2 { uvec2 wu2[]; };
 layout(binding = W_BINDING) readonly buffer WF4 { vec4 wf4[]; };
 layout(binding = W_BINDING) readonly buffer WU4 { uvec4 wu4[]; };
 
-#if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q6_K)
+#if defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K) || defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q6_K)
 #define W_KQUANT 1
+#endif
+#if defined(WTYPE_IQ4_NL) || defined(WTYPE_IQ4_XS)
+#define W_IQ4 1          // Q4_0's nibble layout, codes into a fixed code book
+#endif
+#if defined(WTYPE_Q2_K)
+#define W_SCALES vec4    // (scale, min) of both halves of a block
+#else
+#define W_SCALES vec2
 #endif
 #if defined(WTYPE_Q4_1) || defined(WTYPE_Q5_0) || defined(WTYPE_Q5_1)
 #define W_NIBBLE_EXT 1   // Q4_0's nibbles, with a min and/or a fifth bit
@@ -47,6 +58,16 @@ layout(binding = 6) uniform usamplerBuffer wtex;
 #define W_LOAD16(i) wu4[i]
 #endif
 
+// Word i of the weight binding: scale records that are 4-byte but not
+// 16-byte aligned (Q2_K, IQ4_XS).
+uint w_word(uint i) {
+#ifdef W_TEXEL
+    return W_LOAD16(i >> 2)[i & 3u];
+#else
+    return wu[i];
+#endif
+}
+
 // The four bytes of a word as floats (unsigned).
 vec4 bytes_u(uint w) { return vec4(w & 0xffu, (w >> 8) & 0xffu, (w >> 16) & 0xffu, w >> 24); }
 
@@ -59,6 +80,33 @@ vec4 kq_value(vec4 q, vec2 sm) {
     precise vec4 v = p - sm.y;
     return v;
 }
+
+#ifdef W_IQ4
+// ggml's IQ4 code book (kvalues_iq4nl) as 16 signed bytes, 4 per word:
+// -127 -104 -83 -65 | -49 -35 -22 -10 | 1 13 25 38 | 53 69 89 113
+const uvec4 IQ4_BOOK = uvec4(0xbfad9881u, 0xf6eaddcfu, 0x26190d01u, 0x71594535u);
+
+// The code book values of the 4 codes (0..15) in the bytes of a word, with
+// selects and shifts only: an array indexed by a variable would go through
+// memory on CPU drivers.
+vec4 iq4_values(uint codes) {
+    const uvec4 c = (uvec4(codes) >> uvec4(0u, 8u, 16u, 24u)) & 0xfu;
+    const bvec4 b2 = notEqual(c & 4u, uvec4(0u)), b3 = notEqual(c & 8u, uvec4(0u));
+    const uvec4 w = mix(mix(uvec4(IQ4_BOOK.x), uvec4(IQ4_BOOK.y), b2), mix(uvec4(IQ4_BOOK.z), uvec4(IQ4_BOOK.w), b2), b3);
+    return vec4(ivec4(w << (24u - 8u * (c & 3u))) >> 24);   // the code's byte, sign-extended
+}
+#endif
+
+#ifdef WTYPE_Q3_K
+// Q3_K sub-block s's scale (0..15) from the 12 packed bytes: low 4 bits in
+// the nibbles of bytes 0-7 (s < 8 low nibble of byte s, else high nibble of
+// byte s - 8), top 2 bits in bits 2(s/4).. of byte 8 + s%4; bias 32.
+int k3_scale(uvec4 t, uint s) {
+    const uint low = s < 8u ? byte_of(t, s) & 0xfu : byte_of(t, s - 8u) >> 4;
+    const uint high = (byte_of(t, 8u + (s & 3u)) >> (2u * (s >> 2))) & 3u;
+    return int(low | (high << 4)) - 32;
+}
+#endif
 
 #ifdef W_NIBBLE_EXT
 // Block b of row r's 8 scale bytes: (d | m << 16, qh).
@@ -99,11 +147,11 @@ vec4 ext_value(vec4 q, vec2 sm) {
 }
 #endif
 
-vec2 w_scale(uint r, uint b) {
+W_SCALES w_scale(uint r, uint b) {
 #ifdef W_NIBBLE_EXT
     const vec2 dm = unpackHalf2x16(w_ext(r, b).x);
     return vec2(dm.x, -dm.y);
-#elif defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0)
+#elif defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0) || defined(WTYPE_IQ4_NL)
     const uint s = r * W_SROW + b;
 #ifdef W_TEXEL
     const vec2 h = unpackHalf2x16(W_LOAD16((W_SOFF >> 2) + (s >> 3))[(s >> 1) & 3u]);
@@ -138,13 +186,53 @@ vec2 w_scale(uint r, uint b) {
     precise float d0 = d * float(s0);
     precise float d1 = d * float(s1);
     return vec2(d0, d1);
+#elif defined(WTYPE_Q2_K)
+    // per super-block 5 words: 16 scale bytes (low nibble scale, high nibble
+    // min of a sub-block of 16), then d, dmin (f16)
+    const uint base = W_SOFF + r * W_SROW + (b >> 3) * 5u, j = b & 7u;
+    const uint s = (w_word(base + (j >> 1)) >> (16u * (j & 1u))) & 0xffffu;   // sub-blocks 2j, 2j + 1
+    const vec2 dd = unpackHalf2x16(w_word(base + 4u));
+    precise float dl0 = dd.x * float(s & 0xfu);
+    precise float ml0 = dd.y * float((s >> 4) & 0xfu);
+    precise float dl1 = dd.x * float((s >> 8) & 0xfu);
+    precise float ml1 = dd.y * float(s >> 12);
+    return vec4(dl0, ml0, dl1, ml1);
+#elif defined(WTYPE_Q3_K)
+    // per super-block 16 bytes: 12 bytes of packed 6-bit scales, d (f16), 2 of padding
+    const uvec4 t = W_LOAD16(((W_SOFF + r * W_SROW) >> 2) + (b >> 3));
+    const float d = unpackHalf2x16(t.w).x;
+    const uint j = b & 7u;
+    precise float d0 = d * float(k3_scale(t, 2u * j));
+    precise float d1 = d * float(k3_scale(t, 2u * j + 1u));
+    return vec2(d0, d1);
+#elif defined(WTYPE_IQ4_XS)
+    // per super-block 2 words: d (f16), scales_h (2 bits per sub-block); 4 bytes of scales_l (nibbles)
+    const uint base = W_SOFF + r * W_SROW + (b >> 3) * 2u, j = b & 7u;
+    const uint w0 = w_word(base), w1 = w_word(base + 1u);
+    const uint ls = ((w1 >> (4u * j)) & 0xfu) | (((w0 >> (16u + 2u * j)) & 3u) << 4);
+    precise float dl = unpackHalf2x16(w0).x * float(int(ls) - 32);
+    return vec2(dl, 0.0);
 #else
     return vec2(1.0, 0.0);
 #endif
 }
 
 // The 16 quants of half h of block b of row r, as 4 words of 4 bytes.
-#if defined(WTYPE_Q4_K)
+#if defined(WTYPE_Q2_K)
+uvec4 kq_half(uint r, uint b, uint h) {
+    // 64 bytes per super-block; block j: bits 2(j%4)..+1 of bytes 32(j/4) ..+31
+    const uint j = b & 7u;
+    return (W_LOAD16((r * W_STRIDE + (b >> 3)) * 4u + (j >> 2) * 2u + h) >> (2u * (j & 3u))) & 0x03030303u;
+}
+#elif defined(WTYPE_Q3_K)
+uvec4 kq_half(uint r, uint b, uint h) {
+    // 64 bytes of low bits as Q2_K, then 32 of hmask: the third bit of block j's element l is bit j of hmask[l]
+    const uint j = b & 7u, base = (r * W_STRIDE + (b >> 3)) * 6u;
+    const uvec4 lo = (W_LOAD16(base + (j >> 2) * 2u + h) >> (2u * (j & 3u))) & 0x03030303u;
+    const uvec4 hi = (W_LOAD16(base + 4u + h) >> j) & 0x01010101u;
+    return lo | (hi << 2);
+}
+#elif defined(WTYPE_Q4_K)
 uvec4 kq_half(uint r, uint b, uint h) {
     const uint j = b & 7u;   // sub-block: low nibbles of 32 bytes for even j, high for odd
     return (W_LOAD16((r * W_STRIDE + (b >> 3)) * 8u + (j >> 1) * 2u + h) >> (4u * (j & 1u))) & 0x0f0f0f0fu;
@@ -166,7 +254,7 @@ uvec4 kq_half(uint r, uint b, uint h) {
 #endif
 
 // Elements 32*b + 4*g .. +3 of row r, dequantized with the block's scales.
-vec4 w_group(uint r, uint b, uint g, vec2 sm) {
+vec4 w_group(uint r, uint b, uint g, W_SCALES sm) {
 #if defined(WTYPE_F32)
     return wf4[(r * W_STRIDE + b * 32u + g * 4u) >> 2];
 #elif defined(WTYPE_F16)
@@ -189,6 +277,13 @@ vec4 w_group(uint r, uint b, uint g, vec2 sm) {
 #elif defined(W_NIBBLE_EXT)
     const uint w = (W_LOAD16(r * W_STRIDE + b)[g & 3u] >> (4u * (g >> 2))) & 0x0f0f0f0fu;
     return ext_value(bytes_u(ext_codes(w, w_ext(r, b).y, g >> 2, g & 3u)), sm);
+#elif defined(W_IQ4)
+    const uint w = (W_LOAD16(r * W_STRIDE + b)[g & 3u] >> (4u * (g >> 2))) & 0x0f0f0f0fu;
+    return sm.x * iq4_values(w);
+#elif defined(WTYPE_Q2_K)
+    return kq_value(bytes_u(kq_half(r, b, g >> 2)[g & 3u]), (g >> 2) != 0u ? sm.zw : sm.xy);
+#elif defined(WTYPE_Q3_K)
+    return ((g >> 2) != 0u ? sm.y : sm.x) * (bytes_u(kq_half(r, b, g >> 2)[g & 3u]) - 4.0);
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
     return kq_value(bytes_u(kq_half(r, b, g >> 2)[g & 3u]), sm);
 #elif defined(WTYPE_Q6_K)
@@ -198,7 +293,7 @@ vec4 w_group(uint r, uint b, uint g, vec2 sm) {
 #endif
 }
 
-#if defined(WTYPE_Q4_0) || defined(W_NIBBLE_EXT)
+#if defined(WTYPE_Q4_0) || defined(W_NIBBLE_EXT) || defined(W_IQ4)
 // Nibble types keep both halves of a block in one 16-byte load (and the
 // fifth bits in one word): callers load a block once (w_block_raw) and take
 // the halves from it.
@@ -218,6 +313,8 @@ void w_half_raw(w_raw raw, uint h, vec2 sm, out vec4 v[4]) {
     const uvec4 q = (raw.q >> (h * 4u)) & 0x0f0f0f0fu;
 #ifdef W_NIBBLE_EXT
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = ext_value(bytes_u(ext_codes(q[c], raw.qh, h, c)), sm);
+#elif defined(W_IQ4)
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = sm.x * iq4_values(q[c]);
 #else
     // d * (n - 8) rounded once equals fma(d, n, -8 d) rounded once (-8 d is exact): one
     // operation fewer per weight, the same bits as w_group()
@@ -230,7 +327,7 @@ void w_half_raw(w_raw raw, uint h, vec2 sm, out vec4 v[4]) {
 #ifndef W_BLOCK_RAW
 // Elements 32*b + 16*h .. +15 of row r (h = 0, 1), dequantized, read with
 // 16-byte loads: the same values as w_group(). (Nibble types: w_half_raw.)
-void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
+void w_half(uint r, uint b, uint h, W_SCALES sm, out vec4 v[4]) {
 #if defined(WTYPE_F32)
     const uint i = (r * W_STRIDE + b * 32u + h * 16u) >> 2;
     v[0] = uintBitsToFloat(W_LOAD16(i)); v[1] = uintBitsToFloat(W_LOAD16(i + 1u));
@@ -259,6 +356,14 @@ void w_half(uint r, uint b, uint h, vec2 sm, out vec4 v[4]) {
     const uvec4 q = kq_half(r, b, h);
     const float d = h != 0u ? sm.y : sm.x;
     [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = d * (bytes_u(q[c]) - 32.0);
+#elif defined(WTYPE_Q3_K)
+    const uvec4 q = kq_half(r, b, h);
+    const float d = h != 0u ? sm.y : sm.x;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = d * (bytes_u(q[c]) - 4.0);
+#elif defined(WTYPE_Q2_K)
+    const uvec4 q = kq_half(r, b, h);
+    const vec2 s = h != 0u ? sm.zw : sm.xy;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = kq_value(bytes_u(q[c]), s);
 #endif
 }
 #endif

@@ -46,6 +46,11 @@ Test(vulkan_ops, get_rows_every_type) {
         check_get_rows(ty, row_len(ty, 4097, kquant(ty) ? 16 : 128), 33, 300);
         check_get_rows(ty, row_len(ty, 172, 2), 1, 1);
     }
+    for (int t = 0; t < N_SMALL_TYPES; t++) {
+        vka_type ty = small_types[t];
+        check_get_rows(ty, row_len(ty, 1, 3), 300, 33);
+        check_get_rows(ty, row_len(ty, 1, kquant(ty) ? 16 : 128), 33, 300);
+    }
     close_backends();
 }
 
@@ -307,14 +312,28 @@ Test(vulkan_ops, matmul_q4_k) { open_backends(); seed(16); matmul_shapes(VKA_TYP
 Test(vulkan_ops, matmul_q5_k) { open_backends(); seed(17); matmul_shapes(VKA_TYPE_Q5_K); close_backends(); }
 Test(vulkan_ops, matmul_q6_k) { open_backends(); seed(18); matmul_shapes(VKA_TYPE_Q6_K); close_backends(); }
 
+/* Q2_K, Q3_K, IQ4_NL, IQ4_XS: the matrix-vector kernel (bias, accumulate)
+ * and the matrix-matrix one (an input view, rows and tokens not multiples
+ * of any tile); matmul_batch_invariant adds batches of 2 to 40. */
+Test(vulkan_ops, matmul_small_types) {
+    open_backends();
+    seed(22);
+    for (int t = 0; t < N_SMALL_TYPES; t++) {
+        vka_type ty = small_types[t];
+        check_matmul(ty, row_len(ty, 1, kquant(ty) ? 16 : 128), 33, 1, true, true, 0);
+        check_matmul(ty, row_len(ty, 1, 3), 77, 33, false, false, 2);
+    }
+    close_backends();
+}
+
 /* The product of a row and a token has the same bits whether the token is
  * alone (matrix-vector kernel) or in a batch of any size from 2 to 40
  * (matrix-matrix kernels, tiles cut at different tokens), every weight type. */
 Test(vulkan_ops, matmul_batch_invariant) {
     open_backends();
     seed(15);
-    for (int ti = 0; ti < N_TYPES; ti++) {
-        vka_type type = all_types[ti];
+    for (int ti = 0; ti < N_TYPES + N_SMALL_TYPES; ti++) {
+        vka_type type = ti < N_TYPES ? all_types[ti] : small_types[ti - N_TYPES];
         int64_t K = row_len(type, 172, kquant(type) ? 1 : 5), M = 77, N = 40;
         pair w, x, dst, xs, ds;
         make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, random_rows(type, K, M));
@@ -649,6 +668,11 @@ Test(vulkan_ops, split_weights_small_bindings) {
         check_matmul(type, row_len(type, 250, 8), 700, 1, true, false, 0);
         check_matmul(type, row_len(type, 250, 8), 700, 9, false, true, 0);
         check_get_rows(type, row_len(type, 250, 8), 700, 12);
+    }
+    for (int ti = 0; ti < N_SMALL_TYPES; ti++) { /* scale records 8, 16, 20 bytes per row's super-block */
+        vka_type type = small_types[ti];
+        check_matmul(type, row_len(type, 1, 8), 700, 9, false, true, 0);
+        check_get_rows(type, row_len(type, 1, 8), 700, 12);
     }
     close_backends();
 }

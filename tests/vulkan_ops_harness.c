@@ -84,7 +84,23 @@ void *random_rows(vka_type type, int64_t ne0, int64_t ne1) {
         }
         return data;
     }
-    if (type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q5_0) {
+    if (type == VKA_TYPE_Q2_K || type == VKA_TYPE_Q3_K || type == VKA_TYPE_IQ4_XS) {
+        /* random quants and sub-block scales; d (and Q2_K's dmin) of a realistic size */
+        size_t bs = vka_type_get_traits(type)->type_size;
+        for (size_t i = 0; i < n; i++) data[i] = (uint8_t)(next_u64() & 0xff);
+        for (size_t off = 0; off < n; off += bs) {
+            if (type == VKA_TYPE_Q2_K) {
+                put_f16(data + off + 80, 0.002f + 0.01f * fabsf(uniform()));  /* d after scales, qs */
+                put_f16(data + off + 82, 0.002f * fabsf(uniform()));          /* dmin */
+            } else if (type == VKA_TYPE_Q3_K) {
+                put_f16(data + off + 108, 0.0005f + 0.002f * fabsf(uniform())); /* d after hmask, qs, scales */
+            } else {
+                put_f16(data + off, 0.00002f + 0.0001f * fabsf(uniform()));     /* d first */
+            }
+        }
+        return data;
+    }
+    if (type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q5_0 || type == VKA_TYPE_IQ4_NL) {
         size_t bs = vka_type_get_traits(type)->type_size;
         for (size_t off = 0; off < n; off += bs) {
             uint16_t d = vka_f32_to_f16(0.002f + 0.02f * fabsf(uniform()));
@@ -190,9 +206,10 @@ double exact(size_t i, double ref, void *ctx) {
 const vka_type all_types[N_TYPES] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0,
                                      VKA_TYPE_Q4_0, VKA_TYPE_Q4_1, VKA_TYPE_Q5_0, VKA_TYPE_Q5_1,
                                      VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
-bool kquant(vka_type t) { return t == VKA_TYPE_Q4_K || t == VKA_TYPE_Q5_K || t == VKA_TYPE_Q6_K; }
+const vka_type small_types[N_SMALL_TYPES] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
+bool kquant(vka_type t) { return vka_type_get_traits(t)->block_size == 256; }
 bool quantized(vka_type t) { return vka_type_get_traits(t)->block_size > 1; }
-/* A row length for `type`: `blocks` quant blocks' worth (x 8 for K-quants), or `floats` for float types. */
+/* A row length for `type`: `blocks` quant blocks' worth (x 8 for super-blocks), or `floats` for float types. */
 int64_t row_len(vka_type t, int64_t floats, int64_t blocks) {
     return kquant(t) ? blocks * 256 : quantized(t) ? blocks * 32 : floats;
 }

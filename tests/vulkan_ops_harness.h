@@ -51,11 +51,17 @@ void compare(const pair *dst, tol_fn tol, void *ctx, const char *what);
 double exact(size_t i, double ref, void *ctx);
 
 #define N_TYPES 11
-/* Every weight type the Vulkan backend reads. */
+/* The weight types the Vulkan backend reads, but for small_types. */
 extern const vka_type all_types[N_TYPES];
+#define N_SMALL_TYPES 4
+/* The 2- to 4-bit types Q2_K, Q3_K, IQ4_NL, IQ4_XS: they share every kernel's
+ * code with the types above but for dequantization (shaders/wtypes.glsl), so
+ * the tests check them at a few shapes only (lavapipe is slow). */
+extern const vka_type small_types[N_SMALL_TYPES];
+/* Super-blocks of 256 values (K-quants, IQ4_XS). */
 bool kquant(vka_type t);
 bool quantized(vka_type t);
-/* A row length for `type`: `blocks` quant blocks' worth (x 8 for K-quants), or `floats` for float types. */
+/* A row length for `type`: `blocks` quant blocks' worth (x 8 for super-blocks), or `floats` for float types. */
 int64_t row_len(vka_type t, int64_t floats, int64_t blocks);
 
 #endif

@@ -103,6 +103,10 @@ static const char *wtype_suffix(vka_type t) {
     case VKA_TYPE_Q4_K: return "q4_k";
     case VKA_TYPE_Q5_K: return "q5_k";
     case VKA_TYPE_Q6_K: return "q6_k";
+    case VKA_TYPE_Q2_K: return "q2_k";
+    case VKA_TYPE_Q3_K: return "q3_k";
+    case VKA_TYPE_IQ4_NL: return "iq4_nl";
+    case VKA_TYPE_IQ4_XS: return "iq4_xs";
     default: return NULL;
     }
 }

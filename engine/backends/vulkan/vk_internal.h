@@ -59,7 +59,7 @@ typedef struct vk_alloc {
 typedef struct vk_wlayout {
     uint32_t stride;                 /* floats (F32), halves (F16/BF16) or blocks per row */
     uint32_t nb;                     /* blocks of 32 per row (quantized) */
-    uint32_t s_row;                  /* scale halves per row (even; 0 for float types) */
+    uint32_t s_row;                  /* scale row stride: halves for Q8_0/Q4_0/IQ4_NL (even), else uints; 0 for float types */
     VkDeviceSize row_bytes;          /* bytes of a row's values */
     VkDeviceSize scale_row_bytes;    /* bytes of a row's scales */
 } vk_wlayout;

@@ -1,9 +1,9 @@
 /* vk_repack.c — weight rows as the shaders read them (shaders/wtypes.glsl).
- * GGUF's blocks are 18 or 34 bytes, so quantized values and scales would
+ * GGUF's blocks are 18, 34, 110 bytes..., so quantized values and scales would
  * sit at 2-byte alignment; on the device each part of a matrix holds all
- * its rows' values first (16-byte aligned rows) and then their f16 scales:
+ * its rows' values first (16-byte aligned rows) and then their scales:
  *   F32, F16, BF16: round_up(K, 32) elements per row, zero-padded (whole blocks)
- *   Q8_0:      32 int8 per block; Q4_0: 16 bytes of nibbles per block (as in GGUF)
+ *   Q8_0:      32 int8 per block; Q4_0, IQ4_NL: 16 bytes of nibbles per block (as in GGUF)
  *   scales:    one f16 per block, round_up(blocks, 2) per row
  *   Q4_1, Q5_0, Q5_1: 16 bytes of nibbles per block (as in GGUF); scales
  *              8 bytes per block: d, m (f16; 0 for Q5_0), the 4 qh bytes
@@ -12,6 +12,10 @@
  *     Q4_K  values qs (128 bytes)             scales d, dmin, 12 bytes of scales/mins (16 bytes)
  *     Q5_K  values qs (128), qh (32)          scales as Q4_K (16 bytes)
  *     Q6_K  values ql (128), qh (64)          scales 16 int8, then d and 14 bytes of padding (32 bytes)
+ *     Q2_K  values qs (64)                    scales 16 bytes of scales/mins, d, dmin (20 bytes)
+ *     Q3_K  values qs (64), hmask (32)        scales 12 bytes of scales, d, 2 bytes of padding (16 bytes)
+ *     IQ4_XS values qs (128)                  scales d, scales_h, scales_l (8 bytes)
+ *   (Q2_K's and IQ4_XS's scale records are read a word at a time.)
  * Values are moved, never converted, so dequantization stays exact. */
 #include <string.h>
 
@@ -35,6 +39,7 @@ vka_status vk_wlayout_init(vka_type type, int64_t k, vk_wlayout *out) {
         return VKA_OK;
     case VKA_TYPE_Q8_0:
     case VKA_TYPE_Q4_0:
+    case VKA_TYPE_IQ4_NL:
         if (n % 32) return vka_fail(VKA_ERR_FORMAT, "vulkan: %s rows of %u elements (not whole blocks)", vka_type_name(type), n);
         out->nb = out->stride = n / 32;
         out->s_row = round_up(out->nb, 2);
@@ -63,9 +68,24 @@ vka_status vk_wlayout_init(vka_type type, int64_t k, vk_wlayout *out) {
         out->s_row = (uint32_t)(out->scale_row_bytes / 4);
         return VKA_OK;
     }
+    case VKA_TYPE_Q2_K:
+    case VKA_TYPE_Q3_K:
+    case VKA_TYPE_IQ4_XS: {
+        if (n % 256) return vka_fail(VKA_ERR_FORMAT, "vulkan: %s rows of %u elements (not whole super-blocks)",
+                                     vka_type_name(type), n);
+        uint32_t nsb = n / 256;
+        out->nb = n / 32;
+        /* IQ4_XS's values are 16 bytes per block of 32, as IQ4_NL's: its stride counts blocks */
+        out->stride = type == VKA_TYPE_IQ4_XS ? out->nb : nsb;
+        out->row_bytes = (VkDeviceSize)nsb * (type == VKA_TYPE_Q2_K ? 64 : type == VKA_TYPE_Q3_K ? 96 : 128);
+        out->scale_row_bytes = (VkDeviceSize)nsb * (type == VKA_TYPE_Q2_K ? 20 : type == VKA_TYPE_Q3_K ? 16 : 8);
+        out->s_row = (uint32_t)(out->scale_row_bytes / 4);
+        return VKA_OK;
+    }
     default:
         return vka_fail(VKA_ERR_UNSUPPORTED, "vulkan: weights of type %s are not supported on Vulkan (supported: "
-                        "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)", vka_type_name(type));
+                        "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs)",
+                        vka_type_name(type));
     }
 }
 
@@ -89,6 +109,29 @@ void vk_repack_values(vka_type type, const vk_wlayout *l, const uint8_t *src, si
         case VKA_TYPE_Q4_0: {
             const vka_block_q4_0 *b = (const vka_block_q4_0 *)src;
             for (uint32_t i = 0; i < l->nb; i++) memcpy(dst + 16 * i, b[i].qs, 16);
+            break;
+        }
+        case VKA_TYPE_IQ4_NL: {
+            const vka_block_iq4_nl *b = (const vka_block_iq4_nl *)src;
+            for (uint32_t i = 0; i < l->nb; i++) memcpy(dst + 16 * i, b[i].qs, 16);
+            break;
+        }
+        case VKA_TYPE_IQ4_XS: {
+            const vka_block_iq4_xs *b = (const vka_block_iq4_xs *)src;
+            for (uint32_t i = 0; i < l->nb / 8; i++) memcpy(dst + 128 * i, b[i].qs, 128);
+            break;
+        }
+        case VKA_TYPE_Q2_K: {
+            const vka_block_q2_k *b = (const vka_block_q2_k *)src;
+            for (uint32_t i = 0; i < l->stride; i++) memcpy(dst + 64 * i, b[i].qs, 64);
+            break;
+        }
+        case VKA_TYPE_Q3_K: {
+            const vka_block_q3_k *b = (const vka_block_q3_k *)src;
+            for (uint32_t i = 0; i < l->stride; i++) {
+                memcpy(dst + 96 * i, b[i].qs, 64);
+                memcpy(dst + 96 * i + 64, b[i].hmask, 32);
+            }
             break;
         }
         case VKA_TYPE_Q4_1:
@@ -140,6 +183,28 @@ static void repack_kscales(vka_type type, const vk_wlayout *l, const uint8_t *sr
     }
 }
 
+/* Q2_K, Q3_K, IQ4_XS: each super-block's scale record. */
+static void repack_small_kscales(vka_type type, const vk_wlayout *l, const uint8_t *src, uint8_t *dst) {
+    for (uint32_t i = 0; i < l->nb / 8; i++) {
+        if (type == VKA_TYPE_Q2_K) {
+            const vka_block_q2_k *b = (const vka_block_q2_k *)src + i;
+            memcpy(dst + 20 * i, b->scales, 16);
+            memcpy(dst + 20 * i + 16, &b->d, 2);
+            memcpy(dst + 20 * i + 18, &b->dmin, 2);
+        } else if (type == VKA_TYPE_Q3_K) {
+            const vka_block_q3_k *b = (const vka_block_q3_k *)src + i;
+            memcpy(dst + 16 * i, b->scales, 12);
+            memcpy(dst + 16 * i + 12, &b->d, 2);
+            memset(dst + 16 * i + 14, 0, 2);
+        } else {
+            const vka_block_iq4_xs *b = (const vka_block_iq4_xs *)src + i;
+            memcpy(dst + 8 * i, &b->d, 2);
+            memcpy(dst + 8 * i + 2, &b->scales_h, 2);
+            memcpy(dst + 8 * i + 4, b->scales_l, 4);
+        }
+    }
+}
+
 /* Q4_1, Q5_0, Q5_1: each block's (d, m, qh) in 8 bytes. */
 static void repack_ext_scales(vka_type type, const vk_wlayout *l, const uint8_t *src, uint8_t *dst) {
     for (uint32_t i = 0; i < l->nb; i++, dst += 8) {
@@ -165,7 +230,13 @@ void vk_repack_scales(vka_type type, const vk_wlayout *l, const uint8_t *src, si
         for (uint32_t r = 0; r < n; r++) repack_kscales(type, l, src + r * src_row_bytes, dst + r * l->scale_row_bytes);
         return;
     }
-    size_t block = type == VKA_TYPE_Q8_0 ? sizeof(vka_block_q8_0) : sizeof(vka_block_q4_0);
+    if (type == VKA_TYPE_Q2_K || type == VKA_TYPE_Q3_K || type == VKA_TYPE_IQ4_XS) {
+        for (uint32_t r = 0; r < n; r++)
+            repack_small_kscales(type, l, src + r * src_row_bytes, dst + r * l->scale_row_bytes);
+        return;
+    }
+    /* Q8_0, Q4_0, IQ4_NL */
+    size_t block = vka_type_get_traits(type)->type_size;
     for (uint32_t r = 0; r < n; r++, src += src_row_bytes, dst += l->scale_row_bytes) {
         uint16_t *d = (uint16_t *)dst;
         for (uint32_t i = 0; i < l->nb; i++) memcpy(&d[i], src + i * block, 2); /* d is the block's first field */
@@ -233,6 +304,44 @@ void vk_unpack_row(vka_type type, const vk_wlayout *l, const uint8_t *values, co
             memcpy(b[i].qh, values + 192 * i + 128, 64);
             memcpy(b[i].scales, scales + 32 * i, 16);
             memcpy(&b[i].d, scales + 32 * i + 16, 2);
+        }
+        break;
+    }
+    case VKA_TYPE_IQ4_NL: {
+        vka_block_iq4_nl *b = (vka_block_iq4_nl *)dst;
+        for (uint32_t i = 0; i < l->nb; i++) {
+            memcpy(&b[i].d, scales + 2 * i, 2);
+            memcpy(b[i].qs, values + 16 * i, 16);
+        }
+        break;
+    }
+    case VKA_TYPE_Q2_K: {
+        vka_block_q2_k *b = (vka_block_q2_k *)dst;
+        for (uint32_t i = 0; i < l->stride; i++) {
+            memcpy(b[i].scales, scales + 20 * i, 16);
+            memcpy(&b[i].d, scales + 20 * i + 16, 2);
+            memcpy(&b[i].dmin, scales + 20 * i + 18, 2);
+            memcpy(b[i].qs, values + 64 * i, 64);
+        }
+        break;
+    }
+    case VKA_TYPE_Q3_K: {
+        vka_block_q3_k *b = (vka_block_q3_k *)dst;
+        for (uint32_t i = 0; i < l->stride; i++) {
+            memcpy(b[i].qs, values + 96 * i, 64);
+            memcpy(b[i].hmask, values + 96 * i + 64, 32);
+            memcpy(b[i].scales, scales + 16 * i, 12);
+            memcpy(&b[i].d, scales + 16 * i + 12, 2);
+        }
+        break;
+    }
+    case VKA_TYPE_IQ4_XS: {
+        vka_block_iq4_xs *b = (vka_block_iq4_xs *)dst;
+        for (uint32_t i = 0; i < l->nb / 8; i++) {
+            memcpy(&b[i].d, scales + 8 * i, 2);
+            memcpy(&b[i].scales_h, scales + 8 * i + 2, 2);
+            memcpy(b[i].scales_l, scales + 8 * i + 4, 4);
+            memcpy(b[i].qs, values + 128 * i, 128);
         }
         break;
     }
