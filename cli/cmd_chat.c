@@ -99,6 +99,11 @@ static int reply(chat_state *c, const char *line) {
             continue;
         }
         free(json);
+        static bool warned; /* the template's failure is said once, not at every turn */
+        if (!warned && vka_chat_template_warning()[0]) {
+            fprintf(stderr, "[warning: %s]\n", vka_chat_template_warning());
+            warned = true;
+        }
         if (st != VKA_OK) {
             cJSON_DeleteItemFromArray(c->messages, cJSON_GetArraySize(c->messages) - 1);
             vka_generate_result_clear(&r);
@@ -221,9 +226,11 @@ int cmd_chat(int argc, char **argv) {
         if ((c.session = cli_create_session(m, &sp, "chat"))) {
             bool known;
             const char *family = vka_chat_template_family(m, &known);
+            const char *own = vka_model_meta_string(m, "tokenizer.chat_template");
+            bool has_template = own && own[0] && !c.chat.template_override;
             fprintf(stderr, "[%s, %s, chat format %s%s]\n", info.name[0] ? info.name : path, info.device,
-                    c.chat.template_override ? c.chat.template_override : family,
-                    known || c.chat.template_override ? "" : " (no template in the model: fallback)");
+                    has_template ? "the model's template" : c.chat.template_override ? c.chat.template_override : family,
+                    has_template || c.chat.template_override ? "" : " (no template in the model: fallback)");
             reset(&c);
             code = chat_loop(&c);
         }

@@ -819,12 +819,17 @@ VKA_API vka_scheduler *vka_session_scheduler(const vka_session *session);
 /* ---------------------------------------------------------------- chat templates */
 
 /* Chat templates turn an OpenAI-style conversation into the prompt text the
- * model was trained on. The layout is chosen from the model's
- * tokenizer.chat_template by recognising its family (ChatML/Qwen, Qwen3,
- * Llama-3, Llama-3.1, Llama-2, Mistral, Zephyr, Gemma, Phi-3); the template
- * is not interpreted as Jinja. A model without a template, or with one of
- * no known family, gets ChatML. docs/chat-templates.md lists the families,
- * how each is recognised and which tool features each supports.
+ * model was trained on. The model's own tokenizer.chat_template is
+ * interpreted (a sandboxed Jinja interpreter that renders as transformers'
+ * apply_chat_template and @huggingface/jinja do), with messages, tools,
+ * add_generation_prompt, bos_token, eos_token and, when
+ * params->enable_thinking is false, enable_thinking=false. Built-in family
+ * layouts (ChatML/Qwen, Qwen3, Llama-3, Llama-3.1, Llama-2, Mistral, Zephyr,
+ * Gemma, Phi-3) serve a template_override, a model without a template
+ * (ChatML), and a template that fails to parse or render: then the layout of
+ * the family its text is recognised as is used and
+ * vka_chat_template_warning() says why. docs/chat-templates.md lists the
+ * families, how each is recognised and which tool features each supports.
  *
  *     const char *msgs = "[{\"role\": \"user\", \"content\": \"Hi!\"}]";
  *     char *prompt = NULL;
@@ -864,7 +869,8 @@ VKA_API void vka_chat_params_default(vka_chat_params *params);
  * the message and key), VKA_ERR_NOT_FOUND for an unknown override,
  * VKA_ERR_UNSUPPORTED for tool calls or tool results in a family without a
  * tool convention, VKA_ERR_INVALID_ARGUMENT for roles out of the order a
- * family requires. */
+ * family requires or when the model's template rejects the conversation
+ * (its raise_exception: "template raised: ..."). */
 VKA_API vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
                                    const vka_chat_params *params, char **out_text);
 
@@ -902,10 +908,11 @@ VKA_API const char *vka_chat_template_warning(void);
 VKA_API vka_status vka_session_chat(vka_session *session, const char *messages_json, const vka_chat_params *chat,
                             const vka_generate_params *gen, vka_generate_result *result);
 
-/* Name of the family vka_chat_apply_template uses for this model without an
- * override (e.g. "qwen3", "llama3"). *recognised (may be NULL) is false when
- * the model has no template or one of no known family, which renders as
- * "chatml". A static string; NULL only for a NULL model. */
+/* Name of the family layout vka_chat_apply_template falls back to for this
+ * model without an override (e.g. "qwen3", "llama3"): used when the model has
+ * no template, or when its template fails. *recognised (may be NULL) is false
+ * when the model has no template or one of no known family, which renders
+ * as "chatml". A static string; NULL only for a NULL model. */
 VKA_API const char *vka_chat_template_family(const vka_model *model, bool *recognised);
 
 /* VKA_OK when `family` is a name template_override accepts; otherwise

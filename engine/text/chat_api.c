@@ -1,7 +1,10 @@
 /* chat_api.c — the public chat-template entry points: read the template and
  * BOS/EOS texts from a model, then render with chat.c. Kept apart so that
  * chat.c is testable without a model. */
+#include <stdio.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "text/chat.h"
 #include "base/status.h"
@@ -18,6 +21,26 @@ static const char *special_text(const vka_model *model, int32_t token) {
     if (token < 0) return "";
     const char *text = vka_token_text(model, token);
     return text ? text : "";
+}
+
+/* The model's own template, with the variables transformers passes:
+ * bos_token, eos_token and (when false) enable_thinking. */
+static vka_status render_model_template(const vka_chat_render_params *rp, const char *messages_json, char **out) {
+    cJSON *vars = cJSON_CreateObject();
+    if (!vars) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    cJSON_AddStringToObject(vars, "bos_token", rp->bos_text);
+    cJSON_AddStringToObject(vars, "eos_token", rp->eos_text);
+    if (!rp->enable_thinking) cJSON_AddFalseToObject(vars, "enable_thinking");
+    char *vars_json = cJSON_PrintUnformatted(vars);
+    cJSON_Delete(vars);
+    if (!vars_json) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    vka_chat_template_context c = {.template_text = rp->template_text, .messages_json = messages_json,
+                                   .tools_json = rp->tools_json,
+                                   .add_generation_prompt = rp->add_generation_prompt,
+                                   .variables_json = vars_json};
+    vka_status st = vka_chat_jinja_render(&c, out);
+    cJSON_free(vars_json);
+    return st;
 }
 
 vka_status vka_chat_apply_template(const vka_model *model, const char *messages_json,
@@ -42,10 +65,23 @@ vka_status vka_chat_apply_template(const vka_model *model, const char *messages_
     rp.bos_text = special_text(model, info.token_bos);
     rp.eos_text = special_text(model, info.token_eos);
 
+    vka_chat_set_template_warning(NULL);
     vka_chat_message *msgs = NULL;
     size_t n = 0;
-    VKA_TRY(vka_chat_messages_from_json(messages_json, &msgs, &n));
-    vka_status st = vka_chat_render(&rp, msgs, n, out_text);
+    VKA_TRY(vka_chat_messages_from_json(messages_json, &msgs, &n)); /* checked the same way on both paths */
+    vka_status st = VKA_ERR_NOT_FOUND;
+    if (rp.template_text && rp.template_text[0] && !rp.family) {
+        st = render_model_template(&rp, messages_json, out_text);
+        /* The template rejecting the conversation (raise_exception) is the
+         * model's answer; anything else falls back to the family layout. */
+        if (st != VKA_OK && st != VKA_ERR_INVALID_ARGUMENT) {
+            char warning[600];
+            snprintf(warning, sizeof warning, "the model's chat template failed (%s); using the '%s' layout instead",
+                     vka_last_error(), vka_chat_family_name(vka_chat_detect(rp.template_text, NULL)));
+            vka_chat_set_template_warning(warning);
+        }
+    }
+    if (st != VKA_OK && st != VKA_ERR_INVALID_ARGUMENT) st = vka_chat_render(&rp, msgs, n, out_text);
     vka_chat_messages_free(msgs, n);
     return st;
 }
