@@ -50,25 +50,34 @@ static vka_status find_checked(const vka_model *m, const char *name, dim d0, dim
     return VKA_OK;
 }
 
+/* Rows [row0, row0 + n_rows) of the checked tensor gt as weight t on the
+ * backend (all of them, or a part of a fused matrix: phi3's attn_qkv and
+ * ffn_up); without a backend (vocab-only loads) nothing. */
+static vka_status upload_rows(vka_model *m, vka_tensor *t, const vka_gguf_tensor *gt, int64_t row0, int64_t n_rows) {
+    if (!m->backend) return VKA_OK;
+    vka_tensor_init(t, gt->name.data, (vka_type)gt->type, gt->ne[0], n_rows, VKA_USAGE_WEIGHT);
+    const char *data = (const char *)gt->data + (size_t)row0 * t->row_bytes;
+    vka_status s = m->backend->ops->tensor_alloc(m->backend, t, data);
+    if (s != VKA_OK) {
+        t->nbytes = 0; /* not allocated: nothing to free */
+        if (row0 == 0 && n_rows == gt->ne[1]) return vka_fail_context(s, "uploading tensor '%s'", gt->name.data);
+        return vka_fail_context(s, "uploading rows %" PRId64 "..%" PRId64 " of tensor '%s'", row0, row0 + n_rows - 1,
+                                gt->name.data);
+    }
+    m->n_params += (uint64_t)(gt->ne[0] * n_rows);
+    m->weight_bytes += t->nbytes;
+    /* the backend computes from its own copy: the file's pages need not stay resident */
+    if (m->backend->ops->weight_is_copied && m->backend->ops->weight_is_copied(m->backend, t))
+        vka_gguf_release_pages(m->gguf, data, t->nbytes);
+    return VKA_OK;
+}
+
 /* Gives tensor t the weights of `name` on the backend; without a backend
  * (vocab-only loads) only checks the tensor against the hyperparameters. */
 static vka_status load_weight(vka_model *m, vka_tensor *t, const char *name, dim d0, dim d1) {
     const vka_gguf_tensor *gt;
     VKA_TRY(find_checked(m, name, d0, d1, &gt));
-    if (!m->backend) return VKA_OK;
-    int64_t ne1 = d1.from ? d1.n : 1;
-    vka_tensor_init(t, gt->name.data, (vka_type)gt->type, d0.n, ne1, VKA_USAGE_WEIGHT);
-    vka_status s = m->backend->ops->tensor_alloc(m->backend, t, gt->data);
-    if (s != VKA_OK) {
-        t->nbytes = 0; /* not allocated: nothing to free */
-        return vka_fail_context(s, "uploading tensor '%s'", name);
-    }
-    m->n_params += (uint64_t)(d0.n * ne1);
-    m->weight_bytes += t->nbytes;
-    /* the backend computes from its own copy: the file's pages need not stay resident */
-    if (m->backend->ops->weight_is_copied && m->backend->ops->weight_is_copied(m->backend, t))
-        vka_gguf_release_pages(m->gguf, gt->data, t->nbytes);
-    return VKA_OK;
+    return upload_rows(m, t, gt, 0, d1.from ? d1.n : 1);
 }
 
 /* Loads `name` if the file has it. */
@@ -81,41 +90,22 @@ static vka_status load_optional(vka_model *m, vka_tensor *storage, vka_tensor **
     return VKA_OK;
 }
 
-/* Rows [row0, row0 + d1.n) of the checked 2-D tensor gt as a weight of its
- * own (a part of a fused matrix: phi3's attn_qkv and ffn_up). */
-static vka_status load_rows(vka_model *m, vka_tensor *t, const vka_gguf_tensor *gt, int64_t row0, dim d1) {
-    if (!m->backend) return VKA_OK;
-    vka_tensor_init(t, gt->name.data, (vka_type)gt->type, gt->ne[0], d1.n, VKA_USAGE_WEIGHT);
-    const char *data = (const char *)gt->data + (size_t)row0 * t->row_bytes;
-    vka_status s = m->backend->ops->tensor_alloc(m->backend, t, data);
-    if (s != VKA_OK) {
-        t->nbytes = 0;
-        return vka_fail_context(s, "uploading rows %" PRId64 "..%" PRId64 " of tensor '%s'", row0, row0 + d1.n - 1,
-                                gt->name.data);
-    }
-    m->n_params += (uint64_t)(gt->ne[0] * d1.n);
-    m->weight_bytes += t->nbytes;
-    if (m->backend->ops->weight_is_copied && m->backend->ops->weight_is_copied(m->backend, t))
-        vka_gguf_release_pages(m->gguf, data, t->nbytes);
-    return VKA_OK;
-}
-
 /* phi3's attn_qkv: output rows Q, then K, then V, loaded as wq, wk, wv. */
 static vka_status load_fused_qkv(vka_model *m, vka_layer *L, const char *name, dim embd, dim q, dim k, dim v) {
     const vka_gguf_tensor *gt;
     dim all = {q.n + k.n + v.n, "attention.head_count * key_length + 2 * head_count_kv * key_length"};
     VKA_TRY(find_checked(m, name, embd, all, &gt));
-    VKA_TRY(load_rows(m, &L->wq, gt, 0, q));
-    VKA_TRY(load_rows(m, &L->wk, gt, q.n, k));
-    return load_rows(m, &L->wv, gt, q.n + k.n, v);
+    VKA_TRY(upload_rows(m, &L->wq, gt, 0, q.n));
+    VKA_TRY(upload_rows(m, &L->wk, gt, q.n, k.n));
+    return upload_rows(m, &L->wv, gt, q.n + k.n, v.n);
 }
 
 /* phi3's ffn_up: rows [0, n_ff) the gate, [n_ff, 2 n_ff) the up projection. */
 static vka_status load_fused_gate_up(vka_model *m, vka_layer *L, const char *name, dim embd, dim ff) {
     const vka_gguf_tensor *gt;
     VKA_TRY(find_checked(m, name, embd, (dim){2 * ff.n, "2 * feed_forward_length"}, &gt));
-    VKA_TRY(load_rows(m, &L->w_gate, gt, 0, ff));
-    return load_rows(m, &L->w_up, gt, ff.n, ff);
+    VKA_TRY(upload_rows(m, &L->w_gate, gt, 0, ff.n));
+    return upload_rows(m, &L->w_up, gt, ff.n, ff.n);
 }
 
 static vka_status load_layer(vka_model *m, uint32_t il) {
