@@ -121,6 +121,21 @@ static void print_tensors(const vka_gguf *g) {
     printf("  total tensor data: %" PRIu64 " bytes (%.2f MiB)\n", total, (double)total / (1 << 20));
 }
 
+/* What gemma2/gemma3/phi3 add (arch.c): soft-caps, sliding layers, local RoPE, phi3's RoPE factor. */
+static void print_family(const vka_hparams *hp) {
+    if (hp->gemma_block) {
+        uint32_t n_swa = 0;
+        for (uint32_t il = 0; il < hp->n_layer; il++) n_swa += vka_hparams_layer_swa(hp, il);
+        printf("  gemma: embedding scale %g, query scale %g, soft-caps attention %g final %g (0: none)\n",
+               (double)hp->embd_scale, (double)hp->attn_scale, (double)hp->attn_softcap, (double)hp->final_softcap);
+        printf("  sliding window %u on %u of %u layers, their rope base %g scale %g\n", hp->swa_window, n_swa,
+               hp->n_layer, (double)hp->rope_base_swa, (double)hp->rope_scale_swa);
+    }
+    if (hp->fused_weights)
+        printf("  phi3: fused attn_qkv and gate/up, rope attn_factor %g, original context %u\n",
+               (double)hp->rope_attn_factor, hp->n_ctx_orig);
+}
+
 static void print_hparams(const vka_model *m) {
     const vka_hparams *hp = &m->hp;
     vka_model_info info;
@@ -137,6 +152,7 @@ static void print_hparams(const vka_model *m) {
                (double)hp->rope_base, (double)hp->rope_scale, (double)hp->rms_eps, m->arch->qk_norm ? "yes" : "no");
         printf("  output: %s\n", vka_gguf_find_tensor(m->gguf, "output.weight") ? "own output.weight"
                                                                                  : "tied to token_embd.weight");
+        print_family(hp);
     }
     printf("  tokens: bos %d, eos %d, eot %d, unk %d, add_bos %s\n", info.token_bos, info.token_eos,
            info.token_eot, info.token_unk, info.add_bos ? "true" : "false");
