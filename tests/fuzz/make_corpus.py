@@ -300,6 +300,25 @@ def regex_seeds():
     return seeds
 
 
+def jinja_seeds():
+    """Real chat templates (tests/data/templates, the smaller ones) with a
+    conversation as context after a NUL, and the templates of test_jinja.c."""
+    tdir = os.path.join(ROOT, "tests", "data", "templates")
+    convs = sorted(f for f in os.listdir(os.path.join(tdir, "conversations")) if f.endswith(".json"))
+    seeds = []
+    for i, name in enumerate(sorted(f for f in os.listdir(tdir) if f.endswith(".jinja"))):
+        text = open(os.path.join(tdir, name), encoding="utf-8").read()
+        conv = json.load(open(os.path.join(tdir, "conversations", convs[i % len(convs)]), encoding="utf-8"))
+        context = {"messages": conv["messages"], "tools": conv.get("tools"),
+                   "add_generation_prompt": conv.get("add_generation_prompt", True)}
+        context.update(conv.get("variables", {}))
+        seeds.append(text.encode() + b"\0" + json.dumps(context, ensure_ascii=False).encode())
+    for s in c_string_literals(os.path.join(ROOT, "tests", "test_jinja.c")):
+        if "{{" in s or "{%" in s:
+            seeds.append(s)
+    return seeds
+
+
 def main():
     write_seeds("gguf", gguf_seeds())
     write_seeds("tokenizer", tokenizer_seeds())
@@ -309,6 +328,7 @@ def main():
     write_seeds("chat", chat_seeds())
     write_seeds("lua_json", lua_json_seeds())
     write_seeds("regex", regex_seeds())
+    write_seeds("jinja", jinja_seeds())
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(CORPUS) for f in fs)
     print(f"total {total // 1024} KiB")
 
