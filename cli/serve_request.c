@@ -247,13 +247,22 @@ static bool parse_chat(const serve_state *s, const cJSON *root, serve_request *r
         return false;
     }
     if (!serve_parse_tools(s, root, r->job, err)) return false;
+    vka_chat_params cp;
+    vka_chat_params_default(&cp);
+    /* chat_template_kwargs.enable_thinking, vLLM's and llama.cpp's extension:
+     * false renders Qwen3's empty think block (as /apply-template does) */
+    const cJSON *kwargs = cJSON_GetObjectItemCaseSensitive(root, "chat_template_kwargs");
+    const cJSON *thinking = cJSON_IsObject(kwargs) ? cJSON_GetObjectItemCaseSensitive(kwargs, "enable_thinking") : NULL;
+    if (thinking && !cJSON_IsBool(thinking)) {
+        serve_error_set(err, 400, "chat_template_kwargs", "'chat_template_kwargs.enable_thinking' must be a boolean");
+        return false;
+    }
+    if (thinking) cp.enable_thinking = cJSON_IsTrue(thinking);
     char *json = cJSON_PrintUnformatted(messages), *prompt = NULL;
     if (!json) {
         serve_error_set(err, 500, NULL, "out of memory");
         return false;
     }
-    vka_chat_params cp;
-    vka_chat_params_default(&cp);
     cp.tools_json = r->job->tools_json;
     vka_status st = vka_chat_apply_template(s->model, json, &cp, &prompt);
     free(json);

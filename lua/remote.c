@@ -224,10 +224,12 @@ static int l_read(lua_State *L) {
     return 1;
 }
 
-/* response:status() -> the HTTP status (0 until the headers are in), and
- * the content type. Waits for the headers (or the end) when `wait` is true. */
+/* response:status([wait]) -> the HTTP status (0 until the headers are in),
+ * and the content type. Waits for the headers (or the end) when `wait` is
+ * true; otherwise moves the transfer on without waiting. */
 static int l_status(lua_State *L) {
     http_response *r = check_response(L, "response:status");
+    if (!lua_toboolean(L, 2) && !r->done) pump(L, r, 0, "response:status");
     while (lua_toboolean(L, 2) && status_of(r) == 0 && !r->done) pump(L, r, 0.05, "response:status");
     lua_pushinteger(L, status_of(r));
     push_content_type(L, r);

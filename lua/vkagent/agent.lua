@@ -470,6 +470,8 @@ local function generate_some(self, tokens)
   -- A session of a scheduler: scheduler:step() advanced the stream; one
   -- next() takes what arrived since the last poll (the reply may end).
   if self.session:batched() then tokens = 1 end
+  -- A server's stream: poll takes what has arrived without waiting; step and run wait.
+  if self.model.remote then st.wait = tokens ~= math.huge and 0 or nil end
   while true do
     local feeding = rs.to_feed > 0 and not self.session:batched()
     if (feeding and fed) or (not feeding and sampled >= tokens) then return false end

@@ -450,12 +450,16 @@ end
 local stop_reasons = { stop = "eos", length = "max_tokens", tool_calls = "eos", content_filter = "cancelled" }
 
 -- Raises the server's error: a non-200 answer is read whole first.
-local function check_status(st)
-  local status, content_type = st.response:status(true)
+-- Looks at the answer's status once its headers are in (waiting for them
+-- unless `poll`); returns whether they were.
+local function check_status(st, poll)
+  local status, content_type = st.response:status(not poll)
+  if status == 0 and poll then return false end
+  st.checked = true
   if status == 200 then
     -- a server that ignores stream = true answers with the whole JSON
     st.whole = content_type ~= nil and content_type:find("json", 1, true) ~= nil
-    return
+    return true
   end
   local parts = {}
   for piece in function() return st.response:read() end do parts[#parts + 1] = piece end
@@ -522,20 +526,23 @@ local function hand_out(st)
 end
 
 --- stream:next() -> the text of the server's next event ("" when what
--- arrived carried none), or nil at the end. Waits for the next event.
+-- arrived carried none), or nil at the end. Waits for the next event, or
+-- at most stream.wait seconds when that is set (agent:poll sets 0: a
+-- frame takes what has arrived and goes on).
 function Stream:next()
   if #self.pieces > 0 then return hand_out(self) end
   if self.over then return nil end
+  local wait = self.wait
   if not self.checked then
-    self.checked = true
-    local ok, err = pcall(check_status, self)
+    local ok, checked = pcall(check_status, self, wait ~= nil)
     if not ok then
       self:close()
-      error(err, 0)
+      error(checked, 0)
     end
+    if not checked then return "" end
   end
   while true do
-    local ok, data = pcall(self.response.read, self.response)
+    local ok, data = pcall(self.response.read, self.response, wait)
     if not ok then
       self:close()
       error(data, 0)

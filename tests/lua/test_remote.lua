@@ -126,6 +126,26 @@ T.test("stream: pieces as they come, on_token, and a session's context", functio
   T.eq(#s:tokens(), 0)
 end)
 
+T.test("agent:poll does not wait for the server, and gives the steps agent:run gives", function()
+  local Agent = require "vkagent.agent"
+  local function make()
+    local agent = Agent.new{ model = remote, goals = { "Compute 6 * 7." }, max_steps = 3, seed = 11,
+                             top_k = 0, top_p = 1, min_p = 0 }
+    return agent:tool(require("vkagent.tools").calculator())
+  end
+  local want = make():run()
+  local agent, empty_polls, status = make(), 0, nil
+  repeat
+    local step
+    status, step = agent:poll{ tokens = 4 }
+    if status == "running" and not step then empty_polls = empty_polls + 1 end
+  until status ~= "running"
+  T.ok(empty_polls > 0, "polls that returned before the reply was in")
+  T.eq(status, want.status)
+  T.eq(#agent:result().steps, #want.steps)
+  for i, step in ipairs(agent:result().steps) do T.eq(step.reply, want.steps[i].reply, "step " .. i) end
+end)
+
 T.test("json_schema: the answer validates", function()
   local sch = { type = "object", properties = json.object({ name = { type = "string", maxLength = 10 },
     age = { type = "integer", minimum = 1, maximum = 9 } }, { "name", "age" }), required = { "name", "age" },
@@ -224,6 +244,44 @@ T.test("a plain OpenAI server (no /props, /tokenize): estimates, chat messages, 
   end
   T.raises("timed out", vkagent.http.request, { url = proxy .. "/slow", timeout = 0.3 })
 end)
+
+local qwen_vocab, no_qwen = T.fixture("fixtures/vocab/qwen3.gguf")
+if not qwen_vocab then print("# SKIP the tiny Qwen3 case: " .. no_qwen) end
+local function qwen_case()
+  local qwen, qwen_path = T.tiny_qwen3("remote")
+  local qurl = spawn(("'%s' serve -m '%s' --port 0 --parallel 2"):format(exe, qwen_path), "serve-qwen3")
+  local q
+  for _ = 1, 400 do
+    local ok, m = pcall(vkagent.connect, { url = qurl })
+    if ok then q = m break end
+    sleep(0.05)
+  end
+  T.ok(q, "connected")
+  T.eq(q:info().chat_template, "qwen3")
+  T.eq(q:info().chat_template_recognised, true)
+  -- enable_thinking = false reaches the template (Qwen3's empty think block)
+  local msgs = { { role = "user", content = "Hi" } }
+  local _, on = q:session():chat(msgs, { max_tokens = 1, temperature = 0 })
+  local _, off = q:session():chat(msgs, { max_tokens = 1, temperature = 0, enable_thinking = false })
+  local _, here = qwen:session():chat(msgs, { max_tokens = 1, temperature = 0, enable_thinking = false })
+  T.eq(off.n_prompt_tokens, here.n_prompt_tokens)
+  T.ok(off.n_prompt_tokens > on.n_prompt_tokens, "the think block")
+  local Agent = require "vkagent.agent"
+  local function run(model)
+    local agent = Agent.new{ model = model, goals = { "Compute 6 * 7." }, max_steps = 2, seed = 4, n_ctx = 1024,
+                             top_k = 0, top_p = 1, min_p = 0 }
+    return agent:tool(require("vkagent.tools").calculator()):run()
+  end
+  local want, got = run(qwen), run(q)
+  T.eq(#got.steps, #want.steps)
+  for i, step in ipairs(got.steps) do
+    T.eq(step.prompt_tokens, want.steps[i].prompt_tokens, "step " .. i .. " prompt tokens")
+    T.eq(step.reply, want.steps[i].reply, "step " .. i)
+  end
+end
+if qwen_vocab then
+  T.test("a chat-template model (tiny Qwen3): an agent's steps through the server are the local ones", qwen_case)
+end
 
 -- last, whatever failed before: the servers go
 T.test("the server stops", function()
