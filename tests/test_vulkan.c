@@ -694,7 +694,8 @@ static void round_trips(void) {
     vka_backend *b;
     cr_assert_eq(vka_vulkan_backend_create(-1, &b), VKA_OK, "%s", vka_last_error());
     vka_type types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q8_0, VKA_TYPE_Q4_0, VKA_TYPE_Q4_1,
-                        VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
+                        VKA_TYPE_Q5_0, VKA_TYPE_Q5_1, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K,
+                        VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         vka_tensor w;
         uint32_t block = vka_type_get_traits(types[ti])->block_size;
