@@ -257,3 +257,12 @@ Test(jinja, template_render_api) {
     cr_expect_eq(vka_chat_template_render(NULL, "[]", &p, NULL, &out), VKA_ERR_INVALID_ARGUMENT);
     cr_expect_null(out);
 }
+
+Test(jinja, unicode_case_as_javascript) {
+    /* as the reference renders it: JavaScript's toUpperCase/toLowerCase */
+    char *out = NULL;
+    cr_assert_eq(render("{{ 'é'|upper }}|{{ 'ÉCOLE'|lower }}|{{ 'élan'|capitalize }}|{{ 'Ä' is upper }}|{{ 'straße'.upper() }}",
+                        "{}", NULL, &out), VKA_OK, "%s", vka_last_error());
+    cr_expect_str_eq(out, "É|école|Élan|true|STRASSE");
+    free(out);
+}

@@ -1,11 +1,15 @@
 /* jinja_filters.c — the Jinja interpreter's library: filters, tests, the
  * methods of strings, lists and dictionaries, and slicing, each as
  * @huggingface/jinja defines it. */
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
+#include "base/utf8.h"
 #include "jinja_internal.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -35,12 +39,45 @@ static size_t *code_points(jctx *ctx, const jstr *s, size_t *count) {
     return at;
 }
 
-static void ascii_case(jstr *s, bool upper) {
-    for (size_t i = 0; i < s->len; i++) {
-        char c = s->s[i];
-        if (upper && c >= 'a' && c <= 'z') s->s[i] = (char)(c - 32);
-        if (!upper && c >= 'A' && c <= 'Z') s->s[i] = (char)(c + 32);
+static locale_t utf8_loc;
+static pthread_once_t utf8_loc_once = PTHREAD_ONCE_INIT;
+
+static void make_utf8_locale(void) { utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
+
+/* JavaScript's toUpperCase/toLowerCase, one code point to one (the C
+ * library's C.UTF-8 tables; ASCII only where that locale is missing), and
+ * the sharp s to "SS"; JavaScript's other expansions (SpecialCasing.txt:
+ * ligatures, some Greek and Armenian letters) are not made. */
+static jv case_mapped(jctx *ctx, const jstr *s, bool upper) {
+    pthread_once(&utf8_loc_once, make_utf8_locale);
+    vka_chat_buf *buf = jbuf_open(ctx);
+    for (size_t i = 0; i < s->len;) {
+        uint32_t cp;
+        size_t n = vka_utf8_decode((const unsigned char *)s->s + i, s->len - i, &cp);
+        if (n == 0) { /* not UTF-8: the byte as it is */
+            vka_chat_buf_append(buf, s->s + i, 1);
+            i++;
+            continue;
+        }
+        uint32_t mapped = cp;
+        if (upper && cp == 0xdf) { /* the sharp s, the common one of SpecialCasing's expansions */
+            vka_chat_buf_puts(buf, "SS");
+            i += n;
+            continue;
+        }
+        if (cp < 0x80) {
+            if (upper && cp >= 'a' && cp <= 'z') mapped = cp - 32;
+            if (!upper && cp >= 'A' && cp <= 'Z') mapped = cp + 32;
+        } else if (utf8_loc) {
+            mapped = (uint32_t)(upper ? towupper_l((wint_t)cp, utf8_loc) : towlower_l((wint_t)cp, utf8_loc));
+        }
+        char enc[4];
+        size_t m = vka_utf8_encode(mapped, enc);
+        if (m) vka_chat_buf_append(buf, enc, m);
+        else vka_chat_buf_append(buf, s->s + i, n);
+        i += n;
     }
+    return jv_buf_string(ctx, buf);
 }
 
 static jv str_copy(jctx *ctx, const jstr *s) { return jv_str(ctx, s->s, s->len); }
@@ -198,15 +235,11 @@ static const jstr *self_str(jv self) { return self.u.s; }
 
 static jv m_upper(jctx *ctx, jv self, const jv *a, size_t n) {
     (void)a, (void)n;
-    jv out = str_copy(ctx, self_str(self));
-    ascii_case(out.u.s, true);
-    return out;
+    return case_mapped(ctx, self_str(self), true);
 }
 static jv m_lower(jctx *ctx, jv self, const jv *a, size_t n) {
     (void)a, (void)n;
-    jv out = str_copy(ctx, self_str(self));
-    ascii_case(out.u.s, false);
-    return out;
+    return case_mapped(ctx, self_str(self), false);
 }
 static jv m_strip(jctx *ctx, jv self, const jv *a, size_t n) { (void)a, (void)n; return trim(ctx, self.u.s, true, true); }
 static jv m_lstrip(jctx *ctx, jv self, const jv *a, size_t n) { (void)a, (void)n; return trim(ctx, self.u.s, true, false); }
@@ -214,9 +247,15 @@ static jv m_rstrip(jctx *ctx, jv self, const jv *a, size_t n) { (void)a, (void)n
 static jv m_title(jctx *ctx, jv self, const jv *a, size_t n) { (void)a, (void)n; return title_case(ctx, self.u.s); }
 static jv m_capitalize(jctx *ctx, jv self, const jv *a, size_t n) {
     (void)a, (void)n;
-    jv out = str_copy(ctx, self.u.s);
-    if (out.u.s->len && out.u.s->s[0] >= 'a' && out.u.s->s[0] <= 'z') out.u.s->s[0] = (char)(out.u.s->s[0] - 32);
-    return out;
+    const jstr *str = self.u.s;
+    if (str->len == 0) return self;
+    size_t first = 1; /* the first character upper-cased, the rest as it is */
+    while (first < str->len && ((unsigned char)str->s[first] & 0xc0) == 0x80) first++;
+    jv head = case_mapped(ctx, jstr_new(ctx, str->s, first), true);
+    vka_chat_buf *buf = jbuf_open(ctx);
+    vka_chat_buf_append(buf, head.u.s->s, head.u.s->len);
+    vka_chat_buf_append(buf, str->s + first, str->len - first);
+    return jv_buf_string(ctx, buf);
 }
 
 static bool affix(const jstr *s, const jstr *p, bool start) {
@@ -465,9 +504,8 @@ bool jtest_exists(const char *name) {
 
 static bool same_case(jctx *ctx, jv v, bool upper) {
     if (v.t != JV_STR) return false;
-    jv c = str_copy(ctx, v.u.s);
-    ascii_case(c.u.s, upper);
-    return memcmp(c.u.s->s, v.u.s->s, v.u.s->len) == 0;
+    jv c = case_mapped(ctx, v.u.s, upper);
+    return c.u.s->len == v.u.s->len && memcmp(c.u.s->s, v.u.s->s, v.u.s->len) == 0;
 }
 
 bool jtest_apply(jctx *ctx, const char *name, jv v, const jv *arg) {
