@@ -139,6 +139,13 @@ Test(chat_api, the_models_template_wins_over_the_family_layout) {
                           "<|start_header_id|>assistant<|end_header_id|>");
     cr_expect_str_eq(vka_chat_template_warning(), "");
     vka_free(out);
+    /* OpenAI text parts reach the template as one string, as the layouts read them */
+    cr_assert_eq(vka_chat_apply_template(model, "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"H\"},"
+                                                "{\"type\":\"text\",\"text\":\"i\"}]}]", &cp, &out), VKA_OK,
+                 "%s", vka_last_error());
+    cr_expect_str_eq(out, "<|begin_of_text|><|start_header_id|>USER<|end_header_id|>HiT=false"
+                          "<|start_header_id|>assistant<|end_header_id|>");
+    vka_free(out);
     /* an override still picks a family layout */
     cp.template_override = "chatml";
     cr_assert_eq(vka_chat_apply_template(model, "[{\"role\":\"user\",\"content\":\"Hi\"}]", &cp, &out), VKA_OK);

@@ -23,6 +23,24 @@ static const char *special_text(const vka_model *model, int32_t token) {
     return text ? text : "";
 }
 
+/* The messages as the template gets them: content given as text parts
+ * (OpenAI's [{"type": "text", "text": ...}]) becomes the joined string, as
+ * the family layouts read it, since most templates print content as a
+ * string; everything else is passed as it is. */
+static vka_status template_messages(const char *messages_json, const vka_chat_message *msgs, size_t n, char **out) {
+    cJSON *arr = cJSON_Parse(messages_json);
+    if (!arr) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "chat template: out of memory");
+    size_t i = 0;
+    for (cJSON *m = arr->child; m && i < n; m = m->next, i++) {
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (cJSON_IsArray(content) && msgs[i].content)
+            cJSON_ReplaceItemInObjectCaseSensitive(m, "content", cJSON_CreateString(msgs[i].content));
+    }
+    *out = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return *out ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "chat template: out of memory");
+}
+
 /* The model's own template, with the variables transformers passes:
  * bos_token, eos_token and (when false) enable_thinking. */
 static vka_status render_model_template(const vka_chat_render_params *rp, const char *messages_json, char **out) {
@@ -71,7 +89,10 @@ vka_status vka_chat_apply_template(const vka_model *model, const char *messages_
     VKA_TRY(vka_chat_messages_from_json(messages_json, &msgs, &n)); /* checked the same way on both paths */
     vka_status st = VKA_ERR_NOT_FOUND;
     if (rp.template_text && rp.template_text[0] && !rp.family) {
-        st = render_model_template(&rp, messages_json, out_text);
+        char *template_msgs = NULL;
+        st = template_messages(messages_json, msgs, n, &template_msgs);
+        if (st == VKA_OK) st = render_model_template(&rp, template_msgs, out_text);
+        cJSON_free(template_msgs);
         /* The template rejecting the conversation (raise_exception) is the
          * model's answer; anything else falls back to the family layout. */
         if (st != VKA_OK && st != VKA_ERR_INVALID_ARGUMENT) {
