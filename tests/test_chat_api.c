@@ -183,3 +183,21 @@ Test(chat_api, a_template_that_raises_is_an_error) {
     vka_model_free(model);
     remove(path);
 }
+
+Test(chat_api, tool_call_arguments_reach_the_template_as_objects) {
+    /* OpenAI clients send arguments as a JSON string; templates tojson them */
+    char path[64];
+    vka_model *model = llama3_with_template("<|start_header_id|><|end_header_id|>{% for m in messages %}"
+                                            "{% for c in m.tool_calls %}[{{ c.function.arguments|tojson }}]{% endfor %}"
+                                            "{% endfor %}", path, sizeof path);
+    char *out = NULL;
+    cr_assert_eq(vka_chat_apply_template(model,
+                                         "[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+                                         "{\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}},"
+                                         "{\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"not json\"}}]}]",
+                                         NULL, &out), VKA_OK, "%s", vka_last_error());
+    cr_expect_str_eq(out, "<|start_header_id|><|end_header_id|>[{\"a\": 1}][\"not json\"]");
+    vka_free(out);
+    vka_model_free(model);
+    remove(path);
+}

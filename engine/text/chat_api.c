@@ -23,10 +23,27 @@ static const char *special_text(const vka_model *model, int32_t token) {
     return text ? text : "";
 }
 
+/* A tool call's arguments given as a JSON string (OpenAI's form) become the
+ * object they spell: templates (Llama 3.1, Qwen2.5, Hermes) write them with
+ * tojson and expect the object transformers' users pass, as llama.cpp also
+ * arranges. A string that is not a JSON object stays as it is. */
+static void arguments_as_objects(cJSON *message) {
+    cJSON *calls = cJSON_GetObjectItemCaseSensitive(message, "tool_calls");
+    for (cJSON *call = cJSON_IsArray(calls) ? calls->child : NULL; call; call = call->next) {
+        cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+        cJSON *holder = cJSON_IsObject(fn) ? fn : call;
+        cJSON *args = cJSON_GetObjectItemCaseSensitive(holder, "arguments");
+        if (!cJSON_IsString(args)) continue;
+        cJSON *parsed = cJSON_Parse(args->valuestring);
+        if (cJSON_IsObject(parsed)) cJSON_ReplaceItemInObjectCaseSensitive(holder, "arguments", parsed);
+        else cJSON_Delete(parsed);
+    }
+}
+
 /* The messages as the template gets them: content given as text parts
  * (OpenAI's [{"type": "text", "text": ...}]) becomes the joined string, as
  * the family layouts read it, since most templates print content as a
- * string; everything else is passed as it is. */
+ * string; tool-call arguments as objects (above); the rest as it is. */
 static vka_status template_messages(const char *messages_json, const vka_chat_message *msgs, size_t n, char **out) {
     cJSON *arr = cJSON_Parse(messages_json);
     if (!arr) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "chat template: out of memory");
@@ -35,6 +52,7 @@ static vka_status template_messages(const char *messages_json, const vka_chat_me
         cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
         if (cJSON_IsArray(content) && msgs[i].content)
             cJSON_ReplaceItemInObjectCaseSensitive(m, "content", cJSON_CreateString(msgs[i].content));
+        arguments_as_objects(m);
     }
     *out = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
