@@ -234,7 +234,8 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
                                                   : utf8_complete(args, cs->args_sent, call->args_len);
         if (n > 0 && !emit_call(k, job, i, NULL, args + cs->args_sent, n)) return false;
         cs->args_sent += n;
-        if (!call->args_done || cs->args_sent < call->args_len) break;
+        /* the next call once this one's arguments (or its whole syntax) are sent */
+        if (!(call->args_done || call->closed) || cs->args_sent < call->args_len) break;
     }
     return true;
 }
