@@ -851,10 +851,18 @@ typedef struct vka_chat_params {
     const char *template_override;
     /* End with the opening of an assistant turn. Default true. */
     bool add_generation_prompt;
-    /* Qwen3: false appends an empty <think></think> block after the
-     * generation prompt, as the template's enable_thinking=false does, so
-     * the model answers without thinking. Other families ignore it. Default true. */
+    /* false: the model's template gets enable_thinking=false (Qwen3's then
+     * writes an empty <think></think> block after the generation prompt, so
+     * the model answers without thinking); of the family layouts only qwen3
+     * does the same, the others ignore it. Default true. */
     bool enable_thinking;
+    /* Further variables for the model's own template, as a JSON object
+     * (transformers' apply_chat_template keyword arguments, OpenAI servers'
+     * chat_template_kwargs: {"enable_thinking": false, "documents": [...]});
+     * they win over bos_token, eos_token and enable_thinking and may not
+     * name messages, tools or add_generation_prompt (VKA_ERR_INVALID_ARGUMENT).
+     * Not used by the family layouts. NULL: none. */
+    const char *template_kwargs_json;
 } vka_chat_params;
 
 VKA_API void vka_chat_params_default(vka_chat_params *params);

@@ -201,3 +201,24 @@ Test(chat_api, tool_call_arguments_reach_the_template_as_objects) {
     vka_model_free(model);
     remove(path);
 }
+
+Test(chat_api, template_kwargs_reach_the_template) {
+    char path[64];
+    vka_model *model = llama3_with_template("<|start_header_id|><|end_header_id|>{{ bos_token }}|{{ greeting }}|"
+                                            "{{ enable_thinking }}", path, sizeof path);
+    vka_chat_params cp;
+    vka_chat_params_default(&cp);
+    cp.enable_thinking = false;
+    cp.template_kwargs_json = "{\"greeting\": \"hej\", \"bos_token\": \"<B>\"}";
+    char *out = NULL;
+    cr_assert_eq(vka_chat_apply_template(model, "[]", &cp, &out), VKA_OK, "%s", vka_last_error());
+    cr_expect_str_eq(out, "<|start_header_id|><|end_header_id|><B>|hej|false");
+    vka_free(out);
+    cp.template_kwargs_json = "{\"messages\": []}";
+    cr_expect_eq(vka_chat_apply_template(model, "[]", &cp, &out), VKA_ERR_INVALID_ARGUMENT);
+    cp.template_kwargs_json = "[1]";
+    cr_expect_eq(vka_chat_apply_template(model, "[]", &cp, &out), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_null(out);
+    vka_model_free(model);
+    remove(path);
+}

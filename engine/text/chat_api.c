@@ -60,13 +60,21 @@ static vka_status template_messages(const char *messages_json, const vka_chat_me
 }
 
 /* The model's own template, with the variables transformers passes:
- * bos_token, eos_token and (when false) enable_thinking. */
-static vka_status render_model_template(const vka_chat_render_params *rp, const char *messages_json, char **out) {
-    cJSON *vars = cJSON_CreateObject();
+ * bos_token, eos_token, (when false) enable_thinking, then the caller's
+ * keyword arguments, which win. */
+static vka_status render_model_template(const vka_chat_render_params *rp, const char *kwargs_json,
+                                        const char *messages_json, char **out) {
+    cJSON *kwargs = kwargs_json ? cJSON_Parse(kwargs_json) : NULL;
+    if (kwargs_json && !cJSON_IsObject(kwargs)) {
+        cJSON_Delete(kwargs);
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "template_kwargs_json is not a JSON object");
+    }
+    cJSON *vars = kwargs ? kwargs : cJSON_CreateObject();
     if (!vars) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    cJSON_AddStringToObject(vars, "bos_token", rp->bos_text);
-    cJSON_AddStringToObject(vars, "eos_token", rp->eos_text);
-    if (!rp->enable_thinking) cJSON_AddFalseToObject(vars, "enable_thinking");
+    if (!cJSON_HasObjectItem(vars, "bos_token")) cJSON_AddStringToObject(vars, "bos_token", rp->bos_text);
+    if (!cJSON_HasObjectItem(vars, "eos_token")) cJSON_AddStringToObject(vars, "eos_token", rp->eos_text);
+    if (!rp->enable_thinking && !cJSON_HasObjectItem(vars, "enable_thinking"))
+        cJSON_AddFalseToObject(vars, "enable_thinking");
     char *vars_json = cJSON_PrintUnformatted(vars);
     cJSON_Delete(vars);
     if (!vars_json) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
@@ -109,7 +117,7 @@ vka_status vka_chat_apply_template(const vka_model *model, const char *messages_
     if (rp.template_text && rp.template_text[0] && !rp.family) {
         char *template_msgs = NULL;
         st = template_messages(messages_json, msgs, n, &template_msgs);
-        if (st == VKA_OK) st = render_model_template(&rp, template_msgs, out_text);
+        if (st == VKA_OK) st = render_model_template(&rp, params->template_kwargs_json, template_msgs, out_text);
         cJSON_free(template_msgs);
         /* The template rejecting the conversation (raise_exception) is the
          * model's answer; anything else falls back to the family layout. */
