@@ -159,6 +159,15 @@ ParameterizedTestParameters(arch, arch2) {
 
 ParameterizedTest(arch_case *c, arch, arch2, .timeout = 300) { check_fixture("arch2", c->name); }
 
+/* arch2's qwen3moe (top-2 of 8 experts, renormalised weights; router F32 in
+ * every file): the expert ops (router, expert products, weighted sum). */
+ParameterizedTestParameters(arch, moe) {
+    static arch_case cases[] = {{"qwen3moe-f32"}, {"qwen3moe-f16"}, {"qwen3moe-q8_0"}, {"qwen3moe-q4_k_m"}};
+    return cr_make_param_array(arch_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(arch_case *c, arch, moe, .timeout = 300) { check_fixture("arch2", c->name); }
+
 /* arch2's low-bit files of the arch/ llama and qwen3 models: Q2_K (with
  * Q3_K for attn_v, attn_output, ffn_down), Q3_K_M (Q3_K, Q4_K, Q5_K),
  * IQ4_NL and IQ4_XS (each with a Q6_K output). */

@@ -91,8 +91,33 @@ typedef enum vka_op {
     VKA_OP_SCALE = 10,
     /* dst = p.cap * tanh(src0 / p.cap) elementwise (soft-capping; may be in place) */
     VKA_OP_SOFTCAP = 11,
-    VKA_OP_COUNT = 12,
+    /* Mixture-of-experts router: dst (F32 [2k, n], a "route" row per token:
+     * weights w_0..w_{k-1}, then expert ids id_0..id_{k-1} as exact floats) from
+     * the router logits src0 (F32 [n_expert, n]): p = softmax(logits); the k
+     * largest p in descending order (lowest id first on ties); w_s = p_s, or
+     * p_s / max(sum of the k p, VKA_MOE_NORM_MIN) when p.moe.norm */
+    VKA_OP_MOE_ROUTE = 12,
+    /* Expert matrix products: dst row t*k + s (F32 [out, n*k]) = W_e · x where
+     * e = id_s of route row t (src2), W_e = rows [e*out, (e+1)*out) of src0 (the
+     * 3-D expert tensor [in, out, n_expert] stored as [in, out * n_expert], any
+     * supported type), x = row t of src1 (F32 [in, n]) or, when
+     * p.moe.per_slot, row t*k + s of src1 (F32 [in, n*k]) */
+    VKA_OP_MATMUL_ID = 13,
+    /* dst[ne0, n] += the sum over s = 0..k-1, in that order, of w_s * row
+     * t*k + s of src0 (F32 [ne0, n*k]); w_s from route row t (src1) */
+    VKA_OP_MOE_SUM = 14,
+    VKA_OP_COUNT = 15,
 } vka_op;
+
+/* MOE_ROUTE, MATMUL_ID, MOE_SUM: k experts per token */
+typedef struct vka_moe_params {
+    uint32_t n_used;         /* k */
+    bool norm;               /* MOE_ROUTE: renormalise the k weights to sum 1 */
+    bool per_slot;           /* MATMUL_ID: src1 has a row per (token, slot) */
+} vka_moe_params;
+
+/* The smallest sum MOE_ROUTE divides by (llama.cpp clamps it the same way). */
+#define VKA_MOE_NORM_MIN 6.103515625e-5f
 
 typedef struct vka_rope_params {
     vka_rope_mode mode;
@@ -126,7 +151,6 @@ typedef struct vka_attention_params {
 static inline int64_t vka_attention_first_key(const vka_attention_params *p, int64_t pos) {
     return p->window && pos + 1 > (int64_t)p->window ? pos + 1 - (int64_t)p->window : 0;
 }
-
 
 /* Paged KV caches and ragged batches.
  *
@@ -174,6 +198,7 @@ typedef struct vka_node {
         vka_attention_params attn;       /* ATTENTION */
         float scale;                     /* SCALE */
         float cap;                       /* SOFTCAP */
+        vka_moe_params moe;              /* MOE_ROUTE, MATMUL_ID, MOE_SUM */
     } p;
 } vka_node;
 

@@ -15,6 +15,7 @@ static const vka_arch arches[] = {
     {"mistral", VKA_ROPE_NORM, false, 10000.0f, VKA_FAMILY_LLAMA},
     {"qwen2", VKA_ROPE_NEOX, false, 1000000.0f, VKA_FAMILY_LLAMA},
     {"qwen3", VKA_ROPE_NEOX, true, 1000000.0f, VKA_FAMILY_LLAMA},
+    {"qwen3moe", VKA_ROPE_NEOX, true, 1000000.0f, VKA_FAMILY_LLAMA}, /* qwen3 attention, experts from the expert_* keys */
     {"gemma2", VKA_ROPE_NEOX, false, 10000.0f, VKA_FAMILY_GEMMA2},
     {"gemma3", VKA_ROPE_NEOX, true, 10000.0f, VKA_FAMILY_GEMMA3},
     {"phi3", VKA_ROPE_NEOX, false, 10000.0f, VKA_FAMILY_PHI3},
@@ -26,7 +27,7 @@ const vka_arch *vka_arch_find(const char *name) {
     return NULL;
 }
 
-const char *vka_arch_list(void) { return "llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3"; }
+const char *vka_arch_list(void) { return "llama, mistral, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3"; }
 
 /* Limits on hyperparameters: far above any released model, low enough that
  * the sizes derived from them (tensor shapes, caches, per-layer tables)
@@ -135,6 +136,35 @@ static vka_status read_floats(const vka_gguf *g, const vka_arch *arch, const cha
     return VKA_OK;
 }
 
+#define MAX_EXPERTS 4096u
+
+/* Mixture of experts: present when "<arch>.expert_count" is (0 means a dense
+ * model, as some llama files write). qwen3moe and Mixtral-style llama files
+ * renormalise the chosen experts' weights unless expert_weights_norm says
+ * otherwise; only the softmax gating function (1) is supported. */
+static vka_status read_experts(const vka_gguf *g, const char *a, vka_hparams *hp) {
+    char key[128];
+    arch_key(key, sizeof key, a, "expert_count");
+    if (!vka_gguf_find(g, key)) {
+        if (strcmp(a, "qwen3moe") == 0) return vka_fail(VKA_ERR_FORMAT, "metadata key '%s' is missing", key);
+        return VKA_OK;
+    }
+    VKA_TRY(read_u32(g, a, "expert_count", 0, MAX_EXPERTS, 0, &hp->n_expert));
+    if (hp->n_expert == 0) return VKA_OK;
+    VKA_TRY(read_u32(g, a, "expert_used_count", 1, hp->n_expert, 0, &hp->n_expert_used));
+    VKA_TRY(read_u32(g, a, "expert_feed_forward_length", 1, MAX_FF, hp->n_ff, &hp->n_ff_exp));
+    arch_key(key, sizeof key, a, "expert_weights_norm");
+    hp->expert_norm = true;
+    if (vka_gguf_find(g, key) && !vka_gguf_get_bool(g, key, &hp->expert_norm))
+        return vka_fail(VKA_ERR_FORMAT, "metadata key '%s' is not a boolean", key);
+    uint32_t gating;
+    VKA_TRY(read_u32(g, a, "expert_gating_func", 0, UINT32_MAX, 1, &gating));
+    if (gating != 1)
+        return vka_fail(VKA_ERR_UNSUPPORTED, "metadata key '%s.expert_gating_func' is %u: only softmax gating (1) is "
+                        "supported", a, gating);
+    return VKA_OK;
+}
+
 /* An optional positive float key: false when absent, an error when present but not a positive finite number. */
 static vka_status read_positive(const vka_gguf *g, const char *a, const char *suffix, bool *present, float *out) {
     char key[128];
@@ -237,6 +267,7 @@ vka_status vka_hparams_read(const vka_gguf *g, const vka_arch *arch, const char 
     VKA_TRY(read_u32(g, a, "context_length", 1, MAX_CTX, DEFAULT_CTX, &hp->n_ctx_train));
     VKA_TRY(read_heads(g, a, hp));
     VKA_TRY(read_floats(g, arch, a, hp));
+    VKA_TRY(read_experts(g, a, hp));
     uint32_t meta_vocab;
     VKA_TRY(read_u32(g, a, "vocab_size", 1, UINT32_MAX, n_vocab, &meta_vocab));
     if (meta_vocab != n_vocab)

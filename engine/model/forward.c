@@ -122,6 +122,31 @@ static void ffn_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t il, uin
     matmul(fg, x, &L->w_down, gate, NULL, true); /* residual: x += Wdown·(silu(gate)·up) */
 }
 
+/* Mixture of experts: the router picks k experts per token and weighs
+ * them; each chosen expert is a SwiGLU FFN of its own (rows t*k + s of the
+ * moe buffers), and x += the weighted sum of their outputs. */
+static void moe_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t il, uint32_t n) {
+    const vka_hparams *hp = &sc->model->hp;
+    vka_layer *L = &sc->model->layers[il];
+    vka_activations *a = &sc->act;
+    uint32_t k = hp->n_expert_used;
+    vka_tensor *x = view(fg, &a->x, 0, n, 0), *xb = view(fg, &a->xb, 0, n, 0);
+    vka_tensor *router = view(fg, &a->router, 0, n, 0), *route = view(fg, &a->route, 0, n, 0);
+    vka_tensor *gate = view(fg, &a->moe_gate, 0, (int64_t)n * k, 0), *up = view(fg, &a->moe_up, 0, (int64_t)n * k, 0);
+    vka_tensor *down = view(fg, &a->moe_down, 0, (int64_t)n * k, 0);
+    vka_moe_params shared = {.n_used = k}, per_slot = {.n_used = k, .per_slot = true};
+
+    rms_norm(fg, xb, x, &L->ffn_norm, hp->rms_eps);
+    matmul(fg, router, &L->ffn_gate_inp, xb, NULL, false);
+    node(fg, &(vka_node){.op = VKA_OP_MOE_ROUTE, .dst = route, .src = {router},
+                         .p.moe = {.n_used = k, .norm = hp->expert_norm}});
+    node(fg, &(vka_node){.op = VKA_OP_MATMUL_ID, .dst = gate, .src = {&L->gate_exps, xb, route}, .p.moe = shared});
+    node(fg, &(vka_node){.op = VKA_OP_MATMUL_ID, .dst = up, .src = {&L->up_exps, xb, route}, .p.moe = shared});
+    node(fg, &(vka_node){.op = VKA_OP_SWIGLU, .dst = gate, .src = {gate, up}});
+    node(fg, &(vka_node){.op = VKA_OP_MATMUL_ID, .dst = down, .src = {&L->down_exps, gate, route}, .p.moe = per_slot});
+    node(fg, &(vka_node){.op = VKA_OP_MOE_SUM, .dst = x, .src = {down, route}, .p.moe = shared});
+}
+
 /* Final norm and vocabulary projection for the n_out rows act.out_ids picks
  * (the rows whose next token is wanted: one per sequence, or every row). */
 static void output_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t n, uint32_t n_out) {
@@ -155,7 +180,8 @@ vka_status vka_forward_build(vka_scheduler *sc, uint32_t n, uint32_t n_out, vka_
         node(fg, &(vka_node){.op = VKA_OP_SCALE, .dst = x, .src = {x}, .p.scale = m->hp.embd_scale});
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         attention_block(fg, sc, il, n);
-        ffn_block(fg, sc, il, n);
+        if (m->hp.n_expert) moe_block(fg, sc, il, n);
+        else ffn_block(fg, sc, il, n);
     }
     if (n_out) output_block(fg, sc, n, n_out);
 

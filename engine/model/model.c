@@ -108,6 +108,40 @@ static vka_status load_fused_gate_up(vka_model *m, vka_layer *L, const char *nam
     return upload_rows(m, &L->w_up, gt, ff.n, ff.n);
 }
 
+/* A 3-D expert tensor [d0, d1, n_expert] (expert e's matrix is its e-th
+ * slab), held as the 2-D matrix of its d1 * n_expert rows. */
+static vka_status load_expert_tensor(vka_model *m, vka_tensor *t, const char *name, dim d0, dim d1) {
+    const vka_gguf_tensor *gt = vka_gguf_find_tensor(m->gguf, name);
+    if (!gt) return vka_fail(VKA_ERR_FORMAT, "tensor '%s' is missing", name);
+    int64_t n_expert = m->hp.n_expert;
+    if (gt->n_dims != 3 || gt->ne[0] != d0.n || gt->ne[1] != d1.n || gt->ne[2] != n_expert)
+        return vka_fail(VKA_ERR_FORMAT, "tensor '%s' has shape [%" PRId64 ", %" PRId64 ", %" PRId64 "] (%u dims), "
+                        "expected [%" PRId64 " from %s.%s, %" PRId64 " from %s.%s, %" PRId64 " from %s.expert_count]",
+                        name, gt->ne[0], gt->ne[1], gt->ne[2], gt->n_dims, d0.n, m->arch_name, d0.from, d1.n,
+                        m->arch_name, d1.from, n_expert, m->arch_name);
+    if (!vka_type_is_supported(gt->type))
+        return vka_fail(VKA_ERR_UNSUPPORTED, "tensor '%s' has type %s (%u), which vkagent cannot compute (supported: %s)",
+                        name, vka_type_name(gt->type), gt->type, vka_type_supported_list());
+    return upload_rows(m, t, gt, 0, d1.n * n_expert);
+}
+
+/* The router and the experts' gate, up and down matrices of layer il. */
+static vka_status load_experts(vka_model *m, uint32_t il) {
+    const vka_hparams *hp = &m->hp;
+    vka_layer *L = &m->layers[il];
+    dim embd = {hp->n_embd, "embedding_length"};
+    dim experts = {hp->n_expert, "expert_count"};
+    dim ff = {hp->n_ff_exp, "expert_feed_forward_length"};
+    char name[96];
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, il), name)
+    VKA_TRY(load_weight(m, &L->ffn_gate_inp, NAME("ffn_gate_inp.weight"), embd, experts));
+    VKA_TRY(load_expert_tensor(m, &L->gate_exps, NAME("ffn_gate_exps.weight"), embd, ff));
+    VKA_TRY(load_expert_tensor(m, &L->up_exps, NAME("ffn_up_exps.weight"), embd, ff));
+    VKA_TRY(load_expert_tensor(m, &L->down_exps, NAME("ffn_down_exps.weight"), ff, embd));
+#undef NAME
+    return VKA_OK;
+}
+
 static vka_status load_layer(vka_model *m, uint32_t il) {
     const vka_hparams *hp = &m->hp;
     vka_layer *L = &m->layers[il];
@@ -141,13 +175,16 @@ static vka_status load_layer(vka_model *m, uint32_t il) {
         VKA_TRY(load_weight(m, &L->post_attn_norm, NAME("post_attention_norm.weight"), embd, NO_DIM));
         VKA_TRY(load_weight(m, &L->post_ffn_norm, NAME("post_ffw_norm.weight"), embd, NO_DIM));
     }
-    if (hp->fused_weights) {
+    if (hp->n_expert) {
+        VKA_TRY(load_experts(m, il));
+    } else if (hp->fused_weights) {
         VKA_TRY(load_fused_gate_up(m, L, NAME("ffn_up.weight"), embd, ff));
+        VKA_TRY(load_weight(m, &L->w_down, NAME("ffn_down.weight"), ff, embd));
     } else {
         VKA_TRY(load_weight(m, &L->w_gate, NAME("ffn_gate.weight"), embd, ff));
         VKA_TRY(load_weight(m, &L->w_up, NAME("ffn_up.weight"), embd, ff));
+        VKA_TRY(load_weight(m, &L->w_down, NAME("ffn_down.weight"), ff, embd));
     }
-    VKA_TRY(load_weight(m, &L->w_down, NAME("ffn_down.weight"), ff, embd));
 #undef NAME
     return VKA_OK;
 }
@@ -304,6 +341,7 @@ static void model_destroy(vka_model *m) {
             vka_layer *L = &m->layers[il];
             vka_tensor *all[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, L->bq, L->bk, L->bv, L->q_norm,
                                  L->k_norm, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down,
+                                 &L->ffn_gate_inp, &L->gate_exps, &L->up_exps, &L->down_exps,
                                  &L->post_attn_norm, &L->post_ffn_norm};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free_weight(m, all[i]);
         }

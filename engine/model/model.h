@@ -60,6 +60,11 @@ typedef struct vka_hparams {
     float rope_scale_swa;
     float rope_attn_factor;         /* phi3: cos and sin multiplied by it (1: none) */
     uint32_t n_ctx_orig;            /* phi3: context beyond which rope_factors_long apply */
+    /* Mixture of experts (n_expert 0: a dense FFN) */
+    uint32_t n_expert;              /* expert_count */
+    uint32_t n_expert_used;         /* expert_used_count: experts per token */
+    uint32_t n_ff_exp;              /* expert_feed_forward_length, default feed_forward_length */
+    bool expert_norm;               /* the chosen experts' weights renormalised to sum 1 */
 } vka_hparams;
 
 static inline bool vka_hparams_layer_swa(const vka_hparams *hp, uint32_t il) {
@@ -90,6 +95,10 @@ typedef struct vka_layer {
     vka_tensor w_down;              /* [n_ff, n_embd] */
     vka_tensor post_attn_norm;      /* [n_embd] gemma: norm of the attention output before the residual */
     vka_tensor post_ffn_norm;       /* [n_embd] gemma: norm of the FFN output before the residual */
+    /* mixture of experts (instead of w_gate, w_up, w_down) */
+    vka_tensor ffn_gate_inp;        /* router [n_embd, n_expert] */
+    vka_tensor gate_exps, up_exps;  /* [n_embd, n_ff_exp * n_expert]: expert e's rows e*n_ff_exp.. */
+    vka_tensor down_exps;           /* [n_ff_exp, n_embd * n_expert] */
 } vka_layer;
 
 struct vka_model {

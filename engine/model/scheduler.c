@@ -54,8 +54,17 @@ static vka_status alloc_activations(vka_scheduler *sc) {
                          VKA_USAGE_ACTIVATION));
     VKA_TRY(alloc_tensor(sc, &a->att, "att", VKA_TYPE_F32, (int64_t)hp->n_head * hp->head_dim_v, B,
                          VKA_USAGE_ACTIVATION));
-    VKA_TRY(alloc_tensor(sc, &a->gate, "gate", VKA_TYPE_F32, hp->n_ff, B, VKA_USAGE_ACTIVATION));
-    VKA_TRY(alloc_tensor(sc, &a->up, "up", VKA_TYPE_F32, hp->n_ff, B, VKA_USAGE_ACTIVATION));
+    if (hp->n_expert) {
+        int64_t K = hp->n_expert_used;
+        VKA_TRY(alloc_tensor(sc, &a->router, "router", VKA_TYPE_F32, hp->n_expert, B, VKA_USAGE_ACTIVATION));
+        VKA_TRY(alloc_tensor(sc, &a->route, "route", VKA_TYPE_F32, 2 * K, B, VKA_USAGE_ACTIVATION));
+        VKA_TRY(alloc_tensor(sc, &a->moe_gate, "moe_gate", VKA_TYPE_F32, hp->n_ff_exp, K * B, VKA_USAGE_ACTIVATION));
+        VKA_TRY(alloc_tensor(sc, &a->moe_up, "moe_up", VKA_TYPE_F32, hp->n_ff_exp, K * B, VKA_USAGE_ACTIVATION));
+        VKA_TRY(alloc_tensor(sc, &a->moe_down, "moe_down", VKA_TYPE_F32, hp->n_embd, K * B, VKA_USAGE_ACTIVATION));
+    } else {
+        VKA_TRY(alloc_tensor(sc, &a->gate, "gate", VKA_TYPE_F32, hp->n_ff, B, VKA_USAGE_ACTIVATION));
+        VKA_TRY(alloc_tensor(sc, &a->up, "up", VKA_TYPE_F32, hp->n_ff, B, VKA_USAGE_ACTIVATION));
+    }
     VKA_TRY(alloc_tensor(sc, &a->logits, "logits", VKA_TYPE_F32, hp->n_vocab, R, VKA_USAGE_OUTPUT));
     VKA_TRY(alloc_tensor(sc, &a->argmax, "argmax", VKA_TYPE_I32, 1, R, VKA_USAGE_OUTPUT));
     return VKA_OK;
@@ -72,7 +81,12 @@ static uint64_t buffer_bytes(const vka_scheduler *sc) {
     const vka_hparams *hp = &sc->model->hp;
     uint64_t per_token = 2ull * hp->n_embd + (uint64_t)hp->n_head * hp->head_dim +
                          (uint64_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v) +
-                         (uint64_t)hp->n_head * hp->head_dim_v + 2ull * hp->n_ff + 2;
+                         (uint64_t)hp->n_head * hp->head_dim_v + 2;
+    if (hp->n_expert) /* router, route, and per chosen expert gate, up, down */
+        per_token += hp->n_expert + 2ull * hp->n_expert_used +
+                     (uint64_t)hp->n_expert_used * (2ull * hp->n_ff_exp + hp->n_embd);
+    else
+        per_token += 2ull * hp->n_ff;
     uint64_t logits = ((uint64_t)hp->n_vocab + 2) * sc->n_logit_rows;
     return (per_token * sc->n_batch + 2 * logits + 2ull * sc->layout_words) * sizeof(float);
 }

@@ -26,6 +26,12 @@ typedef struct vka_activations {
     vka_tensor up;               /* [n_ff, n_batch] */
     vka_tensor logits;           /* [n_vocab, n_logit_rows] */
     vka_tensor argmax;           /* I32 [n_logit_rows] */
+    /* mixture of experts only (else unallocated); k = n_expert_used */
+    vka_tensor router;           /* [n_expert, n_batch] router logits */
+    vka_tensor route;            /* [2k, n_batch] the chosen experts' weights and ids (backend.h MOE_ROUTE) */
+    vka_tensor moe_gate;         /* [n_ff_exp, k * n_batch] one row per (token, expert) */
+    vka_tensor moe_up;           /* [n_ff_exp, k * n_batch] */
+    vka_tensor moe_down;         /* [n_embd, k * n_batch] */
 } vka_activations;
 
 /* A forward graph plus the tensor views its nodes point at. */

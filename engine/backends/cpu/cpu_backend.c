@@ -14,6 +14,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_packed.h"
 #include "backends/cpu/cpu_fast_ops.h"
+#include "backends/cpu/cpu_moe.h"
 #include "backends/cpu/cpu_ops.h"
 #include "base/status.h"
 
@@ -126,6 +127,11 @@ static vka_status run_node(cpu_backend *cb, const vka_node *n, uint32_t n_past) 
     case VKA_OP_GEGLU: vka_cpu_geglu(n->dst, n->src[0], n->src[1]); return VKA_OK;
     case VKA_OP_SCALE: vka_cpu_scale(n->dst, n->src[0], n->p.scale); return VKA_OK;
     case VKA_OP_SOFTCAP: vka_cpu_softcap(n->dst, n->src[0], n->p.cap); return VKA_OK;
+    /* mixture of experts (cpu_moe.c): fast kernels for the expert products on `cpu` */
+    case VKA_OP_MOE_ROUTE: return vka_cpu_moe_route(n->dst, n->src[0], &n->p.moe);
+    case VKA_OP_MATMUL_ID:
+        return vka_cpu_matmul_id(cb->fast, cb->pool, n->dst, n->src[0], n->src[1], n->src[2], &n->p.moe);
+    case VKA_OP_MOE_SUM: return vka_cpu_moe_sum(n->dst, n->src[0], n->src[1], &n->p.moe);
     case VKA_OP_COUNT: break;
     }
     return vka_fail(VKA_ERR_INTERNAL, "cpu backend: unknown op %d", (int)n->op);

@@ -405,6 +405,9 @@ static vka_status emit_node(rec *r, const vka_node *n) {
     case VKA_OP_SCALE: return emit_eltwise(r, n, "scale", n->p.scale);
     case VKA_OP_SOFTCAP: return emit_eltwise(r, n, "softcap", n->p.cap);
     case VKA_OP_ARGMAX: return emit_argmax(r, n);
+    case VKA_OP_MOE_ROUTE: return vk_emit_moe_route(r, n);
+    case VKA_OP_MATMUL_ID: return vk_emit_matmul_id(r, n);
+    case VKA_OP_MOE_SUM: return vk_emit_moe_sum(r, n);
     case VKA_OP_COUNT: break;
     }
     return vka_fail(VKA_ERR_INTERNAL, "vulkan: unknown op %d", (int)n->op);

@@ -88,4 +88,9 @@ vka_status vk_emit_rope(rec *r, const vka_node *n);
 vka_status vk_emit_kv_store(rec *r, const vka_node *n);
 vka_status vk_emit_attention(rec *r, const vka_node *n);
 
+/* vk_moe.c */
+vka_status vk_emit_moe_route(rec *r, const vka_node *n);
+vka_status vk_emit_matmul_id(rec *r, const vka_node *n);
+vka_status vk_emit_moe_sum(rec *r, const vka_node *n);
+
 #endif
