@@ -216,7 +216,10 @@ static vka_status read_gemma(const vka_gguf *g, const vka_arch *arch, const char
         VKA_TRY(read_positive(g, a, "attn_logit_softcapping", &present, &v));
         hp->attn_softcap = present ? v : 50.0f;
     }
-    VKA_TRY(read_u32(g, a, "attention.sliding_window", 0, UINT32_MAX, g2 ? 4096u : 0u, &hp->swa_window));
+    char key[128];
+    arch_key(key, sizeof key, a, "attention.sliding_window");
+    if (g2 || vka_gguf_find(g, key)) /* gemma2 defaults to 4096; gemma3 has sliding layers only with the key */
+        VKA_TRY(read_u32(g, a, "attention.sliding_window", 0, UINT32_MAX, g2 ? 4096u : 0u, &hp->swa_window));
     if (hp->swa_window) VKA_TRY(read_swa_pattern(g, a, g2 ? 2u : 6u, hp));
     VKA_TRY(read_positive(g, a, "rope.freq_base_swa", &present, &v));
     if (g2) {

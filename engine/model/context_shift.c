@@ -75,6 +75,10 @@ typedef struct shift_job {
     rotation rot, rot_swa;         /* gemma3's sliding layers turn with their own RoPE base */
 } shift_job;
 
+static rotation *layer_rotation(shift_job *j, uint32_t layer) {
+    return vka_hparams_layer_swa(&j->s->model->hp, layer) ? &j->rot_swa : &j->rot;
+}
+
 /* Moves one cache's rows (by position, through the block table); keys are
  * rotated on the way (through f32). */
 static vka_status move_rows(shift_job *j, uint32_t layer, bool v) {
@@ -85,7 +89,7 @@ static vka_status move_rows(shift_job *j, uint32_t layer, bool v) {
         const vka_type_traits *tr = vka_type_get_traits(cache->type);
         int64_t n = cache->ne[0] * (int64_t)j->n_rows;
         tr->to_f32(j->raw, j->f32, n);
-        rotate_rows(vka_hparams_layer_swa(&j->s->model->hp, layer) ? &j->rot_swa : &j->rot, j->f32, j->n_rows);
+        rotate_rows(layer_rotation(j, layer), j->f32, j->n_rows);
         tr->from_f32(j->f32, j->raw, n);
     }
     return vka_seq_rows_set(j->s, layer, v, j->to, j->n_rows, j->raw);
@@ -99,12 +103,11 @@ static vka_status shift_caches(vka_session *s, uint32_t from, uint32_t to, uint3
     j.raw = malloc(elems * sizeof(float));
     j.f32 = malloc(elems * sizeof(float));
     vka_status st = j.raw && j.f32 ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory shifting the context");
-    /* layer 0's rotation and the other kind's (the first layer of the other kind, if any) */
-    uint32_t other = 0;
-    while (other < hp->n_layer && vka_hparams_layer_swa(hp, other) == vka_hparams_layer_swa(hp, 0)) other++;
-    if (st == VKA_OK) st = rotation_init(s->sched, 0, -(double)(from - to), vka_hparams_layer_swa(hp, 0) ? &j.rot_swa : &j.rot);
-    if (st == VKA_OK && other < hp->n_layer)
-        st = rotation_init(s->sched, other, -(double)(from - to), vka_hparams_layer_swa(hp, other) ? &j.rot_swa : &j.rot);
+    /* the rotation of each kind of layer present, made by its first layer */
+    for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
+        rotation *r = layer_rotation(&j, il);
+        if (!r->cos) st = rotation_init(s->sched, il, -(double)(from - to), r);
+    }
     /* the destination rows become this session's own (copied if shared) */
     if (st == VKA_OK) st = vka_seq_prepare_range(s, to, n_rows, false);
     for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
