@@ -13,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_fast_ops.h"
+#include "backends/cpu/cpu_moe.h"
 #include "backends/cpu/cpu_packed.h"
 #include "cpu_attention_bound.h" /* attention_bounds */
 #include "cpu_fast_check.h"
@@ -728,4 +729,78 @@ Test(batch_invariance, backends_pass_the_layout) {
         free(want.data); free(host_layout.data); free(host_kv.data);
         attn_free(&d);
     }
+}
+
+/* ---- mixture of experts (cpu_moe.c) ---- */
+
+#define MOE_K 2u
+
+typedef struct moe_ctx {
+    const vka_fast_kernels *kern; /* NULL: the reference */
+    const vka_tensor *w;          /* expert slabs [k_in, m * n_expert] */
+    int64_t m;                    /* rows per expert */
+    bool per_slot;
+} moe_ctx;
+
+/* Rows of MOE_K * width floats (a token's slots side by side) as MOE_K rows of width each. */
+static vka_tensor slots(const vka_tensor *t, int64_t width) {
+    vka_tensor v;
+    vka_tensor_init(&v, "slots", VKA_TYPE_F32, width, t->ne[1] * MOE_K, VKA_USAGE_ACTIVATION);
+    v.data = t->data;
+    return v;
+}
+
+static vka_status run_route(const void *ctx, vka_tensor *dst, const vka_tensor *logits, const vka_tensor *unused) {
+    (void)ctx, (void)unused;
+    vka_moe_params p = {.n_used = MOE_K, .norm = true};
+    return vka_cpu_moe_route(dst, logits, &p);
+}
+
+/* A token's row: its input (per slot: its MOE_K inputs side by side) and its route row; out: its MOE_K rows. */
+static vka_status run_matmul_id(const void *ctx, vka_tensor *dst, const vka_tensor *x, const vka_tensor *route) {
+    const moe_ctx *c = ctx;
+    vka_moe_params p = {.n_used = MOE_K, .per_slot = c->per_slot};
+    vka_tensor out = slots(dst, c->m), in = c->per_slot ? slots(x, c->w->ne[0]) : *x;
+    return vka_cpu_matmul_id(c->kern, pool, &out, c->w, &in, route, &p);
+}
+
+static vka_status run_moe_sum(const void *ctx, vka_tensor *dst, const vka_tensor *src, const vka_tensor *route) {
+    (void)ctx;
+    vka_moe_params p = {.n_used = MOE_K};
+    vka_tensor in = slots(src, dst->ne[0]);
+    return vka_cpu_moe_sum(dst, &in, route, &p);
+}
+
+static void check_matmul_id(const vka_fast_kernels *kern, vka_type type, const vka_tensor *route) {
+    int64_t k_in = 256, m = 32, n_expert = 6;
+    float *deq = malloc((size_t)(k_in * m * n_expert) * sizeof *deq);
+    vka_tensor w = random_weights(type, k_in, m * n_expert, deq);
+    free(deq);
+    w.usage = VKA_USAGE_WEIGHT;
+    w.impl = kern ? vka_cpu_fast_pack(kern, pool, &w, w.data) : NULL;
+    for (int per_slot = 0; per_slot < 2; per_slot++) {
+        moe_ctx c = {kern, &w, m, per_slot};
+        vka_tensor x = random_rows(per_slot ? k_in * MOE_K : k_in, N_TOKENS, 1.0f);
+        char what[80];
+        snprintf(what, sizeof what, "matmul_id %s %s%s", vka_type_name(type), kern ? kern->isa : "reference",
+                 per_slot ? " per slot" : "");
+        check_rows(what, run_matmul_id, &c, &x, route, VKA_TYPE_F32, m * MOE_K);
+        free(x.data);
+    }
+    vka_packed_free(w.impl);
+    free(w.data);
+}
+
+Test(batch_invariance, moe) {
+    vka_tensor logits = random_rows(6, N_TOKENS, 3.0f), route = make(VKA_TYPE_F32, 2 * MOE_K, N_TOKENS);
+    cr_assert_eq(run_route(NULL, &route, &logits, NULL), VKA_OK);
+    check_rows("moe_route", run_route, NULL, &logits, NULL, VKA_TYPE_F32, 2 * MOE_K);
+    vka_tensor src = random_rows(24 * MOE_K, N_TOKENS, 2.0f);
+    check_rows("moe_sum", run_moe_sum, NULL, &src, &route, VKA_TYPE_F32, 24);
+    check_matmul_id(NULL, VKA_TYPE_Q8_0, &route);
+    const vka_fast_kernels *fast = vka_fast_select();
+    check_matmul_id(fast, VKA_TYPE_Q4_K, &route);
+    check_matmul_id(fast, VKA_TYPE_Q8_0, &route);
+    check_matmul_id(fast, VKA_TYPE_F16, &route);
+    free(logits.data), free(route.data), free(src.data);
 }

@@ -11,38 +11,27 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_moe.h"
 #include "backends/cpu/cpu_packed.h"
+#include "cpu_fast_check.h"
 
 static vka_cpu_pool *pool;
-static void setup(void) { cr_assert_eq(vka_cpu_pool_create(&pool), VKA_OK); }
+static void setup(void) {
+    rng_state = 777;
+    cr_assert_eq(vka_cpu_pool_create(&pool), VKA_OK);
+}
 static void teardown(void) { vka_cpu_pool_free(pool); }
 
-static uint64_t rng_state = 777;
-static float frand(void) { /* uniform in [-1, 1), a plain LCG */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-static vka_tensor make(vka_type type, int64_t ne0, int64_t ne1) {
-    vka_tensor t;
-    vka_tensor_init(&t, "t", type, ne0, ne1, VKA_USAGE_ACTIVATION);
-    t.data = calloc(1, t.nbytes);
-    return t;
-}
-
+/* frand, make: cpu_fast_check.h */
 static vka_tensor make_random(int64_t ne0, int64_t ne1) {
     vka_tensor t = make(VKA_TYPE_F32, ne0, ne1);
-    for (int64_t i = 0; i < ne0 * ne1; i++) ((float *)t.data)[i] = frand();
+    for (int64_t i = 0; i < ne0 * ne1; i++) f32(&t)[i] = frand();
     return t;
 }
 
-/* A weight of `type` from random values (quantized through the type's from_f32). */
+/* A weight of `type` from random values (through the type's quantizer). */
 static vka_tensor make_weight(vka_type type, int64_t ne0, int64_t ne1) {
-    vka_tensor f = make_random(ne0, ne1), w = make(type, ne0, ne1);
-    const vka_type_traits *tr = vka_type_get_traits(type);
-    cr_assert(tr && tr->from_f32);
-    for (int64_t r = 0; r < ne1; r++)
-        tr->from_f32((float *)f.data + r * ne0, (char *)w.data + (size_t)r * w.row_bytes, ne0);
-    free(f.data);
+    float *deq = malloc((size_t)(ne0 * ne1) * sizeof *deq);
+    vka_tensor w = random_weights(type, ne0, ne1, deq);
+    free(deq);
     w.usage = VKA_USAGE_WEIGHT;
     return w;
 }
