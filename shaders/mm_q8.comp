@@ -1,5 +1,5 @@
 #version 450
-// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q4_K weights with activations
+// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q4_K / IQ4_NL / IQ4_XS weights with activations
 // quantized to 8 bits per block of 32 (q8_act.comp), in integer arithmetic,
 // for CPU-type devices (llvmpipe: each invocation is one lane of an 8-wide
 // SIMD vector; there is no integer dot instruction that glslc can emit).
@@ -15,7 +15,8 @@
 // - Q4_0 and Q4_K codes n in [0, 15], |x| <= 127: 8 products (16 elements) give
 //   |M| <= 16 * 15 * 127 = 30480 and |L| <= 8 * 15 * 127 = 15240;
 // - Q8_0 weights |w| <= 128: one product gives |M| <= 2 * 128 * 127 = 32512,
-//   |L| <= 16256, so each product is taken apart on its own.
+//   |L| <= 16256, so each product is taken apart on its own; so are IQ4_NL's
+//   and IQ4_XS's, their codes' code book values (|T| <= 127).
 // A block's integer sum is exact; it is scaled into the f32 accumulator as
 // acc = fma(d_w * d_x, float(sum), acc) (Q4_K: then acc = fma(-(dmin_w * d_x),
 // float(sum of x codes), acc)), blocks in increasing order: one
@@ -54,7 +55,8 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     }
     return (int(lo + 0x8000u) >> 16) + (int(hi + 0x8000u) >> 16);
 }
-#elif defined(WTYPE_Q8_0)
+#elif defined(WTYPE_Q8_0) || defined(W_IQ4)
+// Signed weight bytes: elements 0..15 in q0, 16..31 in q1 (IQ4: the codes' code book values).
 int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     int s = 0;
     [[unroll]] for (uint c = 0u; c < 8u; c++) {
@@ -66,7 +68,7 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     return s;
 }
 #else
-#error "mm_q8.comp: Q4_0, Q8_0 or Q4_K only"
+#error "mm_q8.comp: Q4_0, Q8_0, Q4_K, IQ4_NL or IQ4_XS only"
 #endif
 
 void main() {
@@ -92,6 +94,13 @@ void main() {
 #elif defined(WTYPE_Q4_0)
             q0[i] = W_LOAD16(rr[i] * W_STRIDE + b);
             q1[i] = q0[i];
+#elif defined(W_IQ4)
+            // looked up once per row and block, not per token
+            const uvec4 codes = W_LOAD16(rr[i] * W_STRIDE + b);
+            [[unroll]] for (uint c = 0u; c < 4u; c++) {
+                q0[i][c] = iq4_bytes(codes[c] & 0x0f0f0f0fu);
+                q1[i][c] = iq4_bytes((codes[c] >> 4) & 0x0f0f0f0fu);
+            }
 #else
             q0[i] = W_LOAD16((rr[i] * W_STRIDE + b) * 2u);
             q1[i] = W_LOAD16((rr[i] * W_STRIDE + b) * 2u + 1u);

@@ -86,14 +86,28 @@ vec4 kq_value(vec4 q, vec2 sm) {
 // -127 -104 -83 -65 | -49 -35 -22 -10 | 1 13 25 38 | 53 69 89 113
 const uvec4 IQ4_BOOK = uvec4(0xbfad9881u, 0xf6eaddcfu, 0x26190d01u, 0x71594535u);
 
-// The code book values of the 4 codes (0..15) in the bytes of a word, with
-// selects and shifts only: an array indexed by a variable would go through
-// memory on CPU drivers.
-vec4 iq4_values(uint codes) {
-    const uvec4 c = (uvec4(codes) >> uvec4(0u, 8u, 16u, 24u)) & 0xfu;
+// The 4 codes (0..15) in the bytes of a word.
+uvec4 iq4_codes(uint codes) { return (uvec4(codes) >> uvec4(0u, 8u, 16u, 24u)) & 0xfu; }
+
+// The code book word holding each code's value (byte c & 3 of it), with
+// selects only: an array indexed by a variable would go through memory on
+// CPU drivers.
+uvec4 iq4_book_word(uvec4 c) {
     const bvec4 b2 = notEqual(c & 4u, uvec4(0u)), b3 = notEqual(c & 8u, uvec4(0u));
-    const uvec4 w = mix(mix(uvec4(IQ4_BOOK.x), uvec4(IQ4_BOOK.y), b2), mix(uvec4(IQ4_BOOK.z), uvec4(IQ4_BOOK.w), b2), b3);
-    return vec4(ivec4(w << (24u - 8u * (c & 3u))) >> 24);   // the code's byte, sign-extended
+    return mix(mix(uvec4(IQ4_BOOK.x), uvec4(IQ4_BOOK.y), b2), mix(uvec4(IQ4_BOOK.z), uvec4(IQ4_BOOK.w), b2), b3);
+}
+
+// The code book values of the 4 codes in the bytes of a word.
+vec4 iq4_values(uint codes) {
+    const uvec4 c = iq4_codes(codes);
+    return vec4(ivec4(iq4_book_word(c) << (24u - 8u * (c & 3u))) >> 24);   // the code's byte, sign-extended
+}
+
+// The same values as 4 signed bytes of a word (mm_q8.comp's integer kernel).
+uint iq4_bytes(uint codes) {
+    const uvec4 c = iq4_codes(codes);
+    const uvec4 b = (iq4_book_word(c) >> (8u * (c & 3u))) & 0xffu;
+    return b.x | (b.y << 8) | (b.z << 16) | (b.w << 24);
 }
 #endif
 

@@ -179,5 +179,5 @@ bool vka_vk_rounds_to_f16(const vka_backend *b, vka_type type) {
 bool vka_vk_quantizes_activations(const vka_backend *b, vka_type type) {
     if (!b || b->ops != &vk_backend_ops_table) return false; /* another backend */
     const vk_backend *vb = (const vk_backend *)b;
-    return vb->tune.q8_act && (type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_K);
+    return vb->tune.q8_act && vk_q8_weight_type(type);
 }

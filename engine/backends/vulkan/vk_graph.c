@@ -244,11 +244,11 @@ static void matmul_reads(const vka_node *n, const void *input, const void *reads
 
 /* ------------------------------------------------------------ integer matmuls (CPU-type devices) */
 
-/* Q4_0/Q8_0/Q4_K products on 8-bit activations (mm_q8.comp) for every batch size,
+/* Q4_0/Q8_0/Q4_K/IQ4_NL/IQ4_XS products on 8-bit activations (mm_q8.comp) for every batch size,
  * so that a token's result does not depend on the batch. */
 static bool uses_q8(const vk_tuning *t, const vka_node *n) {
     vka_type ty = n->src[0]->type;
-    return t->q8_act && (ty == VKA_TYPE_Q4_0 || ty == VKA_TYPE_Q8_0 || ty == VKA_TYPE_Q4_K) && n->src[0]->ne[0] % 32 == 0;
+    return t->q8_act && vk_q8_weight_type(ty) && n->src[0]->ne[0] % 32 == 0;
 }
 
 static uint32_t q8_blocks(const vka_node *n) { return (uint32_t)(n->src[1]->ne[0] / 32 * n->src[1]->ne[1]); }

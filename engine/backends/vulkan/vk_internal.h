@@ -114,7 +114,7 @@ typedef struct vk_tuning {
     uint32_t tm, tn, rm, rn;         /* mm_tiled */
     bool sg_reduce;                  /* lane sums by subgroup shuffles */
     bool texel;                      /* matmul weights and inputs through texel buffer views */
-    bool q8_act;                     /* Q4_0/Q8_0/Q4_K matmuls: 8-bit activations, integer kernel (mm_q8) */
+    bool q8_act;                     /* vk_q8_weight_type matmuls: 8-bit activations, integer kernel (mm_q8) */
     bool coopmat;                    /* NV cooperative matrices for F16/Q8_0/Q4_0 */
     uint32_t norm_wg, norm_rt;
     bool attn_split;                 /* decode attention split by key chunks (GPUs) */
@@ -228,6 +228,8 @@ void vk_repack_scales(vka_type type, const vk_wlayout *l, const uint8_t *src, si
 /* The inverse, for reading weights back: one GGUF row from device bytes. */
 void vk_unpack_row(vka_type type, const vk_wlayout *l, const uint8_t *values, const uint8_t *scales, int64_t k,
                    uint8_t *dst);
+/* Weight types the integer kernel on 8-bit activations (mm_q8.comp) takes. */
+bool vk_q8_weight_type(vka_type type);
 
 /* vk_tensor.c */
 extern const vka_backend_ops vk_backend_ops_table;

@@ -59,6 +59,11 @@ static const quant_layout quant_layouts[] = {
     {VKA_TYPE_IQ4_XS, 32, 128, 8, false, {F(vka_block_iq4_xs, qs, 0)}, {{0, 0, 8}}}, /* d, scales_h, scales_l */
 };
 
+bool vk_q8_weight_type(vka_type type) {
+    return type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_K || type == VKA_TYPE_IQ4_NL ||
+           type == VKA_TYPE_IQ4_XS;
+}
+
 static const quant_layout *quant_layout_of(vka_type type) {
     for (size_t i = 0; i < sizeof quant_layouts / sizeof quant_layouts[0]; i++)
         if (quant_layouts[i].type == type) return &quant_layouts[i];
