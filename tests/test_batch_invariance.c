@@ -100,11 +100,12 @@ static vka_status run_matmul(const void *ctx, vka_tensor *dst, const vka_tensor 
     return vka_cpu_fast_matmul(c->kern, pool, dst, c->w, x, c->bias, false);
 }
 
-/* The weight types of the models (BF16 and Q5_K through the reference's row
- * kernels in the fast backend too), each kernel set's row kernels and, where
- * it has them, its kernels over repacked weights. */
-static const vka_type matmul_types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q4_0, VKA_TYPE_Q5_0,
-                                        VKA_TYPE_Q8_0, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K};
+/* The weight types of the models (BF16 through the reference's row kernels
+ * in the fast backend too), each kernel set's row kernels and, where it has
+ * them, its kernels over repacked weights. */
+static const vka_type matmul_types[] = {VKA_TYPE_F32,  VKA_TYPE_F16,  VKA_TYPE_BF16, VKA_TYPE_Q4_0,  VKA_TYPE_Q5_0,
+                                        VKA_TYPE_Q8_0, VKA_TYPE_Q4_K, VKA_TYPE_Q5_K, VKA_TYPE_Q6_K,  VKA_TYPE_Q2_K,
+                                        VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
 
 static void check_matmul(const vka_fast_kernels *kern, vka_type type, bool packed) {
     /* 150 rows: the last group of 16 is part padding; k = 544 (17 blocks of 32) where blocks are 32 */

@@ -100,10 +100,11 @@ static void check_kernels(const vka_fast_kernels *kern) {
     }
 }
 
-/* The low-bit types have portable and x86 kernels (no packed layout; on
- * arm64 they take the reference path): each set against the reference. */
+/* Q5_K and the low-bit types have portable and x86 kernels (no packed
+ * layout; on arm64 they take the reference path): each set against the
+ * reference. */
 static void check_low_bit_kernels(const vka_fast_kernels *kern) {
-    static const vka_type types[] = {VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
+    static const vka_type types[] = {VKA_TYPE_Q5_K, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         cr_assert_not_null(kern->dot[types[t]], "%s has no %s kernel", kern->isa, vka_type_get_traits(types[t])->name);
         for (size_t n = 0; n < sizeof fast_check_tokens / sizeof fast_check_tokens[0]; n++)
@@ -191,12 +192,12 @@ Test(cpu_fast, quantizers_match_bit_for_bit) {
     free(x); free(want); free(got);
 }
 
-/* Types without a fast kernel (Q5_K here) give exactly the reference. */
+/* Types without a fast kernel (Q5_1 here) give exactly the reference. */
 Test(cpu_fast, other_types_fall_back_to_reference) {
     rng_state = 7;
     const int64_t k = 256, m = 8;
     float *deq = malloc((size_t)(k * m) * sizeof *deq);
-    vka_tensor w = random_weights(VKA_TYPE_Q5_K, k, m, deq);
+    vka_tensor w = random_weights(VKA_TYPE_Q5_1, k, m, deq);
     vka_tensor x = make(VKA_TYPE_F32, k, 2), want = make(VKA_TYPE_F32, m, 2), got = make(VKA_TYPE_F32, m, 2);
     for (int64_t i = 0; i < k * 2; i++) f32(&x)[i] = frand();
     cr_assert_eq(vka_cpu_matmul(pool, &want, &w, &x, NULL, false), VKA_OK);

@@ -103,6 +103,29 @@ static void dot_q4_k(int64_t k, const void *w, const void *const *x, int nx, flo
     }
 }
 
+/* Q5_K: as Q4_K with a fifth bit, bit s of qh[i], for value i of sub-block s. */
+static void dot_q5_k(int64_t k, const void *w, const void *const *x, int nx, float *out) {
+    const vka_block_q5_k *wb = w;
+    for (int j = 0; j < nx; j++) {
+        const vka_q8_act *xb = x[j];
+        const float *dsum = vka_fast_act_dsum(xb, k);
+        float acc = 0.0f;
+        for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+            float d = vka_f16_to_f32(wb[b].d), dmin = vka_f16_to_f32(wb[b].dmin);
+            for (int s = 0; s < 8; s++) {
+                const vka_q8_act *a = &xb[b * 8 + s];
+                const uint8_t *qs = wb[b].qs + 32 * (s / 2);
+                int shift = 4 * (s % 2), sc, m;
+                vka_k4_scale_min(wb[b].scales, s, &sc, &m);
+                int32_t sum = 0;
+                for (int i = 0; i < 32; i++) sum += (((qs[i] >> shift) & 0x0f) | ((wb[b].qh[i] >> s) & 1) << 4) * a->q[i];
+                acc += a->d * d * (float)(sc * sum) - dmin * (float)m * dsum[b * 8 + s];
+            }
+        }
+        out[j] = acc;
+    }
+}
+
 /* Q6_K: value v of a super-block is d * scales[v/16] * (q - 32). */
 static void dot_q6_k(int64_t k, const void *w, const void *const *x, int nx, float *out) {
     const vka_block_q6_k *wb = w;
@@ -253,6 +276,7 @@ const vka_fast_kernels vka_fast_scalar = {
         [VKA_TYPE_Q8_0] = dot_q8_0,
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
+        [VKA_TYPE_Q5_K] = dot_q5_k,
         [VKA_TYPE_Q2_K] = dot_q2_k,
         [VKA_TYPE_Q3_K] = dot_q3_k,
         [VKA_TYPE_IQ4_NL] = dot_iq4_nl,

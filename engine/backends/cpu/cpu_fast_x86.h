@@ -173,6 +173,42 @@ INLINE_KERNEL void q4_k_tile(int64_t k, const vka_block_q4_k *wb, const vka_q8_a
     for (int j = 0; j < nx; j++) out[j] = hsum(_mm256_sub_ps(acc[j], mins[j]));
 }
 
+/* Q5_K: Q4_K's nibbles with the fifth bit of value l of sub-block s in bit
+ * s of qh[l]; codes 0..31. */
+INLINE_KERNEL void q5_k_tile(int64_t k, const vka_block_q5_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
+    __m256 acc[VKA_FAST_TILE], mins[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = mins[j] = _mm256_setzero_ps();
+    const __m256i nibble = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+        float d = _cvtsh_ss(wb[b].d);
+        uint8_t sc[8], m[8];
+        k4_unpack(wb[b].scales, sc, m);
+        __m256 fm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), bytes_to_floats(m));
+        VKA_UNROLL
+        for (int j = 0; j < nx; j++)
+            mins[j] = _mm256_fmadd_ps(fm, _mm256_loadu_ps(vka_fast_act_dsum(x[j], k) + b * 8), mins[j]);
+        __m256i qh = load32(wb[b].qh);
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = load32(wb[b].qs + 32 * c);
+            __m256i fifth_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4);
+            __m256i fifth_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(raw, nibble), fifth_lo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble), fifth_hi);
+            __m256i sc_lo = _mm256_set1_epi16((short)sc[2 * c]), sc_hi = _mm256_set1_epi16((short)sc[2 * c + 1]);
+            VKA_UNROLL
+            for (int j = 0; j < nx; j++) {
+                const vka_q8_act *a0 = &x[j][b * 8 + 2 * c], *a1 = a0 + 1;
+                __m256i s0 = dot_u8s8(lo, load32(a0->q), sc_lo), s1 = dot_u8s8(hi, load32(a1->q), sc_hi);
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(d * a0->d), acc[j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_set1_ps(d * a1->d), acc[j]);
+            }
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = hsum(_mm256_sub_ps(acc[j], mins[j]));
+}
+
 INLINE_KERNEL void q6_k_tile(int64_t k, const vka_block_q6_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
     __m256 acc[VKA_FAST_TILE];
     VKA_UNROLL
@@ -399,6 +435,7 @@ VKA_FAST_TILED(KERNEL, q5_0, vka_block_q5_0, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q8_0, vka_block_q8_0, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q4_k, vka_block_q4_k, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q6_k, vka_block_q6_k, vka_q8_act)
+VKA_FAST_TILED(KERNEL, q5_k, vka_block_q5_k, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q2_k, vka_block_q2_k, vka_q8_act)
 VKA_FAST_TILED(KERNEL, q3_k, vka_block_q3_k, vka_q8_act)
 VKA_FAST_TILED(KERNEL, iq4_nl, vka_block_iq4_nl, vka_q8_act)
@@ -417,6 +454,7 @@ static const vka_fast_kernels x86_kernels = {
         [VKA_TYPE_Q8_0] = dot_q8_0,
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
+        [VKA_TYPE_Q5_K] = dot_q5_k,
         [VKA_TYPE_Q2_K] = dot_q2_k,
         [VKA_TYPE_Q3_K] = dot_q3_k,
         [VKA_TYPE_IQ4_NL] = dot_iq4_nl,
