@@ -1,6 +1,7 @@
 /* test_arch.c — every tiny model of ../shared/fixtures/arch (llama, qwen2,
  * qwen3 in F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K) and the gemma2,
- * gemma3 and phi3 models of fixtures/arch2 (F32, F16, Q8_0, Q4_K_M) on each
+ * gemma3, phi3 and qwen3moe models of fixtures/arch2 (F32, F16, Q8_0,
+ * Q4_K_M) and its Q2_K, Q3_K_M, IQ4_NL, IQ4_XS llama/qwen3 files on each
  * test device: logits within the per-file tolerances of llama.cpp's goldens
  * and close to the float64 reference; greedy steps where the margins make
  * them decidable. */
