@@ -153,6 +153,9 @@ static void print_hparams(const vka_model *m) {
         printf("  output: %s\n", vka_gguf_find_tensor(m->gguf, "output.weight") ? "own output.weight"
                                                                                  : "tied to token_embd.weight");
         print_family(hp);
+        if (hp->n_expert)
+            printf("  experts: %u, %u per token, expert FFN %u, weights renormalised %s\n", hp->n_expert,
+                   hp->n_expert_used, hp->n_ff_exp, hp->expert_norm ? "yes" : "no");
     }
     printf("  tokens: bos %d, eos %d, eot %d, unk %d, add_bos %s\n", info.token_bos, info.token_eos,
            info.token_eot, info.token_unk, info.add_bos ? "true" : "false");

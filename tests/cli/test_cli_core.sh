@@ -10,7 +10,8 @@ vkagent=$1
 data=${VKAGENT_TEST_DATA:-$(dirname "$0")/../../../shared}
 stories=$data/models/stories260K.gguf
 golden=$data/models/stories260K.golden.json
-for f in "$stories" "$golden"; do
+moe=$data/fixtures/arch2/qwen3moe-f32.gguf
+for f in "$stories" "$golden" "$moe"; do
   [[ -f $f ]] || { echo "SKIP: fixture missing: $f (set VKAGENT_TEST_DATA)"; exit 77; }
 done
 tmp=$(mktemp -d)
@@ -84,6 +85,8 @@ out=$("$vkagent" tokenize -m "$stories" --json "Once upon a time")
 for needle in "general.architecture" "tokenizer.ggml.tokens" "[string x 512]" "blk.0.attn_q.weight" "n_head_kv 4" "memory on the device"; do
   grep -qF -- "$needle" "$tmp/info" || fail "info lacks '$needle'"
 done
+"$vkagent" info "$moe" >"$tmp/info" || fail "info on qwen3moe failed"
+grep -qF "experts: 8, 2 per token, expert FFN 256, weights renormalised yes" "$tmp/info" || fail "info lacks the experts"
 
 # ---- chat with piped stdin: replies, /reset, /system ----
 printf 'Hello\n/reset\n/system Be kind.\nHi again\n/quit\nnever read\n' \
