@@ -101,8 +101,8 @@ static void check_kernels(const vka_fast_kernels *kern) {
 }
 
 /* Q5_K and the low-bit types have portable and x86 kernels (no packed
- * layout; on arm64 they take the reference path): each set against the
- * reference. */
+ * layout; NEON has only the IQ4 ones, checked by scripts/test-arm64, the
+ * others take the reference on arm64): each set against the reference. */
 static void check_low_bit_kernels(const vka_fast_kernels *kern) {
     static const vka_type types[] = {VKA_TYPE_Q5_K, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {

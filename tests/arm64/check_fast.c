@@ -102,11 +102,18 @@ static bool report(const char *isa, const char *what) {
     return ok;
 }
 
-/* Every type with a kernel, over token counts that cover each tile height (1..4) and a second tile. */
+/* Every type with a kernel, over token counts that cover each tile height
+ * (1..4) and a second tile: the common types, and the IQ4 types (NEON has no
+ * Q2_K/Q3_K/Q5_K kernel: those take the reference). */
 static bool check_kernels(const vka_fast_kernels *kern) {
+    static const vka_type iq4_types[] = {VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
+    vka_type types[sizeof fast_check_types / sizeof fast_check_types[0] + 2];
+    size_t n_types = 0;
+    for (size_t t = 0; t < sizeof fast_check_types / sizeof fast_check_types[0]; t++) types[n_types++] = fast_check_types[t];
+    for (size_t t = 0; t < 2; t++) types[n_types++] = iq4_types[t];
     bool ok = true;
-    for (size_t t = 0; t < sizeof fast_check_types / sizeof fast_check_types[0]; t++) {
-        vka_type type = fast_check_types[t];
+    for (size_t t = 0; t < n_types; t++) {
+        vka_type type = types[t];
         if (!kern->dot[type]) fail("no kernel");
         for (size_t n = 0; kern->dot[type] && n < sizeof fast_check_tokens / sizeof fast_check_tokens[0]; n++)
             check_type(kern, type, fast_check_tokens[n], n % 2 == 0);

@@ -108,6 +108,44 @@ INLINE_KERNEL block32 decode_q8_0(const void *p) {
     return (block32){vld1q_s8(blk->qs), vld1q_s8(blk->qs + 16), half_to_float(blk->d)};
 }
 
+/* IQ4_NL: the codes (low nibbles values 0-15, high 16-31) looked up in the code book. */
+INLINE_KERNEL block32 decode_iq4(const uint8_t *qs, float d) {
+    const int8x16_t book = vld1q_s8(vka_iq4nl_values);
+    uint8x16_t raw = vld1q_u8(qs);
+    return (block32){vqtbl1q_s8(book, vandq_u8(raw, vdupq_n_u8(0x0f))), vqtbl1q_s8(book, vshrq_n_u8(raw, 4)), d};
+}
+
+INLINE_KERNEL block32 decode_iq4_nl(const void *p) {
+    const vka_block_iq4_nl *blk = p;
+    return decode_iq4(blk->qs, half_to_float(blk->d));
+}
+
+/* IQ4_XS: eight IQ4_NL-like sub-blocks with the scale d * (ls - 32). */
+INLINE_KERNEL void iq4_xs_tile(int64_t k, const vka_block_iq4_xs *wb, const vka_q8_act *const *x, float *out,
+                               const int nx) {
+    float32x4_t acc[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+        float d = half_to_float(wb[b].d);
+        for (int ib = 0; ib < 8; ib++) {
+            block32 sub = decode_iq4(wb[b].qs + 16 * ib, d * (float)vka_iq4_xs_scale(&wb[b], ib));
+            VKA_UNROLL
+            for (int j = 0; j < nx; j++) {
+                const vka_q8_act *a = &x[j][b * 8 + ib];
+                acc[j] = scale_add(acc[j], dot32(sub.w0, sub.w1, a), sub.d * a->d);
+            }
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = vaddvq_f32(acc[j]);
+}
+
+INLINE_KERNEL void iq4_nl_tile(int64_t k, const vka_block_iq4_nl *wb, const vka_q8_act *const *x, float *out,
+                               const int nx) {
+    block32_tile(k, (const uint8_t *)wb, sizeof *wb, decode_iq4_nl, x, out, nx);
+}
+
 INLINE_KERNEL void q4_0_tile(int64_t k, const vka_block_q4_0 *wb, const vka_q8_act *const *x, float *out, const int nx) {
     block32_tile(k, (const uint8_t *)wb, sizeof *wb, decode_q4_0, x, out, nx);
 }
@@ -282,6 +320,8 @@ VKA_FAST_TILED(, q5_0, vka_block_q5_0, vka_q8_act)
 VKA_FAST_TILED(, q8_0, vka_block_q8_0, vka_q8_act)
 VKA_FAST_TILED(, q4_k, vka_block_q4_k, vka_q8_act)
 VKA_FAST_TILED(, q6_k, vka_block_q6_k, vka_q8_act)
+VKA_FAST_TILED(, iq4_nl, vka_block_iq4_nl, vka_q8_act)
+VKA_FAST_TILED(, iq4_xs, vka_block_iq4_xs, vka_q8_act)
 VKA_FAST_TILED(, f32, float, float)
 VKA_FAST_TILED(, f16, uint16_t, float)
 
@@ -296,6 +336,8 @@ static const vka_fast_kernels neon_kernels = {
         [VKA_TYPE_Q8_0] = dot_q8_0,
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
+        [VKA_TYPE_IQ4_NL] = dot_iq4_nl,
+        [VKA_TYPE_IQ4_XS] = dot_iq4_xs,
     },
     /* no repacked layout yet: .packed stays NULL */
 };
