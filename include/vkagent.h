@@ -923,6 +923,77 @@ VKA_API vka_status vka_session_chat(vka_session *session, const char *messages_j
  * as "chatml". A static string; NULL only for a NULL model. */
 VKA_API const char *vka_chat_template_family(const vka_model *model, bool *recognised);
 
+/* ---------------------------------------------------------------- tool calls */
+
+/* How a model writes tool calls (docs/chat-templates.md, "Reading tool calls
+ * back"). */
+typedef enum vka_tool_format {
+    VKA_TOOL_FORMAT_NONE = 0,    /* no known call syntax: all text is content */
+    VKA_TOOL_FORMAT_HERMES,      /* <tool_call>{"name", "arguments"}</tool_call> (Hermes, Qwen2.5, Qwen3, ChatML) */
+    VKA_TOOL_FORMAT_LLAMA3,      /* {"name", "parameters"}, optionally after <|python_tag|> (Llama 3.1-3.3) */
+    VKA_TOOL_FORMAT_MISTRAL,     /* [TOOL_CALLS][{"name", "arguments"}, ...] (Mistral v0.3, Nemo) */
+    VKA_TOOL_FORMAT_MISTRAL_ARGS, /* [TOOL_CALLS]name[ARGS]{...} (Mistral Small 3.2, Devstral, Ministral 3) */
+    VKA_TOOL_FORMAT_QWEN3_CODER, /* <tool_call><function=N><parameter=P>V</parameter></function></tool_call> */
+} vka_tool_format;
+
+/* The call format of a chat template: `template_or_family` is either a
+ * template's text (tokenizer.chat_template), recognised by the call syntax it
+ * renders, or a family name as vka_chat_template_family returns ("qwen3",
+ * "chatml": HERMES; "llama3.1": LLAMA3; "mistral-v3": MISTRAL). NULL, or
+ * text that renders no calls, gives VKA_TOOL_FORMAT_NONE. */
+VKA_API vka_tool_format vka_tool_format_detect(const char *template_or_family);
+
+/* A format's name ("hermes", "llama3", "mistral", "mistral-args",
+ * "qwen3-coder", "none"): a static string. */
+VKA_API const char *vka_tool_format_name(vka_tool_format format);
+
+/* One call, as OpenAI's tool_calls[i].function: `arguments` is a JSON
+ * object's text (as the model wrote it where it wrote JSON). `id` is the id
+ * the model wrote (Mistral's [CALL_ID] or "id"), or NULL. */
+typedef struct vka_tool_call {
+    const char *name;
+    const char *arguments;
+    const char *id;
+} vka_tool_call;
+
+typedef struct vka_tool_calls {
+    /* The text that is not calls: the whole text when there are no calls;
+     * otherwise what comes before the first call, trailing whitespace removed. */
+    const char *content;
+    size_t n_calls;
+    const vka_tool_call *calls;
+} vka_tool_calls;
+
+/* Reads a model's generated `text` (the assistant's reply, without its end
+ * token) back as content and calls in `format`. Text that is not whole,
+ * well-formed calls (cut short, malformed, a call whose arguments are not a
+ * JSON object) gives the whole text as content and no calls: never a call
+ * whose arguments do not parse. *out (every string in it included) lives
+ * until vka_tool_calls_free(*out). Errors: VKA_ERR_INVALID_ARGUMENT for NULL
+ * text or out, VKA_ERR_OUT_OF_MEMORY. */
+VKA_API vka_status vka_tool_calls_parse(const char *text, vka_tool_format format, vka_tool_calls **out);
+VKA_API void vka_tool_calls_free(vka_tool_calls *calls);
+
+/* Options of vka_tool_calls_grammar (bits of `flags`). */
+typedef enum vka_tool_grammar_flag {
+    /* Several calls (OpenAI's parallel_tool_calls) instead of one. */
+    VKA_TOOL_GRAMMAR_PARALLEL = 1u << 0,
+    /* tool_choice "auto": text may come first (HERMES, MISTRAL,
+     * MISTRAL_ARGS) or instead of calls (LLAMA3: text that does not begin
+     * with '{'); without it the output is calls only ("required"). */
+    VKA_TOOL_GRAMMAR_AUTO = 1u << 1,
+} vka_tool_grammar_flag;
+
+/* The GBNF grammar (start rule "root") of calls in `format` to the tools of
+ * `tools_json` (OpenAI's "tools" array), each call's arguments under its
+ * tool's "parameters" schema, converted with `schema_flags`
+ * (vka_json_schema_flag). What it generates, vka_tool_calls_parse reads back.
+ * *gbnf_out is freed with vka_free. Errors: VKA_ERR_INVALID_ARGUMENT for
+ * malformed tools, VKA_ERR_GRAMMAR for a schema the conversion refuses,
+ * VKA_ERR_UNSUPPORTED for VKA_TOOL_FORMAT_NONE and QWEN3_CODER. */
+VKA_API vka_status vka_tool_calls_grammar(const char *tools_json, vka_tool_format format, uint32_t flags,
+                                          uint32_t schema_flags, char **gbnf_out);
+
 /* VKA_OK when `family` is a name template_override accepts; otherwise
  * VKA_ERR_NOT_FOUND, with a message that lists them. Needs no model, so a
  * program can check an override before loading one. */

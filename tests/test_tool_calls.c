@@ -1,0 +1,331 @@
+/* test_tool_calls.c — vka_tool_calls_parse, vka_tool_format_detect and
+ * vka_tool_calls_grammar: every format's single and several calls, text
+ * before them, malformed and cut-short text (all content, no call), and round
+ * trips through the real templates of tests/data/templates. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vkagent.h"
+#include "test_util.h"
+
+static vka_tool_calls *parse(const char *text, vka_tool_format format) {
+    vka_tool_calls *r = NULL;
+    cr_assert_eq(vka_tool_calls_parse(text, format, &r), VKA_OK, "%s", vka_last_error());
+    cr_assert_not_null(r);
+    return r;
+}
+
+/* Arguments compare as JSON values, not as text. */
+static void expect_call(const vka_tool_calls *r, size_t i, const char *name, const char *args) {
+    cr_assert_lt(i, r->n_calls);
+    cr_expect_str_eq(r->calls[i].name, name);
+    cJSON *got = cJSON_Parse(r->calls[i].arguments), *want = cJSON_Parse(args);
+    cr_assert_not_null(got, "arguments do not parse: %s", r->calls[i].arguments);
+    cr_expect(cJSON_Compare(got, want, true), "arguments %s, expected %s", r->calls[i].arguments, args);
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+}
+
+/* No calls, and the text comes back unchanged as content. */
+static void expect_content_only(const char *text, vka_tool_format format) {
+    vka_tool_calls *r = parse(text, format);
+    cr_expect_eq(r->n_calls, 0, "%s: %zu calls from %s", vka_tool_format_name(format), r->n_calls, text);
+    cr_expect_str_eq(r->content, text);
+    vka_tool_calls_free(r);
+}
+
+Test(tool_calls, hermes) {
+    vka_tool_calls *r = parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
+                              VKA_TOOL_FORMAT_HERMES);
+    cr_assert_eq(r->n_calls, 1);
+    cr_expect_str_eq(r->content, "");
+    expect_call(r, 0, "get_weather", "{\"city\": \"Paris\"}");
+    cr_expect_str_eq(r->calls[0].arguments, "{\"city\": \"Paris\"}", "arguments kept as written");
+    cr_expect_null(r->calls[0].id);
+    vka_tool_calls_free(r);
+
+    r = parse("Let me look.\n\n<tool_call>\n{\"arguments\": {\"q\": [1, {\"a\": \"}\"}]}, \"name\": \"search\"}\n"
+              "</tool_call>\n<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>\n",
+              VKA_TOOL_FORMAT_HERMES);
+    cr_assert_eq(r->n_calls, 2);
+    cr_expect_str_eq(r->content, "Let me look.");
+    expect_call(r, 0, "search", "{\"q\": [1, {\"a\": \"}\"}]}");
+    expect_call(r, 1, "now", "{}");
+    vka_tool_calls_free(r);
+}
+
+Test(tool_calls, llama3) {
+    vka_tool_calls *r = parse("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", VKA_TOOL_FORMAT_LLAMA3);
+    cr_assert_eq(r->n_calls, 1);
+    cr_expect_str_eq(r->content, "");
+    expect_call(r, 0, "get_weather", "{\"city\": \"Paris\"}");
+    vka_tool_calls_free(r);
+
+    r = parse("Checking.<|python_tag|>{\"name\": \"a\", \"parameters\": {\"x\": 1}}; {\"name\": \"b\", \"arguments\": {}}",
+              VKA_TOOL_FORMAT_LLAMA3);
+    cr_assert_eq(r->n_calls, 2);
+    cr_expect_str_eq(r->content, "Checking.");
+    expect_call(r, 0, "a", "{\"x\": 1}");
+    expect_call(r, 1, "b", "{}");
+    vka_tool_calls_free(r);
+
+    /* a reply that is text, even with braces later, is content */
+    expect_content_only("The set {1, 2} has two members.", VKA_TOOL_FORMAT_LLAMA3);
+    /* built-in tools' code after the tag is not a JSON call */
+    expect_content_only("<|python_tag|>brave_search.call(query=\"x\")", VKA_TOOL_FORMAT_LLAMA3);
+}
+
+Test(tool_calls, mistral_json_list) {
+    vka_tool_calls *r = parse("[TOOL_CALLS][{\"name\": \"a\", \"arguments\": {\"x\": 1}, \"id\": \"abcDEF123\"}, "
+                              "{\"name\": \"b\", \"arguments\": {}}]",
+                              VKA_TOOL_FORMAT_MISTRAL);
+    cr_assert_eq(r->n_calls, 2);
+    cr_expect_str_eq(r->content, "");
+    expect_call(r, 0, "a", "{\"x\": 1}");
+    cr_expect_str_eq(r->calls[0].id, "abcDEF123");
+    expect_call(r, 1, "b", "{}");
+    cr_expect_null(r->calls[1].id);
+    vka_tool_calls_free(r);
+}
+
+Test(tool_calls, mistral_args) {
+    vka_tool_calls *r = parse("Sure. [TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]search[CALL_ID]"
+                              "xY12345zz[ARGS]{\"q\": \"[ARGS]\"}",
+                              VKA_TOOL_FORMAT_MISTRAL_ARGS);
+    cr_assert_eq(r->n_calls, 2);
+    cr_expect_str_eq(r->content, "Sure.");
+    expect_call(r, 0, "get_weather", "{\"city\": \"Paris\"}");
+    expect_call(r, 1, "search", "{\"q\": \"[ARGS]\"}");
+    cr_expect_str_eq(r->calls[1].id, "xY12345zz");
+    vka_tool_calls_free(r);
+
+    /* the marker written once before several calls (Ministral 3), and either
+     * Mistral syntax read under either format */
+    r = parse("[TOOL_CALLS]a[ARGS]{}b[ARGS]{\"y\": [true]}", VKA_TOOL_FORMAT_MISTRAL);
+    cr_assert_eq(r->n_calls, 2);
+    expect_call(r, 0, "a", "{}");
+    expect_call(r, 1, "b", "{\"y\": [true]}");
+    vka_tool_calls_free(r);
+}
+
+Test(tool_calls, qwen3_coder) {
+    vka_tool_calls *r = parse("I will check.\n<tool_call>\n<function=get_weather>\n<parameter=city>\nNew York\n"
+                              "</parameter>\n<parameter=days>\n3\n</parameter>\n<parameter=opts>\n{\"a\": [1]}\n"
+                              "</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=now>\n</function>\n"
+                              "</tool_call>",
+                              VKA_TOOL_FORMAT_QWEN3_CODER);
+    cr_assert_eq(r->n_calls, 2);
+    cr_expect_str_eq(r->content, "I will check.");
+    expect_call(r, 0, "get_weather", "{\"city\": \"New York\", \"days\": 3, \"opts\": {\"a\": [1]}}");
+    expect_call(r, 1, "now", "{}");
+    vka_tool_calls_free(r);
+}
+
+/* Cut short at every byte, and damaged: never a call, never a crash. */
+Test(tool_calls, malformed_is_content) {
+    static const struct {
+        vka_tool_format format;
+        const char *text;
+    } whole[] = {
+        {VKA_TOOL_FORMAT_HERMES, "Hi <tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": \"y\"}}\n</tool_call>"},
+        {VKA_TOOL_FORMAT_LLAMA3, "{\"name\": \"a\", \"parameters\": {\"x\": [1, 2]}}"},
+        {VKA_TOOL_FORMAT_MISTRAL, "[TOOL_CALLS][{\"name\": \"a\", \"arguments\": {\"x\": 1}}]"},
+        {VKA_TOOL_FORMAT_MISTRAL_ARGS, "[TOOL_CALLS]a[ARGS]{\"x\": {\"y\": null}}"},
+        {VKA_TOOL_FORMAT_QWEN3_CODER, "<tool_call>\n<function=a>\n<parameter=x>\n1\n</parameter>\n</function>\n</tool_call>"},
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++) {
+        const char *t = whole[i].text;
+        size_t len = strlen(t);
+        for (size_t cut = 0; cut < len; cut++) {
+            char *part = strndup(t, cut);
+            expect_content_only(part, whole[i].format);
+            free(part);
+        }
+        vka_tool_calls *r = parse(t, whole[i].format);
+        cr_expect_eq(r->n_calls, 1, "%s", t);
+        vka_tool_calls_free(r);
+    }
+    const char *bad[] = {
+        "<tool_call>\n{\"name\": \"a\", \"arguments\": \"{\\\"x\\\": 1}\"}\n</tool_call>", /* arguments not an object */
+        "<tool_call>\n{\"name\": 3, \"arguments\": {}}\n</tool_call>",
+        "<tool_call>\n{\"arguments\": {}}\n</tool_call>",
+        "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call> and then text",
+        "<tool_call>\n{\"name\": \"a\", \"arguments\": {},}\n</tool_call>",
+        "<tool_call>\n{\"name\": \"a\" \"arguments\": {}}\n</tool_call>",
+        "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call><tool_call>{}</tool_call>",
+        "<tool_call></tool_call>",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) expect_content_only(bad[i], VKA_TOOL_FORMAT_HERMES);
+    expect_content_only("[TOOL_CALLS][ARGS]{}", VKA_TOOL_FORMAT_MISTRAL_ARGS);
+    expect_content_only("[TOOL_CALLS]a[ARGS][1]", VKA_TOOL_FORMAT_MISTRAL_ARGS);
+    expect_content_only("[TOOL_CALLS][{\"name\": \"a\", \"arguments\": {}}", VKA_TOOL_FORMAT_MISTRAL);
+    expect_content_only("<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>", VKA_TOOL_FORMAT_NONE);
+    expect_content_only("", VKA_TOOL_FORMAT_HERMES);
+
+    vka_tool_calls *r = NULL;
+    cr_expect_eq(vka_tool_calls_parse(NULL, VKA_TOOL_FORMAT_HERMES, &r), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_null(r);
+    vka_tool_calls_free(NULL);
+}
+
+Test(tool_calls, detect) {
+    cr_expect_eq(vka_tool_format_detect("qwen3"), VKA_TOOL_FORMAT_HERMES);
+    cr_expect_eq(vka_tool_format_detect("llama3.1"), VKA_TOOL_FORMAT_LLAMA3);
+    cr_expect_eq(vka_tool_format_detect("mistral-v3"), VKA_TOOL_FORMAT_MISTRAL);
+    cr_expect_eq(vka_tool_format_detect("llama2"), VKA_TOOL_FORMAT_NONE);
+    cr_expect_eq(vka_tool_format_detect(NULL), VKA_TOOL_FORMAT_NONE);
+    cr_expect_str_eq(vka_tool_format_name(VKA_TOOL_FORMAT_MISTRAL_ARGS), "mistral-args");
+}
+
+/* ---------------------------------------------------------------- round trips through real templates */
+
+static char *read_template(const char *name) {
+    const char *src = getenv("VKAGENT_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/templates/%s", src ? src : ".", name);
+    char *text = test_read_file(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
+    return text;
+}
+
+static const char *tools_json =
+    "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather\", \"parameters\": {\"type\": \"object\", "
+    "\"properties\": {\"city\": {\"type\": \"string\", \"description\": \"City\"}, \"days\": {\"type\": \"integer\", \"description\": \"Days\"}}, \"required\": [\"city\"]}}},"
+    "{\"type\": \"function\", \"function\": {\"name\": \"search\", \"description\": \"Search\", \"parameters\": {\"type\": \"object\", "
+    "\"properties\": {\"query\": {\"type\": \"string\", \"description\": \"Query\"}}, \"required\": [\"query\"]}}}]";
+
+static char *render(const char *tmpl, const char *messages, bool add_generation_prompt) {
+    vka_chat_params cp;
+    vka_chat_params_default(&cp);
+    cp.tools_json = tools_json;
+    cp.add_generation_prompt = add_generation_prompt;
+    char *out = NULL;
+    cr_assert_eq(vka_chat_template_render(tmpl, messages, &cp,
+                                          "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}", &out),
+                 VKA_OK, "%s", vka_last_error());
+    return out;
+}
+
+/* Renders a user turn and an assistant turn of `n_calls` calls, takes the
+ * assistant's part (what follows the render of the user turn with the
+ * generation prompt) up to `end`, and reads it back; the grammar of the
+ * format must accept the calls part as the template wrote it. */
+static void round_trip(const char *template_name, vka_tool_format format, size_t n_calls, const char *end) {
+    char *tmpl = read_template(template_name);
+    cr_expect_eq(vka_tool_format_detect(tmpl), format, "%s detected as %s", template_name,
+                 vka_tool_format_name(vka_tool_format_detect(tmpl)));
+    const char *user = "{\"role\": \"user\", \"content\": \"Weather in Paris, and search cats\"}";
+    char messages[2048];
+    snprintf(messages, sizeof messages,
+             "[%s, {\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": ["
+             "{\"id\": \"abcDEF123\", \"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+             "\"arguments\": {\"city\": \"Paris\", \"days\": 2}}}%s]}]",
+             user,
+             n_calls > 1 ? ", {\"id\": \"xyzXYZ789\", \"type\": \"function\", \"function\": {\"name\": \"search\", "
+                           "\"arguments\": {\"query\": \"cats \\\"and\\\" dogs\"}}}"
+                         : "");
+    char prompt_messages[512];
+    snprintf(prompt_messages, sizeof prompt_messages, "[%s]", user);
+    char *full = render(tmpl, messages, false), *prompt = render(tmpl, prompt_messages, true);
+    size_t plen = strlen(prompt);
+    cr_assert(strncmp(full, prompt, plen) == 0, "%s: the conversation does not extend the prompt:\n%s\n---\n%s",
+              template_name, prompt, full);
+    char *reply = strdup(full + plen);
+    char *stop = strstr(reply, end);
+    cr_assert_not_null(stop, "%s: no %s in %s", template_name, end, reply);
+    *stop = '\0';
+
+    vka_tool_calls *r = parse(reply, format);
+    cr_assert_eq(r->n_calls, n_calls, "%s: %zu calls from %s", template_name, r->n_calls, reply);
+    expect_call(r, 0, "get_weather", "{\"city\": \"Paris\", \"days\": 2}");
+    if (n_calls > 1) expect_call(r, 1, "search", "{\"query\": \"cats \\\"and\\\" dogs\"}");
+
+    if (format != VKA_TOOL_FORMAT_QWEN3_CODER) {
+        char *gbnf = NULL;
+        cr_assert_eq(vka_tool_calls_grammar(tools_json, format, VKA_TOOL_GRAMMAR_PARALLEL | VKA_TOOL_GRAMMAR_AUTO,
+                                            VKA_JSON_SCHEMA_FLEXIBLE_WS, &gbnf),
+                     VKA_OK, "%s", vka_last_error());
+        vka_sampling_params sp;
+        vka_sampling_params_default(&sp);
+        sp.grammar = gbnf;
+        vka_structured_checker *checker = NULL;
+        cr_assert_eq(vka_structured_checker_create(&sp, &checker), VKA_OK, "%s\n%s", vka_last_error(), gbnf);
+        bool accepted = false;
+        /* what the template writes after the content, without the whitespace it may put first */
+        size_t content_len = strlen(r->content);
+        const char *calls = reply + content_len;
+        if (format != VKA_TOOL_FORMAT_LLAMA3)
+            while (*calls == ' ' || *calls == '\n') calls++;
+        cr_assert_eq(vka_structured_check(checker, calls, strlen(calls), &accepted), VKA_OK, "%s", vka_last_error());
+        cr_expect(accepted, "%s: the grammar refuses %s", template_name, calls);
+        vka_structured_checker_free(checker);
+        vka_free(gbnf);
+    }
+    vka_tool_calls_free(r);
+    free(reply);
+    free(full);
+    free(prompt);
+    free(tmpl);
+}
+
+Test(tool_calls, round_trip_qwen25) { round_trip("Qwen-Qwen2.5-7B-Instruct.jinja", VKA_TOOL_FORMAT_HERMES, 2, "<|im_end|>"); }
+Test(tool_calls, round_trip_qwen3) { round_trip("Qwen-Qwen3-0.6B.jinja", VKA_TOOL_FORMAT_HERMES, 2, "<|im_end|>"); }
+Test(tool_calls, round_trip_hermes3) {
+    round_trip("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", VKA_TOOL_FORMAT_HERMES, 2, "<|im_end|>");
+}
+Test(tool_calls, round_trip_llama31) {
+    round_trip("meta-llama-Llama-3.1-8B-Instruct.jinja", VKA_TOOL_FORMAT_LLAMA3, 1, "<|eot_id|>");
+}
+Test(tool_calls, round_trip_llama32) {
+    round_trip("meta-llama-Llama-3.2-3B-Instruct.jinja", VKA_TOOL_FORMAT_LLAMA3, 1, "<|eot_id|>");
+}
+Test(tool_calls, round_trip_mistral_nemo) {
+    round_trip("mistralai-Mistral-Nemo-Instruct-2407.jinja", VKA_TOOL_FORMAT_MISTRAL, 2, "</s>");
+}
+Test(tool_calls, round_trip_mistral_small32) {
+    round_trip("Mistral-Small-3.2-24B-Instruct-2506.jinja", VKA_TOOL_FORMAT_MISTRAL_ARGS, 2, "</s>");
+}
+Test(tool_calls, round_trip_devstral) {
+    round_trip("unsloth-mistral-Devstral-Small-2507.jinja", VKA_TOOL_FORMAT_MISTRAL_ARGS, 2, "</s>");
+}
+Test(tool_calls, round_trip_qwen3_coder) {
+    round_trip("Qwen3-Coder.jinja", VKA_TOOL_FORMAT_QWEN3_CODER, 2, "<|im_end|>");
+}
+
+Test(tool_calls, grammar_errors) {
+    char *gbnf = NULL;
+    cr_expect_eq(vka_tool_calls_grammar("[]", VKA_TOOL_FORMAT_HERMES, 0, 0, &gbnf), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(vka_tool_calls_grammar("{", VKA_TOOL_FORMAT_HERMES, 0, 0, &gbnf), VKA_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(vka_tool_calls_grammar(tools_json, VKA_TOOL_FORMAT_NONE, 0, 0, &gbnf), VKA_ERR_UNSUPPORTED);
+    cr_expect_eq(vka_tool_calls_grammar(tools_json, VKA_TOOL_FORMAT_QWEN3_CODER, 0, 0, &gbnf), VKA_ERR_UNSUPPORTED);
+    cr_expect_null(gbnf);
+}
+
+/* Without AUTO, only calls; with it, text first (not holding the marker). */
+Test(tool_calls, grammar_required_and_auto) {
+    char *gbnf = NULL;
+    cr_assert_eq(vka_tool_calls_grammar(tools_json, VKA_TOOL_FORMAT_HERMES, 0, 0, &gbnf), VKA_OK, "%s", vka_last_error());
+    vka_sampling_params sp;
+    vka_sampling_params_default(&sp);
+    sp.grammar = gbnf;
+    vka_structured_checker *checker = NULL;
+    cr_assert_eq(vka_structured_checker_create(&sp, &checker), VKA_OK, "%s\n%s", vka_last_error(), gbnf);
+    const char *one = "<tool_call>\n{\"name\":\"search\",\"arguments\":{\"query\":\"x\"}}\n</tool_call>";
+    bool ok = false;
+    cr_assert_eq(vka_structured_check(checker, one, strlen(one), &ok), VKA_OK);
+    cr_expect(ok);
+    const char *two = "<tool_call>\n{\"name\":\"search\",\"arguments\":{\"query\":\"x\"}}\n</tool_call>\n"
+                      "<tool_call>\n{\"name\":\"search\",\"arguments\":{\"query\":\"x\"}}\n</tool_call>";
+    cr_assert_eq(vka_structured_check(checker, two, strlen(two), &ok), VKA_OK);
+    cr_expect(!ok, "one call without PARALLEL");
+    const char *wrong = "<tool_call>\n{\"name\":\"search\",\"arguments\":{\"city\":\"x\"}}\n</tool_call>";
+    cr_assert_eq(vka_structured_check(checker, wrong, strlen(wrong), &ok), VKA_OK);
+    cr_expect(!ok, "arguments under the tool's own schema");
+    cr_assert_eq(vka_structured_check(checker, "Hi", 2, &ok), VKA_OK);
+    cr_expect(!ok, "no text without AUTO");
+    vka_structured_checker_free(checker);
+    vka_free(gbnf);
+}
