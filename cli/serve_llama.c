@@ -115,10 +115,17 @@ static bool detokenize(const serve_state *s, const cJSON *req, cJSON *out, serve
         }
         ids[i++] = (int32_t)t->valuedouble;
     }
-    size_t len = 0;
-    vka_status st = vka_detokenize(s->model, ids, n, 0, NULL, 0, &len);
-    char *text = st == VKA_OK || st == VKA_ERR_BUFFER_TOO_SMALL ? malloc(len + 1) : NULL;
-    if (text) st = vka_detokenize(s->model, ids, n, 0, text, len + 1, &len);
+    /* a first guess of the size, then the size vka_detokenize asks for */
+    size_t cap = n * 16 + 16, len = 0;
+    char *text = malloc(cap);
+    vka_status st = text ? vka_detokenize(s->model, ids, n, 0, text, cap, &len) : VKA_ERR_OUT_OF_MEMORY;
+    /* (room for the NUL too) */
+    if (st == VKA_ERR_BUFFER_TOO_SMALL || (st == VKA_OK && len >= cap)) {
+        free(text);
+        cap = len + 1;
+        text = malloc(cap);
+        st = text ? vka_detokenize(s->model, ids, n, 0, text, cap, &len) : VKA_ERR_OUT_OF_MEMORY;
+    }
     free(ids);
     if (!text || st != VKA_OK) {
         free(text);

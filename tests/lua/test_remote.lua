@@ -292,7 +292,7 @@ T.test("the server stops", function()
       sleep(0.05)
     end
   end)
-  T.rmtree(tmp)
+  if os.getenv("VKAGENT_KEEP_TMP") then print("# kept " .. tmp) else T.rmtree(tmp) end
 end)
 
 T.done()
