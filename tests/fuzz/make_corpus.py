@@ -319,6 +319,14 @@ def jinja_seeds():
     return seeds
 
 
+def tool_calls_seeds():
+    """The model texts of test_tool_calls.c, each under every format (the
+    first byte), so that each format's parser sees every syntax."""
+    texts = [s for s in c_string_literals(os.path.join(ROOT, "tests", "test_tool_calls.c"))
+             if any(m in s for m in ("<tool_call>", "[TOOL_CALLS]", "python_tag", '{"name"'))]
+    return [bytes([f]) + t.encode() if isinstance(t, str) else bytes([f]) + t for t in texts for f in range(6)]
+
+
 def main():
     write_seeds("gguf", gguf_seeds())
     write_seeds("tokenizer", tokenizer_seeds())
@@ -329,6 +337,7 @@ def main():
     write_seeds("lua_json", lua_json_seeds())
     write_seeds("regex", regex_seeds())
     write_seeds("jinja", jinja_seeds())
+    write_seeds("tool_calls", tool_calls_seeds())
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(CORPUS) for f in fs)
     print(f"total {total // 1024} KiB")
 
