@@ -934,6 +934,7 @@ typedef enum vka_tool_format {
     VKA_TOOL_FORMAT_MISTRAL,     /* [TOOL_CALLS][{"name", "arguments"}, ...] (Mistral v0.3, Nemo) */
     VKA_TOOL_FORMAT_MISTRAL_ARGS, /* [TOOL_CALLS]name[ARGS]{...} (Mistral Small 3.2, Devstral, Ministral 3) */
     VKA_TOOL_FORMAT_QWEN3_CODER, /* <tool_call><function=N><parameter=P>V</parameter></function></tool_call> */
+    VKA_TOOL_FORMAT_GLM,         /* <tool_call>N<arg_key>K</arg_key><arg_value>V</arg_value></tool_call> (GLM 4.5+) */
 } vka_tool_format;
 
 /* The call format of a chat template: `template_or_family` is either a
@@ -944,7 +945,7 @@ typedef enum vka_tool_format {
 VKA_API vka_tool_format vka_tool_format_detect(const char *template_or_family);
 
 /* A format's name ("hermes", "llama3", "mistral", "mistral-args",
- * "qwen3-coder", "none"): a static string. */
+ * "qwen3-coder", "glm", "none"): a static string. */
 VKA_API const char *vka_tool_format_name(vka_tool_format format);
 
 /* One call, as OpenAI's tool_calls[i].function: `arguments` is a JSON
@@ -990,7 +991,7 @@ typedef enum vka_tool_grammar_flag {
  * (vka_json_schema_flag). What it generates, vka_tool_calls_parse reads back.
  * *gbnf_out is freed with vka_free. Errors: VKA_ERR_INVALID_ARGUMENT for
  * malformed tools, VKA_ERR_GRAMMAR for a schema the conversion refuses,
- * VKA_ERR_UNSUPPORTED for VKA_TOOL_FORMAT_NONE and QWEN3_CODER. */
+ * VKA_ERR_UNSUPPORTED for VKA_TOOL_FORMAT_NONE, QWEN3_CODER and GLM. */
 VKA_API vka_status vka_tool_calls_grammar(const char *tools_json, vka_tool_format format, uint32_t flags,
                                           uint32_t schema_flags, char **gbnf_out);
 

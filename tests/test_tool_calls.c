@@ -124,6 +124,19 @@ Test(tool_calls, qwen3_coder) {
     vka_tool_calls_free(r);
 }
 
+Test(tool_calls, glm) {
+    vka_tool_calls *r = parse("Calling.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>New York</arg_value>\n"
+                              "<arg_key>days</arg_key>\n<arg_value>[1, 2]</arg_value>\n</tool_call>"
+                              "<tool_call>now</tool_call>",
+                              VKA_TOOL_FORMAT_GLM);
+    cr_assert_eq(r->n_calls, 2);
+    cr_expect_str_eq(r->content, "Calling.");
+    expect_call(r, 0, "get_weather", "{\"city\": \"New York\", \"days\": [1, 2]}");
+    expect_call(r, 1, "now", "{}");
+    vka_tool_calls_free(r);
+    expect_content_only("<tool_call>a<arg_key>x</arg_key><arg_value>1</tool_call>", VKA_TOOL_FORMAT_GLM);
+}
+
 /* Cut short at every byte, and damaged: never a call, never a crash. */
 Test(tool_calls, malformed_is_content) {
     static const struct {
@@ -135,6 +148,8 @@ Test(tool_calls, malformed_is_content) {
         {VKA_TOOL_FORMAT_MISTRAL, "[TOOL_CALLS][{\"name\": \"a\", \"arguments\": {\"x\": 1}}]"},
         {VKA_TOOL_FORMAT_MISTRAL_ARGS, "[TOOL_CALLS]a[ARGS]{\"x\": {\"y\": null}}"},
         {VKA_TOOL_FORMAT_QWEN3_CODER, "<tool_call>\n<function=a>\n<parameter=x>\n1\n</parameter>\n</function>\n</tool_call>"},
+        {VKA_TOOL_FORMAT_QWEN3_CODER, "<seed:tool_call>\n<function=a>\n</function>\n</seed:tool_call>"},
+        {VKA_TOOL_FORMAT_GLM, "<tool_call>a\n<arg_key>x</arg_key>\n<arg_value>{\"y\": 1}</arg_value>\n</tool_call>"},
     };
     for (size_t i = 0; i < sizeof whole / sizeof *whole; i++) {
         const char *t = whole[i].text;
@@ -211,7 +226,7 @@ static char *render(const char *tmpl, const char *messages, bool add_generation_
 
 /* Renders a user turn and an assistant turn of `n_calls` calls, takes the
  * assistant's part (what follows the render of the user turn with the
- * generation prompt) up to `end`, and reads it back; the grammar of the
+ * generation prompt) up to `end` (NULL: all of it), and reads it back; the grammar of the
  * format must accept the calls part as the template wrote it. */
 static void round_trip(const char *template_name, vka_tool_format format, size_t n_calls, const char *end) {
     char *tmpl = read_template(template_name);
@@ -234,16 +249,18 @@ static void round_trip(const char *template_name, vka_tool_format format, size_t
     cr_assert(strncmp(full, prompt, plen) == 0, "%s: the conversation does not extend the prompt:\n%s\n---\n%s",
               template_name, prompt, full);
     char *reply = strdup(full + plen);
-    char *stop = strstr(reply, end);
-    cr_assert_not_null(stop, "%s: no %s in %s", template_name, end, reply);
-    *stop = '\0';
+    if (end) {
+        char *stop = strstr(reply, end);
+        cr_assert_not_null(stop, "%s: no %s in %s", template_name, end, reply);
+        *stop = '\0';
+    }
 
     vka_tool_calls *r = parse(reply, format);
     cr_assert_eq(r->n_calls, n_calls, "%s: %zu calls from %s", template_name, r->n_calls, reply);
     expect_call(r, 0, "get_weather", "{\"city\": \"Paris\", \"days\": 2}");
     if (n_calls > 1) expect_call(r, 1, "search", "{\"query\": \"cats \\\"and\\\" dogs\"}");
 
-    if (format != VKA_TOOL_FORMAT_QWEN3_CODER) {
+    if (format != VKA_TOOL_FORMAT_QWEN3_CODER && format != VKA_TOOL_FORMAT_GLM) {
         char *gbnf = NULL;
         cr_assert_eq(vka_tool_calls_grammar(tools_json, format, VKA_TOOL_GRAMMAR_PARALLEL | VKA_TOOL_GRAMMAR_AUTO,
                                             VKA_JSON_SCHEMA_FLEXIBLE_WS, &gbnf),
@@ -293,6 +310,19 @@ Test(tool_calls, round_trip_devstral) {
 }
 Test(tool_calls, round_trip_qwen3_coder) {
     round_trip("Qwen3-Coder.jinja", VKA_TOOL_FORMAT_QWEN3_CODER, 2, "<|im_end|>");
+}
+Test(tool_calls, round_trip_qwen35) { round_trip("Qwen3.5-4B.jinja", VKA_TOOL_FORMAT_QWEN3_CODER, 2, "<|im_end|>"); }
+/* GLM writes no end after the last assistant turn */
+Test(tool_calls, round_trip_glm46) { round_trip("GLM-4.6.jinja", VKA_TOOL_FORMAT_GLM, 2, NULL); }
+
+/* Templates whose call syntax is not read get no format (never a wrong one). */
+Test(tool_calls, detect_unread_formats) {
+    const char *names[] = {"meetkai-functionary-medium-v3.1.jinja", "MiniMax-M3.jinja", "google-gemma-2-2b-it.jinja"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *tmpl = read_template(names[i]);
+        cr_expect_eq(vka_tool_format_detect(tmpl), VKA_TOOL_FORMAT_NONE, "%s", names[i]);
+        free(tmpl);
+    }
 }
 
 Test(tool_calls, grammar_errors) {

@@ -31,6 +31,10 @@ vka_tool_format vka_tool_format_detect(const char *t) {
         if (strcmp(t, family_formats[i].family) == 0) return family_formats[i].format;
     if (strstr(t, "[TOOL_CALLS]")) return strstr(t, "[ARGS]") ? VKA_TOOL_FORMAT_MISTRAL_ARGS : VKA_TOOL_FORMAT_MISTRAL;
     if (strstr(t, "<function=") && strstr(t, "<parameter=")) return VKA_TOOL_FORMAT_QWEN3_CODER;
+    /* functionary's <function=N>{...}</function> and MiniMax's <invoke name=>
+     * are formats of their own, not read here */
+    if (strstr(t, "<function=") || strstr(t, "<invoke name=")) return VKA_TOOL_FORMAT_NONE;
+    if (strstr(t, "<arg_key>")) return VKA_TOOL_FORMAT_GLM;
     if (strstr(t, "<tool_call>")) return VKA_TOOL_FORMAT_HERMES;
     /* Llama 3.1-3.3 ask for {"name": ..., "parameters": ...} in plain text */
     if (strstr(t, "<|python_tag|>") || (strstr(t, "<|start_header_id|>") && strstr(t, "\"parameters\"")))
@@ -45,6 +49,7 @@ const char *vka_tool_format_name(vka_tool_format format) {
     case VKA_TOOL_FORMAT_MISTRAL: return "mistral";
     case VKA_TOOL_FORMAT_MISTRAL_ARGS: return "mistral-args";
     case VKA_TOOL_FORMAT_QWEN3_CODER: return "qwen3-coder";
+    case VKA_TOOL_FORMAT_GLM: return "glm";
     case VKA_TOOL_FORMAT_NONE: break;
     }
     return "none";
@@ -224,9 +229,20 @@ static void parse_mistral(const char *p, call_list *l) {
     l->ok = l->n > 0;
 }
 
-/* One <parameter=P>\nV\n</parameter>: V is JSON when it parses as a whole
- * (the template writes objects, lists and numbers that way), otherwise a
- * string (written as it is). */
+/* Adds member `key` with value `v`: JSON when it parses as a whole (the
+ * templates write objects, lists and numbers with tojson), otherwise the text
+ * as a string (written as it is). */
+static bool add_argument(cJSON *args, const char *key, size_t key_len, const char *v, size_t v_len) {
+    char *k = copy_n(key, key_len), *text = copy_n(v, v_len);
+    cJSON *value = text ? cJSON_ParseWithLength(text, v_len) : NULL;
+    if (!value && text) value = cJSON_CreateString(text);
+    bool added = k && value && cJSON_AddItemToObject(args, k, value);
+    if (!added) cJSON_Delete(value);
+    free(k), free(text);
+    return added;
+}
+
+/* One <parameter=P>\nV\n</parameter> (p after "<parameter="): the end, or NULL. */
 static const char *read_parameter(const char *p, cJSON *args) {
     const char *name_end = strchr(p, '>');
     if (!name_end) return NULL;
@@ -235,20 +251,16 @@ static const char *read_parameter(const char *p, cJSON *args) {
     const char *end = v_end + 12;
     if (*v == '\n') v++;
     if (v_end > v && v_end[-1] == '\n') v_end--;
-    char *key = copy_n(p, (size_t)(name_end - p)), *text = copy_n(v, (size_t)(v_end - v));
-    cJSON *value = text ? cJSON_ParseWithLength(text, strlen(text)) : NULL;
-    if (!value && text) value = cJSON_CreateString(text);
-    bool added = key && value && cJSON_AddItemToObject(args, key, value);
-    if (!added) cJSON_Delete(value);
-    free(key), free(text);
-    return added ? end : NULL;
+    return add_argument(args, p, (size_t)(name_end - p), v, (size_t)(v_end - v)) ? end : NULL;
 }
 
-/* <tool_call>\n<function=N>\n<parameter=P>...</parameter>\n</function>\n</tool_call> */
+/* <tool_call>\n<function=N>\n<parameter=P>...</parameter>\n</function>\n</tool_call>
+ * (Seed-OSS writes the tags as <seed:tool_call>) */
 static void parse_qwen3_coder(const char *p, call_list *l) {
     while (*p) {
-        if (!starts(p, "<tool_call>")) return;
-        p = skip_ws(p + 11);
+        bool seed = starts(p, "<seed:tool_call>");
+        if (!seed && !starts(p, "<tool_call>")) return;
+        p = skip_ws(p + (seed ? 16 : 11));
         if (!starts(p, "<function=")) return;
         const char *name = p + 10, *name_end = strchr(name, '>');
         if (!name_end || name_end == name) return;
@@ -263,7 +275,33 @@ static void parse_qwen3_coder(const char *p, call_list *l) {
         if (!text) return;
         add_call(l, copy_n(name, (size_t)(name_end - name)), text, NULL);
         p = skip_ws(p + 11);
-        if (!starts(p, "</tool_call>")) return;
+        if (!starts(p, seed ? "</seed:tool_call>" : "</tool_call>")) return;
+        p = skip_ws(p + (seed ? 17 : 12));
+    }
+    l->ok = l->n > 0;
+}
+
+/* <tool_call>N\n<arg_key>K</arg_key>\n<arg_value>V</arg_value>...</tool_call>
+ * (GLM 4.5-4.7 and the templates that copy it) */
+static void parse_glm(const char *p, call_list *l) {
+    while (*p) {
+        if (!starts(p, "<tool_call>")) return;
+        const char *name = skip_ws(p + 11), *name_end = name;
+        while (*name_end && *name_end != '<' && !is_ws(*name_end)) name_end++;
+        if (name_end == name) return;
+        cJSON *args = cJSON_CreateObject();
+        p = skip_ws(name_end);
+        while (args && starts(p, "<arg_key>")) {
+            const char *k = p + 9, *k_end = strstr(k, "</arg_key>");
+            const char *v = k_end ? skip_ws(k_end + 10) : NULL;
+            const char *v_end = v && starts(v, "<arg_value>") ? strstr(v + 11, "</arg_value>") : NULL;
+            if (!v_end || !add_argument(args, k, (size_t)(k_end - k), v + 11, (size_t)(v_end - v - 11))) break;
+            p = skip_ws(v_end + 12);
+        }
+        char *text = starts(p, "</tool_call>") ? cJSON_PrintUnformatted(args) : NULL;
+        cJSON_Delete(args);
+        if (!text) return;
+        add_call(l, copy_n(name, (size_t)(name_end - name)), text, NULL);
         p = skip_ws(p + 12);
     }
     l->ok = l->n > 0;
@@ -273,7 +311,11 @@ static void parse_qwen3_coder(const char *p, call_list *l) {
 static const char *calls_start(const char *text, vka_tool_format format) {
     switch (format) {
     case VKA_TOOL_FORMAT_HERMES:
-    case VKA_TOOL_FORMAT_QWEN3_CODER: return strstr(text, "<tool_call>");
+    case VKA_TOOL_FORMAT_GLM: return strstr(text, "<tool_call>");
+    case VKA_TOOL_FORMAT_QWEN3_CODER: {
+        const char *tag = strstr(text, "<tool_call>"), *seed = strstr(text, "<seed:tool_call>");
+        return !seed || (tag && tag < seed) ? tag : seed;
+    }
     case VKA_TOOL_FORMAT_MISTRAL:
     case VKA_TOOL_FORMAT_MISTRAL_ARGS: return strstr(text, "[TOOL_CALLS]");
     case VKA_TOOL_FORMAT_LLAMA3: {
@@ -290,6 +332,7 @@ static void parse_calls(const char *p, vka_tool_format format, call_list *l) {
     switch (format) {
     case VKA_TOOL_FORMAT_HERMES: parse_hermes(p, l); break;
     case VKA_TOOL_FORMAT_QWEN3_CODER: parse_qwen3_coder(p, l); break;
+    case VKA_TOOL_FORMAT_GLM: parse_glm(p, l); break;
     case VKA_TOOL_FORMAT_MISTRAL:
     case VKA_TOOL_FORMAT_MISTRAL_ARGS: parse_mistral(p, l); break;
     case VKA_TOOL_FORMAT_LLAMA3:

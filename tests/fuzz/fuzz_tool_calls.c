@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    vka_tool_format format = (vka_tool_format)(data[0] % 6);
+    vka_tool_format format = (vka_tool_format)(data[0] % 7);
     char *text = fuzz_strndup(data + 1, size - 1);
     vka_tool_calls *r = NULL;
     vka_status st = vka_tool_calls_parse(text, format, &r);

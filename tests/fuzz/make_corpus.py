@@ -324,7 +324,7 @@ def tool_calls_seeds():
     first byte), so that each format's parser sees every syntax."""
     texts = [s for s in c_string_literals(os.path.join(ROOT, "tests", "test_tool_calls.c"))
              if any(m in s for m in ("<tool_call>", "[TOOL_CALLS]", "python_tag", '{"name"'))]
-    return [bytes([f]) + t.encode() if isinstance(t, str) else bytes([f]) + t for t in texts for f in range(6)]
+    return [bytes([f]) + t.encode() if isinstance(t, str) else bytes([f]) + t for t in texts for f in range(7)]
 
 
 def main():
