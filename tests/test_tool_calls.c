@@ -359,3 +359,39 @@ Test(tool_calls, grammar_required_and_auto) {
     vka_structured_checker_free(checker);
     vka_free(gbnf);
 }
+
+static bool grammar_accepts(vka_tool_format format, uint32_t flags, const char *doc) {
+    char *gbnf = NULL;
+    cr_assert_eq(vka_tool_calls_grammar(tools_json, format, flags, 0, &gbnf), VKA_OK, "%s", vka_last_error());
+    vka_sampling_params sp;
+    vka_sampling_params_default(&sp);
+    sp.grammar = gbnf;
+    vka_structured_checker *checker = NULL;
+    cr_assert_eq(vka_structured_checker_create(&sp, &checker), VKA_OK, "%s\n%s", vka_last_error(), gbnf);
+    bool ok = false;
+    cr_assert_eq(vka_structured_check(checker, doc, strlen(doc), &ok), VKA_OK);
+    vka_structured_checker_free(checker);
+    vka_free(gbnf);
+    return ok;
+}
+
+Test(tool_calls, grammar_mistral_and_llama3) {
+    uint32_t auto_parallel = VKA_TOOL_GRAMMAR_AUTO | VKA_TOOL_GRAMMAR_PARALLEL;
+    cr_expect(grammar_accepts(VKA_TOOL_FORMAT_MISTRAL_ARGS, auto_parallel,
+                              "Sure [1] ok[TOOL_CALLS]search[ARGS]{\"query\":\"x\"}[TOOL_CALLS]get_weather[ARGS]"
+                              "{\"city\":\"P\"}"));
+    cr_expect(!grammar_accepts(VKA_TOOL_FORMAT_MISTRAL_ARGS, auto_parallel, "[TOOL_CALLS]nope[ARGS]{}"),
+              "only the tools' names");
+    cr_expect(!grammar_accepts(VKA_TOOL_FORMAT_MISTRAL_ARGS, auto_parallel, "[TOOL_CALLS]search[ARGS]{\"days\":1}"),
+              "each tool's own schema");
+    cr_expect(!grammar_accepts(VKA_TOOL_FORMAT_MISTRAL_ARGS, VKA_TOOL_GRAMMAR_AUTO,
+                               "[TOOL_CALLS]search[ARGS]{\"query\":\"x\"}[TOOL_CALLS]search[ARGS]{\"query\":\"x\"}"),
+              "one call without PARALLEL");
+    cr_expect(grammar_accepts(VKA_TOOL_FORMAT_MISTRAL, auto_parallel,
+                              "[TOOL_CALLS][{\"name\":\"search\",\"arguments\":{\"query\":\"x\"}},"
+                              " {\"name\":\"get_weather\",\"arguments\":{\"city\":\"P\"},\"id\":\"abcDEF123\"}]"));
+    cr_expect(grammar_accepts(VKA_TOOL_FORMAT_LLAMA3, auto_parallel, "Hi {there}"));
+    cr_expect(!grammar_accepts(VKA_TOOL_FORMAT_LLAMA3, auto_parallel, "{there}"));
+    cr_expect(grammar_accepts(VKA_TOOL_FORMAT_LLAMA3, 0, "{\"name\":\"search\",\"parameters\":{\"query\":\"x\"}}"));
+    cr_expect(!grammar_accepts(VKA_TOOL_FORMAT_LLAMA3, 0, "Hi"));
+}
