@@ -2,11 +2,13 @@
  * type (the same mixes llama.cpp documents, so files compare tensor by
  * tensor) and the conversion of a whole GGUF file. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "format/gguf_write.h"
 #include "format/quantize.h"
@@ -212,10 +214,16 @@ vka_type vka_quant_choose(vka_quant_plan *p, const char *name, uint32_t n_dims, 
     return fall_back(mix_type(p, name, ne[0], base), ne[0]);
 }
 
-vka_status vka_convert_row(const void *src, vka_type from, void *dst, vka_type to, int64_t n, float *scratch) {
+static vka_status check_convertible(vka_type from, vka_type to) {
     const vka_type_traits *tf = vka_type_get_traits(from), *tt = vka_type_get_traits(to);
     if (!tf || !tf->to_f32) return vka_fail(VKA_ERR_UNSUPPORTED, "cannot read tensors of type %s", vka_type_name(from));
     if (!tt || !tt->from_f32) return vka_fail(VKA_ERR_UNSUPPORTED, "cannot write tensors of type %s", vka_type_name(to));
+    return VKA_OK;
+}
+
+vka_status vka_convert_row(const void *src, vka_type from, void *dst, vka_type to, int64_t n, float *scratch) {
+    VKA_TRY(check_convertible(from, to));
+    const vka_type_traits *tf = vka_type_get_traits(from), *tt = vka_type_get_traits(to);
     if (from == to) {
         memcpy(dst, src, vka_type_row_size(from, n));
         return VKA_OK;
@@ -236,9 +244,57 @@ typedef struct quant_job {
     const vka_quantize_params *params;
     job_tensor *tensors;
     uint64_t n, done;
-    float *scratch;
-    size_t scratch_len;
 } quant_job;
+
+/* Rows [r0, r1) of one tensor, converted on one thread. */
+typedef struct row_range {
+    const vka_gguf_tensor *t;
+    vka_type to;
+    void *dst;
+    int64_t r0, r1;
+    bool out_of_memory;
+} row_range;
+
+static void *convert_rows(void *arg) {
+    row_range *rr = arg;
+    const vka_gguf_tensor *t = rr->t;
+    size_t in_row = vka_type_row_size((vka_type)t->type, t->ne[0]), out_row = vka_type_row_size(rr->to, t->ne[0]);
+    float *scratch = malloc((size_t)t->ne[0] * sizeof *scratch);
+    if (!scratch) {
+        rr->out_of_memory = true;
+        return NULL;
+    }
+    /* the types were checked before the threads started: a row cannot fail */
+    for (int64_t r = rr->r0; r < rr->r1; r++)
+        (void)vka_convert_row((const char *)t->data + (size_t)r * in_row, (vka_type)t->type,
+                              (char *)rr->dst + (size_t)r * out_row, rr->to, t->ne[0], scratch);
+    free(scratch);
+    return NULL;
+}
+
+/* Converts a tensor's rows on up to one thread per CPU (16 at most, 8 rows
+ * each at least): rows are independent, so the bytes do not depend on the
+ * split. The K-quant and IQ4 searches make this the slow part. */
+static vka_status convert_tensor(const vka_gguf_tensor *t, vka_type to, void *dst, int64_t rows) {
+    enum { MAX_THREADS = 16, MIN_ROWS = 8 };
+    VKA_TRY(check_convertible((vka_type)t->type, to));
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t n = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus;
+    if (rows / MIN_ROWS < n) n = rows / MIN_ROWS > 0 ? rows / MIN_ROWS : 1;
+    row_range ranges[MAX_THREADS];
+    pthread_t threads[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    for (int64_t i = 0; i < n; i++) ranges[i] = (row_range){t, to, dst, rows * i / n, rows * (i + 1) / n, false};
+    for (int64_t i = 1; i < n; i++) started[i] = pthread_create(&threads[i], NULL, convert_rows, &ranges[i]) == 0;
+    convert_rows(&ranges[0]);
+    for (int64_t i = 1; i < n; i++) {
+        if (started[i]) pthread_join(threads[i], NULL);
+        else convert_rows(&ranges[i]); /* no thread to be had: this one does it */
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (ranges[i].out_of_memory) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory converting '%s'", t->name.data);
+    return VKA_OK;
+}
 
 static vka_status parse_override(const char *spec, char *pattern, size_t cap, vka_type *type) {
     const char *eq = strchr(spec, '=');
@@ -291,10 +347,7 @@ static vka_status fill_tensor(void *user, const char *name, void *dst, uint64_t 
     const vka_gguf_tensor *t = jt->src;
     if (strcmp(name, t->name.data) != 0) return vka_fail(VKA_ERR_INTERNAL, "quantize: tensors out of order");
     int64_t rows = (int64_t)(t->nbytes / vka_type_row_size((vka_type)t->type, t->ne[0]));
-    size_t in_row = vka_type_row_size((vka_type)t->type, t->ne[0]), out_row = vka_type_row_size(jt->to, t->ne[0]);
-    for (int64_t r = 0; r < rows; r++)
-        VKA_TRY(vka_convert_row((const char *)t->data + (size_t)r * in_row, (vka_type)t->type,
-                                (char *)dst + (size_t)r * out_row, jt->to, t->ne[0], job->scratch));
+    VKA_TRY(convert_tensor(t, jt->to, dst, rows));
     if (job->params->progress) {
         vka_quantize_progress pr = {job->done, job->n, name, t->type, jt->to, t->nbytes, nbytes};
         job->params->progress(&pr, job->params->user);
@@ -322,10 +375,8 @@ static vka_status add_tensors(const vka_gguf *g, vka_gguf_writer *w, quant_job *
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const vka_gguf_tensor *t = &g->tensors[i];
         VKA_TRY(vka_gguf_writer_add_tensor_fill(w, t->name.data, job->tensors[i].to, t->n_dims, t->ne, fill_tensor, job));
-        if ((size_t)t->ne[0] > job->scratch_len) job->scratch_len = (size_t)t->ne[0];
     }
-    job->scratch = malloc((job->scratch_len ? job->scratch_len : 1) * sizeof(float));
-    return job->scratch ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    return VKA_OK;
 }
 
 vka_status vka_quantize_file(const char *in_path, const char *out_path, const vka_quantize_params *p) {
@@ -344,7 +395,6 @@ vka_status vka_quantize_file(const char *in_path, const char *out_path, const vk
     if (st == VKA_OK) st = add_tensors(g, w, &job);
     if (st == VKA_OK) st = vka_gguf_writer_write_file(w, out_path);
     vka_gguf_writer_free(w);
-    free(job.scratch);
     free(job.tensors);
     vka_gguf_free(g);
     return st;
