@@ -29,7 +29,8 @@ typedef struct serve_job {
     char *tools_json;            /* the request's tools, for the chat template, or NULL */
     char *grammar;               /* the tool-call grammar, or NULL */
     bool tool_calls;             /* the text may be a tool call (tool_choice other than none) */
-    const char *call_open, *call_close, *args_key; /* the family's call syntax (static strings) */
+    vka_tool_format tool_format; /* how the model writes calls (when tool_calls) */
+    bool calls_required;         /* tool_choice "required" or a named function */
     vka_logit_bias *bias;
     double deadline;             /* cli_now() after which the worker cancels it */
     uint64_t id;                 /* the number in its answer's id, for the log */
@@ -162,7 +163,7 @@ typedef struct serve_scan {
     size_t n_calls;
 } serve_scan;
 
-/* Reads a job's text so far. final: the generation has ended. Before the
+/* Reads a job's text so far, Hermes calls only (streams). final: the generation has ended. Before the
  * end, content_end stops before what may still turn out to be the start of
  * a call (and the whitespace before it), so that what it covers never
  * changes; at the end it covers the whole text when there is no call. The
@@ -173,8 +174,14 @@ bool serve_scan_text(const serve_job *job, bool final, serve_scan *out);
 void serve_call_id(const serve_job *job, size_t call, char *buf, size_t size);
 /* The name of a call (malloc'ed), NULL when memory ran out. */
 char *serve_call_name(const serve_job *job, const serve_call *call);
-/* A finished job's calls as OpenAI tool_calls (NULL when none). */
-struct cJSON *serve_tool_calls(const serve_job *job, const serve_scan *scan);
+/* A finished job's calls read by serve_scan_text as OpenAI tool_calls
+ * (NULL when none). */
+struct cJSON *serve_scanned_calls(const serve_job *job, const serve_scan *scan);
+/* A call's id in `calls` (read by vka_tool_calls_parse): the model's own
+ * where it wrote one, else serve_call_id's. */
+void serve_parsed_call_id(const serve_job *job, const vka_tool_calls *calls, size_t call, char *buf, size_t size);
+/* Calls read by vka_tool_calls_parse as OpenAI tool_calls (NULL when none). */
+struct cJSON *serve_tool_calls(const serve_job *job, const vka_tool_calls *parsed);
 
 /* serve_response.c: the JSON of the answers (malloc'ed text). */
 char *serve_error_json(const serve_error *e);

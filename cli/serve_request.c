@@ -309,9 +309,8 @@ static bool add_choices(serve_request *r, serve_error *err) {
         job->gp = first->gp;
         job->gp.sampling.seed = first->gp.sampling.seed + i;
         job->tool_calls = first->tool_calls;
-        job->call_open = first->call_open;
-        job->call_close = first->call_close;
-        job->args_key = first->args_key;
+        job->tool_format = first->tool_format;
+        job->calls_required = first->calls_required;
         job->deadline = first->deadline;
         r->choice[r->n++] = job;
     }

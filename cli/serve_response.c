@@ -89,23 +89,55 @@ cJSON *serve_string_n(const char *text, size_t len) {
 
 /* A finished choice's finish reason: "tool_calls" when it ended (not cut)
  * after a whole call. */
-static const char *finish_reason_of(const serve_job *job, const serve_scan *scan) {
+static const char *finish_reason_of(const serve_job *job, bool called) {
     const char *reason = serve_finish_reason(job->stop_reason);
-    bool called = scan->n_calls > 0 && scan->calls[scan->n_calls - 1].closed;
     return called && strcmp(reason, "stop") == 0 ? "tool_calls" : reason;
+}
+
+/* Whether a job's calls are read by the incremental scanner (Hermes, whole
+ * answers too, so that a stream and a whole answer always agree, cut-short
+ * calls included) rather than by vka_tool_calls_parse once it is whole. */
+static bool scanned(const serve_job *job) {
+    return !job->tool_calls || job->tool_format == VKA_TOOL_FORMAT_HERMES;
+}
+
+/* A finished job's text read as content and calls in the model's format
+ * (other than Hermes). False when memory ran out. */
+static bool read_finished(const serve_job *job, vka_tool_calls **out) {
+    return vka_tool_calls_parse(job->text ? job->text : "", job->tool_format, out) == VKA_OK;
+}
+
+/* A finished job's content (NULL with calls and no text, as OpenAI
+ * answers), calls (NULL when none) and whether it ended with a whole call;
+ * false when memory ran out. */
+static bool read_answer(const serve_job *job, cJSON **content, cJSON **calls, bool *called) {
+    const char *text = job->text ? job->text : "";
+    if (scanned(job)) {
+        serve_scan scan;
+        if (!serve_scan_text(job, true, &scan)) return false;
+        *calls = serve_scanned_calls(job, &scan);
+        *content = *calls && scan.content_end == 0 ? cJSON_CreateNull() : serve_string_n(text, scan.content_end);
+        *called = scan.n_calls > 0 && scan.calls[scan.n_calls - 1].closed;
+        free(scan.calls);
+        return true;
+    }
+    vka_tool_calls *parsed;
+    if (!read_finished(job, &parsed)) return false;
+    *calls = serve_tool_calls(job, parsed);
+    *content = *calls && !parsed->content[0] ? cJSON_CreateNull() : cJSON_CreateString(parsed->content);
+    *called = parsed->n_calls > 0;
+    vka_tool_calls_free(parsed);
+    return true;
 }
 
 /* One choice of a whole answer; false when memory ran out. */
 static bool add_choice(cJSON *choices, const serve_request *r, const serve_job *job) {
-    serve_scan scan;
-    if (!serve_scan_text(job, true, &scan)) return false;
+    cJSON *text, *calls;
+    bool called;
+    if (!read_answer(job, &text, &calls, &called)) return false;
     cJSON *c = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, c);
     cJSON_AddNumberToObject(c, "index", job->index);
-    cJSON *calls = serve_tool_calls(job, &scan);
-    /* OpenAI: content null beside calls when there is no text */
-    cJSON *text = calls && scan.content_end == 0 ? cJSON_CreateNull()
-                                                 : serve_string_n(job->text ? job->text : "", scan.content_end);
     if (r->endpoint == SERVE_CHAT) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(msg, "role", "assistant");
@@ -117,8 +149,7 @@ static bool add_choice(cJSON *choices, const serve_request *r, const serve_job *
         cJSON_Delete(calls);
     }
     cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", finish_reason_of(job, &scan));
-    free(scan.calls);
+    cJSON_AddStringToObject(c, "finish_reason", finish_reason_of(job, called));
     return true;
 }
 
@@ -240,6 +271,36 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
     return true;
 }
 
+/* The events of a choice whose format has no incremental reader (all but
+ * Hermes), sent once it has ended: its content, then each call whole in one
+ * delta (id, type, name and all the arguments), then the finish. Holding the
+ * text back until then is what keeps a call's syntax out of the content. */
+static bool held_back_events(const sink *k, const serve_job *job, serve_stream_choice *cs) {
+    vka_tool_calls *parsed;
+    if (!read_finished(job, &parsed)) return false;
+    bool ok = true;
+    size_t len = strlen(parsed->content);
+    if (len > 0) ok = emit_text(k, job->index, parsed->content, len, NULL);
+    for (size_t i = 0; ok && i < parsed->n_calls; i++) {
+        cJSON *delta, *root = chunk(k, job->index, NULL, &delta);
+        cJSON *tc = cJSON_CreateObject();
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
+        cJSON_AddNumberToObject(tc, "index", (double)i);
+        char id[64];
+        serve_parsed_call_id(job, parsed, i, id, sizeof id);
+        cJSON_AddStringToObject(tc, "id", id);
+        cJSON_AddStringToObject(tc, "type", "function");
+        cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+        cJSON_AddStringToObject(fn, "name", parsed->calls[i].name);
+        cJSON_AddStringToObject(fn, "arguments", parsed->calls[i].arguments);
+        ok = emit(k, root);
+    }
+    cs->finished = true;
+    ok = ok && emit_text(k, job->index, "", 0, finish_reason_of(job, parsed->n_calls > 0));
+    vka_tool_calls_free(parsed);
+    return ok;
+}
+
 /* One choice's new events. */
 static bool choice_events(const sink *k, const serve_job *job, serve_stream_choice *cs) {
     bool chat = k->r->endpoint == SERVE_CHAT;
@@ -253,6 +314,7 @@ static bool choice_events(const sink *k, const serve_job *job, serve_stream_choi
         }
     }
     bool final = job->done;
+    if (!scanned(job)) return final ? held_back_events(k, job, cs) : true;
     serve_scan scan;
     if (!serve_scan_text(job, final, &scan)) return false;
     const char *text = job->text ? job->text : "";
@@ -267,7 +329,8 @@ static bool choice_events(const sink *k, const serve_job *job, serve_stream_choi
     ok = ok && call_events(k, job, &scan, final, cs);
     if (ok && final) {
         cs->finished = true;
-        ok = emit_text(k, job->index, "", 0, finish_reason_of(job, &scan));
+        bool called = scan.n_calls > 0 && scan.calls[scan.n_calls - 1].closed;
+        ok = emit_text(k, job->index, "", 0, finish_reason_of(job, called));
     }
     free(scan.calls);
     return ok;

@@ -1,7 +1,8 @@
 /* serve_tools.c — OpenAI tools in `vkagent serve`: the tools go into the chat
- * template, and a tool call is generated under a grammar built from the
- * tools' JSON schemas in the model family's call syntax, so its arguments
- * always parse and validate; the finished text is read back as tool_calls. */
+ * template, and a tool call is generated in the model's own call format
+ * under the grammar vka_tool_calls_grammar builds from the tools' schemas, so
+ * its arguments always parse and validate; Hermes calls are read back here,
+ * incrementally (streams), as tool_calls. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +10,19 @@
 
 #include "serve.h"
 
-/* How a family writes a call (docs/chat-templates.md, "Tools"). */
-static void call_syntax(const vka_model *model, serve_job *job) {
-    const char *family = vka_chat_template_family(model, NULL);
-    bool hermes = strcmp(family, "chatml") == 0 || strcmp(family, "qwen3") == 0;
-    job->call_open = hermes ? "<tool_call>\n" : "";
-    job->call_close = hermes ? "\n</tool_call>" : "";
-    job->args_key = strcmp(family, "llama3.1") == 0 ? "parameters" : "arguments";
+/* The model's call format: its template's own syntax, else its family's,
+ * else Hermes (the syntax of the "chatml" fallback template). */
+static vka_tool_format model_format(const vka_model *model) {
+    vka_tool_format f = vka_tool_format_detect(vka_model_meta_string(model, "tokenizer.chat_template"));
+    if (f == VKA_TOOL_FORMAT_NONE) f = vka_tool_format_detect(vka_chat_template_family(model, NULL));
+    return f == VKA_TOOL_FORMAT_NONE ? VKA_TOOL_FORMAT_HERMES : f;
 }
 
-/* {"anyOf": [{"name": const N, KEY: parameters}, ...]} over the tools (or
- * the one named `only`); NULL with *err set. *strict: every function asks
- * for OpenAI's strict mode (the conversion's flag is for the whole schema). */
-static cJSON *call_schema(const cJSON *tools, const char *only, const char *key, bool *strict, serve_error *err) {
-    cJSON *schema = cJSON_CreateObject(), *any = cJSON_AddArrayToObject(schema, "anyOf");
+/* The tools a call may name: all of them, or the one named `only`, as an
+ * array; NULL with *err set. *strict: every one asks for OpenAI's strict
+ * mode (the schema conversion's flag is for the whole grammar). */
+static cJSON *callable_tools(const cJSON *tools, const char *only, bool *strict, serve_error *err) {
+    cJSON *out = cJSON_CreateArray();
     const cJSON *tool;
     *strict = true;
     cJSON_ArrayForEach(tool, tools) {
@@ -32,86 +32,51 @@ static cJSON *call_schema(const cJSON *tools, const char *only, const char *key,
         if (!cJSON_IsString(name) || (params && !cJSON_IsObject(params))) {
             serve_error_set(err, 400, "tools",
                             "each tool must be {\"type\": \"function\", \"function\": {\"name\", \"parameters\"}}");
-            cJSON_Delete(schema);
+            cJSON_Delete(out);
             return NULL;
         }
         if (only && strcmp(only, name->valuestring) != 0) continue;
         *strict = *strict && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fn, "strict"));
-        cJSON *alt = cJSON_CreateObject();
-        cJSON_AddStringToObject(alt, "type", "object");
-        cJSON *props = cJSON_AddObjectToObject(alt, "properties");
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "name"), "const", name->valuestring);
-        cJSON_AddItemToObject(props, key, params ? cJSON_Duplicate(params, true)
-                                                 : cJSON_Parse("{\"type\": \"object\", \"properties\": {}}"));
-        cJSON *req = cJSON_AddArrayToObject(alt, "required");
-        cJSON_AddItemToArray(req, cJSON_CreateString("name"));
-        cJSON_AddItemToArray(req, cJSON_CreateString(key));
-        cJSON_AddFalseToObject(alt, "additionalProperties");
-        cJSON_AddItemToArray(any, alt);
+        cJSON_AddItemToArray(out, cJSON_Duplicate(tool, true));
     }
-    if (cJSON_GetArraySize(any) == 0) {
+    if (cJSON_GetArraySize(out) == 0) {
         serve_error_set(err, 400, "tool_choice", "'tool_choice' names a function that is not among the tools");
-        cJSON_Delete(schema);
+        cJSON_Delete(out);
         return NULL;
     }
-    return schema;
+    return out;
 }
 
-/* A GBNF literal of `text` (only \n and the quote need escapes here). */
-static void put_literal(FILE *f, const char *text) {
-    fputc('"', f);
-    for (const char *p = text; *p; p++) {
-        if (*p == '\n') fputs("\\n", f);
-        else if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-/* Whether a family writes calls the Hermes way (<tool_call> tags): only
- * there can an answer hold text and then several calls, because only those
- * templates render such a message back (docs/chat-templates.md, "Tools"). */
-static bool tagged(const serve_job *job) { return job->call_open[0] != '\0'; }
-
-/* The grammar of the calls, by tool_choice:
- *   required (or a named function): one call, or with parallel calls several
- *     separated by "\n", as the template writes them;
- *   auto: text, then optionally calls (tagged families), or either one call
- *     or text that does not begin like one (the others).
- * The text of "auto" may hold '<' only before a character other than 't'
- * and '<', so that it never holds "<tool_call>": what follows a call's
- * opening tag is always a call. */
-static bool build_grammar(serve_job *job, const cJSON *schema, bool strict, bool required, bool parallel,
+/* The grammar of the calls in the model's format (vka_tool_calls_grammar):
+ * required (or a named function) gives calls only, auto lets text come
+ * first (or instead, in llama3); parallel allows several. Formats without a
+ * grammar (qwen3-coder, glm) generate freely and are only read back. */
+static bool build_grammar(serve_job *job, const cJSON *callable, bool strict, bool required, bool parallel,
                           serve_error *err) {
-    char *json = cJSON_PrintUnformatted(schema), *gbnf = NULL;
-    uint32_t flags = strict ? VKA_JSON_SCHEMA_STRICT : 0;
-    vka_status st = json ? vka_json_schema_to_grammar(json, flags, &gbnf, NULL) : VKA_ERR_OUT_OF_MEMORY;
+    if (job->tool_format == VKA_TOOL_FORMAT_QWEN3_CODER || job->tool_format == VKA_TOOL_FORMAT_GLM) return true;
+    uint32_t flags = (parallel ? VKA_TOOL_GRAMMAR_PARALLEL : 0) | (required ? 0 : VKA_TOOL_GRAMMAR_AUTO);
+    char *json = cJSON_PrintUnformatted(callable), *gbnf = NULL;
+    vka_status st = json ? vka_tool_calls_grammar(json, job->tool_format, flags, strict ? VKA_JSON_SCHEMA_STRICT : 0,
+                                                  &gbnf)
+                         : VKA_ERR_OUT_OF_MEMORY;
     free(json);
+    if (st == VKA_ERR_OUT_OF_MEMORY) {
+        serve_error_set(err, 500, NULL, "out of memory");
+        return false;
+    }
     if (st != VKA_OK) {
         serve_error_set(err, 400, "tools", "a tool's parameters: %s", vka_last_error());
         return false;
     }
-    size_t size = 0;
-    FILE *f = open_memstream(&job->grammar, &size);
-    if (!f) {
-        vka_free(gbnf);
+    /* the job frees its grammar with free() */
+    job->grammar = strdup(gbnf);
+    vka_free(gbnf);
+    if (!job->grammar) {
         serve_error_set(err, 500, NULL, "out of memory");
         return false;
     }
-    fprintf(f, "%s\nvkagent-call ::= ", gbnf);
-    put_literal(f, job->call_open);
-    fputs(" root ", f);
-    put_literal(f, job->call_close);
-    bool several = parallel && tagged(job);
-    fprintf(f, "\nvkagent-calls ::= vkagent-call%s\n", several ? " (\"\\n\" vkagent-call)*" : "");
-    if (tagged(job))
-        fputs("vkagent-text ::= [^<]* (\"<\" [^t<] [^<]*)*\nvkagent-auto ::= vkagent-text vkagent-calls?\n", f);
-    else
-        fputs("vkagent-auto ::= vkagent-calls | [^{] .*\n", f);
-    fclose(f);
-    vka_free(gbnf);
     job->gp.sampling.grammar = job->grammar;
-    job->gp.sampling.grammar_root = required ? "vkagent-calls" : "vkagent-auto";
+    job->gp.sampling.grammar_root = "root";
     return true;
 }
 
@@ -157,11 +122,12 @@ bool serve_parse_tools(const serve_state *s, const cJSON *root, serve_job *job, 
         serve_error_set(err, 400, "response_format", "'response_format' cannot be combined with tool calls");
         return false;
     }
-    call_syntax(s->model, job);
+    job->tool_format = model_format(s->model);
+    job->calls_required = required;
     bool strict = false;
-    cJSON *schema = call_schema(tools, only, job->args_key, &strict, err);
-    bool ok = schema && build_grammar(job, schema, strict, required, parallel, err);
-    cJSON_Delete(schema);
+    cJSON *callable = callable_tools(tools, only, &strict, err);
+    bool ok = callable && build_grammar(job, callable, strict, required, parallel, err);
+    cJSON_Delete(callable);
     job->tool_calls = ok;
     return ok;
 bad_choice:
@@ -171,6 +137,12 @@ bad_choice:
 }
 
 /* ---------------------------------------------------------------- reading calls back */
+
+/* The incremental scanner below reads Hermes calls only, as the grammar of
+ * vka_tool_calls_grammar writes them: a call, then for each further one
+ * "\n" and the opening tag. Other formats are read by vka_tool_calls_parse
+ * once the text is whole. */
+static const char CALL_OPEN[] = "<tool_call>\n", CALL_CLOSE[] = "\n</tool_call>", ARGS_KEY[] = "arguments";
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -209,7 +181,7 @@ static size_t value_end(const char *t, size_t len, size_t at, bool *whole) {
 
 /* The call object in t[at, len): its name and arguments as far as they go.
  * Returns the end of the object, or 0 while it is not whole. */
-static size_t read_call(const serve_job *job, const char *t, size_t len, size_t at, serve_call *call) {
+static size_t read_call(const char *t, size_t len, size_t at, serve_call *call) {
     size_t i = skip_ws(t, len, at);
     if (i >= len || t[i] != '{') return 0;
     i++;
@@ -227,7 +199,7 @@ static size_t read_call(const serve_job *job, const char *t, size_t len, size_t 
         /* keys may be written with escapes (\u006e...): compared decoded */
         cJSON *k = cJSON_ParseWithLength(t + i, key_end - i);
         const char *name = cJSON_GetStringValue(k);
-        bool is_name = name && strcmp(name, "name") == 0, is_args = name && strcmp(name, job->args_key) == 0;
+        bool is_name = name && strcmp(name, "name") == 0, is_args = name && strcmp(name, ARGS_KEY) == 0;
         cJSON_Delete(k);
         i = skip_ws(t, len, key_end);
         if (i < len && t[i] == ':') i = skip_ws(t, len, i + 1);
@@ -275,17 +247,16 @@ static bool add_call(serve_scan *out, size_t *cap) {
 
 /* The calls from t[at] on: a call, then for each further one "\n" and its
  * opening tag. */
-static bool read_calls(const serve_job *job, const char *t, size_t len, size_t at, serve_scan *out) {
-    size_t open = strlen(job->call_open), close = strlen(job->call_close), cap = 0;
+static bool read_calls(const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t open = strlen(CALL_OPEN), close = strlen(CALL_CLOSE), cap = 0;
     for (;;) {
         if (!add_call(out, &cap)) return false;
         serve_call *call = &out->calls[out->n_calls - 1];
-        size_t end = read_call(job, t, len, at, call);
-        if (end == 0 || len - end < close || memcmp(t + end, job->call_close, close) != 0) return true;
+        size_t end = read_call(t, len, at, call);
+        if (end == 0 || len - end < close || memcmp(t + end, CALL_CLOSE, close) != 0) return true;
         call->closed = true;
         at = end + close;
-        if (!tagged(job) || len - at < open + 1 || t[at] != '\n' || memcmp(t + at + 1, job->call_open, open) != 0)
-            return true;
+        if (len - at < open + 1 || t[at] != '\n' || memcmp(t + at + 1, CALL_OPEN, open) != 0) return true;
         at += 1 + open;
     }
 }
@@ -296,20 +267,13 @@ bool serve_scan_text(const serve_job *job, bool final, serve_scan *out) {
     size_t len = job->len;
     out->content_end = len;
     if (!job->tool_calls) return true;
-    if (!tagged(job)) {
-        /* one call, or text that does not begin with '{' */
-        if (len == 0) return true;
-        if (t[0] != '{') return true;
-        out->content_end = 0;
-        return read_calls(job, t, len, 0, out);
-    }
-    const char *open = memmem(t, len, job->call_open, strlen(job->call_open));
+    const char *open = memmem(t, len, CALL_OPEN, strlen(CALL_OPEN));
     if (!open) {
-        if (!final) out->content_end = trim_end(t, len - partial_suffix(t, len, job->call_open));
+        if (!final) out->content_end = trim_end(t, len - partial_suffix(t, len, CALL_OPEN));
         return true;
     }
     out->content_end = trim_end(t, (size_t)(open - t));
-    return read_calls(job, t, len, (size_t)(open - t) + strlen(job->call_open), out);
+    return read_calls(t, len, (size_t)(open - t) + strlen(CALL_OPEN), out);
 }
 
 void serve_call_id(const serve_job *job, size_t call, char *buf, size_t size) {
@@ -325,7 +289,7 @@ char *serve_call_name(const serve_job *job, const serve_call *call) {
 
 /* The calls whose name is whole, as OpenAI's tool_calls; the arguments are
  * the generated JSON text as it is (what a stream sends piece by piece). */
-cJSON *serve_tool_calls(const serve_job *job, const serve_scan *scan) {
+cJSON *serve_scanned_calls(const serve_job *job, const serve_scan *scan) {
     cJSON *calls = NULL;
     for (size_t i = 0; i < scan->n_calls; i++) {
         const serve_call *sc = &scan->calls[i];
@@ -342,6 +306,30 @@ cJSON *serve_tool_calls(const serve_job *job, const serve_scan *scan) {
         cJSON_AddItemToObject(fn, "arguments", serve_string_n(job->text + sc->args_at, sc->args_len));
         cJSON_AddItemToArray(calls, call);
         free(name);
+    }
+    return calls;
+}
+
+void serve_parsed_call_id(const serve_job *job, const vka_tool_calls *calls, size_t call, char *buf, size_t size) {
+    const char *own = calls->calls[call].id;
+    /* Mistral's templates check the ids they render back: keep the model's */
+    if (own) snprintf(buf, size, "%s", own);
+    else serve_call_id(job, call, buf, size);
+}
+
+cJSON *serve_tool_calls(const serve_job *job, const vka_tool_calls *parsed) {
+    if (!parsed || parsed->n_calls == 0) return NULL;
+    cJSON *calls = cJSON_CreateArray();
+    for (size_t i = 0; i < parsed->n_calls; i++) {
+        char id[64];
+        serve_parsed_call_id(job, parsed, i, id, sizeof id);
+        cJSON *call = cJSON_CreateObject();
+        cJSON_AddStringToObject(call, "id", id);
+        cJSON_AddStringToObject(call, "type", "function");
+        cJSON *fn = cJSON_AddObjectToObject(call, "function");
+        cJSON_AddStringToObject(fn, "name", parsed->calls[i].name);
+        cJSON_AddStringToObject(fn, "arguments", parsed->calls[i].arguments);
+        cJSON_AddItemToArray(calls, call);
     }
     return calls;
 }

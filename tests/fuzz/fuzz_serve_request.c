@@ -40,7 +40,7 @@ static void check_calls(serve_job *job, const uint8_t *text, size_t len) {
     FUZZ_CHECK(serve_append(&job->text, &job->len, &job->cap, (const char *)text, len), "out of memory");
     serve_scan scan;
     FUZZ_CHECK(serve_scan_text(job, true, &scan), "out of memory");
-    bool required = strcmp(job->gp.sampling.grammar_root, "vkagent-calls") == 0;
+    bool required = job->calls_required;
     FUZZ_CHECK(!required || (scan.n_calls > 0 && scan.content_end == 0), "a required call does not read back: %.*s",
                (int)len, (const char *)text);
     for (size_t i = 0; i < scan.n_calls; i++) {
@@ -51,6 +51,12 @@ static void check_calls(serve_job *job, const uint8_t *text, size_t len) {
         FUZZ_CHECK(args != NULL, "call %zu's arguments do not parse: %.*s", i, (int)len, (const char *)text);
         cJSON_Delete(args);
     }
+    /* the library's reader, which answers for the other formats, agrees */
+    vka_tool_calls *parsed = NULL;
+    FUZZ_CHECK(vka_tool_calls_parse(job->text, job->tool_format, &parsed) == VKA_OK, "out of memory");
+    FUZZ_CHECK(parsed->n_calls == scan.n_calls, "%zu calls read back by vka_tool_calls_parse, %zu scanned: %.*s",
+               parsed->n_calls, scan.n_calls, (int)len, (const char *)text);
+    vka_tool_calls_free(parsed);
     free(scan.calls);
     job->len = 0;
 }

@@ -2,14 +2,15 @@
 // plain fetch for what the client cannot send): chat, streams, completions,
 // models, health, metrics, json_schema answers validated by ajv, tool calls (their
 // arguments validated by ajv: several per answer, text before them, streamed
-// argument by argument and reassembled by the client), n choices (each what
+// argument by argument and reassembled by the client; a Llama 3.1 template's own
+// call format, on a model given that template), n choices (each what
 // a request with its seed gives alone), the error statuses, a full queue (503), a
 // stream aborted mid-way (its generation is cancelled), sixteen concurrent
 // clients with fixed seeds getting what they get alone, and SIGTERM
 // finishing the request in flight. The servers listen on free loopback ports.
 // usage: node serve.mjs VKAGENT_EXE MODEL.gguf
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -411,6 +412,77 @@ test('tools: streamed calls, argument by argument, reassemble to the same answer
   srv.proc.kill('SIGTERM');
   assert.equal(await exited, 0, srv.log);
   fast = null;
+});
+
+// `path` (a GGUF without a chat template) given tokenizer.chat_template =
+// `template`: the key goes first, and a Jinja comment pads it to a multiple
+// of 256 bytes, so that the tensor data after it stays aligned.
+function addTemplate(path, template) {
+  const file = readFileSync(path);
+  const key = Buffer.from('tokenizer.chat_template');
+  const entry = (t) => 8 + key.length + 4 + 8 + Buffer.byteLength(t);
+  const pad = (256 - ((entry(template) + 4) % 256)) % 256;
+  const text = Buffer.from(`${template}{#${' '.repeat(pad)}#}`);
+  const kv = Buffer.alloc(entry(text.toString()));
+  let at = kv.writeBigUInt64LE(BigInt(key.length), 0);
+  at += key.copy(kv, at);
+  at = kv.writeUInt32LE(8, at); // a string
+  at = kv.writeBigUInt64LE(BigInt(text.length), at);
+  text.copy(kv, at);
+  assert.equal(kv.length % 256, 0);
+  const header = Buffer.from(file.subarray(0, 24));
+  header.writeBigUInt64LE(header.readBigUInt64LE(16) + 1n, 16); // the number of keys
+  writeFileSync(path, Buffer.concat([header, kv, file.subarray(24)]));
+}
+
+test('tools: a model whose template writes Llama 3.1 calls gets them in that format', async () => {
+  tmp ??= mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
+  const path = join(tmp, 'llama31.gguf');
+  const synth = spawnSync(exe, ['synth', '-o', path, '--preset', 'stories260K', '--ctx', '4096', '--vocab-from', model],
+    { encoding: 'utf8' });
+  assert.equal(synth.status, 0, synth.stderr);
+  const template = readFileSync(new URL('../data/templates/meta-llama-Llama-3.1-8B-Instruct.jinja', import.meta.url), 'utf8');
+  addTemplate(path, template);
+  const srv = await startServer(path, 2);
+  servers.push(srv);
+  const props = await (await fetch(`${srv.base}/props`, { headers: { authorization: `Bearer ${KEY}` } })).json();
+  assert.ok(props.chat_template.startsWith(template), 'the GGUF carries the template');
+  const c = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  const params = { model: 'llama31', messages: toolMsgs, tools, tool_choice: 'required', max_tokens: 1000 };
+  // one call per message, as the template renders them, parallel or not
+  for (const seed of [1, 2]) {
+    const r = await c.chat.completions.create({ ...params, seed });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal(r.choices[0].message.content, null);
+    assert.equal(checkCalls(r.choices[0]).length, 1);
+  }
+  const named = await c.chat.completions.create({ ...params, seed: 3, tool_choice: { type: 'function', function: { name: 'now' } } });
+  assert.deepEqual(checkCalls(named.choices[0]).map((call) => call.function.name), ['now']);
+  // auto: one call, or text that does not begin with '{'
+  for (const seed of [4, 5, 6]) {
+    const auto = await c.chat.completions.create({ ...params, tool_choice: 'auto', seed, max_tokens: 20 });
+    const calls = checkCalls(auto.choices[0]);
+    if (calls.length === 0) assert.ok(!auto.choices[0].message.content.startsWith('{'), auto.choices[0].message.content);
+  }
+  // streamed: held back, then the call whole in one delta; the same as unstreamed
+  const whole = await c.chat.completions.create({ ...params, seed: 1 });
+  const deltas = [];
+  let finish = null;
+  for await (const chunk of await c.chat.completions.create({ ...params, seed: 1, stream: true })) {
+    for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) deltas.push(tc);
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(deltas.length, 1);
+  assert.equal(deltas[0].index, 0);
+  assert.deepEqual(deltas[0].function, whole.choices[0].message.tool_calls[0].function);
+  checkCall(deltas[0]);
+  // a conversation with the call and its result goes on through the template
+  const calls = whole.choices[0].message.tool_calls;
+  const next = await c.chat.completions.create({ model: 'llama31', tools, max_tokens: 5, seed: 5, messages: [
+    ...toolMsgs, { role: 'assistant', content: null, tool_calls: calls },
+    { role: 'tool', tool_call_id: calls[0].id, content: '{"sky": "clear"}' }] });
+  assert.equal(typeof next.choices[0].message.content, 'string');
 });
 
 test('n choices: each what its seed gives alone, streamed or not', async () => {
