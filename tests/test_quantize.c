@@ -1,5 +1,6 @@
 /* test_quantize.c — `vkagent quantize`: the files it writes from the F32
- * fixtures equal llama-quantize's, tensor by tensor (types and bytes); the
+ * fixtures equal llama-quantize's, tensor by tensor (types and bytes) and as
+ * whole files; the
  * mixes' layer choice; refusals. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -39,6 +40,20 @@ static void expect_same_tensors(const char *mine_path, const char *ref_path) {
     vka_gguf_free(ref);
 }
 
+/* The whole files are equal byte for byte: metadata order, tensor order,
+ * offsets and padding as llama-quantize writes them. */
+static void expect_same_bytes(const char *mine_path, const char *ref_path) {
+    size_t n_mine = 0, n_ref = 0;
+    char *mine = test_read_file(mine_path, &n_mine), *ref = test_read_file(ref_path, &n_ref);
+    cr_assert(mine && ref);
+    size_t first = 0;
+    while (first < n_mine && first < n_ref && mine[first] == ref[first]) first++;
+    cr_expect(first == n_mine && n_mine == n_ref, "%s: differs from llama-quantize's file at byte %zu (sizes %zu, %zu)",
+              ref_path, first, n_mine, n_ref);
+    free(mine);
+    free(ref);
+}
+
 static void quantize_and_compare(const char *in_rel, const char *ref_rel, const char *type, const char *override) {
     const char *in = test_data_path(in_rel), *ref = test_data_path(ref_rel);
     REQUIRE_FIXTURE(in);
@@ -51,6 +66,7 @@ static void quantize_and_compare(const char *in_rel, const char *ref_rel, const 
     char *out = temp_path();
     cr_assert_eq(vka_quantize_file(in, out, &qp), VKA_OK, "%s", vka_last_error());
     expect_same_tensors(out, ref);
+    expect_same_bytes(out, ref);
     unlink(out);
     free(out);
 }

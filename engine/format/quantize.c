@@ -367,13 +367,33 @@ static vka_status copy_metadata(const vka_gguf *g, vka_gguf_writer *w, vka_ftype
         if (strcmp(key, "general.file_type") == 0 || strcmp(key, "general.quantization_version") == 0) continue;
         VKA_TRY(vka_gguf_writer_add_value(w, key, &g->kv[i].value));
     }
-    VKA_TRY(vka_gguf_writer_add_u32(w, "general.file_type", (uint32_t)ftype));
-    return vka_gguf_writer_add_u32(w, "general.quantization_version", 2);
+    /* llama-quantize removes and re-appends both keys, in this order: the
+     * same order here keeps the output byte-identical to its files */
+    VKA_TRY(vka_gguf_writer_add_u32(w, "general.quantization_version", 2));
+    return vka_gguf_writer_add_u32(w, "general.file_type", (uint32_t)ftype);
 }
 
-static vka_status add_tensors(const vka_gguf *g, vka_gguf_writer *w, quant_job *job) {
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        const vka_gguf_tensor *t = &g->tensors[i];
+/* The layer of a "blk.N." tensor; -1 for the others (embeddings, output). */
+static long block_of(const char *name) {
+    if (strncmp(name, "blk.", 4) != 0) return -1;
+    char *end;
+    long layer = strtol(name + 4, &end, 10);
+    return end == name + 4 ? -1 : layer;
+}
+
+/* llama-quantize writes tensors in its loader's order: the non-layer tensors,
+ * then layer by layer (numerically), by name within each group. */
+static int compare_tensor_order(const void *pa, const void *pb) {
+    const char *a = ((const job_tensor *)pa)->src->name.data, *b = ((const job_tensor *)pb)->src->name.data;
+    long la = block_of(a), lb = block_of(b);
+    if (la != lb) return la < lb ? -1 : 1;
+    return strcmp(a, b);
+}
+
+static vka_status add_tensors(vka_gguf_writer *w, quant_job *job) {
+    qsort(job->tensors, job->n, sizeof *job->tensors, compare_tensor_order);
+    for (uint64_t i = 0; i < job->n; i++) {
+        const vka_gguf_tensor *t = job->tensors[i].src;
         VKA_TRY(vka_gguf_writer_add_tensor_fill(w, t->name.data, job->tensors[i].to, t->n_dims, t->ne, fill_tensor, job));
     }
     return VKA_OK;
@@ -392,7 +412,7 @@ vka_status vka_quantize_file(const char *in_path, const char *out_path, const vk
     if (st == VKA_OK) st = choose_types(g, p, job.tensors);
     if (st == VKA_OK) st = vka_gguf_writer_create(&w);
     if (st == VKA_OK) st = copy_metadata(g, w, p->ftype);
-    if (st == VKA_OK) st = add_tensors(g, w, &job);
+    if (st == VKA_OK) st = add_tensors(w, &job);
     if (st == VKA_OK) st = vka_gguf_writer_write_file(w, out_path);
     vka_gguf_writer_free(w);
     free(job.tensors);
