@@ -153,7 +153,7 @@ static const char *read_call_object(const char *p, const char *const *args_keys,
         if (*p == ',' && *skip_ws(p + 1) != '}') p = skip_ws(p + 1);
         else if (*p != '}') goto bad;
     }
-    if (!name || !args) goto bad;
+    if (!name || !name[0] || !args) goto bad; /* a call names its function: "" (or "\u0000") is text */
     add_call(l, name, args, id);
     return p + 1;
 bad:
