@@ -193,6 +193,9 @@ static size_t read_call(const char *t, size_t len, size_t at, serve_call *call) 
             i++;
             continue;
         }
+        /* a key is a string: anything else (a stray ']' would not even move
+         * the scan on) is no call object */
+        if (t[i] != '"') return 0;
         bool whole;
         size_t key_end = value_end(t, len, i, &whole);
         if (!whole) return 0;
@@ -205,6 +208,7 @@ static size_t read_call(const char *t, size_t len, size_t at, serve_call *call) 
         if (i < len && t[i] == ':') i = skip_ws(t, len, i + 1);
         if (i >= len) return 0;
         size_t end = value_end(t, len, i, &whole);
+        if (end == i) return 0; /* no value here (e.g. "name"]): not a call object */
         /* the first of each member counts (the grammar writes each once) */
         if (is_name && whole && t[i] == '"' && !call->name_len) {
             call->name_at = i;
