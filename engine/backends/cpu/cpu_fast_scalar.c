@@ -80,48 +80,48 @@ static void dot_q8_0(int64_t k, const void *w, const void *const *x, int nx, flo
     }
 }
 
-/* Q4_K: sub-block s (32 values, one activation block) is d*sc*q - dmin*m. */
+/* One Q4_K/Q5_K super-block against its 8 activation blocks: sub-block s
+ * (32 values) is d*sc*q - dmin*m, q taking bit s of qh[i] as its fifth bit
+ * for Q5_K (qh NULL for Q4_K). Adds to acc term by term, the order the
+ * whole row's sum has always taken. */
+static float dot_k4_super_block(float acc, float d, float dmin, const uint8_t *scales, const uint8_t *qs,
+                                const uint8_t *qh, const vka_q8_act *a, const float *dsum) {
+    for (int s = 0; s < 8; s++) {
+        const uint8_t *q = qs + 32 * (s / 2);
+        int shift = 4 * (s % 2), sc, m;
+        vka_k4_scale_min(scales, s, &sc, &m);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) {
+            int high = qh ? ((qh[i] >> s) & 1) << 4 : 0;
+            sum += (((q[i] >> shift) & 0x0f) | high) * a[s].q[i];
+        }
+        acc += a[s].d * d * (float)(sc * sum) - dmin * (float)m * dsum[s];
+    }
+    return acc;
+}
+
 static void dot_q4_k(int64_t k, const void *w, const void *const *x, int nx, float *out) {
     const vka_block_q4_k *wb = w;
     for (int j = 0; j < nx; j++) {
         const vka_q8_act *xb = x[j];
         const float *dsum = vka_fast_act_dsum(xb, k);
         float acc = 0.0f;
-        for (int64_t b = 0; b < k / VKA_QK_K; b++) {
-            float d = vka_f16_to_f32(wb[b].d), dmin = vka_f16_to_f32(wb[b].dmin);
-            for (int s = 0; s < 8; s++) {
-                const vka_q8_act *a = &xb[b * 8 + s];
-                const uint8_t *qs = wb[b].qs + 32 * (s / 2);
-                int shift = 4 * (s % 2), sc, m;
-                vka_k4_scale_min(wb[b].scales, s, &sc, &m);
-                int32_t sum = 0;
-                for (int i = 0; i < 32; i++) sum += ((qs[i] >> shift) & 0x0f) * a->q[i];
-                acc += a->d * d * (float)(sc * sum) - dmin * (float)m * dsum[b * 8 + s];
-            }
-        }
+        for (int64_t b = 0; b < k / VKA_QK_K; b++)
+            acc = dot_k4_super_block(acc, vka_f16_to_f32(wb[b].d), vka_f16_to_f32(wb[b].dmin), wb[b].scales, wb[b].qs,
+                                     NULL, &xb[b * 8], &dsum[b * 8]);
         out[j] = acc;
     }
 }
 
-/* Q5_K: as Q4_K with a fifth bit, bit s of qh[i], for value i of sub-block s. */
 static void dot_q5_k(int64_t k, const void *w, const void *const *x, int nx, float *out) {
     const vka_block_q5_k *wb = w;
     for (int j = 0; j < nx; j++) {
         const vka_q8_act *xb = x[j];
         const float *dsum = vka_fast_act_dsum(xb, k);
         float acc = 0.0f;
-        for (int64_t b = 0; b < k / VKA_QK_K; b++) {
-            float d = vka_f16_to_f32(wb[b].d), dmin = vka_f16_to_f32(wb[b].dmin);
-            for (int s = 0; s < 8; s++) {
-                const vka_q8_act *a = &xb[b * 8 + s];
-                const uint8_t *qs = wb[b].qs + 32 * (s / 2);
-                int shift = 4 * (s % 2), sc, m;
-                vka_k4_scale_min(wb[b].scales, s, &sc, &m);
-                int32_t sum = 0;
-                for (int i = 0; i < 32; i++) sum += (((qs[i] >> shift) & 0x0f) | ((wb[b].qh[i] >> s) & 1) << 4) * a->q[i];
-                acc += a->d * d * (float)(sc * sum) - dmin * (float)m * dsum[b * 8 + s];
-            }
-        }
+        for (int64_t b = 0; b < k / VKA_QK_K; b++)
+            acc = dot_k4_super_block(acc, vka_f16_to_f32(wb[b].d), vka_f16_to_f32(wb[b].dmin), wb[b].scales, wb[b].qs,
+                                     wb[b].qh, &xb[b * 8], &dsum[b * 8]);
         out[j] = acc;
     }
 }
