@@ -100,9 +100,9 @@ static void check_kernels(const vka_fast_kernels *kern) {
     }
 }
 
-/* Q5_K and the low-bit types have portable and x86 kernels (no packed
- * layout; NEON has only the IQ4 ones, checked by scripts/test-arm64, the
- * others take the reference on arm64): each set against the reference. */
+/* Q5_K and the low-bit types have portable, x86 and NEON kernels (no packed
+ * layout; scripts/test-arm64 checks the NEON ones from x86): each set
+ * against the reference. */
 static void check_low_bit_kernels(const vka_fast_kernels *kern) {
     static const vka_type types[] = {VKA_TYPE_Q5_K, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
@@ -113,7 +113,7 @@ static void check_low_bit_kernels(const vka_fast_kernels *kern) {
 }
 
 Test(cpu_fast, low_bit_kernels_match_reference) {
-    const vka_fast_kernels *sets[] = {&vka_fast_scalar, vka_fast_avx2(), vka_fast_vnni()};
+    const vka_fast_kernels *sets[] = {&vka_fast_scalar, vka_fast_avx2(), vka_fast_vnni(), vka_fast_neon()};
     for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++)
         if (sets[s]) check_low_bit_kernels(sets[s]); /* NULL: a set this CPU cannot run */
 }

@@ -102,15 +102,22 @@ static bool report(const char *isa, const char *what) {
     return ok;
 }
 
+/* The types with a NEON kernel: the common ones (fast_check_types), then
+ * Q5_K and the low-bit types (test_cpu_fast.c's check_low_bit_kernels). */
+static const vka_type low_bit_types[] = {VKA_TYPE_Q5_K, VKA_TYPE_Q2_K, VKA_TYPE_Q3_K, VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
+#define N_LOW_BIT (sizeof low_bit_types / sizeof low_bit_types[0])
+#define N_NEON_TYPES (sizeof fast_check_types / sizeof fast_check_types[0] + N_LOW_BIT)
+static vka_type neon_type(size_t t) {
+    size_t common = sizeof fast_check_types / sizeof fast_check_types[0];
+    return t < common ? fast_check_types[t] : low_bit_types[t - common];
+}
+
 /* Every type with a kernel, over token counts that cover each tile height
- * (1..4) and a second tile: the common types, and the IQ4 types (NEON has no
- * Q2_K/Q3_K/Q5_K kernel: those take the reference). */
+ * (1..4) and a second tile. */
 static bool check_kernels(const vka_fast_kernels *kern) {
-    static const vka_type iq4_types[] = {VKA_TYPE_IQ4_NL, VKA_TYPE_IQ4_XS};
-    vka_type types[sizeof fast_check_types / sizeof fast_check_types[0] + 2];
+    vka_type types[N_NEON_TYPES];
     size_t n_types = 0;
-    for (size_t t = 0; t < sizeof fast_check_types / sizeof fast_check_types[0]; t++) types[n_types++] = fast_check_types[t];
-    for (size_t t = 0; t < 2; t++) types[n_types++] = iq4_types[t];
+    for (size_t t = 0; t < N_NEON_TYPES; t++) types[n_types++] = neon_type(t);
     bool ok = true;
     for (size_t t = 0; t < n_types; t++) {
         vka_type type = types[t];
@@ -153,8 +160,8 @@ static bool check_quantizer(const vka_fast_kernels *kern) {
  * token runs alone and in a batch of every size 2..40 at other rows. */
 static bool check_invariance(const vka_fast_kernels *kern) {
     const int64_t k = 544, m = 150, total = 40;
-    for (size_t t = 0; t < sizeof fast_check_types / sizeof fast_check_types[0]; t++) {
-        vka_type type = fast_check_types[t];
+    for (size_t t = 0; t < N_NEON_TYPES; t++) {
+        vka_type type = neon_type(t);
         int64_t kt = vka_type_get_traits(type)->block_size == 256 ? 512 : k;
         rng_state = 3000u + (uint64_t)type;
         float *deq = malloc((size_t)(kt * m) * sizeof *deq);

@@ -158,41 +158,146 @@ INLINE_KERNEL void q8_0_tile(int64_t k, const vka_block_q8_0 *wb, const vka_q8_a
     block32_tile(k, (const uint8_t *)wb, sizeof *wb, decode_q8_0, x, out, nx);
 }
 
+/* One Q4_K/Q5_K super-block into the tile's sums: sub-block s (32 values) is
+ * d*sc*q - dmin*m, q taking bit s of qh[l] as its fifth bit for Q5_K (qh
+ * NULL for Q4_K: a constant in each caller, so the test folds away). */
+INLINE_KERNEL void k4_super_block(float d, float dmin, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                                  const vka_q8_act *const *x, int64_t k, int64_t b, float32x4_t *acc,
+                                  float32x4_t *mins, const int nx) {
+    const uint8x16_t nibble = vdupq_n_u8(0x0f), fifth = vdupq_n_u8(0x10);
+    int sc[8], m[8];
+    for (int s = 0; s < 8; s++) vka_k4_scale_min(scales, s, &sc[s], &m[s]);
+    float32x4_t fm0 = {(float)m[0], (float)m[1], (float)m[2], (float)m[3]};
+    float32x4_t fm1 = {(float)m[4], (float)m[5], (float)m[6], (float)m[7]};
+    fm0 = vmulq_n_f32(fm0, dmin);
+    fm1 = vmulq_n_f32(fm1, dmin);
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) { /* the mins: dmin * m_s * d_x * sum(q_x) over the 8 sub-blocks */
+        const float *dsum = vka_fast_act_dsum(x[j], k) + b * 8;
+        mins[j] = vfmaq_f32(mins[j], fm0, vld1q_f32(dsum));
+        mins[j] = vfmaq_f32(mins[j], fm1, vld1q_f32(dsum + 4));
+    }
+    uint8x16_t qh0 = vdupq_n_u8(0), qh1 = vdupq_n_u8(0);
+    if (qh) qh0 = vld1q_u8(qh), qh1 = vld1q_u8(qh + 16);
+    for (int c = 0; c < 4; c++) { /* 32 bytes: sub-block 2c in the low nibbles, 2c+1 in the high */
+        uint8x16_t raw0 = vld1q_u8(qs + 32 * c), raw1 = vld1q_u8(qs + 32 * c + 16);
+        uint8x16_t lo0 = vandq_u8(raw0, nibble), lo1 = vandq_u8(raw1, nibble);
+        uint8x16_t hi0 = vshrq_n_u8(raw0, 4), hi1 = vshrq_n_u8(raw1, 4);
+        if (qh) { /* bit 2c of qh[l] is bit 4 of the low code, bit 2c + 1 of the high one */
+            const int8x16_t down = vdupq_n_s8((int8_t)(4 - 2 * c)), down1 = vdupq_n_s8((int8_t)(3 - 2 * c));
+            lo0 = vorrq_u8(lo0, vandq_u8(vshlq_u8(qh0, down), fifth));
+            lo1 = vorrq_u8(lo1, vandq_u8(vshlq_u8(qh1, down), fifth));
+            hi0 = vorrq_u8(hi0, vandq_u8(vshlq_u8(qh0, down1), fifth));
+            hi1 = vorrq_u8(hi1, vandq_u8(vshlq_u8(qh1, down1), fifth));
+        }
+        int8x16_t l0 = vreinterpretq_s8_u8(lo0), l1 = vreinterpretq_s8_u8(lo1);
+        int8x16_t h0 = vreinterpretq_s8_u8(hi0), h1 = vreinterpretq_s8_u8(hi1);
+        int32_t sc_lo = sc[2 * c], sc_hi = sc[2 * c + 1];
+        VKA_UNROLL
+        for (int j = 0; j < nx; j++) {
+            const vka_q8_act *a0 = &x[j][b * 8 + 2 * c], *a1 = a0 + 1;
+            /* the 6-bit scale applied in integers: sc * sum <= 63 * 31 * 127 * 32 fits */
+            acc[j] = scale_add(acc[j], vmulq_n_s32(dot32(l0, l1, a0), sc_lo), d * a0->d);
+            acc[j] = scale_add(acc[j], vmulq_n_s32(dot32(h0, h1, a1), sc_hi), d * a1->d);
+        }
+    }
+}
+
 INLINE_KERNEL void q4_k_tile(int64_t k, const vka_block_q4_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
     float32x4_t acc[VKA_FAST_TILE], mins[VKA_FAST_TILE];
     VKA_UNROLL
     for (int j = 0; j < nx; j++) acc[j] = mins[j] = vdupq_n_f32(0.0f);
-    const uint8x16_t nibble = vdupq_n_u8(0x0f);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++)
+        k4_super_block(half_to_float(wb[b].d), half_to_float(wb[b].dmin), wb[b].scales, wb[b].qs, NULL, x, k, b, acc,
+                       mins, nx);
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = vaddvq_f32(vsubq_f32(acc[j], mins[j]));
+}
+
+/* Q5_K: Q4_K's nibbles with the fifth bit of value l of sub-block s in bit s of qh[l]; codes 0..31. */
+INLINE_KERNEL void q5_k_tile(int64_t k, const vka_block_q5_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
+    float32x4_t acc[VKA_FAST_TILE], mins[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = mins[j] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++)
+        k4_super_block(half_to_float(wb[b].d), half_to_float(wb[b].dmin), wb[b].scales, wb[b].qs, wb[b].qh, x, k, b,
+                       acc, mins, nx);
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = vaddvq_f32(vsubq_f32(acc[j], mins[j]));
+}
+
+/* Q2_K and Q3_K: per half of a super-block (32 bytes of qs) group g is bits
+ * 2g..2g+1 of each byte, one activation block, whose 16-value halves have
+ * their own scale: bits 2g.. of qs (q0 bytes 0-15, q1 16-31) as codes 0..3. */
+INLINE_KERNEL uint8x16_t low2(uint8x16_t q, int g) {
+    return vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)(-2 * g))), vdupq_n_u8(3));
+}
+
+/* Q2_K: value d * sc * q - dmin * m with a 4-bit scale and min per 16 values;
+ * the mins go through the activations (m times the sum of 16 codes, one
+ * dot product with m in every byte). */
+INLINE_KERNEL void q2_k_tile(int64_t k, const vka_block_q2_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
+    float32x4_t acc[VKA_FAST_TILE], mins[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = mins[j] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < k / VKA_QK_K; b++) {
         float d = half_to_float(wb[b].d), dmin = half_to_float(wb[b].dmin);
-        int sc[8], m[8];
-        for (int s = 0; s < 8; s++) vka_k4_scale_min(wb[b].scales, s, &sc[s], &m[s]);
-        float32x4_t fm0 = {(float)m[0], (float)m[1], (float)m[2], (float)m[3]};
-        float32x4_t fm1 = {(float)m[4], (float)m[5], (float)m[6], (float)m[7]};
-        fm0 = vmulq_n_f32(fm0, dmin);
-        fm1 = vmulq_n_f32(fm1, dmin);
-        VKA_UNROLL
-        for (int j = 0; j < nx; j++) { /* the mins: dmin * m_s * d_x * sum(q_x) over the 8 sub-blocks */
-            const float *dsum = vka_fast_act_dsum(x[j], k) + b * 8;
-            mins[j] = vfmaq_f32(mins[j], fm0, vld1q_f32(dsum));
-            mins[j] = vfmaq_f32(mins[j], fm1, vld1q_f32(dsum + 4));
-        }
-        for (int c = 0; c < 4; c++) { /* 32 bytes: sub-block 2c in the low nibbles, 2c+1 in the high */
-            uint8x16_t raw0 = vld1q_u8(wb[b].qs + 32 * c), raw1 = vld1q_u8(wb[b].qs + 32 * c + 16);
-            int8x16_t lo0 = vreinterpretq_s8_u8(vandq_u8(raw0, nibble)), lo1 = vreinterpretq_s8_u8(vandq_u8(raw1, nibble));
-            int8x16_t hi0 = vreinterpretq_s8_u8(vshrq_n_u8(raw0, 4)), hi1 = vreinterpretq_s8_u8(vshrq_n_u8(raw1, 4));
-            int32_t sc_lo = sc[2 * c], sc_hi = sc[2 * c + 1];
-            VKA_UNROLL
-            for (int j = 0; j < nx; j++) {
-                const vka_q8_act *a0 = &x[j][b * 8 + 2 * c], *a1 = a0 + 1;
-                /* the 6-bit scale applied in integers: sc * sum <= 63 * 15 * 127 * 32 fits */
-                acc[j] = scale_add(acc[j], vmulq_n_s32(dot32(lo0, lo1, a0), sc_lo), d * a0->d);
-                acc[j] = scale_add(acc[j], vmulq_n_s32(dot32(hi0, hi1, a1), sc_hi), d * a1->d);
+        for (int half = 0; half < 2; half++) {
+            uint8x16_t raw0 = vld1q_u8(wb[b].qs + 32 * half), raw1 = vld1q_u8(wb[b].qs + 32 * half + 16);
+            for (int g = 0; g < 4; g++) {
+                int8x16_t w0 = vreinterpretq_s8_u8(low2(raw0, g)), w1 = vreinterpretq_s8_u8(low2(raw1, g));
+                const uint8_t *sc = wb[b].scales + 8 * half + 2 * g;
+                int8x16_t m0 = vdupq_n_s8((int8_t)(sc[0] >> 4)), m1 = vdupq_n_s8((int8_t)(sc[1] >> 4));
+                VKA_UNROLL
+                for (int j = 0; j < nx; j++) {
+                    const vka_q8_act *a = &x[j][b * 8 + 4 * half + g];
+                    int8x16_t x0 = vld1q_s8(a->q), x1 = vld1q_s8(a->q + 16);
+                    int32x4_t s = vmlaq_n_s32(vmulq_n_s32(dot16(vdupq_n_s32(0), w0, x0), sc[0] & 0x0f),
+                                              dot16(vdupq_n_s32(0), w1, x1), sc[1] & 0x0f);
+                    int32x4_t ms = dot16(dot16(vdupq_n_s32(0), m0, x0), m1, x1);
+                    acc[j] = scale_add(acc[j], s, d * a->d);
+                    mins[j] = scale_add(mins[j], ms, dmin * a->d);
+                }
             }
         }
     }
     VKA_UNROLL
     for (int j = 0; j < nx; j++) out[j] = vaddvq_f32(vsubq_f32(acc[j], mins[j]));
+}
+
+/* Q3_K: Q2_K's low bits plus bit 4*half + g of each hmask byte as bit 2;
+ * codes - 4 (-4..3), each 16 values with their signed 6-bit scale. */
+INLINE_KERNEL void q3_k_tile(int64_t k, const vka_block_q3_k *wb, const vka_q8_act *const *x, float *out, const int nx) {
+    float32x4_t acc[VKA_FAST_TILE];
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) acc[j] = vdupq_n_f32(0.0f);
+    const uint8x16_t four = vdupq_n_u8(4);
+    for (int64_t b = 0; b < k / VKA_QK_K; b++) {
+        float d = half_to_float(wb[b].d);
+        uint8x16_t hm0 = vld1q_u8(wb[b].hmask), hm1 = vld1q_u8(wb[b].hmask + 16);
+        for (int half = 0; half < 2; half++) {
+            uint8x16_t raw0 = vld1q_u8(wb[b].qs + 32 * half), raw1 = vld1q_u8(wb[b].qs + 32 * half + 16);
+            for (int g = 0; g < 4; g++) {
+                /* the hmask bit moved to bit 2 */
+                const int8x16_t shift = vdupq_n_s8((int8_t)(2 - 4 * half - g));
+                uint8x16_t q0 = vorrq_u8(low2(raw0, g), vandq_u8(vshlq_u8(hm0, shift), four));
+                uint8x16_t q1 = vorrq_u8(low2(raw1, g), vandq_u8(vshlq_u8(hm1, shift), four));
+                int8x16_t w0 = vsubq_s8(vreinterpretq_s8_u8(q0), vdupq_n_s8(4));
+                int8x16_t w1 = vsubq_s8(vreinterpretq_s8_u8(q1), vdupq_n_s8(4));
+                int sub = 8 * half + 2 * g;
+                int32_t sc0 = vka_k3_scale(wb[b].scales, sub), sc1 = vka_k3_scale(wb[b].scales, sub + 1);
+                VKA_UNROLL
+                for (int j = 0; j < nx; j++) {
+                    const vka_q8_act *a = &x[j][b * 8 + 4 * half + g];
+                    int32x4_t s0 = dot16(vdupq_n_s32(0), w0, vld1q_s8(a->q));
+                    int32x4_t s1 = dot16(vdupq_n_s32(0), w1, vld1q_s8(a->q + 16));
+                    acc[j] = scale_add(acc[j], vmlaq_n_s32(vmulq_n_s32(s0, sc0), s1, sc1), d * a->d);
+                }
+            }
+        }
+    }
+    VKA_UNROLL
+    for (int j = 0; j < nx; j++) out[j] = vaddvq_f32(acc[j]);
 }
 
 /* Q6_K's 32 values of group g of a half: low 4 bits from ql (ql0 for even g, ql1 for odd; the
@@ -319,6 +424,9 @@ VKA_FAST_TILED(, q4_0, vka_block_q4_0, vka_q8_act)
 VKA_FAST_TILED(, q5_0, vka_block_q5_0, vka_q8_act)
 VKA_FAST_TILED(, q8_0, vka_block_q8_0, vka_q8_act)
 VKA_FAST_TILED(, q4_k, vka_block_q4_k, vka_q8_act)
+VKA_FAST_TILED(, q5_k, vka_block_q5_k, vka_q8_act)
+VKA_FAST_TILED(, q2_k, vka_block_q2_k, vka_q8_act)
+VKA_FAST_TILED(, q3_k, vka_block_q3_k, vka_q8_act)
 VKA_FAST_TILED(, q6_k, vka_block_q6_k, vka_q8_act)
 VKA_FAST_TILED(, iq4_nl, vka_block_iq4_nl, vka_q8_act)
 VKA_FAST_TILED(, iq4_xs, vka_block_iq4_xs, vka_q8_act)
@@ -336,6 +444,9 @@ static const vka_fast_kernels neon_kernels = {
         [VKA_TYPE_Q8_0] = dot_q8_0,
         [VKA_TYPE_Q4_K] = dot_q4_k,
         [VKA_TYPE_Q6_K] = dot_q6_k,
+        [VKA_TYPE_Q5_K] = dot_q5_k,
+        [VKA_TYPE_Q2_K] = dot_q2_k,
+        [VKA_TYPE_Q3_K] = dot_q3_k,
         [VKA_TYPE_IQ4_NL] = dot_iq4_nl,
         [VKA_TYPE_IQ4_XS] = dot_iq4_xs,
     },
