@@ -2,8 +2,9 @@
 // rope.comp — rotary embedding in place, rows of head_dim, row r belongs to
 // token r / n_heads, at the token's position (paged.glsl: n_past + token, or
 // from the node's layout). cos/sin come from a table computed on the host in
-// double precision exactly as the CPU reference does, so the rotation
-// matches it bit for bit.
+// double precision exactly as the CPU reference does (attention factor
+// included), so the rotation matches it bit for bit. Only the first n_rot
+// elements of a row turn; the rest of the head passes through (partial rotary).
 layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform PC {

@@ -341,12 +341,17 @@ static vka_status rope_any(bool fast, vka_tensor *x, const vka_rope_params *p, c
     return vka_cpu_rope(x, NULL, p, layout, n_past);
 }
 
+/* Whole heads, and Phi-4-mini's partial rotary (48 of 64) with an attention factor. */
+static const vka_rope_params rope_cases[] = {{VKA_ROPE_NEOX, 4, 64, 1000000.0f, 1.0f, 0.0f},
+                                             {VKA_ROPE_NEOX, 4, 48, 10000.0f, 1.0f, 1.1902f}};
+
 Test(batch_invariance, rope_paged) {
     rng_state = 800;
     paged pg = random_paged();
-    vka_rope_params p = {VKA_ROPE_NEOX, 4, 64, 1000000.0f, 1.0f};
     vka_tensor x = random_rows(64, 4 * pg.n, 1.0f);
-    for (int fast = 0; fast < 2; fast++) {
+    for (int run = 0; run < 4; run++) {
+        int fast = run % 2;
+        const vka_rope_params p = rope_cases[run / 2];
         vka_tensor all = make(VKA_TYPE_F32, 64, 4 * pg.n);
         memcpy(all.data, x.data, x.nbytes);
         int64_t idx[MAX_BATCH];
@@ -639,7 +644,7 @@ static vka_tensor hostile_layout(const hostile *h) {
 Test(batch_invariance, hostile_layouts) {
     const attn_shape sh = {2, 1, 16, 16};
     vka_attention_params p = {2, 1, 16, 16, 0.25f, 0.0f, 0};
-    vka_rope_params rp = {VKA_ROPE_NORM, 2, 16, 10000.0f, 1.0f};
+    vka_rope_params rp = {VKA_ROPE_NORM, 2, 16, 10000.0f, 1.0f, 0.0f};
     rng_state = 1100;
     for (size_t i = 0; i < sizeof hostiles / sizeof hostiles[0]; i++) {
         const hostile *h = &hostiles[i];
@@ -700,7 +705,7 @@ Test(batch_invariance, backends_pass_the_layout) {
         vka_tensor_view(&q_heads, &q, 0, n, 32);
         vka_graph g;
         vka_graph_init(&g, (uint32_t)n);
-        vka_rope_params rp = {VKA_ROPE_NEOX, 4, 32, 10000.0f, 1.0f};
+        vka_rope_params rp = {VKA_ROPE_NEOX, 4, 32, 10000.0f, 1.0f, 0.0f};
         vka_attention_params p = {4, 2, 32, 32, 0.17f, 0.0f, 0};
         cr_assert_eq(vka_graph_add(&g, &(vka_node){.op = VKA_OP_ROPE, .src = {&q_heads}, .layout = &layout, .p.rope = rp}),
                      VKA_OK);

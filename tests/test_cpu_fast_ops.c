@@ -175,10 +175,13 @@ Test(cpu_fast_ops, rope_equals_reference) {
         vka_rope_mode mode;
         uint32_t heads, head_dim, n_rot, tokens, n_past;
         bool factors;
+        float attn_factor;
     } cases[] = {
-        {VKA_ROPE_NORM, 32, 64, 64, 1, 0, false},   {VKA_ROPE_NORM, 8, 64, 64, 9, 37, true},
-        {VKA_ROPE_NEOX, 14, 64, 64, 1, 500, false}, {VKA_ROPE_NEOX, 2, 128, 64, 7, 3, true},
-        {VKA_ROPE_NORM, 32, 64, 64, 128, 512, false}, /* a prompt batch: tokens split over threads */
+        {VKA_ROPE_NORM, 32, 64, 64, 1, 0, false, 0.0f},   {VKA_ROPE_NORM, 8, 64, 64, 9, 37, true, 0.0f},
+        {VKA_ROPE_NEOX, 14, 64, 64, 1, 500, false, 0.0f}, {VKA_ROPE_NEOX, 2, 128, 64, 7, 3, true, 0.0f},
+        {VKA_ROPE_NORM, 32, 64, 64, 128, 512, false, 0.0f}, /* a prompt batch: tokens split over threads */
+        /* Phi-4-mini's shape: 3/4 of the head turned, LongRoPE factors and attention factor */
+        {VKA_ROPE_NEOX, 6, 128, 96, 5, 20, true, 1.1902f},  {VKA_ROPE_NORM, 3, 80, 32, 4, 2, false, 0.75f},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rng_state = 400 + c;
@@ -186,7 +189,7 @@ Test(cpu_fast_ops, rope_equals_reference) {
         vka_tensor ff = make(VKA_TYPE_F32, cases[c].n_rot / 2, 1), y = make(VKA_TYPE_F32, x.ne[0], x.ne[1]);
         for (uint32_t i = 0; i < cases[c].n_rot / 2; i++) f32(&ff)[i] = 1.0f + (float)i * 0.25f;
         memcpy(y.data, x.data, x.nbytes);
-        vka_rope_params p = {cases[c].mode, cases[c].heads, cases[c].n_rot, 500000.0f, 0.5f};
+        vka_rope_params p = {cases[c].mode, cases[c].heads, cases[c].n_rot, 500000.0f, 0.5f, cases[c].attn_factor};
         const vka_tensor *factors = cases[c].factors ? &ff : NULL;
         cr_assert_eq(vka_cpu_rope(&x, factors, &p, NULL, cases[c].n_past), VKA_OK);
         cr_assert_eq(vka_fast_rope(pool, &y, factors, &p, NULL, cases[c].n_past), VKA_OK);

@@ -105,6 +105,37 @@ Test(cpu_ops, rope_modes) {
     }
 }
 
+/* Partial rotary with frequency factors and an attention factor (Phi-4-mini's
+ * LongRoPE): the first n_rot = 4 of 10 dimensions turn and are scaled by the
+ * factor; the other 6 pass through untouched. */
+Test(cpu_ops, rope_partial_attn_factor) {
+    for (int mode = 0; mode < 2; mode++) {
+        vka_tensor x = make_random(10, 2 * 2), ff = make(VKA_TYPE_F32, 2, 1); /* head_dim 10, 2 heads, 2 tokens */
+        ((float *)ff.data)[0] = 1.5f;
+        ((float *)ff.data)[1] = 3.25f;
+        float *orig = malloc(x.nbytes);
+        memcpy(orig, x.data, x.nbytes);
+        vka_rope_params p = {.mode = (vka_rope_mode)mode, .n_heads = 2, .n_rot = 4, .freq_base = 100.0f,
+                             .freq_scale = 0.5f, .attn_factor = 1.25f};
+        cr_assert_eq(vka_cpu_rope(&x, &ff, &p, NULL, 7), VKA_OK);
+        const float *got = x.data;
+        for (int r = 0; r < 4; r++) {
+            double pos = 7 + r / 2;
+            for (int i = 0; i < 2; i++) {
+                double theta = pos * 0.5 * pow(100.0, -2.0 * i / 4.0) / ((float *)ff.data)[i];
+                int a = mode == VKA_ROPE_NORM ? 2 * i : i, b = mode == VKA_ROPE_NORM ? 2 * i + 1 : i + 2;
+                double x0 = orig[r * 10 + a], x1 = orig[r * 10 + b];
+                cr_expect_float_eq(got[r * 10 + a], 1.25 * (x0 * cos(theta) - x1 * sin(theta)), 1e-6, "");
+                cr_expect_float_eq(got[r * 10 + b], 1.25 * (x0 * sin(theta) + x1 * cos(theta)), 1e-6, "");
+            }
+            for (int d = 4; d < 10; d++) cr_expect_eq(got[r * 10 + d], orig[r * 10 + d], "row %d dim %d", r, d);
+        }
+        free(orig);
+        free(ff.data);
+        free(x.data);
+    }
+}
+
 /* Causal GQA attention: 4 query heads share 2 KV heads; queries at positions 2 and 3. */
 Test(cpu_ops, attention_causal_gqa) {
     uint32_t hd = 4, nh = 4, nkv = 2, n_past = 2, n = 2;

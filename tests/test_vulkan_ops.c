@@ -370,7 +370,7 @@ Test(vulkan_ops, matmul_batch_invariant) {
 /* ------------------------------------------------------------ rope */
 
 static void check_rope(vka_rope_mode mode, uint32_t head_dim, uint32_t n_rot, uint32_t heads, uint32_t tokens,
-                       uint32_t n_past, bool factors) {
+                       uint32_t n_past, bool factors, float attn_factor) {
     pair x, ff;
     make(&x, "x", VKA_TYPE_F32, head_dim, (int64_t)heads * tokens, VKA_USAGE_ACTIVATION,
          random_floats((size_t)head_dim * heads * tokens, 2.0f));
@@ -379,11 +379,17 @@ static void check_rope(vka_rope_mode mode, uint32_t head_dim, uint32_t n_rot, ui
         for (uint32_t i = 0; i < n_rot / 2; i++) f[i] = 1.0f + 3.0f * fabsf(uniform());
         make(&ff, "ff", VKA_TYPE_F32, n_rot / 2, 1, VKA_USAGE_WEIGHT, f);
     }
-    vka_node p = {.p.rope = {.mode = mode, .n_heads = heads, .n_rot = n_rot, .freq_base = 10000.0f, .freq_scale = 0.5f}};
+    vka_node p = {.p.rope = {.mode = mode,
+                             .n_heads = heads,
+                             .n_rot = n_rot,
+                             .freq_base = 10000.0f,
+                             .freq_scale = 0.5f,
+                             .attn_factor = attn_factor}};
     run(VKA_OP_ROPE, &x, &x, factors ? &ff : NULL, NULL, &p, tokens, n_past);
-    char what[96];
-    snprintf(what, sizeof what, "rope %s dim %u rot %u, %u tokens at %u%s", mode == VKA_ROPE_NEOX ? "neox" : "norm",
-             head_dim, n_rot, tokens, n_past, factors ? " with factors" : "");
+    char what[128];
+    snprintf(what, sizeof what, "rope %s dim %u rot %u, %u tokens at %u%s, attention factor %g",
+             mode == VKA_ROPE_NEOX ? "neox" : "norm", head_dim, n_rot, tokens, n_past, factors ? " with factors" : "",
+             (double)attn_factor);
     /* exact: the same cos/sin (from the same double computation) and the same f32 mul, mul, add */
     compare(&x, exact, NULL, what);
     drop(&x);
@@ -393,11 +399,16 @@ static void check_rope(vka_rope_mode mode, uint32_t head_dim, uint32_t n_rot, ui
 Test(vulkan_ops, rope) {
     open_backends();
     seed(20);
-    check_rope(VKA_ROPE_NORM, 8, 8, 8, 1, 0, false);
-    check_rope(VKA_ROPE_NORM, 64, 64, 4, 7, 100, false);
-    check_rope(VKA_ROPE_NEOX, 64, 32, 3, 33, 5000, false); /* beyond any cache: tables grow */
-    check_rope(VKA_ROPE_NEOX, 128, 128, 2, 300, 17, true);
-    check_rope(VKA_ROPE_NORM, 16, 12, 5, 7, 3, true);
+    check_rope(VKA_ROPE_NORM, 8, 8, 8, 1, 0, false, 0.0f);
+    check_rope(VKA_ROPE_NORM, 64, 64, 4, 7, 100, false, 0.0f);
+    check_rope(VKA_ROPE_NEOX, 64, 32, 3, 33, 5000, false, 0.0f); /* beyond any cache: tables grow */
+    check_rope(VKA_ROPE_NEOX, 128, 128, 2, 300, 17, true, 0.0f);
+    check_rope(VKA_ROPE_NORM, 16, 12, 5, 7, 3, true, 0.0f);
+    /* Phi-4-mini: 96 of 128 dimensions turned (the other 32 pass through), LongRoPE factors and
+     * attention factor; a factor below 1; a partial adjacent-pair rotation */
+    check_rope(VKA_ROPE_NEOX, 128, 96, 3, 9, 40, true, 1.1902f);
+    check_rope(VKA_ROPE_NEOX, 128, 96, 3, 9, 40, true, 0.8f);
+    check_rope(VKA_ROPE_NORM, 80, 32, 2, 5, 2, false, 1.5f);
     close_backends();
 }
 

@@ -243,7 +243,7 @@ Test(vulkan_ops, paged_attention_f16) {
  * graph, or none) against each token alone at n_past = its position. */
 static void check_paged_rope(const uint32_t *positions, uint32_t n, uint32_t kv_rows) {
     const uint32_t heads = 3, hd = 64;
-    vka_rope_params rp = {VKA_ROPE_NEOX, heads, 64, 10000.0f, 1.0f};
+    vka_rope_params rp = {VKA_ROPE_NEOX, heads, 64, 10000.0f, 1.0f, 0.0f};
     float *x = random_floats((size_t)hd * heads * n, 2.0f);
     int32_t *words = calloc(2 * n + 1, sizeof *words);
     for (uint32_t t = 0; t < n; t++) words[t] = (int32_t)positions[t], words[n + t] = (int32_t)(2 * n);
@@ -313,7 +313,7 @@ Test(vulkan_ops, paged_tables_outside_the_cache) {
     vka_node nodes[] = {
         {.op = VKA_OP_KV_STORE, .dst = &kc, .src = {&src}, .layout = &lay},
         {.op = VKA_OP_KV_STORE, .dst = &vc, .src = {&src}, .layout = &lay},
-        {.op = VKA_OP_ROPE, .dst = &qh, .src = {&qh}, .layout = &lay, .p.rope = {VKA_ROPE_NORM, 2, 16, 10000.0f, 1.0f}},
+        {.op = VKA_OP_ROPE, .dst = &qh, .src = {&qh}, .layout = &lay, .p.rope = {VKA_ROPE_NORM, 2, 16, 10000.0f, 1.0f, 0.0f}},
         {.op = VKA_OP_ATTENTION, .dst = &out, .src = {&q, &kc, &vc}, .layout = &lay, .p.attn = {2, 1, 32, 32, 0.2f, 0.0f, 0}},
     };
     vk_run(nodes, 4, n, 0);

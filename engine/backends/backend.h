@@ -125,7 +125,14 @@ typedef struct vka_rope_params {
     uint32_t n_rot;          /* rotated dimensions per head (<= head_dim) */
     float freq_base;         /* theta_i = pos * freq_scale * base^(-2i/n_rot) / factor_i */
     float freq_scale;
+    /* RoPE's attention factor (LongRoPE's mscale, phi3's rope.scaling.attn_factor):
+     * cos and sin are multiplied by it, so the n_rot rotated dimensions are scaled
+     * and the head_dim - n_rot passed-through ones are not (0: none, as 1). */
+    float attn_factor;
 } vka_rope_params;
+
+/* The factor cos and sin are multiplied by (f32, as every backend rounds it). */
+static inline float vka_rope_mscale(const vka_rope_params *p) { return p->attn_factor > 0.0f ? p->attn_factor : 1.0f; }
 
 /* The rotation angle of pair i at position pos, in double, as every backend
  * computes it (the CPU reference directly, Vulkan into its cos/sin tables),

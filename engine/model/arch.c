@@ -232,16 +232,9 @@ static vka_status read_gemma(const vka_gguf *g, const vka_arch *arch, const char
     return VKA_OK;
 }
 
-/* phi3: RoPE's attention factor and the context the short factors cover. */
+/* phi3 (Phi-3, Phi-4-mini): the context the short RoPE factors cover. */
 static vka_status read_phi3(const vka_gguf *g, const char *a, vka_hparams *hp) {
-    bool present;
     hp->fused_weights = true;
-    VKA_TRY(read_positive(g, a, "rope.scaling.attn_factor", &present, &hp->rope_attn_factor));
-    if (!present) hp->rope_attn_factor = 1.0f;
-    /* folded into the attention scale (forward.c): exact only when RoPE turns the whole head */
-    if (hp->rope_attn_factor != 1.0f && hp->n_rot != hp->head_dim)
-        return vka_fail(VKA_ERR_UNSUPPORTED, "metadata key '%s.rope.scaling.attn_factor' with a partial rotation "
-                        "(rope.dimension_count %u of head size %u) is not supported", a, hp->n_rot, hp->head_dim);
     return read_u32(g, a, "rope.scaling.original_context_length", 1, MAX_CTX, hp->n_ctx_train, &hp->n_ctx_orig);
 }
 
@@ -249,7 +242,12 @@ static vka_status read_phi3(const vka_gguf *g, const char *a, vka_hparams *hp) {
 static vka_status read_family(const vka_gguf *g, const vka_arch *arch, const char *a, vka_hparams *hp) {
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
     hp->embd_scale = 1.0f;
-    hp->rope_attn_factor = 1.0f;
+    /* RoPE's attention factor (LongRoPE: the converter writes it for Phi-3/4 files), any
+     * family as llama.cpp reads it: cos and sin carry it, so with a partial rotation
+     * (Phi-4-mini) only the rotated dimensions are scaled */
+    bool present;
+    VKA_TRY(read_positive(g, a, "rope.scaling.attn_factor", &present, &hp->rope_attn_factor));
+    if (!present) hp->rope_attn_factor = 1.0f;
     hp->rope_base_swa = hp->rope_base;
     hp->rope_scale_swa = hp->rope_scale;
     switch (arch->family) {

@@ -18,7 +18,9 @@ typedef struct rotation {
 } rotation;
 
 /* The angles of a rotation by `delta` positions, computed as the backends
- * compute theirs (vka_rope_theta, in double), frequency factors included. */
+ * compute theirs (vka_rope_theta, in double), frequency factors included.
+ * No attention factor: the cached keys carry it once already (llama.cpp's
+ * shift applies it again). */
 static vka_status rotation_init(const vka_scheduler *sc, uint32_t layer, double delta, rotation *r) {
     const vka_model *m = sc->model;
     const vka_tensor *factors = vka_forward_rope_factors(sc); /* the ones the forward pass uses */

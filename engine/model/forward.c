@@ -47,7 +47,8 @@ vka_tensor *vka_forward_rope_factors(const vka_scheduler *sc) {
 static void rope(vka_forward_graph *fg, const vka_scheduler *sc, uint32_t il, vka_tensor *heads, uint32_t n_heads,
                  vka_tensor *layout) {
     const vka_model *m = sc->model;
-    vka_rope_params p = {.mode = m->arch->rope_mode, .n_heads = n_heads, .n_rot = m->hp.n_rot};
+    vka_rope_params p = {
+        .mode = m->arch->rope_mode, .n_heads = n_heads, .n_rot = m->hp.n_rot, .attn_factor = m->hp.rope_attn_factor};
     vka_hparams_layer_rope(&m->hp, il, &p.freq_base, &p.freq_scale);
     node(fg, &(vka_node){.op = VKA_OP_ROPE, .dst = heads, .src = {heads, vka_forward_rope_factors(sc)}, .p.rope = p,
                          .layout = layout});
@@ -87,8 +88,7 @@ static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t i
         .n_head_kv = hp->n_head_kv,
         .head_dim = hp->head_dim,
         .head_dim_v = hp->head_dim_v,
-        /* phi3's RoPE attention factor scales q and k (whole heads, arch.c checks): q·k by its square */
-        .scale = hp->attn_scale * hp->rope_attn_factor * hp->rope_attn_factor,
+        .scale = hp->attn_scale, /* RoPE's attention factor is in q and k's rotated dimensions already */
         .softcap = hp->attn_softcap,
         .window = vka_hparams_layer_swa(hp, il) ? hp->swa_window : 0,
     };

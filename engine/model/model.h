@@ -58,7 +58,7 @@ typedef struct vka_hparams {
     uint8_t swa_layers[VKA_MAX_LAYERS / 8]; /* bit il set: layer il is a sliding-window layer */
     float rope_base_swa;            /* RoPE base and scale of the sliding layers */
     float rope_scale_swa;
-    float rope_attn_factor;         /* phi3: cos and sin multiplied by it (1: none) */
+    float rope_attn_factor;         /* rope.scaling.attn_factor: cos and sin multiplied by it (1: none) */
     uint32_t n_ctx_orig;            /* phi3: context beyond which rope_factors_long apply */
     /* Mixture of experts (n_expert 0: a dense FFN) */
     uint32_t n_expert;              /* expert_count */

@@ -185,12 +185,13 @@ static void rope_tokens(void *ctx, int64_t t0, int64_t t1) {
         atomic_store(&job->out_of_memory, true);
         return;
     }
+    float mscale = vka_rope_mscale(p);
     for (int64_t token = t0; token < t1; token++) {
         double pos = (double)vka_cpu_layout_pos(job->layout, token);
         for (uint32_t i = 0; i < half; i++) {
             double theta = vka_rope_theta(pos, i, p->n_rot, p->freq_base, p->freq_scale, job->ff);
-            c[i] = (float)cos(theta);
-            s[i] = (float)sin(theta);
+            c[i] = (float)cos(theta) * mscale;
+            s[i] = (float)sin(theta) * mscale;
         }
         int64_t r1 = (token + 1) * p->n_heads < job->x->ne[1] ? (token + 1) * p->n_heads : job->x->ne[1];
         for (int64_t r = token * p->n_heads; r < r1; r++) rotate(row_of(job->x, r), c, s, half, p->mode);

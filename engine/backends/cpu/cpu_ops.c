@@ -107,12 +107,14 @@ vka_status vka_cpu_rope(vka_tensor *x, const vka_tensor *freq_factors, const vka
     VKA_TRY(vka_cpu_layout_init(&l, layout, (x->ne[1] + p->n_heads - 1) / p->n_heads, n_past, "rope"));
     const float *ff = freq_factors ? freq_factors->data : NULL;
     uint32_t half = p->n_rot / 2;
+    float mscale = vka_rope_mscale(p);
+    /* only the first n_rot dimensions turn; the rest of the row passes through */
     for (int64_t r = 0; r < x->ne[1]; r++) {
         double pos = (double)vka_cpu_layout_pos(&l, r / p->n_heads);
         float *v = f32_row(x, r);
         for (uint32_t i = 0; i < half; i++) {
             double theta = vka_rope_theta(pos, i, p->n_rot, p->freq_base, p->freq_scale, ff);
-            float c = (float)cos(theta), s = (float)sin(theta);
+            float c = (float)cos(theta) * mscale, s = (float)sin(theta) * mscale;
             /* NORM rotates adjacent pairs; NEOX pairs element i with i + n_rot/2. */
             uint32_t a = p->mode == VKA_ROPE_NORM ? 2 * i : i;
             uint32_t b = p->mode == VKA_ROPE_NORM ? 2 * i + 1 : i + half;

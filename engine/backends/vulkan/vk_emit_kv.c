@@ -54,8 +54,7 @@ vka_status vk_emit_rope(rec *r, const vka_node *n) {
                         (long long)x->ne[0]);
     vk_graph_state *gs = r->gs;
     vk_rope_table *tab = NULL;
-    VKA_TRY(vk_rope_acquire(r->vb, rp->n_rot, rp->freq_base, rp->freq_scale, n->src[1] ? vk_storage_of(n->src[1]) : NULL,
-                            (uint32_t)gs->pos_limit, &tab));
+    VKA_TRY(vk_rope_acquire(r->vb, rp, n->src[1] ? vk_storage_of(n->src[1]) : NULL, (uint32_t)gs->pos_limit, &tab));
     VKA_TRY(hold_rope(gs, r->vb, tab));
     vk_dispatch d = {0};
     uint32_t x_off, lay[2];

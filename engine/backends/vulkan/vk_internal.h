@@ -125,7 +125,7 @@ typedef struct vk_tuning {
 
 typedef struct vk_rope_table {
     uint32_t n_rot, n_pos;
-    float base, scale;
+    float base, scale, mscale;      /* mscale: the attention factor cos and sin carry */
     const vk_storage *factors;
     vk_alloc alloc;
     uint32_t refs;

@@ -1,7 +1,8 @@
 /* vk_rope.c — rotary-embedding tables: cos/sin for every position and
  * frequency, computed on the host in double precision with exactly the CPU
- * reference's formula (engine/backends/cpu/cpu_ops.c), so that RoPE on the device
- * rotates by the same f32 values. Shared by graphs, counted by reference. */
+ * reference's formula (engine/backends/cpu/cpu_ops.c), attention factor
+ * included, so that RoPE on the device rotates by the same f32 values.
+ * Shared by graphs, counted by reference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,8 @@ static vka_status fill_table(vk_backend *vb, vk_rope_table *t) {
             double pos = (double)(p0 + k);
             for (uint32_t i = 0; i < half; i++) {
                 double theta = vka_rope_theta(pos, i, t->n_rot, t->base, t->scale, ff);
-                out[2 * ((size_t)k * half + i)] = (float)cos(theta);
-                out[2 * ((size_t)k * half + i) + 1] = (float)sin(theta);
+                out[2 * ((size_t)k * half + i)] = (float)cos(theta) * t->mscale;
+                out[2 * ((size_t)k * half + i) + 1] = (float)sin(theta) * t->mscale;
             }
         }
     }
@@ -51,11 +52,14 @@ static vka_status fill_table(vk_backend *vb, vk_rope_table *t) {
     return st;
 }
 
-vka_status vk_rope_acquire(vk_backend *vb, uint32_t n_rot, float base, float scale, const vk_storage *factors,
-                           uint32_t n_pos, vk_rope_table **out) {
+vka_status vk_rope_acquire(vk_backend *vb, const vka_rope_params *rp, const vk_storage *factors, uint32_t n_pos,
+                           vk_rope_table **out) {
+    uint32_t n_rot = rp->n_rot;
+    float base = rp->freq_base, scale = rp->freq_scale, mscale = vka_rope_mscale(rp);
     for (uint32_t i = 0; i < vb->n_ropes; i++) {
         vk_rope_table *t = vb->ropes[i];
-        if (t->n_rot == n_rot && t->base == base && t->scale == scale && t->factors == factors && t->n_pos >= n_pos) {
+        if (t->n_rot == n_rot && t->base == base && t->scale == scale && t->mscale == mscale && t->factors == factors &&
+            t->n_pos >= n_pos) {
             t->refs++;
             *out = t;
             return VKA_OK;
@@ -74,7 +78,13 @@ vka_status vk_rope_acquire(vk_backend *vb, uint32_t n_rot, float base, float sca
     }
     vk_rope_table *t = calloc(1, sizeof *t);
     if (!t) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
-    *t = (vk_rope_table){.n_rot = n_rot, .n_pos = n_pos, .base = base, .scale = scale, .factors = factors, .refs = 1};
+    *t = (vk_rope_table){.n_rot = n_rot,
+                         .n_pos = n_pos,
+                         .base = base,
+                         .scale = scale,
+                         .mscale = mscale,
+                         .factors = factors,
+                         .refs = 1};
     vka_status st = vk_alloc_mem(vb, &vb->device_arena, bytes, "a RoPE table", &t->alloc);
     if (st == VKA_OK) st = fill_table(vb, t);
     if (st != VKA_OK) {
