@@ -973,6 +973,14 @@ typedef struct vka_tool_calls {
  * until vka_tool_calls_free(*out). Errors: VKA_ERR_INVALID_ARGUMENT for NULL
  * text or out, VKA_ERR_OUT_OF_MEMORY. */
 VKA_API vka_status vka_tool_calls_parse(const char *text, vka_tool_format format, vka_tool_calls **out);
+/* vka_tool_calls_parse reading the XML-like formats (QWEN3_CODER, GLM) with
+ * the tools' schemas: there a value is written raw, and a parameter whose
+ * schema admits only strings keeps its text as written (without the schemas,
+ * a value that parses as JSON is taken as JSON: "42" would be a number).
+ * `tools_json`: OpenAI's "tools" array, or NULL (as vka_tool_calls_parse);
+ * not an array: VKA_ERR_INVALID_ARGUMENT. Other formats read the same. */
+VKA_API vka_status vka_tool_calls_parse_tools(const char *text, vka_tool_format format, const char *tools_json,
+                                              vka_tool_calls **out);
 VKA_API void vka_tool_calls_free(vka_tool_calls *calls);
 
 /* Options of vka_tool_calls_grammar (bits of `flags`). */
@@ -980,18 +988,27 @@ typedef enum vka_tool_grammar_flag {
     /* Several calls (OpenAI's parallel_tool_calls) instead of one. */
     VKA_TOOL_GRAMMAR_PARALLEL = 1u << 0,
     /* tool_choice "auto": text may come first (HERMES, MISTRAL,
-     * MISTRAL_ARGS) or instead of calls (LLAMA3: text that does not begin
-     * with '{'); without it the output is calls only ("required"). */
+     * MISTRAL_ARGS, QWEN3_CODER, GLM) or instead of calls (LLAMA3: text that
+     * does not begin with '{'); without it the output is calls only
+     * ("required"). */
     VKA_TOOL_GRAMMAR_AUTO = 1u << 1,
 } vka_tool_grammar_flag;
 
 /* The GBNF grammar (start rule "root") of calls in `format` to the tools of
  * `tools_json` (OpenAI's "tools" array), each call's arguments under its
  * tool's "parameters" schema, converted with `schema_flags`
- * (vka_json_schema_flag). What it generates, vka_tool_calls_parse reads back.
+ * (vka_json_schema_flag). What it generates, vka_tool_calls_parse reads back
+ * (vka_tool_calls_parse_tools for QWEN3_CODER and GLM). In those two formats
+ * each parameter is its own element, in the order of the schema's
+ * "properties" (required ones present, others optional; no others, except
+ * any name and value when the schema declares no properties and does not
+ * forbid additional ones); a parameter whose schema admits only strings is
+ * raw text held to its enum/const, pattern, format and lengths (never
+ * holding the element's closing tag), any other is JSON under its schema.
  * *gbnf_out is freed with vka_free. Errors: VKA_ERR_INVALID_ARGUMENT for
- * malformed tools, VKA_ERR_GRAMMAR for a schema the conversion refuses,
- * VKA_ERR_UNSUPPORTED for VKA_TOOL_FORMAT_NONE, QWEN3_CODER and GLM. */
+ * malformed tools (or, in QWEN3_CODER and GLM, a tool or parameter name the
+ * format cannot write), VKA_ERR_GRAMMAR for a schema the conversion refuses,
+ * VKA_ERR_UNSUPPORTED for VKA_TOOL_FORMAT_NONE. */
 VKA_API vka_status vka_tool_calls_grammar(const char *tools_json, vka_tool_format format, uint32_t flags,
                                           uint32_t schema_flags, char **gbnf_out);
 

@@ -1,6 +1,7 @@
 /* tool_grammar.c — the GBNF grammar of tool calls in a model's own call
  * syntax (vka_tool_format), each call's arguments under its tool's JSON
- * schema, so that what is generated is what vka_tool_calls_parse reads. */
+ * schema, so that what is generated is what vka_tool_calls_parse reads. The
+ * XML-like formats (Qwen3-Coder, GLM) are in tool_grammar_xml.c. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -8,10 +9,10 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "tool_grammar.h"
 #include "vkagent.h"
 
-/* A GBNF string literal of `text`. */
-static void put_literal(FILE *f, const char *text) {
+void vka_tool_grammar_literal(FILE *f, const char *text) {
     fputc('"', f);
     for (const char *p = text; *p; p++) {
         if (*p == '\n') fputs("\\n", f);
@@ -100,8 +101,7 @@ static cJSON *call_object_schema(const cJSON *tools, const char *args_key, bool 
     return schema;
 }
 
-/* Converts `schema` (consumed) and writes it with its rules prefixed. */
-static vka_status put_schema(FILE *f, cJSON *schema, uint32_t schema_flags, const char *prefix) {
+vka_status vka_tool_grammar_schema(FILE *f, cJSON *schema, uint32_t schema_flags, const char *prefix) {
     char *json = cJSON_PrintUnformatted(schema), *gbnf = NULL;
     cJSON_Delete(schema);
     vka_status st = json ? vka_json_schema_to_grammar(json, schema_flags, &gbnf, NULL)
@@ -118,18 +118,19 @@ static vka_status put_calls(FILE *f, const cJSON *tools, vka_tool_format format,
     vka_status st = VKA_OK;
     switch (format) {
     case VKA_TOOL_FORMAT_HERMES:
-        st = put_schema(f, call_object_schema(tools, "arguments", false), schema_flags, "obj-");
+        st = vka_tool_grammar_schema(f, call_object_schema(tools, "arguments", false), schema_flags, "obj-");
         fputs("call ::= \"<tool_call>\\n\" obj-root \"\\n</tool_call>\"\n", f);
         fprintf(f, "calls ::= call%s\n", parallel ? " (\"\\n\" call)*" : "");
         break;
     case VKA_TOOL_FORMAT_LLAMA3:
         /* one call per message: the Llama 3.1 template renders no more */
-        st = put_schema(f, call_object_schema(tools, "parameters", false), schema_flags, "obj-");
+        st = vka_tool_grammar_schema(f, call_object_schema(tools, "parameters", false), schema_flags, "obj-");
         fputs("calls ::= obj-root\n", f);
         break;
     case VKA_TOOL_FORMAT_MISTRAL:
-        st = put_schema(f, call_object_schema(tools, "arguments", true), schema_flags, "obj-");
-        fprintf(f, "calls ::= \"[TOOL_CALLS][\" obj-root %s\"]\"\n", parallel ? "(\", \" obj-root)* " : "");
+        st = vka_tool_grammar_schema(f, call_object_schema(tools, "arguments", true), schema_flags, "obj-");
+        /* v0.3 writes "[TOOL_CALLS] [", Nemo "[TOOL_CALLS][" */
+        fprintf(f, "calls ::= \"[TOOL_CALLS]\" \" \"? \"[\" obj-root %s\"]\"\n", parallel ? "(\", \" obj-root)* " : "");
         break;
     case VKA_TOOL_FORMAT_MISTRAL_ARGS: {
         int i = 0;
@@ -142,14 +143,16 @@ static vka_status put_calls(FILE *f, const cJSON *tools, vka_tool_format format,
             char prefix[32];
             snprintf(prefix, sizeof prefix, "t%d-", i);
             fprintf(f, "call%d ::= \"[TOOL_CALLS]\" ", i);
-            put_literal(f, tool_name(tool));
+            vka_tool_grammar_literal(f, tool_name(tool));
             /* the id the template writes for history; the models write none */
             fprintf(f, " (\"[CALL_ID]\" [a-zA-Z0-9]{9})? \"[ARGS]\" t%d-root\n", i++);
-            if ((st = put_schema(f, tool_parameters(tool), schema_flags, prefix)) != VKA_OK) break;
+            if ((st = vka_tool_grammar_schema(f, tool_parameters(tool), schema_flags, prefix)) != VKA_OK) break;
         }
         fprintf(f, "calls ::= call%s\n", parallel ? " call*" : "");
         break;
     }
+    case VKA_TOOL_FORMAT_QWEN3_CODER:
+    case VKA_TOOL_FORMAT_GLM: st = vka_tool_grammar_xml_calls(f, tools, format, parallel, schema_flags); break;
     default:
         st = vka_fail(VKA_ERR_UNSUPPORTED, "no tool-call grammar for the %s format", vka_tool_format_name(format));
     }
@@ -157,7 +160,8 @@ static vka_status put_calls(FILE *f, const cJSON *tools, vka_tool_format format,
 }
 
 /* Free text before the calls (tool_choice "auto") never holds the opening
- * marker: after "<" (HERMES) or "[" (MISTRAL) comes neither the marker's
+ * marker: after "<" (HERMES, QWEN3_CODER, GLM: "<tool_call>") or "["
+ * (MISTRAL) comes neither the marker's
  * next character nor another "<"/"[", so the first marker begins the calls. */
 static void put_root(FILE *f, vka_tool_format format, bool allow_text) {
     if (!allow_text) {
@@ -166,6 +170,8 @@ static void put_root(FILE *f, vka_tool_format format, bool allow_text) {
     }
     switch (format) {
     case VKA_TOOL_FORMAT_HERMES:
+    case VKA_TOOL_FORMAT_QWEN3_CODER:
+    case VKA_TOOL_FORMAT_GLM:
         fputs("text ::= [^<]* (\"<\" [^t<] [^<]*)*\nroot ::= text calls?\n", f);
         break;
     case VKA_TOOL_FORMAT_MISTRAL:

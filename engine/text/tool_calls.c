@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "tool_calls.h"
 #include "vkagent.h"
 
 /* ---------------------------------------------------------------- detection */
@@ -55,6 +56,37 @@ const char *vka_tool_format_name(vka_tool_format format) {
     return "none";
 }
 
+/* ---------------------------------------------------------------- parameter schemas */
+
+static bool all_strings(const cJSON *values) {
+    const cJSON *v;
+    int n = 0;
+    cJSON_ArrayForEach(v, values) {
+        if (!cJSON_IsString(v)) return false;
+        n++;
+    }
+    return n > 0;
+}
+
+bool vka_tool_param_is_text(const cJSON *schema) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(schema, "type");
+    if (type) return cJSON_IsString(type) && strcmp(type->valuestring, "string") == 0;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(schema, "const");
+    if (c) return cJSON_IsString(c);
+    return all_strings(cJSON_GetObjectItemCaseSensitive(schema, "enum"));
+}
+
+const cJSON *vka_tool_properties(const cJSON *tools, const char *name, size_t name_len) {
+    const cJSON *tool;
+    cJSON_ArrayForEach(tool, tools) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tool, "function");
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fn, "name"));
+        if (n && strlen(n) == name_len && memcmp(n, name, name_len) == 0)
+            return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fn, "parameters"), "properties");
+    }
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- result building */
 
 /* The result under construction; `ok` turns false on the first thing that
@@ -63,6 +95,9 @@ typedef struct {
     vka_tool_call *calls;
     size_t n, cap;
     bool ok, oom;
+    /* the tools' array, when the caller gave it: their schemas say which
+     * parameters of the XML-like formats are text */
+    const cJSON *tools;
 } call_list;
 
 static char *copy_n(const char *s, size_t n) {
@@ -229,12 +264,15 @@ static void parse_mistral(const char *p, call_list *l) {
     l->ok = l->n > 0;
 }
 
-/* Adds member `key` with value `v`: JSON when it parses as a whole (the
- * templates write objects, lists and numbers with tojson), otherwise the text
- * as a string (written as it is). */
-static bool add_argument(cJSON *args, const char *key, size_t key_len, const char *v, size_t v_len) {
+/* Adds member `key` with value `v`: the text as a string where the tool's
+ * schema makes the parameter text (`props`: the tool's properties, or NULL);
+ * otherwise JSON when it parses as a whole (the templates write objects,
+ * lists and numbers with tojson), else the text as a string. */
+static bool add_argument(cJSON *args, const cJSON *props, const char *key, size_t key_len, const char *v,
+                         size_t v_len) {
     char *k = copy_n(key, key_len), *text = copy_n(v, v_len);
-    cJSON *value = text ? cJSON_ParseWithLength(text, v_len) : NULL;
+    bool is_text = k && vka_tool_param_is_text(cJSON_GetObjectItemCaseSensitive(props, k));
+    cJSON *value = text && !is_text ? cJSON_ParseWithLength(text, v_len) : NULL;
     if (!value && text) value = cJSON_CreateString(text);
     bool added = k && value && cJSON_AddItemToObject(args, k, value);
     if (!added) cJSON_Delete(value);
@@ -243,7 +281,7 @@ static bool add_argument(cJSON *args, const char *key, size_t key_len, const cha
 }
 
 /* One <parameter=P>\nV\n</parameter> (p after "<parameter="): the end, or NULL. */
-static const char *read_parameter(const char *p, cJSON *args) {
+static const char *read_parameter(const char *p, const cJSON *props, cJSON *args) {
     const char *name_end = strchr(p, '>');
     if (!name_end) return NULL;
     const char *v = name_end + 1, *v_end = strstr(v, "</parameter>");
@@ -251,7 +289,7 @@ static const char *read_parameter(const char *p, cJSON *args) {
     const char *end = v_end + 12;
     if (*v == '\n') v++;
     if (v_end > v && v_end[-1] == '\n') v_end--;
-    return add_argument(args, p, (size_t)(name_end - p), v, (size_t)(v_end - v)) ? end : NULL;
+    return add_argument(args, props, p, (size_t)(name_end - p), v, (size_t)(v_end - v)) ? end : NULL;
 }
 
 /* <tool_call>\n<function=N>\n<parameter=P>...</parameter>\n</function>\n</tool_call>
@@ -265,9 +303,10 @@ static void parse_qwen3_coder(const char *p, call_list *l) {
         const char *name = p + 10, *name_end = strchr(name, '>');
         if (!name_end || name_end == name) return;
         cJSON *args = cJSON_CreateObject();
+        const cJSON *props = vka_tool_properties(l->tools, name, (size_t)(name_end - name));
         p = skip_ws(name_end + 1);
         while (args && starts(p, "<parameter=")) {
-            if (!(p = read_parameter(p + 11, args))) break;
+            if (!(p = read_parameter(p + 11, props, args))) break;
             p = skip_ws(p);
         }
         char *text = p && starts(p, "</function>") ? cJSON_PrintUnformatted(args) : NULL;
@@ -290,12 +329,13 @@ static void parse_glm(const char *p, call_list *l) {
         while (*name_end && *name_end != '<' && !is_ws(*name_end)) name_end++;
         if (name_end == name) return;
         cJSON *args = cJSON_CreateObject();
+        const cJSON *props = vka_tool_properties(l->tools, name, (size_t)(name_end - name));
         p = skip_ws(name_end);
         while (args && starts(p, "<arg_key>")) {
             const char *k = p + 9, *k_end = strstr(k, "</arg_key>");
             const char *v = k_end ? skip_ws(k_end + 10) : NULL;
             const char *v_end = v && starts(v, "<arg_value>") ? strstr(v + 11, "</arg_value>") : NULL;
-            if (!v_end || !add_argument(args, k, (size_t)(k_end - k), v + 11, (size_t)(v_end - v - 11))) break;
+            if (!v_end || !add_argument(args, props, k, (size_t)(k_end - k), v + 11, (size_t)(v_end - v - 11))) break;
             p = skip_ws(v_end + 12);
         }
         char *text = starts(p, "</tool_call>") ? cJSON_PrintUnformatted(args) : NULL;
@@ -343,11 +383,23 @@ static void parse_calls(const char *p, vka_tool_format format, call_list *l) {
 }
 
 vka_status vka_tool_calls_parse(const char *text, vka_tool_format format, vka_tool_calls **out) {
+    return vka_tool_calls_parse_tools(text, format, NULL, out);
+}
+
+vka_status vka_tool_calls_parse_tools(const char *text, vka_tool_format format, const char *tools_json,
+                                      vka_tool_calls **out) {
     if (out) *out = NULL;
     if (!text || !out) return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_tool_calls_parse: NULL text or out");
-    call_list l = {0};
+    cJSON *tools = tools_json ? cJSON_Parse(tools_json) : NULL;
+    if (tools_json && !cJSON_IsArray(tools)) {
+        cJSON_Delete(tools);
+        return vka_fail(VKA_ERR_INVALID_ARGUMENT, "vka_tool_calls_parse_tools: tools is not a JSON array");
+    }
+    call_list l = {.tools = tools};
     const char *start = calls_start(text, format);
     if (start) parse_calls(start, format, &l);
+    cJSON_Delete(tools);
+    l.tools = NULL;
     if (l.oom) {
         free_calls(l.calls, l.n);
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory reading tool calls");
