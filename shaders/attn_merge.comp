@@ -13,8 +13,8 @@ void main() {
     const uint h = item / HDV, d = item % HDV;
     if (h >= pc.n_head) return;
     const uint n_keys = query_keys(0u);
-    const uint nch = (n_keys + CH - 1u) / CH, c0 = query_first_key(n_keys) / CH;
-    uint w = pc.ws_off + (h * pc.max_chunks + c0) * (HDV + 2u);
+    const uint c0 = query_first_key(n_keys) / CH, nch = min((n_keys + CH - 1u) / CH, c0 + pc.max_chunks);
+    uint w = pc.ws_off + h * pc.max_chunks * (HDV + 2u);   // slot 0: chunk c0
     float M = ws[w];
     precise float Ls = ws[w + 1u];
     precise float O = ws[w + 2u + d];

@@ -24,8 +24,10 @@ layout(push_constant) uniform PC {
 
 const uint CH = 32u;    // keys per chunk: KV_BLOCK, so that a chunk lies in one block
 
-// Keys query t attends to (its position + 1; paged: at most the cache rows).
-uint query_keys(uint t) { return paged() ? min(token_pos(t), pc.rows - 1u) + 1u : step[0] + t + 1u; }
+// Keys query t attends to: its position + 1. Paged, positions are not bounded
+// by the cache rows (a sliding layer's cache holds only its window's blocks):
+// chunk_row keeps every read inside the cache.
+uint query_keys(uint t) { return paged() ? token_pos(t) + 1u : step[0] + t + 1u; }
 
 // The first key query t sees, given its key count (0 unless a sliding
 // window hides older ones); its chunk is the first one the query uses.

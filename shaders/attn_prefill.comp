@@ -20,8 +20,8 @@ void main() {
     const uint hkv = h / (pc.n_head / pc.n_head_kv);
     load_query(pc.q_off + (t * pc.n_head + h) * HD);
     const uint n_keys = query_keys(t);
-    const uint nch = (n_keys + CH - 1u) / CH;
     const uint first = query_first_key(n_keys), c0 = first / CH;   // chunks before c0 are outside the window
+    const uint nch = min((n_keys + CH - 1u) / CH, c0 + pc.max_chunks);   // no more chunks than the cache has
 
     const uint cnt0 = min(CH, n_keys - c0 * CH), r0 = chunk_row(t, c0, cnt0);
     float M = chunk_scores(r0, first - c0 * CH, cnt0, hkv);

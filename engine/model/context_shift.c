@@ -130,7 +130,13 @@ vka_status vka_session_shift_kv(vka_session *s, uint32_t n_keep, uint32_t n_disc
     if (n_discard == 0) return VKA_OK;
     uint32_t tail = n_keep + n_discard;
     uint32_t evaluated = s->n_evaluated;
-    if (evaluated > tail) {
+    if (evaluated > tail && s->swa_first > 0) {
+        /* The sliding-window layers gave back rows (older than a window)
+         * that the shifted window may need, the kept prefix's: the kept
+         * tokens are computed again instead of moved. */
+        vka_seq_release_all(s);
+        evaluated = 0;
+    } else if (evaluated > tail) {
         /* On failure part of the cache may have moved: what is left is
          * consistent only up to the kept prefix. */
         vka_status st = shift_caches(s, tail, n_keep, evaluated - tail);

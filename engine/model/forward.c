@@ -66,6 +66,8 @@ static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t i
     vka_layer *L = &m->layers[il];
     vka_activations *a = &sc->act;
     vka_tensor *kc = &sc->pool.k[il], *vc = &sc->pool.v[il];
+    /* a sliding layer's cache rows may be in a block space of their own */
+    vka_tensor *kv_layout = vka_kv_layer_swa(&sc->pool, il) ? &a->layout_swa : &a->layout;
     vka_tensor *x = view(fg, &a->x, 0, n, 0), *xb = view(fg, &a->xb, 0, n, 0);
     vka_tensor *q = view(fg, &a->q, 0, n, 0), *k = view(fg, &a->k, 0, n, 0), *v = view(fg, &a->v, 0, n, 0);
     vka_tensor *q_heads = view(fg, &a->q, 0, n, hp->head_dim), *k_heads = view(fg, &a->k, 0, n, hp->head_dim);
@@ -81,8 +83,8 @@ static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t i
     }
     rope(fg, sc, il, q_heads, hp->n_head, &a->layout);
     rope(fg, sc, il, k_heads, hp->n_head_kv, &a->layout);
-    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = kc, .src = {k}, .layout = &a->layout});
-    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = vc, .src = {v}, .layout = &a->layout});
+    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = kc, .src = {k}, .layout = kv_layout});
+    node(fg, &(vka_node){.op = VKA_OP_KV_STORE, .dst = vc, .src = {v}, .layout = kv_layout});
     vka_attention_params ap = {
         .n_head = hp->n_head,
         .n_head_kv = hp->n_head_kv,
@@ -93,7 +95,7 @@ static void attention_block(vka_forward_graph *fg, vka_scheduler *sc, uint32_t i
         .window = vka_hparams_layer_swa(hp, il) ? hp->swa_window : 0,
     };
     node(fg, &(vka_node){.op = VKA_OP_ATTENTION, .dst = att, .src = {q, kc, vc}, .p.attn = ap,
-                         .layout = &a->layout});
+                         .layout = kv_layout});
     if (hp->gemma_block) { /* x += rms(Wo·att)·post_attention_norm */
         matmul(fg, xb, &L->wo, att, NULL, false);
         add_normed(fg, x, xb, &L->post_attn_norm, hp->rms_eps);

@@ -7,13 +7,33 @@
 #include "model/kv_pool.h"
 #include "base/status.h"
 
-uint64_t vka_kv_pool_bytes(const vka_model *m, uint32_t n_blocks, bool f16) {
-    return vka_model_kv_bytes(m, n_blocks * VKA_KV_BLOCK, f16);
+static bool any_swa_layer(const vka_hparams *hp) {
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        if (vka_hparams_layer_swa(hp, il)) return true;
+    return false;
 }
 
-static vka_status alloc_cache(vka_kv_pool *pool, vka_tensor *t, const char *name, int64_t row) {
+/* A sequence holds the blocks from its window's start, one position early
+ * (its last token may be evaluated again), to its end: at most window/32 + 2
+ * blocks; a step of n tokens adds n/32 + 1 more to each sequence it runs. */
+uint32_t vka_kv_swa_blocks_for(const vka_model *m, uint32_t n_blocks, uint32_t n_batch, uint32_t n_seq) {
+    const vka_hparams *hp = &m->hp;
+    if (!any_swa_layer(hp)) return 0;
+    uint64_t need = (uint64_t)n_seq * (hp->swa_window / VKA_KV_BLOCK + 3) + n_batch / VKA_KV_BLOCK + 1;
+    return need < n_blocks ? (uint32_t)need : 0;
+}
+
+uint64_t vka_kv_pool_bytes(const vka_model *m, uint32_t n_blocks, uint32_t n_swa_blocks, bool f16) {
+    const vka_hparams *hp = &m->hp;
+    uint64_t per_row = (uint64_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v) * (f16 ? 2u : 4u), rows = 0;
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        rows += (n_swa_blocks && vka_hparams_layer_swa(hp, il) ? n_swa_blocks : n_blocks) * (uint64_t)VKA_KV_BLOCK;
+    return per_row * rows;
+}
+
+static vka_status alloc_cache(vka_kv_pool *pool, vka_tensor *t, const char *name, int64_t row, uint32_t n_blocks) {
     vka_type type = pool->f16 ? VKA_TYPE_F16 : VKA_TYPE_F32;
-    vka_tensor_init(t, name, type, row, (int64_t)pool->n_blocks * VKA_KV_BLOCK, VKA_USAGE_KV);
+    vka_tensor_init(t, name, type, row, (int64_t)n_blocks * VKA_KV_BLOCK, VKA_USAGE_KV);
     vka_backend *b = pool->model->backend;
     vka_status st = b->ops->tensor_alloc(b, t, NULL);
     if (st != VKA_OK) {
@@ -23,10 +43,11 @@ static vka_status alloc_cache(vka_kv_pool *pool, vka_tensor *t, const char *name
     return VKA_OK;
 }
 
-vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, bool f16) {
+vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, uint32_t n_swa_blocks, bool f16) {
     memset(pool, 0, sizeof *pool);
     pool->model = m;
     pool->n_blocks = n_blocks;
+    pool->n_swa_blocks = n_swa_blocks;
     pool->f16 = f16;
     pool->lru_head = pool->lru_tail = VKA_KV_NONE;
     pool->n_buckets = 1;
@@ -37,7 +58,10 @@ vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, 
     pool->blocks = calloc(n_blocks, sizeof *pool->blocks);
     pool->free_ids = malloc(n_blocks * sizeof *pool->free_ids);
     pool->buckets = malloc(pool->n_buckets * sizeof *pool->buckets);
-    if (!pool->k || !pool->v || !pool->blocks || !pool->free_ids || !pool->buckets) {
+    pool->swa_refs = calloc(n_swa_blocks ? n_swa_blocks : 1, sizeof *pool->swa_refs);
+    pool->swa_free_ids = malloc((n_swa_blocks ? n_swa_blocks : 1) * sizeof *pool->swa_free_ids);
+    if (!pool->k || !pool->v || !pool->blocks || !pool->free_ids || !pool->buckets || !pool->swa_refs ||
+        !pool->swa_free_ids) {
         vka_kv_pool_destroy(pool);
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     }
@@ -45,9 +69,13 @@ vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, 
     /* handed out from the low ids up */
     for (uint32_t i = 0; i < n_blocks; i++) pool->free_ids[i] = n_blocks - 1 - i;
     pool->n_free = n_blocks;
+    for (uint32_t i = 0; i < n_swa_blocks; i++) pool->swa_free_ids[i] = n_swa_blocks - 1 - i;
+    pool->n_swa_free = n_swa_blocks;
     for (uint32_t il = 0; il < hp->n_layer; il++) {
-        vka_status st = alloc_cache(pool, &pool->k[il], "k_cache", (int64_t)hp->n_head_kv * hp->head_dim);
-        if (st == VKA_OK) st = alloc_cache(pool, &pool->v[il], "v_cache", (int64_t)hp->n_head_kv * hp->head_dim_v);
+        uint32_t blocks = vka_kv_layer_swa(pool, il) ? n_swa_blocks : n_blocks;
+        vka_status st = alloc_cache(pool, &pool->k[il], "k_cache", (int64_t)hp->n_head_kv * hp->head_dim, blocks);
+        if (st == VKA_OK)
+            st = alloc_cache(pool, &pool->v[il], "v_cache", (int64_t)hp->n_head_kv * hp->head_dim_v, blocks);
         if (st != VKA_OK) {
             vka_kv_pool_destroy(pool);
             return st;
@@ -67,6 +95,8 @@ void vka_kv_pool_destroy(vka_kv_pool *pool) {
     free(pool->blocks);
     free(pool->free_ids);
     free(pool->buckets);
+    free(pool->swa_refs);
+    free(pool->swa_free_ids);
     memset(pool, 0, sizeof *pool);
 }
 
@@ -172,12 +202,32 @@ void vka_kv_block_release(vka_kv_pool *pool, uint32_t id) {
     else pool->free_ids[pool->n_free++] = id;
 }
 
+/* ------------------------------------------------------------ the sliding layers' blocks */
+
+vka_status vka_kv_swa_alloc(vka_kv_pool *pool, uint32_t *id) {
+    if (pool->n_swa_free == 0)
+        return vka_fail(VKA_ERR_CONTEXT_FULL, "the sliding-window layers' %u KV blocks are all in use",
+                        pool->n_swa_blocks);
+    *id = pool->swa_free_ids[--pool->n_swa_free];
+    pool->swa_refs[*id] = 1;
+    return VKA_OK;
+}
+
+void vka_kv_swa_retain(vka_kv_pool *pool, uint32_t id) { pool->swa_refs[id]++; }
+
+void vka_kv_swa_release(vka_kv_pool *pool, uint32_t id) {
+    if (--pool->swa_refs[id] == 0) pool->swa_free_ids[pool->n_swa_free++] = id;
+}
+
 /* ------------------------------------------------------------ rows */
 
-/* The first n_rows rows of block src of src_pool into block dst of dst_pool, every layer. */
-static vka_status copy_rows(vka_kv_pool *dst_pool, uint32_t dst, vka_kv_pool *src_pool, uint32_t src, uint32_t n_rows) {
+/* The first n_rows rows of block src of src_pool into block dst of dst_pool,
+ * every layer of the space (sliding layers' when swa). */
+static vka_status copy_rows(vka_kv_pool *dst_pool, bool swa, uint32_t dst, vka_kv_pool *src_pool, uint32_t src,
+                            uint32_t n_rows) {
     vka_backend *b = dst_pool->model->backend;
     for (uint32_t il = 0; il < dst_pool->model->hp.n_layer; il++) {
+        if (vka_kv_layer_swa(dst_pool, il) != swa) continue;
         vka_tensor *to_caches[2] = {&dst_pool->k[il], &dst_pool->v[il]};
         vka_tensor *from_caches[2] = {&src_pool->k[il], &src_pool->v[il]};
         for (int c = 0; c < 2; c++) {
@@ -190,12 +240,13 @@ static vka_status copy_rows(vka_kv_pool *dst_pool, uint32_t dst, vka_kv_pool *sr
     return VKA_OK;
 }
 
-vka_status vka_kv_block_copy(vka_kv_pool *pool, uint32_t dst, uint32_t src, uint32_t n_rows) {
-    return copy_rows(pool, dst, pool, src, n_rows);
+vka_status vka_kv_block_copy(vka_kv_pool *pool, bool swa, uint32_t dst, uint32_t src, uint32_t n_rows) {
+    return copy_rows(pool, swa, dst, pool, src, n_rows);
 }
 
-vka_status vka_kv_block_copy_between(vka_kv_pool *dst_pool, uint32_t dst, vka_kv_pool *src_pool, uint32_t src) {
-    return copy_rows(dst_pool, dst, src_pool, src, VKA_KV_BLOCK);
+vka_status vka_kv_block_copy_between(vka_kv_pool *dst_pool, bool swa, uint32_t dst, vka_kv_pool *src_pool,
+                                     uint32_t src) {
+    return copy_rows(dst_pool, swa, dst, src_pool, src, VKA_KV_BLOCK);
 }
 
 vka_status vka_kv_rows_get(vka_kv_pool *pool, uint32_t layer, bool v, uint32_t row, uint32_t n, void *out) {

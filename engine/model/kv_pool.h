@@ -34,11 +34,29 @@ typedef struct vka_kv_pool {
     uint32_t n_cached;
     uint32_t *buckets;               /* hash buckets: first block or VKA_KV_NONE */
     uint32_t n_buckets;
+    /* Sliding-window layers (gemma2/3) need only their last window of
+     * positions: when that bounds them below the pool, their caches have
+     * n_swa_blocks blocks, a block space of their own (reference-counted,
+     * outside the prefix cache) that sequences index with a second table.
+     * 0: every layer uses the blocks above. */
+    uint32_t n_swa_blocks;
+    uint32_t *swa_refs;
+    uint32_t *swa_free_ids;
+    uint32_t n_swa_free;
 } vka_kv_pool;
 
-/* Bytes of a pool of n_blocks for the model. */
-uint64_t vka_kv_pool_bytes(const vka_model *m, uint32_t n_blocks, bool f16);
-vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, bool f16);
+/* Blocks the sliding-window layers of m need for n_seq sequences stepping
+ * at most n_batch tokens in all (a window, the step, block rounding), or 0
+ * when that would not be fewer than n_blocks (or m has no sliding layers). */
+uint32_t vka_kv_swa_blocks_for(const vka_model *m, uint32_t n_blocks, uint32_t n_batch, uint32_t n_seq);
+/* Bytes of a pool of n_blocks (n_swa_blocks for the sliding layers; 0: n_blocks) for the model. */
+uint64_t vka_kv_pool_bytes(const vka_model *m, uint32_t n_blocks, uint32_t n_swa_blocks, bool f16);
+vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, uint32_t n_swa_blocks, bool f16);
+
+/* Whether layer il's cache is in the sliding layers' block space. */
+static inline bool vka_kv_layer_swa(const vka_kv_pool *pool, uint32_t il) {
+    return pool->n_swa_blocks && vka_hparams_layer_swa(&pool->model->hp, il);
+}
 void vka_kv_pool_destroy(vka_kv_pool *pool);
 
 /* Blocks that can be handed out now (free, or cached and evictable). */
@@ -59,11 +77,19 @@ void vka_kv_block_register(vka_kv_pool *pool, uint32_t id, uint32_t parent, cons
 /* Takes a block out of the prefix cache before its rows change. */
 void vka_kv_block_unregister(vka_kv_pool *pool, uint32_t id);
 
-/* Copies the first n_rows rows of block src into block dst, every layer. */
-vka_status vka_kv_block_copy(vka_kv_pool *pool, uint32_t dst, uint32_t src, uint32_t n_rows);
+/* Blocks of the sliding layers' space (n_swa_blocks > 0): a free one
+ * (VKA_ERR_CONTEXT_FULL when none), holders counted. */
+vka_status vka_kv_swa_alloc(vka_kv_pool *pool, uint32_t *id);
+void vka_kv_swa_retain(vka_kv_pool *pool, uint32_t id);
+void vka_kv_swa_release(vka_kv_pool *pool, uint32_t id);
 
-/* Copies a whole block from another pool of the same model and KV type. */
-vka_status vka_kv_block_copy_between(vka_kv_pool *dst_pool, uint32_t dst, vka_kv_pool *src_pool, uint32_t src);
+/* Copies the first n_rows rows of block src into block dst, every layer of
+ * the block's space (the sliding layers' when swa, else the others). */
+vka_status vka_kv_block_copy(vka_kv_pool *pool, bool swa, uint32_t dst, uint32_t src, uint32_t n_rows);
+
+/* Copies a whole block from another pool of the same model, KV type and spaces. */
+vka_status vka_kv_block_copy_between(vka_kv_pool *dst_pool, bool swa, uint32_t dst, vka_kv_pool *src_pool,
+                                     uint32_t src);
 
 /* Reads or writes n rows of one layer's K (v false) or V cache starting at
  * cache row `row` (within one block). */

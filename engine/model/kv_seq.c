@@ -1,7 +1,8 @@
 /* kv_seq.c — a session's sequence in its scheduler's KV pool: its block
- * table, copy on write of shared blocks, prefix matching against blocks
- * other sequences computed, and making room when the pool is short (idle
- * sessions first, then the newest generation). */
+ * table (and the sliding-window layers' table, whose blocks behind the
+ * window go back to the pool), copy on write of shared blocks, prefix
+ * matching against blocks other sequences computed, and making room when
+ * the pool is short (idle sessions first, then the newest generation). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,12 +18,50 @@ static vka_status grow_table(vka_session *s, uint32_t want) {
     uint32_t *blocks = realloc(s->blocks, cap * sizeof *blocks);
     if (!blocks) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     s->blocks = blocks;
+    uint32_t *swa = realloc(s->swa_blocks, cap * sizeof *swa);
+    if (!swa) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
+    s->swa_blocks = swa;
     s->cap_blocks = cap;
     return VKA_OK;
 }
 
+/* ------------------------------------------------------------ the sliding layers' blocks */
+
+static bool has_swa(const vka_session *s) { return s->sched->pool.n_swa_blocks > 0; }
+
+/* The first block of sliding rows a sequence of `evaluated` tokens keeps:
+ * its next token (at `evaluated`) reads positions from evaluated + 1 - window,
+ * and its last one, evaluated again, from evaluated - window. */
+static uint32_t swa_keep(const vka_session *s, uint32_t evaluated) {
+    uint32_t w = s->model->hp.swa_window;
+    return evaluated > w ? (evaluated - w) / VKA_KV_BLOCK : 0;
+}
+
+/* Whether the sliding rows that evaluating from n_evaluated on reads are
+ * still held (a rewind further back than a window finds them given back). */
+static bool swa_rows_held(const vka_session *s) {
+    return !has_swa(s) || s->swa_first <= swa_keep(s, s->n_evaluated + 1);
+}
+
+void vka_seq_slide(vka_session *s) {
+    if (!has_swa(s)) return;
+    uint32_t keep = swa_keep(s, s->n_evaluated);
+    if (keep > s->n_blocks) keep = s->n_blocks;
+    for (; s->swa_first < keep; s->swa_first++) {
+        vka_kv_swa_release(&s->sched->pool, s->swa_blocks[s->swa_first]);
+        s->swa_blocks[s->swa_first] = VKA_KV_NONE;
+    }
+}
+
+void vka_seq_restore_start(vka_session *s, uint32_t evaluated) {
+    if (has_swa(s) && s->n_blocks == 0) s->swa_first = swa_keep(s, evaluated);
+}
+
 void vka_seq_release_all(vka_session *s) {
     for (uint32_t i = 0; i < s->n_blocks; i++) vka_kv_block_release(&s->sched->pool, s->blocks[i]);
+    for (uint32_t i = s->swa_first; has_swa(s) && i < s->n_blocks; i++)
+        vka_kv_swa_release(&s->sched->pool, s->swa_blocks[i]);
+    s->swa_first = 0;
     s->n_blocks = 0;
     s->n_checked = 0;
     s->n_evaluated = 0;
@@ -31,8 +70,16 @@ void vka_seq_release_all(vka_session *s) {
 }
 
 void vka_seq_truncate(vka_session *s) {
+    if (!swa_rows_held(s)) { /* rewound past the sliding rows kept: computed again from the start */
+        vka_seq_release_all(s);
+        return;
+    }
     uint32_t keep = div_up(s->n_evaluated, VKA_KV_BLOCK);
-    while (s->n_blocks > keep) vka_kv_block_release(&s->sched->pool, s->blocks[--s->n_blocks]);
+    while (s->n_blocks > keep) {
+        vka_kv_block_release(&s->sched->pool, s->blocks[--s->n_blocks]);
+        if (has_swa(s) && s->n_blocks >= s->swa_first) vka_kv_swa_release(&s->sched->pool, s->swa_blocks[s->n_blocks]);
+    }
+    if (s->swa_first > s->n_blocks) s->swa_first = s->n_blocks;
     uint32_t full = s->n_evaluated / VKA_KV_BLOCK;
     if (s->n_checked > full) s->n_checked = full;
 }
@@ -42,7 +89,13 @@ vka_status vka_seq_share(vka_session *dst, const vka_session *src) {
     for (uint32_t i = 0; i < src->n_blocks; i++) {
         vka_kv_block_retain(&src->sched->pool, src->blocks[i]);
         dst->blocks[i] = src->blocks[i];
+        dst->swa_blocks[i] = VKA_KV_NONE;
+        if (has_swa(src) && i >= src->swa_first) {
+            vka_kv_swa_retain(&src->sched->pool, src->swa_blocks[i]);
+            dst->swa_blocks[i] = src->swa_blocks[i];
+        }
     }
+    dst->swa_first = src->swa_first;
     dst->n_blocks = src->n_blocks;
     dst->n_checked = src->n_checked;
     return VKA_OK;
@@ -92,35 +145,55 @@ static bool make_room(vka_session *s, bool preempt) {
     return true;
 }
 
-static vka_status alloc_block(vka_session *s, bool preempt, uint32_t *id) {
+/* A block of the pool's main space, or of the sliding layers' when swa. */
+static vka_status alloc_block_in(vka_session *s, bool preempt, bool swa, uint32_t *id) {
     vka_kv_pool *pool = &s->sched->pool;
-    while (vka_kv_pool_available(pool) == 0)
+    while ((swa ? pool->n_swa_free : vka_kv_pool_available(pool)) == 0)
         if (!make_room(s, preempt))
-            return vka_fail(VKA_ERR_CONTEXT_FULL, "the KV pool is full: its %u blocks of %u tokens are held by "
-                            "other sessions and this one holds %u", pool->n_blocks, VKA_KV_BLOCK, s->n_blocks);
-    return vka_kv_block_alloc(pool, id);
+            return vka_fail(VKA_ERR_CONTEXT_FULL, "the KV pool is full: its %u blocks of %u tokens%s are held by "
+                            "other sessions and this one holds %u", swa ? pool->n_swa_blocks : pool->n_blocks,
+                            VKA_KV_BLOCK, swa ? " for the sliding-window layers" : "", s->n_blocks);
+    return swa ? vka_kv_swa_alloc(pool, id) : vka_kv_block_alloc(pool, id);
 }
 
-/* Block b of s becomes its own: copied if shared, out of the prefix cache if registered. */
+static vka_status alloc_block(vka_session *s, bool preempt, uint32_t *id) { return alloc_block_in(s, preempt, false, id); }
+
+static void release_in(vka_kv_pool *pool, bool swa, uint32_t id) {
+    if (swa) vka_kv_swa_release(pool, id);
+    else vka_kv_block_release(pool, id);
+}
+
+/* Entry b of s's table (the sliding layers' when swa), shared with another
+ * holder, becomes a copy of its own (the rows evaluated so far). */
+static vka_status copy_on_write(vka_session *s, bool swa, uint32_t b, bool preempt) {
+    vka_kv_pool *pool = &s->sched->pool;
+    uint32_t *slot = swa ? &s->swa_blocks[b] : &s->blocks[b], fresh;
+    VKA_TRY(alloc_block_in(s, preempt, swa, &fresh));
+    uint32_t valid = s->n_evaluated > b * VKA_KV_BLOCK ? s->n_evaluated - b * VKA_KV_BLOCK : 0;
+    vka_status st =
+        valid ? vka_kv_block_copy(pool, swa, fresh, *slot, valid < VKA_KV_BLOCK ? valid : VKA_KV_BLOCK) : VKA_OK;
+    if (st != VKA_OK) {
+        release_in(pool, swa, fresh);
+        return st;
+    }
+    release_in(pool, swa, *slot);
+    *slot = fresh;
+    return VKA_OK;
+}
+
+/* Block b of s becomes its own: copied if shared, out of the prefix cache if
+ * registered; so do its sliding rows when they have their own block. */
 static vka_status own_block(vka_session *s, uint32_t b, bool preempt) {
     vka_kv_pool *pool = &s->sched->pool;
     uint32_t id = s->blocks[b];
     if (s->n_checked > b) s->n_checked = b; /* its contents change: entered again once full */
+    if (has_swa(s) && b >= s->swa_first && pool->swa_refs[s->swa_blocks[b]] > 1)
+        VKA_TRY(copy_on_write(s, true, b, preempt));
     if (pool->blocks[id].refs == 1) {
         vka_kv_block_unregister(pool, id);
         return VKA_OK;
     }
-    uint32_t fresh;
-    VKA_TRY(alloc_block(s, preempt, &fresh));
-    uint32_t valid = s->n_evaluated > b * VKA_KV_BLOCK ? s->n_evaluated - b * VKA_KV_BLOCK : 0;
-    vka_status st = valid ? vka_kv_block_copy(pool, fresh, id, valid < VKA_KV_BLOCK ? valid : VKA_KV_BLOCK) : VKA_OK;
-    if (st != VKA_OK) {
-        vka_kv_block_release(pool, fresh);
-        return st;
-    }
-    vka_kv_block_release(pool, id);
-    s->blocks[b] = fresh;
-    return VKA_OK;
+    return copy_on_write(s, false, b, preempt);
 }
 
 vka_status vka_seq_prepare_range(vka_session *s, uint32_t pos, uint32_t n, bool preempt) {
@@ -137,6 +210,12 @@ vka_status vka_seq_prepare_range(vka_session *s, uint32_t pos, uint32_t n, bool 
             st = own_block(s, b, preempt);
         } else {
             st = alloc_block(s, preempt, &s->blocks[b]);
+            /* sliding rows from swa_first on (a restored session starts past its dropped ones) */
+            s->swa_blocks[b] = VKA_KV_NONE;
+            if (st == VKA_OK && has_swa(s) && b >= s->swa_first) {
+                st = alloc_block_in(s, preempt, true, &s->swa_blocks[b]);
+                if (st != VKA_OK) vka_kv_block_release(&s->sched->pool, s->blocks[b]);
+            }
             if (st == VKA_OK) s->n_blocks = b + 1;
         }
     }
@@ -145,6 +224,7 @@ vka_status vka_seq_prepare_range(vka_session *s, uint32_t pos, uint32_t n, bool 
 }
 
 vka_status vka_seq_prepare(vka_session *s, uint32_t n, bool preempt) {
+    if (!swa_rows_held(s)) vka_seq_release_all(s); /* computed again from the start (rewinds do this first) */
     return vka_seq_prepare_range(s, s->n_evaluated, n, preempt);
 }
 
@@ -152,6 +232,9 @@ vka_status vka_seq_prepare(vka_session *s, uint32_t n, bool preempt) {
 
 void vka_seq_match_prefix(vka_session *s) {
     vka_kv_pool *pool = &s->sched->pool;
+    /* not with bounded sliding layers: the cache keeps no sliding rows of
+     * registered blocks, and a prefix needs those of its last window */
+    if (has_swa(s)) return;
     if (s->n_evaluated % VKA_KV_BLOCK || s->n_blocks != s->n_evaluated / VKA_KV_BLOCK) return;
     /* a block is taken only when a token after it is left to compute, so
      * that the step still produces the logits */
@@ -202,11 +285,18 @@ static vka_status each_run(vka_session *s, uint32_t layer, bool v, uint32_t pos,
     if (n && (pos + n - 1) / VKA_KV_BLOCK >= s->n_blocks)
         return vka_fail(VKA_ERR_INTERNAL, "KV rows %u..%u are past the session's %u blocks", pos, pos + n - 1,
                         s->n_blocks);
+    bool swa = vka_kv_layer_swa(pool, layer);
     while (n > 0) {
         uint32_t run = VKA_KV_BLOCK - pos % VKA_KV_BLOCK;
         if (run > n) run = n;
-        uint32_t row = vka_seq_row(s, pos);
-        VKA_TRY(out ? vka_kv_rows_get(pool, layer, v, row, run, out) : vka_kv_rows_set(pool, layer, v, row, run, in));
+        uint32_t b = pos / VKA_KV_BLOCK, id = swa ? s->swa_blocks[b] : s->blocks[b];
+        uint32_t row = id * VKA_KV_BLOCK + pos % VKA_KV_BLOCK;
+        if (swa && b < s->swa_first) { /* given back: outside every window, never read; zeros when asked */
+            if (out) memset(out, 0, row_bytes * run);
+        } else {
+            VKA_TRY(out ? vka_kv_rows_get(pool, layer, v, row, run, out)
+                        : vka_kv_rows_set(pool, layer, v, row, run, in));
+        }
         if (out) out += row_bytes * run;
         else in += row_bytes * run;
         pos += run;

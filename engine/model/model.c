@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/kv_pool.h"
 #include "model/model.h"
 #include "base/status.h"
 
@@ -370,6 +371,11 @@ void vka_model_free(vka_model *m) { vka_model_release(m); }
 
 uint64_t vka_model_kv_bytes(const vka_model *m, uint32_t n_ctx, bool f16) {
     const vka_hparams *hp = &m->hp;
-    uint64_t per_token = (uint64_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v) * (f16 ? 2u : 4u);
-    return per_token * n_ctx * hp->n_layer;
+    uint64_t per_row = (uint64_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v) * (f16 ? 2u : 4u), rows = 0;
+    /* a session's private pool: its sliding layers hold a window and a default batch (512) */
+    uint32_t n_blocks = (uint32_t)(((uint64_t)n_ctx + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK);
+    uint64_t swa_rows = (uint64_t)vka_kv_swa_blocks_for(m, n_blocks, 512, 1) * VKA_KV_BLOCK;
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        rows += swa_rows && vka_hparams_layer_swa(hp, il) ? swa_rows : n_ctx;
+    return per_row * rows;
 }

@@ -144,7 +144,8 @@ vka_status vka_model_load_memory(const void *data, size_t size, const char *name
 void vka_model_retain(vka_model *model);
 void vka_model_release(vka_model *model);
 
-/* Bytes a session's KV cache needs for n_ctx tokens. */
+/* Bytes a session's KV cache needs for n_ctx tokens (its sliding-window
+ * layers: their window and a default batch of 512 when that is fewer). */
 uint64_t vka_model_kv_bytes(const vka_model *model, uint32_t n_ctx, bool f16);
 
 #endif

@@ -45,6 +45,8 @@ static vka_status alloc_activations(vka_scheduler *sc) {
     int64_t B = sc->n_batch, R = sc->n_logit_rows;
     VKA_TRY(alloc_tensor(sc, &a->ids, "ids", VKA_TYPE_I32, 1, B, VKA_USAGE_INPUT));
     VKA_TRY(alloc_tensor(sc, &a->layout, "layout", VKA_TYPE_I32, sc->layout_words, 1, VKA_USAGE_INPUT));
+    if (sc->layout_swa_host)
+        VKA_TRY(alloc_tensor(sc, &a->layout_swa, "layout_swa", VKA_TYPE_I32, sc->layout_words, 1, VKA_USAGE_INPUT));
     VKA_TRY(alloc_tensor(sc, &a->out_ids, "out_ids", VKA_TYPE_I32, 1, R, VKA_USAGE_INPUT));
     VKA_TRY(alloc_tensor(sc, &a->x, "x", VKA_TYPE_F32, hp->n_embd, B, VKA_USAGE_ACTIVATION));
     VKA_TRY(alloc_tensor(sc, &a->xb, "xb", VKA_TYPE_F32, hp->n_embd, B, VKA_USAGE_ACTIVATION));
@@ -88,17 +90,19 @@ static uint64_t buffer_bytes(const vka_scheduler *sc) {
     else
         per_token += 2ull * hp->n_ff;
     uint64_t logits = ((uint64_t)hp->n_vocab + 2) * sc->n_logit_rows;
-    return (per_token * sc->n_batch + 2 * logits + 2ull * sc->layout_words) * sizeof(float);
+    uint64_t layouts = (sc->layout_swa_host ? 4ull : 2ull) * sc->layout_words;
+    return (per_token * sc->n_batch + 2 * logits + layouts) * sizeof(float);
 }
 
 /* Sizes that follow from the pool and batch asked for are compared with the
  * memory left before anything is allocated: a clear error instead of an
  * out-of-memory kill halfway through. `what` names the pool in words. */
-static vka_status check_memory(const vka_scheduler *sc, uint32_t n_blocks, const char *what, const char *lower) {
+static vka_status check_memory(const vka_scheduler *sc, uint32_t n_blocks, uint32_t n_swa_blocks, const char *what,
+                               const char *lower) {
     const vka_backend *b = sc->model->backend;
     vka_memory_budget budget;
     if (!b->ops->memory_budget || !b->ops->memory_budget(sc->model->backend, &budget)) return VKA_OK;
-    uint64_t kv = vka_kv_pool_bytes(sc->model, n_blocks, sc->kv_f16), buffers = buffer_bytes(sc);
+    uint64_t kv = vka_kv_pool_bytes(sc->model, n_blocks, n_swa_blocks, sc->kv_f16), buffers = buffer_bytes(sc);
     if (kv + buffers <= budget.bytes) return VKA_OK;
     char kv_text[32], buf_text[32], avail_text[32];
     format_bytes(kv, kv_text, sizeof kv_text);
@@ -120,6 +124,7 @@ static void sched_destroy(vka_scheduler *sc) {
     vka_kv_pool_destroy(&sc->pool);
     free(sc->host_logits);
     free(sc->layout_host);
+    free(sc->layout_swa_host);
     free(sc->ids_host);
     free(sc->out_host);
     vka_model_release(sc->model);
@@ -148,7 +153,11 @@ static vka_status sched_new(vka_model *m, uint32_t n_blocks, uint32_t n_batch, u
                         n_blocks, sc->n_seq_max);
     }
     sc->layout_words = (uint32_t)words;
-    vka_status st = check_memory(sc, n_blocks, what, lower);
+    /* sliding-window layers: a window and a step per sequence, when fewer than the pool */
+    uint32_t n_swa_blocks = vka_kv_swa_blocks_for(m, n_blocks, n_batch, sc->n_seq_max);
+    if (n_swa_blocks) sc->layout_swa_host = malloc(sc->layout_words * sizeof *sc->layout_swa_host);
+    vka_status st = n_swa_blocks && !sc->layout_swa_host ? vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory")
+                                                         : check_memory(sc, n_blocks, n_swa_blocks, what, lower);
     if (st == VKA_OK) {
         sc->host_logits = malloc((size_t)sc->n_logit_rows * m->hp.n_vocab * sizeof *sc->host_logits);
         sc->layout_host = malloc(sc->layout_words * sizeof *sc->layout_host);
@@ -158,7 +167,7 @@ static vka_status sched_new(vka_model *m, uint32_t n_blocks, uint32_t n_batch, u
             st = vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     }
     if (st == VKA_OK) st = alloc_activations(sc);
-    if (st == VKA_OK) st = vka_kv_pool_init(&sc->pool, m, n_blocks, kv_f16);
+    if (st == VKA_OK) st = vka_kv_pool_init(&sc->pool, m, n_blocks, n_swa_blocks, kv_f16);
     if (st != VKA_OK) {
         sched_destroy(sc);
         return st;
@@ -263,17 +272,25 @@ static uint32_t entry_blocks(const vka_batch_entry *e) {
 /* Fills the ids, the layout (positions, table starts, tables) and the
  * output rows; returns the layout's words in use. */
 static uint32_t fill_inputs(vka_scheduler *sc, const vka_batch_entry *e, uint32_t n_entries, uint32_t n) {
-    int32_t *layout = sc->layout_host;
+    int32_t *layout = sc->layout_host, *swa = sc->layout_swa_host;
     uint32_t t = 0, words = 2 * n, n_out = 0;
     for (uint32_t i = 0; i < n_entries; i++) {
         const vka_session *s = e[i].s;
         uint32_t table = words, blocks = entry_blocks(&e[i]);
         memcpy(layout + words, s->blocks, blocks * sizeof *s->blocks);
+        /* the sliding layers' blocks given back are never read (outside the
+         * window): block 0 stands in, a valid row for any bounds check */
+        for (uint32_t b = 0; swa && b < blocks; b++)
+            swa[words + b] = b < s->swa_first ? 0 : (int32_t)s->swa_blocks[b];
         words += blocks;
         for (uint32_t j = 0; j < e[i].n; j++, t++) {
             sc->ids_host[t] = s->tokens[s->n_evaluated + j];
             layout[t] = (int32_t)(s->n_evaluated + j);
             layout[n + t] = (int32_t)table;
+            if (swa) {
+                swa[t] = layout[t];
+                swa[n + t] = (int32_t)table;
+            }
             if (e[i].all_rows || (e[i].last_row && j == e[i].n - 1)) sc->out_host[n_out++] = (int32_t)t;
         }
     }
@@ -335,6 +352,8 @@ vka_status vka_sched_run(vka_scheduler *sc, vka_batch_entry *e, uint32_t n_entri
     vka_backend *b = sc->model->backend;
     VKA_TRY(b->ops->tensor_set(b, &sc->act.ids, sc->ids_host, 0, n * sizeof(int32_t)));
     VKA_TRY(b->ops->tensor_set(b, &sc->act.layout, sc->layout_host, 0, words * sizeof(int32_t)));
+    if (sc->layout_swa_host)
+        VKA_TRY(b->ops->tensor_set(b, &sc->act.layout_swa, sc->layout_swa_host, 0, words * sizeof(int32_t)));
     if (n_out) VKA_TRY(b->ops->tensor_set(b, &sc->act.out_ids, sc->out_host, 0, n_out * sizeof(int32_t)));
     vka_forward_graph *fg;
     VKA_TRY(graph_for(sc, n, n_out, &fg));
@@ -346,6 +365,7 @@ vka_status vka_sched_run(vka_scheduler *sc, vka_batch_entry *e, uint32_t n_entri
         vka_session *s = e[i].s;
         s->n_evaluated += e[i].n;
         s->last_use = ++sc->uses;
+        vka_seq_slide(s);
         vka_seq_register(s);
     }
     return deliver_logits(sc, e, n_entries, n_out);

@@ -15,6 +15,7 @@
 typedef struct vka_activations {
     vka_tensor ids;              /* I32 [n_batch]: input token ids */
     vka_tensor layout;           /* I32 [layout_words]: positions and block tables (backend.h) */
+    vka_tensor layout_swa;       /* the same with the sliding layers' tables (pool.n_swa_blocks > 0, else unallocated) */
     vka_tensor out_ids;          /* I32 [n_logit_rows]: the rows of the batch whose logits are wanted */
     vka_tensor x;                /* [n_embd, n_batch] residual stream */
     vka_tensor xb;               /* [n_embd, n_batch] normed input of a sub-block */
@@ -58,6 +59,7 @@ struct vka_scheduler {
     uint64_t graph_clock;
     float *host_logits;          /* n_logit_rows rows read back after a batched step */
     int32_t *layout_host;        /* layout_words */
+    int32_t *layout_swa_host;    /* layout_words when the sliding layers have their own blocks, else NULL */
     int32_t *ids_host, *out_host;
     vka_session *sessions;       /* list through session->sched_next */
     vka_session *device_logits;  /* the session whose logits are still only on the device (row 0) */
@@ -114,8 +116,15 @@ vka_status vka_seq_prepare_range(vka_session *s, uint32_t pos, uint32_t n, bool 
 void vka_seq_match_prefix(vka_session *s);
 /* Registers the full blocks below n_evaluated in the prefix cache. */
 void vka_seq_register(vka_session *s);
-/* Drops blocks past n_evaluated tokens (rewind, reset). */
+/* Drops blocks past n_evaluated tokens (rewind, reset); a rewind past the
+ * sliding layers' rows still held gives every block back (computed again). */
 void vka_seq_truncate(vka_session *s);
+/* Gives back the sliding layers' blocks that no window reaches any more. */
+void vka_seq_slide(vka_session *s);
+/* A session without blocks about to be given the rows of `evaluated` tokens
+ * (restored, copied): its sliding layers start at the blocks that the
+ * window of the last of them reaches (vka_seq_prepare_range makes no others). */
+void vka_seq_restore_start(vka_session *s, uint32_t evaluated);
 /* Gives every block back: the session's tokens stay and are computed again when used. */
 void vka_seq_release_all(vka_session *s);
 /* Shares src's blocks (forks); dst holds none before. */

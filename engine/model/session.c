@@ -110,6 +110,7 @@ void vka_session_free(vka_session *s) {
         vka_sched_release(s->sched);
     }
     free(s->blocks);
+    free(s->swa_blocks);
     free(s->tokens);
     free(s->logits);
     vka_model_release(s->model);
@@ -147,9 +148,14 @@ static vka_status fork_copy(const vka_session *src, vka_session **out) {
                             .kv_type = src->kv_f16 ? VKA_KV_F16 : VKA_KV_F32};
     VKA_TRY(vka_session_create(src->model, &p, out));
     vka_session *s = *out;
-    vka_status st = vka_seq_prepare(s, src->n_evaluated, false);
-    for (uint32_t b = 0; st == VKA_OK && b < s->n_blocks; b++)
-        st = vka_kv_block_copy_between(&s->sched->pool, s->blocks[b], &src->sched->pool, src->blocks[b]);
+    vka_kv_pool *pool = &s->sched->pool;
+    vka_seq_restore_start(s, src->n_evaluated); /* the same parameters give the same pool as src's */
+    vka_status st = vka_seq_prepare_range(s, 0, src->n_evaluated, false);
+    for (uint32_t b = 0; st == VKA_OK && b < s->n_blocks; b++) {
+        st = vka_kv_block_copy_between(pool, false, s->blocks[b], &src->sched->pool, src->blocks[b]);
+        if (st == VKA_OK && pool->n_swa_blocks && b >= s->swa_first)
+            st = vka_kv_block_copy_between(pool, true, s->swa_blocks[b], &src->sched->pool, src->swa_blocks[b]);
+    }
     if (st != VKA_OK) {
         vka_session_free(s);
         *out = NULL;

@@ -17,6 +17,12 @@ struct vka_session {
     bool kv_f16;
     uint32_t *blocks;            /* its block table: blocks[i] holds positions 32i .. 32i+31 */
     uint32_t n_blocks, cap_blocks;
+    /* The sliding-window layers' table when the pool gives them a block
+     * space of their own (pool.n_swa_blocks): swa_blocks[i] holds their rows
+     * of the same positions as blocks[i] for swa_first <= i < n_blocks; the
+     * blocks below swa_first lie outside every window and were given back. */
+    uint32_t *swa_blocks;        /* cap_blocks entries, VKA_KV_NONE below swa_first */
+    uint32_t swa_first;
     uint32_t n_checked;          /* leading full blocks already in the prefix cache (or swapped for one there) */
     uint64_t order;              /* admission number of its current generation (older first) */
     uint64_t last_use;           /* scheduler clock when last evaluated */

@@ -286,7 +286,12 @@ static vka_status read_body(in_file *in, const session_header *h, vka_session *s
     float *f32 = malloc(elems * sizeof *f32 + 1);
     vka_status st = buf && f32 ? VKA_OK : vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory loading the KV cache");
     bool file_f16 = h->kv_type == KV_CODE_F16;
-    if (st == VKA_OK) st = vka_seq_prepare(s, h->n_evaluated, false); /* s is new: n_evaluated is 0 */
+    /* s is new (n_evaluated 0); the sliding layers' rows outside the window
+     * are not made (they are zeros in the file when they were given back) */
+    if (st == VKA_OK) {
+        vka_seq_restore_start(s, h->n_evaluated);
+        st = vka_seq_prepare_range(s, 0, h->n_evaluated, false);
+    }
     for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
         st = get_cache(in, s, il, false, file_f16, h->n_evaluated, buf, f32);
         if (st == VKA_OK) st = get_cache(in, s, il, true, file_f16, h->n_evaluated, buf, f32);

@@ -259,17 +259,25 @@ static void attend_heads(const attention_job *job, int64_t token, uint32_t hkv, 
     vka_fast_kv_rows v = {(const char *)job->v->data + (size_t)hkv * p->head_dim_v * (v16 ? 2 : 4),
                           job->v->row_bytes, table, v16};
     int64_t n_keys = vka_cpu_layout_pos(job->layout, token) + 1; /* causal: keys 0..pos */
+    /* Whole blocks before a sliding window are neither scored nor summed
+     * (their rows may have been given back): the kernels start at the
+     * window's block, where their tiles start anyway, and a weight-0 key
+     * added nothing to the sums, so the bits are those of keys from 0. */
+    int64_t skip = vka_attention_first_key(p, n_keys - 1) / VKA_KV_BLOCK * VKA_KV_BLOCK;
+    k.blocks += skip / VKA_KV_BLOCK;
+    v.blocks += skip / VKA_KV_BLOCK;
     const float *q[VKA_FAST_ATTN_HEADS];
-    float *s[VKA_FAST_ATTN_HEADS], *out[VKA_FAST_ATTN_HEADS], sum[VKA_FAST_ATTN_HEADS];
+    float *s[VKA_FAST_ATTN_HEADS], *s_kept[VKA_FAST_ATTN_HEADS], *out[VKA_FAST_ATTN_HEADS], sum[VKA_FAST_ATTN_HEADS];
     for (int j = 0; j < nq; j++) {
         q[j] = row_of(job->q, token) + (size_t)(h0 + (uint32_t)j) * p->head_dim;
         s[j] = scores + j * stride;
+        s_kept[j] = s[j] + skip;
         out[j] = row_of(job->dst, token) + (size_t)(h0 + (uint32_t)j) * p->head_dim_v;
     }
-    job->kern->scores(q, nq, &k, n_keys, p->head_dim, p->scale, s);
+    job->kern->scores(q, nq, &k, n_keys - skip, p->head_dim, p->scale, s_kept);
     if (p->softcap > 0.0f || p->window) cap_and_mask(p, n_keys, s, nq);
     for (int j = 0; j < nq; j++) sum[j] = job->kern->softmax_exp(s[j], n_keys);
-    job->kern->weighted_sum((const float *const *)s, nq, &v, n_keys, p->head_dim_v, out);
+    job->kern->weighted_sum((const float *const *)s_kept, nq, &v, n_keys - skip, p->head_dim_v, out);
     /* the weights' normalization, once per output instead of once per key */
     for (int j = 0; j < nq; j++) {
         float inv = 1.0f / sum[j];
