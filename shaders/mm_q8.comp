@@ -1,5 +1,5 @@
 #version 450
-// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q4_K / IQ4_NL / IQ4_XS weights with activations
+// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q2_K / Q3_K / Q4_K / IQ4_NL / IQ4_XS weights with activations
 // quantized to 8 bits per block of 32 (q8_act.comp), in integer arithmetic,
 // for CPU-type devices (llvmpipe: each invocation is one lane of an 8-wide
 // SIMD vector; there is no integer dot instruction that glslc can emit).
@@ -13,13 +13,19 @@
 // L = w_a x_b. While |L| < 2^15 and |M| < 2^15 (sums of such products
 // included), M = (T + 2^15) >> 16 exactly (arithmetic shift):
 // - Q4_0 and Q4_K codes n in [0, 15], |x| <= 127: 8 products (16 elements) give
-//   |M| <= 16 * 15 * 127 = 30480 and |L| <= 8 * 15 * 127 = 15240;
+//   |M| <= 16 * 15 * 127 = 30480 and |L| <= 8 * 15 * 127 = 15240; Q2_K and
+//   Q3_K codes (0..3, 0..7) less; the two halves of 16 of a block are summed
+//   apart, as their scales differ;
 // - Q8_0 weights |w| <= 128: one product gives |M| <= 2 * 128 * 127 = 32512,
 //   |L| <= 16256, so each product is taken apart on its own; so are IQ4_NL's
 //   and IQ4_XS's, their codes' code book values (|T| <= 127).
 // A block's integer sum is exact; it is scaled into the f32 accumulator as
 // acc = fma(d_w * d_x, float(sum), acc) (Q4_K: then acc = fma(-(dmin_w * d_x),
-// float(sum of x codes), acc)), blocks in increasing order: one
+// float(sum of x codes), acc)); Q2_K and Q3_K first combine their halves'
+// sums with the 4- and 6-bit integer scales and mins into one exact integer
+// per block (Q3_K: scale (s - 32) times sum (q - 4) x; Q2_K: sum sc q x, then
+// the min term sum m x through the halves' code sums, as Q4_K's), scaled by
+// d_w d_x (and dmin_w d_x). Blocks in increasing order: one
 // order for every batch size (the matrix-vector and matrix-matrix dispatches
 // give the same bits for a token).
 #extension GL_EXT_control_flow_attributes : require
@@ -55,6 +61,56 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     }
     return (int(lo + 0x8000u) >> 16) + (int(hi + 0x8000u) >> 16);
 }
+#elif defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K)
+#define W_KINT 1   // 16-value halves with integer scales
+// Sums of n x over each half of 16 of a block (codes as bytes, kq_half).
+ivec2 half_dots(uvec4 q0, uvec4 q1, uvec4 xv[4]) {
+    uint lo = 0u, hi = 0u;
+    [[unroll]] for (uint c = 0u; c < 4u; c++) {
+        lo += (q0[c] & 0x00ff00ffu) * xword(xv, 2u * c) + ((q0[c] >> 8) & 0x00ff00ffu) * xword(xv, 2u * c + 1u);
+        hi += (q1[c] & 0x00ff00ffu) * xword(xv, 8u + 2u * c) + ((q1[c] >> 8) & 0x00ff00ffu) * xword(xv, 9u + 2u * c);
+    }
+    return ivec2(int(lo + 0x8000u) >> 16, int(hi + 0x8000u) >> 16);
+}
+
+// The sums of x codes over the two halves of 16 of a block (xsum: the
+// block's): the first half's 8 pair words summed hold (sum of low halves) +
+// (sum of high halves) 2^16, each within +-8 * 127, so both come apart exactly.
+ivec2 half_xsums(uvec4 xv[4], int xsum) {
+    const uvec4 v = xv[0] + xv[1];
+    const uint t = v.x + v.y + v.z + v.w;
+    const int x0 = (int(t + 0x8000u) >> 16) + (int(t << 16) >> 16);
+    return ivec2(x0, xsum - x0);
+}
+
+// Per row and block: (d, dmin) of the super-block in dw, and the halves'
+// integer scales in sc: Q2_K (scale 0, min 0, scale 1, min 1), Q3_K (scale 0 - 32, scale 1 - 32, -, -).
+void int_scales(uint r, uint b, out vec2 dw, out ivec4 sc) {
+#if defined(WTYPE_Q2_K)
+    // 5 words per super-block: 16 bytes (low nibble scale, high nibble min of a half), then d, dmin (f16)
+    const uint base = W_SOFF + r * W_SROW + (b >> 3) * 5u, j = b & 7u;
+    const uint s = (w_word(base + (j >> 1)) >> (16u * (j & 1u))) & 0xffffu;
+    dw = unpackHalf2x16(w_word(base + 4u));
+    sc = ivec4(s & 0xfu, (s >> 4) & 0xfu, (s >> 8) & 0xfu, s >> 12);
+#else
+    // 16 bytes per super-block: 12 of packed 6-bit scales, d (f16), padding
+    const uvec4 t = W_LOAD16(((W_SOFF + r * W_SROW) >> 2) + (b >> 3));
+    dw = vec2(unpackHalf2x16(t.w).x, 0.0);
+    const uint j = b & 7u;
+    sc = ivec4(k3_scale(t, 2u * j), k3_scale(t, 2u * j + 1u), 0, 0);
+#endif
+}
+
+// The block's exact integer sums: (sum of scale x code x activation, sum of
+// min x activation); xh: the halves' activation code sums (half_xsums).
+ivec2 block_int(uvec4 q0, uvec4 q1, uvec4 xv[4], ivec2 xh, ivec4 sc) {
+    const ivec2 s = half_dots(q0, q1, xv);
+#if defined(WTYPE_Q2_K)
+    return ivec2(sc.x * s.x + sc.z * s.y, sc.y * xh.x + sc.w * xh.y);
+#else
+    return ivec2(sc.x * (s.x - 4 * xh.x) + sc.y * (s.y - 4 * xh.y), 0);   // codes q stand for q - 4
+#endif
+}
 #elif defined(WTYPE_Q8_0) || defined(W_IQ4)
 // Signed weight bytes: elements 0..15 in q0, 16..31 in q1 (IQ4: the codes' code book values).
 int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
@@ -68,7 +124,7 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     return s;
 }
 #else
-#error "mm_q8.comp: Q4_0, Q8_0, Q4_K, IQ4_NL or IQ4_XS only"
+#error "mm_q8.comp: Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, IQ4_NL or IQ4_XS only"
 #endif
 
 void main() {
@@ -86,9 +142,16 @@ void main() {
     for (uint b = 0u; b < nb; b++) {
         vec2 dw[TR];
         uvec4 q0[TR], q1[TR];
+#ifdef W_KINT
+        ivec4 isc[TR];
+#endif
         [[unroll]] for (uint i = 0; i < TR; i++) {
+#ifdef W_KINT
+            int_scales(rr[i], b, dw[i], isc[i]);
+#else
             dw[i] = w_scale(rr[i], b);
-#if defined(WTYPE_Q4_K)
+#endif
+#if defined(WTYPE_Q4_K) || defined(W_KINT)
             q0[i] = kq_half(rr[i], b, 0u);
             q1[i] = kq_half(rr[i], b, 1u);
 #elif defined(WTYPE_Q4_0)
@@ -113,13 +176,20 @@ void main() {
             const uvec4 sc = texelFetch(xtex, int((pc.x_off >> 2) + (xb >> 1)));
             const uvec2 ds = (xb & 1u) != 0u ? sc.zw : sc.xy;
             const float dx = uintBitsToFloat(ds.x);
+#ifdef W_KINT
+            const ivec2 xhalf = half_xsums(xv, int(ds.y));   // once per token, for all TR rows
+#endif
             [[unroll]] for (uint i = 0; i < TR; i++) {
-                const int s = block_dot(q0[i], q1[i], xv, int(ds.y));
+#ifdef W_KINT
+                const ivec2 s = block_int(q0[i], q1[i], xv, xhalf, isc[i]);
+#else
+                const ivec2 s = ivec2(block_dot(q0[i], q1[i], xv, int(ds.y)), int(ds.y));
+#endif
                 precise float scale = dw[i].x * dx;
-                acc[i * TN + j] = fma(scale, float(s), acc[i * TN + j]);
-#ifdef WTYPE_Q4_K
+                acc[i * TN + j] = fma(scale, float(s.x), acc[i * TN + j]);
+#if defined(WTYPE_Q4_K) || defined(WTYPE_Q2_K)
                 precise float mins = dw[i].y * dx;
-                acc[i * TN + j] = fma(-mins, float(int(ds.y)), acc[i * TN + j]);
+                acc[i * TN + j] = fma(-mins, float(s.y), acc[i * TN + j]);
 #endif
             }
         }

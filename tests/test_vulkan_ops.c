@@ -103,7 +103,7 @@ typedef struct mm_tol {
     const float *old;                /* dst before an accumulating matmul */
     bool q8;                         /* Vulkan quantizes the activations (vka_vk_quantizes_activations) */
     bool on_grid;                    /* ... and x is already q * d (q8_grid), so only rounding differs */
-    const float *mins;               /* Q4_K: dmin * m of each row's sub-blocks [M][K/32], else NULL */
+    const float *mins;               /* Q4_K, Q2_K: dmin * m of each row's halves of 16 [M][K/16], else NULL */
     bool f16;                        /* the cooperative-matrix path rounds w and x to f16 (vka_vk_rounds_to_f16) */
 } mm_tol;
 
@@ -118,28 +118,36 @@ static double f16_rounding(const float *w, const float *x, int64_t K) {
     return sum;
 }
 
-/* Q4_K: dmin * m of every sub-block of 32 (the reference's products), [rows][K/32]. */
-static float *q4_k_mins(const uint8_t *rows, int64_t K, int64_t M) {
-    size_t rb = vka_type_row_size(VKA_TYPE_Q4_K, K);
-    float *out = malloc((size_t)(M * K / 32) * sizeof *out);
+/* Q4_K, Q2_K: dmin * m (the reference's products) of every half of 16 of a
+ * block of 32 ([rows][K/16]; Q4_K's halves share their sub-block's); NULL for
+ * the other types. */
+static float *kquant_mins(vka_type type, const uint8_t *rows, int64_t K, int64_t M) {
+    if (type != VKA_TYPE_Q4_K && type != VKA_TYPE_Q2_K) return NULL;
+    size_t rb = vka_type_row_size(type, K), sb_bytes = type == VKA_TYPE_Q4_K ? 144 : 84;
+    float *out = malloc((size_t)(M * K / 16) * sizeof *out);
     cr_assert(out);
     for (int64_t r = 0; r < M; r++)
         for (int64_t sb = 0; sb < K / 256; sb++) {
-            const uint8_t *b = rows + (size_t)r * rb + (size_t)sb * 144; /* d, dmin, 12 scale bytes, 128 of codes */
+            const uint8_t *b = rows + (size_t)r * rb + (size_t)sb * sb_bytes;
+            float *o = out + r * (K / 16) + sb * 16;
             uint16_t h;
-            memcpy(&h, b + 2, 2);
-            float dmin = vka_f16_to_f32(h);
+            if (type == VKA_TYPE_Q2_K) { /* 16 scale bytes (high nibble: min), 64 of codes, d, dmin */
+                memcpy(&h, b + 82, 2);
+                for (int j = 0; j < 16; j++) o[j] = vka_f16_to_f32(h) * (float)(b[j] >> 4);
+                continue;
+            }
+            memcpy(&h, b + 2, 2); /* d, dmin, 12 scale bytes, 128 of codes */
             const uint8_t *sc = b + 4;
             for (int j = 0; j < 8; j++) {
                 int m = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j - 4] >> 6) << 4);
-                out[r * (K / 32) + sb * 8 + j] = dmin * (float)m;
+                o[2 * j] = o[2 * j + 1] = vka_f16_to_f32(h) * (float)m;
             }
         }
     return out;
 }
 
 /* What the integer kernel's float sums add up in magnitude: per block the terms
- * (d_w d_x) s_b and, for Q4_K, (dmin m d_x) sum_b q_x. With w = d_w q - dmin m,
+ * (d_w d_x) s_b and, for Q4_K and Q2_K, (dmin m d_x) sum q_x. With w = d_w q - dmin m,
  * |d_w q| <= |w| + dmin m, so they are within sum_k (|w_k| + 2 dmin m) |x'_k|, x'_k the
  * activation on the 8-bit grid: |x'_k| <= |x_k| + d_b/2 (|x_k| itself on the grid). */
 static double q8_magnitude(const mm_tol *t, size_t row, size_t tok) {
@@ -149,8 +157,10 @@ static double q8_magnitude(const mm_tol *t, size_t row, size_t tok) {
         double amax = 0;
         for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(x[b * 32 + i]));
         double half_step = t->on_grid ? 0.0 : amax / 127.0 * (1.0 + 0x1p-12) / 2.0;
-        double m2 = t->mins ? 2.0 * fabs(t->mins[row * (size_t)(t->K / 32) + (size_t)b]) : 0.0;
-        for (int i = 0; i < 32; i++) mag += (fabs(w[b * 32 + i]) + m2) * (fabs(x[b * 32 + i]) + half_step);
+        for (int i = 0; i < 32; i++) {
+            double m2 = t->mins ? 2.0 * fabs(t->mins[row * (size_t)(t->K / 16) + (size_t)(b * 2 + i / 16)]) : 0.0;
+            mag += (fabs(w[b * 32 + i]) + m2) * (fabs(x[b * 32 + i]) + half_step);
+        }
     }
     return mag;
 }
@@ -254,7 +264,7 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
     float *wf = dequantize(type, wdata, K, M);
     make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, wdata);
     float *xs = random_floats((size_t)(K * (N + x_row0)), 1.0f);
-    float *mins = type == VKA_TYPE_Q4_K ? q4_k_mins(wdata, K, M) : NULL;
+    float *mins = kquant_mins(type, wdata, K, M);
     mm_tol t = {wf, xs + x_row0 * K, K, M, NULL, NULL, vka_vk_quantizes_activations(vk, type), false, mins,
                 vka_vk_rounds_to_f16(vk, type)};
     float *xcopy = malloc((size_t)(K * (N + x_row0)) * sizeof *xcopy);
@@ -289,6 +299,29 @@ static void check_matmul(vka_type type, int64_t K, int64_t M, int64_t N, bool bi
     free(wf), free(xs), free(old_copy), free(bias_copy), free(mins);
 }
 
+/* The integer kernel's extremes where it takes sums apart (Q2_K/Q3_K: each
+ * half of 16's activation code sum from the packed pair words): every code
+ * +127 or -127, halves of opposite signs, the two codes of a pair word of
+ * opposite signs; on the 8-bit grid, so only float rounding differs. */
+static void check_extreme_activations(vka_type type) {
+    const int64_t K = 512, M = 33, N = 4;
+    void *wdata = random_rows(type, K, M);
+    float *wf = dequantize(type, wdata, K, M), *mins = kquant_mins(type, wdata, K, M);
+    float *x = malloc((size_t)(K * N) * sizeof *x);
+    cr_assert(x);
+    for (int64_t k = 0; k < K; k++) {
+        x[k] = 1.0f;                                /* all +127 */
+        x[K + k] = -1.0f;                           /* all -127 */
+        x[2 * K + k] = (k / 16) % 2 ? -3.0f : 3.0f; /* halves of opposite signs */
+        x[3 * K + k] = (k / 2) % 2 ? -0.5f : 0.5f;  /* a pair word's two (elements 4g, 4g+2) of opposite signs */
+    }
+    pair w;
+    make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, wdata);
+    check_matmul_on_grid(type, &w, wf, mins, x, K, M, N);
+    drop(&w);
+    free(wf), free(mins), free(x);
+}
+
 /* Shapes: rows 1, 31, 4097; tokens 1, 7, 33, 300; K not a multiple of 32 (float types) or of 4. */
 static void matmul_shapes(vka_type type) {
     bool k = kquant(type);
@@ -314,7 +347,8 @@ Test(vulkan_ops, matmul_q6_k) { open_backends(); seed(18); matmul_shapes(VKA_TYP
 
 /* Q2_K, Q3_K, IQ4_NL, IQ4_XS: the matrix-vector kernel (bias, accumulate)
  * and the matrix-matrix one (an input view, rows and tokens not multiples
- * of any tile); matmul_batch_invariant adds batches of 2 to 40. */
+ * of any tile), and Q2_K's and Q3_K's integer kernel on extreme activations;
+ * matmul_batch_invariant adds batches of 2 to 40. */
 Test(vulkan_ops, matmul_small_types) {
     open_backends();
     seed(22);
@@ -322,6 +356,8 @@ Test(vulkan_ops, matmul_small_types) {
         vka_type ty = small_types[t];
         check_matmul(ty, row_len(ty, 1, kquant(ty) ? 16 : 128), 33, 1, true, true, 0);
         check_matmul(ty, row_len(ty, 1, 3), 77, 33, false, false, 2);
+        if ((ty == VKA_TYPE_Q2_K || ty == VKA_TYPE_Q3_K) && vka_vk_quantizes_activations(vk, ty))
+            check_extreme_activations(ty); /* the integer kernel's half sums (f32 activations: nothing to take apart) */
     }
     close_backends();
 }
