@@ -151,6 +151,8 @@ bool serve_parse_tools(const serve_state *s, const struct cJSON *root, serve_job
 /* A tool call found in a job's text: offsets into the text. */
 typedef struct serve_call {
     size_t name_at, name_len;    /* the name's JSON string, quotes included; name_len 0 until it is whole */
+    size_t id_at, id_len;        /* the id the model wrote (as the name is), id_len 0 when none (yet) */
+    bool raw;                    /* name and id are raw text, not JSON strings (Mistral's name[ARGS]) */
     size_t args_at, args_len;    /* the arguments' JSON text so far; args_len 0 until it begins */
     bool args_done;              /* the arguments' value is whole */
     bool closed;                 /* the call's syntax is whole (its closing tag written) */
@@ -163,15 +165,24 @@ typedef struct serve_scan {
     size_t n_calls;
 } serve_scan;
 
-/* Reads a job's text so far, Hermes calls only (streams). final: the generation has ended. Before the
+/* Whether a job's calls are read by serve_scan_text (the JSON formats:
+ * Hermes, Llama 3.1, Mistral), whole answers too, so that a stream and a
+ * whole answer always agree; the others (Qwen3-Coder, GLM) are read by
+ * vka_tool_calls_parse_tools once the text is whole. True without calls. */
+bool serve_scans_calls(const serve_job *job);
+/* Reads a job's text so far (streams), in a format serve_scans_calls takes. final: the generation has ended. Before the
  * end, content_end stops before what may still turn out to be the start of
  * a call (and the whitespace before it), so that what it covers never
  * changes; at the end it covers the whole text when there is no call. The
  * content before calls loses its trailing whitespace. False when memory
  * ran out. */
 bool serve_scan_text(const serve_job *job, bool final, serve_scan *out);
-/* A call's id: distinct over the calls of every choice of every request. */
+/* A call's id: distinct over the calls of every choice of every request
+ * (nine letters and digits in the Mistral formats, as their templates ask). */
 void serve_call_id(const serve_job *job, size_t call, char *buf, size_t size);
+/* Scanned call i's id: the model's own where it wrote one before the
+ * arguments (Mistral's [CALL_ID]), else serve_call_id's. */
+void serve_scanned_call_id(const serve_job *job, size_t i, const serve_call *call, char *buf, size_t size);
 /* The name of a call (malloc'ed), NULL when memory ran out. */
 char *serve_call_name(const serve_job *job, const serve_call *call);
 /* A finished job's calls read by serve_scan_text as OpenAI tool_calls

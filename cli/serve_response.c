@@ -80,8 +80,13 @@ static cJSON *envelope(const serve_state *s, const serve_request *r, uint64_t id
 cJSON *serve_string_n(const char *text, size_t len) {
     char *copy = malloc(len + 1);
     if (!copy) return NULL;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
+    /* a model may generate a NUL byte (a <0x00> token): a C string would end
+     * there, cutting a whole answer short while a stream's later pieces go
+     * on, so NULs are left out of every text alike */
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i]) copy[n++] = text[i];
+    copy[n] = '\0';
     cJSON *v = cJSON_CreateString(copy);
     free(copy);
     return v;
@@ -94,17 +99,17 @@ static const char *finish_reason_of(const serve_job *job, bool called) {
     return called && strcmp(reason, "stop") == 0 ? "tool_calls" : reason;
 }
 
-/* Whether a job's calls are read by the incremental scanner (Hermes, whole
- * answers too, so that a stream and a whole answer always agree, cut-short
- * calls included) rather than by vka_tool_calls_parse once it is whole. */
-static bool scanned(const serve_job *job) {
-    return !job->tool_calls || job->tool_format == VKA_TOOL_FORMAT_HERMES;
-}
+/* Whether a job's calls are read by the incremental scanner (the JSON
+ * formats, whole answers too, so that a stream and a whole answer always
+ * agree, cut-short calls included) rather than by vka_tool_calls_parse_tools
+ * once it is whole. */
+static bool scanned(const serve_job *job) { return serve_scans_calls(job); }
 
 /* A finished job's text read as content and calls in the model's format
- * (other than Hermes). False when memory ran out. */
+ * (Qwen3-Coder, GLM: text parameters by the tools' schemas). False when
+ * memory ran out. */
 static bool read_finished(const serve_job *job, vka_tool_calls **out) {
-    return vka_tool_calls_parse(job->text ? job->text : "", job->tool_format, out) == VKA_OK;
+    return vka_tool_calls_parse_tools(job->text ? job->text : "", job->tool_format, job->tools_json, out) == VKA_OK;
 }
 
 /* A finished job's content (NULL with calls and no text, as OpenAI
@@ -222,17 +227,17 @@ static bool emit_text(const sink *k, uint32_t index, const char *text, size_t le
     return emit(k, root);
 }
 
-/* A tool-call delta: the first one with id, type and name (name non-NULL),
- * the others with a piece of the arguments. */
-static bool emit_call(const sink *k, const serve_job *job, size_t call, const char *name, const char *args,
-                      size_t args_len) {
+/* A tool-call delta: the first one with id, type and name (`sc` and name
+ * non-NULL), the others with a piece of the arguments. */
+static bool emit_call(const sink *k, const serve_job *job, size_t call, const serve_call *sc, const char *name,
+                      const char *args, size_t args_len) {
     cJSON *delta, *root = chunk(k, job->index, NULL, &delta);
     cJSON *tc = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
     cJSON_AddNumberToObject(tc, "index", (double)call);
     if (name) {
         char id[64];
-        serve_call_id(job, call, id, sizeof id);
+        serve_scanned_call_id(job, call, sc, id, sizeof id);
         cJSON_AddStringToObject(tc, "id", id);
         cJSON_AddStringToObject(tc, "type", "function");
     }
@@ -248,11 +253,13 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
                         serve_stream_choice *cs) {
     for (size_t i = cs->calls_started ? cs->calls_started - 1 : 0; i < scan->n_calls; i++) {
         const serve_call *call = &scan->calls[i];
-        if (!call->name_len) break;
+        /* a call's first delta once its arguments begin (its name, and any id
+         * written before them, are whole then), or at the end */
+        if (!call->name_len || !(call->args_at || call->closed || final)) break;
         if (i >= cs->calls_started) {
             char *name = serve_call_name(job, call);
             if (!name) break; /* as serve_tool_calls does */
-            bool ok = emit_call(k, job, i, name, "", 0);
+            bool ok = emit_call(k, job, i, call, name, "", 0);
             free(name);
             if (!ok) return false;
             cs->calls_started = i + 1;
@@ -263,7 +270,7 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
         size_t n = call->args_len <= cs->args_sent ? 0
                    : whole                        ? call->args_len - cs->args_sent
                                                   : utf8_complete(args, cs->args_sent, call->args_len);
-        if (n > 0 && !emit_call(k, job, i, NULL, args + cs->args_sent, n)) return false;
+        if (n > 0 && !emit_call(k, job, i, NULL, NULL, args + cs->args_sent, n)) return false;
         cs->args_sent += n;
         /* the next call once this one's arguments (or its whole syntax) are sent */
         if (!(call->args_done || call->closed) || cs->args_sent < call->args_len) break;
@@ -271,8 +278,8 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
     return true;
 }
 
-/* The events of a choice whose format has no incremental reader (all but
- * Hermes), sent once it has ended: its content, then each call whole in one
+/* The events of a choice whose format has no incremental reader
+ * (Qwen3-Coder, GLM), sent once it has ended: its content, then each call whole in one
  * delta (id, type, name and all the arguments), then the finish. Holding the
  * text back until then is what keeps a call's syntax out of the content. */
 static bool held_back_events(const sink *k, const serve_job *job, serve_stream_choice *cs) {

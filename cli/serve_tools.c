@@ -1,8 +1,9 @@
 /* serve_tools.c — OpenAI tools in `vkagent serve`: the tools go into the chat
  * template, and a tool call is generated in the model's own call format
  * under the grammar vka_tool_calls_grammar builds from the tools' schemas, so
- * its arguments always parse and validate; Hermes calls are read back here,
- * incrementally (streams), as tool_calls. */
+ * its arguments always parse and validate; calls in the JSON formats
+ * (Hermes, Llama 3.1, Mistral) are read back here, incrementally (streams),
+ * as tool_calls. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,13 +48,11 @@ static cJSON *callable_tools(const cJSON *tools, const char *only, bool *strict,
     return out;
 }
 
-/* The grammar of the calls in the model's format (vka_tool_calls_grammar):
- * required (or a named function) gives calls only, auto lets text come
- * first (or instead, in llama3); parallel allows several. Formats without a
- * grammar (qwen3-coder, glm) generate freely and are only read back. */
+/* The grammar of the calls in the model's format (vka_tool_calls_grammar,
+ * every format): required (or a named function) gives calls only, auto lets
+ * text come first (or instead, in llama3); parallel allows several. */
 static bool build_grammar(serve_job *job, const cJSON *callable, bool strict, bool required, bool parallel,
                           serve_error *err) {
-    if (job->tool_format == VKA_TOOL_FORMAT_QWEN3_CODER || job->tool_format == VKA_TOOL_FORMAT_GLM) return true;
     uint32_t flags = (parallel ? VKA_TOOL_GRAMMAR_PARALLEL : 0) | (required ? 0 : VKA_TOOL_GRAMMAR_AUTO);
     char *json = cJSON_PrintUnformatted(callable), *gbnf = NULL;
     vka_status st = json ? vka_tool_calls_grammar(json, job->tool_format, flags, strict ? VKA_JSON_SCHEMA_STRICT : 0,
@@ -138,17 +137,37 @@ bad_choice:
 
 /* ---------------------------------------------------------------- reading calls back */
 
-/* The incremental scanner below reads Hermes calls only, as the grammar of
- * vka_tool_calls_grammar writes them: a call, then for each further one
- * "\n" and the opening tag. Other formats are read by vka_tool_calls_parse
- * once the text is whole. */
-static const char CALL_OPEN[] = "<tool_call>\n", CALL_CLOSE[] = "\n</tool_call>", ARGS_KEY[] = "arguments";
+/* The incremental scanner below reads the calls of the JSON formats as
+ * vka_tool_calls_grammar writes them, so that streams send the arguments as
+ * they are written: Hermes ("<tool_call>\n" object "\n</tool_call>", "\n"
+ * between calls), Llama 3.1 (a reply that is one object), Mistral v0.3/Nemo
+ * ("[TOOL_CALLS]", an optional space, then a JSON array of objects joined by
+ * ", ") and Mistral's name[ARGS] form ("[TOOL_CALLS]" name, an optional
+ * "[CALL_ID]" id, "[ARGS]" object, for each call). Qwen3-Coder and GLM,
+ * whose arguments are rebuilt from elements, are read by
+ * vka_tool_calls_parse_tools once the text is whole. */
+static const char HERMES_OPEN[] = "<tool_call>\n", HERMES_CLOSE[] = "\n</tool_call>", MISTRAL_MARK[] = "[TOOL_CALLS]";
+
+bool serve_scans_calls(const serve_job *job) {
+    switch (job->tool_format) {
+    case VKA_TOOL_FORMAT_HERMES:
+    case VKA_TOOL_FORMAT_LLAMA3:
+    case VKA_TOOL_FORMAT_MISTRAL:
+    case VKA_TOOL_FORMAT_MISTRAL_ARGS: return true;
+    default: return !job->tool_calls;
+    }
+}
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static size_t skip_ws(const char *t, size_t len, size_t i) {
     while (i < len && is_ws(t[i])) i++;
     return i;
+}
+
+static bool has_at(const char *t, size_t len, size_t at, const char *word) {
+    size_t n = strlen(word);
+    return at <= len && len - at >= n && memcmp(t + at, word, n) == 0;
 }
 
 /* The end of the JSON value that starts at t[at]; *whole false when the text
@@ -179,9 +198,10 @@ static size_t value_end(const char *t, size_t len, size_t at, bool *whole) {
     return len;
 }
 
-/* The call object in t[at, len): its name and arguments as far as they go.
- * Returns the end of the object, or 0 while it is not whole. */
-static size_t read_call(const char *t, size_t len, size_t at, serve_call *call) {
+/* The call object in t[at, len), its arguments under `args_key`: its name,
+ * id and arguments as far as they go. Returns the end of the object, or 0
+ * while it is not whole. */
+static size_t read_call(const char *t, size_t len, size_t at, const char *args_key, serve_call *call) {
     size_t i = skip_ws(t, len, at);
     if (i >= len || t[i] != '{') return 0;
     i++;
@@ -201,8 +221,9 @@ static size_t read_call(const char *t, size_t len, size_t at, serve_call *call) 
         if (!whole) return 0;
         /* keys may be written with escapes (\u006e...): compared decoded */
         cJSON *k = cJSON_ParseWithLength(t + i, key_end - i);
-        const char *name = cJSON_GetStringValue(k);
-        bool is_name = name && strcmp(name, "name") == 0, is_args = name && strcmp(name, ARGS_KEY) == 0;
+        const char *key = cJSON_GetStringValue(k);
+        bool is_name = key && strcmp(key, "name") == 0, is_args = key && strcmp(key, args_key) == 0;
+        bool is_id = key && strcmp(key, "id") == 0;
         cJSON_Delete(k);
         i = skip_ws(t, len, key_end);
         if (i < len && t[i] == ':') i = skip_ws(t, len, i + 1);
@@ -213,6 +234,10 @@ static size_t read_call(const char *t, size_t len, size_t at, serve_call *call) 
         if (is_name && whole && t[i] == '"' && !call->name_len) {
             call->name_at = i;
             call->name_len = end - i;
+        }
+        if (is_id && whole && t[i] == '"' && !call->id_len) {
+            call->id_at = i;
+            call->id_len = end - i;
         }
         if (is_args && !call->args_at) {
             call->args_at = i;
@@ -237,32 +262,105 @@ static size_t trim_end(const char *t, size_t end) {
     return end;
 }
 
-static bool add_call(serve_scan *out, size_t *cap) {
+/* A new call at the end of out->calls (zeroed); NULL when memory ran out. */
+static serve_call *add_call(serve_scan *out, size_t *cap) {
     if (out->n_calls == *cap) {
         size_t c = *cap ? 2 * *cap : 4;
         serve_call *calls = realloc(out->calls, c * sizeof *calls);
-        if (!calls) return false;
+        if (!calls) return NULL;
         out->calls = calls;
         *cap = c;
     }
-    memset(&out->calls[out->n_calls++], 0, sizeof *out->calls);
+    serve_call *call = &out->calls[out->n_calls++];
+    memset(call, 0, sizeof *call);
+    return call;
+}
+
+/* Hermes, from after the first opening tag: a call, then for each further
+ * one "\n" and its opening tag. */
+static bool read_hermes(const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t open = strlen(HERMES_OPEN), close = strlen(HERMES_CLOSE), cap = 0;
+    for (;;) {
+        serve_call *call = add_call(out, &cap);
+        if (!call) return false;
+        size_t end = read_call(t, len, at, "arguments", call);
+        if (end == 0 || !has_at(t, len, end, HERMES_CLOSE)) return true;
+        call->closed = true;
+        at = end + close;
+        if (!has_at(t, len, at, "\n") || !has_at(t, len, at + 1, HERMES_OPEN)) return true;
+        at += 1 + open;
+    }
+}
+
+/* Llama 3.1: the one call object the reply is. */
+static bool read_llama3(const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t cap = 0;
+    serve_call *call = add_call(out, &cap);
+    if (!call) return false;
+    call->closed = read_call(t, len, at, "parameters", call) != 0;
     return true;
 }
 
-/* The calls from t[at] on: a call, then for each further one "\n" and its
- * opening tag. */
-static bool read_calls(const char *t, size_t len, size_t at, serve_scan *out) {
-    size_t open = strlen(CALL_OPEN), close = strlen(CALL_CLOSE), cap = 0;
-    for (;;) {
-        if (!add_call(out, &cap)) return false;
-        serve_call *call = &out->calls[out->n_calls - 1];
-        size_t end = read_call(t, len, at, call);
-        if (end == 0 || len - end < close || memcmp(t + end, CALL_CLOSE, close) != 0) return true;
+/* Mistral v0.3/Nemo, from after the marker: [obj, obj, ...]. */
+static bool read_mistral(const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t cap = 0;
+    if (has_at(t, len, at, " ")) at++;
+    if (!has_at(t, len, at, "[")) return true;
+    for (at++;;) {
+        serve_call *call = add_call(out, &cap);
+        if (!call) return false;
+        size_t end = read_call(t, len, at, "arguments", call);
+        if (end == 0) return true;
         call->closed = true;
-        at = end + close;
-        if (len - at < open + 1 || t[at] != '\n' || memcmp(t + at + 1, CALL_OPEN, open) != 0) return true;
-        at += 1 + open;
+        if (!has_at(t, len, end, ", ")) return true;
+        at = end + 2;
     }
+}
+
+/* Mistral's name[ARGS] form, from after the first marker: name, then
+ * optionally [CALL_ID] and the id, then [ARGS] and the arguments object;
+ * each further call after the marker again. Names and ids are raw text. */
+static bool read_mistral_args(const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t cap = 0;
+    for (;;) {
+        serve_call *call = add_call(out, &cap);
+        if (!call) return false;
+        const char *bracket = memchr(t + at, '[', len - at);
+        if (!bracket || bracket == t + at) return true;
+        call->raw = true;
+        call->name_at = at;
+        call->name_len = (size_t)(bracket - t) - at;
+        at = (size_t)(bracket - t);
+        if (has_at(t, len, at, "[CALL_ID]")) {
+            size_t id = at + 9;
+            const char *id_end = memchr(t + id, '[', len - id);
+            if (!id_end) return true;
+            call->id_at = id;
+            call->id_len = (size_t)(id_end - t) - id;
+            at = (size_t)(id_end - t);
+        }
+        if (!has_at(t, len, at, "[ARGS]") || at + 6 >= len) return true;
+        bool whole;
+        call->args_at = at + 6;
+        size_t end = value_end(t, len, call->args_at, &whole);
+        call->args_len = end - call->args_at;
+        call->args_done = call->closed = whole;
+        if (!whole || !has_at(t, len, end, MISTRAL_MARK)) return true;
+        at = end + strlen(MISTRAL_MARK);
+    }
+}
+
+/* Llama 3.1: a reply whose first non-blank character is '{' is a call;
+ * until that character comes, nothing is content yet. */
+static bool scan_llama3(const char *t, size_t len, bool final, serve_scan *out) {
+    size_t at = skip_ws(t, len, 0);
+    if (at == len) {
+        if (!final) out->content_end = 0;
+        return true;
+    }
+    if (t[at] != '{') return true;
+    out->content_end = 0;
+    return read_llama3(t, len, at, out);
 }
 
 bool serve_scan_text(const serve_job *job, bool final, serve_scan *out) {
@@ -270,25 +368,67 @@ bool serve_scan_text(const serve_job *job, bool final, serve_scan *out) {
     const char *t = job->text ? job->text : "";
     size_t len = job->len;
     out->content_end = len;
-    if (!job->tool_calls) return true;
-    const char *open = memmem(t, len, CALL_OPEN, strlen(CALL_OPEN));
+    if (!job->tool_calls || !serve_scans_calls(job)) return true;
+    if (job->tool_format == VKA_TOOL_FORMAT_LLAMA3) return scan_llama3(t, len, final, out);
+    const char *mark = job->tool_format == VKA_TOOL_FORMAT_HERMES ? HERMES_OPEN : MISTRAL_MARK;
+    const char *open = memmem(t, len, mark, strlen(mark));
     if (!open) {
-        if (!final) out->content_end = trim_end(t, len - partial_suffix(t, len, CALL_OPEN));
+        if (!final) out->content_end = trim_end(t, len - partial_suffix(t, len, mark));
         return true;
     }
     out->content_end = trim_end(t, (size_t)(open - t));
-    return read_calls(t, len, (size_t)(open - t) + strlen(CALL_OPEN), out);
+    size_t at = (size_t)(open - t) + strlen(mark);
+    switch (job->tool_format) {
+    case VKA_TOOL_FORMAT_MISTRAL: return read_mistral(t, len, at, out);
+    case VKA_TOOL_FORMAT_MISTRAL_ARGS: return read_mistral_args(t, len, at, out);
+    default: return read_hermes(t, len, at, out);
+    }
+}
+
+/* Mistral's templates accept only ids of nine letters or digits: those
+ * formats get such ids, made from the same numbers. */
+static void mistral_call_id(const serve_job *job, size_t call, char *buf, size_t size) {
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    /* splitmix64 of the three numbers: distinct ids, barring a 1 in 62^9 chance */
+    uint64_t x = job->id * 0x9E3779B97F4A7C15ull ^ ((uint64_t)job->index << 32 | (uint64_t)call);
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    char id[10];
+    for (int i = 0; i < 9; i++, x /= 62) id[i] = digits[x % 62];
+    id[9] = '\0';
+    snprintf(buf, size, "%s", id);
 }
 
 void serve_call_id(const serve_job *job, size_t call, char *buf, size_t size) {
-    snprintf(buf, size, "call_%llu_%u_%zu", (unsigned long long)job->id, job->index, call);
+    if (job->tool_format == VKA_TOOL_FORMAT_MISTRAL || job->tool_format == VKA_TOOL_FORMAT_MISTRAL_ARGS)
+        mistral_call_id(job, call, buf, size);
+    else
+        snprintf(buf, size, "call_%llu_%u_%zu", (unsigned long long)job->id, job->index, call);
+}
+
+/* A scanned string (JSON, or raw text in Mistral's name[ARGS] form). */
+static char *scanned_string(const serve_job *job, const serve_call *call, size_t at, size_t len) {
+    if (call->raw) return strndup(job->text + at, len);
+    cJSON *v = cJSON_ParseWithLength(job->text + at, len);
+    char *copy = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+    cJSON_Delete(v);
+    return copy;
 }
 
 char *serve_call_name(const serve_job *job, const serve_call *call) {
-    cJSON *name = cJSON_ParseWithLength(job->text + call->name_at, call->name_len);
-    char *copy = cJSON_IsString(name) ? strdup(name->valuestring) : NULL;
-    cJSON_Delete(name);
-    return copy;
+    return scanned_string(job, call, call->name_at, call->name_len);
+}
+
+void serve_scanned_call_id(const serve_job *job, size_t i, const serve_call *call, char *buf, size_t size) {
+    /* the model's own id where it came before the arguments (a stream's first
+     * delta of a call, sent once they begin, carries it) */
+    char *own = call->id_len && (!call->args_at || call->id_at < call->args_at)
+                    ? scanned_string(job, call, call->id_at, call->id_len)
+                    : NULL;
+    if (own && own[0]) snprintf(buf, size, "%s", own);
+    else serve_call_id(job, i, buf, size);
+    free(own);
 }
 
 /* The calls whose name is whole, as OpenAI's tool_calls; the arguments are
@@ -301,7 +441,7 @@ cJSON *serve_scanned_calls(const serve_job *job, const serve_scan *scan) {
         char id[64], *name = serve_call_name(job, sc);
         if (!name) break;
         if (!calls) calls = cJSON_CreateArray();
-        serve_call_id(job, i, id, sizeof id);
+        serve_scanned_call_id(job, i, sc, id, sizeof id);
         cJSON *call = cJSON_CreateObject();
         cJSON_AddStringToObject(call, "id", id);
         cJSON_AddStringToObject(call, "type", "function");

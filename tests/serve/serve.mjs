@@ -291,9 +291,9 @@ const toolMsgs = [{ role: 'user', content: 'What is the weather in Paris?' }];
 // random model starts calls sooner: text, then one or several calls.
 const callBias = { 504: 3, 413: 5 };
 
-function checkCall(call) {
+function checkCall(call, idPattern = /^call_/) {
   assert.equal(call.type, 'function');
-  assert.match(call.id, /^call_/);
+  assert.match(call.id, idPattern);
   const args = JSON.parse(call.function.arguments);
   const validate = validators[call.function.name];
   assert.ok(validate, call.function.name);
@@ -302,11 +302,11 @@ function checkCall(call) {
 }
 
 // Every call of a finished choice validates, under distinct ids.
-function checkCalls(choice) {
+function checkCalls(choice, idPattern = /^call_/) {
   const calls = choice.message.tool_calls ?? [];
   if (choice.finish_reason === 'tool_calls') {
     assert.ok(calls.length > 0);
-    calls.forEach(checkCall);
+    for (const call of calls) checkCall(call, idPattern);
   }
   assert.equal(new Set(calls.map((c) => c.id)).size, calls.length, 'call ids are distinct');
   return calls;
@@ -435,19 +435,58 @@ function addTemplate(path, template) {
   writeFileSync(path, Buffer.concat([header, kv, file.subarray(24)]));
 }
 
-test('tools: a model whose template writes Llama 3.1 calls gets them in that format', async () => {
+// A server of stories260K's weights and vocabulary given the chat template
+// tests/data/templates/`file` (its call format then decides the grammar).
+async function templateServer(name, file) {
   tmp ??= mkdtempSync(join(tmpdir(), 'vkagent-serve-'));
-  const path = join(tmp, 'llama31.gguf');
+  const path = join(tmp, `${name}.gguf`);
   const synth = spawnSync(exe, ['synth', '-o', path, '--preset', 'stories260K', '--ctx', '4096', '--vocab-from', model],
     { encoding: 'utf8' });
   assert.equal(synth.status, 0, synth.stderr);
-  const template = readFileSync(new URL('../data/templates/meta-llama-Llama-3.1-8B-Instruct.jinja', import.meta.url), 'utf8');
+  const template = readFileSync(new URL(`../data/templates/${file}`, import.meta.url), 'utf8');
   addTemplate(path, template);
   const srv = await startServer(path, 2);
   servers.push(srv);
   const props = await (await fetch(`${srv.base}/props`, { headers: { authorization: `Bearer ${KEY}` } })).json();
   assert.ok(props.chat_template.startsWith(template), 'the GGUF carries the template');
-  const c = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+  return new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+}
+
+// A request streamed and not: the stream, reassembled as a client does (a
+// call's first delta has its id, type, name and, when `incremental`, empty
+// arguments; the others pieces of the arguments), gives the whole answer
+// (ids differ between requests: compared by their form). Counts the deltas.
+async function streamedLikeWhole(c, params, incremental = true) {
+  const whole = (await c.chat.completions.create(params)).choices[0];
+  const calls = [];
+  let finish = null, content = '', firsts = 0, pieces = 0;
+  for await (const chunk of await c.chat.completions.create({ ...params, stream: true })) {
+    const ch = chunk.choices[0];
+    if (!ch) continue;
+    content += ch.delta?.content ?? '';
+    for (const tc of ch.delta?.tool_calls ?? []) {
+      if (tc.id) {
+        firsts++;
+        if (incremental) assert.equal(tc.function.arguments, '');
+        calls[tc.index] = { id: tc.id, type: tc.type, function: { name: tc.function.name, arguments: tc.function.arguments } };
+      } else {
+        pieces++;
+        calls[tc.index].function.arguments += tc.function.arguments;
+      }
+    }
+    finish = ch.finish_reason ?? finish;
+  }
+  assert.equal(finish, whole.finish_reason);
+  assert.equal(content, whole.message.content ?? '');
+  const wholeCalls = whole.message.tool_calls ?? [];
+  assert.deepEqual(calls.map((t) => t.function), wholeCalls.map((t) => t.function));
+  const form = (id) => (/^call_\d+_\d+_\d+$/.test(id) ? 'call_N_N_N' : /^[a-zA-Z0-9]{9}$/.test(id) ? 'nine' : id);
+  assert.deepEqual(calls.map((t) => [t.type, form(t.id)]), wholeCalls.map((t) => [t.type, form(t.id)]));
+  return { whole, firsts, pieces };
+}
+
+test('tools: a model whose template writes Llama 3.1 calls gets them in that format', async () => {
+  const c = await templateServer('llama31', 'meta-llama-Llama-3.1-8B-Instruct.jinja');
   const params = { model: 'llama31', messages: toolMsgs, tools, tool_choice: 'required', max_tokens: 1000 };
   // one call per message, as the template renders them, parallel or not
   for (const seed of [1, 2]) {
@@ -463,26 +502,65 @@ test('tools: a model whose template writes Llama 3.1 calls gets them in that for
     const auto = await c.chat.completions.create({ ...params, tool_choice: 'auto', seed, max_tokens: 20 });
     const calls = checkCalls(auto.choices[0]);
     if (calls.length === 0) assert.ok(!auto.choices[0].message.content.startsWith('{'), auto.choices[0].message.content);
+    await streamedLikeWhole(c, { ...params, tool_choice: 'auto', seed, max_tokens: 20 });
   }
-  // streamed: held back, then the call whole in one delta; the same as unstreamed
-  const whole = await c.chat.completions.create({ ...params, seed: 1 });
-  const deltas = [];
-  let finish = null;
-  for await (const chunk of await c.chat.completions.create({ ...params, seed: 1, stream: true })) {
-    for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) deltas.push(tc);
-    finish = chunk.choices[0]?.finish_reason ?? finish;
-  }
-  assert.equal(finish, 'tool_calls');
-  assert.equal(deltas.length, 1);
-  assert.equal(deltas[0].index, 0);
-  assert.deepEqual(deltas[0].function, whole.choices[0].message.tool_calls[0].function);
-  checkCall(deltas[0]);
+  // streamed: the call's arguments in pieces as they are written; the same as unstreamed
+  const { whole, firsts, pieces } = await streamedLikeWhole(c, { ...params, seed: 1 });
+  assert.equal(whole.finish_reason, 'tool_calls');
+  assert.equal(firsts, 1);
+  assert.ok(pieces > 1, `${pieces} argument pieces`);
   // a conversation with the call and its result goes on through the template
-  const calls = whole.choices[0].message.tool_calls;
+  const calls = whole.message.tool_calls;
   const next = await c.chat.completions.create({ model: 'llama31', tools, max_tokens: 5, seed: 5, messages: [
     ...toolMsgs, { role: 'assistant', content: null, tool_calls: calls },
     { role: 'tool', tool_call_id: calls[0].id, content: '{"sky": "clear"}' }] });
   assert.equal(typeof next.choices[0].message.content, 'string');
+});
+
+test('tools: Mistral\'s templates: [TOOL_CALLS] calls with nine-character ids, streamed as they are written', async () => {
+  for (const [name, file] of [['mistral03', 'mistralai-Mistral-7B-Instruct-v0.3.jinja'],
+    ['mistralsmall32', 'Mistral-Small-3.2-24B-Instruct-2506.jinja']]) {
+    const c = await templateServer(name, file);
+    const params = { model: name, messages: toolMsgs, tools, tool_choice: 'required', max_tokens: 1000 };
+    const nine = /^[a-zA-Z0-9]{9}$/;
+    let firsts = 0, pieces = 0;
+    for (const seed of name === 'mistral03' ? [1, 2] : [1]) {
+      const one = await streamedLikeWhole(c, { ...params, seed, parallel_tool_calls: false });
+      assert.equal(one.whole.finish_reason, 'tool_calls');
+      assert.equal(one.whole.message.content, null);
+      assert.equal(checkCalls(one.whole, nine).length, 1);
+      // several calls, and text before them: whatever comes, the stream agrees
+      const several = await streamedLikeWhole(c, { ...params, seed, tool_choice: 'auto', max_tokens: 60 });
+      checkCalls(several.whole, nine);
+      firsts += one.firsts + several.firsts;
+      pieces += one.pieces + several.pieces;
+      // the template checks the ids it renders back: the conversation goes on
+      const calls = one.whole.message.tool_calls;
+      const next = await c.chat.completions.create({ model: name, tools, max_tokens: 5, seed: 5, messages: [
+        ...toolMsgs, { role: 'assistant', content: null, tool_calls: calls },
+        ...calls.map((call) => ({ role: 'tool', tool_call_id: call.id, content: '{"sky": "clear"}' }))] });
+      assert.equal(typeof next.choices[0].message.content, 'string');
+    }
+    assert.ok(pieces > firsts, `${name}: ${pieces} argument pieces for ${firsts} calls`);
+  }
+});
+
+test('tools: Qwen3-Coder\'s and GLM\'s templates: a parameter per element, under the schemas', async () => {
+  for (const [name, file] of [['qwen3coder', 'Qwen3-Coder.jinja'], ['glm46', 'GLM-4.6.jinja']]) {
+    const c = await templateServer(name, file);
+    const params = { model: name, messages: toolMsgs, tools, tool_choice: 'required', max_tokens: 1000, parallel_tool_calls: false };
+    for (const seed of name === 'qwen3coder' ? [1, 2] : [1]) {
+      // held back until the end, then each call whole: the same as unstreamed
+      const { whole, firsts, pieces } = await streamedLikeWhole(c, { ...params, seed }, false);
+      assert.equal(whole.finish_reason, 'tool_calls', `${name}: ${JSON.stringify(whole)}`);
+      assert.equal(checkCalls(whole).length, 1);
+      assert.equal(firsts, 1);
+      assert.equal(pieces, 0);
+    }
+    const named = await c.chat.completions.create({ ...params, seed: 3, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    const [call] = checkCalls(named.choices[0]);
+    assert.deepEqual(Object.keys(JSON.parse(call.function.arguments)), ['city', 'days']);
+  }
 });
 
 test('n choices: each what its seed gives alone, streamed or not', async () => {
