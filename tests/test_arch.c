@@ -4,7 +4,8 @@
  * Q4_K_M) and its Q2_K, Q3_K_M, IQ4_NL, IQ4_XS llama/qwen3 files on each
  * test device: logits within the per-file tolerances of llama.cpp's goldens
  * and close to the float64 reference; greedy steps where the margins make
- * them decidable. */
+ * them decidable. Also the Mixtral-style fixtures of tests/data/fixtures
+ * (llama with experts, and its legacy per-expert-tensor layout). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <math.h>
@@ -16,6 +17,8 @@
 #include "test_util.h"
 #include "vkagent.h"
 #include "backends/vulkan/vulkan_backend.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "model/model.h"
 
 static const char *const archs[] = {"llama", "qwen2", "qwen3"};
@@ -106,29 +109,37 @@ static void check_greedy(const char *device, vka_model *m, const cJSON *g) {
     free(margins);
 }
 
-/* One fixture (fixtures/DIR/NAME.gguf and its golden) on every test device. */
-static void check_fixture(const char *dir, const char *name) {
-    char rel[96];
-    snprintf(rel, sizeof rel, "fixtures/%s/%s.gguf", dir, name);
-    const char *path = test_data_path(rel);
-    REQUIRE_FIXTURE(path);
-    snprintf(rel, sizeof rel, "fixtures/%s/%s.golden.json", dir, name);
-    cJSON *g = golden_load(test_data_path(rel));
-    cr_assert_not_null(g, "golden %s missing or invalid", rel);
+/* The prompt's logits of a loaded model (n rows of 512: the fixtures' vocabulary). */
+static float *prompt_logits(vka_model *m, const int32_t *ids, size_t n) {
+    vka_session *s = NULL;
+    cr_assert_eq(vka_session_create(m, NULL, &s), VKA_OK, "%s", vka_last_error());
+    float *logits = malloc(n * 512 * sizeof *logits);
+    cr_assert_eq(vka_session_feed_all_logits(s, ids, n, logits), VKA_OK, "%s", vka_last_error());
+    vka_session_free(s);
+    return logits;
+}
+
+/* A model file loaded on one test device. */
+static vka_model *load_on(const char *path, const char *device) {
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = device;
+    vka_model *m = NULL;
+    cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "[%s] %s", device, vka_last_error());
+    return m;
+}
+
+/* One model file checked against a golden on every test device. */
+static void check_model(const char *path, const char *golden_path) {
+    cJSON *g = golden_load(golden_path);
+    cr_assert_not_null(g, "golden %s missing or invalid", golden_path);
     const char *const *devices;
     int n_devices = test_devices(&devices);
     for (int d = 0; d < n_devices; d++) {
-        vka_model_params mp;
-        vka_model_params_default(&mp);
-        mp.device = devices[d];
-        vka_model *m = NULL;
-        cr_assert_eq(vka_model_load(path, &mp, &m), VKA_OK, "[%s] %s", devices[d], vka_last_error());
+        vka_model *m = load_on(path, devices[d]);
         int32_t *ids;
         size_t n = golden_ints(cJSON_GetObjectItem(g, "tokens"), &ids);
-        vka_session *s = NULL;
-        cr_assert_eq(vka_session_create(m, NULL, &s), VKA_OK, "%s", vka_last_error());
-        float *logits = malloc(n * 512 * sizeof *logits);
-        cr_assert_eq(vka_session_feed_all_logits(s, ids, n, logits), VKA_OK, "%s", vka_last_error());
+        float *logits = prompt_logits(m, ids, n);
         bool q8_acts = false; /* some of its products quantize the activations (false off Vulkan) */
         for (uint64_t i = 0; i < m->gguf->n_tensors; i++)
             q8_acts |= vka_vk_quantizes_activations(m->backend, m->gguf->tensors[i].type);
@@ -136,10 +147,19 @@ static void check_fixture(const char *dir, const char *name) {
         check_greedy(devices[d], m, g);
         free(logits);
         free(ids);
-        vka_session_free(s);
         vka_model_free(m);
     }
     cJSON_Delete(g);
+}
+
+/* One fixture (fixtures/DIR/NAME.gguf and its golden) on every test device. */
+static void check_fixture(const char *dir, const char *name) {
+    char rel[96];
+    snprintf(rel, sizeof rel, "fixtures/%s/%s.gguf", dir, name);
+    const char *path = test_data_path(rel);
+    REQUIRE_FIXTURE(path);
+    snprintf(rel, sizeof rel, "fixtures/%s/%s.golden.json", dir, name);
+    check_model(path, test_data_path(rel));
 }
 
 ParameterizedTest(arch_case *c, arch, logits_and_greedy, .timeout = 300) { check_fixture("arch", c->name); }
@@ -184,3 +204,121 @@ ParameterizedTestParameters(arch, low_bit) {
 }
 
 ParameterizedTest(arch_case *c, arch, low_bit, .timeout = 300) { check_fixture("arch2", c->name); }
+
+/* tests/data/fixtures (made with tools/fixtures, README.md there): a
+ * Mixtral-style llama with experts (top-2 of 4, weights renormalised; RoPE
+ * base 250000, eps 3e-5, 2 heads on 1 KV head) with llama.cpp's goldens, in
+ * F32 and Q8_0 (llama-quantize; the router stays F32). */
+static const char *repo_fixture(char *buf, size_t cap, const char *file) {
+    const char *src = getenv("VKAGENT_SOURCE_DIR");
+    snprintf(buf, cap, "%s/tests/data/fixtures/%s", src ? src : ".", file);
+    cr_assert(test_file_exists(buf), "missing %s (set VKAGENT_SOURCE_DIR)", buf);
+    return buf;
+}
+
+ParameterizedTestParameters(arch, mixtral) {
+    static arch_case cases[] = {{"mixtral-f32"}, {"mixtral-q8_0"}};
+    return cr_make_param_array(arch_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(arch_case *c, arch, mixtral, .timeout = 120) {
+    char path[512], golden[512], file[64];
+    snprintf(file, sizeof file, "%s.gguf", c->name);
+    repo_fixture(path, sizeof path, file);
+    snprintf(file, sizeof file, "%s.golden.json", c->name);
+    check_model(path, repo_fixture(golden, sizeof golden, file));
+}
+
+/* tests/data/fixtures' Phi-4-mini-shaped phi3 model: RoPE turns 12 of each
+ * head's 16 dimensions, with the long factors (the session's context 256 >
+ * original_context_length 32) and the attention factor the converter writes
+ * (sqrt(1 + ln 8 / ln 32)); llama.cpp's goldens, a float64 reference. */
+Test(arch, phi4mini, .timeout = 120) {
+    char path[512], golden[512];
+    repo_fixture(path, sizeof path, "phi4mini-f32.gguf");
+    check_model(path, repo_fixture(golden, sizeof golden, "phi4mini-f32.golden.json"));
+}
+
+/* The legacy file rewritten with each matrix's experts back to back in expert
+ * order (its own writer interleaves gate, down, up per expert, as old
+ * converters did): the loader then reads the stacked matrix in place. */
+static void *regroup_experts(const char *path, size_t *size) {
+    vka_gguf *g = NULL;
+    vka_gguf_writer *w = NULL;
+    cr_assert_eq(vka_gguf_open(path, &g), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_gguf_writer_create(&w), VKA_OK);
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        if (strcmp(g->kv[i].key.data, "general.alignment") != 0)
+            cr_assert_eq(vka_gguf_writer_add_value(w, g->kv[i].key.data, &g->kv[i].value), VKA_OK);
+    uint32_t n_expert = 0, n_layer = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const vka_gguf_tensor *t = &g->tensors[i];
+        unsigned il, e;
+        char kind[8];
+        int end = 0;
+        if (sscanf(t->name.data, "blk.%u.ffn_%7[a-z].%u.weight%n", &il, kind, &e, &end) == 3 && !t->name.data[end]) {
+            n_expert = e + 1 > n_expert ? e + 1 : n_expert;
+            n_layer = il + 1 > n_layer ? il + 1 : n_layer;
+            continue; /* added below, regrouped */
+        }
+        cr_assert_eq(vka_gguf_writer_add_tensor(w, t->name.data, t->type, t->n_dims, t->ne, t->data, t->nbytes), VKA_OK);
+    }
+    cr_assert_gt(n_expert, 1, "no per-expert tensors in %s", path);
+    static const char *const kinds[] = {"gate", "down", "up"};
+    for (uint32_t il = 0; il < n_layer; il++)
+        for (int k = 0; k < 3; k++)
+            for (uint32_t e = 0; e < n_expert; e++) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%u.ffn_%s.%u.weight", il, kinds[k], e);
+                const vka_gguf_tensor *t = vka_gguf_find_tensor(g, name);
+                cr_assert_not_null(t, "%s", name);
+                cr_assert_eq(vka_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, t->nbytes), VKA_OK);
+            }
+    void *out = NULL;
+    cr_assert_eq(vka_gguf_writer_write_memory(w, &out, size), VKA_OK, "%s", vka_last_error());
+    vka_gguf_writer_free(w);
+    vka_gguf_free(g);
+    return out;
+}
+
+/* Legacy Mixtral files (one 2-D tensor per expert, blk.N.ffn_gate.E.weight;
+ * the llama.cpp of the goldens no longer loads them): mixtral-legacy-f32.gguf
+ * holds mixtral-f32's weights in that layout, so it must give the very same
+ * logits as the 3-D file (checked against llama.cpp above) on each device,
+ * whether the experts are copied into a stack (interleaved in the file) or
+ * read in place (back to back). */
+Test(arch, mixtral_legacy, .timeout = 120) {
+    char path3d[512], legacy[512];
+    repo_fixture(path3d, sizeof path3d, "mixtral-f32.gguf");
+    repo_fixture(legacy, sizeof legacy, "mixtral-legacy-f32.gguf");
+    size_t grouped_size;
+    void *grouped = regroup_experts(legacy, &grouped_size);
+    static const int32_t ids[] = {1, 403, 407, 261, 378, 13, 291, 280, 294, 499, 3, 256};
+    size_t n = sizeof ids / sizeof ids[0];
+    const char *const *devices;
+    int n_devices = test_devices(&devices);
+    for (int d = 0; d < n_devices; d++) {
+        vka_model *m3 = load_on(path3d, devices[d]), *ml = load_on(legacy, devices[d]), *mg = NULL;
+        vka_model_params mp;
+        vka_model_params_default(&mp);
+        mp.device = devices[d];
+        cr_assert_eq(vka_model_load_memory(grouped, grouped_size, "grouped", &mp, &mg), VKA_OK, "[%s] %s",
+                     devices[d], vka_last_error());
+        for (uint32_t il = 0; il < mg->hp.n_layer; il++)
+            for (int k = 0; k < 3; k++)
+                cr_expect_null(mg->layers[il].stacked_exps[k], "[%s] layer %u: experts back to back were copied",
+                               devices[d], il);
+        float *a = prompt_logits(m3, ids, n), *b = prompt_logits(ml, ids, n), *c = prompt_logits(mg, ids, n);
+        cr_expect_arr_eq(a, b, n * 512 * sizeof *a, "[%s] legacy (stacked copy) logits differ from the 3-D file's",
+                         devices[d]);
+        cr_expect_arr_eq(a, c, n * 512 * sizeof *a, "[%s] legacy (in place) logits differ from the 3-D file's",
+                         devices[d]);
+        free(a);
+        free(b);
+        free(c);
+        vka_model_free(m3);
+        vka_model_free(ml);
+        vka_model_free(mg);
+    }
+    free(grouped);
+}

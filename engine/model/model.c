@@ -126,6 +126,64 @@ static vka_status load_expert_tensor(vka_model *m, vka_tensor *t, const char *na
     return upload_rows(m, t, gt, 0, d1.n * n_expert);
 }
 
+/* Old converters wrote Mixtral's experts as one 2-D tensor per expert,
+ * blk.N.ffn_KIND.E.weight (E = 0 .. n_expert-1). They are stacked into the
+ * 3-D layout: read in place when the file holds them back to back in expert
+ * order, else copied into a buffer the layer owns (*owned), kept while the
+ * backend reads the weights from it (freed at once when it copies them). */
+static vka_status load_legacy_experts(vka_model *m, vka_tensor *t, void **owned, uint32_t il, const char *kind,
+                                      dim d0, dim d1) {
+    uint32_t n_expert = m->hp.n_expert;
+    const vka_gguf_tensor *first = NULL, *gt;
+    size_t bytes = 0;
+    bool in_place = true;
+    char name[96];
+    for (uint32_t e = 0; e < n_expert; e++) {
+        snprintf(name, sizeof name, "blk.%u.ffn_%s.%u.weight", il, kind, e);
+        VKA_TRY(find_checked(m, name, d0, d1, &gt));
+        if (!first) {
+            first = gt;
+            bytes = vka_type_row_size((vka_type)gt->type, d0.n) * (size_t)d1.n;
+        } else if (gt->type != first->type) {
+            return vka_fail(VKA_ERR_UNSUPPORTED, "tensor '%s' is %s but '%s' is %s: the experts of one matrix must "
+                            "share a type", name, vka_type_name(gt->type), first->name.data,
+                            vka_type_name(first->type));
+        }
+        in_place &= (const char *)gt->data == (const char *)first->data + e * bytes;
+    }
+    vka_gguf_tensor stacked = *first; /* named after expert 0's tensor in messages */
+    stacked.ne[1] = d1.n * n_expert;
+    stacked.nbytes = bytes * n_expert;
+    if (!in_place && m->backend) {
+        char *buf = malloc(stacked.nbytes);
+        if (!buf) return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory stacking the experts of blk.%u.ffn_%s", il, kind);
+        *owned = buf;
+        for (uint32_t e = 0; e < n_expert; e++) {
+            snprintf(name, sizeof name, "blk.%u.ffn_%s.%u.weight", il, kind, e);
+            memcpy(buf + e * bytes, vka_gguf_find_tensor(m->gguf, name)->data, bytes);
+        }
+        stacked.data = buf;
+    }
+    VKA_TRY(upload_rows(m, t, &stacked, 0, stacked.ne[1]));
+    if (*owned && m->backend->ops->weight_is_copied && m->backend->ops->weight_is_copied(m->backend, t)) {
+        free(*owned);
+        *owned = NULL;
+    }
+    return VKA_OK;
+}
+
+/* Expert matrix KIND (gate, up, down) of layer il: the 3-D ffn_KIND_exps
+ * tensor, or the legacy per-expert tensors when only those are there. */
+static vka_status load_expert_matrix(vka_model *m, vka_tensor *t, void **owned, uint32_t il, const char *kind,
+                                     dim d0, dim d1) {
+    char name[96], legacy[96];
+    snprintf(name, sizeof name, "blk.%u.ffn_%s_exps.weight", il, kind);
+    snprintf(legacy, sizeof legacy, "blk.%u.ffn_%s.0.weight", il, kind);
+    if (!vka_gguf_find_tensor(m->gguf, name) && vka_gguf_find_tensor(m->gguf, legacy))
+        return load_legacy_experts(m, t, owned, il, kind, d0, d1);
+    return load_expert_tensor(m, t, name, d0, d1);
+}
+
 /* The router and the experts' gate, up and down matrices of layer il. */
 static vka_status load_experts(vka_model *m, uint32_t il) {
     const vka_hparams *hp = &m->hp;
@@ -134,13 +192,11 @@ static vka_status load_experts(vka_model *m, uint32_t il) {
     dim experts = {hp->n_expert, "expert_count"};
     dim ff = {hp->n_ff_exp, "expert_feed_forward_length"};
     char name[96];
-#define NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, il), name)
-    VKA_TRY(load_weight(m, &L->ffn_gate_inp, NAME("ffn_gate_inp.weight"), embd, experts));
-    VKA_TRY(load_expert_tensor(m, &L->gate_exps, NAME("ffn_gate_exps.weight"), embd, ff));
-    VKA_TRY(load_expert_tensor(m, &L->up_exps, NAME("ffn_up_exps.weight"), embd, ff));
-    VKA_TRY(load_expert_tensor(m, &L->down_exps, NAME("ffn_down_exps.weight"), ff, embd));
-#undef NAME
-    return VKA_OK;
+    snprintf(name, sizeof name, "blk.%u.ffn_gate_inp.weight", il);
+    VKA_TRY(load_weight(m, &L->ffn_gate_inp, name, embd, experts));
+    VKA_TRY(load_expert_matrix(m, &L->gate_exps, &L->stacked_exps[0], il, "gate", embd, ff));
+    VKA_TRY(load_expert_matrix(m, &L->up_exps, &L->stacked_exps[1], il, "up", embd, ff));
+    return load_expert_matrix(m, &L->down_exps, &L->stacked_exps[2], il, "down", ff, embd);
 }
 
 static vka_status load_layer(vka_model *m, uint32_t il) {
@@ -345,6 +401,7 @@ static void model_destroy(vka_model *m) {
                                  &L->ffn_gate_inp, &L->gate_exps, &L->up_exps, &L->down_exps,
                                  &L->post_attn_norm, &L->post_ffn_norm};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free_weight(m, all[i]);
+            for (size_t i = 0; i < 3; i++) free(L->stacked_exps[i]); /* after the weights reading them */
         }
         free(m->layers);
     }

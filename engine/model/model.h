@@ -99,6 +99,7 @@ typedef struct vka_layer {
     vka_tensor ffn_gate_inp;        /* router [n_embd, n_expert] */
     vka_tensor gate_exps, up_exps;  /* [n_embd, n_ff_exp * n_expert]: expert e's rows e*n_ff_exp.. */
     vka_tensor down_exps;           /* [n_ff_exp, n_embd * n_expert] */
+    void *stacked_exps[3];          /* legacy per-expert files: gate, up, down stacked (when not in place) */
 } vka_layer;
 
 struct vka_model {
