@@ -5,7 +5,7 @@
  * an unbounded session that computed the same tokens in one pass (batch
  * invariance: bits, not a tolerance), holds no more sliding blocks than a
  * window and a step need, and stays exact through rewind, fork (private and
- * in a shared pool), save/load and context shift. */
+ * in a shared pool), save/load, context shift and the prefix cache. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
@@ -220,6 +220,82 @@ ParameterizedTest(swa_case *c, kv_swa, shared, .timeout = 120) {
     vka_scheduler_free(sc);
     vka_session_free(ref);
     vka_session_free(ref2);
+    vka_model_free(m);
+}
+
+ParameterizedTestParameters(kv_swa, prefix) { return cases(); }
+
+/* The prefix cache with bounded sliding layers: a registered prefix is
+ * reused when the sliding rows of its last window are still intact (a
+ * reset and the same prompt again; another session of a shared pool), and
+ * the logits after it are exact. */
+ParameterizedTest(swa_case *c, kv_swa, prefix, .timeout = 120) {
+    vka_model *m = load(c);
+    size_t row = m->hp.n_vocab;
+    int32_t ids[140];
+    random_tokens(ids, 140, m->hp.n_vocab, 3);
+    vka_session *ref = new_session(m, 512);
+    float *want = all_logits(ref, ids, 140);
+
+    vka_session *s = new_session(m, N_BATCH);
+    cr_assert_eq(vka_session_feed(s, ids, 100), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_reset(s), VKA_OK);
+    cr_assert_eq(vka_session_feed(s, ids, 120), VKA_OK, "%s", vka_last_error());
+    vka_scheduler_stats st;
+    cr_assert_eq(vka_scheduler_get_stats(s->sched, &st), VKA_OK);
+    cr_assert_eq(st.prefix_tokens, 96, "the three full blocks of the first prompt are found (%llu)",
+                 (unsigned long long)st.prefix_tokens);
+    const float *logits = NULL;
+    cr_assert_eq(vka_session_get_logits(s, &logits), VKA_OK, "%s", vka_last_error());
+    assert_same_row(s, logits, want + 119 * row, 119);
+    float *got = all_logits(s, ids + 120, 20);
+    for (uint32_t i = 0; i < 20; i++) assert_same_row(s, got + i * row, want + (120 + i) * row, 120 + i);
+    free(got);
+    check_bounded(s);
+
+    /* another prompt hands every sliding block out again: the links go
+     * stale, nothing is taken, and the logits stay exact */
+    int32_t other[100];
+    random_tokens(other, 100, m->hp.n_vocab, 13);
+    cr_assert_eq(vka_session_reset(s), VKA_OK);
+    cr_assert_eq(vka_session_feed(s, other, 100), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_reset(s), VKA_OK);
+    cr_assert_eq(vka_session_feed(s, ids, 120), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_scheduler_get_stats(s->sched, &st), VKA_OK);
+    cr_assert_eq(st.prefix_tokens, 96, "no stale prefix is taken (%llu)", (unsigned long long)st.prefix_tokens);
+    cr_assert_eq(vka_session_get_logits(s, &logits), VKA_OK, "%s", vka_last_error());
+    assert_same_row(s, logits, want + 119 * row, 119);
+    vka_session_free(s);
+
+    /* two sessions of one pool: the second finds the first's blocks while
+     * the first still holds them */
+    vka_scheduler_params p;
+    vka_scheduler_params_default(&p);
+    p.n_kv_tokens = 512;
+    p.n_batch = N_BATCH;
+    p.n_seq_max = 2;
+    p.kv_type = VKA_KV_F32;
+    vka_scheduler *sc = NULL;
+    cr_assert_eq(vka_scheduler_create(m, &p, &sc), VKA_OK, "%s", vka_last_error());
+    vka_session *a = NULL, *b = NULL;
+    cr_assert_eq(vka_scheduler_session_create(sc, NULL, &a), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_scheduler_session_create(sc, NULL, &b), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed(a, ids, 70), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_session_feed(b, ids, 70), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(vka_scheduler_get_stats(sc, &st), VKA_OK);
+    cr_assert_eq(st.prefix_tokens, 64, "b takes a's two full blocks (%llu)", (unsigned long long)st.prefix_tokens);
+    got = all_logits(b, ids + 70, 30);
+    for (uint32_t i = 0; i < 30; i++) assert_same_row(b, got + i * row, want + (70 + i) * row, 70 + i);
+    free(got);
+    got = all_logits(a, ids + 70, 30);
+    for (uint32_t i = 0; i < 30; i++) assert_same_row(a, got + i * row, want + (70 + i) * row, 70 + i);
+    free(got);
+
+    free(want);
+    vka_session_free(a);
+    vka_session_free(b);
+    vka_scheduler_free(sc);
+    vka_session_free(ref);
     vka_model_free(m);
 }
 

@@ -59,9 +59,10 @@ vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, 
     pool->free_ids = malloc(n_blocks * sizeof *pool->free_ids);
     pool->buckets = malloc(pool->n_buckets * sizeof *pool->buckets);
     pool->swa_refs = calloc(n_swa_blocks ? n_swa_blocks : 1, sizeof *pool->swa_refs);
+    pool->swa_gen = calloc(n_swa_blocks ? n_swa_blocks : 1, sizeof *pool->swa_gen);
     pool->swa_free_ids = malloc((n_swa_blocks ? n_swa_blocks : 1) * sizeof *pool->swa_free_ids);
     if (!pool->k || !pool->v || !pool->blocks || !pool->free_ids || !pool->buckets || !pool->swa_refs ||
-        !pool->swa_free_ids) {
+        !pool->swa_gen || !pool->swa_free_ids) {
         vka_kv_pool_destroy(pool);
         return vka_fail(VKA_ERR_OUT_OF_MEMORY, "out of memory");
     }
@@ -69,7 +70,7 @@ vka_status vka_kv_pool_init(vka_kv_pool *pool, vka_model *m, uint32_t n_blocks, 
     /* handed out from the low ids up */
     for (uint32_t i = 0; i < n_blocks; i++) pool->free_ids[i] = n_blocks - 1 - i;
     pool->n_free = n_blocks;
-    for (uint32_t i = 0; i < n_swa_blocks; i++) pool->swa_free_ids[i] = n_swa_blocks - 1 - i;
+    for (uint32_t i = 0; i < n_swa_blocks; i++) pool->swa_free_ids[i] = i;
     pool->n_swa_free = n_swa_blocks;
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         uint32_t blocks = vka_kv_layer_swa(pool, il) ? n_swa_blocks : n_blocks;
@@ -96,6 +97,7 @@ void vka_kv_pool_destroy(vka_kv_pool *pool) {
     free(pool->free_ids);
     free(pool->buckets);
     free(pool->swa_refs);
+    free(pool->swa_gen);
     free(pool->swa_free_ids);
     memset(pool, 0, sizeof *pool);
 }
@@ -154,6 +156,7 @@ void vka_kv_block_register(vka_kv_pool *pool, uint32_t id, uint32_t parent, cons
     /* an equal block already registered: keep the first (callers swap theirs for it) */
     if (vka_kv_block_lookup(pool, parent, tokens) != VKA_KV_NONE) return;
     k->registered = true;
+    k->swa = VKA_KV_NONE;
     k->parent = parent;
     k->parent_gen = gen_of(pool, parent);
     memcpy(k->tokens, tokens, sizeof k->tokens);
@@ -208,15 +211,40 @@ vka_status vka_kv_swa_alloc(vka_kv_pool *pool, uint32_t *id) {
     if (pool->n_swa_free == 0)
         return vka_fail(VKA_ERR_CONTEXT_FULL, "the sliding-window layers' %u KV blocks are all in use",
                         pool->n_swa_blocks);
-    *id = pool->swa_free_ids[--pool->n_swa_free];
+    *id = pool->swa_free_ids[pool->swa_free_head];
+    pool->swa_free_head = (pool->swa_free_head + 1) % pool->n_swa_blocks;
+    pool->n_swa_free--;
     pool->swa_refs[*id] = 1;
+    pool->swa_gen[*id]++;
     return VKA_OK;
 }
 
 void vka_kv_swa_retain(vka_kv_pool *pool, uint32_t id) { pool->swa_refs[id]++; }
 
 void vka_kv_swa_release(vka_kv_pool *pool, uint32_t id) {
-    if (--pool->swa_refs[id] == 0) pool->swa_free_ids[pool->n_swa_free++] = id;
+    if (--pool->swa_refs[id] > 0) return;
+    pool->swa_free_ids[(pool->swa_free_head + pool->n_swa_free) % pool->n_swa_blocks] = id;
+    pool->n_swa_free++;
+}
+
+uint32_t vka_kv_swa_linked(const vka_kv_pool *pool, uint32_t id) {
+    const vka_kv_block *k = &pool->blocks[id];
+    return k->registered && k->swa != VKA_KV_NONE && pool->swa_gen[k->swa] == k->swa_gen ? k->swa : VKA_KV_NONE;
+}
+
+void vka_kv_swa_link(vka_kv_pool *pool, uint32_t id, uint32_t swa) {
+    pool->blocks[id].swa = swa;
+    pool->blocks[id].swa_gen = swa == VKA_KV_NONE ? 0 : pool->swa_gen[swa];
+}
+
+/* A free block leaves the queue from wherever it is (rare: a prefix match). */
+void vka_kv_swa_take(vka_kv_pool *pool, uint32_t id) {
+    if (pool->swa_refs[id]++ > 0) return;
+    uint32_t n = pool->n_swa_blocks, i = 0;
+    while (i < pool->n_swa_free && pool->swa_free_ids[(pool->swa_free_head + i) % n] != id) i++;
+    for (; i + 1 < pool->n_swa_free; i++)
+        pool->swa_free_ids[(pool->swa_free_head + i) % n] = pool->swa_free_ids[(pool->swa_free_head + i + 1) % n];
+    pool->n_swa_free--;
 }
 
 /* ------------------------------------------------------------ rows */

@@ -20,6 +20,10 @@ typedef struct vka_kv_block {
     uint32_t hash_next;              /* chain in its hash bucket */
     uint32_t lru_prev, lru_next;     /* among cached blocks (refs 0, registered) */
     int32_t tokens[VKA_KV_BLOCK];    /* what it holds, when registered (checked on every match) */
+    /* when registered in a pool with sliding blocks: the sliding layers'
+     * block of the same positions (VKA_KV_NONE: none), usable while its
+     * generation is still swa_gen (neither handed out again nor written) */
+    uint32_t swa, swa_gen;
 } vka_kv_block;
 
 typedef struct vka_kv_pool {
@@ -38,11 +42,14 @@ typedef struct vka_kv_pool {
      * positions: when that bounds them below the pool, their caches have
      * n_swa_blocks blocks, a block space of their own (reference-counted,
      * outside the prefix cache) that sequences index with a second table.
-     * 0: every layer uses the blocks above. */
+     * 0: every layer uses the blocks above. Free ones are handed out
+     * oldest first (a queue), so that their rows stay for the prefix cache
+     * as long as possible. */
     uint32_t n_swa_blocks;
     uint32_t *swa_refs;
-    uint32_t *swa_free_ids;
-    uint32_t n_swa_free;
+    uint32_t *swa_gen;               /* changes whenever a block's rows may change */
+    uint32_t *swa_free_ids;          /* a ring of n_swa_blocks: n_swa_free from swa_free_head */
+    uint32_t n_swa_free, swa_free_head;
 } vka_kv_pool;
 
 /* Blocks the sliding-window layers of m need for n_seq sequences stepping
@@ -82,6 +89,16 @@ void vka_kv_block_unregister(vka_kv_pool *pool, uint32_t id);
 vka_status vka_kv_swa_alloc(vka_kv_pool *pool, uint32_t *id);
 void vka_kv_swa_retain(vka_kv_pool *pool, uint32_t id);
 void vka_kv_swa_release(vka_kv_pool *pool, uint32_t id);
+/* A held sliding block is about to be written in place. */
+static inline void vka_kv_swa_touch(vka_kv_pool *pool, uint32_t id) { pool->swa_gen[id]++; }
+/* The sliding block that registered block id links to, if its rows are
+ * still those it had when linked; else VKA_KV_NONE. */
+uint32_t vka_kv_swa_linked(const vka_kv_pool *pool, uint32_t id);
+/* Links registered block id to sliding block swa (its rows now). */
+void vka_kv_swa_link(vka_kv_pool *pool, uint32_t id, uint32_t swa);
+/* Takes one more holder of a sliding block, free or not (a linked one found
+ * by the prefix cache). */
+void vka_kv_swa_take(vka_kv_pool *pool, uint32_t id);
 
 /* Copies the first n_rows rows of block src into block dst, every layer of
  * the block's space (the sliding layers' when swa, else the others). */

@@ -187,8 +187,10 @@ static vka_status own_block(vka_session *s, uint32_t b, bool preempt) {
     vka_kv_pool *pool = &s->sched->pool;
     uint32_t id = s->blocks[b];
     if (s->n_checked > b) s->n_checked = b; /* its contents change: entered again once full */
-    if (has_swa(s) && b >= s->swa_first && pool->swa_refs[s->swa_blocks[b]] > 1)
-        VKA_TRY(copy_on_write(s, true, b, preempt));
+    if (has_swa(s) && b >= s->swa_first) {
+        if (pool->swa_refs[s->swa_blocks[b]] > 1) VKA_TRY(copy_on_write(s, true, b, preempt));
+        else vka_kv_swa_touch(pool, s->swa_blocks[b]); /* a prefix-cache link to its old rows goes stale */
+    }
     if (pool->blocks[id].refs == 1) {
         vka_kv_block_unregister(pool, id);
         return VKA_OK;
@@ -230,12 +232,47 @@ vka_status vka_seq_prepare(vka_session *s, uint32_t n, bool preempt) {
 
 /* ------------------------------------------------------------ the prefix cache */
 
+/* Whether the prefix of j registered blocks (in s->blocks) still has the
+ * sliding rows its continuation reads: those of the blocks from its last
+ * window's on, through their links. */
+static bool swa_rows_cached(const vka_session *s, uint32_t j) {
+    for (uint32_t c = swa_keep(s, j * VKA_KV_BLOCK); c < j; c++)
+        if (vka_kv_swa_linked(&s->sched->pool, s->blocks[c]) == VKA_KV_NONE) return false;
+    return true;
+}
+
+/* With bounded sliding layers a session without blocks takes the longest
+ * registered prefix whose last window's sliding rows are still linked and
+ * intact (the rows before it are not needed). */
+static void match_prefix_swa(vka_session *s) {
+    vka_kv_pool *pool = &s->sched->pool;
+    if (s->n_blocks != 0) return;
+    uint32_t k = 0;
+    while ((k + 1) * VKA_KV_BLOCK < s->n_past && grow_table(s, k + 1) == VKA_OK) {
+        uint32_t id = vka_kv_block_lookup(pool, k ? s->blocks[k - 1] : VKA_KV_NONE, s->tokens + k * VKA_KV_BLOCK);
+        if (id == VKA_KV_NONE) break;
+        s->blocks[k++] = id; /* not held yet: only the chain so far */
+    }
+    while (k > 0 && !swa_rows_cached(s, k)) k--;
+    if (k == 0) return;
+    s->swa_first = swa_keep(s, k * VKA_KV_BLOCK);
+    for (uint32_t c = 0; c < k; c++) {
+        vka_kv_block_retain(pool, s->blocks[c]);
+        s->swa_blocks[c] = c < s->swa_first ? VKA_KV_NONE : vka_kv_swa_linked(pool, s->blocks[c]);
+        if (c >= s->swa_first) vka_kv_swa_take(pool, s->swa_blocks[c]);
+    }
+    s->n_blocks = s->n_checked = k;
+    s->n_evaluated = k * VKA_KV_BLOCK;
+    s->sched->stats.prefix_tokens += k * VKA_KV_BLOCK;
+}
+
 void vka_seq_match_prefix(vka_session *s) {
     vka_kv_pool *pool = &s->sched->pool;
-    /* not with bounded sliding layers: the cache keeps no sliding rows of
-     * registered blocks, and a prefix needs those of its last window */
-    if (has_swa(s)) return;
     if (s->n_evaluated % VKA_KV_BLOCK || s->n_blocks != s->n_evaluated / VKA_KV_BLOCK) return;
+    if (has_swa(s)) {
+        match_prefix_swa(s);
+        return;
+    }
     /* a block is taken only when a token after it is left to compute, so
      * that the step still produces the logits */
     while (s->n_evaluated + VKA_KV_BLOCK < s->n_past) {
@@ -266,11 +303,16 @@ void vka_seq_register(vka_session *s) {
         uint32_t same = vka_kv_block_lookup(pool, parent, tokens);
         if (same == VKA_KV_NONE) {
             vka_kv_block_register(pool, id, parent, tokens);
+            /* its sliding rows, while held, for a later match's last window */
+            if (has_swa(s)) vka_kv_swa_link(pool, id, b >= s->swa_first ? s->swa_blocks[b] : VKA_KV_NONE);
             continue;
         }
         vka_kv_block_retain(pool, same);
         vka_kv_block_release(pool, id);
         s->blocks[b] = same;
+        /* the same rows: ours stand in for sliding rows the cache lost */
+        if (has_swa(s) && b >= s->swa_first && vka_kv_swa_linked(pool, same) == VKA_KV_NONE)
+            vka_kv_swa_link(pool, same, s->swa_blocks[b]);
     }
     if (full > s->n_checked) s->n_checked = full;
 }
