@@ -49,6 +49,20 @@ static vka_session *new_session(vka_model *m, uint32_t n_batch) {
     return s;
 }
 
+/* A scheduler of 16 blocks for two sequences: 7 sliding blocks. */
+static vka_scheduler *shared_scheduler(vka_model *m) {
+    vka_scheduler_params p;
+    vka_scheduler_params_default(&p);
+    p.n_kv_tokens = 512;
+    p.n_batch = N_BATCH;
+    p.n_seq_max = 2;
+    p.kv_type = VKA_KV_F32;
+    vka_scheduler *sc = NULL;
+    cr_assert_eq(vka_scheduler_create(m, &p, &sc), VKA_OK, "%s", vka_last_error());
+    cr_assert(sc->pool.n_swa_blocks > 0 && sc->pool.n_swa_blocks < sc->pool.n_blocks);
+    return sc;
+}
+
 static void random_tokens(int32_t *ids, size_t n, uint32_t n_vocab, uint32_t seed) {
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1664525u + 1013904223u;
@@ -187,15 +201,7 @@ ParameterizedTest(swa_case *c, kv_swa, shared, .timeout = 120) {
     cr_assert_eq(vka_session_feed(ref2, ids, 100), VKA_OK, "%s", vka_last_error());
     float *want2 = all_logits(ref2, other, 20);
 
-    vka_scheduler_params p;
-    vka_scheduler_params_default(&p);
-    p.n_kv_tokens = 512;
-    p.n_batch = N_BATCH;
-    p.n_seq_max = 2;
-    p.kv_type = VKA_KV_F32;
-    vka_scheduler *sc = NULL;
-    cr_assert_eq(vka_scheduler_create(m, &p, &sc), VKA_OK, "%s", vka_last_error());
-    cr_assert(sc->pool.n_swa_blocks > 0 && sc->pool.n_swa_blocks < sc->pool.n_blocks);
+    vka_scheduler *sc = shared_scheduler(m);
     vka_session *a = NULL, *b = NULL;
     cr_assert_eq(vka_scheduler_session_create(sc, NULL, &a), VKA_OK, "%s", vka_last_error());
     float *got = all_logits(a, ids, 100);
@@ -269,14 +275,7 @@ ParameterizedTest(swa_case *c, kv_swa, prefix, .timeout = 120) {
 
     /* two sessions of one pool: the second finds the first's blocks while
      * the first still holds them */
-    vka_scheduler_params p;
-    vka_scheduler_params_default(&p);
-    p.n_kv_tokens = 512;
-    p.n_batch = N_BATCH;
-    p.n_seq_max = 2;
-    p.kv_type = VKA_KV_F32;
-    vka_scheduler *sc = NULL;
-    cr_assert_eq(vka_scheduler_create(m, &p, &sc), VKA_OK, "%s", vka_last_error());
+    vka_scheduler *sc = shared_scheduler(m);
     vka_session *a = NULL, *b = NULL;
     cr_assert_eq(vka_scheduler_session_create(sc, NULL, &a), VKA_OK, "%s", vka_last_error());
     cr_assert_eq(vka_scheduler_session_create(sc, NULL, &b), VKA_OK, "%s", vka_last_error());
