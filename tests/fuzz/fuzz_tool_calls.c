@@ -1,5 +1,6 @@
 /* fuzz_tool_calls.c — reading tool calls back from model text: the first
- * byte picks the format, the rest (up to a NUL) is the text. Whatever the
+ * byte picks the format (and, by its high bit, whether the tools' schemas
+ * are given), the rest (up to a NUL) is the text. Whatever the
  * text, the parse succeeds, every call has a name and arguments that parse as
  * a JSON object, and the content is the text before the calls (or all of it). */
 #include <cjson/cJSON.h>
@@ -10,12 +11,19 @@
 #include "vkagent.h"
 #include "fuzz.h"
 
+/* Tools whose schemas make parameters text or JSON (vka_tool_calls_parse_tools). */
+static const char *const tools_json =
+    "[{\"type\": \"function\", \"function\": {\"name\": \"a\", \"parameters\": {\"type\": \"object\", "
+    "\"properties\": {\"x\": {\"type\": \"string\"}, \"y\": {\"type\": \"integer\"}, \"z\": {\"enum\": [\"1\"]}}}}}]";
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     vka_tool_format format = (vka_tool_format)(data[0] % 7);
     char *text = fuzz_strndup(data + 1, size - 1);
     vka_tool_calls *r = NULL;
-    vka_status st = vka_tool_calls_parse(text, format, &r);
+    /* the first byte's high bit: read with the tools' schemas */
+    vka_status st = data[0] & 0x80 ? vka_tool_calls_parse_tools(text, format, tools_json, &r)
+                                   : vka_tool_calls_parse(text, format, &r);
     FUZZ_CHECK(st == VKA_OK && r, "parse failed: %s", vka_last_error());
     size_t content_len = strlen(r->content);
     FUZZ_CHECK(strncmp(r->content, text, content_len) == 0, "content is not the start of the text");
