@@ -6,7 +6,8 @@
 // in the canonical order of mm_common.glsl (blocks of 32 per lane, lanes
 // added by the pairwise tree), so a token's rows do not depend on the rest
 // of the batch. A weight split into parts is dispatched once per part;
-// outputs whose row lies in another part are left alone.
+// outputs whose row lies in another part are left alone. Batches (more
+// than one token) take mm_id_grouped.comp where the device allows.
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
@@ -26,6 +27,7 @@ layout(push_constant) uniform PC {
     uint s_off;     // scale region (uint index)
     uint s_row;     // scale row stride
     uint per_slot;  // 1: input row j, 0: input row t
+    uint j0;        // dst row of workgroup y = 0 (dispatches of at most 65535 rows)
 } pc;
 
 #define W_BINDING 1
@@ -44,7 +46,7 @@ void main() {
     const uint lid = gl_LocalInvocationID.x;
     const uint lane = lid % L;
     const uint o = gl_WorkGroupID.x * (gl_WorkGroupSize.x / L) + lid / L;
-    const uint j = gl_WorkGroupID.y;
+    const uint j = pc.j0 + gl_WorkGroupID.y;
     const uint t = j / pc.k, s = j % pc.k;
     const uint e = uint(route[pc.r_off + t * 2u * pc.k + pc.k + s]);
     const uint row = e * pc.M + o;

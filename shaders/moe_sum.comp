@@ -18,7 +18,8 @@ layout(binding = 1) readonly buffer SRC { float src[]; };
 layout(binding = 2) readonly buffer ROUTE { float route[]; };
 
 void main() {
-    const uint g = gl_GlobalInvocationID.x;
+    // a 2-D grid where D * N needs more than 65535 workgroups in x (vk_moe.c)
+    const uint g = gl_GlobalInvocationID.y * (gl_NumWorkGroups.x * gl_WorkGroupSize.x) + gl_GlobalInvocationID.x;
     if (g >= pc.D * pc.N) return;
     const uint t = g / pc.D, i = g % pc.D;
     precise float acc = 0.0;

@@ -2,7 +2,10 @@
  * reference (suite vulkan_ops, harness vulkan_ops_harness.c): the router's
  * choices and weights, the expert products for a few weight types (gate/up
  * on shared inputs, down on a row per slot), the weighted sum, and a token's
- * expert rows the same bits alone as in a batch. Small shapes: lavapipe is slow. */
+ * expert rows the same bits alone (row by row, mm_id.comp) as in a batch
+ * (rows grouped by expert, mm_id_grouped.comp); batches past the 65535
+ * workgroups of a dispatch dimension, and the same splitting at a lowered
+ * limit. Small shapes: lavapipe is slow. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
@@ -86,12 +89,60 @@ Test(vulkan_ops, matmul_id) {
     check_matmul_id(VKA_TYPE_Q4_K, 256, 8, 5, 3, 4, false);
     check_matmul_id(VKA_TYPE_Q6_K, 256, 8, 4, 2, 3, true);
     check_matmul_id(VKA_TYPE_F16, 64, 12, 8, 2, 1, true);   /* decode */
+    check_matmul_id(VKA_TYPE_Q8_0, 64, 9, 3, 2, 41, false); /* several tiles of one expert's rows */
     close_backends();
 }
 
 static double sum_tolerance(size_t i, double ref, void *ctx) {
     (void)i, (void)ctx;
     return (fabs(ref) + 1.0) * 8 * FLT_EPSILON;
+}
+
+/* Rows row by row in the batch too (the path of a device without grouping). */
+Test(vulkan_ops, matmul_id_ungrouped) {
+    setenv("VKAGENT_VK_MOE_GROUPED", "0", 1);
+    open_backends();
+    seed(44);
+    check_matmul_id(VKA_TYPE_Q4_K, 256, 8, 5, 3, 4, false);
+    check_matmul_id(VKA_TYPE_F32, 72, 10, 6, 2, 5, true);
+    close_backends();
+}
+
+/* Dispatches split at a lowered workgroup limit (VKAGENT_VK_MAX_GROUPS): the
+ * grouped tiles, the rows of the ungrouped path and the weighted sum's 2-D
+ * grid take several dispatches or rows, as batches past 65535 do; and
+ * experts whose rows straddle weight parts (VKAGENT_VK_MAX_BINDING). */
+Test(vulkan_ops, matmul_id_split_dispatches) {
+    setenv("VKAGENT_VK_MAX_GROUPS", "3", 1);
+    setenv("VKAGENT_VK_MAX_BINDING", "131072", 1);
+    for (int grouped = 1; grouped >= 0; grouped--) {
+        setenv("VKAGENT_VK_MOE_GROUPED", grouped ? "1" : "0", 1);
+        open_backends();
+        seed(45);
+        check_matmul_id(VKA_TYPE_F32, 72, 10, 6, 2, 13, false);
+        check_matmul_id(VKA_TYPE_Q8_0, 64, 100, 24, 2, 20, true); /* 163 KB of rows: two parts */
+        uint32_t k = 3, n = 9;
+        pair logits, route, src, x;
+        make_route(&route, &logits, 7, k, n, true);
+        make(&src, "src", VKA_TYPE_F32, 200, n * k, VKA_USAGE_ACTIVATION, random_floats((size_t)(200 * n * k), 2.0f));
+        make(&x, "x", VKA_TYPE_F32, 200, n, VKA_USAGE_ACTIVATION, random_floats((size_t)(200 * n), 1.0f));
+        vka_node p = {.p.moe = {.n_used = k}};
+        run(VKA_OP_MOE_SUM, &x, &src, &route, NULL, &p, n, 0); /* 1800 sums: 8 workgroups, 3 x 3 */
+        compare(&x, sum_tolerance, NULL, "moe_sum on a folded grid");
+        drop(&logits), drop(&route), drop(&src), drop(&x);
+        close_backends();
+    }
+}
+
+/* More (token, expert) rows than one dispatch dimension holds (65535): both paths. */
+Test(vulkan_ops, matmul_id_past_65535_rows) {
+    for (int grouped = 1; grouped >= 0; grouped--) {
+        setenv("VKAGENT_VK_MOE_GROUPED", grouped ? "1" : "0", 1);
+        open_backends();
+        seed(46);
+        check_matmul_id(VKA_TYPE_Q8_0, 32, 4, 4, 2, 32770, false); /* 65540 rows */
+        close_backends();
+    }
 }
 
 Test(vulkan_ops, moe_sum) {

@@ -571,4 +571,8 @@ void vk_choose_tuning(vk_backend *vb) {
      * dequantized weights (docs/vulkan.md); the kernel reads through texel views */
     t->q8_act = cpu && t->texel && env_u32("VKAGENT_VK_Q8_ACT", 1) != 0;
     t->attn_wg = pow2_wg(env_u32("VKAGENT_VK_ATTN_WG", t->attn_wg), 1);
+    /* 0: every expert product row by row, as decode does (tests and measurements) */
+    t->moe_grouped = env_u32("VKAGENT_VK_MOE_GROUPED", 1) != 0;
+    /* a lower limit splits small batches the way 65535 splits huge ones (tests) */
+    t->max_groups = clamp_u32(env_u32("VKAGENT_VK_MAX_GROUPS", 65535), 1, 65535);
 }

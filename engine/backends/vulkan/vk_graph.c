@@ -49,6 +49,8 @@ vka_status vk_push_dispatch(rec *r, const vk_dispatch *d, const void *const *rea
     if (barrier) r->n_reads = r->n_writes = 0;
     for (const void *const *p = writes; *p && r->q8_x; p++)
         if (*p == vk_storage_of(r->q8_x)) r->q8_x = NULL;
+    for (const void *const *p = writes; *p && r->moe_groups; p++)
+        if (*p == vk_storage_of(r->moe_groups) || *p == &r->gs->ws) r->moe_groups = NULL;
     for (const void *const *p = reads; *p; p++)
         if (!in_set(r->reads, r->n_reads, *p)) r->reads[r->n_reads++] = *p;
     for (const void *const *p = writes; *p; p++)
@@ -444,6 +446,9 @@ static void survey(const vk_tuning *t, const vka_graph *g, vk_graph_state *gs, V
             VkDeviceSize chunks = ((VkDeviceSize)n->src[1]->ne[1] + 31) / 32;
             VkDeviceSize need = (VkDeviceSize)n->p.attn.n_head * chunks * (n->p.attn.head_dim_v + 2) * 4;
             if (need > *ws_bytes) *ws_bytes = need;
+        } else if (n->op == VKA_OP_MATMUL_ID && vk_moe_grouped(t, n)) {
+            VkDeviceSize need = vk_moe_ws_bytes(t, n);
+            if (need > *ws_bytes) *ws_bytes = need;
         } else if (n->op == VKA_OP_ROPE && n->layout) {
             gs->paged_ropes = true;
         } else if (n->op == VKA_OP_ROPE && n->p.rope.n_heads) {
@@ -589,7 +594,7 @@ static vka_status record(vk_backend *vb, const vka_graph *g, int64_t pos_hint, v
     vka_status st = collect_pos_checks(g, gs);
     if (st == VKA_OK) st = vk_cmd_create(vb, 0, &gs->pool, &gs->cmd, &gs->fence);
     if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->host_arena, 256, "step parameters", &gs->params);
-    if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the attention workspace", &gs->ws);
+    if (st == VKA_OK) st = vk_alloc_mem(vb, &vb->device_arena, ws_bytes, "the ops' workspace", &gs->ws);
     if (st == VKA_OK && q8_bytes) st = vk_alloc_mem(vb, &vb->device_arena, q8_bytes, "8-bit activations", &gs->q8);
     if (st == VKA_OK && q8_bytes) st = vk_texel_view(vb, &gs->q8, q8_bytes, &gs->q8_view);
     /* what was allocated (a failed allocation is zeroed); state_free takes it back */

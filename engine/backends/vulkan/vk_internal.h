@@ -115,6 +115,8 @@ typedef struct vk_tuning {
     bool sg_reduce;                  /* lane sums by subgroup shuffles */
     bool texel;                      /* matmul weights and inputs through texel buffer views */
     bool q8_act;                     /* vk_q8_weight_type matmuls: 8-bit activations, integer kernel (mm_q8) */
+    bool moe_grouped;                /* batched expert products on rows grouped by expert (vk_moe.c) */
+    uint32_t max_groups;             /* workgroups per dimension vk_moe.c's ops dispatch (65535; lower: tests) */
     bool coopmat;                    /* NV cooperative matrices for F16/Q8_0/Q4_0 */
     uint32_t norm_wg, norm_rt;
     bool attn_split;                 /* decode attention split by key chunks (GPUs) */

@@ -66,6 +66,7 @@ typedef struct rec {
     const void *reads[MAX_HAZARDS], *writes[MAX_HAZARDS];
     uint32_t n_reads, n_writes;
     const vka_tensor *q8_x;    /* the input gs->q8 holds quantized, until something writes it */
+    const vka_tensor *moe_groups; /* the route whose rows gs->ws holds grouped by expert (vk_moe.c) */
 } rec;
 
 static inline vk_binding vk_bind_alloc(const vk_alloc *a, VkDeviceSize range) {
@@ -92,5 +93,8 @@ vka_status vk_emit_attention(rec *r, const vka_node *n);
 vka_status vk_emit_moe_route(rec *r, const vka_node *n);
 vka_status vk_emit_matmul_id(rec *r, const vka_node *n);
 vka_status vk_emit_moe_sum(rec *r, const vka_node *n);
+/* Whether a MATMUL_ID node runs on grouped rows, and the workspace its groups need. */
+bool vk_moe_grouped(const vk_tuning *t, const vka_node *n);
+VkDeviceSize vk_moe_ws_bytes(const vk_tuning *t, const vka_node *n);
 
 #endif
