@@ -5,7 +5,8 @@
  * test device: logits within the per-file tolerances of llama.cpp's goldens
  * and close to the float64 reference; greedy steps where the margins make
  * them decidable. Also the Mixtral-style fixtures of tests/data/fixtures
- * (llama with experts, and its legacy per-expert-tensor layout). */
+ * (llama with experts, and its legacy per-expert-tensor layout) and its
+ * Phi-4-mini-shaped phi3 (partial rotary, LongRoPE attention factor). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <math.h>
