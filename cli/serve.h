@@ -152,8 +152,10 @@ bool serve_parse_tools(const serve_state *s, const struct cJSON *root, serve_job
 typedef struct serve_call {
     size_t name_at, name_len;    /* the name's JSON string, quotes included; name_len 0 until it is whole */
     size_t id_at, id_len;        /* the id the model wrote (as the name is), id_len 0 when none (yet) */
-    bool raw;                    /* name and id are raw text, not JSON strings (Mistral's name[ARGS]) */
+    bool raw;                    /* name and id are raw text, not JSON strings (Mistral's name[ARGS], Qwen3-Coder, GLM) */
     size_t args_at, args_len;    /* the arguments' JSON text so far; args_len 0 until it begins */
+    char *built;                 /* Qwen3-Coder, GLM: the arguments' JSON built from the elements so far
+                                    (args_len bytes, malloc'ed: serve_scan_free), args_at unused; else NULL */
     bool args_done;              /* the arguments' value is whole */
     bool closed;                 /* the call's syntax is whole (its closing tag written) */
 } serve_call;
@@ -161,16 +163,15 @@ typedef struct serve_call {
 /* A job's text read as content, then tool calls. */
 typedef struct serve_scan {
     size_t content_end;          /* the content is text[0, content_end) */
-    serve_call *calls;           /* malloc'ed (free it), n_calls of them */
+    serve_call *calls;           /* malloc'ed (serve_scan_free), n_calls of them */
     size_t n_calls;
 } serve_scan;
 
-/* Whether a job's calls are read by serve_scan_text (the JSON formats:
- * Hermes, Llama 3.1, Mistral), whole answers too, so that a stream and a
- * whole answer always agree; the others (Qwen3-Coder, GLM) are read by
- * vka_tool_calls_parse_tools once the text is whole. True without calls. */
-bool serve_scans_calls(const serve_job *job);
-/* Reads a job's text so far (streams), in a format serve_scans_calls takes. final: the generation has ended. Before the
+/* A scanned call's arguments text (args_len bytes). */
+const char *serve_call_args(const serve_job *job, const serve_call *call);
+/* Frees what serve_scan_text allocated. */
+void serve_scan_free(serve_scan *scan);
+/* Reads a job's text so far (streams, and whole answers), in the job's call format. final: the generation has ended. Before the
  * end, content_end stops before what may still turn out to be the start of
  * a call (and the whitespace before it), so that what it covers never
  * changes; at the end it covers the whole text when there is no call. The
@@ -188,11 +189,6 @@ char *serve_call_name(const serve_job *job, const serve_call *call);
 /* A finished job's calls read by serve_scan_text as OpenAI tool_calls
  * (NULL when none). */
 struct cJSON *serve_scanned_calls(const serve_job *job, const serve_scan *scan);
-/* A call's id in `calls` (read by vka_tool_calls_parse): the model's own
- * where it wrote one, else serve_call_id's. */
-void serve_parsed_call_id(const serve_job *job, const vka_tool_calls *calls, size_t call, char *buf, size_t size);
-/* Calls read by vka_tool_calls_parse as OpenAI tool_calls (NULL when none). */
-struct cJSON *serve_tool_calls(const serve_job *job, const vka_tool_calls *parsed);
 
 /* serve_response.c: the JSON of the answers (malloc'ed text). */
 char *serve_error_json(const serve_error *e);

@@ -99,39 +99,19 @@ static const char *finish_reason_of(const serve_job *job, bool called) {
     return called && strcmp(reason, "stop") == 0 ? "tool_calls" : reason;
 }
 
-/* Whether a job's calls are read by the incremental scanner (the JSON
- * formats, whole answers too, so that a stream and a whole answer always
- * agree, cut-short calls included) rather than by vka_tool_calls_parse_tools
- * once it is whole. */
-static bool scanned(const serve_job *job) { return serve_scans_calls(job); }
-
-/* A finished job's text read as content and calls in the model's format
- * (Qwen3-Coder, GLM: text parameters by the tools' schemas). False when
- * memory ran out. */
-static bool read_finished(const serve_job *job, vka_tool_calls **out) {
-    return vka_tool_calls_parse_tools(job->text ? job->text : "", job->tool_format, job->tools_json, out) == VKA_OK;
-}
-
 /* A finished job's content (NULL with calls and no text, as OpenAI
  * answers), calls (NULL when none) and whether it ended with a whole call;
  * false when memory ran out. */
 static bool read_answer(const serve_job *job, cJSON **content, cJSON **calls, bool *called) {
+    /* the incremental reader, whole answers too, so that a stream and a
+     * whole answer always agree (cut-short calls included) */
     const char *text = job->text ? job->text : "";
-    if (scanned(job)) {
-        serve_scan scan;
-        if (!serve_scan_text(job, true, &scan)) return false;
-        *calls = serve_scanned_calls(job, &scan);
-        *content = *calls && scan.content_end == 0 ? cJSON_CreateNull() : serve_string_n(text, scan.content_end);
-        *called = scan.n_calls > 0 && scan.calls[scan.n_calls - 1].closed;
-        free(scan.calls);
-        return true;
-    }
-    vka_tool_calls *parsed;
-    if (!read_finished(job, &parsed)) return false;
-    *calls = serve_tool_calls(job, parsed);
-    *content = *calls && !parsed->content[0] ? cJSON_CreateNull() : cJSON_CreateString(parsed->content);
-    *called = parsed->n_calls > 0;
-    vka_tool_calls_free(parsed);
+    serve_scan scan;
+    if (!serve_scan_text(job, true, &scan)) return false;
+    *calls = serve_scanned_calls(job, &scan);
+    *content = *calls && scan.content_end == 0 ? cJSON_CreateNull() : serve_string_n(text, scan.content_end);
+    *called = scan.n_calls > 0 && scan.calls[scan.n_calls - 1].closed;
+    serve_scan_free(&scan);
     return true;
 }
 
@@ -258,14 +238,14 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
         if (!call->name_len || !(call->args_at || call->closed || final)) break;
         if (i >= cs->calls_started) {
             char *name = serve_call_name(job, call);
-            if (!name) break; /* as serve_tool_calls does */
+            if (!name) break; /* as serve_scanned_calls does */
             bool ok = emit_call(k, job, i, call, name, "", 0);
             free(name);
             if (!ok) return false;
             cs->calls_started = i + 1;
             cs->args_sent = 0;
         }
-        const char *args = job->text + call->args_at;
+        const char *args = serve_call_args(job, call);
         bool whole = call->args_done || final;
         size_t n = call->args_len <= cs->args_sent ? 0
                    : whole                        ? call->args_len - cs->args_sent
@@ -276,36 +256,6 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
         if (!(call->args_done || call->closed) || cs->args_sent < call->args_len) break;
     }
     return true;
-}
-
-/* The events of a choice whose format has no incremental reader
- * (Qwen3-Coder, GLM), sent once it has ended: its content, then each call whole in one
- * delta (id, type, name and all the arguments), then the finish. Holding the
- * text back until then is what keeps a call's syntax out of the content. */
-static bool held_back_events(const sink *k, const serve_job *job, serve_stream_choice *cs) {
-    vka_tool_calls *parsed;
-    if (!read_finished(job, &parsed)) return false;
-    bool ok = true;
-    size_t len = strlen(parsed->content);
-    if (len > 0) ok = emit_text(k, job->index, parsed->content, len, NULL);
-    for (size_t i = 0; ok && i < parsed->n_calls; i++) {
-        cJSON *delta, *root = chunk(k, job->index, NULL, &delta);
-        cJSON *tc = cJSON_CreateObject();
-        cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
-        cJSON_AddNumberToObject(tc, "index", (double)i);
-        char id[64];
-        serve_parsed_call_id(job, parsed, i, id, sizeof id);
-        cJSON_AddStringToObject(tc, "id", id);
-        cJSON_AddStringToObject(tc, "type", "function");
-        cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-        cJSON_AddStringToObject(fn, "name", parsed->calls[i].name);
-        cJSON_AddStringToObject(fn, "arguments", parsed->calls[i].arguments);
-        ok = emit(k, root);
-    }
-    cs->finished = true;
-    ok = ok && emit_text(k, job->index, "", 0, finish_reason_of(job, parsed->n_calls > 0));
-    vka_tool_calls_free(parsed);
-    return ok;
 }
 
 /* One choice's new events. */
@@ -321,7 +271,6 @@ static bool choice_events(const sink *k, const serve_job *job, serve_stream_choi
         }
     }
     bool final = job->done;
-    if (!scanned(job)) return final ? held_back_events(k, job, cs) : true;
     serve_scan scan;
     if (!serve_scan_text(job, final, &scan)) return false;
     const char *text = job->text ? job->text : "";
@@ -339,7 +288,7 @@ static bool choice_events(const sink *k, const serve_job *job, serve_stream_choi
         bool called = scan.n_calls > 0 && scan.calls[scan.n_calls - 1].closed;
         ok = emit_text(k, job->index, "", 0, finish_reason_of(job, called));
     }
-    free(scan.calls);
+    serve_scan_free(&scan);
     return ok;
 }
 

@@ -1,9 +1,8 @@
 /* serve_tools.c — OpenAI tools in `vkagent serve`: the tools go into the chat
  * template, and a tool call is generated in the model's own call format
  * under the grammar vka_tool_calls_grammar builds from the tools' schemas, so
- * its arguments always parse and validate; calls in the JSON formats
- * (Hermes, Llama 3.1, Mistral) are read back here, incrementally (streams),
- * as tool_calls. */
+ * its arguments always parse and validate; the calls are read back here,
+ * incrementally (streams), as tool_calls. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,26 +136,16 @@ bad_choice:
 
 /* ---------------------------------------------------------------- reading calls back */
 
-/* The incremental scanner below reads the calls of the JSON formats as
- * vka_tool_calls_grammar writes them, so that streams send the arguments as
- * they are written: Hermes ("<tool_call>\n" object "\n</tool_call>", "\n"
- * between calls), Llama 3.1 (a reply that is one object), Mistral v0.3/Nemo
- * ("[TOOL_CALLS]", an optional space, then a JSON array of objects joined by
- * ", ") and Mistral's name[ARGS] form ("[TOOL_CALLS]" name, an optional
- * "[CALL_ID]" id, "[ARGS]" object, for each call). Qwen3-Coder and GLM,
- * whose arguments are rebuilt from elements, are read by
- * vka_tool_calls_parse_tools once the text is whole. */
+/* The incremental scanner below reads the calls as vka_tool_calls_grammar
+ * writes them, so that streams send the arguments as they are written, and
+ * whole answers are read by it too, so that a stream and a whole answer
+ * always agree (cut-short calls included): Hermes ("<tool_call>\n" object
+ * "\n</tool_call>", "\n" between calls), Llama 3.1 (a reply that is one
+ * object), Mistral v0.3/Nemo ("[TOOL_CALLS]", an optional space, then a JSON
+ * array of objects joined by ", "), Mistral's name[ARGS] form ("[TOOL_CALLS]"
+ * name, an optional "[CALL_ID]" id, "[ARGS]" object, for each call), and
+ * Qwen3-Coder and GLM, whose arguments' JSON is built from their elements. */
 static const char HERMES_OPEN[] = "<tool_call>\n", HERMES_CLOSE[] = "\n</tool_call>", MISTRAL_MARK[] = "[TOOL_CALLS]";
-
-bool serve_scans_calls(const serve_job *job) {
-    switch (job->tool_format) {
-    case VKA_TOOL_FORMAT_HERMES:
-    case VKA_TOOL_FORMAT_LLAMA3:
-    case VKA_TOOL_FORMAT_MISTRAL:
-    case VKA_TOOL_FORMAT_MISTRAL_ARGS: return true;
-    default: return !job->tool_calls;
-    }
-}
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -363,14 +352,175 @@ static bool scan_llama3(const char *t, size_t len, bool final, serve_scan *out) 
     return read_llama3(t, len, at, out);
 }
 
+/* ---------------------------------------------------------------- Qwen3-Coder and GLM */
+
+/* In these formats each argument is an element: the arguments' JSON is built
+ * here as the elements come, {"P": V, ...}, a text parameter's raw text
+ * escaped into a JSON string, any other's JSON as written (the grammar holds
+ * it to its schema). What is built only grows as the text does: a value's
+ * end that may still be the start of its closing tag waits. */
+static const char XML_OPEN[] = "<tool_call>", QWEN_CLOSE[] = "\n</parameter>", GLM_CLOSE[] = "</arg_value>";
+
+static bool build(serve_call *call, size_t *cap, const char *s, size_t n) {
+    if (call->args_len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 64;
+        while (c < call->args_len + n + 1) c *= 2;
+        char *b = realloc(call->built, c);
+        if (!b) return false;
+        call->built = b;
+        *cap = c;
+    }
+    memcpy(call->built + call->args_len, s, n);
+    call->args_len += n;
+    call->built[call->args_len] = '\0';
+    return true;
+}
+
+/* Appends raw text as the inside of a JSON string (bytes from 0x80 as they
+ * are, so a character cut at the end is completed by what follows). */
+static bool build_escaped(serve_call *call, size_t *cap, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        size_t k = 0;
+        if (c == '"' || c == '\\') k = (size_t)snprintf(esc, sizeof esc, "\\%c", c);
+        else if (c == '\n') k = (size_t)snprintf(esc, sizeof esc, "\\n");
+        else if (c < 0x20) k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", c);
+        if (!(k ? build(call, cap, esc, k) : build(call, cap, s + i, 1))) return false;
+    }
+    return true;
+}
+
+/* The start of a parameter: `"P":` after a comma when not the first, and a
+ * text parameter's opening quote. *is_text tells which. */
+static bool build_key(const serve_job *job, serve_call *call, size_t *cap, const char *key, size_t key_len,
+                      bool *is_text) {
+    char *name = serve_call_name(job, call), *k = strndup(key, key_len);
+    *is_text = name && k && vka_tool_parameter_is_text(job->tools_json, name, k);
+    cJSON *str = k ? cJSON_CreateString(k) : NULL;
+    char *quoted = str ? cJSON_PrintUnformatted(str) : NULL;
+    bool ok = quoted && build(call, cap, call->args_len > 1 ? "," : "", call->args_len > 1) &&
+              build(call, cap, quoted, strlen(quoted)) && build(call, cap, *is_text ? ":\"" : ":", *is_text ? 2 : 1);
+    cJSON_Delete(str);
+    free(quoted), free(name), free(k);
+    return ok;
+}
+
+/* A value from t[v] to its closing tag `close`, or as far as it surely goes.
+ * Returns the position after the tag, or 0 while it has not come. */
+static size_t build_value(serve_call *call, size_t *cap, const char *t, size_t len, size_t v, const char *close,
+                          bool is_text, bool *ok) {
+    const char *end = memmem(t + v, len - v, close, strlen(close));
+    size_t upto = end ? (size_t)(end - t) : len - partial_suffix(t + v, len - v, close);
+    *ok = is_text ? build_escaped(call, cap, t + v, upto - v) : build(call, cap, t + v, upto - v);
+    if (!end || !*ok) return 0;
+    *ok = !is_text || build(call, cap, "\"", 1);
+    return (size_t)(end - t) + strlen(close);
+}
+
+/* The end of the arguments: "}", then the call's closing. */
+static bool build_end(serve_call *call, size_t *cap) {
+    call->args_done = true;
+    return build(call, cap, "}", 1);
+}
+
+/* Qwen3-Coder calls, from after the first "<tool_call>":
+ * \n<function=N>\n (<parameter=P>\nV\n</parameter>\n)* </function>\n</tool_call>, "\n" between calls. */
+static bool read_qwen3_coder(const serve_job *job, const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t ncap = 0;
+    for (;;) {
+        serve_call *call = add_call(out, &ncap);
+        size_t cap = 0;
+        if (!call) return false;
+        if (!has_at(t, len, at, "\n<function=")) return true;
+        at += 11;
+        const char *gt = memchr(t + at, '>', len - at);
+        if (!gt) return true;
+        call->raw = true;
+        call->name_at = at;
+        call->name_len = (size_t)(gt - t) - at;
+        at = (size_t)(gt - t) + 1;
+        if (!has_at(t, len, at, "\n")) return true;
+        if (!build(call, &cap, "{", 1)) return false;
+        at++;
+        while (has_at(t, len, at, "<parameter=")) {
+            const char *k = t + at + 11, *k_end = memchr(k, '>', len - (size_t)(k - t));
+            if (!k_end || !has_at(t, len, (size_t)(k_end - t) + 1, "\n")) return true;
+            bool is_text, ok;
+            if (!build_key(job, call, &cap, k, (size_t)(k_end - k), &is_text)) return false;
+            size_t end = build_value(call, &cap, t, len, (size_t)(k_end - t) + 2, QWEN_CLOSE, is_text, &ok);
+            if (!ok) return false;
+            if (!end || !has_at(t, len, end, "\n")) return true;
+            at = end + 1;
+        }
+        if (!has_at(t, len, at, "</function>\n</tool_call>")) return true;
+        if (!build_end(call, &cap)) return false;
+        call->closed = true;
+        at += 24;
+        if (!has_at(t, len, at, "\n<tool_call>")) return true;
+        at += 12;
+    }
+}
+
+static size_t skip_nl(const char *t, size_t len, size_t at) { return has_at(t, len, at, "\n") ? at + 1 : at; }
+
+/* GLM calls, from after the first "<tool_call>": N\n? (<arg_key>P</arg_key>\n?<arg_value>V</arg_value>\n?)*
+ * </tool_call>, an optional "\n" between calls. */
+static bool read_glm(const serve_job *job, const char *t, size_t len, size_t at, serve_scan *out) {
+    size_t ncap = 0;
+    for (;;) {
+        serve_call *call = add_call(out, &ncap);
+        size_t cap = 0;
+        if (!call) return false;
+        size_t name_end = at;
+        while (name_end < len && t[name_end] != '<' && t[name_end] != '\n') name_end++;
+        if (name_end == len || name_end == at) return true;
+        call->raw = true;
+        call->name_at = at;
+        call->name_len = name_end - at;
+        if (!build(call, &cap, "{", 1)) return false;
+        at = skip_nl(t, len, name_end);
+        while (has_at(t, len, at, "<arg_key>")) {
+            const char *k = t + at + 9, *k_end = memmem(k, len - (size_t)(k - t), "</arg_key>", 10);
+            if (!k_end) return true;
+            size_t v = skip_nl(t, len, (size_t)(k_end - t) + 10);
+            if (!has_at(t, len, v, "<arg_value>")) return true;
+            bool is_text, ok;
+            if (!build_key(job, call, &cap, k, (size_t)(k_end - k), &is_text)) return false;
+            size_t end = build_value(call, &cap, t, len, v + 11, GLM_CLOSE, is_text, &ok);
+            if (!ok) return false;
+            if (!end) return true;
+            at = skip_nl(t, len, end);
+        }
+        if (!has_at(t, len, at, "</tool_call>")) return true;
+        if (!build_end(call, &cap)) return false;
+        call->closed = true;
+        at = skip_nl(t, len, at + 12);
+        if (!has_at(t, len, at, XML_OPEN)) return true;
+        at += strlen(XML_OPEN);
+    }
+}
+
+const char *serve_call_args(const serve_job *job, const serve_call *call) {
+    return call->built ? call->built : job->text + call->args_at;
+}
+
+void serve_scan_free(serve_scan *scan) {
+    for (size_t i = 0; i < scan->n_calls; i++) free(scan->calls[i].built);
+    free(scan->calls);
+    scan->calls = NULL;
+    scan->n_calls = 0;
+}
+
 bool serve_scan_text(const serve_job *job, bool final, serve_scan *out) {
     memset(out, 0, sizeof *out);
     const char *t = job->text ? job->text : "";
     size_t len = job->len;
     out->content_end = len;
-    if (!job->tool_calls || !serve_scans_calls(job)) return true;
+    if (!job->tool_calls || job->tool_format == VKA_TOOL_FORMAT_NONE) return true;
     if (job->tool_format == VKA_TOOL_FORMAT_LLAMA3) return scan_llama3(t, len, final, out);
-    const char *mark = job->tool_format == VKA_TOOL_FORMAT_HERMES ? HERMES_OPEN : MISTRAL_MARK;
+    bool xml = job->tool_format == VKA_TOOL_FORMAT_QWEN3_CODER || job->tool_format == VKA_TOOL_FORMAT_GLM;
+    const char *mark = job->tool_format == VKA_TOOL_FORMAT_HERMES ? HERMES_OPEN : xml ? XML_OPEN : MISTRAL_MARK;
     const char *open = memmem(t, len, mark, strlen(mark));
     if (!open) {
         if (!final) out->content_end = trim_end(t, len - partial_suffix(t, len, mark));
@@ -381,6 +531,8 @@ bool serve_scan_text(const serve_job *job, bool final, serve_scan *out) {
     switch (job->tool_format) {
     case VKA_TOOL_FORMAT_MISTRAL: return read_mistral(t, len, at, out);
     case VKA_TOOL_FORMAT_MISTRAL_ARGS: return read_mistral_args(t, len, at, out);
+    case VKA_TOOL_FORMAT_QWEN3_CODER: return read_qwen3_coder(job, t, len, at, out);
+    case VKA_TOOL_FORMAT_GLM: return read_glm(job, t, len, at, out);
     default: return read_hermes(t, len, at, out);
     }
 }
@@ -447,33 +599,9 @@ cJSON *serve_scanned_calls(const serve_job *job, const serve_scan *scan) {
         cJSON_AddStringToObject(call, "type", "function");
         cJSON *fn = cJSON_AddObjectToObject(call, "function");
         cJSON_AddStringToObject(fn, "name", name);
-        cJSON_AddItemToObject(fn, "arguments", serve_string_n(job->text + sc->args_at, sc->args_len));
+        cJSON_AddItemToObject(fn, "arguments", serve_string_n(serve_call_args(job, sc), sc->args_len));
         cJSON_AddItemToArray(calls, call);
         free(name);
-    }
-    return calls;
-}
-
-void serve_parsed_call_id(const serve_job *job, const vka_tool_calls *calls, size_t call, char *buf, size_t size) {
-    const char *own = calls->calls[call].id;
-    /* Mistral's templates check the ids they render back: keep the model's */
-    if (own) snprintf(buf, size, "%s", own);
-    else serve_call_id(job, call, buf, size);
-}
-
-cJSON *serve_tool_calls(const serve_job *job, const vka_tool_calls *parsed) {
-    if (!parsed || parsed->n_calls == 0) return NULL;
-    cJSON *calls = cJSON_CreateArray();
-    for (size_t i = 0; i < parsed->n_calls; i++) {
-        char id[64];
-        serve_parsed_call_id(job, parsed, i, id, sizeof id);
-        cJSON *call = cJSON_CreateObject();
-        cJSON_AddStringToObject(call, "id", id);
-        cJSON_AddStringToObject(call, "type", "function");
-        cJSON *fn = cJSON_AddObjectToObject(call, "function");
-        cJSON_AddStringToObject(fn, "name", parsed->calls[i].name);
-        cJSON_AddStringToObject(fn, "arguments", parsed->calls[i].arguments);
-        cJSON_AddItemToArray(calls, call);
     }
     return calls;
 }

@@ -981,6 +981,10 @@ VKA_API vka_status vka_tool_calls_parse(const char *text, vka_tool_format format
  * not an array: VKA_ERR_INVALID_ARGUMENT. Other formats read the same. */
 VKA_API vka_status vka_tool_calls_parse_tools(const char *text, vka_tool_format format, const char *tools_json,
                                               vka_tool_calls **out);
+/* Whether QWEN3_CODER and GLM write `parameter` of `function` (among the
+ * tools of `tools_json`) as raw text (its schema admits only strings) rather
+ * than JSON; false for NULL arguments or an unknown function or parameter. */
+VKA_API bool vka_tool_parameter_is_text(const char *tools_json, const char *function, const char *parameter);
 VKA_API void vka_tool_calls_free(vka_tool_calls *calls);
 
 /* Options of vka_tool_calls_grammar (bits of `flags`). */

@@ -505,4 +505,12 @@ Test(tool_calls, parse_with_tool_schemas) {
     r = NULL;
     cr_expect_eq(vka_tool_calls_parse_tools(text, VKA_TOOL_FORMAT_QWEN3_CODER, "{}", &r), VKA_ERR_INVALID_ARGUMENT);
     cr_expect_null(r);
+    /* what decides it, for the server's incremental reader */
+    cr_expect(vka_tool_parameter_is_text(xml_tools, "f", "s"));
+    cr_expect(vka_tool_parameter_is_text(xml_tools, "f", "u"), "an enum of strings alone");
+    cr_expect(!vka_tool_parameter_is_text(xml_tools, "f", "n"));
+    cr_expect(!vka_tool_parameter_is_text(xml_tools, "f", "o"));
+    cr_expect(!vka_tool_parameter_is_text(xml_tools, "f", "nope"));
+    cr_expect(!vka_tool_parameter_is_text(xml_tools, "g", "s"));
+    cr_expect(!vka_tool_parameter_is_text(NULL, "f", "s"));
 }

@@ -87,6 +87,15 @@ const cJSON *vka_tool_properties(const cJSON *tools, const char *name, size_t na
     return NULL;
 }
 
+bool vka_tool_parameter_is_text(const char *tools_json, const char *function, const char *parameter) {
+    if (!tools_json || !function || !parameter) return false;
+    cJSON *tools = cJSON_Parse(tools_json);
+    const cJSON *props = vka_tool_properties(tools, function, strlen(function));
+    bool text = vka_tool_param_is_text(cJSON_GetObjectItemCaseSensitive(props, parameter));
+    cJSON_Delete(tools);
+    return text;
+}
+
 /* ---------------------------------------------------------------- result building */
 
 /* The result under construction; `ok` turns false on the first thing that

@@ -4,8 +4,9 @@
  * vocabulary and chat template, or stories260K without one), parsed and
  * checked as the server does (cli/serve_request.c, serve_tools.c), then
  * answered with the bytes after the NUL (or the body) as the generated text
- * of each choice (serve_response.c, tool calls read back), whole and
- * streamed: the stream reassembled gives the whole answer. */
+ * of each choice (serve_response.c, tool calls read back, in the model's
+ * format or in one bits 2-4 of the first byte pick), whole and streamed: the
+ * stream reassembled gives the whole answer. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static void check_calls(serve_job *job, const uint8_t *text, size_t len) {
         const serve_call *call = &scan.calls[i];
         FUZZ_CHECK(call->closed && call->name_len && call->args_done, "call %zu of %.*s does not read back", i, (int)len,
                    (const char *)text);
-        cJSON *args = cJSON_ParseWithLength(job->text + call->args_at, call->args_len);
+        cJSON *args = cJSON_ParseWithLength(serve_call_args(job, call), call->args_len);
         FUZZ_CHECK(args != NULL, "call %zu's arguments do not parse: %.*s", i, (int)len, (const char *)text);
         cJSON_Delete(args);
     }
@@ -57,7 +58,7 @@ static void check_calls(serve_job *job, const uint8_t *text, size_t len) {
     FUZZ_CHECK(parsed->n_calls == scan.n_calls, "%zu calls read back by vka_tool_calls_parse, %zu scanned: %.*s",
                parsed->n_calls, scan.n_calls, (int)len, (const char *)text);
     vka_tool_calls_free(parsed);
-    free(scan.calls);
+    serve_scan_free(&scan);
     job->len = 0;
 }
 
@@ -184,7 +185,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t text_len = nul ? size - 1 - body_len - 1 : body_len;
     if (serve_parse_request(&s, ep, (const char *)body, body_len, &r, &err)) {
         FUZZ_CHECK(r.job && r.job->n_ids > 0, "an accepted request has prompt tokens");
-        check_constraint(r.job, text, text_len);
+        /* bits 2-4 of the first byte, 1 to 6: the calls are read in that
+         * format instead of the model's (every reader's stream must agree
+         * with its whole answer; the grammar is the model's, so not checked) */
+        vka_tool_format pick = (vka_tool_format)((data[0] >> 2) & 7);
+        bool repick = r.job->tool_calls && pick >= VKA_TOOL_FORMAT_HERMES && pick <= VKA_TOOL_FORMAT_GLM;
+        for (uint32_t i = 0; repick && i < r.n; i++) r.choice[i]->tool_format = pick;
+        if (!repick) check_constraint(r.job, text, text_len);
         check_answer(&s, &r, text, text_len);
         serve_request_free(&r);
     } else {
