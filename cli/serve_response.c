@@ -235,7 +235,7 @@ static bool call_events(const sink *k, const serve_job *job, const serve_scan *s
         const serve_call *call = &scan->calls[i];
         /* a call's first delta once its arguments begin (its name, and any id
          * written before them, are whole then), or at the end */
-        if (!call->name_len || !(call->args_at || call->closed || final)) break;
+        if (!call->name_len || !(call->args_at || call->built || call->closed || final)) break;
         if (i >= cs->calls_started) {
             char *name = serve_call_name(job, call);
             if (!name) break; /* as serve_scanned_calls does */

@@ -551,6 +551,7 @@ test('tools: Qwen3-Coder\'s and GLM\'s templates: a parameter per element, under
   for (const [name, file] of [['qwen3coder', 'Qwen3-Coder.jinja'], ['glm46', 'GLM-4.6.jinja']]) {
     const c = await templateServer(name, file);
     const params = { model: name, messages: toolMsgs, tools, tool_choice: 'required', max_tokens: 1000, parallel_tool_calls: false };
+    let allFirsts = 0, allPieces = 0;
     for (const seed of name === 'qwen3coder' ? [1, 2] : [1]) {
       // the arguments' JSON, built from the elements, streamed as they come: the same as unstreamed
       const { whole, firsts, pieces } = await streamedLikeWhole(c, { ...params, seed });
@@ -558,9 +559,15 @@ test('tools: Qwen3-Coder\'s and GLM\'s templates: a parameter per element, under
       assert.equal(checkCalls(whole).length, 1);
       assert.equal(firsts, 1);
       assert.ok(pieces >= 1, `${name}: ${pieces} argument pieces`);
+      const weather = await streamedLikeWhole(c, { ...params, seed, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+      allFirsts += weather.firsts;
+      allPieces += weather.pieces;
       // several calls, and text before them: whatever comes, the stream agrees
-      checkCalls((await streamedLikeWhole(c, { ...params, seed, tool_choice: 'auto', parallel_tool_calls: true, max_tokens: 80 })).whole);
+      const several = await streamedLikeWhole(c, { ...params, seed, tool_choice: 'auto', parallel_tool_calls: true, max_tokens: 80 });
+      checkCalls(several.whole);
     }
+    // get_weather's elements come over many tokens: their JSON in more than one piece
+    assert.ok(allPieces > allFirsts, `${name}: ${allPieces} argument pieces for ${allFirsts} calls`);
     const named = await c.chat.completions.create({ ...params, seed: 3, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
     const [call] = checkCalls(named.choices[0]);
     assert.deepEqual(Object.keys(JSON.parse(call.function.arguments)), ['city', 'days']);
