@@ -1,6 +1,7 @@
 /* tool_calls.c — reading a model's tool calls back from its text, in the
  * call syntax its chat template renders (Hermes tags, Llama 3.1 JSON,
- * Mistral [TOOL_CALLS], Qwen3-Coder XML), as OpenAI tool_calls. */
+ * Mistral [TOOL_CALLS], Qwen3-Coder and GLM elements: with the tools'
+ * schemas, text parameters stay text), as OpenAI tool_calls. */
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdlib.h>
