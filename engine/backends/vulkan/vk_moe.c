@@ -79,13 +79,26 @@ bool vk_moe_grouped(const vk_tuning *t, const vka_node *n) {
     return t->moe_grouped && n->src[2]->ne[1] > 1 && n->dst->ne[0] > 0 && n_experts(n) <= GROUP_MAX_EXPERTS;
 }
 
+/* The grouped kernel's workgroup size, weight rows per invocation and rows
+ * per tile: CPU-type devices mm_reg's matrix-matrix register tiles; GPUs
+ * (whose mm_reg shapes are for decode) K-lanes over one weight row and 8
+ * rows of a tile, so that a weight block serves 8 rows. */
+typedef struct group_shape {
+    uint32_t wg, tr, tn;
+} group_shape;
+
+static group_shape shape_of(const vk_tuning *t) {
+    if (t->cpu_shapes) return (group_shape){t->mm_wg, t->mm_tr, t->mm_tn};
+    return (group_shape){t->mv_wg, 1, 8};
+}
+
 /* The most tiles of TN rows NK rows over E experts make: a partial tile per expert at most. */
 static uint64_t max_tiles(uint64_t NK, uint64_t E, uint64_t TN) { return (NK + TN - 1) / TN + (E < NK ? E : NK); }
 
 /* Index of the first list in the groups (moe_group.comp's layout): after the tile count and the tiles. */
 static uint32_t group_list_at(const vk_tuning *t, const vka_node *n) {
     uint64_t NK = (uint64_t)n->dst->ne[1];
-    return (uint32_t)(1 + 2 * max_tiles(NK, n_experts(n), t->mm_tn));
+    return (uint32_t)(1 + 2 * max_tiles(NK, n_experts(n), shape_of(t).tn));
 }
 
 VkDeviceSize vk_moe_ws_bytes(const vk_tuning *t, const vka_node *n) {
@@ -103,7 +116,7 @@ static vka_status emit_group(rec *r, const vka_node *n) {
     uint32_t r_off;
     d.bind[0] = vk_bind_alloc(&r->gs->ws, r->gs->ws.size);
     VKA_TRY(vk_bind_plain(route, 4, &d.bind[1], &r_off));
-    uint32_t pc[7] = {n_experts(n), n->p.moe.n_used, (uint32_t)n->dst->ne[1], r_off, t->mm_tn, 0,
+    uint32_t pc[7] = {n_experts(n), n->p.moe.n_used, (uint32_t)n->dst->ne[1], r_off, shape_of(t).tn, 0,
                       group_list_at(t, n)};
     vk_set_push(&d, pc, sizeof pc);
     uint32_t wg = GROUP_WG;
@@ -134,11 +147,12 @@ static vka_status emit_grouped(rec *r, const vka_node *n, const vk_storage *w, c
     char module[80];
     snprintf(module, sizeof module, "mm_id_grouped_%s%s", texel ? "cpu_" : "", type_module + strlen("mm_id_"));
     if (texel) d.bind[VK_XTEX_BINDING].view = xs->parts[0].view;
-    uint32_t spec[4] = {t->mm_wg, t->lanes, t->mm_tr, t->mm_tn};
+    group_shape sh = shape_of(t);
+    uint32_t spec[4] = {sh.wg, t->lanes, sh.tr, sh.tn};
     VKA_TRY(vk_rec_pipeline(r, module, spec, 4, false, &d));
     const void *reads[] = {vk_storage_of(x), &r->gs->ws, NULL}, *writes[] = {vk_storage_of(dst), NULL};
-    uint32_t rows_per_group = t->mm_wg / t->lanes * t->mm_tr;
-    uint64_t tiles = max_tiles(NK, n_experts(n), t->mm_tn);
+    uint32_t rows_per_group = sh.wg / t->lanes * sh.tr;
+    uint64_t tiles = max_tiles(NK, n_experts(n), sh.tn);
     for (uint32_t i = 0; i < w->n_parts; i++) {
         const vk_part *p = &w->parts[i];
         if (texel && !p->view) return vka_fail(VKA_ERR_INTERNAL, "vulkan: weight part without a texel view");
