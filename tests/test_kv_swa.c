@@ -161,6 +161,17 @@ ParameterizedTest(swa_case *c, kv_swa, bounded, .timeout = 120) {
     for (uint32_t i = 0; i < 20; i++) assert_same_row(l, got + i * row, want + (N_TOKENS + i) * row, N_TOKENS + i);
     free(got);
     vka_session_free(l);
+    /* into a session that keeps every row (n_batch 512: not bounded): the
+     * rows given back are not in the file, so it computes the tokens again
+     * rather than read zeros after a rewind */
+    sp.n_batch = 512;
+    cr_assert_eq(vka_session_load(m, path, &sp, &l), VKA_OK, "%s", vka_last_error());
+    cr_assert_eq(l->sched->pool.n_swa_blocks, 0);
+    cr_assert_eq(vka_session_rewind(l, 100), VKA_OK, "%s", vka_last_error());
+    const float *row99 = NULL;
+    cr_assert_eq(vka_session_get_logits(l, &row99), VKA_OK, "%s", vka_last_error());
+    assert_same_row(l, row99, want + 99 * row, 99);
+    vka_session_free(l);
     unlink(path);
     free(path);
 

@@ -53,8 +53,10 @@ void vka_seq_slide(vka_session *s) {
     }
 }
 
-void vka_seq_restore_start(vka_session *s, uint32_t evaluated) {
-    if (has_swa(s) && s->n_blocks == 0) s->swa_first = swa_keep(s, evaluated);
+void vka_seq_restore_start(vka_session *s, uint32_t evaluated, uint32_t held_from) {
+    if (!has_swa(s) || s->n_blocks != 0) return;
+    uint32_t keep = swa_keep(s, evaluated), held = (held_from + VKA_KV_BLOCK - 1) / VKA_KV_BLOCK;
+    s->swa_first = keep > held ? keep : held;
 }
 
 void vka_seq_release_all(vka_session *s) {

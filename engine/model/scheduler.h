@@ -122,9 +122,10 @@ void vka_seq_truncate(vka_session *s);
 /* Gives back the sliding layers' blocks that no window reaches any more. */
 void vka_seq_slide(vka_session *s);
 /* A session without blocks about to be given the rows of `evaluated` tokens
- * (restored, copied): its sliding layers start at the blocks that the
- * window of the last of them reaches (vka_seq_prepare_range makes no others). */
-void vka_seq_restore_start(vka_session *s, uint32_t evaluated);
+ * (restored, copied) whose sliding rows are there from position held_from:
+ * its sliding layers start at the blocks that the window of the last of them
+ * reaches, and none before held_from (vka_seq_prepare_range makes no others). */
+void vka_seq_restore_start(vka_session *s, uint32_t evaluated, uint32_t held_from);
 /* Gives every block back: the session's tokens stay and are computed again when used. */
 void vka_seq_release_all(vka_session *s);
 /* Shares src's blocks (forks); dst holds none before. */

@@ -149,7 +149,8 @@ static vka_status fork_copy(const vka_session *src, vka_session **out) {
     VKA_TRY(vka_session_create(src->model, &p, out));
     vka_session *s = *out;
     vka_kv_pool *pool = &s->sched->pool;
-    vka_seq_restore_start(s, src->n_evaluated); /* the same parameters give the same pool as src's */
+    /* the same parameters give the same pool as src's */
+    vka_seq_restore_start(s, src->n_evaluated, src->swa_first * VKA_KV_BLOCK);
     vka_status st = vka_seq_prepare_range(s, 0, src->n_evaluated, false);
     for (uint32_t b = 0; st == VKA_OK && b < s->n_blocks; b++) {
         st = vka_kv_block_copy_between(pool, false, s->blocks[b], &src->sched->pool, src->blocks[b]);

@@ -16,7 +16,8 @@
  *   tokens            int32[n_past]
  *   logits            float[n_vocab] when has_logits
  *   KV cache          per layer: K rows [0, n_evaluated), then V rows, in the
- *                     file's kv_type (row_bytes of that type)
+ *                     file's kv_type (row_bytes of that type); a sliding-window
+ *                     layer's rows before swa_from are zeros (given back)
  *   checksum          uint64 FNV-1a of every byte before it
  * The header's fields are checked before any tensor is allocated; the
  * checksum before the new session is handed out, so nothing is half-loaded. */
@@ -34,7 +35,8 @@ typedef struct session_header {
     uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, head_dim_v, n_vocab, n_rot;
     uint32_t kv_type;              /* KV_CODE_* */
     uint32_t n_ctx, n_past, n_evaluated, has_logits;
-    uint32_t reserved[5];          /* zero */
+    uint32_t swa_from;             /* sliding layers' rows held from this position (0: all; files before it: 0) */
+    uint32_t reserved[4];          /* zero */
 } session_header;
 
 /* ------------------------------------------------------------ checksum and fingerprint */
@@ -92,6 +94,7 @@ static void header_for(const vka_session *s, session_header *h) {
     h->n_past = s->n_past;
     h->n_evaluated = s->n_evaluated;
     h->has_logits = s->logits_fresh;
+    h->swa_from = s->swa_first * VKA_KV_BLOCK;
 }
 
 /* ------------------------------------------------------------ saving */
@@ -289,7 +292,7 @@ static vka_status read_body(in_file *in, const session_header *h, vka_session *s
     /* s is new (n_evaluated 0); the sliding layers' rows outside the window
      * are not made (they are zeros in the file when they were given back) */
     if (st == VKA_OK) {
-        vka_seq_restore_start(s, h->n_evaluated);
+        vka_seq_restore_start(s, h->n_evaluated, h->swa_from);
         st = vka_seq_prepare_range(s, 0, h->n_evaluated, false);
     }
     for (uint32_t il = 0; st == VKA_OK && il < hp->n_layer; il++) {
@@ -306,6 +309,9 @@ static vka_status read_body(in_file *in, const session_header *h, vka_session *s
     s->n_past = h->n_past;
     s->n_evaluated = h->n_evaluated;
     s->logits_fresh = h->has_logits;
+    /* a session keeping every row cannot stand in for the rows given back
+     * (a rewind would read them): its tokens are computed again when used */
+    if (h->swa_from && !s->sched->pool.n_swa_blocks) vka_seq_release_all(s);
     return VKA_OK;
 }
 
