@@ -466,6 +466,20 @@ Test(tool_calls, grammar_qwen3_coder) {
     free(text_first);
 }
 
+/* A text parameter's lengths (in characters) and format hold too. */
+Test(tool_calls, grammar_text_lengths_and_format) {
+    const char *tools = "[{\"type\": \"function\", \"function\": {\"name\": \"g\", \"parameters\": {\"type\": \"object\", "
+                        "\"properties\": {\"w\": {\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}, "
+                        "\"d\": {\"type\": \"string\", \"format\": \"date\"}}, \"required\": [\"w\", \"d\"]}}}]";
+#define G(w, d) "<tool_call>\n<function=g>\n" QP("w", w) QP("d", d) "</function>\n</tool_call>"
+    cr_expect(grammar_accepts_tools(tools, VKA_TOOL_FORMAT_QWEN3_CODER, 0, G("ab", "2024-02-29")));
+    cr_expect(grammar_accepts_tools(tools, VKA_TOOL_FORMAT_QWEN3_CODER, 0, G("\u00e9t\u00e9", "2024-02-29")), "characters, not bytes");
+    cr_expect(!grammar_accepts_tools(tools, VKA_TOOL_FORMAT_QWEN3_CODER, 0, G("a", "2024-02-29")), "minLength");
+    cr_expect(!grammar_accepts_tools(tools, VKA_TOOL_FORMAT_QWEN3_CODER, 0, G("abcd", "2024-02-29")), "maxLength");
+    cr_expect(!grammar_accepts_tools(tools, VKA_TOOL_FORMAT_QWEN3_CODER, 0, G("ab", "2023-02-29")), "format date");
+#undef G
+}
+
 #define GP(name, value) "<arg_key>" name "</arg_key><arg_value>" value "</arg_value>"
 
 Test(tool_calls, grammar_glm) {

@@ -93,7 +93,8 @@ static vka_status text_language(const cJSON *schema, const char *close, re_lang 
         if (st == VKA_OK && known) st = narrow(&l, part);
     }
     uint64_t min = 0, max = RE_UNBOUNDED;
-    bool limited = count_of(member(schema, "minLength"), &min) | count_of(member(schema, "maxLength"), &max);
+    bool has_min = count_of(member(schema, "minLength"), &min), has_max = count_of(member(schema, "maxLength"), &max);
+    bool limited = has_min || has_max;
     if (st == VKA_OK && limited) {
         st = re_limit_length(l, min, max, &part);
         if (st == VKA_OK) {
