@@ -240,18 +240,24 @@ Test(arch, phi4mini, .timeout = 120) {
     check_model(path, repo_fixture(golden, sizeof golden, "phi4mini-f32.golden.json"));
 }
 
+/* A writer holding g's metadata (its alignment key left to the writer). */
+static vka_gguf_writer *copy_metadata(const vka_gguf *g) {
+    vka_gguf_writer *w = NULL;
+    cr_assert_eq(vka_gguf_writer_create(&w), VKA_OK);
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        if (strcmp(g->kv[i].key.data, "general.alignment") != 0)
+            cr_assert_eq(vka_gguf_writer_add_value(w, g->kv[i].key.data, &g->kv[i].value), VKA_OK);
+    return w;
+}
+
 /* The legacy file rewritten with each matrix's experts back to back in expert
  * order (its own writer interleaves gate, down, up per expert, as old
  * converters did): the loader then reads the stacked matrix in place. A
  * tensor named `drop` is left out. */
 static void *regroup_experts(const char *path, const char *drop, size_t *size) {
     vka_gguf *g = NULL;
-    vka_gguf_writer *w = NULL;
     cr_assert_eq(vka_gguf_open(path, &g), VKA_OK, "%s", vka_last_error());
-    cr_assert_eq(vka_gguf_writer_create(&w), VKA_OK);
-    for (uint64_t i = 0; i < g->n_kv; i++)
-        if (strcmp(g->kv[i].key.data, "general.alignment") != 0)
-            cr_assert_eq(vka_gguf_writer_add_value(w, g->kv[i].key.data, &g->kv[i].value), VKA_OK);
+    vka_gguf_writer *w = copy_metadata(g);
     uint32_t n_expert = 0, n_layer = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const vka_gguf_tensor *t = &g->tensors[i];
@@ -288,7 +294,7 @@ static void *regroup_experts(const char *path, const char *drop, size_t *size) {
 static void expect_same_logits(const float *want, vka_model *m, const int32_t *ids, size_t n, const char *device,
                                const char *what) {
     float *got = prompt_logits(m, ids, n);
-    cr_expect_arr_eq(got, want, n * 512 * sizeof *got, "[%s] %s: logits differ from the 3-D file's", device, what);
+    cr_expect_arr_eq(got, want, n * 512 * sizeof *got, "[%s] %s: logits differ from mixtral-f32.gguf's", device, what);
     free(got);
 }
 
@@ -347,5 +353,40 @@ Test(arch, mixtral_legacy_missing_expert) {
     cr_expect_eq(vka_model_load_memory(data, size, "partial", &mp, &m), VKA_ERR_FORMAT);
     cr_expect_null(m);
     cr_expect(strstr(vka_last_error(), "blk.1.ffn_up.3.weight") != NULL, "message: %s", vka_last_error());
+    free(data);
+}
+
+/* mixtral-f32 with "llama.expert_weights_norm" = false added: llama.cpp never
+ * reads that key for llama (nor qwen3moe) and always renormalises the chosen
+ * experts' weights, so the logits must stay the file's own. */
+Test(arch, mixtral_ignores_weights_norm) {
+    char path[512];
+    repo_fixture(path, sizeof path, "mixtral-f32.gguf");
+    vka_gguf *g = NULL;
+    cr_assert_eq(vka_gguf_open(path, &g), VKA_OK, "%s", vka_last_error());
+    vka_gguf_writer *w = copy_metadata(g);
+    cr_assert_eq(vka_gguf_writer_add_bool(w, "llama.expert_weights_norm", false), VKA_OK);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const vka_gguf_tensor *t = &g->tensors[i];
+        cr_assert_eq(vka_gguf_writer_add_tensor(w, t->name.data, t->type, t->n_dims, t->ne, t->data, t->nbytes), VKA_OK);
+    }
+    void *data = NULL;
+    size_t size;
+    cr_assert_eq(vka_gguf_writer_write_memory(w, &data, &size), VKA_OK, "%s", vka_last_error());
+    vka_gguf_writer_free(w);
+    vka_gguf_free(g);
+    static const int32_t ids[] = {1, 403, 407, 261, 378, 13, 291, 280, 294, 499, 3, 256};
+    size_t n = sizeof ids / sizeof ids[0];
+    vka_model *m = load_on(path, "cpu-ref"), *mk = NULL;
+    vka_model_params mp;
+    vka_model_params_default(&mp);
+    mp.device = "cpu-ref";
+    cr_assert_eq(vka_model_load_memory(data, size, "with expert_weights_norm", &mp, &mk), VKA_OK, "%s",
+                 vka_last_error());
+    float *want = prompt_logits(m, ids, n);
+    expect_same_logits(want, mk, ids, n, "cpu-ref", "expert_weights_norm false");
+    free(want);
+    vka_model_free(m);
+    vka_model_free(mk);
     free(data);
 }

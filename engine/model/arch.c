@@ -140,8 +140,9 @@ static vka_status read_floats(const vka_gguf *g, const vka_arch *arch, const cha
 
 /* Mixture of experts: present when "<arch>.expert_count" is (0 means a dense
  * model, as some llama files write). qwen3moe and Mixtral-style llama files
- * renormalise the chosen experts' weights unless expert_weights_norm says
- * otherwise; only the softmax gating function (1) is supported. */
+ * always renormalise the chosen experts' weights: llama.cpp builds both so and
+ * never reads expert_weights_norm for them (a file's false would be ignored
+ * there, so it is here). Only the softmax gating function (1) is supported. */
 static vka_status read_experts(const vka_gguf *g, const char *a, vka_hparams *hp) {
     char key[128];
     arch_key(key, sizeof key, a, "expert_count");
@@ -153,10 +154,7 @@ static vka_status read_experts(const vka_gguf *g, const char *a, vka_hparams *hp
     if (hp->n_expert == 0) return VKA_OK;
     VKA_TRY(read_u32(g, a, "expert_used_count", 1, hp->n_expert, 0, &hp->n_expert_used));
     VKA_TRY(read_u32(g, a, "expert_feed_forward_length", 1, MAX_FF, hp->n_ff, &hp->n_ff_exp));
-    arch_key(key, sizeof key, a, "expert_weights_norm");
     hp->expert_norm = true;
-    if (vka_gguf_find(g, key) && !vka_gguf_get_bool(g, key, &hp->expert_norm))
-        return vka_fail(VKA_ERR_FORMAT, "metadata key '%s' is not a boolean", key);
     uint32_t gating;
     VKA_TRY(read_u32(g, a, "expert_gating_func", 0, UINT32_MAX, 1, &gating));
     if (gating != 1)
