@@ -1,5 +1,5 @@
 #version 450
-// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q2_K / Q3_K / Q4_K / IQ4_NL / IQ4_XS weights with activations
+// mm_q8.comp — matrix product of Q4_0 / Q8_0 / Q2_K..Q6_K / IQ4_NL / IQ4_XS weights with activations
 // quantized to 8 bits per block of 32 (q8_act.comp), in integer arithmetic,
 // for CPU-type devices (llvmpipe: each invocation is one lane of an 8-wide
 // SIMD vector; there is no integer dot instruction that glslc can emit).
@@ -15,15 +15,17 @@
 // - Q4_0 and Q4_K codes n in [0, 15], |x| <= 127: 8 products (16 elements) give
 //   |M| <= 16 * 15 * 127 = 30480 and |L| <= 8 * 15 * 127 = 15240; Q2_K and
 //   Q3_K codes (0..3, 0..7) less; the two halves of 16 of a block are summed
-//   apart, as their scales differ;
+//   apart, as their scales differ; Q5_K codes (0..31) are taken apart every
+//   8 elements (|M| <= 31496), Q6_K's (0..63) every 4 (|M| <= 32004);
 // - Q8_0 weights |w| <= 128: one product gives |M| <= 2 * 128 * 127 = 32512,
 //   |L| <= 16256, so each product is taken apart on its own; so are IQ4_NL's
 //   and IQ4_XS's, their codes' code book values (|T| <= 127).
 // A block's integer sum is exact; it is scaled into the f32 accumulator as
 // acc = fma(d_w * d_x, float(sum), acc) (Q4_K: then acc = fma(-(dmin_w * d_x),
-// float(sum of x codes), acc)); Q2_K and Q3_K first combine their halves'
-// sums with the 4- and 6-bit integer scales and mins into one exact integer
-// per block (Q3_K: scale (s - 32) times sum (q - 4) x; Q2_K: sum sc q x, then
+// float(sum of x codes), acc); Q5_K as Q4_K); Q2_K, Q3_K and Q6_K first combine their halves'
+// sums with the 4-, 6- or 8-bit integer scales and mins into one exact integer
+// per block (Q3_K: scale (s - 32) times sum (q - 4) x; Q6_K: scale times
+// sum (q - 32) x; Q2_K: sum sc q x, then
 // the min term sum m x through the halves' code sums, as Q4_K's), scaled by
 // d_w d_x (and dmin_w d_x). Blocks in increasing order: one
 // order for every batch size (the matrix-vector and matrix-matrix dispatches
@@ -61,16 +63,42 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     }
     return (int(lo + 0x8000u) >> 16) + (int(hi + 0x8000u) >> 16);
 }
-#elif defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K)
+#elif defined(WTYPE_Q5_K)
+// Q4_K's sum with codes up to 31: taken apart every 4 products (8 elements).
+int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
+    uint lo0 = 0u, lo1 = 0u, hi0 = 0u, hi1 = 0u;
+    [[unroll]] for (uint c = 0u; c < 2u; c++) {
+        lo0 += (q0[c] & 0x00ff00ffu) * xword(xv, 2u * c) + ((q0[c] >> 8) & 0x00ff00ffu) * xword(xv, 2u * c + 1u);
+        hi0 += (q1[c] & 0x00ff00ffu) * xword(xv, 8u + 2u * c) + ((q1[c] >> 8) & 0x00ff00ffu) * xword(xv, 9u + 2u * c);
+    }
+    [[unroll]] for (uint c = 2u; c < 4u; c++) {
+        lo1 += (q0[c] & 0x00ff00ffu) * xword(xv, 2u * c) + ((q0[c] >> 8) & 0x00ff00ffu) * xword(xv, 2u * c + 1u);
+        hi1 += (q1[c] & 0x00ff00ffu) * xword(xv, 8u + 2u * c) + ((q1[c] >> 8) & 0x00ff00ffu) * xword(xv, 9u + 2u * c);
+    }
+    return (int(lo0 + 0x8000u) >> 16) + (int(lo1 + 0x8000u) >> 16) + (int(hi0 + 0x8000u) >> 16) +
+           (int(hi1 + 0x8000u) >> 16);
+}
+#elif defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K) || defined(WTYPE_Q6_K)
 #define W_KINT 1   // 16-value halves with integer scales
+#ifdef WTYPE_Q6_K
+const uint HALF_STEP = 1u;   // words per extraction: 2 products, codes up to 63
+#else
+const uint HALF_STEP = 4u;   // the whole half at once
+#endif
 // Sums of n x over each half of 16 of a block (codes as bytes, kq_half).
 ivec2 half_dots(uvec4 q0, uvec4 q1, uvec4 xv[4]) {
-    uint lo = 0u, hi = 0u;
-    [[unroll]] for (uint c = 0u; c < 4u; c++) {
-        lo += (q0[c] & 0x00ff00ffu) * xword(xv, 2u * c) + ((q0[c] >> 8) & 0x00ff00ffu) * xword(xv, 2u * c + 1u);
-        hi += (q1[c] & 0x00ff00ffu) * xword(xv, 8u + 2u * c) + ((q1[c] >> 8) & 0x00ff00ffu) * xword(xv, 9u + 2u * c);
+    int lo = 0, hi = 0;
+    [[unroll]] for (uint c0 = 0u; c0 < 4u; c0 += HALF_STEP) {
+        uint tl = 0u, th = 0u;
+        [[unroll]] for (uint k = 0u; k < HALF_STEP; k++) {   // constant bounds: unrolled whole
+            const uint c = c0 + k;
+            tl += (q0[c] & 0x00ff00ffu) * xword(xv, 2u * c) + ((q0[c] >> 8) & 0x00ff00ffu) * xword(xv, 2u * c + 1u);
+            th += (q1[c] & 0x00ff00ffu) * xword(xv, 8u + 2u * c) + ((q1[c] >> 8) & 0x00ff00ffu) * xword(xv, 9u + 2u * c);
+        }
+        lo += int(tl + 0x8000u) >> 16;
+        hi += int(th + 0x8000u) >> 16;
     }
-    return ivec2(int(lo + 0x8000u) >> 16, int(hi + 0x8000u) >> 16);
+    return ivec2(lo, hi);
 }
 
 // The sums of x codes over the two halves of 16 of a block (xsum: the
@@ -92,6 +120,12 @@ void int_scales(uint r, uint b, out vec2 dw, out ivec4 sc) {
     const uint s = (w_word(base + (j >> 1)) >> (16u * (j & 1u))) & 0xffffu;
     dw = unpackHalf2x16(w_word(base + 4u));
     sc = ivec4(s & 0xfu, (s >> 4) & 0xfu, (s >> 8) & 0xfu, s >> 12);
+#elif defined(WTYPE_Q6_K)
+    // per super-block 2 records of 16 bytes: 16 int8 scales, then d (f16)
+    const uint base = ((W_SOFF + r * W_SROW) >> 2) + (b >> 3) * 2u, j = b & 7u;
+    const int w = int(W_LOAD16(base)[j >> 1]);
+    dw = vec2(unpackHalf2x16(W_LOAD16(base + 1u).x).x, 0.0);
+    sc = ivec4(bitfieldExtract(w, int(16u * (j & 1u)), 8), bitfieldExtract(w, int(16u * (j & 1u) + 8u), 8), 0, 0);
 #else
     // 16 bytes per super-block: 12 of packed 6-bit scales, d (f16), padding
     const uvec4 t = W_LOAD16(((W_SOFF + r * W_SROW) >> 2) + (b >> 3));
@@ -107,8 +141,10 @@ ivec2 block_int(uvec4 q0, uvec4 q1, uvec4 xv[4], ivec2 xh, ivec4 sc) {
     const ivec2 s = half_dots(q0, q1, xv);
 #if defined(WTYPE_Q2_K)
     return ivec2(sc.x * s.x + sc.z * s.y, sc.y * xh.x + sc.w * xh.y);
-#else
+#elif defined(WTYPE_Q3_K)
     return ivec2(sc.x * (s.x - 4 * xh.x) + sc.y * (s.y - 4 * xh.y), 0);   // codes q stand for q - 4
+#else
+    return ivec2(sc.x * (s.x - 32 * xh.x) + sc.y * (s.y - 32 * xh.y), 0);   // q - 32: |sum| < 2^24
 #endif
 }
 #elif defined(WTYPE_Q8_0) || defined(W_IQ4)
@@ -124,7 +160,7 @@ int block_dot(uvec4 q0, uvec4 q1, uvec4 xv[4], int xsum) {
     return s;
 }
 #else
-#error "mm_q8.comp: Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, IQ4_NL or IQ4_XS only"
+#error "mm_q8.comp: Q4_0, Q8_0, Q2_K..Q6_K, IQ4_NL or IQ4_XS only"
 #endif
 
 void main() {
@@ -151,7 +187,7 @@ void main() {
 #else
             dw[i] = w_scale(rr[i], b);
 #endif
-#if defined(WTYPE_Q4_K) || defined(W_KINT)
+#if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(W_KINT)
             q0[i] = kq_half(rr[i], b, 0u);
             q1[i] = kq_half(rr[i], b, 1u);
 #elif defined(WTYPE_Q4_0)
@@ -187,7 +223,7 @@ void main() {
 #endif
                 precise float scale = dw[i].x * dx;
                 acc[i * TN + j] = fma(scale, float(s.x), acc[i * TN + j]);
-#if defined(WTYPE_Q4_K) || defined(WTYPE_Q2_K)
+#if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || defined(WTYPE_Q2_K)
                 precise float mins = dw[i].y * dx;
                 acc[i * TN + j] = fma(-mins, float(s.y), acc[i * TN + j]);
 #endif

@@ -42,7 +42,7 @@ ParameterizedTestParameters(arch, logits_and_greedy) {
  * in another order get 1e-3. The fast `cpu` multiplies quantized weights
  * with activations quantized to 8 bits per block of 32, as llama.cpp does, so
  * it is held to the tolerance the fixtures grant llama.cpp's logits (tol_max),
- * and so is Vulkan where it does the same (Q4_0/Q8_0/Q2_K/Q3_K/Q4_K/IQ4_NL/IQ4_XS on
+ * and so is Vulkan where it does the same (Q4_0/Q8_0/Q2_K..Q6_K/IQ4_NL/IQ4_XS on
  * CPU-type devices: vka_vk_quantizes_activations). */
 static double reference_tolerance(const char *device, const cJSON *g, double tol_max, bool q8_acts) {
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(g, "type"));

@@ -103,7 +103,7 @@ typedef struct mm_tol {
     const float *old;                /* dst before an accumulating matmul */
     bool q8;                         /* Vulkan quantizes the activations (vka_vk_quantizes_activations) */
     bool on_grid;                    /* ... and x is already q * d (q8_grid), so only rounding differs */
-    const float *mins;               /* Q4_K, Q2_K: dmin * m of each row's halves of 16 [M][K/16], else NULL */
+    const float *mins;               /* Q4_K, Q5_K, Q2_K: dmin * m of each row's halves of 16 [M][K/16], else NULL */
     bool f16;                        /* the cooperative-matrix path rounds w and x to f16 (vka_vk_rounds_to_f16) */
 } mm_tol;
 
@@ -118,12 +118,12 @@ static double f16_rounding(const float *w, const float *x, int64_t K) {
     return sum;
 }
 
-/* Q4_K, Q2_K: dmin * m (the reference's products) of every half of 16 of a
- * block of 32 ([rows][K/16]; Q4_K's halves share their sub-block's); NULL for
- * the other types. */
+/* Q4_K, Q5_K, Q2_K: dmin * m (the reference's products) of every half of 16
+ * of a block of 32 ([rows][K/16]; Q4_K's and Q5_K's halves share their
+ * sub-block's); NULL for the other types. */
 static float *kquant_mins(vka_type type, const uint8_t *rows, int64_t K, int64_t M) {
-    if (type != VKA_TYPE_Q4_K && type != VKA_TYPE_Q2_K) return NULL;
-    size_t rb = vka_type_row_size(type, K), sb_bytes = type == VKA_TYPE_Q4_K ? 144 : 84;
+    if (type != VKA_TYPE_Q4_K && type != VKA_TYPE_Q5_K && type != VKA_TYPE_Q2_K) return NULL;
+    size_t rb = vka_type_row_size(type, K), sb_bytes = vka_type_get_traits(type)->type_size;
     float *out = malloc((size_t)(M * K / 16) * sizeof *out);
     cr_assert(out);
     for (int64_t r = 0; r < M; r++)
@@ -136,7 +136,7 @@ static float *kquant_mins(vka_type type, const uint8_t *rows, int64_t K, int64_t
                 for (int j = 0; j < 16; j++) o[j] = vka_f16_to_f32(h) * (float)(b[j] >> 4);
                 continue;
             }
-            memcpy(&h, b + 2, 2); /* d, dmin, 12 scale bytes, 128 of codes */
+            memcpy(&h, b + 2, 2); /* d, dmin, 12 scale bytes, then codes (and Q5_K's fifth bits) */
             const uint8_t *sc = b + 4;
             for (int j = 0; j < 8; j++) {
                 int m = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j - 4] >> 6) << 4);
@@ -147,7 +147,7 @@ static float *kquant_mins(vka_type type, const uint8_t *rows, int64_t K, int64_t
 }
 
 /* What the integer kernel's float sums add up in magnitude: per block the terms
- * (d_w d_x) s_b and, for Q4_K and Q2_K, (dmin m d_x) sum q_x. With w = d_w q - dmin m,
+ * (d_w d_x) s_b and, for Q4_K, Q5_K and Q2_K, (dmin m d_x) sum q_x. With w = d_w q - dmin m,
  * |d_w q| <= |w| + dmin m, so they are within sum_k (|w_k| + 2 dmin m) |x'_k|, x'_k the
  * activation on the 8-bit grid: |x'_k| <= |x_k| + d_b/2 (|x_k| itself on the grid). */
 static double q8_magnitude(const mm_tol *t, size_t row, size_t tok) {

@@ -246,7 +246,7 @@ static void matmul_reads(const vka_node *n, const void *input, const void *reads
 
 /* ------------------------------------------------------------ integer matmuls (CPU-type devices) */
 
-/* Q4_0/Q8_0/Q2_K/Q3_K/Q4_K/IQ4_NL/IQ4_XS products on 8-bit activations (mm_q8.comp) for every batch size,
+/* Q4_0/Q8_0/Q2_K..Q6_K/IQ4_NL/IQ4_XS products on 8-bit activations (mm_q8.comp) for every batch size,
  * so that a token's result does not depend on the batch. */
 static bool uses_q8(const vk_tuning *t, const vka_node *n) {
     vka_type ty = n->src[0]->type;

@@ -61,7 +61,8 @@ static const quant_layout quant_layouts[] = {
 
 bool vk_q8_weight_type(vka_type type) {
     return type == VKA_TYPE_Q4_0 || type == VKA_TYPE_Q8_0 || type == VKA_TYPE_Q4_K || type == VKA_TYPE_IQ4_NL ||
-           type == VKA_TYPE_IQ4_XS || type == VKA_TYPE_Q2_K || type == VKA_TYPE_Q3_K;
+           type == VKA_TYPE_IQ4_XS || type == VKA_TYPE_Q2_K || type == VKA_TYPE_Q3_K || type == VKA_TYPE_Q5_K ||
+           type == VKA_TYPE_Q6_K;
 }
 
 static const quant_layout *quant_layout_of(vka_type type) {
