@@ -376,7 +376,7 @@ Test(vulkan, prefill_batching_is_bit_identical_f16_kv) {
 
 /* llama.cpp-quantized copies on Vulkan with f32 activations: within 1e-3 of
  * the CPU reference. (CPU-type devices otherwise quantize the activations of
- * Q4_0/Q8_0/Q4_K products: stories_*_with_8_bit_activations below.) */
+ * Q4_0/Q8_0/K-quant/IQ4 products: stories_*_with_8_bit_activations below.) */
 static void quantized_matches_cpu(const char *model_rel) {
     setenv("VKAGENT_VK_Q8_ACT", "0", 1);
     vka_model *mv = load(model_rel, "vulkan"), *mc = load(model_rel, "cpu-ref"); /* the oracle, f32 activations */
@@ -404,7 +404,7 @@ Test(vulkan, stories_q4_0_matches_cpu) {
     quantized_matches_cpu("models/stories260K-q4_0.gguf");
 }
 
-/* Where the device quantizes Q4_0/Q8_0/Q4_K activations to 8 bits per block of 32
+/* Where the device quantizes Q4_0/Q8_0/K-quant/IQ4 activations to 8 bits per block of 32
  * (the integer kernels of CPU-type devices), as llama.cpp and the fast cpu
  * backend do, the logits are held to the bounds test_session.c grants those
  * against llama.cpp's goldens (the fixture README's per-type tolerances);
