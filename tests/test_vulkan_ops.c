@@ -362,43 +362,59 @@ Test(vulkan_ops, matmul_small_types) {
     close_backends();
 }
 
+/* Runs matmuls dst[i] = w x src[i] (i < n) as the nodes of one Vulkan graph:
+ * one recording and submission instead of n (on lavapipe under the sanitizer
+ * each graph's set-up costs ~70 ms, most of this test's time), the same
+ * kernels as n separate graphs since each node picks its own by its shape. */
+static void run_matmuls_vulkan(pair *w, pair *src, pair *dst, int n) {
+    vka_graph g;
+    vka_graph_init(&g, (uint32_t)src[n - 1].v.ne[1]);
+    for (int i = 0; i < n; i++) {
+        vka_node node = {.op = VKA_OP_MATMUL, .dst = &dst[i].v, .src = {&w->v, &src[i].v}};
+        cr_assert_eq(vka_graph_add(&g, &node), VKA_OK);
+    }
+    cr_assert_eq(vka_backend_compute(vk, &g, 0), VKA_OK, "vulkan: %s", vka_last_error());
+    vka_graph_free(&g);
+}
+
 /* The product of a row and a token has the same bits whether the token is
  * alone (matrix-vector kernel) or in a batch of any size from 2 to 40
  * (matrix-matrix kernels, tiles cut at different tokens), every weight type. */
 Test(vulkan_ops, matmul_batch_invariant) {
+    enum { N = 40, BATCHED = N * (N + 1) / 2 - 1 }; /* tokens in the batches of 2 .. N */
     open_backends();
     seed(15);
     for (int ti = 0; ti < N_TYPES + N_SMALL_TYPES; ti++) {
         vka_type type = ti < N_TYPES ? all_types[ti] : small_types[ti - N_TYPES];
-        int64_t K = row_len(type, 172, kquant(type) ? 1 : 5), M = 77, N = 40;
-        pair w, x, dst, xs, ds;
+        int64_t K = row_len(type, 172, kquant(type) ? 1 : 5), M = 77;
+        pair w, x, alone, batched, xs[N], ds[N];
         make(&w, "w", type, K, M, VKA_USAGE_WEIGHT, random_rows(type, K, M));
         make(&x, "x", VKA_TYPE_F32, K, N, VKA_USAGE_ACTIVATION, random_floats((size_t)(K * N), 1.0f));
-        make(&dst, "dst", VKA_TYPE_F32, M, N, VKA_USAGE_ACTIVATION, NULL);
-        float *alone = malloc((size_t)(M * N) * sizeof *alone);
-        cr_assert(alone);
+        make(&alone, "alone", VKA_TYPE_F32, M, N, VKA_USAGE_ACTIVATION, NULL);
+        make(&batched, "batched", VKA_TYPE_F32, M, BATCHED, VKA_USAGE_ACTIVATION, NULL);
         for (int64_t t = 0; t < N; t++) {
-            view(&xs, &x, t, 1, K);
-            view(&ds, &dst, t, 1, M);
-            run(VKA_OP_MATMUL, &ds, &w, &xs, NULL, NULL, 1, 0);
-            float *one = read_back(vk, &ds.v);
-            memcpy(alone + t * M, one, (size_t)M * sizeof(float));
-            free(one);
+            view(&xs[t], &x, t, 1, K);
+            view(&ds[t], &alone, t, 1, M);
         }
+        run_matmuls_vulkan(&w, xs, ds, N);
+        /* batch n (2 .. N) starts at token t0(n), its products at row out0(n) of `batched` */
+        int64_t out0 = 0, t0[N + 1], at[N + 1];
         for (int64_t n = 2; n <= N; n++) {
-            int64_t t0 = (n * 7) % (N - n + 1); /* batches starting at various tokens */
-            view(&xs, &x, t0, n, K);
-            view(&ds, &dst, t0, n, M);
-            run(VKA_OP_MATMUL, &ds, &w, &xs, NULL, NULL, (uint32_t)n, 0);
-            float *batch = read_back(vk, &ds.v);
-            for (int64_t t = 0; t < n; t++)
-                cr_expect_eq(memcmp(alone + (t0 + t) * M, batch + t * M, (size_t)M * sizeof(float)), 0,
-                             "%s: token %lld alone differs from the same token at %lld in a batch of %lld",
-                             vka_type_name(type), (long long)(t0 + t), (long long)t, (long long)n);
-            free(batch);
+            t0[n] = (n * 7) % (N - n + 1); /* batches starting at various tokens */
+            at[n] = out0;
+            view(&xs[n - 2], &x, t0[n], n, K);
+            view(&ds[n - 2], &batched, out0, n, M);
+            out0 += n;
         }
-        free(alone);
-        drop(&w), drop(&x), drop(&dst);
+        run_matmuls_vulkan(&w, xs, ds, N - 1);
+        float *one = read_back(vk, &alone.v), *many = read_back(vk, &batched.v);
+        for (int64_t n = 2; n <= N; n++)
+            for (int64_t t = 0; t < n; t++)
+                cr_expect_eq(memcmp(one + (t0[n] + t) * M, many + (at[n] + t) * M, (size_t)M * sizeof(float)), 0,
+                             "%s: token %lld alone differs from the same token at %lld in a batch of %lld",
+                             vka_type_name(type), (long long)(t0[n] + t), (long long)t, (long long)n);
+        free(one), free(many);
+        drop(&w), drop(&x), drop(&alone), drop(&batched);
     }
     close_backends();
 }
