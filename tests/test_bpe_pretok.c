@@ -180,6 +180,28 @@ Test(bpe_pretok, tricky_strings_under_every_pattern) {
     vka_pretok_free(&ws);
 }
 
+/* GPT-4o and Tekken as llama.cpp runs them: case is told for ASCII only, a
+ * non-ASCII letter counting as both upper and lower case (so "ÉCOLE" leads
+ * with "É"); contractions follow a word (GPT-4o only); slashes and newlines
+ * close a punctuation run. Worked out from the pattern by hand; the token ids
+ * of tests/data/pretok.llamacpp.json check the same against llama.cpp. */
+Test(bpe_pretok, gpt4o_and_tekken_cased_pieces) {
+    vka_pretok ws = {0};
+    const char *text = "getHTTPResponse don't I'M \xc3\x89" "COLE's \xc3\xa9\xc3\x89 a/\nb 12345";
+    static const char *const gpt4o[] = {"get", "HTTPResponse", " don't", " I'M", " \xc3\x89", "COLE's",
+                                        " \xc3\xa9\xc3\x89", " a", "/\n", "b", " ", "123", "45", NULL};
+    static const char *const tekken[] = {"get", "HTTPResponse", " don", "'t", " I", "'M", " \xc3\x89", "COLE",
+                                         "'s", " \xc3\xa9\xc3\x89", " a", "/\n", "b", " ", "1", "2", "3", "4",
+                                         "5", NULL};
+    expect_split(&ws, VKA_BPE_PRE_GPT4O, text, strlen(text), gpt4o);
+    expect_split(&ws, VKA_BPE_PRE_TEKKEN, text, strlen(text), tekken);
+    /* a combining mark is no letter: it leads the next word, as punctuation does */
+    static const char *const marks[] = {"e", "\xcc\x81" "cole", " E", "\xcc\x81" "COLE", NULL};
+    const char *marked = "e\xcc\x81" "cole E\xcc\x81" "COLE";
+    expect_split(&ws, VKA_BPE_PRE_GPT4O, marked, strlen(marked), marks);
+    vka_pretok_free(&ws);
+}
+
 Test(bpe_pretok, invalid_utf8_counts_as_punctuation) {
     vka_pretok ws = {0};
     const char text[] = "a\xff\xfe" "b c\xc3";
@@ -212,7 +234,8 @@ Test(bpe_pretok, embedded_nul_and_empty_text) {
 Test(bpe_pretok, pieces_tile_random_text) {
     static const char *const parts[] = {"a", "Z", "'", "'s", "'LL", "1", "\xd9\xa3", " ", "  ", "\t", "\r", "\n",
                                         "\xc2\xa0", "\xe3\x80\x80", "!", "\xe4\xbd\xa0", "\xcc\x81", "\xf0\x9f\x98\x80",
-                                        "\xe2\x80\x8d", "\xff", "\xe0\xb8\xb1", "_"};
+                                        "\xe2\x80\x8d", "\xff", "\xe0\xb8\xb1", "_",
+                                        "\xc3\x89", "/", "\xf0", "\xe2\x82"};
     vka_pretok ws = {0};
     uint64_t x = 0x9E3779B97F4A7C15ull;
     char text[256];
@@ -226,7 +249,7 @@ Test(bpe_pretok, pieces_tile_random_text) {
             memcpy(text + len, part, strlen(part));
             len += strlen(part);
         }
-        for (int pre = 0; pre < 4; pre++) {
+        for (int pre = 0; pre < VKA_BPE_PRE_COUNT; pre++) {
             pieces p = {.text = text};
             cr_assert_eq(vka_pretokenize(&ws, (vka_bpe_pre)pre, text, len, collect, &p), VKA_OK);
             size_t at = 0;
@@ -246,4 +269,6 @@ Test(bpe_pretok, names) {
     cr_expect_str_eq(vka_bpe_pre_name(VKA_BPE_PRE_LLAMA3), "llama3");
     cr_expect_str_eq(vka_bpe_pre_name(VKA_BPE_PRE_QWEN2), "qwen2");
     cr_expect_str_eq(vka_bpe_pre_name(VKA_BPE_PRE_SMOLLM), "smollm");
+    cr_expect_str_eq(vka_bpe_pre_name(VKA_BPE_PRE_GPT4O), "gpt4o");
+    cr_expect_str_eq(vka_bpe_pre_name(VKA_BPE_PRE_TEKKEN), "tekken");
 }

@@ -4,7 +4,8 @@
  * ids recorded next to llama.cpp's in ../shared/fixtures/vocab; round
  * trips (NFC for Qwen3); the Chinese chat round trip; and the settings
  * (pre-tokenizer names, fallback, NFC override, add_bos default, merge
- * order, ignore_merges, missing byte tokens) on hand-made vocabularies. */
+ * order, ignore_merges, missing byte tokens) on hand-made vocabularies; the
+ * GPT-4o and Tekken pre-tokenizers on Llama-3's vocabulary against llama.cpp. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "test_util.h"
 #include "text/unicode.h"
 #include "text/vocab.h"
+#include "text/vocab_internal.h"
 
 typedef struct fixture {
     vka_gguf *gguf;
@@ -409,6 +411,13 @@ Test(vocab_bpe, ignore_merges_only_for_llama3) {
     v = toy("qwen2", merges, 1, NULL);
     EXPECT_TOY(v, "abc", 3, 2);
     vka_vocab_free(v);
+    /* llama.cpp: Tekken ignores merges like Llama-3, GPT-4o does not */
+    v = toy("tekken", merges, 1, NULL);
+    EXPECT_TOY(v, "abc", 5);
+    vka_vocab_free(v);
+    v = toy("gpt-4o", merges, 1, NULL);
+    EXPECT_TOY(v, "abc", 3, 2);
+    vka_vocab_free(v);
 }
 
 Test(vocab_bpe, spaces_are_byte_characters) {
@@ -446,6 +455,11 @@ Test(vocab_bpe, pre_tokenizer_names_and_fallback) {
         {"smollm", "smollm", false, false, false},   {"starcoder", "smollm", false, false, false},
         {NULL, "gpt2", true, false, false},          {"default", "gpt2", true, false, false},
         {"no-such-pre", "gpt2", true, false, false},
+        {"gpt-4o", "gpt4o", false, false, false},    {"llama4", "gpt4o", false, false, false},
+        {"minimax-m2", "gpt4o", false, false, false}, {"tekken", "tekken", false, false, true},
+        {"dbrx", "llama3", false, false, false},     {"smaug-bpe", "llama3", false, false, false},
+        {"hunyuan", "qwen2", false, false, false},   {"exaone4", "gpt2", false, false, false},
+        {"mellum2", "smollm", false, false, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         vka_vocab *v = toy(cases[i].pre, merges, 1, NULL);
@@ -524,3 +538,98 @@ Test(vocab_bpe, nfc_applies_before_merging) {
         vka_vocab_free(v);
     }
 }
+
+/* ---- pre-tokenizers against llama.cpp on a borrowed vocabulary ---- */
+
+/* The string array `key` of g as C strings (pointers into g). */
+static const char **str_array(const vka_gguf *g, const char *key, size_t *n) {
+    const vka_gguf_array *a = vka_gguf_get_array(g, key, VKA_GGUF_STRING);
+    cr_assert_not_null(a, "%s", key);
+    const char **out = malloc(a->n * sizeof *out);
+    cr_assert_not_null(out);
+    for (uint64_t i = 0; i < a->n; i++) out[i] = ((const vka_gguf_str *)a->data)[i].data;
+    *n = (size_t)a->n;
+    return out;
+}
+
+/* The tokenizer of `base` (tokens, types, merges) with tokenizer.ggml.pre = pre. */
+static vka_vocab *with_pre(const vka_gguf *base, const char *pre) {
+    size_t n_tokens, n_merges;
+    const char **tokens = str_array(base, "tokenizer.ggml.tokens", &n_tokens);
+    const char **merges = str_array(base, "tokenizer.ggml.merges", &n_merges);
+    const vka_gguf_array *types = vka_gguf_get_array(base, "tokenizer.ggml.token_type", VKA_GGUF_INT32);
+    cr_assert(types && types->n == n_tokens);
+    gguf_builder b = {0};
+    gb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
+    gb_kv_str(&b, "tokenizer.ggml.pre", pre);
+    gb_kv_strs(&b, "tokenizer.ggml.tokens", tokens, n_tokens);
+    gb_kv_i32s(&b, "tokenizer.ggml.token_type", types->data, n_tokens);
+    gb_kv_strs(&b, "tokenizer.ggml.merges", merges, n_merges);
+    free(tokens);
+    free(merges);
+    vka_vocab *v;
+    cr_assert_eq(load_built(&b, &v), VKA_OK, "%s", vka_last_error());
+    return v;
+}
+
+/* Collects pre-tokens and compares them with a JSON array of strings. */
+typedef struct piece_check {
+    const char *pre, *text;
+    const cJSON *want;
+    int n;
+} piece_check;
+
+static vka_status check_piece(void *user, const char *piece, size_t len) {
+    piece_check *pc = user;
+    const cJSON *w = cJSON_GetArrayItem(pc->want, pc->n);
+    cr_expect(w && strlen(w->valuestring) == len && memcmp(w->valuestring, piece, len) == 0,
+              "%s on \"%s\": pre-token %d is \"%.*s\", llama.cpp's \"%s\"", pc->pre, pc->text, pc->n, (int)len, piece,
+              w ? w->valuestring : "(none)");
+    pc->n++;
+    return VKA_OK;
+}
+
+/* tests/data/pretok.llamacpp.json (tools/fixtures/make_pretok_golden.py):
+ * llama.cpp's pre-tokens and ids for hostile texts (contractions in every
+ * case, CamelCase and ALLCAPS, accented/Greek/Cyrillic/CJK letters, combining
+ * marks, digit runs, punctuation and slashes, newline and space runs, emoji)
+ * with Llama-3's vocabulary under `pre`; vkagent must give the same. */
+static void check_pretok_golden(const char *pre, const char *want_name, vka_bpe_pre which) {
+    fixture base = open_vocab("llama3");
+    const char *src = getenv("VKAGENT_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/pretok.llamacpp.json", src ? src : ".");
+    size_t len;
+    char *json = test_read_file(path, &len);
+    cr_assert_not_null(json, "missing %s (set VKAGENT_SOURCE_DIR)", path);
+    cJSON *root = cJSON_Parse(json);
+    free(json);
+    const cJSON *cases = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "pre"), pre), *c;
+    cr_assert(cJSON_IsArray(cases), "%s has no cases for %s", path, pre);
+    vka_vocab *v = with_pre(base.gguf, pre);
+    bool fallback = true;
+    cr_expect_str_eq(vka_vocab_pretokenizer(v, &fallback), want_name);
+    cr_expect_not(fallback);
+    vka_pretok ws = {0};
+    size_t n_cases = 0;
+    cJSON_ArrayForEach(c, cases) {
+        const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+        piece_check pc = {pre, text, cJSON_GetObjectItem(c, "pieces"), 0};
+        cr_assert_eq(vka_pretokenize(&ws, which, text, strlen(text), check_piece, &pc), VKA_OK);
+        cr_expect_eq(pc.n, cJSON_GetArraySize(pc.want), "%s on \"%s\": %d pre-tokens, llama.cpp %d", pre, text, pc.n,
+                     cJSON_GetArraySize(pc.want));
+        size_t n;
+        int32_t *ids = tokenize(v, text, strlen(text), 0, &n);
+        expect_ids_equal(pre, text, ids, n, cJSON_GetObjectItem(c, "ids"));
+        free(ids);
+        n_cases++;
+    }
+    cr_assert_gt(n_cases, 30);
+    vka_pretok_free(&ws);
+    vka_vocab_free(v);
+    cJSON_Delete(root);
+    close_fixture(&base);
+}
+
+Test(vocab_bpe, gpt4o_matches_llamacpp) { check_pretok_golden("gpt-4o", "gpt4o", VKA_BPE_PRE_GPT4O); }
+Test(vocab_bpe, tekken_matches_llamacpp) { check_pretok_golden("tekken", "tekken", VKA_BPE_PRE_TEKKEN); }

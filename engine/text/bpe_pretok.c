@@ -1,5 +1,5 @@
 /* bpe_pretok.c — the pre-tokenizers of byte-level BPE vocabularies: the
- * split patterns of GPT-2, Llama-3, Qwen2 and SmolLM, written as scanners
+ * split patterns of GPT-2, Llama-3, Qwen2, SmolLM, GPT-4o and Tekken, written as scanners
  * over code points (no regex engine) with the Unicode classes of
  * unicode_data.c. Each scanner returns the match of its pattern's
  * alternatives, tried in order with the regex's greedy backtracking. */
@@ -19,6 +19,9 @@ const char *vka_bpe_pre_name(vka_bpe_pre pre) {
     case VKA_BPE_PRE_LLAMA3: return "llama3";
     case VKA_BPE_PRE_QWEN2: return "qwen2";
     case VKA_BPE_PRE_SMOLLM: return "smollm";
+    case VKA_BPE_PRE_GPT4O: return "gpt4o";
+    case VKA_BPE_PRE_TEKKEN: return "tekken";
+    case VKA_BPE_PRE_COUNT: break;
     }
     return "?";
 }
@@ -108,6 +111,56 @@ static size_t match_llama3(const scan *s, size_t i, size_t e, size_t max_digits)
     return spaces(s, i, e);
 }
 
+/* GPT-4o's letter classes as llama.cpp evaluates them: its regex engine
+ * sees every non-ASCII letter as one and the same byte, so case is told
+ * only for ASCII. "Upper" ([\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] in the original
+ * pattern) is a letter other than a-z, "lower" ([\p{Ll}\p{Lm}\p{Lo}\p{M}]) a
+ * letter other than A-Z: a non-ASCII letter is both, a mark neither. */
+static bool is_upper(const scan *s, size_t i) { return is_letter(s, i) && !(s->cp[i] >= 'a' && s->cp[i] <= 'z'); }
+static bool is_lower(const scan *s, size_t i) { return is_letter(s, i) && !(s->cp[i] >= 'A' && s->cp[i] <= 'Z'); }
+
+/* End of the cased word piece at j, or j when none: Upper*Lower+, else
+ * Upper+Lower*, as the regex's backtracking finds them. */
+static size_t cased_word(const scan *s, size_t j, size_t e) {
+    size_t u = run_end(s, j, e, is_upper);
+    /* Upper* greedy then Lower+: the whole upper run when a lower one follows */
+    if (u < e && is_lower(s, u)) return run_end(s, u, e, is_lower);
+    /* else Upper* gives back code points until one that is also lower; nothing
+     * after it is lower, so Lower+ takes just that one */
+    for (size_t c = u; c > j; c--)
+        if (is_lower(s, c - 1)) return c;
+    /* Upper+Lower*: the upper run (no lower follows it) */
+    return u;
+}
+
+/* GPT-4o (contractions, max_digits 3) and Tekken (neither, max_digits 1), in
+ * llama.cpp's form:
+ * [^\r\n\p{L}\p{N}]?Upper*Lower+C?|[^\r\n\p{L}\p{N}]?Upper+Lower*C?|\p{N}{1,max_digits}
+ * | ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * where C is (?i:'s|'t|'re|'ve|'m|'ll|'d) (ASCII case folding). */
+static size_t match_gpt4o(const scan *s, size_t i, size_t e, size_t max_digits, bool contractions) {
+    /* a cased word, optionally led by one character that is none of \r \n letter number */
+    size_t j = !is_letter(s, i) && !is_number(s, i) && !is_newline(s, i) && i + 1 < e ? i + 1 : i;
+    size_t k = cased_word(s, j, e);
+    if (k > j) return k + (contractions && k < e ? contraction(s, k, e, true) : 0) - i;
+    if (is_number(s, i)) {
+        k = i + 1;
+        while (k < e && k - i < max_digits && is_number(s, k)) k++;
+        return k - i;
+    }
+    j = s->cp[i] == ' ' && i + 1 < e ? i + 1 : i;
+    if (is_other(s, j)) {
+        k = run_end(s, j, e, is_other);
+        while (k < e && (is_newline(s, k) || s->cp[k] == '/')) k++;
+        return k - i;
+    }
+    /* \s*[\r\n]+: spaces up to and including the last newline of the run */
+    k = run_end(s, i, e, is_space);
+    for (size_t p = k; p > i; p--)
+        if (is_newline(s, p - 1)) return p - i;
+    return spaces(s, i, e);
+}
+
 /* The code points, offsets and classes of the text, in ws. */
 static vka_status decode(vka_pretok *ws, const char *text, size_t len, size_t *n_out) {
     if (len + 1 > ws->cap) {
@@ -154,6 +207,8 @@ vka_status vka_pretokenize(vka_pretok *ws, vka_bpe_pre pre, const char *text, si
         switch (pre) {
         case VKA_BPE_PRE_LLAMA3: m = match_llama3(&s, i, n, 3); break;
         case VKA_BPE_PRE_QWEN2: m = match_llama3(&s, i, n, 1); break;
+        case VKA_BPE_PRE_GPT4O: m = match_gpt4o(&s, i, n, 3, true); break;
+        case VKA_BPE_PRE_TEKKEN: m = match_gpt4o(&s, i, n, 1, false); break;
         case VKA_BPE_PRE_SMOLLM:
             /* Digits(individual_digits) splits first; GPT-2's pattern then runs on each stretch between digits */
             if (is_number(&s, i)) {

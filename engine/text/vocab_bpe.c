@@ -18,7 +18,7 @@
 typedef struct pre_entry {
     const char *name;
     vka_bpe_pre pre;
-    bool ignore_merges;     /* Llama-3: a pre-token that is a token is not merged */
+    bool ignore_merges;     /* Llama-3, Tekken: a pre-token that is a token is not merged */
     bool add_bos;           /* llama.cpp's add_bos default */
     bool nfc;
 } pre_entry;
@@ -32,14 +32,28 @@ static const pre_entry PRE_NAMES[] = {
     {"pixtral", VKA_BPE_PRE_LLAMA3, true, true, false},
     {"midm-2.0", VKA_BPE_PRE_LLAMA3, true, true, false},
     {"lfm2", VKA_BPE_PRE_LLAMA3, true, true, false},
+    {"jina-v5-nano", VKA_BPE_PRE_LLAMA3, true, true, false},
+    {"dbrx", VKA_BPE_PRE_LLAMA3, false, false, false},
+    {"smaug-bpe", VKA_BPE_PRE_LLAMA3, false, false, false},
     {"qwen2", VKA_BPE_PRE_QWEN2, false, false, true},
     {"deepseek-r1-qwen", VKA_BPE_PRE_QWEN2, false, false, false},
     {"megrez", VKA_BPE_PRE_QWEN2, false, false, false},
     {"stablelm2", VKA_BPE_PRE_QWEN2, false, false, false},
+    {"kormo", VKA_BPE_PRE_QWEN2, false, false, false},
+    {"f2llmv2", VKA_BPE_PRE_QWEN2, false, false, false},
+    {"hunyuan", VKA_BPE_PRE_QWEN2, false, false, false},
+    {"solar-open", VKA_BPE_PRE_QWEN2, false, false, false},
     {"gpt-2", VKA_BPE_PRE_GPT2, false, false, false},
     {"phi-2", VKA_BPE_PRE_GPT2, false, false, false},
     {"mpt", VKA_BPE_PRE_GPT2, false, false, false},
     {"olmo", VKA_BPE_PRE_GPT2, false, false, false},
+    {"gigachat", VKA_BPE_PRE_GPT2, false, false, false},
+    {"a.x-4.0", VKA_BPE_PRE_GPT2, false, false, false},
+    {"mellum", VKA_BPE_PRE_GPT2, false, false, false},
+    {"exaone4", VKA_BPE_PRE_GPT2, false, false, false},
+    {"jais", VKA_BPE_PRE_GPT2, false, false, false},
+    {"trillion", VKA_BPE_PRE_GPT2, false, false, false},
+    {"granite-docling", VKA_BPE_PRE_GPT2, false, false, false},
     {"smollm", VKA_BPE_PRE_SMOLLM, false, false, false},
     {"starcoder", VKA_BPE_PRE_SMOLLM, false, false, false},
     {"refact", VKA_BPE_PRE_SMOLLM, false, false, false},
@@ -47,6 +61,13 @@ static const pre_entry PRE_NAMES[] = {
     {"codeshell", VKA_BPE_PRE_SMOLLM, false, false, false},
     {"exaone", VKA_BPE_PRE_SMOLLM, false, false, false},
     {"minerva-7b", VKA_BPE_PRE_SMOLLM, false, false, false},
+    {"mellum2", VKA_BPE_PRE_SMOLLM, false, false, false},
+    {"gpt-4o", VKA_BPE_PRE_GPT4O, false, false, false},
+    {"llama4", VKA_BPE_PRE_GPT4O, false, false, false},
+    {"kanana2", VKA_BPE_PRE_GPT4O, false, false, false},
+    {"talkie", VKA_BPE_PRE_GPT4O, false, false, false},
+    {"minimax-m2", VKA_BPE_PRE_GPT4O, false, false, false},
+    {"tekken", VKA_BPE_PRE_TEKKEN, true, true, false},
 };
 
 static const pre_entry *find_pre(const char *name) {

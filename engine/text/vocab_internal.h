@@ -143,9 +143,12 @@ typedef enum vka_bpe_pre {
     VKA_BPE_PRE_LLAMA3,         /* Llama-3 (tiktoken cl100k-style, numbers in groups of 1-3 digits) */
     VKA_BPE_PRE_QWEN2,          /* Qwen2/2.5/3: Llama-3's pattern with single digits */
     VKA_BPE_PRE_SMOLLM,         /* SmolLM: every digit alone, GPT-2's pattern between digits */
+    VKA_BPE_PRE_GPT4O,          /* GPT-4o (o200k): cased word pieces with contractions, 1-3 digits */
+    VKA_BPE_PRE_TEKKEN,         /* Mistral Tekken: GPT-4o's cased pieces without contractions, single digits */
+    VKA_BPE_PRE_COUNT
 } vka_bpe_pre;
 
-/* Name of a pre-tokenizer ("gpt2", "llama3", "qwen2", "smollm"). */
+/* Name of a pre-tokenizer ("gpt2", "llama3", "qwen2", "smollm", "gpt4o", "tekken"). */
 const char *vka_bpe_pre_name(vka_bpe_pre pre);
 
 /* Scratch space of the pre-tokenizer (the text as code points), reused
