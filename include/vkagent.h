@@ -337,7 +337,7 @@ typedef enum vka_token_attr {
 VKA_API uint32_t vka_token_attributes(const vka_model *model, int32_t token);
 
 /* Byte-level BPE: the pre-tokenizer that splits text before the merges
- * ("gpt2", "llama3", "qwen2", "smollm"; "" for SentencePiece). *fallback
+ * ("gpt2", "llama3", "qwen2", "smollm", "gpt4o", "tekken"; "" for SentencePiece). *fallback
  * (may be NULL) is set true when tokenizer.ggml.pre is absent or unknown and
  * GPT-2's pattern stands in (docs/tokenizers.md lists the names). The string
  * is static; NULL for a NULL model. */

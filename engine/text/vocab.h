@@ -48,7 +48,7 @@ bool vka_vocab_add_bos(const vka_vocab *vocab);
 bool vka_vocab_add_eos(const vka_vocab *vocab);
 
 /* Byte-level BPE: the pre-tokenizer in use ("gpt2", "llama3", "qwen2",
- * "smollm"; "" for SentencePiece). *fallback (may be NULL) is true when
+ * "smollm", "gpt4o", "tekken"; "" for SentencePiece). *fallback (may be NULL) is true when
  * tokenizer.ggml.pre is absent or unknown and GPT-2's pattern stands in
  * (docs/tokenizers.md lists the names). */
 const char *vka_vocab_pretokenizer(const vka_vocab *vocab, bool *fallback);
