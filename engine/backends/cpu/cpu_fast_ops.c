@@ -238,12 +238,14 @@ static int64_t slot_token(int64_t slot, int64_t n_tokens) { return slot % 2 == 0
 /* Soft-capping and the sliding window on nq rows of n_keys scores: the
  * kernels score every key from 0 (their tiles follow the cache blocks), and
  * keys before the window get -inf, so a weight of exactly 0. */
-static void cap_and_mask(const vka_attention_params *p, int64_t n_keys, float *const *s, int nq) {
+/* Scores s[j][t - skip] of keys t in [skip, n_keys): soft-capped, and -inf
+ * before the window's first key. */
+static void cap_and_mask(const vka_attention_params *p, int64_t n_keys, int64_t skip, float *const *s, int nq) {
     int64_t first = vka_attention_first_key(p, n_keys - 1);
     for (int j = 0; j < nq; j++) {
-        for (int64_t t = 0; t < first; t++) s[j][t] = -INFINITY;
+        for (int64_t t = skip; t < first; t++) s[j][t - skip] = -INFINITY;
         if (p->softcap > 0.0f)
-            for (int64_t t = first; t < n_keys; t++) s[j][t] = p->softcap * tanhf(s[j][t] / p->softcap);
+            for (int64_t t = first; t < n_keys; t++) s[j][t - skip] = p->softcap * tanhf(s[j][t - skip] / p->softcap);
     }
 }
 
@@ -259,25 +261,25 @@ static void attend_heads(const attention_job *job, int64_t token, uint32_t hkv, 
     vka_fast_kv_rows v = {(const char *)job->v->data + (size_t)hkv * p->head_dim_v * (v16 ? 2 : 4),
                           job->v->row_bytes, table, v16};
     int64_t n_keys = vka_cpu_layout_pos(job->layout, token) + 1; /* causal: keys 0..pos */
-    /* Whole blocks before a sliding window are neither scored nor summed
-     * (their rows may have been given back): the kernels start at the
-     * window's block, where their tiles start anyway, and a weight-0 key
-     * added nothing to the sums, so the bits are those of keys from 0. */
+    /* Whole blocks before a sliding window are neither scored, masked,
+     * normalized nor summed (their rows may have been given back): the
+     * kernels start at the window's block, where their tiles and lanes start
+     * anyway, and a weight-0 key added nothing to the sums, so the bits are
+     * those of keys from 0. */
     int64_t skip = vka_attention_first_key(p, n_keys - 1) / VKA_KV_BLOCK * VKA_KV_BLOCK;
     k.blocks += skip / VKA_KV_BLOCK;
     v.blocks += skip / VKA_KV_BLOCK;
     const float *q[VKA_FAST_ATTN_HEADS];
-    float *s[VKA_FAST_ATTN_HEADS], *s_kept[VKA_FAST_ATTN_HEADS], *out[VKA_FAST_ATTN_HEADS], sum[VKA_FAST_ATTN_HEADS];
+    float *s[VKA_FAST_ATTN_HEADS], *out[VKA_FAST_ATTN_HEADS], sum[VKA_FAST_ATTN_HEADS];
     for (int j = 0; j < nq; j++) {
         q[j] = row_of(job->q, token) + (size_t)(h0 + (uint32_t)j) * p->head_dim;
-        s[j] = scores + j * stride;
-        s_kept[j] = s[j] + skip;
+        s[j] = scores + j * stride; /* the score of key t at s[j][t - skip] */
         out[j] = row_of(job->dst, token) + (size_t)(h0 + (uint32_t)j) * p->head_dim_v;
     }
-    job->kern->scores(q, nq, &k, n_keys - skip, p->head_dim, p->scale, s_kept);
-    if (p->softcap > 0.0f || p->window) cap_and_mask(p, n_keys, s, nq);
-    for (int j = 0; j < nq; j++) sum[j] = job->kern->softmax_exp(s[j], n_keys);
-    job->kern->weighted_sum((const float *const *)s_kept, nq, &v, n_keys - skip, p->head_dim_v, out);
+    job->kern->scores(q, nq, &k, n_keys - skip, p->head_dim, p->scale, s);
+    if (p->softcap > 0.0f || p->window) cap_and_mask(p, n_keys, skip, s, nq);
+    for (int j = 0; j < nq; j++) sum[j] = job->kern->softmax_exp(s[j], n_keys - skip);
+    job->kern->weighted_sum((const float *const *)s, nq, &v, n_keys - skip, p->head_dim_v, out);
     /* the weights' normalization, once per output instead of once per key */
     for (int j = 0; j < nq; j++) {
         float inv = 1.0f / sum[j];
